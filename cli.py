@@ -1,0 +1,181 @@
+"""The `freshcast` command line: a thin layer over the library functions the ERP calls.
+
+Heavy libraries are imported inside the commands so that `freshcast --help` answers at once.
+Exit codes: 0 success, 1 bad input or a failed step (one clear line on stderr), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    help="Demand forecasts for fresh-grocery retail: daily sales per store x product.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+MapOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--map", help="Column mapping THEIR_NAME=NATIVE_NAME (repeatable), e.g. --map qty=hourly_sale"),
+]
+
+
+def _say(msg: str) -> None:
+    print(f"[freshcast] {msg}", file=sys.stderr, flush=True)
+
+
+class _Step:
+    """Print a long step's start and its duration."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        _say(f"{self.what} ...")
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            _say(f"{self.what}: done in {time.perf_counter() - self.t0:.1f} s")
+
+
+def _fail(exc: Exception) -> None:
+    """Print one line for a user-facing error and exit 1."""
+    from .errors import DataError
+
+    if isinstance(exc, DataError):
+        shown = "; ".join(exc.problems[:3])
+        more = f" (and {len(exc.problems) - 3} more: run `freshcast validate`)" if len(exc.problems) > 3 else ""
+        print(f"error: {exc.source}: {shown}{more}", file=sys.stderr)
+    else:
+        print(f"error: {exc}", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+def _column_map(items):
+    from .data.contract import parse_column_map
+
+    try:
+        return parse_column_map(items)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--map") from exc
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="Sales history: Parquet or CSV file, or a hive-partitioned folder")],
+    map: MapOption = None,
+) -> None:
+    """Check a sales history file against the data contract; list every problem found."""
+    from .data import validate_path
+
+    problems, summary = validate_path(path, _column_map(map))
+    if problems:
+        print(f"{path}: {len(problems)} problem(s)")
+        for p in problems:
+            print(f"  - {p}")
+        raise typer.Exit(1)
+    print(f"{path}: valid")
+    for k, v in summary.items():
+        print(f"  {k}: {v}")
+
+
+@app.command()
+def forecast(
+    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    future: Annotated[Path, typer.Option(help="Future covariates of the days to forecast")],
+    out: Annotated[Path, typer.Option(help="Output Parquet (or .csv): store_id, product_id, dt, yhat")],
+    map: MapOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same inputs and seed, same forecast)")] = 0,
+    save_model: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this folder")] = None,
+) -> None:
+    """Train on the history and forecast every store x product for each day in FUTURE."""
+    from .data import load_future, load_history
+    from .errors import FreshcastError
+    from .forecast import DailyForecaster
+    from .outputs import write_table
+
+    try:
+        columns = _column_map(map)
+        with _Step(f"loading history {history}"):
+            panel = load_history(history, columns)
+        _say(f"{panel.n_series:,} series, {panel.n_flat:,} series-days")
+        with _Step(f"loading future covariates {future}"):
+            fut = load_future(future, panel, columns)
+        with _Step(f"training on {panel.n_series:,} series"):
+            model = DailyForecaster(max_horizon=fut.n_days, seed=seed).fit(panel)
+        with _Step(f"forecasting {fut.n_days} day(s)"):
+            pred = model.predict(fut.n_days, fut)
+        write_table(pred, out)
+        if save_model is not None:
+            model.save(save_model)
+    except (FreshcastError, OSError) as exc:
+        _fail(exc)
+    _say(f"wrote {len(pred):,} rows to {out}")
+
+
+@app.command()
+def backtest(
+    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    folds: Annotated[int, typer.Option(min=1, help="Weekly folds ending on the last history day")] = 3,
+    horizon: Annotated[int, typer.Option(min=1, max=28, help="Days forecast in each fold")] = 7,
+    out: Annotated[Optional[Path], typer.Option(help="Write the scores table here (.csv or .parquet)")] = None,
+    map: MapOption = None,
+    seed: int = 0,
+) -> None:
+    """Rolling-origin backtest of freshcast beside seasonal-naive and moving-average baselines."""
+    from .data import load_history
+    from .errors import FreshcastError
+    from .forecast.backtest import backtest as run_backtest
+    from .outputs import write_table
+
+    try:
+        with _Step(f"loading history {history}"):
+            panel = load_history(history, _column_map(map))
+        scores, _ = run_backtest(panel, folds, horizon, {"seed": seed}, progress=_say)
+        if out is not None:
+            write_table(scores, out)
+    except (FreshcastError, OSError, ValueError) as exc:
+        _fail(exc)
+    _print_scores(scores)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's forecast and scores")] = Path("freshcast_demo"),
+) -> None:
+    """Forecast the last week of the embedded sample (one city of FreshRetailNet-50K) from the
+    weeks before it, and score it beside the baselines."""
+    from .data import load_history, sample_path
+    from .forecast.backtest import backtest as run_backtest
+    from .outputs import write_table
+
+    with _Step("loading the embedded sample"):
+        panel = load_history(sample_path())
+    _say(f"{panel.n_series:,} series; data: FreshRetailNet-50K (Dingdong), CC BY 4.0")
+    scores, forecasts = run_backtest(panel, folds=1, horizon=7, progress=_say)
+    write_table(forecasts, out / "forecast.parquet")
+    write_table(scores, out / "scores.csv")
+    _print_scores(scores)
+    _say(f"wrote {out / 'forecast.parquet'} and {out / 'scores.csv'}")
+
+
+def _print_scores(scores) -> None:
+    view = scores[scores["fold"] == "all"] if (scores["fold"] == "all").any() else scores
+    cols = ["method", "wape", "wpe", "mase", "wape_instock", "wpe_instock"]
+    print(view[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Numba kernels for reducing hourly rows to day records. They know nothing of DataFrames."""
+
+import numba as nb
+import numpy as np
+
+FULL_DAY = np.uint32((1 << 24) - 1)
+
+
+@nb.njit(cache=True)
+def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi):
+    """Reduce rows to one record per run of equal (store, product, day).
+
+    hour < 0 marks a whole-day row. Returns the first row of each record and, per record:
+    hour bitmask, duplicate rows, rows, sales, stockout hours, stockout hours within
+    [shop_lo, shop_hi), sales and hours while in stock, and covariate sums.
+    """
+    n = store.shape[0]
+    first = np.empty(n + 1, np.int64)
+    m = 0
+    for i in range(n):
+        if i == 0 or store[i] != store[i - 1] or product[i] != product[i - 1] or day[i] != day[i - 1]:
+            first[m] = i
+            m += 1
+    first[m] = n
+    n_cov = cov.shape[1]
+    mask = np.zeros(m, np.uint32)
+    dups = np.zeros(m, np.int32)
+    rows = np.zeros(m, np.int32)
+    sales = np.zeros(m, np.float64)
+    so_hours = np.zeros(m, np.float32)
+    so_shop = np.zeros(m, np.float32)
+    in_sales = np.zeros(m, np.float64)
+    in_hours = np.zeros(m, np.float32)
+    cov_sum = np.zeros((m, n_cov), np.float64)
+    for r in range(m):
+        for i in range(first[r], first[r + 1]):
+            h = hour[i]
+            bit = FULL_DAY if h < 0 else np.uint32(1) << np.uint32(h)
+            if mask[r] & bit:
+                dups[r] += 1
+            mask[r] |= bit
+            rows[r] += 1
+            s = sale[i]
+            so = stockout[i]
+            sales[r] += s
+            if h < 0:  # whole day: a stockout flag counts as one stockout hour
+                so_hours[r] += so
+                so_shop[r] += so
+                in_sales[r] += s
+                in_hours[r] += 24 - so
+            elif so > 0:
+                so_hours[r] += 1
+                if shop_lo <= h < shop_hi:
+                    so_shop[r] += 1
+            else:
+                in_sales[r] += s
+                in_hours[r] += 1
+            for c in range(n_cov):
+                cov_sum[r, c] += cov[i, c]
+    return first[:m], mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum
+
+
+@nb.njit(cache=True)
+def scatter_days(pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, n_flat):
+    """Add day records into flat per-(series, day) cells at positions `pos`.
+
+    Returns per cell: hour mask, duplicate hours, sales, stockout hours, shop-hour stockouts,
+    in-stock sales, in-stock hours and covariate means (NaN where the day has no rows).
+    """
+    n_cov = cov_sum.shape[1]
+    c_mask = np.zeros(n_flat, np.uint32)
+    c_dups = np.zeros(n_flat, np.int32)
+    c_rows = np.zeros(n_flat, np.int32)
+    c_sales = np.zeros(n_flat, np.float64)
+    c_so = np.zeros(n_flat, np.float32)
+    c_shop = np.zeros(n_flat, np.float32)
+    c_in_sales = np.zeros(n_flat, np.float64)
+    c_in_hours = np.zeros(n_flat, np.float32)
+    c_cov = np.zeros((n_flat, n_cov), np.float64)
+    for r in range(pos.shape[0]):
+        p = pos[r]
+        overlap = c_mask[p] & mask[r]
+        c_dups[p] += dups[r] + (overlap > 0)
+        c_mask[p] |= mask[r]
+        c_rows[p] += rows[r]
+        c_sales[p] += sales[r]
+        c_so[p] += so_hours[r]
+        c_shop[p] += so_shop[r]
+        c_in_sales[p] += in_sales[r]
+        c_in_hours[p] += in_hours[r]
+        for c in range(n_cov):
+            c_cov[p, c] += cov_sum[r, c]
+    out_cov = np.full((n_flat, n_cov), np.nan, np.float32)
+    for p in range(n_flat):
+        if c_rows[p] > 0:
+            for c in range(n_cov):
+                out_cov[p, c] = c_cov[p, c] / c_rows[p]
+    return c_mask, c_dups, c_sales, c_so, c_shop, c_in_sales, c_in_hours, out_cov
+
+
+@nb.njit(cache=True)
+def popcount24(mask):
+    """Number of hours set in each 24-bit hour mask."""
+    out = np.zeros(mask.shape[0], np.int8)
+    for i in range(mask.shape[0]):
+        v = mask[i]
+        c = 0
+        while v:
+            c += v & 1
+            v >>= 1
+        out[i] = c
+    return out

@@ -1,0 +1,553 @@
+"""Read sales history and future covariates (Parquet or CSV, file or hive folder), validate
+them once, and reduce them to daily arrays per store x product series.
+
+Everything inside freshcast works on the `DailyPanel` this module returns; nothing past this
+boundary re-checks the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from ..errors import DataError
+from . import contract as C
+from .kernels import day_records, popcount24, scatter_days
+
+BATCH_ROWS = 1 << 21
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def day_to_date(day: np.ndarray | int) -> np.ndarray:
+    """Day numbers (days since 1970-01-01) to numpy datetime64[D]."""
+    return _EPOCH + np.asarray(day, dtype="timedelta64[D]")
+
+
+def sample_path() -> Path:
+    """Folder of the embedded sample: one city of FreshRetailNet-50K (CC BY 4.0), hive layout."""
+    return Path(str(resources.files("freshcast.data") / "sample" / "hourly"))
+
+
+@dataclass
+class DailyPanel:
+    """Daily history of every store x product series as flat float32 arrays.
+
+    Series i holds positions ``offsets[i]:offsets[i+1]``, one per day from ``start[i]`` to
+    ``last_day`` (day numbers since 1970-01-01). All series end on ``last_day``; days with no
+    input rows are filled with zero sales and counted in ``filled_hours``.
+    """
+
+    series: pd.DataFrame  # one row per series: store_id, product_id, static columns
+    offsets: np.ndarray  # int64, n_series + 1
+    start: np.ndarray  # int32 day number of each series' first day
+    last_day: int
+    sales: np.ndarray  # units sold per day
+    stockout_hours: np.ndarray  # hours flagged out of stock
+    stockout_shop_hours: np.ndarray  # of which between 06:00 and 21:59
+    instock_sales: np.ndarray  # units sold in hours not flagged out of stock
+    instock_hours: np.ndarray  # hours not flagged out of stock
+    filled_hours: np.ndarray  # hours with no input row, filled with zero sales
+    covariates: dict[str, np.ndarray] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def n_series(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_flat(self) -> int:
+        return int(self.offsets[-1])
+
+    def day_numbers(self) -> np.ndarray:
+        """Day number of every flat position."""
+        lengths = np.diff(self.offsets)
+        series = np.repeat(np.arange(self.n_series), lengths)
+        return (self.start[series] + (np.arange(self.n_flat) - self.offsets[series])).astype(np.int32)
+
+    def in_stock(self) -> np.ndarray:
+        """True where a day had no stockout hour between 06:00 and 21:59."""
+        return self.stockout_shop_hours == 0
+
+    def until(self, day: int) -> DailyPanel:
+        """The panel cut after `day` (inclusive); series that start later are dropped."""
+        keep = self.start <= day
+        lengths = np.where(keep, day - self.start + 1, 0).astype(np.int64)
+        take = np.concatenate([np.arange(o, o + n) for o, n in zip(self.offsets[:-1], lengths) if n > 0])
+        offsets = np.zeros(int(keep.sum()) + 1, np.int64)
+        np.cumsum(lengths[keep], out=offsets[1:])
+        arrays = {name: getattr(self, name)[take] for name in _FLAT_FIELDS}
+        return DailyPanel(
+            series=self.series[keep].reset_index(drop=True),
+            offsets=offsets,
+            start=self.start[keep],
+            last_day=int(day),
+            covariates={k: v[take] for k, v in self.covariates.items()},
+            source=self.source,
+            **arrays,
+        )
+
+    def future(self, first_day: int, n_days: int) -> FutureCovariates:
+        """Covariates of days first_day .. first_day + n_days - 1 taken from this panel
+        (for backtests, where the 'future' is known history)."""
+        idx = self.offsets[:-1, None] + (first_day - self.start)[:, None] + np.arange(n_days)[None, :]
+        if (idx < self.offsets[:-1, None]).any() or (idx >= self.offsets[1:, None]).any():
+            raise ValueError("requested days are outside some series of the panel")
+        return FutureCovariates(
+            first_day=first_day,
+            n_days=n_days,
+            values={k: v[idx] for k, v in self.covariates.items()},
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long daily table: store_id, product_id, dt, sales, stockout_hours, in_stock."""
+        lengths = np.diff(self.offsets)
+        return pd.DataFrame(
+            {
+                C.STORE: np.repeat(self.series[C.STORE].to_numpy(), lengths),
+                C.PRODUCT: np.repeat(self.series[C.PRODUCT].to_numpy(), lengths),
+                C.DAY: day_to_date(self.day_numbers()),
+                "sales": self.sales,
+                "stockout_hours": self.stockout_hours,
+                "in_stock": self.in_stock(),
+            }
+        )
+
+
+_FLAT_FIELDS = (
+    "sales",
+    "stockout_hours",
+    "stockout_shop_hours",
+    "instock_sales",
+    "instock_hours",
+    "filled_hours",
+)
+
+
+@dataclass
+class FutureCovariates:
+    """Declared future covariates aligned to a panel's series: values[name][i, k] is the
+    value for series i on day first_day + k."""
+
+    first_day: int
+    n_days: int
+    values: dict[str, np.ndarray]
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+
+
+class _Problems:
+    """Collects validation problems, one line per (file, column, kind) with a count and the
+    first offending row."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str], list] = {}
+
+    def add(self, file: str, column: str, kind: str, count: int, example: str = "") -> None:
+        key = (file, column, kind)
+        if key in self._seen:
+            self._seen[key][0] += count
+        else:
+            self._seen[key] = [count, example]
+
+    def lines(self) -> list[str]:
+        out = []
+        for (file, column, kind), (count, example) in self._seen.items():
+            where = f"{file}: " if file else ""
+            col = f"column '{column}' " if column else ""
+            ex = f" (first: {example})" if example else ""
+            out.append(f"{where}{col}{kind}: {count} row(s){ex}" if count else f"{where}{col}{kind}")
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self._seen)
+
+
+def _source_name(source) -> str:
+    return f"<{type(source).__name__}>" if isinstance(source, (pd.DataFrame, pa.Table)) else str(source)
+
+
+def _open_dataset(path) -> ds.Dataset:
+    if isinstance(path, pd.DataFrame):
+        path = pa.Table.from_pandas(path, preserve_index=False)
+    if isinstance(path, pa.Table):
+        return ds.dataset(path)
+    path = Path(path)
+    if not path.exists():
+        raise DataError(str(path), ["no such file or folder"])
+    if path.is_dir():
+        files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+        if not files:
+            raise DataError(str(path), ["the folder holds no data files"])
+        fmt = "csv" if any(p.name.endswith((".csv", ".csv.gz")) for p in files) else "parquet"
+    elif path.name.endswith((".csv", ".csv.gz")):
+        fmt = "csv"
+    elif path.suffix in (".parquet", ".pq"):
+        fmt = "parquet"
+    else:
+        raise DataError(str(path), ["unknown file type: expected .parquet, .pq, .csv or .csv.gz"])
+    try:
+        return ds.dataset(str(path), format=fmt, partitioning="hive")
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(str(path), [f"cannot be read as {fmt}: {exc}"]) from exc
+
+
+def _is_number(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return _is_number(t.value_type)
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
+def _is_date(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return _is_date(t.value_type)
+    return pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _plan_columns(
+    schema: pa.Schema, source: str, column_map: C.ColumnMap | None, with_sales: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Decide which native columns to read and from which input names. Raises DataError
+    listing every missing or mistyped column."""
+    to_native = dict(column_map or {})
+    unknown = [k for k in to_native if k not in schema.names]
+    problems = [f"mapped column '{k}' (for '{v}') is not in the data" for k, v in to_native.items() if k in unknown]
+    from_native = {v: k for k, v in to_native.items()}
+    name_of = {}  # native -> input name
+    for native in (*C.KEYS, C.HOUR, C.SALES, C.STOCKOUT, *C.STATIC, *C.COVARIATES):
+        theirs = from_native.get(native, native)
+        if theirs in schema.names and (theirs not in to_native or to_native[theirs] == native):
+            name_of[native] = theirs
+    required = [*C.KEYS, C.SALES] if with_sales else list(C.KEYS)
+    for native in required:
+        if native not in name_of:
+            hint = f" (mapped from '{from_native[native]}')" if native in from_native else ""
+            problems.append(f"required column '{native}'{hint} is missing")
+    for native, theirs in name_of.items():
+        t = schema.field(theirs).type
+        ok = _is_date(t) if native == C.DAY else _is_number(t)
+        if not ok:
+            expected = "a date" if native == C.DAY else "a number"
+            problems.append(f"column '{theirs}' has type {t}; expected {expected}")
+    if not with_sales:
+        name_of.pop(C.SALES, None)
+        name_of.pop(C.STOCKOUT, None)
+    if problems:
+        raise DataError(source, problems)
+    covs = [c for c in C.COVARIATES if c in name_of]
+    return name_of, covs
+
+
+def _day_numbers(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    if not pa.types.is_date32(arr.type):
+        arr = pc.cast(arr, pa.timestamp("s")) if not pa.types.is_date(arr.type) else arr
+        arr = pc.cast(arr, pa.date32())
+    return np.asarray(pc.cast(arr, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int32)
+
+
+def _describe_row(cols: dict[str, np.ndarray], i: int, row0: int) -> str:
+    day = day_to_date(cols[C.DAY][i])
+    hour = f", hour={cols[C.HOUR][i]}" if C.HOUR in cols else ""
+    return f"row {row0 + i}: store_id={cols[C.STORE][i]}, product_id={cols[C.PRODUCT][i]}, dt={day}{hour}"
+
+
+def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool):
+    """Stream the input and reduce it to day records. Returns (records dict, static names,
+    covariate names, problems)."""
+    dataset = _open_dataset(path)
+    source = _source_name(path)
+    name_of, covs = _plan_columns(dataset.schema, source, column_map, with_sales)
+    statics = [c for c in C.STATIC if c in name_of]
+    problems = _Problems()
+    parts: list[dict[str, np.ndarray]] = []
+    rows_in_file: dict[str, int] = {}
+    scanner = dataset.scanner(columns=list(name_of.values()), batch_size=BATCH_ROWS)
+    for tagged in scanner.scan_batches():
+        batch = tagged.record_batch
+        if batch.num_rows == 0:
+            continue
+        file = getattr(tagged.fragment, "path", source)
+        row0 = rows_in_file.get(file, 0)
+        rows_in_file[file] = row0 + batch.num_rows
+        cols, ok = _batch_columns(batch, name_of, covs, statics, file, row0, problems)
+        if not ok:
+            continue
+        hour = cols.get(C.HOUR, np.full(batch.num_rows, -1, np.int8))
+        sale = cols.get(C.SALES, np.zeros(batch.num_rows, np.float32))
+        stock = cols.get(C.STOCKOUT, np.zeros(batch.num_rows, np.int8))
+        cov = np.empty((batch.num_rows, len(covs)), np.float32)
+        for j, c in enumerate(covs):
+            cov[:, j] = cols[c]
+        first, *fields = day_records(
+            cols[C.STORE], cols[C.PRODUCT], cols[C.DAY], hour, sale, stock, cov, *C.SHOP_HOURS
+        )
+        rec = dict(
+            zip(
+                ("mask", "dups", "rows", "sales", "so_hours", "so_shop", "in_sales", "in_hours", "cov_sum"),
+                fields,
+            )
+        )
+        for k in (C.STORE, C.PRODUCT, C.DAY, *statics):
+            rec[k] = cols[k][first]
+        rec["file"] = np.full(len(first), len(parts), np.int32)
+        rec["row"] = (first + row0).astype(np.int64)
+        rec["_file_name"] = file
+        parts.append(rec)
+    if not parts and not problems:
+        problems.add(source, "", "holds no rows", 0)
+    return parts, statics, covs, problems, source
+
+
+def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
+    """Convert one batch to numpy, recording every contract violation. Returns (cols, ok)."""
+    cols: dict[str, np.ndarray] = {}
+    ok = True
+    for native, theirs in name_of.items():
+        arr = batch.column(batch.schema.get_field_index(theirs))
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        nulls = arr.null_count
+        if native in (*C.KEYS, C.HOUR, *statics) and nulls:
+            problems.add(file, theirs, "is empty (NaN or null)", nulls)
+            ok = False
+            continue
+        if native == C.DAY:
+            try:
+                cols[native] = _day_numbers(arr)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                problems.add(file, theirs, "has values that are not dates (expected YYYY-MM-DD)", 0)
+                ok = False
+            continue
+        if native in (C.SALES, C.STOCKOUT) and nulls:
+            problems.add(file, theirs, "is empty (NaN or null)", nulls)
+            ok = False
+            continue
+        if native in (C.STORE, C.PRODUCT, *statics):
+            values = arr.to_numpy(zero_copy_only=False)
+            if values.dtype.kind == "f" and not np.all(values == np.floor(values)):
+                problems.add(file, theirs, "has non-integer ids", int(np.sum(values != np.floor(values))))
+                ok = False
+                continue
+            cols[native] = values.astype(np.int64)
+        elif native == C.HOUR:
+            cols[native] = arr.to_numpy(zero_copy_only=False).astype(np.int8)
+        else:
+            cols[native] = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float32)
+    if not ok:
+        return cols, False
+    checks = []
+    if C.SALES in cols:
+        s = cols[C.SALES]
+        checks += [(C.SALES, np.isnan(s), "is NaN"), (C.SALES, s < 0, "is negative")]
+    if C.STOCKOUT in cols:
+        so = cols[C.STOCKOUT]
+        checks += [(C.STOCKOUT, np.isnan(so) | ((so != 0) & (so != 1)), "is not 0 or 1")]
+        cols[C.STOCKOUT] = np.nan_to_num(so).astype(np.int8)
+    if C.HOUR in cols:
+        raw = batch.column(batch.schema.get_field_index(name_of[C.HOUR])).to_numpy(zero_copy_only=False)
+        checks += [(C.HOUR, (raw < 0) | (raw > 23) | (raw != np.floor(raw)), "is not an hour 0..23")]
+    for native in (C.STORE, C.PRODUCT):
+        v = cols[native]
+        checks += [(native, (v < 0) | (v > np.iinfo(np.int32).max), "is not an id in 0..2147483647")]
+    for native, bad, kind in checks:
+        n_bad = int(bad.sum())
+        if n_bad:
+            i = int(np.argmax(bad))
+            problems.add(file, name_of[native], kind, n_bad, _describe_row(cols, i, row0))
+            ok = False
+    return cols, ok
+
+
+def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to: int | None = None):
+    """Merge day records of all batches into flat per-series daily arrays."""
+    rec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "_file_name"}
+    files = [p["_file_name"] for p in parts]
+    key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
+    series_keys, first_rec, inverse = np.unique(key, return_index=True, return_inverse=True)
+    n_series = len(series_keys)
+    start = np.full(n_series, np.iinfo(np.int32).max, np.int32)
+    np.minimum.at(start, inverse, rec[C.DAY])
+    last_day = int(rec[C.DAY].max()) if extend_to is None else extend_to
+    lengths = (last_day - start + 1).astype(np.int64)
+    offsets = np.zeros(n_series + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    pos = offsets[:-1][inverse] + (rec[C.DAY] - start[inverse])
+    cells = scatter_days(
+        pos, rec["mask"], rec["dups"], rec["rows"], rec["sales"], rec["so_hours"], rec["so_shop"],
+        rec["in_sales"], rec["in_hours"], rec["cov_sum"], int(offsets[-1]),
+    )  # fmt: skip
+    mask, dups, sales, so_hours, so_shop, in_sales, in_hours, cov = cells
+    if dups.any():
+        bad = np.flatnonzero(dups[pos] > 0)
+        r = bad[0]
+        example = (
+            f"{files[rec['file'][r]]} row {rec['row'][r]}: store_id={rec[C.STORE][r]}, "
+            f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}"
+        )
+        problems.add(source, "", "duplicate store_id, product_id, dt, hour keys", int(dups.sum()), example)
+    series = pd.DataFrame({C.STORE: (series_keys >> 32).astype(np.int64), C.PRODUCT: series_keys & 0xFFFFFFFF})
+    for s in statics:
+        series[s] = rec[s][first_rec]
+        mismatch = rec[s] != series[s].to_numpy()[inverse]
+        if mismatch.any():
+            r = int(np.argmax(mismatch))
+            problems.add(
+                source, s, "changes within a store x product series", int(mismatch.sum()),
+                f"store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
+            )  # fmt: skip
+    hours = popcount24(mask)
+    filled = (24 - hours).astype(np.float32)
+    return dict(
+        series=series,
+        offsets=offsets,
+        start=start,
+        last_day=last_day,
+        sales=sales.astype(np.float32),
+        stockout_hours=so_hours,
+        stockout_shop_hours=so_shop,
+        instock_sales=in_sales.astype(np.float32),
+        instock_hours=in_hours,
+        filled_hours=filled,
+        covariates={c: cov[:, j].copy() for j, c in enumerate(covs)},
+    )
+
+
+Source = str | Path | pd.DataFrame | pa.Table
+
+
+def load_history(path: Source, column_map: C.ColumnMap | None = None) -> DailyPanel:
+    """Read and validate sales history (Parquet or CSV file, hive-partitioned folder, or an
+    in-memory table) and aggregate it to days. Raises DataError listing every problem found."""
+    parts, statics, covs, problems, source = _read_day_records(path, column_map, with_sales=True)
+    if problems:
+        raise DataError(source, problems.lines())
+    a = _assemble(parts, statics, covs, problems, source)
+    if problems:
+        raise DataError(source, problems.lines())
+    # Covariates of filled days are unknown: carry the series' previous day forward.
+    for values in a["covariates"].values():
+        _ffill_within(values, a["offsets"])
+    return DailyPanel(
+        series=a["series"],
+        offsets=a["offsets"],
+        start=a["start"],
+        last_day=a["last_day"],
+        sales=a["sales"],
+        stockout_hours=a["stockout_hours"],
+        stockout_shop_hours=a["stockout_shop_hours"],
+        instock_sales=a["instock_sales"],
+        instock_hours=a["instock_hours"],
+        filled_hours=a["filled_hours"],
+        covariates=a["covariates"],
+        source=source,
+    )
+
+
+def _ffill_within(values: np.ndarray, offsets: np.ndarray) -> None:
+    """Forward-fill NaN in place within each series (first days stay NaN)."""
+    if not np.isnan(values).any():
+        return
+    idx = np.where(np.isnan(values), 0, np.arange(len(values)))
+    starts = np.zeros(len(values), bool)
+    starts[offsets[:-1][np.diff(offsets) > 0]] = True
+    idx[starts & np.isnan(values)] = np.flatnonzero(starts & np.isnan(values))
+    np.maximum.accumulate(idx, out=idx)
+    values[:] = values[idx]
+
+
+def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | None = None) -> FutureCovariates:
+    """Read the declared future covariates for the days after `history` and align them to its
+    series. Every history series needs a row for every future day; the days must start the
+    day after the history ends and follow each other."""
+    parts, _, covs, problems, source = _read_day_records(path, column_map, with_sales=False)
+    if problems:
+        raise DataError(source, problems.lines())
+    missing_cov = [c for c in history.covariates if c not in covs]
+    if missing_cov:
+        raise DataError(source, [f"column '{c}' is in the history but missing here" for c in missing_cov])
+    days = np.concatenate([p[C.DAY] for p in parts])
+    first_day, last = int(days.min()), int(days.max())
+    if first_day != history.last_day + 1:
+        raise DataError(
+            source,
+            [
+                f"future days must start on {day_to_date(history.last_day + 1)}, the day after the "
+                f"history ends; they start on {day_to_date(first_day)}"
+            ],
+        )
+    n_days = last - first_day + 1
+    rec = {k: np.concatenate([p[k] for p in parts]) for k in (C.STORE, C.PRODUCT, C.DAY, "rows", "cov_sum")}
+    key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
+    hist_keys = (history.series[C.STORE].to_numpy() << 32) | history.series[C.PRODUCT].to_numpy()
+    order = np.argsort(hist_keys)
+    where = np.searchsorted(hist_keys[order], key)
+    where = np.minimum(where, len(order) - 1)
+    known = hist_keys[order][where] == key
+    if not known.all():
+        r = int(np.argmax(~known))
+        n_new = len(np.unique(key[~known]))
+        problems.add(
+            source, "", "store x product series not in the history", n_new,
+            f"store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
+        )  # fmt: skip
+        raise DataError(source, problems.lines())
+    series = order[where]
+    cell = series.astype(np.int64) * n_days + (rec[C.DAY] - first_day)
+    counts = np.bincount(cell, weights=rec["rows"], minlength=history.n_series * n_days)
+    empty = counts == 0
+    if empty.any():
+        c = int(np.argmax(empty))
+        s, k = divmod(c, n_days)
+        problems.add(
+            source, "", "store x product x day combinations missing from the future covariates",
+            int(empty.sum()),
+            f"store_id={history.series[C.STORE].iat[s]}, product_id={history.series[C.PRODUCT].iat[s]}, "
+            f"dt={day_to_date(first_day + k)}",
+        )  # fmt: skip
+        raise DataError(source, problems.lines())
+    values = {}
+    for j, c in enumerate(covs):
+        if c in history.covariates:
+            total = np.bincount(cell, weights=rec["cov_sum"][:, j], minlength=len(counts))
+            values[c] = (total / counts).astype(np.float32).reshape(history.n_series, n_days)
+    return FutureCovariates(first_day=first_day, n_days=n_days, values=values)
+
+
+def validate_path(path: Source, column_map: C.ColumnMap | None = None) -> tuple[list[str], dict]:
+    """Check a history file against the contract. Returns (problems, summary); an empty
+    problem list means the file is valid."""
+    try:
+        panel = load_history(path, column_map)
+    except DataError as exc:
+        return exc.problems, {}
+    filled = panel.filled_hours
+    summary = {
+        "series": panel.n_series,
+        "days": int(panel.last_day - panel.start.min() + 1),
+        "first_day": str(day_to_date(panel.start.min())),
+        "last_day": str(day_to_date(panel.last_day)),
+        "daily_rows": panel.n_flat,
+        "filled_days": int((filled >= 24).sum()),
+        "filled_hours": int(filled[filled < 24].sum()),
+        "covariates": list(panel.covariates),
+    }
+    return [], summary
+
+
+__all__ = [
+    "DailyPanel",
+    "FutureCovariates",
+    "day_to_date",
+    "load_future",
+    "load_history",
+    "sample_path",
+    "validate_path",
+]

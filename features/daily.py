@@ -1,0 +1,176 @@
+"""Daily feature matrices for direct multi-horizon forecasting.
+
+A row is (series, target day t, horizon h): the forecast of day t made at the origin
+o = t - h, the last day whose sales are known. Every sales-derived feature reads only days
+<= o; the declared future covariates (discount, holiday and promotion flags, weather) are
+read on day t and on the days between o and o + max_horizon. One model serves every
+horizon 1..H, with h as a feature, so there is no recursion and no leakage across horizons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.contract import PRODUCT, STATIC, STORE
+from ..data.load import DailyPanel, FutureCovariates
+from . import kernels as K
+
+WEATHER = ("precpt", "avg_temperature", "avg_humidity", "avg_wind_level")
+
+
+@dataclass(frozen=True)
+class DailyFeatureSpec:
+    """Which daily features to build. Lags and windows are in days."""
+
+    lags: tuple[int, ...] = (1, 7, 14)
+    windows: tuple[int, ...] = (7, 14, 28)
+    ewm_alphas: tuple[float, ...] = (0.1, 0.3)
+    weekday_weeks: int = 4
+    holiday_max_days: int = 14
+
+
+@dataclass
+class SeriesArrays:
+    """Flat daily arrays of all series (history, optionally followed by future days whose
+    sales are NaN) with the offsets that delimit each series."""
+
+    offsets: np.ndarray
+    start: np.ndarray  # day number of each series' first position
+    sales: np.ndarray
+    stockout_hours: np.ndarray
+    instock_sales: np.ndarray
+    instock_hours: np.ndarray
+    covariates: dict[str, np.ndarray]
+
+    @classmethod
+    def from_panel(cls, panel: DailyPanel, future: FutureCovariates | None = None) -> SeriesArrays:
+        if future is None:
+            return cls(
+                panel.offsets, panel.start, panel.sales, panel.stockout_hours, panel.instock_sales,
+                panel.instock_hours, dict(panel.covariates),
+            )  # fmt: skip
+        h = future.n_days
+        lengths = np.diff(panel.offsets) + h
+        offsets = np.zeros(panel.n_series + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        hist_pos = np.ones(int(offsets[-1]), bool)
+        fut_idx = (offsets[1:, None] - h + np.arange(h)[None, :]).ravel()
+        hist_pos[fut_idx] = False
+
+        def extend(values: np.ndarray, fut: np.ndarray | None) -> np.ndarray:
+            out = np.full(int(offsets[-1]), np.nan, np.float32)
+            out[hist_pos] = values
+            if fut is not None:
+                out[fut_idx] = fut.ravel()
+            return out
+
+        return cls(
+            offsets=offsets,
+            start=panel.start,
+            sales=extend(panel.sales, None),
+            stockout_hours=extend(panel.stockout_hours, None),
+            instock_sales=extend(panel.instock_sales, None),
+            instock_hours=extend(panel.instock_hours, None),
+            covariates={k: extend(v, future.values[k]) for k, v in panel.covariates.items()},
+        )
+
+    def day_of(self, series: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        return (self.start[series] + (pos - self.offsets[series])).astype(np.int32)
+
+
+def training_rows(arrays: SeriesArrays, max_horizon: int, min_history: int, seed: int):
+    """Every day with at least `min_history` days before it becomes a training row with a
+    horizon drawn uniformly from 1..max_horizon. Returns (series, target position, horizon)."""
+    if min_history < max_horizon:
+        raise ValueError("min_history must be at least max_horizon")
+    lengths = np.diff(arrays.offsets)
+    n_rows = np.maximum(lengths - min_history, 0)
+    series = np.repeat(np.arange(len(lengths)), n_rows)
+    first = np.repeat(arrays.offsets[:-1] + min_history, n_rows)
+    within = np.arange(len(series)) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
+    target = first + within
+    horizon = np.random.default_rng(seed).integers(1, max_horizon + 1, len(series)).astype(np.int32)
+    return series, target, horizon
+
+
+def forecast_rows(arrays: SeriesArrays, n_future: int, horizon: int):
+    """Rows for the first `horizon` future days of every series (arrays built with
+    `n_future` future days)."""
+    n = len(arrays.offsets) - 1
+    series = np.repeat(np.arange(n), horizon)
+    h = np.tile(np.arange(1, horizon + 1), n).astype(np.int32)
+    target = arrays.offsets[1:][series] - n_future - 1 + h
+    return series, target, h
+
+
+def feature_names(spec: DailyFeatureSpec, static: list[str], covariates: list[str]) -> list[str]:
+    names = list(static) + ["horizon", "dow", "day_of_month"]
+    names += [f"lag_{k}" for k in spec.lags] + [f"weekday_mean_{spec.weekday_weeks}w"]
+    for w in spec.windows:
+        names += [f"mean_{w}", f"std_{w}", f"max_{w}"]
+    names += [f"ewm_{a:g}" for a in spec.ewm_alphas]
+    names += ["stockout_hours_last", "stockout_hours_mean_7", "instock_rate_7", "instock_rate_28"]
+    for c in covariates:
+        names.append(c)
+        if c == "discount":
+            names += ["discount_change", "discount_vs_mean_28"]
+        elif c == "holiday_flag":
+            names += ["days_since_holiday", "days_to_holiday"]
+        elif c in WEATHER:
+            names.append(f"{c}_vs_mean_28")
+    return names
+
+
+def build_matrix(
+    arrays: SeriesArrays,
+    series_table,
+    series: np.ndarray,
+    target: np.ndarray,
+    horizon: np.ndarray,
+    spec: DailyFeatureSpec,
+    max_horizon: int,
+    static: list[str],
+) -> np.ndarray:
+    """Feature matrix (float32, rows x features in `feature_names` order) for the rows."""
+    offsets = arrays.offsets
+    origin = target - horizon
+    row_start = offsets[:-1][series]
+    row_end = np.minimum(origin + max_horizon + 1, offsets[1:][series])
+    day = arrays.day_of(series, target)
+    y = arrays.sales
+    cols: list[np.ndarray] = [series_table[c].to_numpy()[series].astype(np.float32) for c in static]
+    cols += [horizon.astype(np.float32), ((day + 3) % 7).astype(np.float32)]  # 1970-01-01 was a Thursday
+    cols.append((day.astype("datetime64[D]") - day.astype("datetime64[D]").astype("datetime64[M]")).astype(np.float32) + 1)
+    lags = K.target_lags(y, row_start, target, horizon, np.asarray(spec.lags, np.int64))
+    cols += list(lags.T)
+    cols.append(K.same_weekday_mean(y, row_start, target, horizon, spec.weekday_weeks))
+    for w in spec.windows:
+        cols.append(K.rolling_mean(y, offsets, w, 1)[origin])
+        cols.append(K.rolling_std(y, offsets, w, 2)[origin])
+        cols.append(K.rolling_max(y, offsets, w, 1)[origin])
+    cols += [K.ewm_mean(y, offsets, a)[origin] for a in spec.ewm_alphas]
+    so = arrays.stockout_hours
+    cols.append(so[origin])
+    cols.append(K.rolling_mean(so, offsets, 7, 1)[origin])
+    for w in (7, 28):
+        sold = K.rolling_sum(arrays.instock_sales, offsets, w)[origin]
+        hours = K.rolling_sum(arrays.instock_hours, offsets, w)[origin]
+        cols.append(np.where(hours > 0, sold / np.maximum(hours, 1), np.nan).astype(np.float32))
+    for c, v in arrays.covariates.items():
+        cols.append(v[target])
+        if c == "discount":
+            cols.append(v[target] - v[origin])
+            cols.append(v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
+        elif c == "holiday_flag":
+            since, until = K.flag_distance(v, row_start, row_end, target, spec.holiday_max_days)
+            cols += [since, until]
+        elif c in WEATHER:
+            cols.append(v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
+    return np.column_stack(cols).astype(np.float32, copy=False)
+
+
+def static_columns(series_table) -> list[str]:
+    """Series attributes used as categorical features: ids and category levels present."""
+    return [STORE, PRODUCT] + [c for c in STATIC if c in series_table.columns]

@@ -1,0 +1,173 @@
+"""Numba kernels over flat float32 arrays of concatenated series.
+
+Series s occupies ``x[offsets[s]:offsets[s+1]]``. Window statistics at position j cover
+``x[j-window+1 .. j]`` of the same series and skip NaN. Kernels know nothing of DataFrames.
+"""
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, parallel=True)
+def rolling_mean(x, offsets, window, min_periods):
+    out = np.full(x.shape[0], np.nan, np.float32)
+    for s in nb.prange(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        acc = 0.0
+        n = 0
+        for j in range(a, b):
+            v = x[j]
+            if not np.isnan(v):
+                acc += v
+                n += 1
+            if j - window >= a:
+                old = x[j - window]
+                if not np.isnan(old):
+                    acc -= old
+                    n -= 1
+            if n >= min_periods:
+                out[j] = acc / n
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def rolling_std(x, offsets, window, min_periods):
+    """Sample standard deviation (ddof=1)."""
+    out = np.full(x.shape[0], np.nan, np.float32)
+    for s in nb.prange(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        acc = 0.0
+        acc2 = 0.0
+        n = 0
+        for j in range(a, b):
+            v = np.float64(x[j])
+            if not np.isnan(v):
+                acc += v
+                acc2 += v * v
+                n += 1
+            if j - window >= a:
+                old = np.float64(x[j - window])
+                if not np.isnan(old):
+                    acc -= old
+                    acc2 -= old * old
+                    n -= 1
+            if n >= max(min_periods, 2):
+                var = (acc2 - acc * acc / n) / (n - 1)
+                out[j] = np.sqrt(max(var, 0.0))
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def rolling_max(x, offsets, window, min_periods):
+    out = np.full(x.shape[0], np.nan, np.float32)
+    for s in nb.prange(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        for j in range(a, b):
+            m = -np.inf
+            n = 0
+            for k in range(max(a, j - window + 1), j + 1):
+                v = x[k]
+                if not np.isnan(v):
+                    n += 1
+                    if v > m:
+                        m = v
+            if n >= min_periods:
+                out[j] = m
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def rolling_sum(x, offsets, window):
+    """Sum over the window, NaN counted as zero."""
+    out = np.zeros(x.shape[0], np.float32)
+    for s in nb.prange(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        acc = 0.0
+        for j in range(a, b):
+            v = x[j]
+            if not np.isnan(v):
+                acc += v
+            if j - window >= a:
+                old = x[j - window]
+                if not np.isnan(old):
+                    acc -= old
+            out[j] = acc
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def ewm_mean(x, offsets, alpha):
+    """Exponentially weighted mean, m_j = alpha * x_j + (1 - alpha) * m_{j-1}; NaN keeps m."""
+    out = np.full(x.shape[0], np.nan, np.float32)
+    for s in nb.prange(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        m = np.nan
+        for j in range(a, b):
+            v = x[j]
+            if not np.isnan(v):
+                m = v if np.isnan(m) else alpha * v + (1.0 - alpha) * m
+            out[j] = m
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def target_lags(x, row_start, target, horizon, lags):
+    """x[target - k] for each lag k, NaN where k < horizon (not known at the forecast origin)
+    or before the series starts."""
+    n = target.shape[0]
+    out = np.full((n, lags.shape[0]), np.nan, np.float32)
+    for r in nb.prange(n):
+        for i in range(lags.shape[0]):
+            k = lags[i]
+            p = target[r] - k
+            if k >= horizon[r] and p >= row_start[r]:
+                out[r, i] = x[p]
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def same_weekday_mean(x, row_start, target, horizon, weeks):
+    """Mean of x on the target's weekday over the `weeks` most recent weeks known at the
+    origin (target - 7w with 7w >= horizon)."""
+    n = target.shape[0]
+    out = np.full(n, np.nan, np.float32)
+    for r in nb.prange(n):
+        first = (horizon[r] + 6) // 7
+        acc = 0.0
+        c = 0
+        for w in range(first, first + weeks):
+            p = target[r] - 7 * w
+            if p < row_start[r]:
+                break
+            v = x[p]
+            if not np.isnan(v):
+                acc += v
+                c += 1
+        if c > 0:
+            out[r] = acc / c
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def flag_distance(flag, row_start, row_end, target, max_days):
+    """Days since the last and until the next day with flag > 0, seen from the target day.
+    Looks back to the series start and forward to row_end (exclusive: the last day whose
+    covariates are known); NaN when none is found within max_days."""
+    n = target.shape[0]
+    since = np.full(n, np.nan, np.float32)
+    until = np.full(n, np.nan, np.float32)
+    for r in nb.prange(n):
+        t = target[r]
+        for d in range(1, max_days + 1):
+            if t - d < row_start[r]:
+                break
+            if flag[t - d] > 0:
+                since[r] = d
+                break
+        for d in range(1, max_days + 1):
+            if t + d >= row_end[r]:
+                break
+            if flag[t + d] > 0:
+                until[r] = d
+                break
+    return since, until

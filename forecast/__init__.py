@@ -1,0 +1,5 @@
+"""Forecasting: the daily LightGBM forecaster, baselines, metrics and backtests."""
+
+from .daily import DailyForecaster
+
+__all__ = ["DailyForecaster"]

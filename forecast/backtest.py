@@ -1,0 +1,76 @@
+"""Rolling-origin backtest: weekly folds, freshcast beside seasonal-naive and moving-average
+baselines, scored per fold and over all folds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..data.load import DailyPanel, day_to_date
+from ..features.daily import SeriesArrays, forecast_rows
+from . import baselines
+from .daily import DailyForecaster
+from .metrics import evaluate, seasonal_scale
+
+METRICS = ["wape", "wpe", "mase", "wape_instock", "wpe_instock", "mase_instock"]
+
+
+def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7) -> list[int]:
+    """Last training day of each fold, oldest first; the newest fold ends on the last day."""
+    cutoffs = [panel.last_day - horizon - step * k for k in range(folds - 1, -1, -1)]
+    if cutoffs[0] - panel.start.min() < 28:
+        raise ValueError(f"history too short for {folds} folds of {horizon} days (keep 28 days to train on)")
+    return cutoffs
+
+
+def backtest(
+    panel: DailyPanel,
+    folds: int = 3,
+    horizon: int = 7,
+    params: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the backtest. Returns (scores, forecasts): scores has one row per fold and method
+    plus fold "all"; forecasts has every forecast row with its actual sales."""
+    params = {"max_horizon": horizon, **(params or {})}
+    scores, frames = [], []
+    # MASE scales come from each fold's training days: one scale per (fold, series).
+    scale = np.zeros(folds * panel.n_series)
+    for k, cutoff in enumerate(fold_cutoffs(panel, folds, horizon), start=1):
+        if progress:
+            progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
+        train = panel.until(cutoff)
+        future = panel.future(cutoff + 1, horizon)
+        model = DailyForecaster(**params).fit(train)
+        pred = model.predict(horizon, future)
+        arrays = SeriesArrays.from_panel(train, future)
+        series, target, h = forecast_rows(arrays, horizon, horizon)
+        kept = np.flatnonzero(panel.start <= cutoff)
+        full = kept[series]
+        scale[(k - 1) * panel.n_series + kept] = seasonal_scale(train.sales, train.offsets)
+        pos = panel.offsets[full] + (cutoff + h - panel.start[full])
+        frame = pred.assign(
+            fold=k,
+            horizon=h,
+            actual=panel.sales[pos],
+            in_stock=panel.in_stock()[pos],
+            seasonal_naive=baselines.seasonal_naive(arrays, series, target, h),
+            moving_average=baselines.moving_average(arrays, series, target, h),
+            series=(k - 1) * panel.n_series + full,
+        )
+        frames.append(frame)
+    forecasts = pd.concat(frames, ignore_index=True)
+    for fold, group in [*forecasts.groupby("fold"), ("all", forecasts)]:
+        for method in ("yhat", "seasonal_naive", "moving_average"):
+            m = evaluate(
+                group["actual"].to_numpy(),
+                group[method].to_numpy(),
+                group["in_stock"].to_numpy(),
+                group["series"].to_numpy(),
+                scale,
+            )
+            name = "freshcast" if method == "yhat" else method
+            scores.append({"fold": str(fold), "method": name, **m})
+    return pd.DataFrame(scores), forecasts.drop(columns="series")

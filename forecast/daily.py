@@ -1,0 +1,251 @@
+"""The daily forecaster: one global LightGBM model over every store x product series."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from ..data.contract import DAY, PRODUCT, STORE
+from ..data.load import DailyPanel, FutureCovariates, day_to_date, load_future, load_history
+from ..errors import FreshcastError
+from ..outputs import write_text
+from ..features.daily import (
+    DailyFeatureSpec,
+    SeriesArrays,
+    build_matrix,
+    feature_names,
+    forecast_rows,
+    static_columns,
+    training_rows,
+)
+
+MODEL_FILE = "model.txt"
+META_FILE = "meta.json"
+
+
+class DailyForecaster:
+    """Forecast daily units sold per store x product for the next 1..max_horizon days.
+
+    Direct multi-horizon: one LightGBM model is trained on rows (series, day, horizon h)
+    whose features use only sales up to h days before that day, plus the declared future
+    covariates; ids and category levels are categorical features.
+
+    Parameters
+    ----------
+    max_horizon : longest horizon in days the model can forecast.
+    lags, windows, ewm_alphas, weekday_weeks : daily feature set (see DailyFeatureSpec).
+    objective : LightGBM objective ("tweedie", "poisson", "regression", "l1", ...).
+    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM tree settings.
+    min_history_days : days a series needs before one of its days becomes a training row.
+    train_days : only the last `train_days` days of history become training rows (None: all).
+    seed : makes training deterministic.
+    n_jobs : threads for LightGBM (0: all cores).
+    """
+
+    def __init__(
+        self,
+        max_horizon: int = 7,
+        lags: tuple[int, ...] = (1, 7, 14),
+        windows: tuple[int, ...] = (7, 14, 28),
+        ewm_alphas: tuple[float, ...] = (0.1, 0.3),
+        weekday_weeks: int = 4,
+        objective: str = "tweedie",
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        num_leaves: int = 127,
+        min_child_samples: int = 50,
+        min_history_days: int = 14,
+        train_days: int | None = None,
+        seed: int = 0,
+        n_jobs: int = 0,
+    ):
+        self.max_horizon = max_horizon
+        self.lags = tuple(lags)
+        self.windows = tuple(windows)
+        self.ewm_alphas = tuple(ewm_alphas)
+        self.weekday_weeks = weekday_weeks
+        self.objective = objective
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.min_history_days = min_history_days
+        self.train_days = train_days
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    # ---------------------------------------------------------------- parameters
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in _PARAMS}
+
+    @property
+    def spec(self) -> DailyFeatureSpec:
+        return DailyFeatureSpec(self.lags, self.windows, self.ewm_alphas, self.weekday_weeks)
+
+    def _lgb_params(self) -> dict:
+        return {
+            "objective": self.objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": 0.8,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "cat_smooth": 10.0,
+            "max_cat_to_onehot": 4,
+            "seed": self.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": self.n_jobs,
+            "verbosity": -1,
+        }
+
+    # ---------------------------------------------------------------- training
+    def fit(self, history: DailyPanel | str | Path | pd.DataFrame) -> DailyForecaster:
+        """Train on the whole history (a DailyPanel, a path, or a DataFrame in the contract)."""
+        panel = _as_panel(history)
+        arrays = SeriesArrays.from_panel(panel)
+        series, target, horizon = training_rows(arrays, self.max_horizon, self.min_history_days, self.seed)
+        if self.train_days is not None:
+            keep = arrays.day_of(series, target) > panel.last_day - self.train_days
+            series, target, horizon = series[keep], target[keep], horizon[keep]
+        if len(series) == 0:
+            raise FreshcastError(
+                f"{panel.source}: no series has more than {self.min_history_days} days of history to learn from"
+            )
+        self.static_ = static_columns(panel.series)
+        self.covariates_ = list(panel.covariates)
+        self.feature_names_ = feature_names(self.spec, self.static_, self.covariates_)
+        X = build_matrix(arrays, panel.series, series, target, horizon, self.spec, self.max_horizon, self.static_)
+        y = arrays.sales[target]
+        data = lgb.Dataset(
+            X,
+            y,
+            feature_name=self.feature_names_,
+            categorical_feature=list(range(len(self.static_))),
+            params={"max_bin": 255, "verbosity": -1},
+            free_raw_data=True,
+        )
+        self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
+        self.history_ = panel
+        self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
+        self.n_train_rows_ = len(y)
+        return self
+
+    # ---------------------------------------------------------------- forecasting
+    def predict(
+        self,
+        horizon: int,
+        future: FutureCovariates | str | Path | pd.DataFrame,
+        history: DailyPanel | str | Path | pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Forecast the `horizon` days after the history. `future` holds the declared future
+        covariates of those days; `history` defaults to the history the model was fitted on.
+        Returns store_id, product_id, dt, yhat (units, >= 0)."""
+        if not hasattr(self, "booster_"):
+            raise FreshcastError("the forecaster is not fitted: call fit() or load() first")
+        if not 1 <= horizon <= self.max_horizon:
+            raise FreshcastError(f"horizon must be between 1 and {self.max_horizon} days, got {horizon}")
+        panel = _as_panel(history) if history is not None else getattr(self, "history_", None)
+        if panel is None:
+            raise FreshcastError("a loaded model needs the sales history: pass history=")
+        if list(panel.covariates) != self.covariates_:
+            raise FreshcastError(
+                f"{panel.source}: the history has covariates {list(panel.covariates)}, "
+                f"the model was trained with {self.covariates_}"
+            )
+        if not isinstance(future, FutureCovariates):
+            future = load_future(future, panel)
+        if future.first_day != panel.last_day + 1 or future.n_days < horizon:
+            raise FreshcastError(
+                f"future covariates must cover {horizon} day(s) from {day_to_date(panel.last_day + 1)}"
+            )
+        arrays = SeriesArrays.from_panel(panel, future)
+        series, target, h = forecast_rows(arrays, future.n_days, horizon)
+        X = build_matrix(arrays, panel.series, series, target, h, self.spec, self.max_horizon, self.static_)
+        yhat = np.clip(self.booster_.predict(X, num_threads=self.n_jobs), 0.0, None).astype(np.float32)
+        return pd.DataFrame(
+            {
+                STORE: panel.series[STORE].to_numpy()[series],
+                PRODUCT: panel.series[PRODUCT].to_numpy()[series],
+                DAY: day_to_date(panel.last_day + h),
+                "yhat": yhat,
+            }
+        )
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write LightGBM's text model and a JSON file of metadata into folder `path`."""
+        import numba
+
+        from .. import __version__
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": "freshcast.daily/1",
+            "params": self.get_params(),
+            "feature_spec": asdict(self.spec),
+            "feature_names": self.feature_names_,
+            "static": self.static_,
+            "covariates": self.covariates_,
+            "trained_range": list(self.trained_range_),
+            "n_train_rows": self.n_train_rows_,
+            "versions": {
+                "freshcast": __version__,
+                "lightgbm": lgb.__version__,
+                "numpy": np.__version__,
+                "numba": numba.__version__,
+                "pandas": pd.__version__,
+            },
+        }
+        write_text(path / MODEL_FILE, self.booster_.model_to_string())
+        write_text(path / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> DailyForecaster:
+        path = Path(path)
+        try:
+            meta = json.loads((path / META_FILE).read_text())
+            booster = lgb.Booster(model_file=str(path / MODEL_FILE))
+        except (OSError, ValueError, lgb.basic.LightGBMError) as exc:
+            raise FreshcastError(f"{path}: not a saved freshcast model ({exc})") from exc
+        params = dict(meta["params"])
+        for k in ("lags", "windows", "ewm_alphas"):
+            params[k] = tuple(params[k])
+        model = cls(**params)
+        model.booster_ = booster
+        model.feature_names_ = meta["feature_names"]
+        model.static_ = meta["static"]
+        model.covariates_ = meta["covariates"]
+        model.trained_range_ = tuple(meta["trained_range"])
+        model.n_train_rows_ = meta["n_train_rows"]
+        return model
+
+
+_PARAMS = (
+    "max_horizon",
+    "lags",
+    "windows",
+    "ewm_alphas",
+    "weekday_weeks",
+    "objective",
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "min_history_days",
+    "train_days",
+    "seed",
+    "n_jobs",
+)
+
+
+def _as_panel(history) -> DailyPanel:
+    return history if isinstance(history, DailyPanel) else load_history(history)

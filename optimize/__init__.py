@@ -1,0 +1,1 @@
+"""Replenishment and markdown decisions from forecasts (purchase orders, price labels)."""

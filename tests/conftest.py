@@ -1,0 +1,47 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from freshcast.data import load_history, sample_path
+
+
+@pytest.fixture(scope="session")
+def sample_panel():
+    return load_history(sample_path())
+
+
+@pytest.fixture(scope="session")
+def sample_frame():
+    return pd.read_parquet(sample_path())
+
+
+def make_hourly(n_stores=2, n_products=3, days=40, seed=0, start="2024-01-01") -> pd.DataFrame:
+    """A small synthetic hourly history in the native columns (weekly pattern + noise)."""
+    rng = np.random.default_rng(seed)
+    dts = pd.date_range(start, periods=days, freq="D")
+    rows = []
+    for s in range(n_stores):
+        for p in range(n_products):
+            level = rng.uniform(0.5, 3.0)
+            for d in dts:
+                day_level = level * (1.5 if d.dayofweek >= 5 else 1.0)
+                sales = rng.poisson(day_level / 24 * 4, 24) / 4
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "store_id": s,
+                            "product_id": 100 + p,
+                            "dt": d.date(),
+                            "hour": np.arange(24),
+                            "hourly_sale": sales.astype("float32"),
+                            "hourly_stockout": (rng.random(24) < 0.1).astype("int8"),
+                            "discount": np.float32(1.0 if d.day % 5 else 0.8),
+                            "holiday_flag": np.int8(d.dayofweek >= 5),
+                            "activity_flag": np.int8(0),
+                            "avg_temperature": np.float32(20 + rng.normal()),
+                        }
+                    )
+                )
+    out = pd.concat(rows, ignore_index=True)
+    out["hour"] = out["hour"].astype("int8")
+    return out

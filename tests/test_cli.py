@@ -1,0 +1,68 @@
+"""The command line: exact output contract, exit codes, atomic output, validate."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from freshcast.cli import app
+from freshcast.data import sample_path
+
+runner = CliRunner()
+
+
+def split_sample(tmp_path):
+    df = pd.read_parquet(sample_path())
+    cut = pd.Timestamp("2024-06-15").date()
+    df[df.dt <= cut].to_parquet(tmp_path / "history.parquet")
+    df[df.dt > cut].drop(columns=["hourly_sale", "hourly_stockout"]).to_parquet(tmp_path / "future.parquet")
+    return df
+
+
+def test_forecast_command_writes_the_contract(tmp_path):
+    df = split_sample(tmp_path)
+    out = tmp_path / "pred.parquet"
+    args = ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(tmp_path / "future.parquet")]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.column_names == ["store_id", "product_id", "dt", "yhat"]
+    assert str(table.schema.field("dt").type) == "date32[day]"
+    pred = table.to_pandas()
+    assert len(pred) == df.groupby(["store_id", "product_id"]).ngroups * 3
+    assert not list(tmp_path.glob(".*.tmp"))
+    # rerun: identical output
+    runner.invoke(app, [*args, "--out", str(tmp_path / "again.parquet")])
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), pred)
+
+
+def test_forecast_with_bad_future_exits_1_and_writes_nothing(tmp_path):
+    split_sample(tmp_path)
+    fut = pd.read_parquet(tmp_path / "future.parquet")
+    fut[fut.product_id != fut.product_id.iloc[0]].to_parquet(tmp_path / "future.parquet")
+    out = tmp_path / "pred.parquet"
+    args = ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(tmp_path / "future.parquet")]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 1
+    assert "future.parquet" in result.output and "missing from the future covariates" in result.output
+    assert not out.exists()
+
+
+def test_validate_exit_codes(tmp_path):
+    assert runner.invoke(app, ["validate", str(sample_path())]).exit_code == 0
+    df = pd.read_parquet(sample_path()).head(100)
+    df.loc[4, "hourly_sale"] = -1
+    df.to_csv(tmp_path / "bad.csv", index=False)
+    result = runner.invoke(app, ["validate", str(tmp_path / "bad.csv")])
+    assert result.exit_code == 1
+    assert "bad.csv" in result.output and "'hourly_sale' is negative" in result.output
+    missing = runner.invoke(app, ["validate", str(tmp_path / "nope.parquet")])
+    assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_help_does_not_import_the_heavy_libraries():
+    code = "import sys; from freshcast.cli import app; print(sorted({'numba','lightgbm','pandas'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,135 @@
+"""The data contract: reading, daily aggregation, and every validation problem named."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from freshcast.data import load_future, load_history, validate_path
+from freshcast.errors import DataError
+
+from conftest import make_hourly
+
+
+def test_daily_sums_match_pandas(sample_panel, sample_frame):
+    expected = sample_frame.groupby(["store_id", "product_id", "dt"]).hourly_sale.sum().to_numpy()
+    assert sample_panel.n_flat == len(expected)
+    np.testing.assert_allclose(sample_panel.sales, expected, rtol=1e-5, atol=1e-5)
+    stockouts = sample_frame.groupby(["store_id", "product_id", "dt"]).hourly_stockout.sum()
+    np.testing.assert_array_equal(sample_panel.stockout_hours, stockouts)
+    instock = sample_frame.assign(s=sample_frame.hourly_sale.where(sample_frame.hourly_stockout == 0, 0))
+    np.testing.assert_allclose(
+        sample_panel.instock_sales, instock.groupby(["store_id", "product_id", "dt"]).s.sum(), rtol=1e-5, atol=1e-5
+    )
+    shop = sample_frame[(sample_frame.hour >= 6) & (sample_frame.hour < 22)]
+    np.testing.assert_allclose(
+        sample_panel.stockout_shop_hours, shop.groupby(["store_id", "product_id", "dt"]).hourly_stockout.sum()
+    )
+    assert sample_panel.covariates.keys() >= {"discount", "holiday_flag", "avg_temperature"}
+    assert list(sample_panel.series.columns[:2]) == ["store_id", "product_id"]
+    assert "city_id" in sample_panel.series.columns
+
+
+def test_csv_and_parquet_and_row_order_give_the_same_panel(tmp_path):
+    df = make_hourly()
+    df.to_parquet(tmp_path / "h.parquet")
+    df.sample(frac=1.0, random_state=1).to_csv(tmp_path / "h.csv", index=False)
+    a = load_history(tmp_path / "h.parquet")
+    b = load_history(tmp_path / "h.csv")
+    np.testing.assert_allclose(a.sales, b.sales, rtol=1e-6)
+    np.testing.assert_array_equal(a.stockout_hours, b.stockout_hours)
+    np.testing.assert_allclose(a.covariates["discount"], b.covariates["discount"])
+
+
+def test_column_mapping(tmp_path):
+    df = make_hourly().rename(columns={"hourly_sale": "qty", "dt": "date"})
+    df.to_parquet(tmp_path / "h.parquet")
+    with pytest.raises(DataError, match="required column 'hourly_sale' is missing"):
+        load_history(tmp_path / "h.parquet")
+    panel = load_history(tmp_path / "h.parquet", {"qty": "hourly_sale", "date": "dt"})
+    assert panel.n_series == 6
+
+
+def test_missing_hours_and_days_are_filled_and_flagged(tmp_path):
+    df = make_hourly(n_stores=1, n_products=1, days=10)
+    dropped_day = df.dt == df.dt.iloc[24 * 4]
+    dropped_hours = (df.dt == df.dt.iloc[24 * 6]) & df.hour.isin([3, 4, 5])
+    df[~dropped_day & ~dropped_hours].to_parquet(tmp_path / "h.parquet")
+    panel = load_history(tmp_path / "h.parquet")
+    assert panel.n_flat == 10
+    assert panel.filled_hours[4] == 24 and panel.sales[4] == 0
+    assert panel.filled_hours[6] == 3
+    assert panel.filled_hours.sum() == 27
+    # the filled day's covariates are carried forward from the day before
+    assert panel.covariates["discount"][4] == panel.covariates["discount"][3]
+    problems, summary = validate_path(tmp_path / "h.parquet")
+    assert problems == [] and summary["filled_days"] == 1 and summary["filled_hours"] == 3
+
+
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (lambda d: d.assign(hourly_sale=d.hourly_sale.where(d.index != 7, -1.0)), "'hourly_sale' is negative: 1 row"),
+        (lambda d: d.assign(hourly_sale=d.hourly_sale.where(d.index != 7, np.nan)), "'hourly_sale' is empty"),
+        (lambda d: d.assign(store_id=d.store_id.astype(float).where(d.index != 3)), "'store_id' is empty"),
+        (lambda d: pd.concat([d, d.iloc[[5]]]), "duplicate store_id, product_id, dt, hour keys: 1 row"),
+        (lambda d: d.assign(hour=d.hour.where(d.index != 2, 24)), "'hour' is not an hour 0..23"),
+        (lambda d: d.assign(hourly_stockout=d.hourly_stockout.where(d.index != 2, 3)), "'hourly_stockout' is not 0 or 1"),
+        (lambda d: d.drop(columns="product_id"), "required column 'product_id' is missing"),
+        (lambda d: d.assign(hourly_sale="x"), "column 'hourly_sale' has type string; expected a number"),
+        (lambda d: d.assign(dt="not a date"), "'dt' has values that are not dates"),
+    ],
+)
+def test_bad_input_names_file_column_and_problem(tmp_path, corrupt, message):
+    path = tmp_path / "bad.parquet"
+    corrupt(make_hourly(n_stores=1, n_products=2, days=5)).to_parquet(path)
+    with pytest.raises(DataError) as err:
+        load_history(path)
+    text = str(err.value)
+    assert "bad.parquet" in text and message in text
+
+
+def test_validate_reports_all_problems(tmp_path):
+    df = make_hourly(n_stores=1, n_products=2, days=5)
+    df.loc[3, "hourly_sale"] = -2.0
+    df.loc[9, "hourly_stockout"] = 5
+    df.to_parquet(tmp_path / "bad.parquet")
+    problems, _ = validate_path(tmp_path / "bad.parquet")
+    assert len(problems) == 2
+    assert any("negative" in p for p in problems) and any("not 0 or 1" in p for p in problems)
+    assert any("store_id=0, product_id=100" in p for p in problems)
+
+
+def test_daily_rows_without_hour_column(tmp_path):
+    hourly = make_hourly(n_stores=1, n_products=2, days=10)
+    daily = hourly.groupby(["store_id", "product_id", "dt"], as_index=False).agg(
+        hourly_sale=("hourly_sale", "sum"), discount=("discount", "first"), holiday_flag=("holiday_flag", "first")
+    )
+    daily.to_csv(tmp_path / "daily.csv", index=False)
+    panel = load_history(tmp_path / "daily.csv")
+    np.testing.assert_allclose(panel.sales, daily.hourly_sale, rtol=1e-6)
+    assert panel.filled_hours.sum() == 0
+
+
+def future_of(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["hourly_sale", "hourly_stockout"])
+
+
+def test_future_covariates_are_aligned_and_checked(tmp_path):
+    df = make_hourly(n_stores=1, n_products=2, days=20)
+    cut = df.dt.unique()[14]
+    df[df.dt <= cut].to_parquet(tmp_path / "hist.parquet")
+    fut = future_of(df[df.dt > cut])
+    history = load_history(tmp_path / "hist.parquet")
+    f = load_future(fut, history)
+    assert f.n_days == 5 and f.values["discount"].shape == (2, 5)
+    expected = fut[fut.hour == 0].sort_values(["store_id", "product_id", "dt"]).discount.to_numpy()
+    np.testing.assert_allclose(f.values["discount"].ravel(), expected)
+
+    with pytest.raises(DataError, match="combinations missing from the future covariates"):
+        load_future(fut[~((fut.product_id == 101) & (fut.dt == fut.dt.max()))], history)
+    with pytest.raises(DataError, match="must start on"):
+        load_future(fut[fut.dt > fut.dt.min()], history)
+    with pytest.raises(DataError, match="not in the history"):
+        load_future(pd.concat([fut, fut.assign(product_id=999)]), history)
+    with pytest.raises(DataError, match="column 'discount' is in the history but missing"):
+        load_future(fut.drop(columns="discount"), history)

@@ -1,0 +1,82 @@
+"""The daily forecaster, metrics and backtest on the embedded sample."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from freshcast.errors import FreshcastError
+from freshcast.forecast import DailyForecaster
+from freshcast.forecast.backtest import backtest
+from freshcast.forecast.metrics import mase, seasonal_scale, wape, wpe
+
+FAST = dict(n_estimators=40, num_leaves=31, n_jobs=2)
+
+
+@pytest.fixture(scope="module")
+def split(sample_panel):
+    cut = sample_panel.last_day - 7
+    return sample_panel.until(cut), sample_panel.future(cut + 1, 7)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    return DailyForecaster(**FAST).fit(split[0])
+
+
+def test_forecast_has_one_non_negative_row_per_series_and_day(fitted, split):
+    train, future = split
+    pred = fitted.predict(7, future)
+    assert list(pred.columns) == ["store_id", "product_id", "dt", "yhat"]
+    assert len(pred) == train.n_series * 7
+    assert not pred.duplicated(["store_id", "product_id", "dt"]).any()
+    assert (pred.yhat >= 0).all() and np.isfinite(pred.yhat).all()
+    assert pred.dt.min() == np.datetime64("2024-06-12") and pred.dt.max() == np.datetime64("2024-06-18")
+
+
+def test_forecast_beats_seasonal_naive_on_the_sample(sample_panel):
+    scores, _ = backtest(sample_panel, folds=2, horizon=7, params=FAST)
+    overall = scores[scores.fold == "all"].set_index("method")
+    assert set(overall.index) == {"freshcast", "seasonal_naive", "moving_average"}
+    assert overall.loc["freshcast", "wape"] < overall.loc["seasonal_naive", "wape"]
+    assert len(scores) == 3 * 3
+
+
+def test_same_seed_same_forecast_and_save_load_roundtrip(fitted, split, tmp_path):
+    train, future = split
+    first = fitted.predict(7, future)
+    again = DailyForecaster(**FAST).fit(train).predict(7, future)
+    pd.testing.assert_frame_equal(first, again)
+    fitted.save(tmp_path / "model")
+    meta = json.loads((tmp_path / "model" / "meta.json").read_text())
+    assert meta["feature_names"] == fitted.feature_names_ and "lightgbm" in meta["versions"]
+    assert not list((tmp_path / "model").glob("*.pkl"))
+    loaded = DailyForecaster.load(tmp_path / "model")
+    with pytest.raises(FreshcastError, match="needs the sales history"):
+        loaded.predict(7, future)
+    pd.testing.assert_frame_equal(loaded.predict(7, future, history=train), first)
+
+
+def test_shorter_horizon_and_bad_horizon(fitted, split):
+    _, future = split
+    assert fitted.predict(3, future).dt.nunique() == 3
+    with pytest.raises(FreshcastError, match="horizon must be between 1 and 7"):
+        fitted.predict(8, future)
+
+
+def test_fit_accepts_a_dataframe(sample_frame):
+    model = DailyForecaster(**FAST).fit(sample_frame[sample_frame.dt <= pd.Timestamp("2024-06-11").date()])
+    assert model.n_train_rows_ > 0
+
+
+def test_metrics():
+    y = np.array([2.0, 0.0, 4.0])
+    f = np.array([1.0, 1.0, 4.0])
+    assert wape(y, f) == pytest.approx(2 / 6)
+    assert wpe(y, f) == pytest.approx(0.0)
+    assert wpe(y, f * 0) == pytest.approx(-1.0)
+    values = np.array([1, 2, 3, 4, 5, 6, 7, 3, 2, 3, 4, 5, 6, 7], np.float32)
+    scale = seasonal_scale(values, np.array([0, 14]))
+    assert scale[0] == pytest.approx(2 / 7)  # only 3 -> 1 differs, by 2
+    assert mase(y, f, np.zeros(3, np.int64), scale) == pytest.approx((2 / 3) / (2 / 7))
