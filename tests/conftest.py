@@ -24,7 +24,7 @@ def make_hourly(n_stores=2, n_products=3, days=40, seed=0, start="2024-01-01") -
         for p in range(n_products):
             level = rng.uniform(0.5, 3.0)
             for d in dts:
-                day_level = level * (1.5 if d.dayofweek >= 5 else 1.0)
+                day_level = level * (1.5 if d.day_of_week >= 5 else 1.0)
                 sales = rng.poisson(day_level / 24 * 4, 24) / 4
                 rows.append(
                     pd.DataFrame(
@@ -36,7 +36,7 @@ def make_hourly(n_stores=2, n_products=3, days=40, seed=0, start="2024-01-01") -
                             "hourly_sale": sales.astype("float32"),
                             "hourly_stockout": (rng.random(24) < 0.1).astype("int8"),
                             "discount": np.float32(1.0 if d.day % 5 else 0.8),
-                            "holiday_flag": np.int8(d.dayofweek >= 5),
+                            "holiday_flag": np.int8(d.day_of_week >= 5),
                             "activity_flag": np.int8(0),
                             "avg_temperature": np.float32(20 + rng.normal()),
                         }
