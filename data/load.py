@@ -295,8 +295,9 @@ def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bo
                 fields,
             )
         )
-        for k in (C.STORE, C.PRODUCT, C.DAY, *statics):
-            rec[k] = cols[k][first]
+        for k in (C.STORE, C.PRODUCT, *statics):
+            rec[k] = cols[k][first].astype(np.int64)
+        rec[C.DAY] = cols[C.DAY][first]
         rec["file"] = np.full(len(first), len(parts), np.int32)
         rec["row"] = (first + row0).astype(np.int64)
         rec["_file_name"] = file
@@ -336,7 +337,7 @@ def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
                 problems.add(file, theirs, "has non-integer ids", int(np.sum(values != np.floor(values))))
                 ok = False
                 continue
-            cols[native] = values.astype(np.int64)
+            cols[native] = values if values.dtype.kind in "iu" else values.astype(np.int64)
         elif native == C.HOUR:
             cols[native] = arr.to_numpy(zero_copy_only=False).astype(np.int8)
         else:

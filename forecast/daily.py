@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class DailyForecaster:
     train_days : only the last `train_days` days of history become training rows (None: all).
     seed : makes training deterministic.
     n_jobs : threads for LightGBM (0: all cores).
+    lgb_params : further LightGBM parameters, overriding freshcast's defaults.
     """
 
     def __init__(
@@ -55,14 +57,15 @@ class DailyForecaster:
         ewm_alphas: tuple[float, ...] = (0.1, 0.3),
         weekday_weeks: int = 4,
         objective: str = "tweedie",
-        n_estimators: int = 500,
-        learning_rate: float = 0.05,
+        n_estimators: int = 250,
+        learning_rate: float = 0.1,
         num_leaves: int = 127,
         min_child_samples: int = 50,
         min_history_days: int = 14,
         train_days: int | None = None,
         seed: int = 0,
         n_jobs: int = 0,
+        lgb_params: dict | None = None,
     ):
         self.max_horizon = max_horizon
         self.lags = tuple(lags)
@@ -78,6 +81,7 @@ class DailyForecaster:
         self.train_days = train_days
         self.seed = seed
         self.n_jobs = n_jobs
+        self.lgb_params = dict(lgb_params or {})
 
     # ---------------------------------------------------------------- parameters
     def get_params(self) -> dict:
@@ -103,12 +107,14 @@ class DailyForecaster:
             "force_row_wise": True,
             "num_threads": self.n_jobs,
             "verbosity": -1,
+            **self.lgb_params,
         }
 
     # ---------------------------------------------------------------- training
     def fit(self, history: DailyPanel | str | Path | pd.DataFrame) -> DailyForecaster:
         """Train on the whole history (a DailyPanel, a path, or a DataFrame in the contract)."""
         panel = _as_panel(history)
+        t0 = time.perf_counter()
         arrays = SeriesArrays.from_panel(panel)
         series, target, horizon = training_rows(arrays, self.max_horizon, self.min_history_days, self.seed)
         if self.train_days is not None:
@@ -123,6 +129,7 @@ class DailyForecaster:
         self.feature_names_ = feature_names(self.spec, self.static_, self.covariates_)
         X = build_matrix(arrays, panel.series, series, target, horizon, self.spec, self.max_horizon, self.static_)
         y = arrays.sales[target]
+        t1 = time.perf_counter()
         data = lgb.Dataset(
             X,
             y,
@@ -135,6 +142,7 @@ class DailyForecaster:
         self.history_ = panel
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
+        self.fit_seconds_ = {"features": t1 - t0, "train": time.perf_counter() - t1}
         return self
 
     # ---------------------------------------------------------------- forecasting
@@ -244,6 +252,7 @@ _PARAMS = (
     "train_days",
     "seed",
     "n_jobs",
+    "lgb_params",
 )
 
 
