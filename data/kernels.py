@@ -110,3 +110,38 @@ def popcount24(mask):
             v >>= 1
         out[i] = c
     return out
+
+
+@nb.njit(cache=True)
+def count_outside(values, lo, hi):
+    """Rows whose value is NaN, outside [lo, hi] or not a whole number; and the first such row
+    (-1 if none)."""
+    count = 0
+    first = -1
+    for i in range(values.shape[0]):
+        v = values[i]
+        if not (lo <= v <= hi) or v != np.floor(v):
+            if first < 0:
+                first = i
+            count += 1
+    return count, first
+
+
+@nb.njit(cache=True)
+def count_bad_sales(sale):
+    """NaN and negative sales: (NaN rows, first NaN row, negative rows, first negative row)."""
+    n_nan = 0
+    first_nan = -1
+    n_neg = 0
+    first_neg = -1
+    for i in range(sale.shape[0]):
+        s = sale[i]
+        if np.isnan(s):
+            if first_nan < 0:
+                first_nan = i
+            n_nan += 1
+        elif s < 0:
+            if first_neg < 0:
+                first_neg = i
+            n_neg += 1
+    return n_nan, first_nan, n_neg, first_neg

@@ -19,7 +19,7 @@ import pyarrow.dataset as ds
 
 from ..errors import DataError
 from . import contract as C
-from .kernels import day_records, popcount24, scatter_days
+from .kernels import count_bad_sales, count_outside, day_records, popcount24, scatter_days
 
 BATCH_ROWS = 1 << 21
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -331,39 +331,32 @@ def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
             problems.add(file, theirs, "is empty (NaN or null)", nulls)
             ok = False
             continue
-        if native in (C.STORE, C.PRODUCT, *statics):
-            values = arr.to_numpy(zero_copy_only=False)
-            if values.dtype.kind == "f" and not np.all(values == np.floor(values)):
-                problems.add(file, theirs, "has non-integer ids", int(np.sum(values != np.floor(values))))
-                ok = False
-                continue
-            cols[native] = values if values.dtype.kind in "iu" else values.astype(np.int64)
-        elif native == C.HOUR:
-            cols[native] = arr.to_numpy(zero_copy_only=False).astype(np.int8)
-        else:
-            cols[native] = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float32)
+        values = arr.to_numpy(zero_copy_only=False)
+        if native in (C.SALES, *covs):
+            values = np.asarray(values, dtype=np.float32)
+        elif values.dtype.kind not in "iuf":
+            values = values.astype(np.float32)  # booleans
+        cols[native] = values
     if not ok:
         return cols, False
-    checks = []
+    found = []  # (native column, problem, rows, first row)
     if C.SALES in cols:
-        s = cols[C.SALES]
-        checks += [(C.SALES, np.isnan(s), "is NaN"), (C.SALES, s < 0, "is negative")]
-    if C.STOCKOUT in cols:
-        so = cols[C.STOCKOUT]
-        checks += [(C.STOCKOUT, np.isnan(so) | ((so != 0) & (so != 1)), "is not 0 or 1")]
-        cols[C.STOCKOUT] = np.nan_to_num(so).astype(np.int8)
-    if C.HOUR in cols:
-        raw = batch.column(batch.schema.get_field_index(name_of[C.HOUR])).to_numpy(zero_copy_only=False)
-        checks += [(C.HOUR, (raw < 0) | (raw > 23) | (raw != np.floor(raw)), "is not an hour 0..23")]
-    for native in (C.STORE, C.PRODUCT):
-        v = cols[native]
-        checks += [(native, (v < 0) | (v > np.iinfo(np.int32).max), "is not an id in 0..2147483647")]
-    for native, bad, kind in checks:
-        n_bad = int(bad.sum())
+        n_nan, first_nan, n_neg, first_neg = count_bad_sales(cols[C.SALES])
+        found += [(C.SALES, "is NaN", n_nan, first_nan), (C.SALES, "is negative", n_neg, first_neg)]
+    ranges = [(C.STOCKOUT, 0, 1, "is not 0 or 1"), (C.HOUR, 0, 23, "is not an hour 0..23")]
+    ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in (C.STORE, C.PRODUCT, *statics)]
+    for native, lo, hi, kind in ranges:
+        if native in cols:
+            found.append((native, kind, *count_outside(cols[native], lo, hi)))
+    for native, kind, n_bad, first in found:
         if n_bad:
-            i = int(np.argmax(bad))
-            problems.add(file, name_of[native], kind, n_bad, _describe_row(cols, i, row0))
+            problems.add(file, name_of[native], kind, int(n_bad), _describe_row(cols, int(first), row0))
             ok = False
+    for native in (C.STORE, C.PRODUCT, *statics):
+        if cols[native].dtype.kind == "f":
+            cols[native] = cols[native].astype(np.int64)
+    if C.HOUR in cols:
+        cols[C.HOUR] = cols[C.HOUR].astype(np.int8, copy=False)
     return cols, ok
 
 

@@ -112,6 +112,7 @@ def feature_names(spec: DailyFeatureSpec, static: list[str], covariates: list[st
         names += [f"mean_{w}", f"std_{w}", f"max_{w}"]
     names += [f"ewm_{a:g}" for a in spec.ewm_alphas]
     names += ["stockout_hours_last", "stockout_hours_mean_7", "instock_rate_7", "instock_rate_28"]
+    names += [f"{g.removesuffix('_id')}_trend_7_28" for g in TREND_GROUPS]
     for c in covariates:
         names.append(c)
         if c == "discount":
@@ -158,6 +159,9 @@ def build_matrix(
         sold = K.rolling_sum(arrays.instock_sales, offsets, w)[origin]
         hours = K.rolling_sum(arrays.instock_hours, offsets, w)[origin]
         cols.append(np.where(hours > 0, sold / np.maximum(hours, 1), np.nan).astype(np.float32))
+    origin_day = arrays.day_of(series, origin)
+    for g in TREND_GROUPS:
+        cols.append(group_trend(arrays, series_table[g].to_numpy(), series, origin_day))
     for c, v in arrays.covariates.items():
         cols.append(v[target])
         if c == "discount":
@@ -171,6 +175,35 @@ def build_matrix(
     return np.column_stack(cols).astype(np.float32, copy=False)
 
 
+TREND_GROUPS = (STORE, PRODUCT)
+
+
+def group_trend(arrays: SeriesArrays, group_of_series: np.ndarray, series: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Momentum of a whole group of series (a store's products, a product across stores):
+    mean daily sales per series of the group over the 7 days up to `day`, divided by the same
+    over 28 days. Reads only sales up to `day` (the rows' origins)."""
+    _, group = np.unique(group_of_series, return_inverse=True)
+    n_groups = int(group.max()) + 1
+    lengths = np.diff(arrays.offsets)
+    pos_series = np.repeat(np.arange(len(lengths)), lengths)
+    pos_day = arrays.start[pos_series] + (np.arange(int(arrays.offsets[-1])) - arrays.offsets[pos_series])
+    d0, n_days = int(arrays.start.min()), int(pos_day.max() - arrays.start.min() + 1)
+    cell = group[pos_series].astype(np.int64) * n_days + (pos_day - d0)
+    known = ~np.isnan(arrays.sales)
+    total = np.bincount(cell[known], weights=arrays.sales[known], minlength=n_groups * n_days)
+    active = np.bincount(cell[known], minlength=n_groups * n_days)
+    per_series = np.where(active > 0, total / np.maximum(active, 1), np.nan).astype(np.float32)
+    offsets = np.arange(n_groups + 1, dtype=np.int64) * n_days
+    short = K.rolling_mean(per_series, offsets, 7, 1)
+    long = K.rolling_mean(per_series, offsets, 28, 7)
+    at = group[series].astype(np.int64) * n_days + (day - d0)
+    long_at = long[at]
+    out = np.full(len(at), np.nan, np.float32)
+    np.divide(short[at], long_at, out=out, where=long_at > 0)
+    return out
+
+
 def static_columns(series_table) -> list[str]:
     """Series attributes used as categorical features: ids and category levels present."""
     return [STORE, PRODUCT] + [c for c in STATIC if c in series_table.columns]
+

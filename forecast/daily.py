@@ -61,7 +61,7 @@ class DailyForecaster:
         learning_rate: float = 0.1,
         num_leaves: int = 127,
         min_child_samples: int = 50,
-        min_history_days: int = 14,
+        min_history_days: int = 28,
         train_days: int | None = None,
         seed: int = 0,
         n_jobs: int = 0,

@@ -70,23 +70,26 @@ def _matrix(panel, series, target, horizon, future=None, max_horizon=7):
 
 
 def _assert_no_leak(panel, n_rows=200, n_checked=10):
-    """Scramble every value after each row's origin: features must not move. Fails if any
-    sales-derived feature (lags, windows, stockouts, in-stock rates) peeks past the origin, or
-    a covariate feature past the last day known at the origin (origin + max horizon)."""
+    """Scramble every value of every series after each row's origin day: features must not
+    move. Fails if any sales-derived feature (lags, windows, stockouts, in-stock rates, store
+    and product trends) peeks past the origin, or a covariate feature past the last day known
+    at the origin (origin + max horizon)."""
     arrays = SeriesArrays.from_panel(panel)
     series, target, horizon = training_rows(arrays, 7, 14, seed=3)
     pick = np.random.default_rng(0).choice(len(series), n_rows, replace=False)
     base = _matrix(panel, series[pick], target[pick], horizon[pick])
     rng = np.random.default_rng(1)
+    day = panel.day_numbers()
     for r in range(0, n_rows, n_rows // n_checked):
         i = pick[r]
-        origin = target[i] - horizon[i]
-        end = panel.offsets[series[i] + 1]
+        origin_day = day[target[i] - horizon[i]]
         changed = panel.until(panel.last_day)  # a copy
+        after = day > origin_day  # in every series, not only the row's own
         for name in ("sales", "stockout_hours", "instock_sales", "instock_hours"):
-            getattr(changed, name)[origin + 1 : end] = rng.uniform(0, 50, end - origin - 1)
+            getattr(changed, name)[after] = rng.uniform(0, 50, after.sum())
+        beyond = day > origin_day + 7  # covariates are known up to origin + max horizon
         for v in changed.covariates.values():
-            v[origin + 8 : end] = rng.uniform(0, 50, max(end - origin - 8, 0))
+            v[beyond] = rng.uniform(0, 50, beyond.sum())
         again = _matrix(changed, series[i : i + 1], target[i : i + 1], horizon[i : i + 1])
         np.testing.assert_array_equal(again[0], base[r], err_msg=f"row {i} h={horizon[i]}")
 
