@@ -113,14 +113,14 @@ def popcount24(mask):
 
 
 @nb.njit(cache=True)
-def count_outside(values, lo, hi):
-    """Rows whose value is NaN, outside [lo, hi] or not a whole number; and the first such row
-    (-1 if none)."""
+def count_outside(values, lo, hi, whole):
+    """Rows whose value is NaN, outside [lo, hi] or (if `whole`) not a whole number; and the
+    first such row (-1 if none)."""
     count = 0
     first = -1
     for i in range(values.shape[0]):
         v = values[i]
-        if not (lo <= v <= hi) or v != np.floor(v):
+        if not (lo <= v <= hi) or (whole and v != np.floor(v)):
             if first < 0:
                 first = i
             count += 1

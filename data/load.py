@@ -344,10 +344,13 @@ def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
         n_nan, first_nan, n_neg, first_neg = count_bad_sales(cols[C.SALES])
         found += [(C.SALES, "is NaN", n_nan, first_nan), (C.SALES, "is negative", n_neg, first_neg)]
     ranges = [(C.STOCKOUT, 0, 1, "is not 0 or 1"), (C.HOUR, 0, 23, "is not an hour 0..23")]
-    ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in (C.STORE, C.PRODUCT, *statics)]
+    ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in (C.STORE, C.PRODUCT)]
+    # integer category columns are range-checked per day record in _assemble; float ones here
+    ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in statics if cols[c].dtype.kind == "f"]
     for native, lo, hi, kind in ranges:
         if native in cols:
-            found.append((native, kind, *count_outside(cols[native], lo, hi)))
+            values = cols[native]
+            found.append((native, kind, *count_outside(values, lo, hi, values.dtype.kind == "f")))
     for native, kind, n_bad, first in found:
         if n_bad:
             problems.add(file, name_of[native], kind, int(n_bad), _describe_row(cols, int(first), row0))
@@ -389,6 +392,13 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
         problems.add(source, "", "duplicate store_id, product_id, dt, hour keys", int(dups.sum()), example)
     series = pd.DataFrame({C.STORE: (series_keys >> 32).astype(np.int64), C.PRODUCT: series_keys & 0xFFFFFFFF})
     for s in statics:
+        bad = (rec[s] < 0) | (rec[s] > np.iinfo(np.int32).max)
+        if bad.any():
+            r = int(np.argmax(bad))
+            problems.add(
+                f"{files[rec['file'][r]]}", s, "is not an id in 0..2147483647", int(bad.sum()),
+                f"row {rec['row'][r]}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
+            )  # fmt: skip
         series[s] = rec[s][first_rec]
         mismatch = rec[s] != series[s].to_numpy()[inverse]
         if mismatch.any():

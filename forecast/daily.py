@@ -42,6 +42,7 @@ class DailyForecaster:
     lags, windows, ewm_alphas, weekday_weeks : daily feature set (see DailyFeatureSpec).
     objective : LightGBM objective ("tweedie", "poisson", "regression", "l1", ...).
     n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM tree settings.
+    reg_lambda : L2 regularisation of leaf values (LightGBM's lambda_l2).
     min_history_days : days a series needs before one of its days becomes a training row.
     train_days : only the last `train_days` days of history become training rows (None: all).
     seed : makes training deterministic.
@@ -60,7 +61,8 @@ class DailyForecaster:
         n_estimators: int = 250,
         learning_rate: float = 0.1,
         num_leaves: int = 127,
-        min_child_samples: int = 50,
+        min_child_samples: int = 200,
+        reg_lambda: float = 10.0,
         min_history_days: int = 28,
         train_days: int | None = None,
         seed: int = 0,
@@ -77,6 +79,7 @@ class DailyForecaster:
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
         self.min_history_days = min_history_days
         self.train_days = train_days
         self.seed = seed
@@ -97,6 +100,7 @@ class DailyForecaster:
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
+            "lambda_l2": self.reg_lambda,
             "feature_fraction": 0.8,
             "bagging_fraction": 0.8,
             "bagging_freq": 1,
@@ -248,6 +252,7 @@ _PARAMS = (
     "learning_rate",
     "num_leaves",
     "min_child_samples",
+    "reg_lambda",
     "min_history_days",
     "train_days",
     "seed",

@@ -133,3 +133,17 @@ def test_future_covariates_are_aligned_and_checked(tmp_path):
         load_future(pd.concat([fut, fut.assign(product_id=999)]), history)
     with pytest.raises(DataError, match="column 'discount' is in the history but missing"):
         load_future(fut.drop(columns="discount"), history)
+
+
+def test_bad_category_ids_are_named(tmp_path):
+    df = make_hourly(n_stores=1, n_products=2, days=5)
+    df["third_category_id"] = np.int32(7)
+    df.loc[24, "third_category_id"] = -3  # hour 0 of day 2: category ids are checked per day
+    df.to_parquet(tmp_path / "neg.parquet")
+    with pytest.raises(DataError, match="'third_category_id' is not an id"):
+        load_history(tmp_path / "neg.parquet")
+    df["third_category_id"] = 7.0
+    df.loc[30, "third_category_id"] = 7.5
+    df.to_parquet(tmp_path / "frac.parquet")
+    with pytest.raises(DataError, match=r"'third_category_id' is not an id in 0..2147483647: 1 row"):
+        load_history(tmp_path / "frac.parquet")
