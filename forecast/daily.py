@@ -58,7 +58,7 @@ class DailyForecaster:
         ewm_alphas: tuple[float, ...] = (0.1, 0.3),
         weekday_weeks: int = 4,
         objective: str = "tweedie",
-        n_estimators: int = 250,
+        n_estimators: int = 200,
         learning_rate: float = 0.1,
         num_leaves: int = 127,
         min_child_samples: int = 200,
