@@ -90,7 +90,7 @@ def run_freshcast(args, out: Path) -> dict:
         future = panel.future(cut + 1, args.horizon)
     with st.stage("features_peer_set"):
         peer_like_features(train, K)
-    model = DailyForecaster(max_horizon=args.horizon, seed=0, **json.loads(args.freshcast_params))
+    model = DailyForecaster(**{"max_horizon": args.horizon, "seed": 0, **json.loads(args.freshcast_params)})
     with st.stage("features_and_train"):
         model.fit(train)
     st.rows["features"] = {"seconds": round(model.fit_seconds_["features"], 2)}
