@@ -110,7 +110,8 @@ def forecast(
         with _Step(f"loading future covariates {future}"):
             fut = load_future(future, panel, columns)
         with _Step(f"training on {panel.n_series:,} series"):
-            model = DailyForecaster(max_horizon=fut.n_days, seed=seed).fit(panel)
+            model = DailyForecaster(max_horizon=fut.n_days, min_history_days=max(28, fut.n_days), seed=seed)
+            model.fit(panel)
         with _Step(f"forecasting {fut.n_days} day(s)"):
             pred = model.predict(fut.n_days, fut)
         write_table(pred, out)

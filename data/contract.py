@@ -28,6 +28,8 @@ COVARIATES = (
     "avg_humidity",
     "avg_wind_level",
 )
+# Every column freshcast reads, in reading order.
+NATIVE = (*KEYS, HOUR, SALES, STOCKOUT, *STATIC, *COVARIATES)
 # Stockout hours between 06:00 and 21:59 make a day "not in stock" for in-stock metrics.
 SHOP_HOURS = (6, 22)
 

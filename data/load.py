@@ -218,11 +218,15 @@ def _plan_columns(
     """Decide which native columns to read and from which input names. Raises DataError
     listing every missing or mistyped column."""
     to_native = dict(column_map or {})
-    unknown = [k for k in to_native if k not in schema.names]
-    problems = [f"mapped column '{k}' (for '{v}') is not in the data" for k, v in to_native.items() if k in unknown]
+    problems = []
+    for k, v in to_native.items():
+        if k not in schema.names:
+            problems.append(f"mapped column '{k}' (for '{v}') is not in the data")
+        if v not in C.NATIVE:
+            problems.append(f"mapping '{k}={v}' names no freshcast column '{v}'")
     from_native = {v: k for k, v in to_native.items()}
     name_of = {}  # native -> input name
-    for native in (*C.KEYS, C.HOUR, C.SALES, C.STOCKOUT, *C.STATIC, *C.COVARIATES):
+    for native in C.NATIVE:
         theirs = from_native.get(native, native)
         if theirs in schema.names and (theirs not in to_native or to_native[theirs] == native):
             name_of[native] = theirs
@@ -260,8 +264,8 @@ def _describe_row(cols: dict[str, np.ndarray], i: int, row0: int) -> str:
 
 
 def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool):
-    """Stream the input and reduce it to day records. Returns (records dict, static names,
-    covariate names, problems)."""
+    """Stream the input and reduce it to day records. Returns (per-batch record dicts, static
+    names, covariate names, problems, source name)."""
     dataset = _open_dataset(path)
     source = _source_name(path)
     name_of, covs = _plan_columns(dataset.schema, source, column_map, with_sales)

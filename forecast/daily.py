@@ -117,6 +117,8 @@ class DailyForecaster:
     # ---------------------------------------------------------------- training
     def fit(self, history: DailyPanel | str | Path | pd.DataFrame) -> DailyForecaster:
         """Train on the whole history (a DailyPanel, a path, or a DataFrame in the contract)."""
+        if self.min_history_days < self.max_horizon:
+            raise FreshcastError("min_history_days must be at least max_horizon")
         panel = _as_panel(history)
         t0 = time.perf_counter()
         arrays = SeriesArrays.from_panel(panel)

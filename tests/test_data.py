@@ -45,6 +45,8 @@ def test_column_mapping(tmp_path):
     df.to_parquet(tmp_path / "h.parquet")
     with pytest.raises(DataError, match="required column 'hourly_sale' is missing"):
         load_history(tmp_path / "h.parquet")
+    with pytest.raises(DataError, match="mapping 'qty=sales' names no freshcast column 'sales'"):
+        load_history(tmp_path / "h.parquet", {"qty": "sales", "date": "dt"})
     panel = load_history(tmp_path / "h.parquet", {"qty": "hourly_sale", "date": "dt"})
     assert panel.n_series == 6
 
