@@ -29,11 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from freshcast.data import contract as C
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "freshretailnet-50k" / "hourly"
-KEYS = ["store_id", "product_id", "dt"]
-STATIC = ["store_id", "product_id", "city_id", "management_group_id", "first_category_id", "second_category_id", "third_category_id"]
-COVARIATES = ["discount", "holiday_flag", "activity_flag", "precpt", "avg_temperature", "avg_humidity", "avg_wind_level"]
+KEYS = list(C.KEYS)
+STATIC = [C.STORE, C.PRODUCT, *C.STATIC]
+COVARIATES = list(C.COVARIATES)
 
 
 # ------------------------------------------------------------------------ measurement

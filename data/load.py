@@ -400,7 +400,7 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
         if bad.any():
             r = int(np.argmax(bad))
             problems.add(
-                f"{files[rec['file'][r]]}", s, "is not an id in 0..2147483647", int(bad.sum()),
+                files[rec["file"][r]], s, "is not an id in 0..2147483647", int(bad.sum()),
                 f"row {rec['row'][r]}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
             )  # fmt: skip
         series[s] = rec[s][first_rec]

@@ -186,7 +186,7 @@ def group_trend(arrays: SeriesArrays, group_of_series: np.ndarray, series: np.nd
     n_groups = int(group.max()) + 1
     lengths = np.diff(arrays.offsets)
     pos_series = np.repeat(np.arange(len(lengths)), lengths)
-    pos_day = arrays.start[pos_series] + (np.arange(int(arrays.offsets[-1])) - arrays.offsets[pos_series])
+    pos_day = arrays.day_of(pos_series, np.arange(int(arrays.offsets[-1])))
     d0, n_days = int(arrays.start.min()), int(pos_day.max() - arrays.start.min() + 1)
     cell = group[pos_series].astype(np.int64) * n_days + (pos_day - d0)
     known = ~np.isnan(arrays.sales)
@@ -206,4 +206,3 @@ def group_trend(arrays: SeriesArrays, group_of_series: np.ndarray, series: np.nd
 def static_columns(series_table) -> list[str]:
     """Series attributes used as categorical features: ids and category levels present."""
     return [STORE, PRODUCT] + [c for c in STATIC if c in series_table.columns]
-

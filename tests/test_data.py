@@ -1,5 +1,7 @@
 """The data contract: reading, daily aggregation, and every validation problem named."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,7 +79,7 @@ def test_missing_hours_and_days_are_filled_and_flagged(tmp_path):
         (lambda d: d.assign(hour=d.hour.where(d.index != 2, 24)), "'hour' is not an hour 0..23"),
         (lambda d: d.assign(hourly_stockout=d.hourly_stockout.where(d.index != 2, 3)), "'hourly_stockout' is not 0 or 1"),
         (lambda d: d.drop(columns="product_id"), "required column 'product_id' is missing"),
-        (lambda d: d.assign(hourly_sale="x"), "column 'hourly_sale' has type"),
+        (lambda d: d.assign(hourly_sale="x"), re.compile(r"column 'hourly_sale' has type (large_)?string; expected a number")),
         (lambda d: d.assign(dt="not a date"), "'dt' has values that are not dates"),
     ],
 )
@@ -87,7 +89,8 @@ def test_bad_input_names_file_column_and_problem(tmp_path, corrupt, message):
     with pytest.raises(DataError) as err:
         load_history(path)
     text = str(err.value)
-    assert "bad.parquet" in text and message in text
+    assert "bad.parquet" in text
+    assert message.search(text) if isinstance(message, re.Pattern) else message in text
 
 
 def test_validate_reports_all_problems(tmp_path):
