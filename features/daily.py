@@ -82,7 +82,9 @@ class SeriesArrays:
 
 def training_rows(arrays: SeriesArrays, max_horizon: int, min_history: int, seed: int):
     """Every day with at least `min_history` days before it becomes a training row with a
-    horizon drawn uniformly from 1..max_horizon. Returns (series, target position, horizon)."""
+    horizon in 1..max_horizon. Horizons are stratified: each run of `max_horizon` consecutive
+    days of a series gets a random permutation of 1..max_horizon, so every series trains on
+    every horizon equally often. Returns (series, target position, horizon)."""
     if min_history < max_horizon:
         raise ValueError("min_history must be at least max_horizon")
     lengths = np.diff(arrays.offsets)
@@ -91,7 +93,10 @@ def training_rows(arrays: SeriesArrays, max_horizon: int, min_history: int, seed
     first = np.repeat(arrays.offsets[:-1] + min_history, n_rows)
     within = np.arange(len(series)) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
     target = first + within
-    horizon = np.random.default_rng(seed).integers(1, max_horizon + 1, len(series)).astype(np.int32)
+    n_blocks = -(-int(n_rows.max(initial=0)) // max_horizon)
+    draws = np.random.default_rng(seed).random((len(lengths), n_blocks, max_horizon), dtype=np.float32)
+    perms = np.argsort(draws, axis=2).astype(np.int32) + 1
+    horizon = perms[series, within // max_horizon, within % max_horizon]
     return series, target, horizon
 
 

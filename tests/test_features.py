@@ -141,3 +141,18 @@ def test_kernels_are_cached_for_a_second_process():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     assert int(out[0]) >= 1 and int(out[1]) == 0
+
+
+def test_training_horizons_are_stratified_per_series(sample_panel):
+    """Each run of 7 consecutive training days of a series holds every horizon 1..7 once."""
+    arrays = SeriesArrays.from_panel(sample_panel)
+    series, target, horizon = training_rows(arrays, 7, 14, seed=5)
+    assert horizon.min() == 1 and horizon.max() == 7
+    for s in np.unique(series)[:20]:
+        h = horizon[series == s]
+        full = len(h) // 7 * 7
+        blocks = np.sort(h[:full].reshape(-1, 7), axis=1)
+        np.testing.assert_array_equal(blocks, np.tile(np.arange(1, 8), (len(blocks), 1)))
+    again = training_rows(arrays, 7, 14, seed=5)[2]
+    np.testing.assert_array_equal(again, horizon)
+    assert not np.array_equal(training_rows(arrays, 7, 14, seed=6)[2], horizon)
