@@ -95,25 +95,51 @@ def forecast(
     map: MapOption = None,
     seed: Annotated[int, typer.Option(help="Random seed (same inputs and seed, same forecast)")] = 0,
     save_model: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this folder")] = None,
+    level: Annotated[str, typer.Option(help="day, or hour: one row per hour (adds column 'hour')")] = "day",
+    slots: Annotated[
+        Optional[str],
+        typer.Option(help="Dayparts covering the day, e.g. 06-10,10-14,14-18,18-22,22-06 (adds column 'slot')"),
+    ] = None,
+    recover_stockouts: Annotated[
+        bool, typer.Option(help="Learn from demand recovered in stockout hours, not only censored sales")
+    ] = True,
 ) -> None:
-    """Train on the history and forecast every store x product for each day in FUTURE."""
+    """Train on the history and forecast every store x product for each day in FUTURE
+    (or each hour or slot of those days)."""
     from .data import load_future, load_history
     from .errors import FreshcastError
     from .forecast import DailyForecaster
+    from .forecast.hourly import parse_slots
     from .outputs import write_table
 
+    if level not in ("day", "hour"):
+        raise typer.BadParameter(f"'{level}' is not day or hour", param_hint="--level")
+    if slots is not None:
+        if level == "hour":
+            raise typer.BadParameter("give --slots or --level hour, not both", param_hint="--slots")
+        try:
+            parse_slots(slots)
+        except FreshcastError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--slots") from exc
     try:
         columns = _column_map(map)
         with _Step(f"loading history {history}"):
             panel = load_history(history, columns)
         _say(f"{panel.n_series:,} series, {panel.n_flat:,} series-days")
+        if (level == "hour" or slots) and not panel.hourly:
+            raise FreshcastError(f"{history}: hour and slot forecasts need hourly rows (an 'hour' column)")
         with _Step(f"loading future covariates {future}"):
             fut = load_future(future, panel, columns)
         with _Step(f"training on {panel.n_series:,} series"):
-            model = DailyForecaster(max_horizon=fut.n_days, min_history_days=max(28, fut.n_days), seed=seed)
+            model = DailyForecaster(
+                max_horizon=fut.n_days, min_history_days=max(28, fut.n_days), seed=seed,
+                **({} if recover_stockouts else {"stockout_recovery": 0.0}),
+            )  # fmt: skip
             model.fit(panel)
+        if recover_stockouts and not model.recovered_:
+            _say("daily input has no hours: training on sales as observed (no stockout recovery)")
         with _Step(f"forecasting {fut.n_days} day(s)"):
-            pred = model.predict(fut.n_days, fut)
+            pred = model.predict(fut.n_days, fut, level=level, slots=slots)
         write_table(pred, out)
         if save_model is not None:
             model.save(save_model)

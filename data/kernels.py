@@ -12,7 +12,8 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
 
     hour < 0 marks a whole-day row. Returns the first row of each record and, per record:
     hour bitmask, duplicate rows, rows, sales, stockout hours, stockout hours within
-    [shop_lo, shop_hi), sales and hours while in stock, and covariate sums.
+    [shop_lo, shop_hi), sales and hours while in stock, covariate sums, sales per hour of day
+    (float32, m x 24; whole-day rows are not placed) and the stockout hour bitmask.
     """
     n = store.shape[0]
     first = np.empty(n + 1, np.int64)
@@ -32,6 +33,8 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
     in_sales = np.zeros(m, np.float64)
     in_hours = np.zeros(m, np.float32)
     cov_sum = np.zeros((m, n_cov), np.float64)
+    hour_sales = np.zeros((m, 24), np.float32)
+    so_mask = np.zeros(m, np.uint32)
     for r in range(m):
         for i in range(first[r], first[r + 1]):
             h = hour[i]
@@ -52,20 +55,24 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
                 so_hours[r] += 1
                 if shop_lo <= h < shop_hi:
                     so_shop[r] += 1
+                so_mask[r] |= bit
             else:
                 in_sales[r] += s
                 in_hours[r] += 1
+            if h >= 0:
+                hour_sales[r, h] += s
             for c in range(n_cov):
                 cov_sum[r, c] += cov[i, c]
-    return first[:m], mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum
+    return first[:m], mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask
 
 
 @nb.njit(cache=True)
-def scatter_days(pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, n_flat):
+def scatter_days(pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask, n_flat):
     """Add day records into flat per-(series, day) cells at positions `pos`.
 
     Returns per cell: hour mask, duplicate hours, sales, stockout hours, shop-hour stockouts,
-    in-stock sales, in-stock hours and covariate means (NaN where the day has no rows).
+    in-stock sales, in-stock hours, covariate means (NaN where the day has no rows), sales per
+    hour of day (n_flat x 24) and the stockout hour bitmask.
     """
     n_cov = cov_sum.shape[1]
     c_mask = np.zeros(n_flat, np.uint32)
@@ -77,6 +84,8 @@ def scatter_days(pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_h
     c_in_sales = np.zeros(n_flat, np.float64)
     c_in_hours = np.zeros(n_flat, np.float32)
     c_cov = np.zeros((n_flat, n_cov), np.float64)
+    c_hour = np.zeros((n_flat, 24), np.float32)
+    c_so_mask = np.zeros(n_flat, np.uint32)
     for r in range(pos.shape[0]):
         p = pos[r]
         overlap = c_mask[p] & mask[r]
@@ -90,12 +99,15 @@ def scatter_days(pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_h
         c_in_hours[p] += in_hours[r]
         for c in range(n_cov):
             c_cov[p, c] += cov_sum[r, c]
+        for h in range(24):
+            c_hour[p, h] += hour_sales[r, h]
+        c_so_mask[p] |= so_mask[r]
     out_cov = np.full((n_flat, n_cov), np.nan, np.float32)
     for p in range(n_flat):
         if c_rows[p] > 0:
             for c in range(n_cov):
                 out_cov[p, c] = c_cov[p, c] / c_rows[p]
-    return c_mask, c_dups, c_sales, c_so, c_shop, c_in_sales, c_in_hours, out_cov
+    return c_mask, c_dups, c_sales, c_so, c_shop, c_in_sales, c_in_hours, out_cov, c_hour, c_so_mask
 
 
 @nb.njit(cache=True)

@@ -56,6 +56,13 @@ class DailyPanel:
     filled_hours: np.ndarray  # hours with no input row, filled with zero sales
     covariates: dict[str, np.ndarray] = field(default_factory=dict)
     source: str = ""
+    hour_sales: np.ndarray | None = None  # float32 (n_flat, 24) units sold per hour; None for daily input
+    stockout_mask: np.ndarray | None = None  # uint32 (n_flat,), bit h set = hour h out of stock
+
+    @property
+    def hourly(self) -> bool:
+        """True when the input had an hour column, so hour_sales and stockout_mask exist."""
+        return self.hour_sales is not None
 
     @property
     def n_series(self) -> int:
@@ -90,6 +97,8 @@ class DailyPanel:
             last_day=int(day),
             covariates={k: v[take] for k, v in self.covariates.items()},
             source=self.source,
+            hour_sales=None if self.hour_sales is None else self.hour_sales[take],
+            stockout_mask=None if self.stockout_mask is None else self.stockout_mask[take],
             **arrays,
         )
 
@@ -265,7 +274,7 @@ def _describe_row(cols: dict[str, np.ndarray], i: int, row0: int) -> str:
 
 def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool):
     """Stream the input and reduce it to day records. Returns (per-batch record dicts, static
-    names, covariate names, problems, source name)."""
+    names, covariate names, problems, source name, whether rows are hourly)."""
     dataset = _open_dataset(path)
     source = _source_name(path)
     name_of, covs = _plan_columns(dataset.schema, source, column_map, with_sales)
@@ -295,7 +304,8 @@ def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bo
         )
         rec = dict(
             zip(
-                ("mask", "dups", "rows", "sales", "so_hours", "so_shop", "in_sales", "in_hours", "cov_sum"),
+                ("mask", "dups", "rows", "sales", "so_hours", "so_shop", "in_sales", "in_hours", "cov_sum",
+                 "hour_sales", "so_mask"),
                 fields,
             )
         )
@@ -308,7 +318,7 @@ def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bo
         parts.append(rec)
     if not parts and not problems:
         problems.add(source, "", "holds no rows", 0)
-    return parts, statics, covs, problems, source
+    return parts, statics, covs, problems, source, C.HOUR in name_of
 
 
 def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
@@ -383,9 +393,9 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
     pos = offsets[:-1][inverse] + (rec[C.DAY] - start[inverse])
     cells = scatter_days(
         pos, rec["mask"], rec["dups"], rec["rows"], rec["sales"], rec["so_hours"], rec["so_shop"],
-        rec["in_sales"], rec["in_hours"], rec["cov_sum"], int(offsets[-1]),
+        rec["in_sales"], rec["in_hours"], rec["cov_sum"], rec["hour_sales"], rec["so_mask"], int(offsets[-1]),
     )  # fmt: skip
-    mask, dups, sales, so_hours, so_shop, in_sales, in_hours, cov = cells
+    mask, dups, sales, so_hours, so_shop, in_sales, in_hours, cov, hour_sales, so_mask = cells
     if dups.any():
         bad = np.flatnonzero(dups[pos] > 0)
         r = bad[0]
@@ -425,6 +435,8 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
         instock_hours=in_hours,
         filled_hours=filled,
         covariates={c: cov[:, j].copy() for j, c in enumerate(covs)},
+        hour_sales=hour_sales,
+        stockout_mask=so_mask,
     )
 
 
@@ -434,7 +446,7 @@ Source = str | Path | pd.DataFrame | pa.Table
 def load_history(path: Source, column_map: C.ColumnMap | None = None) -> DailyPanel:
     """Read and validate sales history (Parquet or CSV file, hive-partitioned folder, or an
     in-memory table) and aggregate it to days. Raises DataError listing every problem found."""
-    parts, statics, covs, problems, source = _read_day_records(path, column_map, with_sales=True)
+    parts, statics, covs, problems, source, hourly = _read_day_records(path, column_map, with_sales=True)
     if problems:
         raise DataError(source, problems.lines())
     a = _assemble(parts, statics, covs, problems, source)
@@ -456,6 +468,8 @@ def load_history(path: Source, column_map: C.ColumnMap | None = None) -> DailyPa
         filled_hours=a["filled_hours"],
         covariates=a["covariates"],
         source=source,
+        hour_sales=a["hour_sales"] if hourly else None,
+        stockout_mask=a["stockout_mask"] if hourly else None,
     )
 
 
@@ -475,7 +489,7 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
     """Read the declared future covariates for the days after `history` and align them to its
     series. Every history series needs a row for every future day; the days must start the
     day after the history ends and follow each other."""
-    parts, _, covs, problems, source = _read_day_records(path, column_map, with_sales=False)
+    parts, _, covs, problems, source, _ = _read_day_records(path, column_map, with_sales=False)
     if problems:
         raise DataError(source, problems.lines())
     missing_cov = [c for c in history.covariates if c not in covs]

@@ -45,10 +45,15 @@ class SeriesArrays:
     covariates: dict[str, np.ndarray]
 
     @classmethod
-    def from_panel(cls, panel: DailyPanel, future: FutureCovariates | None = None) -> SeriesArrays:
+    def from_panel(
+        cls, panel: DailyPanel, future: FutureCovariates | None = None, sales: np.ndarray | None = None
+    ) -> SeriesArrays:
+        """Arrays of `panel`, followed by the days of `future` if given. `sales` replaces the
+        panel's daily sales (for example with recovered demand)."""
+        sales = panel.sales if sales is None else sales
         if future is None:
             return cls(
-                panel.offsets, panel.start, panel.sales, panel.stockout_hours, panel.instock_sales,
+                panel.offsets, panel.start, sales, panel.stockout_hours, panel.instock_sales,
                 panel.instock_hours, dict(panel.covariates),
             )  # fmt: skip
         h = future.n_days
@@ -69,7 +74,7 @@ class SeriesArrays:
         return cls(
             offsets=offsets,
             start=panel.start,
-            sales=extend(panel.sales, None),
+            sales=extend(sales, None),
             stockout_hours=extend(panel.stockout_hours, None),
             instock_sales=extend(panel.instock_sales, None),
             instock_hours=extend(panel.instock_hours, None),

@@ -24,6 +24,8 @@ from ..features.daily import (
     static_columns,
     training_rows,
 )
+from ..features.latent import recovered_sales
+from .hourly import intraday_profile, parse_slots, split_daily
 
 MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
@@ -43,6 +45,10 @@ class DailyForecaster:
     objective : LightGBM objective ("tweedie", "poisson", "regression", "l1", ...).
     n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM tree settings.
     reg_lambda : L2 regularisation of leaf values (LightGBM's lambda_l2).
+    stockout_recovery : share of the demand censored by stockout shop hours that is added back
+        to the sales the model learns from and builds features on (0: sales as observed, 1:
+        the full recovered demand; see `freshcast.features.latent`). Needs hourly rows;
+        daily input is used as observed (``recovered_`` tells which happened).
     min_history_days : days a series needs before one of its days becomes a training row.
     train_days : only the last `train_days` days of history become training rows (None: all).
     seed : makes training deterministic.
@@ -63,6 +69,7 @@ class DailyForecaster:
         num_leaves: int = 127,
         min_child_samples: int = 200,
         reg_lambda: float = 10.0,
+        stockout_recovery: float = 0.25,
         min_history_days: int = 28,
         train_days: int | None = None,
         seed: int = 0,
@@ -80,6 +87,7 @@ class DailyForecaster:
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
+        self.stockout_recovery = stockout_recovery
         self.min_history_days = min_history_days
         self.train_days = train_days
         self.seed = seed
@@ -114,14 +122,21 @@ class DailyForecaster:
             **self.lgb_params,
         }
 
+    def _demand(self, panel: DailyPanel) -> np.ndarray:
+        """Daily sales with the configured share of stockout-censored demand added back."""
+        self.recovered_ = panel.hourly and self.stockout_recovery > 0
+        return recovered_sales(panel, self.stockout_recovery) if self.recovered_ else panel.sales
+
     # ---------------------------------------------------------------- training
     def fit(self, history: DailyPanel | str | Path | pd.DataFrame) -> DailyForecaster:
         """Train on the whole history (a DailyPanel, a path, or a DataFrame in the contract)."""
         if self.min_history_days < self.max_horizon:
             raise FreshcastError("min_history_days must be at least max_horizon")
+        if not 0.0 <= self.stockout_recovery <= 1.0:
+            raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
         panel = _as_panel(history)
         t0 = time.perf_counter()
-        arrays = SeriesArrays.from_panel(panel)
+        arrays = SeriesArrays.from_panel(panel, sales=self._demand(panel))
         series, target, horizon = training_rows(arrays, self.max_horizon, self.min_history_days, self.seed)
         if self.train_days is not None:
             keep = arrays.day_of(series, target) > panel.last_day - self.train_days
@@ -157,10 +172,18 @@ class DailyForecaster:
         horizon: int,
         future: FutureCovariates | str | Path | pd.DataFrame,
         history: DailyPanel | str | Path | pd.DataFrame | None = None,
+        level: str = "day",
+        slots: str | None = None,
     ) -> pd.DataFrame:
         """Forecast the `horizon` days after the history. `future` holds the declared future
         covariates of those days; `history` defaults to the history the model was fitted on.
-        Returns store_id, product_id, dt, yhat (units, >= 0)."""
+
+        Returns store_id, product_id, dt, yhat (units, >= 0) per day; with ``level="hour"``
+        one row per hour (column ``hour``), with ``slots`` (like ``"06-10,10-14,14-22,22-06"``)
+        one row per slot (column ``slot``). Hours and slots add up to the daily forecast."""
+        if level not in ("day", "hour"):
+            raise FreshcastError(f"level must be 'day' or 'hour', got '{level}'")
+        slot_hours = parse_slots(slots) if slots is not None else None
         if not hasattr(self, "booster_"):
             raise FreshcastError("the forecaster is not fitted: call fit() or load() first")
         if not 1 <= horizon <= self.max_horizon:
@@ -179,11 +202,11 @@ class DailyForecaster:
             raise FreshcastError(
                 f"future covariates must cover {horizon} day(s) from {day_to_date(panel.last_day + 1)}"
             )
-        arrays = SeriesArrays.from_panel(panel, future)
+        arrays = SeriesArrays.from_panel(panel, future, sales=self._demand(panel))
         series, target, h = forecast_rows(arrays, future.n_days, horizon)
         X = build_matrix(arrays, panel.series, series, target, h, self.spec, self.max_horizon, self.static_)
         yhat = np.clip(self.booster_.predict(X, num_threads=self.n_jobs), 0.0, None).astype(np.float32)
-        return pd.DataFrame(
+        daily = pd.DataFrame(
             {
                 STORE: panel.series[STORE].to_numpy()[series],
                 PRODUCT: panel.series[PRODUCT].to_numpy()[series],
@@ -191,6 +214,10 @@ class DailyForecaster:
                 "yhat": yhat,
             }
         )
+        if level == "day" and slot_hours is None:
+            return daily
+        profile = intraday_profile(panel, self.stockout_recovery if self.recovered_ else 0.0)
+        return split_daily(daily, series, profile, slot_hours)
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
@@ -210,6 +237,7 @@ class DailyForecaster:
             "covariates": self.covariates_,
             "trained_range": list(self.trained_range_),
             "n_train_rows": self.n_train_rows_,
+            "stockout_recovered": self.recovered_,
             "versions": {
                 "freshcast": __version__,
                 "lightgbm": lgb.__version__,
@@ -255,6 +283,7 @@ _PARAMS = (
     "num_leaves",
     "min_child_samples",
     "reg_lambda",
+    "stockout_recovery",
     "min_history_days",
     "train_days",
     "seed",

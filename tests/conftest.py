@@ -45,3 +45,12 @@ def make_hourly(n_stores=2, n_products=3, days=40, seed=0, start="2024-01-01") -
     out = pd.concat(rows, ignore_index=True)
     out["hour"] = out["hour"].astype("int8")
     return out
+
+
+def split_sample(tmp_path):
+    """Sample history up to 2024-06-15 and the covariates of the 3 days after, as Parquet."""
+    df = pd.read_parquet(sample_path())
+    cut = pd.Timestamp("2024-06-15").date()
+    df[df.dt <= cut].to_parquet(tmp_path / "history.parquet")
+    df[df.dt > cut].drop(columns=["hourly_sale", "hourly_stockout"]).to_parquet(tmp_path / "future.parquet")
+    return df

@@ -8,17 +8,10 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from freshcast.cli import app
+from conftest import split_sample
 from freshcast.data import sample_path
 
 runner = CliRunner()
-
-
-def split_sample(tmp_path):
-    df = pd.read_parquet(sample_path())
-    cut = pd.Timestamp("2024-06-15").date()
-    df[df.dt <= cut].to_parquet(tmp_path / "history.parquet")
-    df[df.dt > cut].drop(columns=["hourly_sale", "hourly_stockout"]).to_parquet(tmp_path / "future.parquet")
-    return df
 
 
 def test_forecast_command_writes_the_contract(tmp_path):

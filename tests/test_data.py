@@ -31,6 +31,17 @@ def test_daily_sums_match_pandas(sample_panel, sample_frame):
     assert "city_id" in sample_panel.series.columns
 
 
+def test_hour_matrices_match_the_rows(sample_panel, sample_frame):
+    """The panel keeps every hour: sales per hour and the stockout hours as a bitmask."""
+    frame = sample_frame.sort_values(["store_id", "product_id", "dt", "hour"])
+    assert sample_panel.hourly and len(frame) == sample_panel.n_flat * 24
+    np.testing.assert_array_equal(sample_panel.hour_sales.ravel(), frame.hourly_sale.to_numpy())
+    bits = (frame.hourly_stockout.to_numpy().reshape(-1, 24).astype(np.uint32) << np.arange(24, dtype=np.uint32)).sum(1)
+    np.testing.assert_array_equal(sample_panel.stockout_mask, bits)
+    cut = sample_panel.until(sample_panel.last_day - 5)
+    np.testing.assert_allclose(cut.hour_sales.sum(1), cut.sales, rtol=1e-5, atol=1e-5)
+
+
 def test_csv_and_parquet_and_row_order_give_the_same_panel(tmp_path):
     df = make_hourly()
     df.to_parquet(tmp_path / "h.parquet")
@@ -113,6 +124,7 @@ def test_daily_rows_without_hour_column(tmp_path):
     panel = load_history(tmp_path / "daily.csv")
     np.testing.assert_allclose(panel.sales, daily.hourly_sale, rtol=1e-6)
     assert panel.filled_hours.sum() == 0
+    assert not panel.hourly and panel.stockout_mask is None
 
 
 def future_of(df: pd.DataFrame) -> pd.DataFrame:

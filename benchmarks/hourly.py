@@ -1,0 +1,226 @@
+"""Hourly benchmark on the full shared data: freshcast's hour forecasts beside same-hour
+seasonal naive and mlforecast + LightGBM on hourly rows, in one run.
+
+Train on days up to --train-end, forecast every hour of the next --horizon days. freshcast and
+the seasonal naive forecast all 50,000 series; mlforecast (the issue's setup: lags 24/48/168,
+rolling means of 24 and 168 hours at lag 24, hour and day of week, ids and covariates,
+tweedie) runs on --peer-series sampled series, and every method is also scored on that sample.
+Reports hourly WAPE / WPE, daily WAPE of the summed hours, bias on in-stock days with and
+without stockout recovery, and each engine's stage times and peak memory.
+
+    pip install ".[bench]"
+    python benchmarks/hourly.py --json benchmarks/hourly.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from daily import COVARIATES, DEFAULT_DATA, STATIC, Stages, _day
+
+HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
+
+
+def _sample_keys(args, store, product) -> np.ndarray:
+    """The peer's series: --peer-series keys drawn with a fixed seed."""
+    keys = np.unique((np.asarray(store, np.int64) << 32) | np.asarray(product, np.int64))
+    return np.sort(np.random.default_rng(0).choice(keys, min(args.peer_series, len(keys)), replace=False))
+
+
+def run_freshcast(args, out: Path) -> dict:
+    import pandas as pd
+
+    from freshcast.data import load_history
+    from freshcast.forecast import DailyForecaster
+
+    st = Stages()
+    cut, h = _day(args.train_end), args.horizon
+    with st.stage("load"):
+        panel = load_history(args.data)
+        train = panel.until(cut)
+        future = panel.future(cut + 1, h)
+    model = DailyForecaster(max_horizon=h, seed=0)
+    with st.stage("features_and_train"):
+        model.fit(train)
+    with st.stage("predict_hours"):
+        pred = model.predict(h, future, level="hour")
+    observed = DailyForecaster(max_horizon=h, seed=0, stockout_recovery=0.0).fit(train)
+    pred["freshcast_observed"] = observed.predict(h, future, level="hour")["yhat"].to_numpy()
+    pred = pred.rename(columns={"yhat": "freshcast"})
+    # actuals and same-hour seasonal naive (the same hour 7 days before; for h <= 7 that day
+    # is in the history)
+    day = np.repeat(np.arange(1, h + 1), 24)
+    pos = panel.offsets[:-1, None] + (cut + day[None, :] - panel.start[:, None])  # (series, 24 h)
+    hour = np.tile(np.arange(24), h)
+    assert len(pred) == pos.size, "every series must start before --train-end"
+    pred["actual"] = panel.hour_sales[pos, hour].ravel()
+    pred["hour_stockout"] = ((panel.stockout_mask[pos] >> hour.astype(np.uint32)) & 1).ravel().astype(np.int8)
+    pred["in_stock_day"] = panel.in_stock()[pos].ravel()
+    pred["seasonal_naive"] = panel.hour_sales[pos - 7 * ((day - 1) // 7 + 1), hour].ravel()
+    pred["dt"] = pd.to_datetime(pred["dt"]).dt.date
+    pred.to_parquet(out / "freshcast.parquet")
+    return {"stages": st.rows, "fit_seconds": {k: round(v, 2) for k, v in model.fit_seconds_.items()}}
+
+
+def run_mlforecast(args, out: Path) -> dict:
+    import lightgbm as lgb
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean
+
+    st = Stages()
+    end = pd.Timestamp(args.train_end)
+    with st.stage("load"):
+        table = ds.dataset(args.data, partitioning="hive").to_table(
+            columns=[*STATIC, "dt", "hour", "hourly_sale", *COVARIATES]
+        )
+        key = pc.add(pc.shift_left(pc.cast(table["store_id"], "int64"), 32), pc.cast(table["product_id"], "int64"))
+        keep = _sample_keys(args, table["store_id"].to_numpy(), table["product_id"].to_numpy())
+        table = table.filter(pc.is_in(key, value_set=pa.array(keep, pa.int64())))
+        df = table.to_pandas()
+        del table
+        df["ds"] = pd.to_datetime(df["dt"]) + pd.to_timedelta(df["hour"].astype("int64"), unit="h")
+        df["unique_id"] = df["store_id"].astype("int64") * 1_000_000 + df["product_id"]
+        df = df.rename(columns={"hourly_sale": "y"}).drop(columns=["dt", "hour"])
+        for c in STATIC:
+            df[c] = df[c].astype("category")
+        df = df.sort_values(["unique_id", "ds"], ignore_index=True)
+        last = end + pd.Timedelta(hours=23)
+        train = df[df.ds <= last]
+        future = df[(df.ds > last) & (df.ds <= last + pd.Timedelta(days=args.horizon))]
+        x_future = future[["unique_id", "ds", *COVARIATES]]
+    model = lgb.LGBMRegressor(
+        objective="tweedie", n_estimators=500, num_leaves=127, random_state=0, verbosity=-1, n_jobs=2
+    )
+    fcst = MLForecast(
+        models={"mlforecast": model},
+        freq="h",
+        lags=[24, 48, 168],
+        lag_transforms={24: [RollingMean(24), RollingMean(168)]},
+        date_features=["hour", "dayofweek"],
+        num_threads=2,
+    )
+    with st.stage("features"):
+        prep = fcst.preprocess(train, static_features=STATIC)
+    with st.stage("train"):
+        X = prep.drop(columns=["unique_id", "ds", "y"])
+        fcst.fit_models(X, prep["y"])
+        del X, prep
+    with st.stage("predict"):
+        pred = fcst.predict(24 * args.horizon, X_df=x_future)
+    keys = df.drop_duplicates("unique_id")[["unique_id", "store_id", "product_id"]]
+    pred = pred.merge(keys, on="unique_id")
+    pred["store_id"] = pred["store_id"].astype("int64")
+    pred["product_id"] = pred["product_id"].astype("int64")
+    pred["dt"] = pred["ds"].dt.date
+    pred["hour"] = pred["ds"].dt.hour.astype("int8")
+    pred["mlforecast"] = pred["mlforecast"].clip(lower=0)
+    pred[[*HOUR_KEYS, "mlforecast"]].to_parquet(out / "mlforecast.parquet")
+    return {"stages": st.rows, "train_rows": int(len(train)), "series": int(len(keys))}
+
+
+ENGINES = {"freshcast": run_freshcast, "mlforecast": run_mlforecast}
+
+
+def _scores(frame, methods) -> dict:
+    from freshcast.forecast.metrics import wape, wpe
+
+    y = frame["actual"].to_numpy()
+    ins = frame["in_stock_day"].to_numpy()
+    daily = frame.groupby(["store_id", "product_id", "dt"], sort=False)[["actual", "in_stock_day", *methods]].agg(
+        {"actual": "sum", "in_stock_day": "first", **{m: "sum" for m in methods}}
+    )
+    dy, dins = daily["actual"].to_numpy(), daily["in_stock_day"].to_numpy()
+    out = {}
+    for m in methods:
+        f = frame[m].to_numpy()
+        df = daily[m].to_numpy()
+        out[m] = {
+            "hourly_wape": round(wape(y, f), 4),
+            "hourly_wpe": round(wpe(y, f), 4),
+            "hourly_wape_instock_days": round(wape(y[ins], f[ins]), 4),
+            "daily_wape": round(wape(dy, df), 4),
+            "daily_wpe": round(wpe(dy, df), 4),
+            "daily_wape_instock": round(wape(dy[dins], df[dins]), 4),
+            "daily_wpe_instock": round(wpe(dy[dins], df[dins]), 4),
+        }
+    out["_hourly_rows"] = int(len(frame))
+    return out
+
+
+def score(out: Path, engines: list[str], args) -> dict:
+    import pandas as pd
+
+    base = pd.read_parquet(out / "freshcast.parquet")
+    methods = ["freshcast", "freshcast_observed", "seasonal_naive"]
+    result = {"all_series": _scores(base, methods)}
+    if "mlforecast" in engines:
+        keep = _sample_keys(args, base["store_id"].to_numpy(), base["product_id"].to_numpy())
+        key = (base["store_id"].to_numpy().astype(np.int64) << 32) | base["product_id"].to_numpy().astype(np.int64)
+        sample = base[np.isin(key, keep)]
+        peer = pd.read_parquet(out / "mlforecast.parquet")
+        sample = sample.merge(peer, on=HOUR_KEYS, how="left", validate="one_to_one")
+        if sample["mlforecast"].isna().any():
+            raise SystemExit(f"mlforecast missed {int(sample['mlforecast'].isna().sum())} forecast rows")
+        result["peer_sample"] = _scores(sample, [*methods, "mlforecast"])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--train-end", default="2024-06-11")
+    ap.add_argument("--horizon", type=int, default=7)
+    ap.add_argument("--peer-series", type=int, default=5000)
+    ap.add_argument("--engines", default="freshcast,mlforecast")
+    ap.add_argument("--json", help="write all figures to this JSON file")
+    ap.add_argument("--engine", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.engine:  # child process: run one engine
+        figures = ENGINES[args.engine](args, Path(args.out))
+        (Path(args.out) / f"{args.engine}.json").write_text(json.dumps(figures))
+        return
+
+    engines = args.engines.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        report = {
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "date": date.today().isoformat(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+            "train_end": args.train_end,
+            "horizon_days": args.horizon,
+            "engines": {},
+        }
+        for name in engines:
+            print(f"{name}:", file=sys.stderr, flush=True)
+            cmd = [sys.executable, __file__, "--engine", name, "--out", tmp, *sys.argv[1:]]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True)
+            figures = json.loads((out / f"{name}.json").read_text())
+            figures["process_seconds"] = round(time.perf_counter() - t0, 1)
+            report["engines"][name] = figures
+        report["accuracy"] = score(out, engines, args)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Intraday profile: the share of a day's demand that falls in each hour, per series.
+
+Kernels over (n_days_total, 24) hour matrices with the series offsets; no DataFrames.
+"""
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, parallel=True)
+def ewm_profile(hours, offsets, alpha):
+    """Share of the day's units per hour of day for every series, as of its last day.
+
+    hours   : float32 (n_days_total, 24), units per hour.
+    offsets : int64 (n_series + 1,).
+    alpha   : daily decay (0..1); recent days weigh more.
+    Returns float32 (n_series, 24), each row summing to 1 (uniform for a series that never
+    sold).
+    """
+    n_series = offsets.shape[0] - 1
+    out = np.empty((n_series, 24), np.float32)
+    for i in nb.prange(n_series):
+        acc = np.zeros(24)
+        for r in range(offsets[i], offsets[i + 1]):
+            for h in range(24):
+                acc[h] = (1.0 - alpha) * acc[h] + hours[r, h]
+        total = acc.sum()
+        for h in range(24):
+            out[i, h] = acc[h] / total if total > 0 else 1.0 / 24.0
+    return out

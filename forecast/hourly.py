@@ -1,0 +1,80 @@
+"""Hour and time-slot forecasts, reconciled with the daily forecast.
+
+Each series' daily forecast is split over the hours of the day by its intraday profile: the
+exponentially weighted share of its demand per hour (stockout hours counted with the same
+recovered demand the daily model learns from). Hours, and slots made of hours, therefore add
+up exactly to the daily forecast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..data.contract import DAY, PRODUCT, STORE
+from ..data.load import DailyPanel
+from ..errors import FreshcastError
+from ..features.intraday import ewm_profile
+from ..features.latent import demand_hours
+
+PROFILE_ALPHA = 0.05  # per day: a profile remembers about the last 20 days
+
+
+def intraday_profile(panel: DailyPanel, stockout_recovery: float, alpha: float = PROFILE_ALPHA) -> np.ndarray:
+    """(n_series, 24) float32 share of each series' daily demand per hour, as of the panel's
+    last day."""
+    if not panel.hourly:
+        raise FreshcastError(f"{panel.source}: hourly forecasts need hourly rows (an 'hour' column)")
+    return ewm_profile(demand_hours(panel, stockout_recovery), panel.offsets, alpha)
+
+
+def parse_slots(text: str) -> list[tuple[str, np.ndarray]]:
+    """Parse dayparts like ``"06-10,10-14,14-18,18-22,22-06"`` into (name, hours) pairs.
+
+    Each slot is START-END in whole hours (END exclusive, wrapping past midnight); together the
+    slots must cover every hour of the day exactly once, so they add up to the day.
+    """
+    slots = []
+    owner = np.full(24, -1)
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            lo, hi = (int(x) for x in part.split("-"))
+        except ValueError:
+            raise FreshcastError(f"slot '{part}' is not START-END in hours, like 06-10") from None
+        if not (0 <= lo <= 23 and 0 <= hi <= 24) or lo == hi:
+            raise FreshcastError(f"slot '{part}' must be two different hours in 0..24")
+        hours = np.arange(lo, hi if hi > lo else hi + 24) % 24
+        clash = owner[hours] >= 0
+        if clash.any():
+            raise FreshcastError(f"slot '{part}' overlaps slot '{slots[owner[hours][clash][0]][0]}'")
+        owner[hours] = len(slots)
+        slots.append((part, hours))
+    if (owner < 0).any():
+        missing = ", ".join(f"{h:02d}" for h in np.flatnonzero(owner < 0))
+        raise FreshcastError(f"slots must cover every hour of the day; not covered: {missing}")
+    return slots
+
+
+def split_daily(
+    daily: pd.DataFrame, series: np.ndarray, profile: np.ndarray, slots: list[tuple[str, np.ndarray]] | None = None
+) -> pd.DataFrame:
+    """Split daily forecasts (rows of `daily` with store_id, product_id, dt, yhat; `series`
+    indexes each row into `profile`) into one row per hour, or per slot when `slots` is
+    given, each with its share of yhat."""
+    shares = profile[series]  # (n_rows, 24)
+    if slots is None:
+        labels, parts = np.arange(24, dtype=np.int8), shares
+        key = "hour"
+    else:
+        labels = np.array([name for name, _ in slots], dtype=object)
+        parts = np.stack([shares[:, hours].sum(axis=1) for _, hours in slots], axis=1)
+        key = "slot"
+    n, k = parts.shape
+    out = {
+        STORE: np.repeat(daily[STORE].to_numpy(), k),
+        PRODUCT: np.repeat(daily[PRODUCT].to_numpy(), k),
+        DAY: np.repeat(daily[DAY].to_numpy(), k),
+        key: np.tile(labels, n),
+    }
+    out["yhat"] = (daily["yhat"].to_numpy()[:, None] * parts).ravel().astype(np.float32)
+    return pd.DataFrame(out)
