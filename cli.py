@@ -103,13 +103,17 @@ def forecast(
     recover_stockouts: Annotated[
         bool, typer.Option(help="Learn from demand recovered in stockout hours, not only censored sales")
     ] = True,
+    quantiles: Annotated[
+        str, typer.Option(help="Quantile levels added as columns q10, q50, q90 ...; 'none' for the mean only")
+    ] = "0.1,0.5,0.9",
 ) -> None:
     """Train on the history and forecast every store x product for each day in FUTURE
-    (or each hour or slot of those days)."""
+    (or each hour or slot of those days): the mean (yhat) and quantiles of demand."""
     from .data import load_future, load_history
     from .errors import FreshcastError
     from .forecast import DailyForecaster
     from .forecast.hourly import parse_slots
+    from .forecast.quantiles import parse_quantiles
     from .outputs import write_table
 
     if level not in ("day", "hour"):
@@ -122,6 +126,10 @@ def forecast(
         except FreshcastError as exc:
             raise typer.BadParameter(str(exc), param_hint="--slots") from exc
     try:
+        levels = parse_quantiles(quantiles)
+    except FreshcastError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--quantiles") from exc
+    try:
         columns = _column_map(map)
         with _Step(f"loading history {history}"):
             panel = load_history(history, columns)
@@ -132,7 +140,7 @@ def forecast(
             fut = load_future(future, panel, columns)
         with _Step(f"training on {panel.n_series:,} series"):
             model = DailyForecaster(
-                max_horizon=fut.n_days, min_history_days=max(28, fut.n_days), seed=seed,
+                max_horizon=fut.n_days, min_history_days=max(28, fut.n_days), seed=seed, quantiles=levels,
                 **({} if recover_stockouts else {"stockout_recovery": 0.0}),
             )  # fmt: skip
             model.fit(panel)
@@ -198,6 +206,11 @@ def _print_scores(scores) -> None:
     view = scores[scores["fold"] == "all"] if (scores["fold"] == "all").any() else scores
     cols = ["method", "wape", "wpe", "mase", "wape_instock", "wpe_instock"]
     print(view[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    ours = view[view["method"] == "freshcast"].iloc[0]
+    quantile_cols = [c for c in view.columns if c.startswith(("coverage_", "pinball_", "interval_"))]
+    if quantile_cols:
+        shown = ", ".join(f"{c} {ours[c]:.3f}" for c in quantile_cols)
+        print(f"freshcast quantiles on in-stock days: {shown}")
 
 
 def main() -> None:

@@ -29,6 +29,17 @@ def write_text(path: str | Path, text: str) -> Path:
     return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
 
 
+def write_arrays(path: str | Path, arrays: dict) -> Path:
+    """Write numpy arrays as a compressed .npz (no pickled objects)."""
+    import numpy as np
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    return _atomic(Path(path), write)
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a DataFrame as Parquet (or CSV when the name ends in .csv); datetime columns
     become calendar dates."""

@@ -84,6 +84,7 @@ def run_freshcast(args, out: Path) -> dict:
     from freshcast.features import kernels as K
     from freshcast.features.daily import SeriesArrays, forecast_rows
     from freshcast.forecast import DailyForecaster, baselines
+    from freshcast.forecast.quantiles import quantile_column
 
     st = Stages()
     cut = _day(args.train_end)
@@ -96,13 +97,13 @@ def run_freshcast(args, out: Path) -> dict:
     model = DailyForecaster(**{"max_horizon": args.horizon, "seed": 0, **json.loads(args.freshcast_params)})
     with st.stage("features_and_train"):
         model.fit(train)
-    st.rows["features"] = {"seconds": round(model.fit_seconds_["features"], 2)}
-    st.rows["train"] = {"seconds": round(model.fit_seconds_["train"], 2)}
+    for part, seconds in model.fit_seconds_.items():  # features, train, calibration (of quantiles)
+        st.rows[part] = {"seconds": round(seconds, 2)}
     with st.stage("predict"):
         pred = model.predict(args.horizon, future)
     # the same model trained on sales as observed (no stockout recovery), untimed
     if model.stockout_recovery > 0:
-        observed = DailyForecaster(**{**model.get_params(), "stockout_recovery": 0.0}).fit(train)
+        observed = DailyForecaster(**{**model.get_params(), "stockout_recovery": 0.0, "quantiles": ()}).fit(train)
         pred["freshcast_observed"] = observed.predict(args.horizon, future)["yhat"].to_numpy()
     # actuals and baselines for the same rows
     arrays = SeriesArrays.from_panel(train, future)
@@ -113,7 +114,8 @@ def run_freshcast(args, out: Path) -> dict:
     pred["in_stock"] = panel.in_stock()[pos]
     pred["seasonal_naive"] = baselines.seasonal_naive(arrays, series, target, h)
     pred["moving_average"] = baselines.moving_average(arrays, series, target, h)
-    pred.rename(columns={"yhat": "freshcast"}).to_parquet(out / "freshcast.parquet")
+    quantiles = {quantile_column(q): f"freshcast_{quantile_column(q)}" for q in model.quantiles}
+    pred.rename(columns={"yhat": "freshcast", **quantiles}).to_parquet(out / "freshcast.parquet")
     return {"stages": st.rows, "params": {k: str(v) for k, v in model.get_params().items()}, "train_rows": model.n_train_rows_}
 
 
@@ -196,7 +198,7 @@ ENGINES = {"freshcast": run_freshcast, "mlforecast": run_mlforecast}
 def score(out: Path, engines: list[str]) -> dict:
     import pandas as pd
 
-    from freshcast.forecast.metrics import wape, wpe
+    from freshcast.forecast.metrics import coverage, pinball, wape, wpe
 
     base = pd.read_parquet(out / "freshcast.parquet")
     base["dt"] = pd.to_datetime(base["dt"]).dt.date
@@ -220,6 +222,14 @@ def score(out: Path, engines: list[str]) -> dict:
             "wpe": round(wpe(y, f), 4),
             "wape_instock": round(wape(y[m], f[m]), 4),
             "wpe_instock": round(wpe(y[m], f[m]), 4),
+        }
+    levels = sorted(float(c.removeprefix("freshcast_q")) / 100 for c in base.columns if c.startswith("freshcast_q"))
+    if levels:  # freshcast's quantiles, on in-stock days
+        q = {lv: base[f"freshcast_q{lv * 100:g}"].to_numpy()[m] for lv in levels}
+        result["freshcast_quantiles"] = {
+            **{f"pinball_q{lv * 100:g}": round(pinball(y[m], q[lv], lv), 4) for lv in levels},
+            **{f"coverage_q{lv * 100:g}": round(coverage(y[m], q[lv]), 4) for lv in levels},
+            "interval_coverage": round(float(np.mean((y[m] >= q[levels[0]]) & (y[m] <= q[levels[-1]]))), 4),
         }
     result["_rows"] = int(len(base))
     return result

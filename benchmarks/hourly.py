@@ -30,6 +30,7 @@ import numpy as np
 from daily import COVARIATES, DEFAULT_DATA, STATIC, Stages, _day
 
 HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
+SLOTS = "06-10,10-14,14-18,18-22,22-06"
 
 
 def _sample_keys(args, store, product) -> np.ndarray:
@@ -42,6 +43,7 @@ def run_freshcast(args, out: Path) -> dict:
     import pandas as pd
 
     from freshcast.data import load_history
+    from freshcast.features.hourly import HourlyFeatureSpec, hourly_features
     from freshcast.forecast import DailyForecaster
 
     st = Stages()
@@ -55,7 +57,8 @@ def run_freshcast(args, out: Path) -> dict:
         model.fit(train)
     with st.stage("predict_hours"):
         pred = model.predict(h, future, level="hour")
-    observed = DailyForecaster(max_horizon=h, seed=0, stockout_recovery=0.0).fit(train)
+    slotted = model.predict(h, future, slots=SLOTS)
+    observed = DailyForecaster(max_horizon=h, seed=0, stockout_recovery=0.0, quantiles=()).fit(train)
     pred["freshcast_observed"] = observed.predict(h, future, level="hour")["yhat"].to_numpy()
     pred = pred.rename(columns={"yhat": "freshcast"})
     # actuals and same-hour seasonal naive (the same hour 7 days before; for h <= 7 that day
@@ -69,36 +72,67 @@ def run_freshcast(args, out: Path) -> dict:
     pred["in_stock_day"] = panel.in_stock()[pos].ravel()
     pred["seasonal_naive"] = panel.hour_sales[pos - 7 * ((day - 1) // 7 + 1), hour].ravel()
     pred["dt"] = pd.to_datetime(pred["dt"]).dt.date
+    quantiles = {"hour": _quantile_scores(pred, pred["hour_stockout"].to_numpy() == 0)}
+    slot_actual, slot_in = _slot_truth(pred, SLOTS)
+    quantiles["slot"] = _quantile_scores(slotted.assign(actual=slot_actual), slot_in)
+    pred = pred.drop(columns=["q10", "q90"]).rename(columns={"q50": "freshcast_q50"})
     pred.to_parquet(out / "freshcast.parquet")
-    return {"stages": st.rows, "fit_seconds": {k: round(v, 2) for k, v in model.fit_seconds_.items()}}
+    del pred
+    with st.stage("features_hourly_peer_set"):  # all hourly rows, the peer's feature set
+        peer_set = HourlyFeatureSpec(same_hour_days=(), profile=False, stockout=False)
+        X = hourly_features(panel.hour_sales, panel.stockout_mask, panel.offsets, panel.start, peer_set)
+    rows = X.shape[0]
+    del X
+    with st.stage("features_hourly_full_set"):  # + same-hour mean, profile share, stockout features
+        X = hourly_features(panel.hour_sales, panel.stockout_mask, panel.offsets, panel.start)
+    del X
+    return {
+        "stages": st.rows,
+        "fit_seconds": {k: round(v, 2) for k, v in model.fit_seconds_.items()},
+        "hourly_feature_rows": rows,
+        "quantiles": quantiles,
+    }
+
+
+def _slot_truth(pred, slots: str):
+    """Actual units and in-stock flags (no stockout in the slot's shop hours) per slot row, in
+    the order of a slot forecast (series, day, slot)."""
+    from freshcast.data.contract import SHOP_HOURS
+    from freshcast.forecast.hourly import parse_slots
+
+    actual = pred["actual"].to_numpy().reshape(-1, 24)
+    stockout = pred["hour_stockout"].to_numpy().reshape(-1, 24).astype(bool)
+    shop = np.zeros(24, bool)
+    shop[SHOP_HOURS[0] : SHOP_HOURS[1]] = True
+    parts_actual, parts_in = [], []
+    for _, hours in parse_slots(slots):
+        counted = hours[shop[hours]] if shop[hours].any() else hours
+        parts_actual.append(actual[:, hours].sum(axis=1))
+        parts_in.append(~stockout[:, counted].any(axis=1))
+    return np.stack(parts_actual, axis=1).ravel(), np.stack(parts_in, axis=1).ravel()
+
+
+def _quantile_scores(frame, in_stock) -> dict:
+    """Pinball loss and coverage of q10 / q50 / q90 and of the 80% interval on in-stock rows."""
+    from freshcast.forecast.metrics import coverage, pinball
+
+    y = frame["actual"].to_numpy()[in_stock]
+    q = {lv: frame[c].to_numpy()[in_stock] for lv, c in ((0.1, "q10"), (0.5, "q50"), (0.9, "q90"))}
+    out = {f"pinball_q{lv * 100:g}": round(pinball(y, v, lv), 5) for lv, v in sorted(q.items())}
+    out.update({f"coverage_q{lv * 100:g}": round(coverage(y, v), 4) for lv, v in sorted(q.items())})
+    out["interval_coverage"] = round(float(np.mean((y >= q[0.1]) & (y <= q[0.9]))), 4)
+    out["rows"] = int(len(y))
+    return out
 
 
 def run_mlforecast(args, out: Path) -> dict:
     import lightgbm as lgb
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-    from mlforecast import MLForecast
-    from mlforecast.lag_transforms import RollingMean
 
     st = Stages()
     end = pd.Timestamp(args.train_end)
     with st.stage("load"):
-        table = ds.dataset(args.data, partitioning="hive").to_table(
-            columns=[*STATIC, "dt", "hour", "hourly_sale", *COVARIATES]
-        )
-        key = pc.add(pc.shift_left(pc.cast(table["store_id"], "int64"), 32), pc.cast(table["product_id"], "int64"))
-        keep = _sample_keys(args, table["store_id"].to_numpy(), table["product_id"].to_numpy())
-        table = table.filter(pc.is_in(key, value_set=pa.array(keep, pa.int64())))
-        df = table.to_pandas()
-        del table
-        df["ds"] = pd.to_datetime(df["dt"]) + pd.to_timedelta(df["hour"].astype("int64"), unit="h")
-        df["unique_id"] = df["store_id"].astype("int64") * 1_000_000 + df["product_id"]
-        df = df.rename(columns={"hourly_sale": "y"}).drop(columns=["dt", "hour"])
-        for c in STATIC:
-            df[c] = df[c].astype("category")
-        df = df.sort_values(["unique_id", "ds"], ignore_index=True)
+        df = _peer_frame(args, sample=True)
         last = end + pd.Timedelta(hours=23)
         train = df[df.ds <= last]
         future = df[(df.ds > last) & (df.ds <= last + pd.Timedelta(days=args.horizon))]
@@ -106,14 +140,7 @@ def run_mlforecast(args, out: Path) -> dict:
     model = lgb.LGBMRegressor(
         objective="tweedie", n_estimators=500, num_leaves=127, random_state=0, verbosity=-1, n_jobs=2
     )
-    fcst = MLForecast(
-        models={"mlforecast": model},
-        freq="h",
-        lags=[24, 48, 168],
-        lag_transforms={24: [RollingMean(24), RollingMean(168)]},
-        date_features=["hour", "dayofweek"],
-        num_threads=2,
-    )
+    fcst = _peer_forecaster({"mlforecast": model})
     with st.stage("features"):
         prep = fcst.preprocess(train, static_features=STATIC)
     with st.stage("train"):
@@ -133,7 +160,59 @@ def run_mlforecast(args, out: Path) -> dict:
     return {"stages": st.rows, "train_rows": int(len(train)), "series": int(len(keys))}
 
 
-ENGINES = {"freshcast": run_freshcast, "mlforecast": run_mlforecast}
+def _peer_frame(args, sample: bool):
+    """All hourly rows (or those of the --peer-series sample) as the pandas frame mlforecast
+    takes."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(args.data, partitioning="hive").to_table(columns=[*STATIC, "dt", "hour", "hourly_sale", *COVARIATES])
+    if sample:
+        keep = _sample_keys(args, table["store_id"].to_numpy(), table["product_id"].to_numpy())
+        key = pc.add(pc.shift_left(pc.cast(table["store_id"], "int64"), 32), pc.cast(table["product_id"], "int64"))
+        table = table.filter(pc.is_in(key, value_set=pa.array(keep, pa.int64())))
+    df = table.to_pandas()
+    del table
+    df["ds"] = pd.to_datetime(df["dt"]) + pd.to_timedelta(df["hour"].astype("int64"), unit="h")
+    df["unique_id"] = df["store_id"].astype("int64") * 1_000_000 + df["product_id"]
+    df = df.rename(columns={"hourly_sale": "y"}).drop(columns=["dt", "hour"])
+    for c in STATIC:
+        df[c] = df[c].astype("category")
+    return df.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+def _peer_forecaster(models: dict):
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean
+
+    return MLForecast(
+        models=models,
+        freq="h",
+        lags=[24, 48, 168],
+        lag_transforms={24: [RollingMean(24), RollingMean(168)]},
+        date_features=["hour", "dayofweek"],
+        num_threads=2,
+    )
+
+
+def run_mlforecast_features(args, out: Path) -> dict:
+    """mlforecast's preprocess on all hourly rows with the peer feature set, 3 times."""
+    from sklearn.linear_model import LinearRegression
+
+    st = Stages()
+    with st.stage("load"):
+        df = _peer_frame(args, sample=False)
+    rows = len(df)
+    for k in range(3):
+        with st.stage(f"features_hourly_peer_set_{k + 1}"):
+            prep = _peer_forecaster({"unused": LinearRegression()}).preprocess(df, static_features=STATIC)
+        del prep
+    return {"stages": st.rows, "hourly_feature_rows": rows}
+
+
+ENGINES = {"freshcast": run_freshcast, "mlforecast": run_mlforecast, "mlforecast_features": run_mlforecast_features}
 
 
 def _scores(frame, methods) -> dict:
@@ -166,7 +245,7 @@ def score(out: Path, engines: list[str], args) -> dict:
     import pandas as pd
 
     base = pd.read_parquet(out / "freshcast.parquet")
-    methods = ["freshcast", "freshcast_observed", "seasonal_naive"]
+    methods = ["freshcast", "freshcast_q50", "freshcast_observed", "seasonal_naive"]
     result = {"all_series": _scores(base, methods)}
     if "mlforecast" in engines:
         keep = _sample_keys(args, base["store_id"].to_numpy(), base["product_id"].to_numpy())
@@ -186,7 +265,7 @@ def main() -> None:
     ap.add_argument("--train-end", default="2024-06-11")
     ap.add_argument("--horizon", type=int, default=7)
     ap.add_argument("--peer-series", type=int, default=5000)
-    ap.add_argument("--engines", default="freshcast,mlforecast")
+    ap.add_argument("--engines", default="freshcast,mlforecast,mlforecast_features")
     ap.add_argument("--json", help="write all figures to this JSON file")
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)

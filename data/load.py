@@ -102,11 +102,14 @@ class DailyPanel:
             **arrays,
         )
 
-    def future(self, first_day: int, n_days: int) -> FutureCovariates:
+    def future(self, first_day: int, n_days: int, series: np.ndarray | None = None) -> FutureCovariates:
         """Covariates of days first_day .. first_day + n_days - 1 taken from this panel
-        (for backtests, where the 'future' is known history)."""
-        idx = self.offsets[:-1, None] + (first_day - self.start)[:, None] + np.arange(n_days)[None, :]
-        if (idx < self.offsets[:-1, None]).any() or (idx >= self.offsets[1:, None]).any():
+        (for backtests, where the 'future' is known history), for all series or the series
+        indexed by `series`."""
+        series = np.arange(self.n_series) if series is None else series
+        first = self.offsets[:-1][series, None]
+        idx = first + (first_day - self.start[series])[:, None] + np.arange(n_days)[None, :]
+        if (idx < first).any() or (idx >= self.offsets[1:][series, None]).any():
             raise ValueError("requested days are outside some series of the panel")
         return FutureCovariates(
             first_day=first_day,

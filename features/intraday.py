@@ -28,3 +28,19 @@ def ewm_profile(hours, offsets, alpha):
         for h in range(24):
             out[i, h] = acc[h] / total if total > 0 else 1.0 / 24.0
     return out
+
+
+@nb.njit(cache=True, parallel=True)
+def ewm_profile_by_day(hours, offsets, alpha):
+    """For every (series, day) row, the profile of `ewm_profile` as of the day before:
+    float32 (n_days_total, 24), uniform on a series' first day and until it has sold."""
+    out = np.empty(hours.shape, np.float32)
+    for i in nb.prange(offsets.shape[0] - 1):
+        acc = np.zeros(24)
+        for r in range(offsets[i], offsets[i + 1]):
+            total = acc.sum()
+            for h in range(24):
+                out[r, h] = acc[h] / total if total > 0 else 1.0 / 24.0
+            for h in range(24):
+                acc[h] = (1.0 - alpha) * acc[h] + hours[r, h]
+    return out

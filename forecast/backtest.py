@@ -12,9 +12,10 @@ from ..data.load import DailyPanel, day_to_date
 from ..features.daily import SeriesArrays, forecast_rows
 from . import baselines
 from .daily import DailyForecaster
-from .metrics import evaluate, seasonal_scale
+from .metrics import coverage, evaluate, pinball, seasonal_scale
+from .quantiles import quantile_column
 
-METRICS = ["wape", "wpe", "mase", "wape_instock", "wpe_instock", "mase_instock"]
+METRICS = ["wape", "wpe", "mase", "wape_instock", "wpe_instock", "mase_instock"]  # of every method
 
 
 def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7) -> list[int]:
@@ -33,7 +34,9 @@ def backtest(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the backtest. Returns (scores, forecasts): scores has one row per fold and method
-    plus fold "all"; forecasts has every forecast row with its actual sales."""
+    plus fold "all" (freshcast's rows add pinball loss and coverage per quantile and the
+    coverage of its outermost interval, on in-stock days); forecasts has every forecast row
+    with its actual sales."""
     params = {"max_horizon": horizon, **(params or {})}
     scores, frames = [], []
     # MASE scales come from each fold's training days: one scale per (fold, series).
@@ -71,6 +74,24 @@ def backtest(
                 group["series"].to_numpy(),
                 scale,
             )
+            if method == "yhat":
+                m.update(_quantile_scores(group, model.quantiles))
             name = "freshcast" if method == "yhat" else method
             scores.append({"fold": str(fold), "method": name, **m})
     return pd.DataFrame(scores), forecasts.drop(columns="series")
+
+
+def _quantile_scores(forecasts: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, float]:
+    """Pinball loss and coverage of each quantile, and the share inside the outermost
+    interval, on in-stock days (where sales are demand)."""
+    rows = forecasts[forecasts["in_stock"].to_numpy()]
+    actual = rows["actual"].to_numpy()
+    out = {}
+    for level in levels:
+        q = rows[quantile_column(level)].to_numpy()
+        out[f"pinball_{quantile_column(level)}"] = pinball(actual, q, level)
+        out[f"coverage_{quantile_column(level)}"] = coverage(actual, q)
+    if len(levels) >= 2:
+        lo, hi = (rows[quantile_column(q)].to_numpy() for q in (levels[0], levels[-1]))
+        out["interval_coverage"] = float(np.mean((actual >= lo) & (actual <= hi)))
+    return out

@@ -25,10 +25,12 @@ from ..features.daily import (
     training_rows,
 )
 from ..features.latent import recovered_sales
-from .hourly import intraday_profile, parse_slots, split_daily
+from .hourly import dayparts, intraday_profile, part_shares
+from .quantiles import Holdout, check_quantiles, quantile_column, volatility
 
 MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
+HOLDOUT_FILE = "calibration.npz"
 
 
 class DailyForecaster:
@@ -49,6 +51,10 @@ class DailyForecaster:
         to the sales the model learns from and builds features on (0: sales as observed, 1:
         the full recovered demand; see `freshcast.features.latent`). Needs hourly rows;
         daily input is used as observed (``recovered_`` tells which happened).
+    quantiles : quantile levels every forecast row carries (columns q10, q50, q90 for the
+        default); () for mean forecasts only. They are calibrated on a second model's
+        forecasts of the last `max_horizon` days of history (see `freshcast.forecast.quantiles`),
+        which doubles the training time.
     min_history_days : days a series needs before one of its days becomes a training row.
     train_days : only the last `train_days` days of history become training rows (None: all).
     seed : makes training deterministic.
@@ -70,6 +76,7 @@ class DailyForecaster:
         min_child_samples: int = 200,
         reg_lambda: float = 10.0,
         stockout_recovery: float = 0.25,
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
         min_history_days: int = 28,
         train_days: int | None = None,
         seed: int = 0,
@@ -88,6 +95,7 @@ class DailyForecaster:
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
         self.stockout_recovery = stockout_recovery
+        self.quantiles = tuple(quantiles)
         self.min_history_days = min_history_days
         self.train_days = train_days
         self.seed = seed
@@ -134,6 +142,7 @@ class DailyForecaster:
             raise FreshcastError("min_history_days must be at least max_horizon")
         if not 0.0 <= self.stockout_recovery <= 1.0:
             raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
+        check_quantiles(self.quantiles)
         panel = _as_panel(history)
         t0 = time.perf_counter()
         arrays = SeriesArrays.from_panel(panel, sales=self._demand(panel))
@@ -164,7 +173,36 @@ class DailyForecaster:
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
         self.fit_seconds_ = {"features": t1 - t0, "train": time.perf_counter() - t1}
+        if self.quantiles:
+            t2 = time.perf_counter()
+            self.holdout_ = self._holdout(panel)
+            self.fit_seconds_["calibration"] = time.perf_counter() - t2
         return self
+
+    def _holdout(self, panel: DailyPanel) -> Holdout:
+        """Forecasts of the last max_horizon days by a model trained without them."""
+        H = self.max_horizon
+        cut = panel.last_day - H
+        kept = np.flatnonzero(panel.start <= cut)
+        early = panel.until(cut)
+        model = type(self)(**{**self.get_params(), "quantiles": ()})
+        try:
+            model.fit(early)
+        except FreshcastError as exc:
+            raise FreshcastError(
+                f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "
+                f"more than {self.min_history_days + H} days of history ({exc}); ask for none to skip them"
+            ) from None
+        future = panel.future(cut + 1, H, kept)
+        mean, _, vol = model._daily_mean(early, future, H)
+        pos = panel.offsets[kept][:, None] + (cut + 1 - panel.start[kept])[:, None] + np.arange(H)
+        if panel.hourly:
+            actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
+            profile = intraday_profile(early, model.stockout_recovery if model.recovered_ else 0.0)
+        else:
+            actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
+            profile = np.ones((len(kept), 1), np.float32)
+        return Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout)
 
     # ---------------------------------------------------------------- forecasting
     def predict(
@@ -180,10 +218,9 @@ class DailyForecaster:
 
         Returns store_id, product_id, dt, yhat (units, >= 0) per day; with ``level="hour"``
         one row per hour (column ``hour``), with ``slots`` (like ``"06-10,10-14,14-22,22-06"``)
-        one row per slot (column ``slot``). Hours and slots add up to the daily forecast."""
-        if level not in ("day", "hour"):
-            raise FreshcastError(f"level must be 'day' or 'hour', got '{level}'")
-        slot_hours = parse_slots(slots) if slots is not None else None
+        one row per slot (column ``slot``). Hours and slots add up to the daily forecast. Every
+        row also carries the quantiles of the model's `quantiles` levels (q10, q50, q90 ...)."""
+        dayparts(level, slots)  # validates both before any work
         if not hasattr(self, "booster_"):
             raise FreshcastError("the forecaster is not fitted: call fit() or load() first")
         if not 1 <= horizon <= self.max_horizon:
@@ -202,22 +239,38 @@ class DailyForecaster:
             raise FreshcastError(
                 f"future covariates must cover {horizon} day(s) from {day_to_date(panel.last_day + 1)}"
             )
+        key, labels, groups = dayparts(level, slots)
+        yhat, series, vol = self._daily_mean(panel, future, horizon)
+        k = 1 if groups is None else len(groups)
+        if groups is None:
+            mean = yhat
+        else:
+            profile = intraday_profile(panel, self.stockout_recovery if self.recovered_ else 0.0)
+            mean = (yhat[:, None] * part_shares(profile[series], groups)).ravel()
+        h = np.tile(np.arange(1, horizon + 1), panel.n_series)
+        out = {
+            STORE: np.repeat(panel.series[STORE].to_numpy()[series], k),
+            PRODUCT: np.repeat(panel.series[PRODUCT].to_numpy()[series], k),
+            DAY: np.repeat(day_to_date(panel.last_day + h), k),
+        }
+        if key is not None:
+            out[key] = np.tile(labels, len(yhat))
+        out["yhat"] = mean.astype(np.float32)
+        if self.quantiles:
+            if groups is not None and not self.holdout_.hourly:
+                raise FreshcastError("hour and slot quantiles need a model fitted on hourly rows")
+            q = self.holdout_.table(groups, self.quantiles).predict(out["yhat"], np.repeat(vol, k))
+            out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(self.quantiles)})
+        return pd.DataFrame(out)
+
+    def _daily_mean(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
+        """Mean daily forecasts for days 1..horizon of every series (series-major), with each
+        row's series index and volatility."""
         arrays = SeriesArrays.from_panel(panel, future, sales=self._demand(panel))
         series, target, h = forecast_rows(arrays, future.n_days, horizon)
         X = build_matrix(arrays, panel.series, series, target, h, self.spec, self.max_horizon, self.static_)
         yhat = np.clip(self.booster_.predict(X, num_threads=self.n_jobs), 0.0, None).astype(np.float32)
-        daily = pd.DataFrame(
-            {
-                STORE: panel.series[STORE].to_numpy()[series],
-                PRODUCT: panel.series[PRODUCT].to_numpy()[series],
-                DAY: day_to_date(panel.last_day + h),
-                "yhat": yhat,
-            }
-        )
-        if level == "day" and slot_hours is None:
-            return daily
-        profile = intraday_profile(panel, self.stockout_recovery if self.recovered_ else 0.0)
-        return split_daily(daily, series, profile, slot_hours)
+        return yhat, series, volatility(arrays.sales, arrays.offsets, target - h)
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
@@ -247,6 +300,8 @@ class DailyForecaster:
             },
         }
         write_text(path / MODEL_FILE, self.booster_.model_to_string())
+        if self.quantiles:
+            self.holdout_.save(path / HOLDOUT_FILE)
         write_text(path / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
         return path
 
@@ -256,13 +311,16 @@ class DailyForecaster:
         try:
             meta = json.loads((path / META_FILE).read_text())
             booster = lgb.Booster(model_file=str(path / MODEL_FILE))
-        except (OSError, ValueError, lgb.basic.LightGBMError) as exc:
+            holdout = Holdout.load(path / HOLDOUT_FILE) if meta["params"].get("quantiles") else None
+        except (OSError, KeyError, ValueError, lgb.basic.LightGBMError) as exc:
             raise FreshcastError(f"{path}: not a saved freshcast model ({exc})") from exc
-        params = dict(meta["params"])
-        for k in ("lags", "windows", "ewm_alphas"):
+        params = {"quantiles": (), **meta["params"]}  # models saved before quantiles existed have none
+        for k in ("lags", "windows", "ewm_alphas", "quantiles"):
             params[k] = tuple(params[k])
         model = cls(**params)
         model.booster_ = booster
+        if holdout is not None:
+            model.holdout_ = holdout
         model.feature_names_ = meta["feature_names"]
         model.static_ = meta["static"]
         model.covariates_ = meta["covariates"]
@@ -284,6 +342,7 @@ _PARAMS = (
     "min_child_samples",
     "reg_lambda",
     "stockout_recovery",
+    "quantiles",
     "min_history_days",
     "train_days",
     "seed",

@@ -9,9 +9,7 @@ up exactly to the daily forecast.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ..data.contract import DAY, PRODUCT, STORE
 from ..data.load import DailyPanel
 from ..errors import FreshcastError
 from ..features.intraday import ewm_profile
@@ -55,26 +53,19 @@ def parse_slots(text: str) -> list[tuple[str, np.ndarray]]:
     return slots
 
 
-def split_daily(
-    daily: pd.DataFrame, series: np.ndarray, profile: np.ndarray, slots: list[tuple[str, np.ndarray]] | None = None
-) -> pd.DataFrame:
-    """Split daily forecasts (rows of `daily` with store_id, product_id, dt, yhat; `series`
-    indexes each row into `profile`) into one row per hour, or per slot when `slots` is
-    given, each with its share of yhat."""
-    shares = profile[series]  # (n_rows, 24)
-    if slots is None:
-        labels, parts = np.arange(24, dtype=np.int8), shares
-        key = "hour"
-    else:
-        labels = np.array([name for name, _ in slots], dtype=object)
-        parts = np.stack([shares[:, hours].sum(axis=1) for _, hours in slots], axis=1)
-        key = "slot"
-    n, k = parts.shape
-    out = {
-        STORE: np.repeat(daily[STORE].to_numpy(), k),
-        PRODUCT: np.repeat(daily[PRODUCT].to_numpy(), k),
-        DAY: np.repeat(daily[DAY].to_numpy(), k),
-        key: np.tile(labels, n),
-    }
-    out["yhat"] = (daily["yhat"].to_numpy()[:, None] * parts).ravel().astype(np.float32)
-    return pd.DataFrame(out)
+def dayparts(level: str, slots: str | None) -> tuple[str | None, np.ndarray | None, list[np.ndarray] | None]:
+    """Output column, labels and hours of the parts each day is forecast in: (None, None,
+    None) for whole days, "hour" for every hour, "slot" for the dayparts in `slots`."""
+    if slots is not None:
+        parsed = parse_slots(slots)
+        return "slot", np.array([name for name, _ in parsed], dtype=object), [hours for _, hours in parsed]
+    if level == "hour":
+        return "hour", np.arange(24, dtype=np.int8), [np.array([h]) for h in range(24)]
+    if level != "day":
+        raise FreshcastError(f"level must be 'day' or 'hour', got '{level}'")
+    return None, None, None
+
+
+def part_shares(profile: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """(n, n_parts) share of the day in each part, from (n, 24) intraday profiles."""
+    return np.stack([profile[:, hours].sum(axis=1) for hours in groups], axis=1)

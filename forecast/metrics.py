@@ -1,4 +1,5 @@
-"""Forecast accuracy on daily sales: WAPE, WPE (bias) and MASE, overall and on in-stock days."""
+"""Forecast accuracy on daily sales: WAPE, WPE (bias) and MASE, overall and on in-stock days;
+pinball loss and coverage of quantile forecasts."""
 
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ def seasonal_scale(values: np.ndarray, offsets: np.ndarray, season: int = 7) -> 
     total = np.bincount(series[valid], weights=diff[valid], minlength=n)
     count = np.bincount(series[valid], minlength=n)
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def pinball(actual: np.ndarray, quantile: np.ndarray, level: float) -> float:
+    """Mean pinball (quantile) loss of forecasts `quantile` of level `level`, in units."""
+    diff = np.asarray(actual, np.float64) - quantile
+    return float(np.mean(np.maximum(level * diff, (level - 1) * diff)))
+
+
+def coverage(actual: np.ndarray, quantile: np.ndarray) -> float:
+    """Share of actuals at or below the quantile forecast (should be near its level)."""
+    return float(np.mean(actual <= quantile))
 
 
 def evaluate(actual, forecast, in_stock, series, scale) -> dict[str, float]:

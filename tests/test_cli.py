@@ -21,14 +21,30 @@ def test_forecast_command_writes_the_contract(tmp_path):
     result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
     table = pq.read_table(out)
-    assert table.column_names == ["store_id", "product_id", "dt", "yhat"]
+    assert table.column_names == ["store_id", "product_id", "dt", "yhat", "q10", "q50", "q90"]
     assert str(table.schema.field("dt").type) == "date32[day]"
     pred = table.to_pandas()
+    assert (pred.q10 >= 0).all() and (pred.q10 <= pred.q50).all() and (pred.q50 <= pred.q90).all()
+    assert (pred.q90 > pred.q10).mean() > 0.5  # real intervals, not points
     assert len(pred) == df.groupby(["store_id", "product_id"]).ngroups * 3
     assert not list(tmp_path.glob(".*.tmp"))
     # rerun: identical output
     runner.invoke(app, [*args, "--out", str(tmp_path / "again.parquet")])
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), pred)
+
+
+def test_forecast_quantile_levels_are_configurable(tmp_path):
+    split_sample(tmp_path)
+    args = ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(tmp_path / "future.parquet")]
+    for levels, columns in [("0.975,0.025", ["q2.5", "q97.5"]), ("none", [])]:
+        out = tmp_path / f"{levels}.parquet"
+        result = runner.invoke(app, [*args, "--out", str(out), "--quantiles", levels])
+        assert result.exit_code == 0, result.output
+        assert pq.read_table(out).column_names == ["store_id", "product_id", "dt", "yhat", *columns]
+    for bad, message in [("0.1,1.5", "between 0 and 1"), ("ten", "comma-separated"), ("0.5,0.5", "distinct")]:
+        result = runner.invoke(app, [*args, "--out", str(tmp_path / "x.parquet"), "--quantiles", bad])
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "x.parquet").exists()
 
 
 def test_forecast_with_bad_future_exits_1_and_writes_nothing(tmp_path):

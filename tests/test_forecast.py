@@ -28,7 +28,7 @@ def fitted(split):
 def test_forecast_has_one_non_negative_row_per_series_and_day(fitted, split):
     train, future = split
     pred = fitted.predict(7, future)
-    assert list(pred.columns) == ["store_id", "product_id", "dt", "yhat"]
+    assert list(pred.columns) == ["store_id", "product_id", "dt", "yhat", "q10", "q50", "q90"]
     assert len(pred) == train.n_series * 7
     assert not pred.duplicated(["store_id", "product_id", "dt"]).any()
     assert (pred.yhat >= 0).all() and np.isfinite(pred.yhat).all()
@@ -41,6 +41,9 @@ def test_forecast_beats_seasonal_naive_on_the_sample(sample_panel):
     assert set(overall.index) == {"freshcast", "seasonal_naive", "moving_average"}
     assert overall.loc["freshcast", "wape"] < overall.loc["seasonal_naive", "wape"]
     assert len(scores) == 3 * 3
+    assert 0.6 < overall.loc["freshcast", "interval_coverage"] < 0.95
+    assert 0.3 < overall.loc["freshcast", "coverage_q50"] < 0.7 and overall.loc["freshcast", "pinball_q50"] > 0
+    assert np.isnan(overall.loc["seasonal_naive", "interval_coverage"])  # baselines give no quantiles
 
 
 def test_same_seed_same_forecast_and_save_load_roundtrip(fitted, split, tmp_path):

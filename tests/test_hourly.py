@@ -66,7 +66,9 @@ def forecasts(sample_panel):
 def test_hours_and_slots_add_up_to_the_day(forecasts):
     daily, hourly, slotted = forecasts
     keys = ["store_id", "product_id", "dt"]
-    assert list(hourly.columns) == [*keys, "hour", "yhat"] and list(slotted.columns) == [*keys, "slot", "yhat"]
+    quantiles = ["q10", "q50", "q90"]
+    assert list(hourly.columns) == [*keys, "hour", "yhat", *quantiles]
+    assert list(slotted.columns) == [*keys, "slot", "yhat", *quantiles]
     assert len(hourly) == 24 * len(daily) and len(slotted) == 5 * len(daily)
     assert (hourly.yhat >= 0).all() and hourly.hour.between(0, 23).all()
     for part in (hourly, slotted):
@@ -93,11 +95,11 @@ def test_cli_level_hour_and_slots(tmp_path):
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "h.parquet"), "--level", "hour"])
     assert result.exit_code == 0, result.output
     hourly = pd.read_parquet(tmp_path / "h.parquet")
-    assert list(hourly.columns) == ["store_id", "product_id", "dt", "hour", "yhat"]
+    assert list(hourly.columns) == ["store_id", "product_id", "dt", "hour", "yhat", "q10", "q50", "q90"]
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "s.csv"), "--slots", SLOTS])
     assert result.exit_code == 0, result.output
     slotted = pd.read_csv(tmp_path / "s.csv", dtype={"slot": str})
-    assert list(slotted.columns) == ["store_id", "product_id", "dt", "slot", "yhat"]
+    assert list(slotted.columns) == ["store_id", "product_id", "dt", "slot", "yhat", "q10", "q50", "q90"]
     assert set(slotted.slot) == set(SLOTS.split(","))
     bad = runner.invoke(app, [*base, "--out", str(tmp_path / "x.parquet"), "--slots", "06-10,10-14"])
     assert bad.exit_code == 2 and "covered" in bad.output

@@ -1,0 +1,111 @@
+"""Quantile forecasts: the ratio calibration table, held-out calibration without leakage,
+coverage on the sample, and quantiles for hours and slots."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from freshcast.errors import FreshcastError
+from freshcast.forecast import DailyForecaster
+from freshcast.forecast.quantiles import QuantileTable, parse_quantiles, quantile_column
+
+LEVELS = np.array([0.1, 0.5, 0.9])
+FAST = dict(n_estimators=40, num_leaves=31, n_jobs=2)
+
+
+def _pairs(rng, n, dispersion):
+    """Forecast means and actuals whose ratio y / mu is gamma with mean 1."""
+    mu = rng.lognormal(0.0, 1.0, n)
+    y = mu * rng.gamma(1 / dispersion, dispersion, n)
+    return mu, y
+
+
+def test_table_calibrates_each_volatility_group():
+    rng = np.random.default_rng(0)
+    calm_mu, calm_y = _pairs(rng, 40_000, 0.05)
+    wild_mu, wild_y = _pairs(rng, 40_000, 1.0)
+    vol = np.r_[np.full(40_000, 0.2), np.full(40_000, 1.5)]
+    table = QuantileTable.fit(np.r_[calm_mu, wild_mu], np.r_[calm_y, wild_y], vol, LEVELS)
+    for disp, v in [(0.05, 0.2), (1.0, 1.5)]:
+        mu, y = _pairs(rng, 20_000, disp)
+        q = table.predict(mu, np.full(len(mu), v))
+        below = (y[:, None] <= q).mean(axis=0)
+        np.testing.assert_allclose(below, LEVELS, atol=0.02)
+    # the volatile group gets the wider intervals
+    wide = table.predict(np.ones(2), np.array([0.2, 1.5]))
+    assert wide[1, 2] - wide[1, 0] > 2 * (wide[0, 2] - wide[0, 0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.lists(st.floats(0, 1e4), min_size=1, max_size=50), st.floats(0, 10))
+def test_table_quantiles_are_monotone_and_non_negative(seed, means, vol):
+    rng = np.random.default_rng(seed)
+    mu, y = _pairs(rng, 2_000, rng.uniform(0.05, 2))
+    y[rng.random(len(y)) < 0.3] = 0  # days with no sale
+    table = QuantileTable.fit(mu, y, rng.uniform(0, 3, len(mu)), LEVELS)
+    q = table.predict(np.array(means), np.full(len(means), vol))
+    assert (q >= 0).all() and (np.diff(q, axis=1) >= 0).all()
+
+
+def test_quantile_levels_parse_and_name():
+    assert parse_quantiles("0.9, 0.1,0.5") == (0.1, 0.5, 0.9)
+    assert parse_quantiles("none") == ()
+    assert [quantile_column(q) for q in (0.1, 0.5, 0.025, 0.975)] == ["q10", "q50", "q2.5", "q97.5"]
+    for bad in ("0,0.5", "0.5,1", "a,b", "0.2,0.2"):
+        with pytest.raises(FreshcastError):
+            parse_quantiles(bad)
+
+
+@pytest.fixture(scope="module")
+def split(sample_panel):
+    cut = sample_panel.last_day - 7
+    return sample_panel.until(cut), sample_panel.future(cut + 1, 7)
+
+
+def test_calibration_model_never_sees_the_held_out_days(split):
+    """The held-out forecasts are the same whatever the last max_horizon days sold."""
+    train, _ = split
+    model = DailyForecaster(**FAST).fit(train)
+    last = train.day_numbers() > train.last_day - model.max_horizon
+    changed = dataclasses.replace(
+        train,
+        sales=np.where(last, train.sales * 3 + 1, train.sales).astype(np.float32),
+        hour_sales=np.where(last[:, None], train.hour_sales * 3 + 0.1, train.hour_sales).astype(np.float32),
+    )
+    other = DailyForecaster(**FAST).fit(changed)
+    np.testing.assert_array_equal(model.holdout_.mean, other.holdout_.mean)
+    assert not np.array_equal(model.holdout_.actual, other.holdout_.actual)
+
+
+def test_interval_covers_about_80_percent_of_in_stock_days(sample_panel, split):
+    train, future = split
+    pred = DailyForecaster(**FAST).fit(train).predict(7, future)
+    pos = sample_panel.offsets[:-1, None] + (train.last_day + np.arange(1, 8) - sample_panel.start[:, None])
+    actual, in_stock = sample_panel.sales[pos].ravel(), sample_panel.in_stock()[pos].ravel()
+    inside = (actual >= pred.q10.to_numpy()) & (actual <= pred.q90.to_numpy())
+    assert in_stock.sum() > 300
+    assert 0.7 <= inside[in_stock].mean() <= 0.9
+    assert abs((actual <= pred.q50.to_numpy())[in_stock].mean() - 0.5) < 0.1
+
+
+def test_hour_and_slot_rows_carry_their_own_quantiles(split):
+    train, future = split
+    model = DailyForecaster(**FAST, quantiles=(0.25, 0.75)).fit(train)
+    daily = model.predict(7, future)
+    for part in (model.predict(7, future, level="hour"), model.predict(7, future, slots="06-14,14-22,22-06")):
+        assert list(part.columns[-3:]) == ["yhat", "q25", "q75"]
+        assert (part.q25 >= 0).all() and (part.q25 <= part.q75).all()
+        # a part's upper quantile is not just its share of the day's: parts are noisier
+        assert part.q75.sum() > 0 and not np.allclose(
+            part.groupby(["store_id", "product_id", "dt"], sort=False).q75.sum().to_numpy(), daily.q75.to_numpy()
+        )
+
+
+def test_quantiles_need_history_beyond_the_held_out_days(sample_panel):
+    short = sample_panel.until(int(sample_panel.start.min()) + 33)
+    with pytest.raises(FreshcastError, match="ask for none"):
+        DailyForecaster(**FAST).fit(short)
+    assert DailyForecaster(**FAST, quantiles=()).fit(short).n_train_rows_ > 0
