@@ -91,7 +91,7 @@ def validate(
 def forecast(
     history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
     future: Annotated[Path, typer.Option(help="Future covariates of the days to forecast")],
-    out: Annotated[Path, typer.Option(help="Output Parquet (or .csv): store_id, product_id, dt, yhat")],
+    out: Annotated[Path, typer.Option(help="Output Parquet (or .csv): store_id, product_id, dt, yhat, q10, q50, q90")],
     map: MapOption = None,
     seed: Annotated[int, typer.Option(help="Random seed (same inputs and seed, same forecast)")] = 0,
     save_model: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this folder")] = None,
