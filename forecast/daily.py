@@ -220,7 +220,7 @@ class DailyForecaster:
         one row per hour (column ``hour``), with ``slots`` (like ``"06-10,10-14,14-22,22-06"``)
         one row per slot (column ``slot``). Hours and slots add up to the daily forecast. Every
         row also carries the quantiles of the model's `quantiles` levels (q10, q50, q90 ...)."""
-        dayparts(level, slots)  # validates both before any work
+        key, labels, groups = dayparts(level, slots)  # validates both before any work
         if not hasattr(self, "booster_"):
             raise FreshcastError("the forecaster is not fitted: call fit() or load() first")
         if not 1 <= horizon <= self.max_horizon:
@@ -239,7 +239,6 @@ class DailyForecaster:
             raise FreshcastError(
                 f"future covariates must cover {horizon} day(s) from {day_to_date(panel.last_day + 1)}"
             )
-        key, labels, groups = dayparts(level, slots)
         yhat, series, vol = self._daily_mean(panel, future, horizon)
         k = 1 if groups is None else len(groups)
         if groups is None:
