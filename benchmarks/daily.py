@@ -244,6 +244,41 @@ def score(out: Path, engines: list[str]) -> dict:
     return result
 
 
+def run(args, engines: dict, script: str, score) -> None:
+    """Run a benchmark script: as a child (--engine), one engine; as the driver, every engine
+    of --engines in its own process of `script`, then `score(out, engines)` when freshcast ran,
+    and the report (stdout, and --json)."""
+    if args.engine:  # child process: run one engine
+        figures = engines[args.engine](args, Path(args.out))
+        (Path(args.out) / f"{args.engine}.json").write_text(json.dumps(figures))
+        return
+    names = args.engines.split(",")
+    warm_file_cache(args.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        report = {
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "date": date.today().isoformat(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+            "train_end": args.train_end,
+            "horizon_days": args.horizon,
+            "engines": {},
+        }
+        for name in names:
+            print(f"{name}:", file=sys.stderr, flush=True)
+            cmd = [sys.executable, script, "--engine", name, "--out", tmp, *sys.argv[1:]]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True)
+            figures = json.loads((out / f"{name}.json").read_text())
+            figures["process_seconds"] = round(time.perf_counter() - t0, 1)
+            report["engines"][name] = figures
+        if "freshcast" in names:
+            report["accuracy"] = score(out, names)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
@@ -256,35 +291,7 @@ def main() -> None:
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    if args.engine:  # child process: run one engine
-        figures = ENGINES[args.engine](args, Path(args.out))
-        (Path(args.out) / f"{args.engine}.json").write_text(json.dumps(figures))
-        return
-
-    engines = args.engines.split(",")
-    warm_file_cache(args.data)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        report = {
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "date": date.today().isoformat(),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-            "train_end": args.train_end,
-            "horizon_days": args.horizon,
-            "engines": {},
-        }
-        for name in engines:
-            print(f"{name}:", file=sys.stderr, flush=True)
-            cmd = [sys.executable, __file__, "--engine", name, "--out", tmp, *sys.argv[1:]]
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True)
-            figures = json.loads((out / f"{name}.json").read_text())
-            figures["process_seconds"] = round(time.perf_counter() - t0, 1)
-            report["engines"][name] = figures
-        report["accuracy"] = score(out, engines)
-    print(json.dumps(report, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    run(args, ENGINES, __file__, score)
 
 
 if __name__ == "__main__":

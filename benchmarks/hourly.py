@@ -15,19 +15,11 @@ without stockout recovery, and each engine's stage times and peak memory.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
-import sys
-import tempfile
-import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-from daily import COVARIATES, DEFAULT_DATA, STATIC, Stages, _day, warm_file_cache
+from daily import COVARIATES, DEFAULT_DATA, STATIC, Stages, _day, run
 
 HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
 SLOTS = "06-10,10-14,14-18,18-22,22-06"
@@ -284,36 +276,7 @@ def main() -> None:
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    if args.engine:  # child process: run one engine
-        figures = ENGINES[args.engine](args, Path(args.out))
-        (Path(args.out) / f"{args.engine}.json").write_text(json.dumps(figures))
-        return
-
-    engines = args.engines.split(",")
-    warm_file_cache(args.data)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        report = {
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "date": date.today().isoformat(),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-            "train_end": args.train_end,
-            "horizon_days": args.horizon,
-            "engines": {},
-        }
-        for name in engines:
-            print(f"{name}:", file=sys.stderr, flush=True)
-            cmd = [sys.executable, __file__, "--engine", name, "--out", tmp, *sys.argv[1:]]
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True)
-            figures = json.loads((out / f"{name}.json").read_text())
-            figures["process_seconds"] = round(time.perf_counter() - t0, 1)
-            report["engines"][name] = figures
-        if "freshcast" in engines:
-            report["accuracy"] = score(out, engines, args)
-    print(json.dumps(report, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    run(args, ENGINES, __file__, lambda out, engines: score(out, engines, args))
 
 
 if __name__ == "__main__":
