@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 app = typer.Typer(
-    help="Demand forecasts for fresh-grocery retail: daily sales per store x product.",
+    help="Demand forecasts and replenishment for fresh-grocery retail, per store x product.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -180,6 +180,50 @@ def backtest(
     except (FreshcastError, OSError, ValueError) as exc:
         _fail(exc)
     _print_scores(scores)
+
+
+@app.command()
+def replay(
+    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    actuals: Annotated[Path, typer.Option(help="Real hourly rows of the days to replay, which follow the history")],
+    out: Annotated[Path, typer.Option(help="Folder for summary.json and log.parquet")],
+    map: MapOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same inputs and seed, same replay)")] = 0,
+) -> None:
+    """Replay the real demand of ACTUALS through four ordering policies (the stores' rule of
+    thumb, ordering to the mean forecast, freshcast's optimizer, a perfect-foresight oracle)
+    with deliveries after their lead time, FIFO selling and expiry, on ASSUMED master data.
+    Each day is forecast only from the history and the actuals before it."""
+    from .data import load_history_with_actuals
+    from .data.load import day_to_date
+    from .errors import FreshcastError
+    from .optimize.master import assume_master_data
+    from .optimize.replay import replay as run_replay
+    from .optimize.replay import write_replay
+
+    try:
+        with _Step(f"loading history {history} and actuals {actuals}"):
+            panel, first_day = load_history_with_actuals(history, actuals, _column_map(map))
+        days = panel.last_day - first_day + 1
+        _say(f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
+        master = assume_master_data(panel.until(first_day - 1))
+        _say(master.notes[0])
+        with _Step(f"replaying {days} day(s)"):
+            result = run_replay(panel, first_day, master=master, seed=seed, progress=_say)
+        about = {
+            "first_day": str(day_to_date(first_day)),
+            "last_day": str(day_to_date(panel.last_day)),
+            "series": panel.n_series,
+            "assumptions": master.notes,
+        }
+        write_replay(result, out, about)
+    except (FreshcastError, OSError) as exc:
+        _fail(exc)
+    cols = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "total_cost")
+    print(f"{'policy':15s}" + "".join(f"{c:>14s}" for c in cols))
+    for name, row in result.summary.items():
+        print(f"{name:15s}" + "".join(f"{row[c]:14.3f}" for c in cols))
+    _say(f"wrote {out / 'summary.json'} and {out / 'log.parquet'}")
 
 
 @app.command()

@@ -452,6 +452,50 @@ def load_history(path: Source, column_map: C.ColumnMap | None = None) -> DailyPa
     parts, statics, covs, problems, source, hourly = _read_day_records(path, column_map, with_sales=True)
     if problems:
         raise DataError(source, problems.lines())
+    return _panel(parts, statics, covs, source, hourly)
+
+
+def load_history_with_actuals(
+    history: Source, actuals: Source, column_map: C.ColumnMap | None = None
+) -> tuple[DailyPanel, int]:
+    """Sales history followed by the actual sales of the days after it (for replays), as one
+    panel. Returns the panel and the day number of the first actual day. The actuals must
+    start the day after the history ends and hold only series of the history; history series
+    without actual rows get filled days (zero sales, counted in filled_hours)."""
+    parts, statics, covs, problems, source, hourly = _read_day_records(history, column_map, with_sales=True)
+    if problems:
+        raise DataError(source, problems.lines())
+    a_parts, a_statics, a_covs, a_problems, a_source, _ = _read_day_records(actuals, column_map, with_sales=True)
+    if a_problems:
+        raise DataError(a_source, a_problems.lines())
+    missing = [c for c in [*statics, *covs] if c not in [*a_statics, *a_covs]]
+    if missing:
+        raise DataError(a_source, [f"column '{c}' is in the history but missing here" for c in missing])
+    last = max(int(p[C.DAY].max()) for p in parts)
+    first = min(int(p[C.DAY].min()) for p in a_parts)
+    if first != last + 1:
+        raise DataError(
+            a_source,
+            [f"actual days must start on {day_to_date(last + 1)}, the day after the history ends; "
+             f"they start on {day_to_date(first)}"],
+        )  # fmt: skip
+    hist_keys = np.unique(np.concatenate([(p[C.STORE] << 32) | p[C.PRODUCT] for p in parts]))
+    for p in a_parts:
+        key = (p[C.STORE] << 32) | p[C.PRODUCT]
+        new = ~np.isin(key, hist_keys)
+        if new.any():
+            r = int(np.argmax(new))
+            raise DataError(
+                a_source,
+                [f"{len(np.unique(key[new]))} store x product series not in the history, e.g. "
+                 f"store_id={p[C.STORE][r]}, product_id={p[C.PRODUCT][r]}"],
+            )  # fmt: skip
+        p["file"] = p["file"] + len(parts)
+    return _panel(parts + a_parts, statics, covs, f"{source} + {a_source}", hourly), first
+
+
+def _panel(parts, statics, covs, source: str, hourly: bool) -> DailyPanel:
+    problems = _Problems()
     a = _assemble(parts, statics, covs, problems, source)
     if problems:
         raise DataError(source, problems.lines())

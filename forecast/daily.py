@@ -221,24 +221,7 @@ class DailyForecaster:
         one row per slot (column ``slot``). Hours and slots add up to the daily forecast. Every
         row also carries the quantiles of the model's `quantiles` levels (q10, q50, q90 ...)."""
         key, labels, groups = dayparts(level, slots)  # validates both before any work
-        if not hasattr(self, "booster_"):
-            raise FreshcastError("the forecaster is not fitted: call fit() or load() first")
-        if not 1 <= horizon <= self.max_horizon:
-            raise FreshcastError(f"horizon must be between 1 and {self.max_horizon} days, got {horizon}")
-        panel = _as_panel(history) if history is not None else getattr(self, "history_", None)
-        if panel is None:
-            raise FreshcastError("a loaded model needs the sales history: pass history=")
-        if list(panel.covariates) != self.covariates_:
-            raise FreshcastError(
-                f"{panel.source}: the history has covariates {list(panel.covariates)}, "
-                f"the model was trained with {self.covariates_}"
-            )
-        if not isinstance(future, FutureCovariates):
-            future = load_future(future, panel)
-        if future.first_day != panel.last_day + 1 or future.n_days < horizon:
-            raise FreshcastError(
-                f"future covariates must cover {horizon} day(s) from {day_to_date(panel.last_day + 1)}"
-            )
+        panel, future = self._inputs(horizon, future, history)
         yhat, series, vol = self._daily_mean(panel, future, horizon)
         k = 1 if groups is None else len(groups)
         if groups is None:
@@ -261,6 +244,43 @@ class DailyForecaster:
             q = self.holdout_.table(groups, self.quantiles).predict(out["yhat"], np.repeat(vol, k))
             out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(self.quantiles)})
         return pd.DataFrame(out)
+
+    def predict_arrays(
+        self,
+        horizon: int,
+        future: FutureCovariates | str | Path | pd.DataFrame,
+        history: DailyPanel | str | Path | pd.DataFrame | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Daily forecasts as arrays in the history's series order: the mean (n_series,
+        horizon) and the quantiles (n_series, horizon, len(quantiles)), units >= 0."""
+        panel, future = self._inputs(horizon, future, history)
+        yhat, _, vol = self._daily_mean(panel, future, horizon)
+        if not self.quantiles:
+            return yhat.reshape(-1, horizon), np.empty((len(yhat) // horizon, horizon, 0), np.float32)
+        q = self.holdout_.table(None, self.quantiles).predict(yhat, vol)
+        return yhat.reshape(-1, horizon), q.reshape(-1, horizon, len(self.quantiles))
+
+    def _inputs(self, horizon, future, history) -> tuple[DailyPanel, FutureCovariates]:
+        """Check the model and the forecast inputs; load them if given as paths or frames."""
+        if not hasattr(self, "booster_"):
+            raise FreshcastError("the forecaster is not fitted: call fit() or load() first")
+        if not 1 <= horizon <= self.max_horizon:
+            raise FreshcastError(f"horizon must be between 1 and {self.max_horizon} days, got {horizon}")
+        panel = _as_panel(history) if history is not None else getattr(self, "history_", None)
+        if panel is None:
+            raise FreshcastError("a loaded model needs the sales history: pass history=")
+        if list(panel.covariates) != self.covariates_:
+            raise FreshcastError(
+                f"{panel.source}: the history has covariates {list(panel.covariates)}, "
+                f"the model was trained with {self.covariates_}"
+            )
+        if not isinstance(future, FutureCovariates):
+            future = load_future(future, panel)
+        if future.first_day != panel.last_day + 1 or future.n_days < horizon:
+            raise FreshcastError(
+                f"future covariates must cover {horizon} day(s) from {day_to_date(panel.last_day + 1)}"
+            )
+        return panel, future
 
     def _daily_mean(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
         """Mean daily forecasts for days 1..horizon of every series (series-major), with each

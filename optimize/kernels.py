@@ -1,0 +1,254 @@
+"""Numba kernels for perishable ordering and its replay. Arrays only, one row per store x
+product line; days are counted from the planning day (day 0).
+
+Stock of a line is held in two arrays: ``on_hand[i, e]`` units that expire at the end of
+day ``e`` (already in the store) and ``on_order[i, a]`` units that arrive on the morning of
+day ``a`` and keep for ``shelf[i]`` days (expiring at the end of day ``a + shelf - 1``).
+Selling is first-in-first-out: the units that expire first go first. An order placed on
+day 0 arrives on day ``lead`` and is sold after every unit already held.
+"""
+
+import math
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, inline="always")
+def _quantile(levels, values, u):
+    """Value at probability u of the distribution whose quantiles at `levels` are `values`:
+    linear between levels, linear down to a floor of 0 below the first, exponential tail
+    (continuous density) above the last."""
+    J = levels.shape[0]
+    if u <= levels[0]:
+        slope = (values[1] - values[0]) / (levels[1] - levels[0])
+        floor = max(values[0] - slope * levels[0], 0.0)
+        return floor + (values[0] - floor) * u / levels[0]
+    if u >= levels[J - 1]:
+        slope = (values[J - 1] - values[J - 2]) / (levels[J - 1] - levels[J - 2])
+        theta = slope * (1.0 - levels[J - 1])
+        return values[J - 1] + theta * math.log((1.0 - levels[J - 1]) / max(1.0 - u, 1e-12))
+    j = 1
+    while levels[j] < u:
+        j += 1
+    w = (u - levels[j - 1]) / (levels[j] - levels[j - 1])
+    return values[j - 1] + w * (values[j] - values[j - 1])
+
+
+@nb.njit(cache=True, parallel=True)
+def demand_scenarios(quantiles, levels, uniforms):
+    """Demand paths (n, K, D) from per-day quantiles (n, D, J) at `levels` (J,) and shared
+    probabilities `uniforms` (K, D). Quantiles are made monotone per day first."""
+    n, D, J = quantiles.shape
+    K = uniforms.shape[0]
+    out = np.empty((n, K, D), np.float32)
+    for i in nb.prange(n):
+        vals = np.empty(J)
+        for d in range(D):
+            top = 0.0
+            for j in range(J):
+                top = max(top, quantiles[i, d, j])
+                vals[j] = top
+            for k in range(K):
+                out[i, k, d] = _quantile(levels, vals, uniforms[k, d])
+    return out
+
+
+@nb.njit(cache=True)
+def _serve_existing(on_hand, on_order, shelf, demand, lead, n_days, residual):
+    """Sell one demand path from the stock already held or ordered (FIFO, expiry at day end).
+    Writes the demand left unserved on each day into `residual` and returns the units still
+    usable on the morning of day `lead` (arrivals of that morning included)."""
+    B = on_hand.shape[0]
+    A = on_order.shape[0]
+    n = 0
+    exp = np.empty(B + A, np.int64)
+    arr = np.empty(B + A, np.int64)
+    qty = np.empty(B + A)
+    for e in range(B):  # on hand, already in expiry order
+        if on_hand[e] > 0:
+            exp[n], arr[n], qty[n] = e, 0, on_hand[e]
+            n += 1
+    for a in range(A):  # arrivals: later arrival = later expiry
+        if on_order[a] > 0:
+            exp[n], arr[n], qty[n] = a + shelf - 1, a, on_order[a]
+            n += 1
+    # keep expiry order across the two groups (insertion sort; a handful of batches)
+    for x in range(1, n):
+        j = x
+        while j > 0 and exp[j - 1] > exp[j]:
+            exp[j - 1], exp[j] = exp[j], exp[j - 1]
+            arr[j - 1], arr[j] = arr[j], arr[j - 1]
+            qty[j - 1], qty[j] = qty[j], qty[j - 1]
+            j -= 1
+    usable = 0.0
+    for d in range(n_days):
+        if d == lead:
+            for b in range(n):
+                if arr[b] <= d and exp[b] >= d:
+                    usable += qty[b]
+        need = demand[d]
+        for b in range(n):
+            if need <= 0:
+                break
+            if arr[b] <= d and exp[b] >= d and qty[b] > 0:
+                take = min(qty[b], need)
+                qty[b] -= take
+                need -= take
+        residual[d] = need
+    return usable
+
+
+@nb.njit(cache=True, parallel=True)
+def usable_at_arrival(on_hand, on_order, shelf, lead, paths):
+    """Mean over the K demand paths (n, K, D) of the units held or ordered that are still
+    usable when an order placed today would arrive (morning of day `lead`)."""
+    n, K, D = paths.shape
+    out = np.zeros(n)
+    for i in nb.prange(n):
+        residual = np.empty(D)
+        acc = 0.0
+        for k in range(K):
+            acc += _serve_existing(on_hand[i], on_order[i], shelf[i], paths[i, k], lead[i], lead[i] + 1, residual)
+        out[i] = acc / K
+    return out
+
+
+@nb.njit(cache=True)
+def _expected_cost(q, window, tail_lost, life, cum, K, S, under, over, hold):
+    c = 0.0
+    for k in range(K):
+        c += under * (max(window[k] - q, 0.0) + tail_lost[k]) + over * max(q - life[k], 0.0)
+        for j in range(S - 1):
+            c += hold * max(q - cum[k, j], 0.0)
+    return c / K
+
+
+@nb.njit(cache=True)
+def _line_outlook(on_hand, on_order, S, L, R, paths, window, tail_lost, life, cum):
+    """Serve each demand path of one line from its existing stock and summarise the demand
+    left for a new order (arriving on day L, kept S days, next delivery on day L + R):
+    `window` residual demand in the review window while the order keeps, `tail_lost` in the
+    window after it expired (lost whatever is ordered), `life` over its shelf life, `cum`
+    cumulative over its first S - 1 nights. Returns (mean usable stock at arrival, total
+    demand in the window over all paths, largest `life`)."""
+    K = paths.shape[0]
+    residual = np.empty(paths.shape[1])
+    need_days = L + max(R, S)
+    usable = 0.0
+    demand_window = 0.0
+    top = 0.0
+    for k in range(K):
+        usable += _serve_existing(on_hand, on_order, S, paths[k], L, need_days, residual)
+        w = 0.0
+        t = 0.0
+        f = 0.0
+        for d in range(L, L + R):
+            demand_window += paths[k, d]
+            if d < L + S:
+                w += residual[d]
+            else:
+                t += residual[d]
+        for j in range(S):
+            f += residual[L + j]
+            if j < S - 1:
+                cum[k, j] = f
+        window[k], tail_lost[k], life[k] = w, t, f
+        top = max(top, f)
+    return usable / K, demand_window, top
+
+
+@nb.njit(cache=True)
+def _outcome(q, window, tail_lost, life, demand_window):
+    """(expected units of an order q that expire unsold, expected fill rate in the window)."""
+    K = window.shape[0]
+    lost = 0.0
+    over = 0.0
+    for k in range(K):
+        lost += max(window[k] - q, 0.0) + tail_lost[k]
+        over += max(q - life[k], 0.0)
+    return over / K, (1.0 - lost / demand_window if demand_window > 0 else 1.0)
+
+
+@nb.njit(cache=True, parallel=True)
+def order_quantities(
+    on_hand, on_order, shelf, lead, review, paths, under, over, hold, case_pack, min_order, capacity, can_order, fixed
+):
+    """Order per line that minimises expected cost over the K demand paths (n, K, D).
+
+    An order placed today arrives on day L = lead and is sold, after all older stock, until
+    it expires at the end of day L + shelf - 1. Costs per unit: `under` for demand unmet
+    between its arrival and the next order's arrival (day L + review), `over` for every unit
+    of it that expires unsold, `hold` for each night it stays in the store. The quantity is
+    a multiple of `case_pack`, zero or at least `min_order`, and keeps the usable stock at
+    arrival within `capacity`. The cost is convex in the quantity, so cases are added until
+    one more case costs more than it saves. Lines whose `fixed` quantity is not NaN keep it
+    (their outlook is still worked out).
+
+    Returns (order_qty, usable_on_hand, expected_waste, expected_fill_rate): usable stock at
+    arrival (mean), expected units of this order that expire unsold, expected share of the
+    demand between the arrival and the next one that is met."""
+    n, K, D = paths.shape
+    order = np.zeros(n)
+    usable = np.zeros(n)
+    waste = np.zeros(n)
+    fill = np.ones(n)
+    for i in nb.prange(n):
+        S = shelf[i]
+        window, tail_lost, life, cum = np.empty(K), np.empty(K), np.empty(K), np.empty((K, max(S - 1, 1)))
+        usable[i], demand_window, top = _line_outlook(
+            on_hand[i], on_order[i], S, lead[i], review[i], paths[i], window, tail_lost, life, cum
+        )
+        best_q = 0.0
+        if not np.isnan(fixed[i]):
+            best_q = fixed[i]
+        elif can_order[i]:
+            cp = case_pack[i]
+            max_cases = int(math.ceil(top / cp)) + 1
+            room = capacity[i] - usable[i]
+            if room < np.inf:
+                max_cases = min(max_cases, int(math.floor(max(room, 0.0) / cp + 1e-9)))
+            first = max(int(math.ceil(min_order[i] / cp - 1e-9)), 1)
+            best = _expected_cost(0.0, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i])
+            prev = np.inf
+            for m in range(first, max_cases + 1):
+                c = _expected_cost(m * cp, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i])
+                if c < best - 1e-12:
+                    best, best_q = c, m * cp
+                if c > prev + 1e-12:
+                    break
+                prev = c
+        order[i] = best_q
+        waste[i], fill[i] = _outcome(best_q, window, tail_lost, life, demand_window)
+    return order, usable, waste, fill
+
+
+@nb.njit(cache=True, parallel=True)
+def sell_day(stock, shelf, day, demand):
+    """One day of trading in the replay. ``stock[i, e]`` holds units expiring at the end of
+    day e (absolute replay days); units with expiry e arrived on day e - shelf + 1. Sells
+    `demand` first-in-first-out from the units that have arrived, then throws away what
+    expires today. Returns (sold, lost, wasted, stock_end) per line; `stock` is updated."""
+    n = stock.shape[0]
+    sold = np.zeros(n)
+    lost = np.zeros(n)
+    wasted = np.zeros(n)
+    left = np.zeros(n)
+    for i in nb.prange(n):
+        need = demand[i]
+        last = min(day + shelf[i], stock.shape[1])  # arrived: e - shelf + 1 <= day
+        for e in range(day, last):
+            if need <= 0:
+                break
+            take = min(stock[i, e], need)
+            stock[i, e] -= take
+            need -= take
+        sold[i] = demand[i] - need
+        lost[i] = need
+        wasted[i] = stock[i, day]
+        stock[i, day] = 0.0
+        s = 0.0
+        for e in range(day + 1, last):
+            s += stock[i, e]
+        left[i] = s
+    return sold, lost, wasted, left

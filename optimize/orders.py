@@ -1,0 +1,162 @@
+"""Order quantities for perishable lines: the expected-cost optimum under a demand forecast
+distribution, and the order-up-to rules it is compared with.
+
+All functions take arrays with one row per store x product line. Stock is given as
+``on_hand[i, e]`` (units expiring at the end of day e, day 0 = the planning day) and
+``on_order[i, a]`` (units arriving on the morning of day a); see `optimize.kernels`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kernels as K
+from .master import MasterData
+
+N_SCENARIOS = 256
+CORRELATION = 0.5  # correlation of a line's demand surprises across days (Gaussian copula)
+CHUNK = 4096  # lines per block of demand scenarios (bounds memory: CHUNK x N_SCENARIOS x days)
+
+
+@dataclass
+class OrderLines:
+    """One decision per line, with why: order_qty = what to order (units); target_stock =
+    usable_on_hand + order_qty, the stock the order brings the line up to on arrival;
+    usable_on_hand = stock held or ordered that is still sellable on arrival (expected);
+    expected_waste = units of this order expected to expire unsold; expected_fill_rate =
+    share of the demand between this delivery and the next one expected to be met."""
+
+    order_qty: np.ndarray
+    usable_on_hand: np.ndarray
+    expected_waste: np.ndarray
+    expected_fill_rate: np.ndarray
+
+    @property
+    def target_stock(self) -> np.ndarray:
+        return self.usable_on_hand + self.order_qty
+
+
+def days_needed(master: MasterData, review: np.ndarray) -> int:
+    """Days of demand an order decision looks at: until the later of the next delivery and
+    the end of this delivery's shelf life."""
+    return int(np.max(master.lead_time_days + np.maximum(review, master.shelf_life_days)))
+
+
+def weekly_extend(x: np.ndarray, n_days: int) -> np.ndarray:
+    """Extend forecasts of H days (axis 1) to `n_days`, repeating the value of the same
+    weekday of the last forecast week (the last day when H < 7)."""
+    H = x.shape[1]
+    idx = np.arange(n_days)
+    while (idx >= H).any():
+        idx = np.where(idx >= H, idx - 7 if H >= 7 else H - 1, idx)
+    return x[:, idx]
+
+
+def scenario_uniforms(n_scenarios: int, n_days: int, correlation: float, seed: int) -> np.ndarray:
+    """Probabilities (K, D) of a Gaussian copula: each scenario shares one shock across days
+    with weight `correlation`. Deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    z = math.sqrt(correlation) * rng.standard_normal((n_scenarios, 1))
+    z = z + math.sqrt(1 - correlation) * rng.standard_normal((n_scenarios, n_days))
+    return 0.5 * np.vectorize(math.erfc)(-z / math.sqrt(2))
+
+
+def _check_stock(on_hand: np.ndarray, on_order: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    on_hand = np.ascontiguousarray(on_hand, np.float64)
+    on_order = np.ascontiguousarray(on_order, np.float64)
+    if on_hand.shape[0] != n or on_order.shape[0] != n:
+        raise ValueError("on_hand and on_order need one row per line")
+    return on_hand, on_order
+
+
+def orders_from_paths(
+    paths: np.ndarray,
+    on_hand: np.ndarray,
+    on_order: np.ndarray,
+    master: MasterData,
+    review: np.ndarray,
+    can_order: np.ndarray,
+    service_weight: float = 1.0,
+    fixed: np.ndarray | None = None,
+) -> OrderLines:
+    """Expected-cost orders given demand paths (n, K, D): K equally likely futures per line
+    (K = 1 with the real demand gives the perfect-foresight order). `service_weight` scales
+    the cost of unmet demand (above 1 buys a higher fill rate at more waste). Lines with a
+    `fixed` quantity (not NaN) keep it and get its expected waste and fill rate."""
+    n = paths.shape[0]
+    on_hand, on_order = _check_stock(on_hand, on_order, n)
+    if paths.shape[2] < days_needed(master, review):
+        raise ValueError(f"demand paths cover {paths.shape[2]} days, {days_needed(master, review)} needed")
+    q, usable, waste, fill = K.order_quantities(
+        on_hand, on_order, master.shelf_life_days, master.lead_time_days, np.asarray(review, np.int64),
+        np.ascontiguousarray(paths, np.float32), service_weight * master.lost_margin, master.waste_cost,
+        master.holding_cost, master.case_pack, master.min_order_qty, master.capacity,
+        np.asarray(can_order, np.bool_), np.full(n, np.nan) if fixed is None else np.asarray(fixed, np.float64),
+    )  # fmt: skip
+    return OrderLines(q, usable, waste, fill)
+
+
+def optimal_orders(
+    quantiles: np.ndarray,
+    levels: tuple[float, ...],
+    on_hand: np.ndarray,
+    on_order: np.ndarray,
+    master: MasterData,
+    review: np.ndarray,
+    can_order: np.ndarray,
+    service_weight: float = 1.0,
+    n_scenarios: int = N_SCENARIOS,
+    correlation: float = CORRELATION,
+    seed: int = 0,
+) -> OrderLines:
+    """Expected-cost orders from daily forecast quantiles (n, H, J) at `levels` (at least
+    two, e.g. 0.1, 0.5, 0.9), day 0 = the planning day. Demand paths are drawn from the
+    quantiles (piecewise-linear inside, exponential upper tail) with a shared shock per path
+    (`correlation`); days past H repeat the forecast of the same weekday."""
+    levels = np.asarray(levels, np.float64)
+    if len(levels) < 2 or quantiles.shape[2] != len(levels):
+        raise ValueError("optimal_orders needs forecast quantiles at two or more levels")
+    D = days_needed(master, review)
+    q = np.ascontiguousarray(weekly_extend(quantiles, D), np.float32)
+    u = scenario_uniforms(n_scenarios, D, correlation, seed)
+    parts = []
+    for a in range(0, len(q), CHUNK):
+        b = min(a + CHUNK, len(q))
+        paths = K.demand_scenarios(q[a:b], levels, u)
+        sub = master.take(slice(a, b))
+        parts.append(
+            orders_from_paths(paths, on_hand[a:b], on_order[a:b], sub, review[a:b], can_order[a:b], service_weight)
+        )
+    return OrderLines(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+
+
+def order_up_to(
+    path: np.ndarray,
+    target: np.ndarray,
+    on_hand: np.ndarray,
+    on_order: np.ndarray,
+    master: MasterData,
+    can_order: np.ndarray,
+) -> OrderLines:
+    """Order-up-to rule: order what brings the usable stock on arrival to `target` (units),
+    the stock on arrival being projected by selling the point forecast `path` (n, D) from
+    today. Rounded to the nearest case; below half the minimum order nothing is ordered."""
+    n = path.shape[0]
+    on_hand, on_order = _check_stock(on_hand, on_order, n)
+    paths = np.ascontiguousarray(path[:, None, :], np.float32)
+    usable = K.usable_at_arrival(on_hand, on_order, master.shelf_life_days, master.lead_time_days, paths)
+    cp = master.case_pack
+    want = np.maximum(target - usable, 0.0)
+    moq_cases = np.ceil(master.min_order_qty / cp - 1e-9)
+    cases = np.floor(want / cp + 0.5)
+    cases = np.where(cases < moq_cases, np.where(want >= master.min_order_qty / 2, moq_cases, 0.0), cases)
+    cases = np.minimum(cases, np.floor(np.maximum(master.capacity - usable, 0.0) / cp + 1e-9))
+    q = np.where(can_order & (cases >= moq_cases), cases * cp, 0.0)
+    nan = np.full(n, np.nan)
+    return OrderLines(q, usable, nan, nan)
+
+
+_FIELDS = ("order_qty", "usable_on_hand", "expected_waste", "expected_fill_rate")

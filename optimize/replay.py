@@ -1,0 +1,274 @@
+"""Replay real demand through ordering policies, day by day.
+
+Each morning the deliveries due arrive; on an order day the policy orders (from the stock
+held and on order, and forecasts made only from the sales before that day); the day's real
+sales are then served first-in-first-out, unmet demand is lost and what expires that evening
+is thrown away. Orders arrive `lead_time_days` later. Every policy starts from the same
+stock: the first `lead_time_days` days are covered by deliveries of last week's sales.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.contract import DAY, PRODUCT, STORE
+from ..data.load import DailyPanel, day_to_date
+from ..errors import FreshcastError
+from ..outputs import write_table, write_text
+from . import kernels as K
+from .master import MasterData, assume_master_data
+from .orders import OrderLines, days_needed, optimal_orders, order_up_to, orders_from_paths, weekly_extend
+
+REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+
+@dataclass
+class DayState:
+    """What a policy knows on a planning day (day 0 = today; arrays per line x day)."""
+
+    day: int  # day number
+    master: MasterData
+    on_hand: np.ndarray  # (n, B) units expiring at the end of day e
+    on_order: np.ndarray  # (n, A) units arriving on the morning of day a
+    review: np.ndarray  # days to the next order day
+    can_order: np.ndarray  # bool, today is an order day
+    mean: np.ndarray  # (n, D) mean forecast
+    quantiles: np.ndarray  # (n, H, J) forecast quantiles at `levels`
+    levels: tuple[float, ...]
+    last_week: np.ndarray  # (n, D) sales of the same weekday one week (or two) earlier
+    actual: np.ndarray  # (n, D) the real demand: only the oracle may look
+
+    def window(self) -> np.ndarray:
+        """(n, D) True on the days from an order's arrival to the next order's arrival."""
+        d = np.arange(self.mean.shape[1])[None, :]
+        lead = self.master.lead_time_days[:, None]
+        return (d >= lead) & (d < lead + self.review[:, None])
+
+
+@dataclass
+class RuleOfThumb:
+    """What stores do today: order up to last week's sales of the covered days plus a fixed
+    safety share."""
+
+    safety_share: float = 0.2
+    name: str = "rule_of_thumb"
+
+    def order(self, s: DayState) -> OrderLines:
+        target = (1 + self.safety_share) * (s.last_week * s.window()).sum(axis=1)
+        return order_up_to(s.last_week, target, s.on_hand, s.on_order, s.master, s.can_order)
+
+
+@dataclass
+class MeanForecast:
+    """Order up to the mean forecast of the covered days."""
+
+    name: str = "mean_forecast"
+
+    def order(self, s: DayState) -> OrderLines:
+        target = (s.mean * s.window()).sum(axis=1)
+        return order_up_to(s.mean, target, s.on_hand, s.on_order, s.master, s.can_order)
+
+
+@dataclass
+class Optimizer:
+    """freshcast's expected-cost order from the forecast distribution (`optimal_orders`)."""
+
+    service_weight: float = 1.0
+    seed: int = 0
+    name: str = "optimizer"
+
+    def order(self, s: DayState) -> OrderLines:
+        return optimal_orders(
+            s.quantiles, s.levels, s.on_hand, s.on_order, s.master, s.review, s.can_order,
+            service_weight=self.service_weight, seed=self.seed,
+        )  # fmt: skip
+
+
+@dataclass
+class Oracle:
+    """Perfect foresight: the expected-cost order when the real demand is known."""
+
+    name: str = "oracle"
+
+    def order(self, s: DayState) -> OrderLines:
+        return orders_from_paths(s.actual[:, None, :], s.on_hand, s.on_order, s.master, s.review, s.can_order)
+
+
+def default_policies(seed: int = 0) -> list:
+    return [RuleOfThumb(), MeanForecast(), Optimizer(seed=seed), Oracle()]
+
+
+@dataclass
+class ReplayResult:
+    summary: dict  # per policy: units and money over the replay
+    log: pd.DataFrame  # per policy, series and day
+    seconds: dict  # per policy: wall time spent deciding orders
+
+
+_LOG = (
+    "order_qty", "usable_on_hand", "expected_waste", "expected_fill_rate",
+    "received", "sold", "lost", "wasted", "stock_end",
+)  # fmt: skip
+
+
+def replay(
+    panel: DailyPanel,
+    first_day: int,
+    forecaster=None,
+    master: MasterData | None = None,
+    policies: list | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> ReplayResult:
+    """Replay the days `first_day` .. `panel.last_day` of `panel` (history followed by the
+    actual days) through each policy. `forecaster` (a DailyForecaster with two or more
+    quantiles) is fitted on the history if not fitted yet; forecasts on each day use only
+    the sales before it. `master` defaults to `assume_master_data` on the history."""
+    from ..forecast.daily import DailyForecaster
+
+    T = panel.last_day - first_day + 1
+    if T < 1 or int(panel.start.max()) >= first_day:
+        raise FreshcastError(
+            f"{panel.source}: the replay needs history before {day_to_date(first_day)} for every series"
+        )
+    history = panel.until(first_day - 1)
+    master = assume_master_data(history) if master is None else master
+    policies = default_policies(seed) if policies is None else policies
+    forecaster = DailyForecaster(quantiles=REPLAY_QUANTILES, seed=seed) if forecaster is None else forecaster
+    if len(forecaster.quantiles) < 2:
+        raise FreshcastError("the replay's forecaster needs two or more quantile levels")
+    if not hasattr(forecaster, "booster_"):
+        _note(progress, f"training the forecaster on {history.n_series} series")
+        forecaster.fit(history)
+    n = panel.n_series
+    S, L = master.shelf_life_days, master.lead_time_days
+    first_pos = panel.offsets[:-1] + (first_day - panel.start)
+    demand = panel.sales[first_pos[:, None] + np.arange(T)].astype(np.float64)
+    width = T + int(S.max() + L.max()) + 1
+    stock = {p.name: np.zeros((n, width)) for p in policies}
+    logs = {p.name: {f: np.full((n, T), np.nan) for f in _LOG} for p in policies}
+    for p in policies:
+        logs[p.name]["received"][:] = 0.0
+        for j in range(int(L.max())):  # the same opening stock for every policy
+            qty = np.where(j < L, _sales_before(panel, first_day + j - 7), 0.0)
+            stock[p.name][np.arange(n), j + S - 1] += qty
+            logs[p.name]["received"][:, j] += qty
+    seconds = {p.name: 0.0 for p in policies}
+    for t in range(T):
+        day = first_day + t
+        review = master.review_days(day)
+        D = days_needed(master, review)
+        h = min(forecaster.max_horizon, T - t)
+        mean, quantiles = forecaster.predict_arrays(h, panel.future(day, h), panel.until(day - 1))
+        state = DayState(
+            day=day, master=master, on_hand=None, on_order=None, review=review, can_order=master.orders_on(day),
+            mean=weekly_extend(mean, D).astype(np.float64), quantiles=quantiles, levels=forecaster.quantiles,
+            last_week=np.stack([_sales_before(panel, day + d - 7 * (d // 7 + 1)) for d in range(D)], axis=1),
+            actual=weekly_extend(demand[:, t:], D),  # past the replay: the same weekday repeated
+        )  # fmt: skip
+        for p in policies:
+            st, log = stock[p.name], logs[p.name]
+            state.on_hand, state.on_order = _split(st, S, L, t)
+            t0 = time.perf_counter()
+            lines = p.order(state)
+            seconds[p.name] += time.perf_counter() - t0
+            arrives = t + L
+            q = np.where(arrives < T, lines.order_qty, 0.0)
+            rows = np.flatnonzero(q > 0)
+            st[rows, arrives[rows] + S[rows] - 1] += q[rows]
+            log["received"][rows, arrives[rows]] += q[rows]
+            log["order_qty"][:, t] = q
+            log["usable_on_hand"][:, t] = lines.usable_on_hand
+            log["expected_waste"][:, t] = lines.expected_waste
+            log["expected_fill_rate"][:, t] = lines.expected_fill_rate
+            sold, lost, wasted, left = K.sell_day(st, S, t, demand[:, t])
+            log["sold"][:, t], log["lost"][:, t], log["wasted"][:, t], log["stock_end"][:, t] = sold, lost, wasted, left
+        _note(progress, f"replayed {day_to_date(day)}")
+    summary = {p.name: _summarise(demand, logs[p.name], master) for p in policies}
+    return ReplayResult(summary, _log_frame(panel, first_day, demand, logs), seconds)
+
+
+def write_replay(result: ReplayResult, out: Path, about: dict) -> None:
+    """Write DIR/log.parquet (per policy, series and day) and DIR/summary.json (per policy,
+    plus `about`: days, series, assumptions), each atomically; the summary last."""
+    out = Path(out)
+    write_table(result.log, out / "log.parquet")
+    write_text(out / "summary.json", json.dumps({**about, "policies": result.summary}, indent=2))
+
+
+def _note(progress, msg: str) -> None:
+    if progress is not None:
+        progress(msg)
+
+
+def _sales_before(panel: DailyPanel, day: int) -> np.ndarray:
+    """Each series' sales on `day` (0 before its first day)."""
+    pos = panel.offsets[:-1] + (day - panel.start)
+    ok = day >= panel.start
+    return np.where(ok, panel.sales[np.where(ok, pos, 0)], 0.0).astype(np.float64)
+
+
+def _split(stock: np.ndarray, shelf: np.ndarray, lead: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stock by expiry day (absolute) -> on hand by expiry (day 0 = t) and on order by
+    arrival day. Units expiring on day e arrived on day e - shelf + 1."""
+    n = len(shelf)
+    B, A = int(shelf.max()), int(lead.max())
+    rows = np.arange(n)[:, None]
+    e = np.arange(B)[None, :]
+    on_hand = np.where(e < shelf[:, None], stock[rows, np.minimum(t + e, stock.shape[1] - 1)], 0.0)
+    a = np.arange(1, A + 1)[None, :]
+    col = np.minimum(t + a + shelf[:, None] - 1, stock.shape[1] - 1)
+    on_order = np.zeros((n, A + 1))
+    on_order[:, 1:] = np.where(a < lead[:, None], stock[rows, col], 0.0)
+    return np.ascontiguousarray(on_hand), on_order
+
+
+def _summarise(demand: np.ndarray, log: dict, master: MasterData) -> dict:
+    margin, waste_cost, hold = master.lost_margin[:, None], master.waste_cost[:, None], master.holding_cost[:, None]
+    received = float(log["received"].sum())
+    sold, wasted, lost = (float(log[k].sum()) for k in ("sold", "wasted", "lost"))
+    lost_margin = float((margin * log["lost"]).sum())
+    waste_money = float((waste_cost * log["wasted"]).sum())
+    holding = float((hold * log["stock_end"]).sum())
+    return {
+        "units_demanded": float(demand.sum()),
+        "units_received": received,
+        "units_sold": sold,
+        "units_wasted": wasted,
+        "units_lost": lost,
+        "units_ending_stock": float(log["stock_end"][:, -1].sum()),
+        "waste_pct": 100.0 * wasted / received if received > 0 else 0.0,
+        "fill_rate": sold / float(demand.sum()) if demand.sum() > 0 else 1.0,
+        "average_stock": float(log["stock_end"].mean()),
+        "gross_margin": float((margin * log["sold"]).sum()) - waste_money,
+        "lost_margin": lost_margin,
+        "waste_cost": waste_money,
+        "holding_cost": holding,
+        "total_cost": lost_margin + waste_money + holding,
+    }
+
+
+def _log_frame(panel: DailyPanel, first_day: int, demand: np.ndarray, logs: dict) -> pd.DataFrame:
+    n, T = demand.shape
+    frames = []
+    for name, log in logs.items():
+        frames.append(
+            pd.DataFrame(
+                {
+                    "policy": name,
+                    STORE: np.repeat(panel.series[STORE].to_numpy(), T),
+                    PRODUCT: np.repeat(panel.series[PRODUCT].to_numpy(), T),
+                    DAY: np.tile(day_to_date(first_day + np.arange(T)), n),
+                    "demand": demand.ravel(),
+                    **{k: v.ravel() for k, v in log.items()},
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,176 @@
+"""Order optimizer and replay simulator: properties that must hold for any input."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from freshcast.optimize import kernels as K
+from freshcast.optimize.master import EVERY_DAY, MasterData
+from freshcast.optimize.orders import optimal_orders, order_up_to, orders_from_paths, scenario_uniforms
+
+D = 10  # days of demand paths
+
+
+def master(n=1, shelf=3, case_pack=0.5, min_order=0.5, cost=0.6, price=1.0, lead=1, capacity=np.inf):
+    f = lambda v, dt=float: np.full(n, v, dt)  # noqa: E731
+    return MasterData(
+        shelf_life_days=f(shelf, np.int64), case_pack=f(case_pack), min_order_qty=f(min_order), unit_cost=f(cost),
+        regular_price=f(price), salvage_value=f(0.0), holding_cost=f(0.01 * cost), supplier_id=f(0, np.int64),
+        lead_time_days=f(lead, np.int64), order_weekdays=f(EVERY_DAY, np.int64), capacity=f(capacity),
+    )  # fmt: skip
+
+
+def paths_from(seed, level, k=64):
+    rng = np.random.default_rng(seed)
+    return rng.gamma(2.0, level / 2.0, size=(1, k, D)).astype(np.float32)
+
+
+lines = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 10_000),
+        "level": st.floats(0.1, 5.0),
+        "shelf": st.integers(1, 6),
+        "lead": st.integers(1, 2),
+        "review": st.integers(1, 3),
+        "case_pack": st.sampled_from([0.1, 0.2, 0.5, 1.0, 2.0]),
+        "moq_cases": st.integers(1, 3),
+        "on_hand": st.lists(st.floats(0, 4), min_size=6, max_size=6),
+    }
+)
+
+
+def plan(x, **over):
+    m = master(
+        shelf=over.get("shelf", x["shelf"]), case_pack=x["case_pack"], min_order=x["case_pack"] * x["moq_cases"],
+        lead=x["lead"], price=over.get("price", 1.0), capacity=over.get("capacity", np.inf),
+    )  # fmt: skip
+    on_hand = np.asarray([over.get("on_hand", x["on_hand"])], float)
+    return orders_from_paths(
+        paths_from(x["seed"], x["level"]), on_hand, np.zeros((1, 3)), m, np.array([x["review"]]), np.array([True])
+    ), m
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines, st.floats(0.5, 12.0))
+def test_orders_are_whole_cases_above_minimum_within_capacity(x, capacity):
+    out, m = plan(x, capacity=capacity)
+    q = out.order_qty[0]
+    assert q >= 0
+    cases = q / x["case_pack"]
+    assert abs(cases - round(cases)) < 1e-9
+    assert q == 0 or q >= m.min_order_qty[0] - 1e-9
+    assert q == 0 or out.usable_on_hand[0] + q <= capacity + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines, st.integers(0, 5), st.floats(0.1, 3.0))
+def test_more_usable_stock_never_raises_the_order(x, batch, extra):
+    base, _ = plan(x)
+    more = list(x["on_hand"])
+    more[batch] += extra
+    bigger, _ = plan(x, on_hand=more)
+    assert bigger.order_qty[0] <= base.order_qty[0] + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines, st.floats(0.0, 8.0))
+def test_longer_shelf_life_never_raises_expected_waste_of_the_same_order(x, qty):
+    paths = paths_from(x["seed"], x["level"])
+    on_hand = np.asarray([x["on_hand"]])
+    waste = []
+    for shelf in (x["shelf"], x["shelf"] + 1):
+        m = master(shelf=shelf, lead=x["lead"])
+        out = orders_from_paths(
+            paths, on_hand, np.zeros((1, 3)), m, np.array([x["review"]]), np.array([True]), fixed=np.array([qty])
+        )
+        assert out.order_qty[0] == qty
+        waste.append(out.expected_waste[0])
+    assert waste[1] <= waste[0] + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines, st.floats(0.0, 2.0))
+def test_higher_margin_never_lowers_the_service_level(x, raise_by):
+    low, _ = plan(x, price=1.0)
+    high, _ = plan(x, price=1.0 + raise_by)
+    assert high.order_qty[0] >= low.order_qty[0] - 1e-9
+    assert high.expected_fill_rate[0] >= low.expected_fill_rate[0] - 1e-9
+
+
+def test_the_order_balances_lost_margin_against_waste():
+    """One-day shelf life, nothing in stock: the order is the critical-fractile quantile of
+    the demand (margin / (margin + cost))."""
+    demand = np.linspace(0.0, 10.0, 101, dtype=np.float32)
+    paths = np.repeat(demand[None, :, None], D, axis=2)
+    for cost, fractile in ((0.8, 0.2), (0.5, 0.5), (0.2, 0.8)):
+        m = master(shelf=1, case_pack=0.1, min_order=0.1, cost=cost)
+        m.holding_cost[:] = 0.0
+        out = orders_from_paths(paths, np.zeros((1, 3)), np.zeros((1, 2)), m, np.array([1]), np.array([True]))
+        assert out.order_qty[0] == pytest.approx(10.0 * fractile, abs=0.11)
+
+
+def test_stock_that_expires_before_the_delivery_does_not_count():
+    paths = np.full((1, 1, D), 1.0, np.float32)
+    m = master(shelf=2, case_pack=0.1, min_order=0.1, lead=2)
+    on_hand = np.zeros((1, 3))
+    on_hand[0, 1] = 5.0  # expires tonight after tomorrow: gone before an order placed today arrives
+    out = orders_from_paths(paths, on_hand, np.zeros((1, 3)), m, np.array([1]), np.array([True]))
+    assert out.usable_on_hand[0] == 0.0
+    assert out.order_qty[0] == pytest.approx(1.0)
+    on_hand[0, 1], on_hand[0, 2] = 0.0, 5.0  # now it lasts until the delivery: 3 left after two days
+    out = orders_from_paths(paths, on_hand, np.zeros((1, 3)), m, np.array([1]), np.array([True]))
+    assert out.usable_on_hand[0] == pytest.approx(3.0)
+    assert out.order_qty[0] == 0.0
+
+
+def test_order_up_to_rounds_to_cases_and_respects_the_minimum():
+    m = master(n=4, case_pack=0.5, min_order=1.0)
+    path = np.ones((4, D))
+    on_hand = np.zeros((4, 3))
+    on_hand[3, 2] = 2.0  # one unit sells today, one is left when the delivery comes
+    target = np.array([3.2, 1.4, 0.3, 2.0])
+    out = order_up_to(path, target, on_hand, np.zeros((4, 2)), m, np.ones(4, bool))
+    assert out.usable_on_hand.tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert out.order_qty.tolist() == [3.0, 1.5, 0.0, 1.0]
+
+
+def test_optimal_orders_from_quantiles_is_deterministic_and_grows_with_demand():
+    levels = (0.1, 0.5, 0.9)
+    base = np.array([0.5, 1.0, 1.6])
+    quantiles = np.stack([np.tile(base * s, (7, 1)) for s in (1.0, 2.0, 4.0)]).astype(np.float32)
+    m = master(n=3, case_pack=0.1, min_order=0.1)
+    args = (quantiles, levels, np.zeros((3, 3)), np.zeros((3, 2)), m, np.ones(3, np.int64), np.ones(3, bool))
+    a, b = optimal_orders(*args), optimal_orders(*args)
+    assert np.array_equal(a.order_qty, b.order_qty)
+    assert a.order_qty[0] < a.order_qty[1] < a.order_qty[2]
+    assert (a.order_qty > 0).all()
+
+
+def test_scenario_quantiles_follow_the_forecast():
+    levels = np.array([0.1, 0.5, 0.9])
+    q = np.array([[[1.0, 2.0, 4.0]]], np.float32)
+    u = scenario_uniforms(20_000, 1, 0.5, 0)
+    draws = K.demand_scenarios(q, levels, u)[0, :, 0]
+    assert np.quantile(draws, [0.1, 0.5, 0.9]) == pytest.approx([1.0, 2.0, 4.0], rel=0.05)
+    assert draws.min() >= 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5))
+def test_selling_conserves_units(seed, shelf):
+    """received = sold + wasted + stock left, day after day, for any deliveries and demand."""
+    rng = np.random.default_rng(seed)
+    n, days = 5, 12
+    stock = np.zeros((n, days + shelf + 1))
+    shelves = np.full(n, shelf, np.int64)
+    received = sold = wasted = 0.0
+    for d in range(days):
+        q = rng.gamma(1.0, 2.0, n) * (rng.random(n) < 0.7)
+        stock[np.arange(n), d + shelf - 1] += q  # arrives today
+        received += q.sum()
+        s, lost, w, left = K.sell_day(stock, shelves, d, rng.gamma(1.0, 2.0, n))
+        sold += s.sum()
+        wasted += w.sum()
+        assert (s >= 0).all() and (lost >= 0).all() and (w >= 0).all()
+        assert received == pytest.approx(sold + wasted + left.sum())

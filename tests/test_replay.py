@@ -1,0 +1,125 @@
+"""Replay of real demand through ordering policies, on the embedded sample."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from freshcast.cli import app
+from freshcast.data import load_history, load_history_with_actuals, sample_path
+from freshcast.errors import DataError
+from freshcast.forecast import DailyForecaster
+from freshcast.optimize.master import assume_master_data
+from freshcast.optimize.replay import REPLAY_QUANTILES, default_policies, replay
+
+FIRST = "2024-06-09"  # replay the last 10 days of the sample
+
+
+def _day(s):
+    return int((np.datetime64(s, "D") - np.datetime64("1970-01-01", "D")).astype(int))
+
+
+@pytest.fixture(scope="module")
+def setup():
+    panel = load_history(sample_path())
+    first = _day(FIRST)
+    model = DailyForecaster(quantiles=REPLAY_QUANTILES, n_estimators=30, seed=0).fit(panel.until(first - 1))
+    return panel, first, model
+
+
+@pytest.fixture(scope="module")
+def result(setup):
+    panel, first, model = setup
+    return replay(panel, first, model)
+
+
+def test_every_policy_conserves_units(result):
+    for name, s in result.summary.items():
+        assert s["units_received"] == pytest.approx(s["units_sold"] + s["units_wasted"] + s["units_ending_stock"]), name
+        assert s["units_demanded"] == pytest.approx(s["units_sold"] + s["units_lost"]), name
+    log = result.log
+    assert (log[["order_qty", "received", "sold", "lost", "wasted", "stock_end"]] >= 0).all().all()
+
+
+def test_policies_see_the_same_demand_and_the_oracle_wastes_least(result):
+    s = result.summary
+    assert set(s) == {"rule_of_thumb", "mean_forecast", "optimizer", "oracle"}
+    assert len({round(v["units_demanded"], 6) for v in s.values()}) == 1
+    assert s["oracle"]["total_cost"] < min(v["total_cost"] for k, v in s.items() if k != "oracle")
+    assert s["oracle"]["fill_rate"] > 0.9
+
+
+def test_replay_is_deterministic(setup, result):
+    panel, first, model = setup
+    again = replay(panel, first, model)
+    assert again.summary == result.summary
+    pd.testing.assert_frame_equal(again.log, result.log)
+
+
+def test_decisions_use_only_sales_before_the_day(setup, result):
+    """Change one replayed day's sales: no decision made on or before that day may change
+    (except the oracle's, which sees the future by definition)."""
+    panel, first, model = setup
+    t = 4
+    changed = load_history(sample_path())
+    pos = changed.offsets[:-1] + (first + t - changed.start)
+    changed.sales[pos] *= 3.0
+    changed.instock_sales[pos] *= 3.0
+    changed.hour_sales[pos] *= 3.0
+    other = replay(changed, first, model)
+    day = np.datetime64(FIRST) + np.timedelta64(t, "D")
+    for name in ("rule_of_thumb", "mean_forecast", "optimizer", "oracle"):
+        a = result.log[result.log.policy == name]
+        b = other.log[other.log.policy == name]
+        before = pd.to_datetime(a.dt).to_numpy() <= day
+        same = np.allclose(a.order_qty.to_numpy()[before], b.order_qty.to_numpy()[before])
+        assert same == (name != "oracle"), name
+        assert not np.allclose(a.order_qty.to_numpy()[~before], b.order_qty.to_numpy()[~before]), name
+
+
+def test_assumed_master_data_are_deterministic_and_labelled(setup):
+    panel, first, _ = setup
+    a, b = assume_master_data(panel.until(first - 1)), assume_master_data(panel.until(first - 1))
+    assert np.array_equal(a.case_pack, b.case_pack) and np.array_equal(a.shelf_life_days, b.shelf_life_days)
+    assert a.assumed and "ASSUMED" in a.notes[0]
+    assert (a.unit_cost < a.regular_price).all() and (a.case_pack > 0).all()
+
+
+def test_replay_cli_writes_summary_and_log(tmp_path):
+    df = pd.read_parquet(sample_path())
+    cut = pd.Timestamp("2024-06-14").date()
+    df[df.dt <= cut].to_parquet(tmp_path / "history.parquet")
+    df[df.dt > cut].to_parquet(tmp_path / "actuals.parquet")
+    out = tmp_path / "replay"
+    args = ["replay", "--history", str(tmp_path / "history.parquet"), "--actuals", str(tmp_path / "actuals.parquet")]
+    res = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["first_day"] == "2024-06-15" and summary["last_day"] == "2024-06-18"
+    assert "ASSUMED" in summary["assumptions"][0]
+    for name in ("rule_of_thumb", "mean_forecast", "optimizer", "oracle"):
+        row = summary["policies"][name]
+        for key in ("units_demanded", "units_sold", "units_wasted", "units_lost", "waste_pct", "fill_rate",
+                    "gross_margin", "total_cost"):  # fmt: skip
+            assert np.isfinite(row[key]), (name, key)
+    log = pd.read_parquet(out / "log.parquet")
+    assert len(log) == 4 * 4 * summary["series"]
+    # actuals that do not follow the history: one clear line, exit 1, nothing written
+    bad = CliRunner().invoke(app, ["replay", "--history", str(tmp_path / "actuals.parquet"), "--actuals",
+                                   str(tmp_path / "history.parquet"), "--out", str(tmp_path / "bad")])  # fmt: skip
+    assert bad.exit_code == 1
+    assert "actual days must start on" in bad.output
+    assert not (tmp_path / "bad").exists()
+
+
+def test_actuals_with_unknown_series_are_refused(tmp_path):
+    df = pd.read_parquet(sample_path())
+    cut = pd.Timestamp("2024-06-14").date()
+    hist, act = df[df.dt <= cut], df[df.dt > cut].copy()
+    act.loc[act.index[:24], "product_id"] = 999_999
+    hist.to_parquet(tmp_path / "h.parquet")
+    act.to_parquet(tmp_path / "a.parquet")
+    with pytest.raises(DataError, match="not in the history"):
+        load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "a.parquet")
