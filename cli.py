@@ -219,21 +219,88 @@ def replay(
         write_replay(result, out, about)
     except (FreshcastError, OSError) as exc:
         _fail(exc)
-    cols = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "total_cost")
-    print(f"{'policy':15s}" + "".join(f"{c:>14s}" for c in cols))
-    for name, row in result.summary.items():
-        print(f"{name:15s}" + "".join(f"{row[c]:14.3f}" for c in cols))
+    _print_replay(result.summary)
     _say(f"wrote {out / 'summary.json'} and {out / 'log.parquet'}")
+
+
+@app.command("plan-orders")
+def plan_orders(
+    forecast: Annotated[Path, typer.Option(help="Daily forecast with quantiles (freshcast forecast output)")],
+    products: Annotated[Path, typer.Option(help="Products: shelf life, case pack, costs, supplier (CSV or Parquet)")],
+    inventory: Annotated[Path, typer.Option(help="Stock on hand by batch: store_id, product_id, on_hand, expiry_date")],
+    out: Annotated[Path, typer.Option(help="Folder for the purchase orders")],
+    on_order: Annotated[
+        Optional[Path], typer.Option(help="Open orders: store_id, product_id, on_order, arrival_date")
+    ] = None,
+    terms: Annotated[
+        Optional[Path], typer.Option(help="Store x supplier terms: lead_time_days, order_weekdays [, order_cutoff]")
+    ] = None,
+    capacity: Annotated[
+        Optional[Path], typer.Option(help="Store capacity: store_id, product_id, capacity_units")
+    ] = None,
+    order_date: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD (default: the forecast's first day)")] = None,
+    budget: Annotated[Optional[float], typer.Option(min=0, help="Most a store may spend on this order date")] = None,
+    buyer_id: Annotated[str, typer.Option(help="Sender id in the EDI interchange")] = "FRESHCAST",
+    seed: Annotated[int, typer.Option(help="Random seed of the demand scenarios")] = 0,
+) -> None:
+    """Work out today's order for every store x product from the forecast distribution and
+    write purchase orders per store, supplier and delivery date: po_headers and po_lines
+    (Parquet and CSV), decisions (every line, with why), and EDIFACT ORDERS files in edi/."""
+    from .errors import FreshcastError
+    from .optimize.purchase import plan_orders as run_plan
+    from .optimize.purchase import write_purchase_orders
+
+    try:
+        with _Step("reading forecast, master data and stock; optimising orders"):
+            po = run_plan(
+                forecast, products, terms=terms, capacity=capacity, on_hand=inventory, on_order=on_order,
+                order_date=order_date, budget=budget, seed=seed,
+            )  # fmt: skip
+        for note in po.notes:
+            _say(note)
+        write_purchase_orders(po, out, buyer_id)
+    except (FreshcastError, OSError, ValueError) as exc:
+        _fail(exc)
+    total = po.headers["total_cost"].sum()
+    print(f"{len(po.headers):,} purchase orders, {len(po.lines):,} lines, total cost {total:,.2f}")
+    _say(f"wrote {out}/po_headers, po_lines, decisions (.parquet, .csv) and edi/")
+
+
+@app.command("master-data")
+def master_data(
+    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    out: Annotated[Path, typer.Option(help="Folder for products.csv and terms.csv")],
+    map: MapOption = None,
+) -> None:
+    """Write freshcast's ASSUMED master data for a history without any (like FreshRetailNet):
+    products.csv and terms.csv, to edit or to try plan-orders with."""
+    from .data import load_history
+    from .errors import FreshcastError
+    from .optimize.master import ASSUMPTIONS, assumed_tables
+    from .outputs import write_table
+
+    try:
+        products, terms = assumed_tables(load_history(history, _column_map(map)))
+        write_table(products, out / "products.csv")
+        write_table(terms, out / "terms.csv")
+    except (FreshcastError, OSError) as exc:
+        _fail(exc)
+    _say(ASSUMPTIONS)
+    _say(f"wrote {out / 'products.csv'} ({len(products)} products) and {out / 'terms.csv'} ({len(terms)} rows)")
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's forecast and scores")] = Path("freshcast_demo"),
+    out: Annotated[Path, typer.Option(help="Folder for the demo's forecast, scores and replay")] = Path("freshcast_demo"),
 ) -> None:
     """Forecast the last week of the embedded sample (one city of FreshRetailNet-50K) from the
-    weeks before it, and score it beside the baselines."""
+    weeks before it and score it beside the baselines; then replay that week's real demand
+    through the ordering policies (on ASSUMED master data)."""
     from .data import load_history, sample_path
     from .forecast.backtest import backtest as run_backtest
+    from .optimize.master import assume_master_data
+    from .optimize.replay import replay as run_replay
+    from .optimize.replay import write_replay
     from .outputs import write_table
 
     with _Step("loading the embedded sample"):
@@ -243,7 +310,20 @@ def demo(
     write_table(forecasts, out / "forecast.parquet")
     write_table(scores, out / "scores.csv")
     _print_scores(scores)
-    _say(f"wrote {out / 'forecast.parquet'} and {out / 'scores.csv'}")
+    first_day = panel.last_day - 6
+    master = assume_master_data(panel.until(first_day - 1))
+    with _Step("replaying the last 7 days through the ordering policies"):
+        result = run_replay(panel, first_day, master=master, progress=_say)
+    write_replay(result, out / "replay", {"assumptions": master.notes})
+    _print_replay(result.summary)
+    _say(f"wrote {out / 'forecast.parquet'}, {out / 'scores.csv'} and {out / 'replay'}/")
+
+
+def _print_replay(summary: dict) -> None:
+    cols = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "total_cost")
+    print(f"{'policy':15s}" + "".join(f"{c:>14s}" for c in cols))
+    for name, row in summary.items():
+        print(f"{name:15s}" + "".join(f"{row[c]:14.3f}" for c in cols))
 
 
 def _print_scores(scores) -> None:

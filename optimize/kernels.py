@@ -172,14 +172,16 @@ def _outcome(q, window, tail_lost, life, demand_window):
 
 @nb.njit(cache=True, parallel=True)
 def order_quantities(
-    on_hand, on_order, shelf, lead, review, paths, under, over, hold, case_pack, min_order, capacity, can_order, fixed
-):
+    on_hand, on_order, shelf, lead, review, paths, under, over, hold, per_unit, case_pack, min_order, capacity,
+    can_order, fixed,
+):  # fmt: skip
     """Order per line that minimises expected cost over the K demand paths (n, K, D).
 
     An order placed today arrives on day L = lead and is sold, after all older stock, until
     it expires at the end of day L + shelf - 1. Costs per unit: `under` for demand unmet
     between its arrival and the next order's arrival (day L + review), `over` for every unit
-    of it that expires unsold, `hold` for each night it stays in the store. The quantity is
+    of it that expires unsold, `hold` for each night it stays in the store, and `per_unit`
+    for each unit ordered (a shadow price that keeps a budget; 0 without one). The quantity is
     a multiple of `case_pack`, zero or at least `min_order`, and keeps the usable stock at
     arrival within `capacity`. The cost is convex in the quantity, so cases are added until
     one more case costs more than it saves. Lines whose `fixed` quantity is not NaN keep it
@@ -213,6 +215,7 @@ def order_quantities(
             prev = np.inf
             for m in range(first, max_cases + 1):
                 c = _expected_cost(m * cp, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i])
+                c += per_unit[i] * m * cp
                 if c < best - 1e-12:
                     best, best_q = c, m * cp
                 if c > prev + 1e-12:

@@ -119,6 +119,22 @@ def assume_master_data(panel: DailyPanel) -> MasterData:
     )
 
 
+def assumed_tables(panel: DailyPanel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The assumptions as the tables a retailer would supply: products (one row per product)
+    and terms (one row per store and supplier); see `optimize.tables`."""
+    m = assume_master_data(panel)
+    lines = panel.series[[STORE, PRODUCT]].assign(
+        shelf_life_days=m.shelf_life_days, case_pack=m.case_pack, min_order_qty=m.min_order_qty,
+        unit_cost=m.unit_cost, regular_price=m.regular_price, salvage_value=m.salvage_value,
+        holding_cost=m.holding_cost, supplier_id=m.supplier_id, lead_time_days=m.lead_time_days,
+        order_weekdays=[",".join(d for k, d in enumerate(WEEKDAYS) if w >> k & 1) for w in m.order_weekdays],
+    )  # fmt: skip
+    products = lines.drop(columns=[STORE, "lead_time_days", "order_weekdays"]).drop_duplicates(PRODUCT)
+    terms = lines[[STORE, "supplier_id", "lead_time_days", "order_weekdays"]].drop_duplicates([STORE, "supplier_id"])
+    products = products.sort_values(PRODUCT).reset_index(drop=True)
+    return products, terms.sort_values([STORE, "supplier_id"]).reset_index(drop=True)
+
+
 def parse_weekdays(text: str) -> int:
     """'daily' or a comma list like 'Mon,Wed,Fri' -> bit mask (bit 0 = Monday)."""
     text = str(text).strip()

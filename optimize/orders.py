@@ -19,6 +19,7 @@ from .master import MasterData
 N_SCENARIOS = 256
 CORRELATION = 0.5  # correlation of a line's demand surprises across days (Gaussian copula)
 CHUNK = 4096  # lines per block of demand scenarios (bounds memory: CHUNK x N_SCENARIOS x days)
+BISECTIONS = 30  # steps of the search for a budget's price per unit of money
 
 
 @dataclass
@@ -81,11 +82,13 @@ def orders_from_paths(
     can_order: np.ndarray,
     service_weight: float = 1.0,
     fixed: np.ndarray | None = None,
+    per_unit: np.ndarray | None = None,
 ) -> OrderLines:
     """Expected-cost orders given demand paths (n, K, D): K equally likely futures per line
     (K = 1 with the real demand gives the perfect-foresight order). `service_weight` scales
     the cost of unmet demand (above 1 buys a higher fill rate at more waste). Lines with a
-    `fixed` quantity (not NaN) keep it and get its expected waste and fill rate."""
+    `fixed` quantity (not NaN) keep it and get its expected waste and fill rate; `per_unit`
+    adds a cost per unit ordered (the shadow price of a budget, see `optimal_orders`)."""
     n = paths.shape[0]
     on_hand, on_order = _check_stock(on_hand, on_order, n)
     if paths.shape[2] < days_needed(master, review):
@@ -93,7 +96,8 @@ def orders_from_paths(
     q, usable, waste, fill = K.order_quantities(
         on_hand, on_order, master.shelf_life_days, master.lead_time_days, np.asarray(review, np.int64),
         np.ascontiguousarray(paths, np.float32), service_weight * master.lost_margin, master.waste_cost,
-        master.holding_cost, master.case_pack, master.min_order_qty, master.capacity,
+        master.holding_cost, np.zeros(n) if per_unit is None else per_unit, master.case_pack, master.min_order_qty,
+        master.capacity,
         np.asarray(can_order, np.bool_), np.full(n, np.nan) if fixed is None else np.asarray(fixed, np.float64),
     )  # fmt: skip
     return OrderLines(q, usable, waste, fill)
@@ -108,6 +112,8 @@ def optimal_orders(
     review: np.ndarray,
     can_order: np.ndarray,
     service_weight: float = 1.0,
+    budget_group: np.ndarray | None = None,
+    budget: np.ndarray | None = None,
     n_scenarios: int = N_SCENARIOS,
     correlation: float = CORRELATION,
     seed: int = 0,
@@ -115,22 +121,52 @@ def optimal_orders(
     """Expected-cost orders from daily forecast quantiles (n, H, J) at `levels` (at least
     two, e.g. 0.1, 0.5, 0.9), day 0 = the planning day. Demand paths are drawn from the
     quantiles (piecewise-linear inside, exponential upper tail) with a shared shock per path
-    (`correlation`); days past H repeat the forecast of the same weekday."""
+    (`correlation`); days past H repeat the forecast of the same weekday.
+
+    With a `budget` (money per group, e.g. per store) and each line's `budget_group`, a
+    group whose orders would cost more gets a price per unit of money spent, raised by
+    bisection until its orders fit: the cases dropped are those that save least per unit of
+    money."""
     levels = np.asarray(levels, np.float64)
     if len(levels) < 2 or quantiles.shape[2] != len(levels):
         raise ValueError("optimal_orders needs forecast quantiles at two or more levels")
     D = days_needed(master, review)
     q = np.ascontiguousarray(weekly_extend(quantiles, D), np.float32)
     u = scenario_uniforms(n_scenarios, D, correlation, seed)
-    parts = []
-    for a in range(0, len(q), CHUNK):
-        b = min(a + CHUNK, len(q))
-        paths = K.demand_scenarios(q[a:b], levels, u)
-        sub = master.take(slice(a, b))
-        parts.append(
-            orders_from_paths(paths, on_hand[a:b], on_order[a:b], sub, review[a:b], can_order[a:b], service_weight)
-        )
-    return OrderLines(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+
+    def solve(rows: np.ndarray, per_unit: np.ndarray | None) -> OrderLines:
+        parts = []
+        for a in range(0, len(rows), CHUNK):
+            r = rows[a : a + CHUNK]
+            parts.append(
+                orders_from_paths(
+                    K.demand_scenarios(q[r], levels, u), on_hand[r], on_order[r], master.take(r), review[r],
+                    can_order[r], service_weight, per_unit=None if per_unit is None else per_unit[a : a + CHUNK],
+                )  # fmt: skip
+            )
+        return OrderLines(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+
+    out = solve(np.arange(len(q)), None)
+    if budget is None:
+        return out
+    cost = master.unit_cost
+    spend = np.bincount(budget_group, out.order_qty * cost, minlength=len(budget))
+    over = np.flatnonzero(spend > budget + 1e-9)
+    if len(over) == 0:
+        return out
+    rows = np.flatnonzero(np.isin(budget_group, over))
+    group = np.searchsorted(over, budget_group[rows])
+    lo = np.zeros(len(over))
+    hi = np.full(len(over), float(np.max(service_weight * master.lost_margin / np.maximum(cost, 1e-9))) + 1.0)
+    for _ in range(BISECTIONS):
+        mid = (lo + hi) / 2
+        trial = solve(rows, mid[group] * cost[rows])
+        fits = np.bincount(group, trial.order_qty * cost[rows], minlength=len(over)) <= budget[over] + 1e-9
+        hi, lo = np.where(fits, mid, hi), np.where(fits, lo, mid)
+    final = solve(rows, hi[group] * cost[rows])
+    for f in _FIELDS:
+        getattr(out, f)[rows] = getattr(final, f)
+    return out
 
 
 def order_up_to(

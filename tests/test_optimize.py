@@ -174,3 +174,22 @@ def test_selling_conserves_units(seed, shelf):
         wasted += w.sum()
         assert (s >= 0).all() and (lost >= 0).all() and (w >= 0).all()
         assert received == pytest.approx(sold + wasted + left.sum())
+
+
+def test_a_budget_caps_the_spend_and_drops_the_least_valuable_cases():
+    levels = (0.1, 0.5, 0.9)
+    base = np.array([0.5, 1.0, 1.6])
+    quantiles = np.stack([np.tile(base * s, (7, 1)) for s in (1.0, 2.0, 4.0, 3.0)]).astype(np.float32)
+    m = master(n=4, case_pack=0.1, min_order=0.1)
+    m.unit_cost[:] = [0.6, 0.6, 0.6, 0.8]
+    args = (quantiles, levels, np.zeros((4, 3)), np.zeros((4, 2)), m, np.ones(4, np.int64), np.ones(4, bool))
+    free = optimal_orders(*args)
+    group = np.array([0, 0, 0, 1])
+    spend = np.bincount(group, free.order_qty * m.unit_cost)
+    budget = np.array([0.5 * spend[0], spend[1] + 1.0])  # store 0 must halve its spend; store 1 fits
+    capped = optimal_orders(*args, budget_group=group, budget=budget)
+    capped_spend = np.bincount(group, capped.order_qty * m.unit_cost)
+    assert capped_spend[0] <= budget[0] + 1e-9
+    assert capped_spend[0] > 0.8 * budget[0]  # not far below: the budget is used
+    assert capped.order_qty[3] == free.order_qty[3]  # the store within budget is untouched
+    assert (capped.order_qty[:3] <= free.order_qty[:3] + 1e-9).all()

@@ -1,0 +1,70 @@
+"""Purchase orders as a UN/EDIFACT ORDERS interchange (directory D.96A), the order message
+suppliers and ERPs import. Serialised by pydifact (escaping, segment counts).
+
+One interchange per supplier; one ORDERS message per purchase order:
+
+    UNA:+.? '                                  service characters (decimal point '.')
+    UNB+UNOC:3+<buyer>+<supplier>+<date>:0000+<ref>'   interchange header
+    UNH+<n>+ORDERS:D:96A:UN'                   message header
+    BGM+220+<po_id>+9'                         order, original
+    DTM+137:<order date>:102'                  document date (CCYYMMDD)
+    DTM+2:<delivery date>:102'                 delivery date requested
+    NAD+BY+<store_id>::92'  NAD+SU+<supplier_id>::92'  NAD+DP+<store_id>::92'
+    LIN+<k>++<product_id>:IN'                  line k, buyer's item number
+    QTY+21:<units>'  QTY+59:<units per case>'  ordered quantity, case pack
+    PRI+AAA:<unit cost>'  MOA+203:<amount>'    net price, line amount
+    UNS+S'  CNT+2:<lines>'  UNT+<segments>+<n>'  UNZ+<messages>+<ref>'
+"""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+
+import pandas as pd
+
+from ..data.contract import PRODUCT, STORE
+
+
+def number(x: float, decimals: int = 3) -> str:
+    """Fixed-point text without trailing zeros ('2.5', '3', '0.125')."""
+    text = f"{x:.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, supplier_id: str) -> str:
+    """The ORDERS interchange for one supplier's purchase orders (headers and their lines)."""
+    from pydifact.control import Characters
+    from pydifact.segmentcollection import Interchange, Message
+    from pydifact.segments import Segment
+
+    first = pd.Timestamp(headers["order_date"].min())
+    reference = (first.strftime("%y%m%d") + str(supplier_id))[:14]
+    with warnings.catch_warnings():  # pydifact ships no syntax tables for the service segments
+        warnings.simplefilter("ignore")
+        interchange = Interchange(
+            sender=buyer_id, recipient=str(supplier_id), control_reference=reference,
+            syntax_identifier=("UNOC", 3), timestamp=datetime.datetime(first.year, first.month, first.day),
+            characters=Characters(decimal_point="."),
+        )  # fmt: skip
+        interchange.has_una_segment = True
+        for n, header in enumerate(headers.sort_values("po_id").itertuples(index=False), start=1):
+            msg = Message(str(n), ("ORDERS", "D", "96A", "UN"))
+            store = str(getattr(header, STORE))
+            msg.add_segment(Segment("BGM", "220", header.po_id, "9"))
+            msg.add_segment(Segment("DTM", ["137", pd.Timestamp(header.order_date).strftime("%Y%m%d"), "102"]))
+            msg.add_segment(Segment("DTM", ["2", pd.Timestamp(header.delivery_date).strftime("%Y%m%d"), "102"]))
+            msg.add_segment(Segment("NAD", "BY", [store, "", "92"]))
+            msg.add_segment(Segment("NAD", "SU", [str(supplier_id), "", "92"]))
+            msg.add_segment(Segment("NAD", "DP", [store, "", "92"]))
+            mine = lines[lines["po_id"] == header.po_id].sort_values(PRODUCT)
+            for k, line in enumerate(mine.itertuples(index=False), start=1):
+                msg.add_segment(Segment("LIN", str(k), "", [str(getattr(line, PRODUCT)), "IN"]))
+                msg.add_segment(Segment("QTY", ["21", number(line.order_qty)]))
+                msg.add_segment(Segment("QTY", ["59", number(line.case_pack)]))
+                msg.add_segment(Segment("PRI", ["AAA", number(line.unit_cost, 4)]))
+                msg.add_segment(Segment("MOA", ["203", number(line.amount, 2)]))
+            msg.add_segment(Segment("UNS", "S"))
+            msg.add_segment(Segment("CNT", ["2", str(len(mine))]))
+            interchange.add_message(msg)
+        return interchange.serialize(break_lines=True)

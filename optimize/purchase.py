@@ -1,0 +1,254 @@
+"""Purchase orders from a forecast: the optimizer's order for every store x product that can
+order on the order date, grouped into one purchase order per store, supplier and delivery
+date, with the reasons for every line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.contract import DAY, PRODUCT, STORE
+from ..errors import DataError
+from ..outputs import write_table, write_text
+from . import tables
+from .master import EVERY_DAY, MasterData
+from .orders import days_needed, optimal_orders
+
+_QUANTILE = re.compile(r"^q(\d+(?:\.\d+)?)$")
+
+
+@dataclass
+class PurchaseOrders:
+    headers: pd.DataFrame  # one row per purchase order
+    lines: pd.DataFrame  # one row per ordered product
+    decisions: pd.DataFrame  # every line that could order, ordered or not, with why
+    notes: list[str] = field(default_factory=list)
+
+
+def read_forecast(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, tuple, np.ndarray]:
+    """Daily forecast table (`freshcast forecast` output) -> (lines: store_id, product_id;
+    days (datetime64[D]); mean (n, H); quantiles (n, H, J); levels). Every line needs the
+    same consecutive days and two or more quantile columns."""
+    source = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
+    df = path if isinstance(path, pd.DataFrame) else tables.read_file(Path(path))
+    problems = [f"required column '{c}' is missing" for c in (STORE, PRODUCT, DAY, "yhat") if c not in df.columns]
+    for c in ("hour", "slot"):
+        if c in df.columns:
+            problems.append(f"column '{c}': orders need a daily forecast (forecast without --level or --slots)")
+    qcols = sorted((float(m.group(1)) / 100, c) for c in df.columns if (m := _QUANTILE.match(c)))
+    if len(qcols) < 2:
+        problems.append("needs two or more quantile columns (q10, q50, q90 ...): forecast with --quantiles")
+    if problems:
+        raise DataError(source, problems)
+    value_cols = ["yhat"] + [c for _, c in qcols]
+    values = df[value_cols].to_numpy(np.float64)
+    if np.isnan(values).any() or (values < 0).any():
+        bad = np.isnan(values) | (values < 0)
+        col = value_cols[int(np.argmax(bad.any(axis=0)))]
+        raise DataError(source, [f"column '{col}' is NaN or negative in {int(bad.any(axis=1).sum())} row(s)"])
+    df = df.sort_values([STORE, PRODUCT, DAY], kind="stable")
+    days = np.unique(pd.to_datetime(df[DAY]).to_numpy().astype("datetime64[D]"))
+    lines = df[[STORE, PRODUCT]].drop_duplicates().reset_index(drop=True)
+    n, H = len(lines), len(days)
+    if len(df) != n * H or H != int((days[-1] - days[0]).astype(int)) + 1:
+        raise DataError(source, [f"every store x product needs one row for each of the consecutive days "
+                                 f"{days[0]} .. {days[-1]} ({n} lines x {H} days != {len(df)} rows)"])  # fmt: skip
+    values = df[value_cols].to_numpy(np.float64).reshape(n, H, len(value_cols))
+    levels = tuple(lv for lv, _ in qcols)
+    return lines.astype(np.int64), days, values[:, :, 0], values[:, :, 1:], levels
+
+
+def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame | None,
+               capacity: pd.DataFrame | None) -> tuple[MasterData, list[str]]:  # fmt: skip
+    """Master data aligned to `lines` from validated tables (see `optimize.tables`)."""
+    notes = []
+    merged = lines.merge(products, on=PRODUCT, how="left", validate="many_to_one")
+    missing = merged["shelf_life_days"].isna()
+    if missing.any():
+        absent = merged.loc[missing, PRODUCT]
+        raise DataError("products", [f"{absent.nunique()} product(s) of the forecast are not in the products "
+                                     f"table, e.g. product_id={absent.iat[0]}"])  # fmt: skip
+    if terms is None:
+        notes.append("no supplier terms given: lead time 1 day, orders every day")
+        merged["lead_time_days"], merged["order_weekdays"], merged["order_cutoff"] = 1, EVERY_DAY, ""
+    else:
+        merged = merged.merge(terms, on=[STORE, "supplier_id"], how="left", validate="many_to_one")
+        missing = merged["lead_time_days"].isna()
+        if missing.any():
+            r = merged[missing].iloc[0]
+            raise DataError("terms", [f"{int(missing.sum())} line(s) have no terms for their store and supplier, "
+                                      f"e.g. store_id={r[STORE]}, supplier_id={r['supplier_id']}"])  # fmt: skip
+        if "order_cutoff" not in merged:
+            merged["order_cutoff"] = ""
+    if capacity is not None:
+        merged = merged.merge(capacity, on=[STORE, PRODUCT], how="left", validate="one_to_one")
+    cap = merged["capacity_units"].fillna(np.inf).to_numpy() if capacity is not None else np.full(len(lines), np.inf)
+    master = MasterData(
+        shelf_life_days=merged["shelf_life_days"].to_numpy(np.int64),
+        case_pack=merged["case_pack"].to_numpy(np.float64),
+        min_order_qty=merged["min_order_qty"].to_numpy(np.float64),
+        unit_cost=merged["unit_cost"].to_numpy(np.float64),
+        regular_price=merged["regular_price"].to_numpy(np.float64),
+        salvage_value=merged["salvage_value"].to_numpy(np.float64),
+        holding_cost=merged["holding_cost"].to_numpy(np.float64),
+        supplier_id=merged["supplier_id"].to_numpy(np.int64),
+        lead_time_days=merged["lead_time_days"].to_numpy(np.int64),
+        order_weekdays=merged["order_weekdays"].to_numpy(np.int64),
+        capacity=cap,
+        notes=notes,
+    )
+    return master, merged["order_cutoff"].astype(str).tolist()
+
+
+def stock_arrays(lines: pd.DataFrame, order_day: np.datetime64, master: MasterData, on_hand: pd.DataFrame | None,
+                 on_order: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+    """on_hand (n, B) by days to expiry and on_order (n, A) by days to arrival, counted from
+    the order date."""
+    notes = []
+    index = pd.MultiIndex.from_frame(lines)
+    n = len(lines)
+
+    def locate(df: pd.DataFrame, name: str) -> np.ndarray:
+        pos = index.get_indexer(pd.MultiIndex.from_frame(df[[STORE, PRODUCT]]))
+        if (pos < 0).any():
+            r = df[pos < 0].iloc[0]
+            raise DataError(name, [f"{int((pos < 0).sum())} row(s) for store x product lines that have no "
+                                   f"forecast, e.g. store_id={r[STORE]}, product_id={r[PRODUCT]}"])  # fmt: skip
+        return pos
+
+    held = np.zeros((n, int(master.shelf_life_days.max()) + 1))
+    if on_hand is not None and len(on_hand):
+        pos = locate(on_hand, "inventory")
+        e = (on_hand["expiry_date"].to_numpy() - order_day).astype(int)
+        expired = e < 0
+        if expired.any():
+            notes.append(f"{on_hand['on_hand'].to_numpy()[expired].sum():g} unit(s) on hand are past their expiry "
+                         f"date and not counted")  # fmt: skip
+        held = np.zeros((n, max(int(e.max()) + 1, held.shape[1])))
+        np.add.at(held, (pos[~expired], e[~expired]), on_hand["on_hand"].to_numpy()[~expired])
+    due = np.zeros((n, int(master.lead_time_days.max()) + 1))
+    if on_order is not None and len(on_order):
+        pos = locate(on_order, "on order")
+        a = (on_order["arrival_date"].to_numpy() - order_day).astype(int)
+        if (a < 0).any():
+            raise DataError("on order", [f"{int((a < 0).sum())} row(s) arrive before the order date {order_day}: "
+                                         f"record what has arrived as on hand"])  # fmt: skip
+        due = np.zeros((n, max(int(a.max()) + 1, due.shape[1])))
+        np.add.at(due, (pos, a), on_order["on_order"].to_numpy())
+    return held, due, notes
+
+
+def plan_orders(
+    forecast,
+    products,
+    terms=None,
+    capacity=None,
+    on_hand=None,
+    on_order=None,
+    order_date: str | None = None,
+    budget: float | None = None,
+    seed: int = 0,
+) -> PurchaseOrders:
+    """Orders to place on `order_date` (default: the forecast's first day, whose sales are
+    still to come) for every store x product of the forecast that orders that weekday.
+    Tables are paths (Parquet or CSV) or DataFrames with the columns of `optimize.tables`;
+    all but products are optional. `budget` caps each store's spend on the order date."""
+    lines, days, _, quantiles, levels = read_forecast(forecast)
+    products = tables.read_products(products)
+    terms = None if terms is None else tables.read_terms(terms)
+    capacity = None if capacity is None else tables.read_capacity(capacity)
+    on_hand = None if on_hand is None else tables.read_on_hand(on_hand)
+    on_order = None if on_order is None else tables.read_on_order(on_order)
+    day0 = days[0] if order_date is None else np.datetime64(order_date, "D")
+    if not days[0] <= day0 <= days[-1]:
+        raise DataError("forecast", [f"the order date {day0} is not among the forecast days {days[0]} .. {days[-1]}"])
+    quantiles = quantiles[:, int((day0 - days[0]).astype(int)) :]
+    master, cutoff = master_for(lines, products, terms, capacity)
+    held, due, stock_notes = stock_arrays(lines, day0, master, on_hand, on_order)
+    day_number = int(day0.astype(int))
+    review = master.review_days(day_number)
+    can_order = master.orders_on(day_number)
+    notes = master.notes + stock_notes
+    if quantiles.shape[1] < days_needed(master, review):
+        notes.append(f"the forecast covers {quantiles.shape[1]} day(s) from the order date; "
+                     f"later days repeat the forecast of the same weekday")  # fmt: skip
+    stores = lines[STORE].to_numpy()
+    group = np.unique(stores, return_inverse=True)[1] if budget is not None else None
+    out = optimal_orders(
+        quantiles, levels, held, due, master, review, can_order, seed=seed, budget_group=group,
+        budget=None if budget is None else np.full(group.max() + 1, float(budget)),
+    )  # fmt: skip
+    lead = master.lead_time_days
+    decisions = pd.DataFrame(
+        {
+            STORE: stores,
+            PRODUCT: lines[PRODUCT].to_numpy(),
+            "supplier_id": master.supplier_id,
+            "order_date": np.full(len(lines), day0),
+            "delivery_date": day0 + lead.astype("timedelta64[D]"),
+            "order_qty": np.round(out.order_qty, 6),
+            "cases": np.round(out.order_qty / master.case_pack).astype(np.int64),
+            "case_pack": master.case_pack,
+            "unit_cost": master.unit_cost,
+            "amount": np.round(out.order_qty * master.unit_cost, 4),
+            "on_hand": held.sum(axis=1),
+            "on_order": np.where(np.arange(due.shape[1])[None, :] <= lead[:, None], due, 0.0).sum(axis=1),
+            "usable_at_delivery": out.usable_on_hand,
+            "target_stock": out.target_stock,
+            "expected_waste": out.expected_waste,
+            "expected_fill_rate": out.expected_fill_rate,
+            "order_cutoff": cutoff,
+        }
+    )[can_order].reset_index(drop=True)
+    decisions["order_date"] = decisions["order_date"].astype("datetime64[s]")
+    decisions["delivery_date"] = decisions["delivery_date"].astype("datetime64[s]")
+    decisions.insert(0, "po_id", [
+        po_id(s, p, o, d) for s, p, o, d in
+        zip(decisions[STORE], decisions["supplier_id"], decisions["order_date"], decisions["delivery_date"])
+    ])  # fmt: skip
+    ordered = decisions[decisions["order_qty"] > 0].sort_values(["po_id", PRODUCT]).reset_index(drop=True)
+    headers = (
+        ordered.groupby("po_id", sort=True)
+        .agg(
+            supplier_id=("supplier_id", "first"),
+            store_id=(STORE, "first"),
+            order_date=("order_date", "first"),
+            delivery_date=("delivery_date", "first"),
+            order_cutoff=("order_cutoff", "first"),
+            line_count=(PRODUCT, "size"),
+            total_cost=("amount", "sum"),
+        )
+        .reset_index()
+    )
+    headers["total_cost"] = headers["total_cost"].round(4)
+    lines_out = ordered.drop(columns=[STORE, "supplier_id", "order_date", "delivery_date", "order_cutoff"])
+    return PurchaseOrders(headers, lines_out, decisions.drop(columns=["order_cutoff"]), notes)
+
+
+def po_id(store_id, supplier_id, order_date, delivery_date) -> str:
+    """Stable purchase order number: the same store, supplier and dates give the same id."""
+    o, d = (pd.Timestamp(x).strftime("%Y%m%d") for x in (order_date, delivery_date))
+    return f"PO-{o}-{store_id}-{supplier_id}-{d}"
+
+
+def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "FRESHCAST") -> list[Path]:
+    """Write po_headers, po_lines and decisions as Parquet and CSV, one EDIFACT ORDERS
+    interchange per supplier under edi/, and notes.txt; each file atomically."""
+    from .edifact import orders_interchange
+
+    out = Path(out)
+    written = []
+    for name, df in (("po_headers", po.headers), ("po_lines", po.lines), ("decisions", po.decisions)):
+        for ext in ("parquet", "csv"):
+            written.append(write_table(df, out / f"{name}.{ext}"))
+    for supplier, headers in po.headers.groupby("supplier_id", sort=True):
+        lines = po.lines[po.lines["po_id"].isin(headers["po_id"])]
+        date = pd.Timestamp(headers["order_date"].iat[0]).strftime("%Y%m%d")
+        text = orders_interchange(headers, lines, buyer_id, str(supplier))
+        written.append(write_text(out / "edi" / f"ORDERS_{supplier}_{date}.edi", text))
+    written.append(write_text(out / "notes.txt", "".join(f"{n}\n" for n in po.notes)))
+    return written

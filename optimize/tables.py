@@ -1,0 +1,162 @@
+"""Read and validate the retailer's tables for ordering (Parquet or CSV): products, supplier
+terms, store capacity, stock on hand and on order. Every problem names the file, the column
+and what is wrong; all problems of a file are reported together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .master import parse_weekdays
+
+# column -> (kind, rule); kinds: id (integer >= 0), int, num, date, text; rules on numbers
+PRODUCTS = {
+    "product_id": ("id", None),
+    "shelf_life_days": ("int", ">= 1"),
+    "case_pack": ("num", "> 0"),
+    "min_order_qty": ("num", ">= 0"),
+    "unit_cost": ("num", ">= 0"),
+    "regular_price": ("num", ">= 0"),
+    "salvage_value": ("num", ">= 0"),
+    "supplier_id": ("id", None),
+}
+PRODUCTS_OPTIONAL = {"holding_cost": ("num", ">= 0")}  # per unit and night; default 1% of unit_cost
+TERMS = {
+    "store_id": ("id", None),
+    "supplier_id": ("id", None),
+    "lead_time_days": ("int", ">= 0"),
+    "order_weekdays": ("text", None),  # 'daily' or e.g. 'Mon,Wed,Fri'
+}
+TERMS_OPTIONAL = {"order_cutoff": ("text", None)}  # e.g. '10:00', carried to the order header
+CAPACITY = {"store_id": ("id", None), "product_id": ("id", None), "capacity_units": ("num", "> 0")}
+ON_HAND = {
+    "store_id": ("id", None),
+    "product_id": ("id", None),
+    "on_hand": ("num", ">= 0"),
+    "expiry_date": ("date", None),
+}
+ON_ORDER = {
+    "store_id": ("id", None),
+    "product_id": ("id", None),
+    "on_order": ("num", ">= 0"),
+    "arrival_date": ("date", None),
+}
+
+
+def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict | None = None,
+               keys: tuple[str, ...] = ()) -> pd.DataFrame:  # fmt: skip
+    """Read a table, check its columns (types, missing values, ranges) and that `keys` are
+    unique. Returns only the known columns, ids as int64, dates as datetime64[D]."""
+    source = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
+    df = path.copy() if isinstance(path, pd.DataFrame) else read_file(Path(path))
+    problems = []
+    columns = {**required, **{k: v for k, v in (optional or {}).items() if k in df.columns}}
+    for name in required:
+        if name not in df.columns:
+            problems.append(f"required column '{name}' is missing")
+    out = {}
+    for name, (kind, rule) in columns.items():
+        if name not in df.columns:
+            continue
+        col = df[name]
+        bad_rows = col.isna().to_numpy()
+        if bad_rows.any():
+            problems.append(_where(df, name, bad_rows, "is empty", keys))
+        if kind == "text":
+            out[name] = col.astype(str)
+            continue
+        if kind == "date":
+            values = pd.to_datetime(col, errors="coerce")
+            unparsed = values.isna().to_numpy() & ~bad_rows
+            if unparsed.any():
+                problems.append(_where(df, name, unparsed, "is not a date", keys))
+            out[name] = values.to_numpy().astype("datetime64[D]")
+            continue
+        values = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+        unparsed = np.isnan(values) & ~bad_rows
+        if unparsed.any():
+            problems.append(_where(df, name, unparsed, "is not a number", keys))
+        ok = ~np.isnan(values)
+        if kind in ("id", "int"):
+            frac = ok & (values != np.round(values))
+            if frac.any():
+                problems.append(_where(df, name, frac, "is not a whole number", keys))
+        if kind == "id":
+            rule = ">= 0"
+        if rule is not None:
+            op, limit = rule.split()
+            limit = float(limit)
+            broken = ok & ((values < limit) if op == ">=" else (values <= limit))
+            if broken.any():
+                problems.append(_where(df, name, broken, f"must be {rule}", keys))
+        out[name] = values.astype(np.int64) if kind in ("id", "int") and not problems else values
+    if not problems and keys:
+        dup = df.duplicated(list(keys), keep=False).to_numpy()
+        if dup.any():
+            problems.append(_where(df, ", ".join(keys), dup, "repeats a key (each must appear once)", keys))
+    if problems:
+        raise DataError(source, problems)
+    return pd.DataFrame(out)
+
+
+def read_file(path: Path) -> pd.DataFrame:
+    """A whole Parquet or CSV file as a DataFrame (DataError if missing or unreadable)."""
+    if not path.exists():
+        raise DataError(str(path), ["no such file"])
+    try:
+        if path.name.endswith((".csv", ".csv.gz")):
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(str(path), [f"cannot be read: {exc}"]) from exc
+
+
+def _where(df: pd.DataFrame, column: str, rows: np.ndarray, problem: str, keys: tuple[str, ...]) -> str:
+    i = int(np.argmax(rows))
+    shown = ", ".join(f"{k}={df[k].iloc[i]}" for k in keys if k in df.columns)
+    where = f" ({shown})" if shown else ""
+    return f"column '{column}' {problem}: {int(rows.sum())} row(s), first row {i + 1}{where}"
+
+
+def read_products(path) -> pd.DataFrame:
+    df = read_table(path, PRODUCTS, PRODUCTS_OPTIONAL, keys=("product_id",))
+    above = df["salvage_value"] > df["unit_cost"]
+    if above.any():
+        problem = _where(df, "salvage_value", above.to_numpy(), "is above unit_cost", ("product_id",))
+        raise DataError(str(path), [problem])
+    if "holding_cost" not in df:
+        df["holding_cost"] = 0.01 * df["unit_cost"]
+    return df
+
+
+def read_terms(path) -> pd.DataFrame:
+    df = read_table(path, TERMS, TERMS_OPTIONAL, keys=("store_id", "supplier_id"))
+    if isinstance(path, pd.DataFrame) and pd.api.types.is_integer_dtype(path["order_weekdays"]):
+        df["order_weekdays"] = path["order_weekdays"].to_numpy(np.int64)  # already bit masks (read before)
+        return df
+    masks, bad = [], []
+    for i, text in enumerate(df["order_weekdays"]):
+        try:
+            masks.append(parse_weekdays(text))
+        except ValueError as exc:
+            masks.append(0)
+            bad.append(f"column 'order_weekdays' row {i + 1}: {exc}")
+    if bad:
+        raise DataError(str(path), bad[:1] + ([f"... {len(bad) - 1} more row(s)"] if len(bad) > 1 else []))
+    df["order_weekdays"] = np.asarray(masks, np.int64)
+    return df
+
+
+def read_capacity(path) -> pd.DataFrame:
+    return read_table(path, CAPACITY, keys=("store_id", "product_id"))
+
+
+def read_on_hand(path) -> pd.DataFrame:
+    return read_table(path, ON_HAND)
+
+
+def read_on_order(path) -> pd.DataFrame:
+    return read_table(path, ON_ORDER)

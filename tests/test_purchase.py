@@ -1,0 +1,141 @@
+"""Purchase orders from a forecast: tables, EDIFACT ORDERS, validation, reruns."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from freshcast.cli import app
+from freshcast.data import load_history, sample_path
+from freshcast.errors import DataError
+from freshcast.forecast import DailyForecaster
+from freshcast.optimize import tables
+from freshcast.optimize.master import assumed_tables
+from freshcast.optimize.purchase import plan_orders
+
+CUT = pd.Timestamp("2024-06-11")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A forecast of the sample's last 7 days, assumed master data and some stock."""
+    d = tmp_path_factory.mktemp("po")
+    df = pd.read_parquet(sample_path())
+    df[df.dt <= CUT.date()].to_parquet(d / "history.parquet")
+    df[df.dt > CUT.date()].drop(columns=["hourly_sale", "hourly_stockout"]).to_parquet(d / "future.parquet")
+    history = load_history(d / "history.parquet")
+    model = DailyForecaster(n_estimators=30, seed=0).fit(history)
+    pred = model.predict(7, d / "future.parquet")
+    pred.to_parquet(d / "pred.parquet")
+    products, terms = assumed_tables(history)
+    products.to_csv(d / "products.csv", index=False)
+    terms.to_csv(d / "terms.csv", index=False)
+    lines = pred[["store_id", "product_id"]].drop_duplicates()
+    stock = lines.iloc[::3].assign(on_hand=0.5, expiry_date="2024-06-13")
+    stock.to_csv(d / "inventory.csv", index=False)
+    return d, pred
+
+
+def _run(d, out, *extra):
+    args = ["plan-orders", "--forecast", str(d / "pred.parquet"), "--products", str(d / "products.csv"),
+            "--terms", str(d / "terms.csv"), "--inventory", str(d / "inventory.csv"),
+            "--out", str(out), *extra]  # fmt: skip
+    return CliRunner().invoke(app, args)
+
+
+def test_plan_orders_writes_consistent_purchase_orders_and_reruns_byte_identical(files, tmp_path):
+    d, _ = files
+    res = _run(d, tmp_path / "a")
+    assert res.exit_code == 0, res.output
+    headers = pd.read_parquet(tmp_path / "a" / "po_headers.parquet")
+    lines = pd.read_parquet(tmp_path / "a" / "po_lines.parquet")
+    products = pd.read_csv(d / "products.csv").set_index("product_id")
+    assert len(headers) > 0 and len(lines) >= len(headers)
+    cases = lines["order_qty"] / products.loc[lines["product_id"], "case_pack"].to_numpy()
+    assert np.allclose(cases, np.round(cases)) and (lines["order_qty"] > 0).all()
+    assert (lines["cases"] == np.round(cases)).all()
+    per_po = lines.groupby("po_id").agg(n=("product_id", "size"), amount=("amount", "sum"))
+    assert (per_po.loc[headers["po_id"], "n"].to_numpy() == headers["line_count"].to_numpy()).all()
+    assert np.allclose(per_po.loc[headers["po_id"], "amount"].to_numpy(), headers["total_cost"].to_numpy())
+    first = headers.iloc[0]
+    assert first["po_id"] == f"PO-20240612-{first['store_id']}-{first['supplier_id']}-20240613"
+    assert pd.read_csv(tmp_path / "a" / "po_lines.csv").shape == lines.shape
+    assert _run(d, tmp_path / "b").exit_code == 0
+    for f in sorted((tmp_path / "a").rglob("*.*")):
+        assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes(), f.name
+
+
+def test_edifact_orders_follow_the_segment_rules(files, tmp_path):
+    from pydifact.segmentcollection import Interchange
+
+    d, _ = files
+    assert _run(d, tmp_path).exit_code == 0
+    headers = pd.read_parquet(tmp_path / "po_headers.parquet")
+    lines = pd.read_parquet(tmp_path / "po_lines.parquet").set_index("po_id")
+    edi = sorted((tmp_path / "edi").glob("ORDERS_*.edi"))
+    assert len(edi) == headers["supplier_id"].nunique()
+    seen = set()
+    for path in edi:
+        text = path.read_text()
+        assert text.startswith("UNA:+.? '\nUNB+UNOC:3+FRESHCAST+")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            interchange = Interchange.from_str(text)
+        messages = list(interchange.get_messages())
+        assert interchange.get_footer_segment().elements[0] == str(len(messages))  # UNZ message count
+        segments = [s for s in text.split("'\n") if s]
+        for n, msg in enumerate(messages, start=1):
+            tags = [s.tag for s in msg.segments]
+            assert tags[0] == "BGM" and tags[-2:] == ["UNS", "CNT"]
+            po = msg.segments[0].elements[1]
+            seen.add(po)
+            start = segments.index(f"UNH+{n}+ORDERS:D:96A:UN")
+            end = next(i for i in range(start, len(segments)) if segments[i].startswith("UNT+"))
+            assert segments[end] == f"UNT+{end - start + 1}+{n}"  # UNT counts UNH..UNT
+            mine = lines.loc[[po]]
+            assert tags.count("LIN") == len(mine) == int(msg.segments[-1].elements[0][1])
+            qty = [float(s.elements[0][1]) for s in msg.segments if s.tag == "QTY" and s.elements[0][0] == "21"]
+            assert sum(qty) == pytest.approx(mine["order_qty"].sum())
+    assert seen == set(headers["po_id"])
+
+
+def test_stock_and_budget_lower_orders(files):
+    d, pred = files
+    products = tables.read_products(d / "products.csv")
+    terms = tables.read_terms(d / "terms.csv")
+    base = plan_orders(pred, products, terms)
+    lines = pred[["store_id", "product_id"]].drop_duplicates()
+    lots = lines.assign(on_hand=50.0, expiry_date="2024-06-20")
+    stocked = plan_orders(pred, products, terms, on_hand=lots)
+    assert stocked.decisions["order_qty"].sum() < 0.2 * base.decisions["order_qty"].sum()
+    expired = lines.assign(on_hand=50.0, expiry_date="2024-06-10")  # already past: does not count
+    stale = plan_orders(pred, products, terms, on_hand=expired)
+    assert np.array_equal(stale.decisions["order_qty"], base.decisions["order_qty"])
+    assert any("past their expiry" in n for n in stale.notes)
+    spend = base.decisions.groupby("store_id")["amount"].sum()
+    budget = 0.5 * spend.max()
+    capped = plan_orders(pred, products, terms, budget=budget)
+    assert (capped.decisions.groupby("store_id")["amount"].sum() <= budget + 1e-6).all()
+
+
+def test_bad_master_data_and_stock_are_named(files, tmp_path):
+    d, pred = files
+    products = pd.read_csv(d / "products.csv")
+    products.loc[3, "case_pack"] = -1
+    products.drop(columns=["unit_cost"]).to_csv(tmp_path / "p1.csv", index=False)
+    with pytest.raises(DataError) as err:
+        tables.read_products(tmp_path / "p1.csv")
+    assert "p1.csv" in str(err.value) and "'unit_cost' is missing" in str(err.value)
+    assert "'case_pack' must be > 0" in str(err.value)
+    orphan = pd.DataFrame({"store_id": [999], "product_id": [1], "on_hand": [1.0], "expiry_date": ["2024-06-13"]})
+    orphan.to_csv(tmp_path / "inv.csv", index=False)
+    res = CliRunner().invoke(app, ["plan-orders", "--forecast", str(d / "pred.parquet"), "--products",
+                                   str(d / "products.csv"), "--inventory", str(tmp_path / "inv.csv"),
+                                   "--out", str(tmp_path / "out")])  # fmt: skip
+    assert res.exit_code == 1
+    assert "no forecast" in res.output and "store_id=999" in res.output
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(DataError, match="quantile columns"):
+        plan_orders(pred[["store_id", "product_id", "dt", "yhat"]], tables.read_products(d / "products.csv"))
