@@ -291,7 +291,7 @@ def master_data(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's forecast, scores and replay")] = Path("freshcast_demo"),
+    out: Annotated[Path, typer.Option(help="Folder for the demo's forecast, scores, replay")] = Path("freshcast_demo"),
 ) -> None:
     """Forecast the last week of the embedded sample (one city of FreshRetailNet-50K) from the
     weeks before it and score it beside the baselines; then replay that week's real demand

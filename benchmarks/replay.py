@@ -33,11 +33,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--first-day", default="2024-06-05", help="first replayed day; the history ends the day before")
+    ap.add_argument("--last-day", help="last replayed day (default: the last day of the data)")
     ap.add_argument("--json")
     args = ap.parse_args()
     st = Stages()
     with st.stage("load"):
         panel = load_history(args.data)
+    if args.last_day:
+        panel = panel.until(_day(args.last_day))
     first = _day(args.first_day)
     history = panel.until(first - 1)
     master = assume_master_data(history)
@@ -69,6 +72,7 @@ def main() -> None:
             "date": str(date.today()),
             "machine": f"{platform.machine()}, {platform.python_version()}",
             "first_day": args.first_day,
+            "command": " ".join(["python", "benchmarks/replay.py", *sys.argv[1:]]),
             "days": int(panel.last_day - first + 1),
             "series": panel.n_series,
             "assumptions": master.notes,

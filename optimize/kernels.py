@@ -178,7 +178,8 @@ def order_quantities(
     """Order per line that minimises expected cost over the K demand paths (n, K, D).
 
     An order placed today arrives on day L = lead and is sold, after all older stock, until
-    it expires at the end of day L + shelf - 1. Costs per unit: `under` for demand unmet
+    it expires at the end of day L + shelf - 1. Stock held or already ordered is taken to
+    sell before it (exact when it arrives no later than the new order). Costs per unit: `under` for demand unmet
     between its arrival and the next order's arrival (day L + review), `over` for every unit
     of it that expires unsold, `hold` for each night it stays in the store, and `per_unit`
     for each unit ordered (a shadow price that keeps a budget; 0 without one). The quantity is

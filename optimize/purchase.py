@@ -50,6 +50,11 @@ def read_forecast(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, np.nda
         bad = np.isnan(values) | (values < 0)
         col = value_cols[int(np.argmax(bad.any(axis=0)))]
         raise DataError(source, [f"column '{col}' is NaN or negative in {int(bad.any(axis=1).sum())} row(s)"])
+    dup = df.duplicated([STORE, PRODUCT, DAY]).to_numpy()
+    if dup.any():
+        r = df[dup].iloc[0]
+        raise DataError(source, [f"{int(dup.sum())} repeated store_id, product_id, dt row(s), e.g. "
+                                 f"store_id={r[STORE]}, product_id={r[PRODUCT]}, dt={r[DAY]}"])  # fmt: skip
     df = df.sort_values([STORE, PRODUCT, DAY], kind="stable")
     days = np.unique(pd.to_datetime(df[DAY]).to_numpy().astype("datetime64[D]"))
     lines = df[[STORE, PRODUCT]].drop_duplicates().reset_index(drop=True)
@@ -207,8 +212,9 @@ def plan_orders(
     decisions["order_date"] = decisions["order_date"].astype("datetime64[s]")
     decisions["delivery_date"] = decisions["delivery_date"].astype("datetime64[s]")
     decisions.insert(0, "po_id", [
-        po_id(s, p, o, d) for s, p, o, d in
-        zip(decisions[STORE], decisions["supplier_id"], decisions["order_date"], decisions["delivery_date"])
+        po_id(s, p, o, d) if q > 0 else "" for s, p, o, d, q in
+        zip(decisions[STORE], decisions["supplier_id"], decisions["order_date"], decisions["delivery_date"],
+            decisions["order_qty"])
     ])  # fmt: skip
     ordered = decisions[decisions["order_qty"] > 0].sort_values(["po_id", PRODUCT]).reset_index(drop=True)
     headers = (
