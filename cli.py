@@ -273,16 +273,17 @@ def master_data(
     map: MapOption = None,
 ) -> None:
     """Write freshcast's ASSUMED master data for a history without any (like FreshRetailNet):
-    products.csv and terms.csv, to edit or to try plan-orders with."""
+    products.csv and terms.csv, to edit or to try plan-orders with, and ASSUMPTIONS.txt."""
     from .data import load_history
     from .errors import FreshcastError
     from .optimize.master import ASSUMPTIONS, assumed_tables
-    from .outputs import write_table
+    from .outputs import write_table, write_text
 
     try:
         products, terms = assumed_tables(load_history(history, _column_map(map)))
         write_table(products, out / "products.csv")
         write_table(terms, out / "terms.csv")
+        write_text(out / "ASSUMPTIONS.txt", ASSUMPTIONS + "\n")
     except (FreshcastError, OSError) as exc:
         _fail(exc)
     _say(ASSUMPTIONS)

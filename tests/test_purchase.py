@@ -29,7 +29,11 @@ def files(tmp_path_factory):
     model = DailyForecaster(n_estimators=30, seed=0).fit(history)
     pred = model.predict(7, d / "future.parquet")
     pred.to_parquet(d / "pred.parquet")
+    res = CliRunner().invoke(app, ["master-data", "--history", str(d / "history.parquet"), "--out", str(d / "md")])
+    assert res.exit_code == 0, res.output
+    assert "ASSUMED" in (d / "md" / "ASSUMPTIONS.txt").read_text()
     products, terms = assumed_tables(history)
+    pd.testing.assert_frame_equal(products, pd.read_csv(d / "md" / "products.csv"), check_dtype=False)
     products.to_csv(d / "products.csv", index=False)
     terms.to_csv(d / "terms.csv", index=False)
     lines = pred[["store_id", "product_id"]].drop_duplicates()
