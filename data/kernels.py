@@ -66,26 +66,26 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
     return first[:m], mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask
 
 
-@nb.njit(cache=True)
-def scatter_days(pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask, n_flat):
-    """Add day records into flat per-(series, day) cells at positions `pos`.
+def empty_cells(n_flat: int, n_cov: int) -> tuple:
+    """Zeroed per-(series, day) accumulators for `scatter_days`: hour mask, duplicate hours,
+    rows, sales, stockout hours, shop-hour stockouts, in-stock sales, in-stock hours,
+    covariate sums, sales per hour of day (n_flat x 24), stockout hour bitmask."""
+    return (
+        np.zeros(n_flat, np.uint32), np.zeros(n_flat, np.int32), np.zeros(n_flat, np.int32),
+        np.zeros(n_flat, np.float64), np.zeros(n_flat, np.float32), np.zeros(n_flat, np.float32),
+        np.zeros(n_flat, np.float64), np.zeros(n_flat, np.float32), np.zeros((n_flat, n_cov), np.float64),
+        np.zeros((n_flat, 24), np.float32), np.zeros(n_flat, np.uint32),
+    )  # fmt: skip
 
-    Returns per cell: hour mask, duplicate hours, sales, stockout hours, shop-hour stockouts,
-    in-stock sales, in-stock hours, covariate means (NaN where the day has no rows), sales per
-    hour of day (n_flat x 24) and the stockout hour bitmask.
-    """
+
+@nb.njit(cache=True)
+def scatter_days(
+    pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask,
+    c_mask, c_dups, c_rows, c_sales, c_so, c_shop, c_in_sales, c_in_hours, c_cov, c_hour, c_so_mask,
+):  # fmt: skip
+    """Add one batch of day records into the per-(series, day) cells (`empty_cells`) at
+    positions `pos`; a cell's hours seen twice count as duplicates."""
     n_cov = cov_sum.shape[1]
-    c_mask = np.zeros(n_flat, np.uint32)
-    c_dups = np.zeros(n_flat, np.int32)
-    c_rows = np.zeros(n_flat, np.int32)
-    c_sales = np.zeros(n_flat, np.float64)
-    c_so = np.zeros(n_flat, np.float32)
-    c_shop = np.zeros(n_flat, np.float32)
-    c_in_sales = np.zeros(n_flat, np.float64)
-    c_in_hours = np.zeros(n_flat, np.float32)
-    c_cov = np.zeros((n_flat, n_cov), np.float64)
-    c_hour = np.zeros((n_flat, 24), np.float32)
-    c_so_mask = np.zeros(n_flat, np.uint32)
     for r in range(pos.shape[0]):
         p = pos[r]
         overlap = c_mask[p] & mask[r]
@@ -102,12 +102,17 @@ def scatter_days(pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_h
         for h in range(24):
             c_hour[p, h] += hour_sales[r, h]
         c_so_mask[p] |= so_mask[r]
-    out_cov = np.full((n_flat, n_cov), np.nan, np.float32)
-    for p in range(n_flat):
+
+
+@nb.njit(cache=True)
+def covariate_means(c_cov, c_rows):
+    """Covariate sums / rows per cell as float32 (NaN where the day has no rows)."""
+    out = np.full(c_cov.shape, np.nan, np.float32)
+    for p in range(c_cov.shape[0]):
         if c_rows[p] > 0:
-            for c in range(n_cov):
-                out_cov[p, c] = c_cov[p, c] / c_rows[p]
-    return c_mask, c_dups, c_sales, c_so, c_shop, c_in_sales, c_in_hours, out_cov, c_hour, c_so_mask
+            for c in range(c_cov.shape[1]):
+                out[p, c] = c_cov[p, c] / c_rows[p]
+    return out
 
 
 @nb.njit(cache=True)

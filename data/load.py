@@ -19,7 +19,15 @@ import pyarrow.dataset as ds
 
 from ..errors import DataError
 from . import contract as C
-from .kernels import count_bad_sales, count_outside, day_records, popcount24, scatter_days
+from .kernels import (
+    count_bad_sales,
+    count_outside,
+    covariate_means,
+    day_records,
+    empty_cells,
+    popcount24,
+    scatter_days,
+)
 
 BATCH_ROWS = 1 << 21
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -187,6 +195,10 @@ def _source_name(source) -> str:
     return f"<{type(source).__name__}>" if isinstance(source, (pd.DataFrame, pa.Table)) else str(source)
 
 
+_CSV = (".csv", ".csv.gz")
+_PARQUET = (".parquet", ".pq")
+
+
 def _open_dataset(path) -> ds.Dataset:
     if isinstance(path, pd.DataFrame):
         path = pa.Table.from_pandas(path, preserve_index=False)
@@ -195,19 +207,25 @@ def _open_dataset(path) -> ds.Dataset:
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), ["no such file or folder"])
-    if path.is_dir():
-        files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
-        if not files:
-            raise DataError(str(path), ["the folder holds no data files"])
-        fmt = "csv" if any(p.name.endswith((".csv", ".csv.gz")) for p in files) else "parquet"
-    elif path.name.endswith((".csv", ".csv.gz")):
+    source: str | list[str] = str(path)
+    if path.is_dir():  # data files only: a README or notes beside them are not read
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+        csv = [str(p) for p in files if p.name.endswith(_CSV)]
+        parquet = [str(p) for p in files if p.name.endswith(_PARQUET)]
+        if csv and parquet:
+            raise DataError(str(path), ["the folder mixes CSV and Parquet files: keep one format"])
+        if not csv and not parquet:
+            raise DataError(str(path), ["the folder holds no data files (.parquet, .pq, .csv, .csv.gz)"])
+        fmt, source = ("csv", csv) if csv else ("parquet", parquet)
+    elif path.name.endswith(_CSV):
         fmt = "csv"
-    elif path.suffix in (".parquet", ".pq"):
+    elif path.name.endswith(_PARQUET):
         fmt = "parquet"
     else:
         raise DataError(str(path), ["unknown file type: expected .parquet, .pq, .csv or .csv.gz"])
     try:
-        return ds.dataset(str(path), format=fmt, partitioning="hive")
+        base = {"partition_base_dir": str(path)} if isinstance(source, list) else {}
+        return ds.dataset(source, format=fmt, partitioning="hive", **base)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(str(path), [f"cannot be read as {fmt}: {exc}"]) from exc
 
@@ -382,7 +400,8 @@ def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
 
 def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to: int | None = None):
     """Merge day records of all batches into flat per-series daily arrays."""
-    rec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "_file_name"}
+    small = [C.STORE, C.PRODUCT, C.DAY, *statics, "file", "row"]
+    rec = {k: np.concatenate([p[k] for p in parts]) for k in small}  # the big per-hour fields stay per part
     files = [p["_file_name"] for p in parts]
     key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
     series_keys, first_rec, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -394,11 +413,17 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
     offsets = np.zeros(n_series + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     pos = offsets[:-1][inverse] + (rec[C.DAY] - start[inverse])
-    cells = scatter_days(
-        pos, rec["mask"], rec["dups"], rec["rows"], rec["sales"], rec["so_hours"], rec["so_shop"],
-        rec["in_sales"], rec["in_hours"], rec["cov_sum"], rec["hour_sales"], rec["so_mask"], int(offsets[-1]),
-    )  # fmt: skip
-    mask, dups, sales, so_hours, so_shop, in_sales, in_hours, cov, hour_sales, so_mask = cells
+    cells = empty_cells(int(offsets[-1]), len(covs))
+    at = 0
+    for p in parts:
+        n = len(p[C.DAY])
+        scatter_days(
+            pos[at : at + n], p["mask"], p["dups"], p["rows"], p["sales"], p["so_hours"], p["so_shop"],
+            p["in_sales"], p["in_hours"], p["cov_sum"], p["hour_sales"], p["so_mask"], *cells,
+        )  # fmt: skip
+        at += n
+    mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sums, hour_sales, so_mask = cells
+    cov = covariate_means(cov_sums, rows)
     if dups.any():
         bad = np.flatnonzero(dups[pos] > 0)
         r = bad[0]

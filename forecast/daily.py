@@ -47,6 +47,7 @@ class DailyForecaster:
     objective : LightGBM objective ("tweedie", "poisson", "regression", "l1", ...).
     n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM tree settings.
     reg_lambda : L2 regularisation of leaf values (LightGBM's lambda_l2).
+    max_bin : histogram bins per feature (fewer bins train faster).
     stockout_recovery : share of the demand censored by stockout shop hours that is added back
         to the sales the model learns from and builds features on (0: sales as observed, 1:
         the full recovered demand; see `freshcast.features.latent`). Needs hourly rows;
@@ -75,6 +76,7 @@ class DailyForecaster:
         num_leaves: int = 127,
         min_child_samples: int = 200,
         reg_lambda: float = 10.0,
+        max_bin: int = 255,
         stockout_recovery: float = 0.25,
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
         min_history_days: int = 28,
@@ -94,6 +96,7 @@ class DailyForecaster:
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
         self.stockout_recovery = stockout_recovery
         self.quantiles = tuple(quantiles)
         self.min_history_days = min_history_days
@@ -165,7 +168,7 @@ class DailyForecaster:
             y,
             feature_name=self.feature_names_,
             categorical_feature=list(range(len(self.static_))),
-            params={"max_bin": 255, "verbosity": -1},
+            params={"max_bin": self.max_bin, "verbosity": -1},
             free_raw_data=True,
         )
         self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
@@ -360,6 +363,7 @@ _PARAMS = (
     "num_leaves",
     "min_child_samples",
     "reg_lambda",
+    "max_bin",
     "stockout_recovery",
     "quantiles",
     "min_history_days",

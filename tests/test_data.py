@@ -164,3 +164,21 @@ def test_bad_category_ids_are_named(tmp_path):
     df.to_parquet(tmp_path / "frac.parquet")
     with pytest.raises(DataError, match=r"'third_category_id' is not an id in 0..2147483647: 1 row"):
         load_history(tmp_path / "frac.parquet")
+
+
+def test_a_folder_reads_its_data_files_only(tmp_path, sample_panel):
+    """Notes beside the data are not read; mixing formats is refused."""
+    import shutil
+
+    from freshcast.data import sample_path
+
+    folder = tmp_path / "hist"
+    shutil.copytree(sample_path(), folder)
+    (folder / "README.md").write_text("not data")
+    (folder / "city_id=09" / "notes.txt").write_text("not data either")
+    panel = load_history(folder)
+    assert np.array_equal(panel.sales, sample_panel.sales)
+    assert (panel.series["city_id"] == sample_panel.series["city_id"]).all()
+    pd.read_parquet(sample_path()).head(24).to_csv(folder / "extra.csv", index=False)
+    with pytest.raises(DataError, match="mixes CSV and Parquet"):
+        load_history(folder)
