@@ -144,7 +144,7 @@ def build_matrix(
     max_horizon: int,
     static: list[str],
 ) -> np.ndarray:
-    """Feature matrix (float32, rows x features in `feature_names` order) for the rows."""
+    """Feature matrix (float32, column-major, rows x features in `feature_names` order)."""
     offsets = arrays.offsets
     origin = target - horizon
     row_start = offsets[:-1][series]
@@ -182,7 +182,10 @@ def build_matrix(
             cols += [since, until]
         elif c in WEATHER:
             cols.append(v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
-    return np.column_stack(cols).astype(np.float32, copy=False)
+    X = np.empty((len(series), len(cols)), np.float32, order="F")  # column-major: each column one write
+    for j, col in enumerate(cols):
+        X[:, j] = col
+    return X
 
 
 TREND_GROUPS = (STORE, PRODUCT)

@@ -76,7 +76,7 @@ class DailyForecaster:
         num_leaves: int = 127,
         min_child_samples: int = 200,
         reg_lambda: float = 10.0,
-        max_bin: int = 255,
+        max_bin: int = 127,
         stockout_recovery: float = 0.25,
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
         min_history_days: int = 28,
