@@ -505,16 +505,16 @@ def load_history_with_actuals(
              f"they start on {day_to_date(first)}"],
         )  # fmt: skip
     hist_keys = np.unique(np.concatenate([(p[C.STORE] << 32) | p[C.PRODUCT] for p in parts]))
+    keys = np.concatenate([(p[C.STORE] << 32) | p[C.PRODUCT] for p in a_parts])
+    new = ~np.isin(keys, hist_keys)
+    if new.any():  # counted over all the actuals, not one batch
+        r = keys[int(np.argmax(new))]
+        raise DataError(
+            a_source,
+            [f"{len(np.unique(keys[new]))} store x product series not in the history, e.g. "
+             f"store_id={r >> 32}, product_id={r & 0xFFFFFFFF}"],
+        )  # fmt: skip
     for p in a_parts:
-        key = (p[C.STORE] << 32) | p[C.PRODUCT]
-        new = ~np.isin(key, hist_keys)
-        if new.any():
-            r = int(np.argmax(new))
-            raise DataError(
-                a_source,
-                [f"{len(np.unique(key[new]))} store x product series not in the history, e.g. "
-                 f"store_id={p[C.STORE][r]}, product_id={p[C.PRODUCT][r]}"],
-            )  # fmt: skip
         p["file"] = p["file"] + len(parts)
     return _panel(parts + a_parts, statics, covs, f"{source} + {a_source}", hourly), first
 
