@@ -116,7 +116,7 @@ def forecast_rows(arrays: SeriesArrays, n_future: int, horizon: int):
 
 
 def feature_names(spec: DailyFeatureSpec, static: list[str], covariates: list[str]) -> list[str]:
-    names = list(static) + ["horizon", "dow", "day_of_month"]
+    names = list(static) + ["horizon", "dow"]
     names += [f"lag_{k}" for k in spec.lags] + [f"weekday_mean_{spec.weekday_weeks}w"]
     for w in spec.windows:
         names += [f"mean_{w}", f"std_{w}", f"max_{w}"]
@@ -153,7 +153,6 @@ def build_matrix(
     y = arrays.sales
     cols: list[np.ndarray] = [series_table[c].to_numpy()[series].astype(np.float32) for c in static]
     cols += [horizon.astype(np.float32), ((day + 3) % 7).astype(np.float32)]  # 1970-01-01 was a Thursday
-    cols.append((day.astype("datetime64[D]") - day.astype("datetime64[D]").astype("datetime64[M]")).astype(np.float32) + 1)
     lags = K.target_lags(y, row_start, target, horizon, np.asarray(spec.lags, np.int64))
     cols += list(lags.T)
     cols.append(K.same_weekday_mean(y, row_start, target, horizon, spec.weekday_weeks))
