@@ -74,8 +74,8 @@ class DailyForecaster:
         ewm_alphas: tuple[float, ...] = (0.1, 0.3),
         weekday_weeks: int = 4,
         objective: str = "tweedie",
-        n_estimators: int = 200,
-        learning_rate: float = 0.1,
+        n_estimators: int = 160,
+        learning_rate: float = 0.125,
         num_leaves: int = 127,
         min_child_samples: int = 200,
         reg_lambda: float = 10.0,
@@ -141,7 +141,10 @@ class DailyForecaster:
         }
 
     def _demand(self, panel: DailyPanel) -> np.ndarray:
-        """Daily sales with the configured share of stockout-censored demand added back."""
+        """Daily sales with the configured share of stockout-censored demand added back
+        (worked out once for the fitted history)."""
+        if panel is getattr(self, "history_", None):
+            return self.history_demand_
         self.recovered_ = panel.hourly and self.stockout_recovery > 0
         return recovered_sales(panel, self.stockout_recovery) if self.recovered_ else panel.sales
 
@@ -155,7 +158,9 @@ class DailyForecaster:
         check_quantiles(self.quantiles)
         panel = _as_panel(history)
         t0 = time.perf_counter()
-        arrays = SeriesArrays.from_panel(panel, sales=self._demand(panel))
+        self.__dict__.pop("history_", None)  # a refit works its demand out afresh
+        demand = self._demand(panel)
+        arrays = SeriesArrays.from_panel(panel, sales=demand)
         series, target, horizon = training_rows(arrays, self.max_horizon, self.min_history_days, self.seed)
         if self.train_days is not None:
             keep = arrays.day_of(series, target) > panel.last_day - self.train_days
@@ -179,7 +184,7 @@ class DailyForecaster:
             free_raw_data=True,
         )
         self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
-        self.history_ = panel
+        self.history_, self.history_demand_ = panel, demand
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
         self.fit_seconds_ = {"features": t1 - t0, "train": time.perf_counter() - t1}
