@@ -74,6 +74,16 @@ class Stages:
             print(f"  {name}: {seconds:.1f} s, peak {peak[0] / 1e9:.2f} GB", file=sys.stderr, flush=True)
 
 
+def _processor() -> str:
+    """The CPU model from /proc/cpuinfo (timings differ by several tens of percent between
+    the machines this benchmark has run on)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def _day(s: str) -> int:
     return int((np.datetime64(s, "D") - np.datetime64("1970-01-01", "D")).astype(int))
 
@@ -259,7 +269,7 @@ def run(args, engines: dict, script: str, score) -> None:
         report = {
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "date": date.today().isoformat(),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+            "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, {platform.python_version()}",
             "train_end": args.train_end,
             "horizon_days": args.horizon,
             "engines": {},

@@ -1,0 +1,101 @@
+"""Ablations of the daily model on the full shared data: the same training and forecast rows
+as `DailyForecaster.fit` / `predict`, trained once per variant with some LightGBM settings
+changed or some feature columns left out, scored on the days after --train-end.
+
+    python benchmarks/ablation.py --train-end 2024-06-11 \\
+        --variants '{"default": {}, "no_store": {"drop": ["store_id"]}, "lr": {"learning_rate": 0.15, "n_estimators": 130}}'
+
+A variant holds `DailyForecaster` parameters that do not change the feature matrix
+(n_estimators, learning_rate, num_leaves, min_child_samples, reg_lambda, max_bin, seed,
+lgb_params) and optionally "drop": feature names to leave out. Prints one JSON line per
+variant (WAPE / WPE on all and in-stock days, training seconds) and appends it to --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import lightgbm as lgb
+import numpy as np
+from daily import DEFAULT_DATA, _day
+
+from freshcast.data import load_history
+from freshcast.features.daily import (
+    SeriesArrays,
+    build_matrix,
+    feature_names,
+    forecast_rows,
+    static_columns,
+    training_rows,
+)
+from freshcast.forecast import DailyForecaster
+from freshcast.forecast.metrics import wape, wpe
+
+MATRIX_FREE = {"n_estimators", "learning_rate", "num_leaves", "min_child_samples", "reg_lambda", "max_bin", "seed", "lgb_params"}
+
+
+def matrices(panel, cut: int, horizon: int):
+    """Training and forecast matrices of the default model trained up to day `cut`, with the
+    actuals and in-stock flags of the forecast rows."""
+    train, future = panel.until(cut), panel.future(cut + 1, horizon)
+    model = DailyForecaster(max_horizon=horizon, quantiles=())
+    demand = model._demand(train)
+    static = static_columns(train.series)
+    arrays = SeriesArrays.from_panel(train, sales=demand)
+    s, t, h = training_rows(arrays, horizon, model.min_history_days, model.seed)
+    X = build_matrix(arrays, train.series, s, t, h, model.spec, horizon, static)
+    fut = SeriesArrays.from_panel(train, future, sales=demand)
+    fs, ft, fh = forecast_rows(fut, horizon, horizon)
+    Xf = build_matrix(fut, train.series, fs, ft, fh, model.spec, horizon, static)
+    full = np.flatnonzero(panel.start <= cut)[fs]
+    pos = panel.offsets[full] + (cut + fh - panel.start[full])
+    names = feature_names(model.spec, static, list(train.covariates))
+    return X, arrays.sales[t], Xf, panel.sales[pos], panel.in_stock()[pos], names, len(static)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--train-end", default="2024-06-11")
+    ap.add_argument("--horizon", type=int, default=7)
+    ap.add_argument("--variants", default='{"default": {}}', help="JSON: name -> parameters")
+    ap.add_argument("--json", help="append one JSON line per variant to this file")
+    args = ap.parse_args()
+    variants = json.loads(args.variants)
+    for name, v in variants.items():
+        unknown = set(v) - MATRIX_FREE - {"drop"}
+        if unknown:
+            raise SystemExit(f"variant {name}: {sorted(unknown)} change the feature matrix; use benchmarks/daily.py")
+    X, y, Xf, actual, in_stock, names, n_static = matrices(load_history(args.data), _day(args.train_end), args.horizon)
+    for name, v in variants.items():
+        drop = set(v.get("drop", ()))
+        if drop - set(names):
+            raise SystemExit(f"variant {name}: no feature named {sorted(drop - set(names))}")
+        keep = [j for j, n in enumerate(names) if n not in drop]
+        Xk, Xfk = (X, Xf) if not drop else (np.asfortranarray(X[:, keep]), Xf[:, keep])
+        model = DailyForecaster(max_horizon=args.horizon, **{k: x for k, x in v.items() if k != "drop"})
+        t0 = time.perf_counter()
+        data = lgb.Dataset(
+            Xk, y, feature_name=[names[j] for j in keep],
+            categorical_feature=[i for i, j in enumerate(keep) if j < n_static],
+            params={"max_bin": model.max_bin, "verbosity": -1},
+        )  # fmt: skip
+        booster = lgb.train(model._lgb_params(), data, num_boost_round=model.n_estimators)
+        seconds = time.perf_counter() - t0
+        f = np.clip(booster.predict(Xfk), 0.0, None)
+        m = in_stock
+        row = {
+            "variant": name, "train_end": args.train_end, "params": v, "train_seconds": round(seconds, 1),
+            "wape": round(wape(actual, f), 4), "wpe": round(wpe(actual, f), 4),
+            "wape_instock": round(wape(actual[m], f[m]), 4), "wpe_instock": round(wpe(actual[m], f[m]), 4),
+        }  # fmt: skip
+        print(json.dumps(row), flush=True)
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
