@@ -19,17 +19,9 @@ import time
 
 import lightgbm as lgb
 import numpy as np
-from daily import DEFAULT_DATA, _day
+from daily import DEFAULT_DATA, _day, forecast_positions
 
 from freshcast.data import load_history
-from freshcast.features.daily import (
-    SeriesArrays,
-    build_matrix,
-    feature_names,
-    forecast_rows,
-    static_columns,
-    training_rows,
-)
 from freshcast.forecast import DailyForecaster
 from freshcast.forecast.metrics import wape, wpe
 
@@ -38,22 +30,15 @@ MATRIX_FREE = {"n_estimators", "learning_rate", "num_leaves", "min_child_samples
 
 
 def matrices(panel, cut: int, horizon: int):
-    """Training and forecast matrices of the default model trained up to day `cut`, with the
-    actuals and in-stock flags of the forecast rows."""
+    """Training and forecast matrices of the default model trained up to day `cut` (built by
+    the forecaster itself), with the actuals and in-stock flags of the forecast rows."""
     train, future = panel.until(cut), panel.future(cut + 1, horizon)
     model = DailyForecaster(max_horizon=horizon, quantiles=())
     demand = model._demand(train)
-    static = static_columns(train.series)
-    arrays = SeriesArrays.from_panel(train, sales=demand)
-    s, t, h = training_rows(arrays, horizon, model.min_history_days, model.seed)
-    X = build_matrix(arrays, train.series, s, t, h, model.spec, horizon, static)
-    fut = SeriesArrays.from_panel(train, future, sales=demand)
-    fs, ft, fh = forecast_rows(fut, horizon, horizon)
-    Xf = build_matrix(fut, train.series, fs, ft, fh, model.spec, horizon, static)
-    full = np.flatnonzero(panel.start <= cut)[fs]
-    pos = panel.offsets[full] + (cut + fh - panel.start[full])
-    names = feature_names(model.spec, static, list(train.covariates))
-    return X, arrays.sales[t], Xf, panel.sales[pos], panel.in_stock()[pos], names, len(static)
+    X, y = model._training_matrix(train, demand)
+    Xf, _, series, _, h = model._forecast_matrix(train, future, horizon, demand)
+    pos = forecast_positions(panel, cut, series, h)
+    return X, y, Xf, panel.sales[pos], panel.in_stock()[pos], model.feature_names_, len(model.static_)
 
 
 def main() -> None:
@@ -86,11 +71,11 @@ def main() -> None:
         booster = lgb.train(model._lgb_params(), data, num_boost_round=model.n_estimators)
         seconds = time.perf_counter() - t0
         f = np.clip(booster.predict(Xfk), 0.0, None)
-        m = in_stock
         row = {
             "variant": name, "train_end": args.train_end, "params": v, "train_seconds": round(seconds, 1),
             "wape": round(wape(actual, f), 4), "wpe": round(wpe(actual, f), 4),
-            "wape_instock": round(wape(actual[m], f[m]), 4), "wpe_instock": round(wpe(actual[m], f[m]), 4),
+            "wape_instock": round(wape(actual[in_stock], f[in_stock]), 4),
+            "wpe_instock": round(wpe(actual[in_stock], f[in_stock]), 4),
         }  # fmt: skip
         print(json.dumps(row), flush=True)
         if args.json:

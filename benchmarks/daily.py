@@ -118,8 +118,7 @@ def run_freshcast(args, out: Path) -> dict:
     # actuals and baselines for the same rows
     arrays = SeriesArrays.from_panel(train, future)
     series, target, h = forecast_rows(arrays, args.horizon, args.horizon)
-    full = np.flatnonzero(panel.start <= cut)[series]
-    pos = panel.offsets[full] + (cut + h - panel.start[full])
+    pos = forecast_positions(panel, cut, series, h)
     pred["actual"] = panel.sales[pos]
     pred["in_stock"] = panel.in_stock()[pos]
     pred["seasonal_naive"] = baselines.seasonal_naive(arrays, series, target, h)
@@ -127,6 +126,13 @@ def run_freshcast(args, out: Path) -> dict:
     quantiles = {quantile_column(q): f"freshcast_{quantile_column(q)}" for q in model.quantiles}
     pred.rename(columns={"yhat": "freshcast", **quantiles}).to_parquet(out / "freshcast.parquet")
     return {"stages": st.rows, "params": {k: str(v) for k, v in model.get_params().items()}, "train_rows": model.n_train_rows_}
+
+
+def forecast_positions(panel, cut: int, series: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Flat positions in the full `panel` of forecast rows (series index of the panel cut
+    after day `cut`, horizon h in days)."""
+    full = np.flatnonzero(panel.start <= cut)[series]
+    return panel.offsets[full] + (cut + h - panel.start[full])
 
 
 def peer_like_features(panel, K) -> np.ndarray:

@@ -162,20 +162,7 @@ class DailyForecaster:
         t0 = time.perf_counter()
         self.__dict__.pop("history_", None)  # a refit works its demand out afresh
         demand = self._demand(panel)
-        arrays = SeriesArrays.from_panel(panel, sales=demand)
-        series, target, horizon = training_rows(arrays, self.max_horizon, self.min_history_days, self.seed)
-        if self.train_days is not None:
-            keep = arrays.day_of(series, target) > panel.last_day - self.train_days
-            series, target, horizon = series[keep], target[keep], horizon[keep]
-        if len(series) == 0:
-            raise FreshcastError(
-                f"{panel.source}: no series has more than {self.min_history_days} days of history to learn from"
-            )
-        self.static_ = static_columns(panel.series)
-        self.covariates_ = list(panel.covariates)
-        self.feature_names_ = feature_names(self.spec, self.static_, self.covariates_)
-        X = build_matrix(arrays, panel.series, series, target, horizon, self.spec, self.max_horizon, self.static_)
-        y = arrays.sales[target]
+        X, y = self._training_matrix(panel, demand)
         t1 = time.perf_counter()
         data = lgb.Dataset(
             X,
@@ -195,6 +182,24 @@ class DailyForecaster:
             self.holdout_ = self._holdout(panel)
             self.fit_seconds_["calibration"] = time.perf_counter() - t2
         return self
+
+    def _training_matrix(self, panel: DailyPanel, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feature matrix and target (daily `demand`) of the training rows; learns which static
+        columns, covariates and features the model uses."""
+        arrays = SeriesArrays.from_panel(panel, sales=demand)
+        series, target, horizon = training_rows(arrays, self.max_horizon, self.min_history_days, self.seed)
+        if self.train_days is not None:
+            keep = arrays.day_of(series, target) > panel.last_day - self.train_days
+            series, target, horizon = series[keep], target[keep], horizon[keep]
+        if len(series) == 0:
+            raise FreshcastError(
+                f"{panel.source}: no series has more than {self.min_history_days} days of history to learn from"
+            )
+        self.static_ = static_columns(panel.series)
+        self.covariates_ = list(panel.covariates)
+        self.feature_names_ = feature_names(self.spec, self.static_, self.covariates_)
+        X = build_matrix(arrays, panel.series, series, target, horizon, self.spec, self.max_horizon, self.static_)
+        return X, arrays.sales[target]
 
     def _holdout(self, panel: DailyPanel) -> Holdout:
         """Forecasts of the last max_horizon days by a model trained without them."""
@@ -302,11 +307,17 @@ class DailyForecaster:
     def _daily_mean(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
         """Mean daily forecasts for days 1..horizon of every series (series-major), with each
         row's series index and volatility."""
-        arrays = SeriesArrays.from_panel(panel, future, sales=self._demand(panel))
-        series, target, h = forecast_rows(arrays, future.n_days, horizon)
-        X = build_matrix(arrays, panel.series, series, target, h, self.spec, self.max_horizon, self.static_)
+        X, arrays, series, target, h = self._forecast_matrix(panel, future, horizon, self._demand(panel))
         yhat = np.clip(self.booster_.predict(X, num_threads=self.n_jobs), 0.0, None).astype(np.float32)
         return yhat, series, volatility(arrays.sales, arrays.offsets, target - h)
+
+    def _forecast_matrix(self, panel: DailyPanel, future: FutureCovariates, horizon: int, demand: np.ndarray):
+        """Feature matrix of days 1..horizon after the history (series-major), with the arrays
+        it was built from and each row's series, target position and horizon."""
+        arrays = SeriesArrays.from_panel(panel, future, sales=demand)
+        series, target, h = forecast_rows(arrays, future.n_days, horizon)
+        X = build_matrix(arrays, panel.series, series, target, h, self.spec, self.max_horizon, self.static_)
+        return X, arrays, series, target, h
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
