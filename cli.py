@@ -195,7 +195,7 @@ def replay(
     with deliveries after their lead time, FIFO selling and expiry, on ASSUMED master data.
     Each day is forecast only from the history and the actuals before it."""
     from .data import load_history_with_actuals
-    from .data.load import day_to_date
+    from .data.dates import day_to_date
     from .errors import FreshcastError
     from .optimize.master import assume_master_data
     from .optimize.replay import replay as run_replay

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from freshcast.data import contract as C
+from freshcast.data.dates import day_number as _day
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "freshretailnet-50k" / "hourly"
@@ -84,8 +85,6 @@ def _processor() -> str:
         return platform.processor() or "unknown CPU"
 
 
-def _day(s: str) -> int:
-    return int((np.datetime64(s, "D") - np.datetime64("1970-01-01", "D")).astype(int))
 
 
 # ------------------------------------------------------------------------ engines

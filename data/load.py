@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from ..errors import DataError
 from . import contract as C
+from .dates import NOT_A_DAY, day_numbers, day_to_date
 from .kernels import (
     count_bad_sales,
     count_outside,
@@ -30,12 +30,6 @@ from .kernels import (
 )
 
 BATCH_ROWS = 1 << 21
-_EPOCH = np.datetime64("1970-01-01", "D")
-
-
-def day_to_date(day: np.ndarray | int) -> np.ndarray:
-    """Day numbers (days since 1970-01-01) to numpy datetime64[D]."""
-    return _EPOCH + np.asarray(day, dtype="timedelta64[D]")
 
 
 def sample_path() -> Path:
@@ -280,17 +274,10 @@ def _plan_columns(
     return name_of, covs
 
 
-def _day_numbers(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if not pa.types.is_date32(arr.type):
-        arr = pc.cast(arr, pa.timestamp("s")) if not pa.types.is_date(arr.type) else arr
-        arr = pc.cast(arr, pa.date32())
-    return np.asarray(pc.cast(arr, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int32)
-
-
 def _describe_row(cols: dict[str, np.ndarray], i: int, row0: int) -> str:
     day = day_to_date(cols[C.DAY][i])
     hour = f", hour={cols[C.HOUR][i]}" if C.HOUR in cols else ""
-    return f"row {row0 + i}: store_id={cols[C.STORE][i]}, product_id={cols[C.PRODUCT][i]}, dt={day}{hour}"
+    return f"row {row0 + i + 1}: store_id={cols[C.STORE][i]}, product_id={cols[C.PRODUCT][i]}, dt={day}{hour}"
 
 
 def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool):
@@ -356,11 +343,14 @@ def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
             ok = False
             continue
         if native == C.DAY:
-            try:
-                cols[native] = _day_numbers(arr)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                problems.add(file, theirs, "has values that are not dates (expected YYYY-MM-DD)", 0)
+            days = day_numbers(arr)
+            bad = days == NOT_A_DAY
+            if bad.any():
+                i = int(np.argmax(bad))
+                problems.add(file, theirs, "is not a date (expected YYYY-MM-DD)", int(bad.sum()),
+                             f"row {row0 + i + 1}: '{arr[i].as_py()}'")  # fmt: skip
                 ok = False
+            cols[native] = days.astype(np.int32)
             continue
         if native in (C.SALES, C.STOCKOUT) and nulls:
             problems.add(file, theirs, "is empty (NaN or null)", nulls)
@@ -428,7 +418,7 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
         bad = np.flatnonzero(dups[pos] > 0)
         r = bad[0]
         example = (
-            f"{files[rec['file'][r]]} row {rec['row'][r]}: store_id={rec[C.STORE][r]}, "
+            f"{files[rec['file'][r]]} row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, "
             f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}"
         )
         problems.add(source, "", "duplicate store_id, product_id, dt, hour keys", int(dups.sum()), example)
@@ -439,7 +429,7 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
             r = int(np.argmax(bad))
             problems.add(
                 files[rec["file"][r]], s, "is not an id in 0..2147483647", int(bad.sum()),
-                f"row {rec['row'][r]}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
+                f"row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
             )  # fmt: skip
         series[s] = rec[s][first_rec]
         mismatch = rec[s] != series[s].to_numpy()[inverse]

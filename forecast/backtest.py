@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..data.load import DailyPanel, day_to_date
+from ..data.dates import day_to_date
+from ..data.load import DailyPanel
 from ..features.daily import SeriesArrays, forecast_rows
 from . import baselines
 from .daily import DailyForecaster

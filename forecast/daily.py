@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..data.contract import DAY, PRODUCT, STORE
-from ..data.load import DailyPanel, FutureCovariates, day_to_date, load_future, load_history
+from ..data.dates import day_to_date
+from ..data.load import DailyPanel, FutureCovariates, load_future, load_history
 from ..errors import FreshcastError
 from ..outputs import write_text
 from ..features.daily import (

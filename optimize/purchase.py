@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..data.contract import DAY, PRODUCT, STORE
-from ..errors import DataError
+from ..data.dates import NOT_A_DAY, day_number, day_numbers, day_to_date
+from ..errors import DataError, FreshcastError
 from ..outputs import write_table, write_text
 from . import tables
 from .master import EVERY_DAY, MasterData
@@ -31,7 +32,7 @@ class PurchaseOrders:
 
 def read_forecast(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, tuple, np.ndarray]:
     """Daily forecast table (`freshcast forecast` output) -> (lines: store_id, product_id;
-    days (datetime64[D]); mean (n, H); quantiles (n, H, J); levels). Every line needs the
+    days (day numbers); mean (n, H); quantiles (n, H, J); levels). Every line needs the
     same consecutive days and two or more quantile columns."""
     source = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
     df = path if isinstance(path, pd.DataFrame) else tables.read_file(Path(path))
@@ -55,13 +56,19 @@ def read_forecast(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, np.nda
         r = df[dup].iloc[0]
         raise DataError(source, [f"{int(dup.sum())} repeated store_id, product_id, dt row(s), e.g. "
                                  f"store_id={r[STORE]}, product_id={r[PRODUCT]}, dt={r[DAY]}"])  # fmt: skip
-    df = df.sort_values([STORE, PRODUCT, DAY], kind="stable")
-    days = np.unique(pd.to_datetime(df[DAY]).to_numpy().astype("datetime64[D]"))
+    day = day_numbers(df[DAY])
+    if (day == NOT_A_DAY).any():
+        i = int(np.argmax(day == NOT_A_DAY))
+        raise DataError(source, [f"column '{DAY}' is not a date (expected YYYY-MM-DD): "
+                                 f"{int((day == NOT_A_DAY).sum())} row(s), first row {i + 1}"])  # fmt: skip
+    df = df.assign(**{DAY: day}).sort_values([STORE, PRODUCT, DAY], kind="stable")
+    days = np.unique(day)
     lines = df[[STORE, PRODUCT]].drop_duplicates().reset_index(drop=True)
     n, H = len(lines), len(days)
-    if len(df) != n * H or H != int((days[-1] - days[0]).astype(int)) + 1:
+    if len(df) != n * H or H != int(days[-1] - days[0]) + 1:
+        first, last = day_to_date(days[0]), day_to_date(days[-1])
         raise DataError(source, [f"every store x product needs one row for each of the consecutive days "
-                                 f"{days[0]} .. {days[-1]} ({n} lines x {H} days != {len(df)} rows)"])  # fmt: skip
+                                 f"{first} .. {last} ({n} lines x {H} days != {len(df)} rows)"])  # fmt: skip
     values = df[value_cols].to_numpy(np.float64).reshape(n, H, len(value_cols))
     levels = tuple(lv for lv, _ in qcols)
     return lines.astype(np.int64), days, values[:, :, 0], values[:, :, 1:], levels
@@ -109,10 +116,12 @@ def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame 
     return master, merged["order_cutoff"].astype(str).tolist()
 
 
-def stock_arrays(lines: pd.DataFrame, order_day: np.datetime64, master: MasterData, on_hand: pd.DataFrame | None,
-                 on_order: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
-    """on_hand (n, B) by days to expiry and on_order (n, A) by days to arrival, counted from
-    the order date."""
+def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_hand: pd.DataFrame | None,
+                 on_order: pd.DataFrame | None, n_days: int) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+    """on_hand (n, B) by days to expiry and on_order (n, A) by days to arrival, counted in
+    days from the order date (a day number; the tables' dates are day numbers too). Stock
+    that expires, and orders that arrive, `n_days` or more days out (past every day a
+    decision looks at) are counted on day `n_days`: the orders are the same, the arrays small."""
     notes = []
     index = pd.MultiIndex.from_frame(lines)
     n = len(lines)
@@ -128,7 +137,7 @@ def stock_arrays(lines: pd.DataFrame, order_day: np.datetime64, master: MasterDa
     held = np.zeros((n, int(master.shelf_life_days.max()) + 1))
     if on_hand is not None and len(on_hand):
         pos = locate(on_hand, "inventory")
-        e = (on_hand["expiry_date"].to_numpy() - order_day).astype(int)
+        e = np.minimum(on_hand["expiry_date"].to_numpy(np.int64) - order_day, n_days)
         expired = e < 0
         if expired.any():
             notes.append(f"{on_hand['on_hand'].to_numpy()[expired].sum():g} unit(s) on hand are past their expiry "
@@ -138,9 +147,10 @@ def stock_arrays(lines: pd.DataFrame, order_day: np.datetime64, master: MasterDa
     due = np.zeros((n, int(master.lead_time_days.max()) + 1))
     if on_order is not None and len(on_order):
         pos = locate(on_order, "on order")
-        a = (on_order["arrival_date"].to_numpy() - order_day).astype(int)
+        a = np.minimum(on_order["arrival_date"].to_numpy(np.int64) - order_day, n_days)
         if (a < 0).any():
-            raise DataError("on order", [f"{int((a < 0).sum())} row(s) arrive before the order date {order_day}: "
+            raise DataError("on order", [f"{int((a < 0).sum())} row(s) arrive before the order date "
+                                         f"{day_to_date(order_day)}: "
                                          f"record what has arrived as on hand"])  # fmt: skip
         due = np.zeros((n, max(int(a.max()) + 1, due.shape[1])))
         np.add.at(due, (pos, a), on_order["on_order"].to_numpy())
@@ -168,15 +178,18 @@ def plan_orders(
     capacity = None if capacity is None else tables.read_capacity(capacity)
     on_hand = None if on_hand is None else tables.read_on_hand(on_hand)
     on_order = None if on_order is None else tables.read_on_order(on_order)
-    day0 = days[0] if order_date is None else np.datetime64(order_date, "D")
+    try:
+        day0 = int(days[0]) if order_date is None else day_number(order_date)
+    except ValueError as exc:
+        raise FreshcastError(f"order date: {exc}") from None
     if not days[0] <= day0 <= days[-1]:
-        raise DataError("forecast", [f"the order date {day0} is not among the forecast days {days[0]} .. {days[-1]}"])
-    quantiles = quantiles[:, int((day0 - days[0]).astype(int)) :]
+        raise DataError("forecast", [f"the order date {day_to_date(day0)} is not among the forecast days "
+                                     f"{day_to_date(days[0])} .. {day_to_date(days[-1])}"])  # fmt: skip
+    quantiles = quantiles[:, day0 - int(days[0]) :]
     master, cutoff = master_for(lines, products, terms, capacity)
-    held, due, stock_notes = stock_arrays(lines, day0, master, on_hand, on_order)
-    day_number = int(day0.astype(int))
-    review = master.review_days(day_number)
-    can_order = master.orders_on(day_number)
+    review = master.review_days(day0)
+    can_order = master.orders_on(day0)
+    held, due, stock_notes = stock_arrays(lines, day0, master, on_hand, on_order, days_needed(master, review))
     notes = master.notes + stock_notes
     if quantiles.shape[1] < days_needed(master, review):
         notes.append(f"the forecast covers {quantiles.shape[1]} day(s) from the order date; "
@@ -193,8 +206,8 @@ def plan_orders(
             STORE: stores,
             PRODUCT: lines[PRODUCT].to_numpy(),
             "supplier_id": master.supplier_id,
-            "order_date": np.full(len(lines), day0),
-            "delivery_date": day0 + lead.astype("timedelta64[D]"),
+            "order_date": day_to_date(np.full(len(lines), day0)),
+            "delivery_date": day_to_date(day0 + lead),
             "order_qty": np.round(out.order_qty, 6),
             "cases": np.round(out.order_qty / master.case_pack).astype(np.int64),
             "case_pack": master.case_pack,

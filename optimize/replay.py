@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..data.contract import DAY, PRODUCT, STORE
-from ..data.load import DailyPanel, day_to_date
+from ..data.dates import day_to_date
+from ..data.load import DailyPanel
 from ..errors import FreshcastError
 from ..outputs import write_table, write_text
 from . import kernels as K

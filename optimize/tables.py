@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.dates import NOT_A_DAY, day_numbers
 from ..errors import DataError
 from .master import parse_weekdays
 
@@ -49,7 +50,8 @@ ON_ORDER = {
 def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict | None = None,
                keys: tuple[str, ...] = ()) -> pd.DataFrame:  # fmt: skip
     """Read a table, check its columns (types, missing values, ranges) and that `keys` are
-    unique. Returns only the known columns, ids as int64, dates as datetime64[D]."""
+    unique. Returns only the known columns, ids as int64, dates as day numbers (int64, days
+    since 1970-01-01, see `freshcast.data.dates`)."""
     source = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
     df = path.copy() if isinstance(path, pd.DataFrame) else read_file(Path(path))
     problems = []
@@ -69,11 +71,11 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
             out[name] = col.astype(str)
             continue
         if kind == "date":
-            values = pd.to_datetime(col, errors="coerce")
-            unparsed = values.isna().to_numpy() & ~bad_rows
+            days = day_numbers(col)
+            unparsed = (days == NOT_A_DAY) & ~bad_rows
             if unparsed.any():
-                problems.append(_where(df, name, unparsed, "is not a date", keys))
-            out[name] = values.to_numpy().astype("datetime64[D]")
+                problems.append(_where(df, name, unparsed, "is not a date (expected YYYY-MM-DD)", keys))
+            out[name] = days
             continue
         values = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
         unparsed = np.isnan(values) & ~bad_rows

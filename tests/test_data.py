@@ -91,7 +91,7 @@ def test_missing_hours_and_days_are_filled_and_flagged(tmp_path):
         (lambda d: d.assign(hourly_stockout=d.hourly_stockout.where(d.index != 2, 3)), "'hourly_stockout' is not 0 or 1"),
         (lambda d: d.drop(columns="product_id"), "required column 'product_id' is missing"),
         (lambda d: d.assign(hourly_sale="x"), re.compile(r"column 'hourly_sale' has type (large_)?string; expected a number")),
-        (lambda d: d.assign(dt="not a date"), "'dt' has values that are not dates"),
+        (lambda d: d.assign(dt="not a date"), "'dt' is not a date"),
     ],
 )
 def test_bad_input_names_file_column_and_problem(tmp_path, corrupt, message):

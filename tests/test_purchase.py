@@ -143,3 +143,63 @@ def test_bad_master_data_and_stock_are_named(files, tmp_path):
     assert not (tmp_path / "out").exists()
     with pytest.raises(DataError, match="quantile columns"):
         plan_orders(pred[["store_id", "product_id", "dt", "yhat"]], tables.read_products(d / "products.csv"))
+
+
+def _date_as(kind: str, days: list[str]):
+    """The same calendar days in each type a table may hold them in."""
+    import pyarrow as pa
+
+    ts = pd.to_datetime(pd.Series(days))
+    return {
+        "str": pd.Series(days, dtype=object),
+        "datetime64[s]": ts.astype("datetime64[s]"),
+        "datetime64[ns]": ts.astype("datetime64[ns]"),
+        "arrow date32": pd.Series(pa.array(ts.dt.date, pa.date32()), dtype=pd.ArrowDtype(pa.date32())),
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", ["str", "datetime64[s]", "datetime64[ns]", "arrow date32"])
+def test_expiry_and_arrival_dates_count_in_days(files, kind):
+    """Stock expiring sooner is worth less and orders more; an open order arriving with the
+    delivery counts; the result is the same whatever type the dates come in."""
+    d, pred = files
+    products = tables.read_products(d / "products.csv")
+    terms = tables.read_terms(d / "terms.csv")
+    keeps = products.loc[products["shelf_life_days"] >= 5, "product_id"]  # ordered Mon/Wed/Fri: covers 2 days
+    lines = pred.loc[pred["product_id"].isin(keeps), ["store_id", "product_id"]].drop_duplicates().iloc[:20]
+    sub = pred.merge(lines)
+    week = sub.groupby(["store_id", "product_id"], sort=True)["yhat"].sum().to_numpy()
+    lines = lines.sort_values(["store_id", "product_id"]).reset_index(drop=True).assign(on_hand=np.round(week, 1))
+    usable, ordered = [], []
+    for ahead in (1, 2, 5, 30):  # order date 2024-06-12
+        day = str((pd.Timestamp("2024-06-12") + pd.Timedelta(days=ahead)).date())
+        stock = lines.assign(expiry_date=_date_as(kind, [day] * len(lines)))
+        dec = plan_orders(sub, products, terms, on_hand=stock).decisions
+        usable.append(dec["usable_at_delivery"].to_numpy())
+        ordered.append(dec["order_qty"].to_numpy())
+        assert np.allclose(dec["on_hand"], lines["on_hand"])
+    usable, ordered = np.array(usable), np.array(ordered)
+    today = lines.assign(expiry_date=_date_as(kind, ["2024-06-12"] * len(lines)))
+    assert (plan_orders(sub, products, terms, on_hand=today).decisions["usable_at_delivery"] == 0).all()
+    assert (np.diff(usable, axis=0) >= -1e-9).all() and (usable > 0).all()  # all on the shelf on arrival
+    assert (np.diff(ordered, axis=0) <= 1e-9).all() and (ordered[0] > ordered[3]).any()
+    none = plan_orders(sub, products, terms).decisions
+    for ahead, counted in ((1, True), (2, False), (5, False), (30, False)):
+        day = str((pd.Timestamp("2024-06-12") + pd.Timedelta(days=ahead)).date())
+        due = lines.drop(columns="on_hand").assign(on_order=5.0, arrival_date=_date_as(kind, [day] * len(lines)))
+        dec = plan_orders(sub, products, terms, on_order=due).decisions
+        assert (dec["on_order"] == (5.0 if counted else 0.0)).all(), ahead
+        if ahead == 1:
+            assert (dec["usable_at_delivery"] >= 5.0 - 1e-9).all()
+            assert (dec["order_qty"] <= none["order_qty"]).all() and (dec["order_qty"] < none["order_qty"]).any()
+
+
+def test_far_expiry_keeps_the_stock_arrays_small(files):
+    """A batch expiring next year is stock that outlives every day a decision looks at: same
+    orders as one expiring a month out, computed at once."""
+    d, pred = files
+    products = tables.read_products(d / "products.csv")
+    lines = pred[["store_id", "product_id"]].drop_duplicates()
+    month = plan_orders(pred, products, on_hand=lines.assign(on_hand=1.0, expiry_date="2024-07-12")).decisions
+    year = plan_orders(pred, products, on_hand=lines.assign(on_hand=1.0, expiry_date="2099-12-31")).decisions
+    pd.testing.assert_frame_equal(month, year)

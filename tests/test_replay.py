@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from freshcast.cli import app
 from freshcast.data import load_history, load_history_with_actuals, sample_path
+from freshcast.data.dates import day_number as _day
 from freshcast.errors import DataError
 from freshcast.forecast import DailyForecaster
 from freshcast.optimize.master import assume_master_data
@@ -17,8 +18,6 @@ from freshcast.optimize.replay import REPLAY_QUANTILES, default_policies, replay
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
 
 
-def _day(s):
-    return int((np.datetime64(s, "D") - np.datetime64("1970-01-01", "D")).astype(int))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,81 @@
+"""Calendar days as day numbers (days since 1970-01-01): the one place where dates of any
+type (strings, Python dates, numpy datetime64 of any unit, pandas timestamps, Arrow date32 /
+date64 / timestamp / string) become integers, and back."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NOT_A_DAY = np.iinfo(np.int64).min  # day number of a missing or unparseable date
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def day_to_date(day: np.ndarray | int) -> np.ndarray:
+    """Day numbers (days since 1970-01-01) to numpy datetime64[D]."""
+    return _EPOCH + np.asarray(day, dtype="timedelta64[D]")
+
+
+def day_numbers(values) -> np.ndarray:
+    """Calendar day of every value as int64 days since 1970-01-01; `NOT_A_DAY` where a value
+    is missing or not a date. Times of day are dropped (a timestamp at 23:59 is that day);
+    time-zone aware timestamps count in their own zone. Numbers are not dates."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return _arrow_day_numbers(values)
+    if isinstance(values, (str, _dt.date, np.datetime64, pd.Timestamp)) or np.ndim(values) == 0:
+        values = [values]
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        days = values.astype("datetime64[D]")
+    else:
+        series = pd.Series(values) if not isinstance(values, pd.Series) else values
+        if series.dtype.kind in "iufb":  # day numbers or floats are not calendar dates
+            return np.full(len(series), NOT_A_DAY, np.int64)
+        if isinstance(series.dtype, pd.ArrowDtype):
+            return _arrow_day_numbers(pa.array(series))
+        if series.dtype == object:
+            # pandas would read numbers as nanoseconds since 1970: refuse them
+            numeric = series.map(lambda v: isinstance(v, (int, float, np.number)) and not pd.isna(v)).to_numpy(bool)
+        else:
+            numeric = np.zeros(len(series), bool)
+        parsed = pd.to_datetime(series.where(~numeric), errors="coerce", format="mixed")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)  # wall-clock day in the values' own zone
+        days = parsed.to_numpy().astype("datetime64[D]")
+    out = days.view(np.int64).copy()
+    out[np.isnat(days)] = NOT_A_DAY
+    return out
+
+
+def day_number(value) -> int:
+    """One date (see `day_numbers`) as a day number; ValueError if it is not a date."""
+    day = int(day_numbers(value)[0])
+    if day == NOT_A_DAY:
+        raise ValueError(f"'{value}' is not a date (expected YYYY-MM-DD)")
+    return day
+
+
+def _arrow_day_numbers(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode() if isinstance(arr, pa.Array) else pa.chunked_array(
+            [c.dictionary_decode() for c in arr.chunks], arr.type.value_type
+        )  # fmt: skip
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        try:  # ISO dates, parsed by Arrow (fast); anything else by pandas
+            arr = pc.cast(pc.cast(arr, pa.timestamp("s")), pa.date32())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return day_numbers(pd.Series(arr.to_pandas(), dtype=object))
+    if pa.types.is_timestamp(t) and t.tz is not None:
+        return day_numbers(arr.to_pandas())
+    if pa.types.is_timestamp(t) or pa.types.is_date64(t):
+        arr = pc.cast(arr, pa.date32())  # floors to the calendar day
+    if not pa.types.is_date32(arr.type):
+        return np.full(len(arr), NOT_A_DAY, np.int64)
+    days = pc.cast(arr, pa.int32())
+    if days.null_count:
+        days = pc.fill_null(pc.cast(days, pa.int64()), NOT_A_DAY)
+    return np.asarray(days.to_numpy(zero_copy_only=False), np.int64)

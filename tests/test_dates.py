@@ -1,0 +1,62 @@
+"""One helper turns dates of every type pandas and Arrow produce into day numbers."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from freshcast.data.dates import NOT_A_DAY, day_number, day_numbers, day_to_date
+
+DAY = 19894  # 2024-06-20
+STAMP = pd.Timestamp("2024-06-20 23:59:59")
+CASES = {
+    "iso string": ["2024-06-20"],
+    "string with time": ["2024-06-20 23:59"],
+    "other string format": ["06/20/2024"],
+    "python date": [dt.date(2024, 6, 20)],
+    "python datetime": [dt.datetime(2024, 6, 20, 23, 59)],
+    "pandas Timestamp": [STAMP],
+    "datetime64[s]": np.array([STAMP], "datetime64[s]"),
+    "datetime64[ms]": np.array([STAMP], "datetime64[ms]"),
+    "datetime64[ns]": np.array([STAMP], "datetime64[ns]"),
+    "datetime64[D]": np.array(["2024-06-20"], "datetime64[D]"),
+    "Series datetime64[s]": pd.Series([STAMP]).astype("datetime64[s]"),
+    "Series datetime64[us]": pd.Series([STAMP]).astype("datetime64[us]"),
+    "Series tz-aware": pd.Series([STAMP]).dt.tz_localize("Asia/Shanghai"),
+    "Series categorical": pd.Series(["2024-06-20"], dtype="category"),
+    "Series ArrowDtype date32": pd.Series([dt.date(2024, 6, 20)], dtype=pd.ArrowDtype(pa.date32())),
+    "Series ArrowDtype timestamp": pd.Series([STAMP], dtype=pd.ArrowDtype(pa.timestamp("us"))),
+    "Series ArrowDtype string": pd.Series(["2024-06-20"], dtype=pd.ArrowDtype(pa.string())),
+    "Arrow date32": pa.array([dt.date(2024, 6, 20)], pa.date32()),
+    "Arrow date64": pa.array([dt.date(2024, 6, 20)], pa.date64()),
+    "Arrow timestamp[s]": pa.array([STAMP], pa.timestamp("s")),
+    "Arrow timestamp[ns]": pa.array([STAMP], pa.timestamp("ns")),
+    "Arrow timestamp tz": pa.array([STAMP.tz_localize("Asia/Shanghai")]),
+    "Arrow string": pa.array(["2024-06-20"]),
+    "Arrow dictionary": pa.array(["2024-06-20"]).dictionary_encode(),
+    "Arrow chunked": pa.chunked_array([pa.array([dt.date(2024, 6, 20)])]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_date_type_gives_the_calendar_day(name):
+    days = day_numbers(CASES[name])
+    assert days.dtype == np.int64 and days.tolist() == [DAY]
+    assert str(day_to_date(days[0])) == "2024-06-20"
+
+
+@pytest.mark.parametrize(
+    "values", [["tomorrow", None], [19894, np.nan], pa.array([None, "x"]), pd.Series([pd.NaT, pd.NaT])]
+)
+def test_missing_values_numbers_and_text_are_not_days(values):
+    assert (day_numbers(values) == NOT_A_DAY).all()
+
+
+def test_day_number_round_trip_and_error():
+    for day in (-1, 0, DAY, 100_000):
+        assert day_number(str(day_to_date(day))) == day
+    assert day_number("1969-12-31T12:00") == -1  # floors, also before 1970
+    with pytest.raises(ValueError, match="'tomorrow' is not a date"):
+        day_number("tomorrow")
