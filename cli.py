@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -57,6 +58,23 @@ def _fail(exc: Exception) -> None:
     else:
         print(f"error: {exc}", file=sys.stderr)
     raise typer.Exit(1)
+
+
+@contextmanager
+def _writing(*targets):
+    """Reserve each (path, is_folder) output before the work starts: exit 1 with one line at
+    once if one cannot be written or another freshcast run is writing it."""
+    from .errors import FreshcastError
+    from .outputs import reserve
+
+    with ExitStack() as stack:
+        try:
+            for path, folder in targets:
+                if path is not None:
+                    stack.enter_context(reserve(path, folder))
+        except FreshcastError as exc:
+            _fail(exc)
+        yield
 
 
 def _column_map(items):
@@ -109,12 +127,9 @@ def forecast(
 ) -> None:
     """Train on the history and forecast every store x product for each day in FUTURE
     (or each hour or slot of those days): the mean (yhat) and quantiles of demand."""
-    from .data import load_future, load_history
     from .errors import FreshcastError
-    from .forecast import DailyForecaster
     from .forecast.hourly import parse_slots
     from .forecast.quantiles import parse_quantiles
-    from .outputs import write_table
 
     if level not in ("day", "hour"):
         raise typer.BadParameter(f"'{level}' is not day or hour", param_hint="--level")
@@ -129,6 +144,16 @@ def forecast(
         levels = parse_quantiles(quantiles)
     except FreshcastError as exc:
         raise typer.BadParameter(str(exc), param_hint="--quantiles") from exc
+    with _writing((out, False), (save_model, True)):
+        _forecast(history, future, out, map, seed, save_model, level, slots, recover_stockouts, levels)
+
+
+def _forecast(history, future, out, map, seed, save_model, level, slots, recover_stockouts, levels) -> None:
+    from .data import load_future, load_history
+    from .errors import FreshcastError
+    from .forecast import DailyForecaster
+    from .outputs import write_table
+
     try:
         columns = _column_map(map)
         with _Step(f"loading history {history}"):
@@ -171,14 +196,15 @@ def backtest(
     from .forecast.backtest import backtest as run_backtest
     from .outputs import write_table
 
-    try:
-        with _Step(f"loading history {history}"):
-            panel = load_history(history, _column_map(map))
-        scores, _ = run_backtest(panel, folds, horizon, {"seed": seed}, progress=_say)
-        if out is not None:
-            write_table(scores, out)
-    except (FreshcastError, OSError, ValueError) as exc:
-        _fail(exc)
+    with _writing((out, False)):
+        try:
+            with _Step(f"loading history {history}"):
+                panel = load_history(history, _column_map(map))
+            scores, _ = run_backtest(panel, folds, horizon, {"seed": seed}, progress=_say)
+            if out is not None:
+                write_table(scores, out)
+        except (FreshcastError, OSError, ValueError) as exc:
+            _fail(exc)
     _print_scores(scores)
 
 
@@ -194,6 +220,12 @@ def replay(
     thumb, ordering to the mean forecast, freshcast's optimizer, a perfect-foresight oracle)
     with deliveries after their lead time, FIFO selling and expiry, on ASSUMED master data.
     Each day is forecast only from the history and the actuals before it."""
+
+    with _writing((out, True)):
+        _replay(history, actuals, out, map, seed)
+
+
+def _replay(history, actuals, out, map, seed) -> None:
     from .data import load_history_with_actuals
     from .data.dates import day_to_date
     from .errors import FreshcastError
@@ -250,17 +282,18 @@ def plan_orders(
     from .optimize.purchase import plan_orders as run_plan
     from .optimize.purchase import write_purchase_orders
 
-    try:
-        with _Step("reading forecast, master data and stock; optimising orders"):
-            po = run_plan(
-                forecast, products, terms=terms, capacity=capacity, on_hand=inventory, on_order=on_order,
-                order_date=order_date, budget=budget, seed=seed,
-            )  # fmt: skip
-        for note in po.notes:
-            _say(note)
-        write_purchase_orders(po, out, buyer_id)
-    except (FreshcastError, OSError, ValueError) as exc:
-        _fail(exc)
+    with _writing((out, True)):
+        try:
+            with _Step("reading forecast, master data and stock; optimising orders"):
+                po = run_plan(
+                    forecast, products, terms=terms, capacity=capacity, on_hand=inventory, on_order=on_order,
+                    order_date=order_date, budget=budget, seed=seed,
+                )  # fmt: skip
+            for note in po.notes:
+                _say(note)
+            write_purchase_orders(po, out, buyer_id)
+        except (FreshcastError, OSError, ValueError) as exc:
+            _fail(exc)
     total = po.headers["total_cost"].sum()
     print(f"{len(po.headers):,} purchase orders, {len(po.lines):,} lines, total cost {total:,.2f}")
     _say(f"wrote {out}/po_headers, po_lines, decisions (.parquet, .csv) and edi/")
@@ -276,16 +309,13 @@ def master_data(
     products.csv and terms.csv, to edit or to try plan-orders with, and ASSUMPTIONS.txt."""
     from .data import load_history
     from .errors import FreshcastError
-    from .optimize.master import ASSUMPTIONS, assumed_tables
-    from .outputs import write_table, write_text
+    from .optimize.master import ASSUMPTIONS, write_assumed_tables
 
-    try:
-        products, terms = assumed_tables(load_history(history, _column_map(map)))
-        write_table(products, out / "products.csv")
-        write_table(terms, out / "terms.csv")
-        write_text(out / "ASSUMPTIONS.txt", ASSUMPTIONS + "\n")
-    except (FreshcastError, OSError) as exc:
-        _fail(exc)
+    with _writing((out, True)):
+        try:
+            products, terms = write_assumed_tables(load_history(history, _column_map(map)), out)
+        except (FreshcastError, OSError) as exc:
+            _fail(exc)
     _say(ASSUMPTIONS)
     _say(f"wrote {out / 'products.csv'} ({len(products)} products) and {out / 'terms.csv'} ({len(terms)} rows)")
 
@@ -298,25 +328,31 @@ def demo(
     weeks before it and score it beside the baselines; then replay that week's real demand
     through the ordering policies (on ASSUMED master data)."""
     from .data import load_history, sample_path
+    from .errors import FreshcastError
     from .forecast.backtest import backtest as run_backtest
     from .optimize.master import assume_master_data
     from .optimize.replay import replay as run_replay
     from .optimize.replay import write_replay
-    from .outputs import write_table
+    from .outputs import output_folder, write_table
 
-    with _Step("loading the embedded sample"):
-        panel = load_history(sample_path())
-    _say(f"{panel.n_series:,} series; data: FreshRetailNet-50K (Dingdong), CC BY 4.0")
-    scores, forecasts = run_backtest(panel, folds=1, horizon=7, progress=_say)
-    write_table(forecasts, out / "forecast.parquet")
-    write_table(scores, out / "scores.csv")
-    _print_scores(scores)
-    first_day = panel.last_day - 6
-    master = assume_master_data(panel.until(first_day - 1))
-    with _Step("replaying the last 7 days through the ordering policies"):
-        result = run_replay(panel, first_day, master=master, progress=_say)
-    write_replay(result, out / "replay", {"assumptions": master.notes})
-    _print_replay(result.summary)
+    with _writing((out, True)):
+        try:
+            with output_folder(out) as tmp:
+                with _Step("loading the embedded sample"):
+                    panel = load_history(sample_path())
+                _say(f"{panel.n_series:,} series; data: FreshRetailNet-50K (Dingdong), CC BY 4.0")
+                scores, forecasts = run_backtest(panel, folds=1, horizon=7, progress=_say)
+                write_table(forecasts, tmp / "forecast.parquet")
+                write_table(scores, tmp / "scores.csv")
+                _print_scores(scores)
+                first_day = panel.last_day - 6
+                master = assume_master_data(panel.until(first_day - 1))
+                with _Step("replaying the last 7 days through the ordering policies"):
+                    result = run_replay(panel, first_day, master=master, progress=_say)
+                write_replay(result, tmp / "replay", {"assumptions": master.notes})
+                _print_replay(result.summary)
+        except (FreshcastError, OSError) as exc:
+            _fail(exc)
     _say(f"wrote {out / 'forecast.parquet'}, {out / 'scores.csv'} and {out / 'replay'}/")
 
 

@@ -1,14 +1,23 @@
-"""Atomic output files: written to a temporary file beside the target, then renamed, so a
-crash or a rerun never leaves a half-written file."""
+"""Atomic outputs: a file is written to a temporary file beside it, then renamed; an output
+of several files is written to a temporary folder beside it and swapped in whole. A lock
+beside each output keeps two runs from writing it at once, and its path is checked before
+the work starts. A crash, a kill or a rerun never leaves a half-written or mixed output."""
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
+import glob
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+
+from .errors import FreshcastError
 
 
 def _umask() -> int:
@@ -67,3 +76,137 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         if pa.types.is_timestamp(f.type):
             table = table.set_column(i, f.name, table.column(i).cast(pa.date32()))
     return _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+# ------------------------------------------------------------------ whole outputs
+MARKER = ".freshcast-output"  # in every output folder: the next run may replace it whole
+_held: dict[Path, int] = {}  # outputs this process has reserved (reservations nest)
+
+
+@contextmanager
+def reserve(path: str | Path, folder: bool = False) -> Iterator[Path]:
+    """Check before any work that `path` can be written (its parent folder can be made and
+    written to; a folder output is not a file and is empty or freshcast's own), and hold
+    a lock beside it so that no other freshcast run writes it meanwhile. Leftovers of
+    killed runs are removed. Nested reservations of the same path in one process are free."""
+    path = Path(os.path.abspath(path))
+    if path in _held:
+        _held[path] += 1
+        try:
+            yield path
+        finally:
+            _held[path] -= 1
+        return
+    _check_target(path, folder)
+    fd = _lock(path)
+    _held[path] = 1
+    try:
+        _remove_leftovers(path)
+        yield path
+    finally:
+        del _held[path]
+        _unlock(path, fd)
+
+
+@contextmanager
+def output_folder(path: str | Path) -> Iterator[Path]:
+    """Write a multi-file output: yields a new sibling temporary folder to fill; on success
+    it replaces `path` whole (the old files are gone, none survive beside the new ones); on
+    failure or a kill the old folder stays as it was and the temporary one is removed (by
+    the next run, after a kill)."""
+    with reserve(path, folder=True) as path:
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            (staging / MARKER).write_text("written by freshcast: the next run replaces this folder whole\n")
+            yield staging
+            os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes the folder private
+            _swap_in(staging, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_target(path: Path, folder: bool) -> None:
+    if path.exists():
+        if folder and not path.is_dir():
+            raise FreshcastError(f"{path}: is a file; give a folder for this output")
+        if not folder and path.is_dir():
+            raise FreshcastError(f"{path}: is a folder; give a file name for this output")
+        if folder and any(path.iterdir()) and not (path / MARKER).exists():
+            raise FreshcastError(f"{path}: the folder holds files that freshcast did not write, and the output "
+                                 f"replaces the folder whole; give a new or empty folder")  # fmt: skip
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise FreshcastError(f"{path}: cannot be written: {parent} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise FreshcastError(f"{path}: cannot be written: {exc.strerror or exc} ({path.parent})") from None
+
+
+def _lock_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.lock"
+
+
+def _lock(path: Path) -> int:
+    """Take the lock file beside `path` (flock, released by the kernel if the process dies).
+    Returns its descriptor; FreshcastError if another process holds it."""
+    lock = _lock_path(path)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise FreshcastError(f"{path}: another freshcast run (pid {holder}) is writing this output; wait for "
+                                 f"it to finish or choose another path") from None  # fmt: skip
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:  # not unlinked by a run that just ended
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _unlock(path: Path, fd: int) -> None:
+    try:
+        os.unlink(_lock_path(path))
+    finally:
+        os.close(fd)
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Temporary files and folders of earlier runs on `path` that were killed (we hold the
+    lock, so no live run owns them)."""
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _swap_in(new: Path, path: Path) -> None:
+    """Make folder `new` be `path`; the old contents end up in `new` (to be removed). Atomic
+    where Linux's renameat2 exchange is available: `path` always names a whole output."""
+    if not path.exists():
+        os.rename(new, path)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    exchange = getattr(libc, "renameat2", None)
+    at_cwd = -100
+    if exchange is not None and exchange(at_cwd, bytes(new), at_cwd, bytes(path), _RENAME_EXCHANGE) == 0:
+        return
+    old = path.parent / f".{path.name}.{os.getpid()}-old.tmp"  # a leftover if killed here
+    os.rename(path, old)
+    os.rename(new, path)
+    shutil.rmtree(old, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict
@@ -15,7 +16,7 @@ from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.load import DailyPanel, FutureCovariates, load_future, load_history
 from ..errors import FreshcastError
-from ..outputs import write_text
+from ..outputs import output_folder, write_text
 from ..features.daily import (
     DailyFeatureSpec,
     SeriesArrays,
@@ -328,7 +329,6 @@ class DailyForecaster:
         from .. import __version__
 
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": "freshcast.daily/1",
             "params": self.get_params(),
@@ -347,17 +347,27 @@ class DailyForecaster:
                 "pandas": pd.__version__,
             },
         }
-        write_text(path / MODEL_FILE, self.booster_.model_to_string())
-        if self.quantiles:
-            self.holdout_.save(path / HOLDOUT_FILE)
-        write_text(path / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
+        with output_folder(path) as tmp:
+            write_text(tmp / MODEL_FILE, self.booster_.model_to_string())
+            if self.quantiles:
+                self.holdout_.save(tmp / HOLDOUT_FILE)
+            meta["sha256"] = {f.name: _sha256(f) for f in sorted(tmp.iterdir()) if f.name in _DATA_FILES}
+            write_text(tmp / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> DailyForecaster:
+        """A model written by `save`; refuses a folder whose files do not match the checksums
+        in its meta.json (files of two different saves)."""
         path = Path(path)
         try:
             meta = json.loads((path / META_FILE).read_text())
+            sums = meta.get("sha256")
+            if not isinstance(sums, dict) or MODEL_FILE not in sums:
+                raise ValueError(f"{META_FILE} lists no checksums (saved by an older freshcast: save it again)")
+            for name in _DATA_FILES:
+                if (name in sums) != (path / name).exists() or (name in sums and _sha256(path / name) != sums[name]):
+                    raise ValueError(f"{name} does not match {META_FILE} (files of different saves?)")
             booster = lgb.Booster(model_file=str(path / MODEL_FILE))
             holdout = Holdout.load(path / HOLDOUT_FILE) if meta["params"].get("quantiles") else None
         except (OSError, KeyError, ValueError, lgb.basic.LightGBMError) as exc:
@@ -375,6 +385,17 @@ class DailyForecaster:
         model.trained_range_ = tuple(meta["trained_range"])
         model.n_train_rows_ = meta["n_train_rows"]
         return model
+
+
+_DATA_FILES = (MODEL_FILE, HOLDOUT_FILE)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 _PARAMS = (

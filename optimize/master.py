@@ -135,6 +135,19 @@ def assumed_tables(panel: DailyPanel) -> tuple[pd.DataFrame, pd.DataFrame]:
     return products, terms.sort_values([STORE, "supplier_id"]).reset_index(drop=True)
 
 
+def write_assumed_tables(panel: DailyPanel, out) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write the assumed products.csv and terms.csv with ASSUMPTIONS.txt into folder `out`
+    (replaced whole); returns the two tables."""
+    from ..outputs import output_folder, write_table, write_text
+
+    products, terms = assumed_tables(panel)
+    with output_folder(out) as tmp:
+        write_table(products, tmp / "products.csv")
+        write_table(terms, tmp / "terms.csv")
+        write_text(tmp / "ASSUMPTIONS.txt", ASSUMPTIONS + "\n")
+    return products, terms
+
+
 def parse_weekdays(text: str) -> int:
     """'daily' or a comma list like 'Mon,Wed,Fri' -> bit mask (bit 0 = Monday)."""
     text = str(text).strip()

@@ -22,7 +22,7 @@ from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.load import DailyPanel
 from ..errors import FreshcastError
-from ..outputs import write_table, write_text
+from ..outputs import output_folder, write_table, write_text
 from . import kernels as K
 from .master import MasterData, assume_master_data
 from .orders import OrderLines, days_needed, optimal_orders, order_up_to, orders_from_paths, weekly_extend
@@ -198,10 +198,10 @@ def replay(
 
 def write_replay(result: ReplayResult, out: Path, about: dict) -> None:
     """Write DIR/log.parquet (per policy, series and day) and DIR/summary.json (per policy,
-    plus `about`: days, series, assumptions), each atomically; the summary last."""
-    out = Path(out)
-    write_table(result.log, out / "log.parquet")
-    write_text(out / "summary.json", json.dumps({**about, "policies": result.summary}, indent=2))
+    plus `about`: days, series, assumptions); the folder is replaced whole."""
+    with output_folder(out) as tmp:
+        write_table(result.log, tmp / "log.parquet")
+        write_text(tmp / "summary.json", json.dumps({**about, "policies": result.summary}, indent=2))
 
 
 def _note(progress, msg: str) -> None:

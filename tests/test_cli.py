@@ -75,3 +75,19 @@ def test_help_does_not_import_the_heavy_libraries():
     code = "import sys; from freshcast.cli import app; print(sorted({'numba','lightgbm','pandas'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_unwritable_outputs_fail_before_the_work(tmp_path):
+    split_sample(tmp_path)
+    (tmp_path / "file").write_text("x")
+    args = ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(tmp_path / "future.parquet")]
+    for extra in (["--out", str(tmp_path / "file" / "pred.parquet")],
+                  ["--out", str(tmp_path / "p.parquet"), "--save-model", str(tmp_path / "file")]):  # fmt: skip
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 1 and "error:" in result.output
+        assert "loading history" not in result.output  # refused before reading anything
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.txt").write_text("x")
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "mine")])
+    assert result.exit_code == 1 and "did not write" in result.output and "loading" not in result.output
+    assert not (tmp_path / "p.parquet").exists()

@@ -83,3 +83,21 @@ def test_metrics():
     scale = seasonal_scale(values, np.array([0, 14]))
     assert scale[0] == pytest.approx(2 / 7)  # only 3 -> 1 differs, by 2
     assert mase(y, f, np.zeros(3, np.int64), scale) == pytest.approx((2 / 3) / (2 / 7))
+
+
+def test_a_model_folder_mixed_from_two_saves_is_refused(fitted, split, tmp_path):
+    train, future = split
+    short = DailyForecaster(**{**FAST, "max_horizon": 3, "min_history_days": 28}).fit(train)
+    fitted.save(tmp_path / "a")
+    short.save(tmp_path / "b")
+    short.save(tmp_path / "a")  # a second save replaces the whole folder
+    assert DailyForecaster.load(tmp_path / "a").max_horizon == 3
+    fitted.save(tmp_path / "a")
+    (tmp_path / "a" / "model.txt").write_bytes((tmp_path / "b" / "model.txt").read_bytes())  # a kill mid-copy
+    with pytest.raises(FreshcastError, match="model.txt does not match meta.json"):
+        DailyForecaster.load(tmp_path / "a")
+    fitted.save(tmp_path / "a")
+    (tmp_path / "a" / "calibration.npz").unlink()
+    with pytest.raises(FreshcastError, match="calibration.npz does not match"):
+        DailyForecaster.load(tmp_path / "a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no temporary or lock files left

@@ -32,3 +32,99 @@ def test_a_failed_write_leaves_neither_file_nor_temp(tmp_path):
     with pytest.raises(Boom):
         write_table(Bad({"a": [1]}), tmp_path / "out.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def _kill_after_first_file(monkeypatch):
+    """Make the second file of an output fail, as a kill between two files would."""
+    import freshcast.outputs as outputs
+
+    real, calls = outputs._atomic, []
+
+    def dying(path, write):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return real(path, write)
+
+    monkeypatch.setattr(outputs, "_atomic", dying)
+
+
+def test_a_folder_output_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    from freshcast.outputs import output_folder
+
+    out = tmp_path / "orders"
+    with output_folder(out) as tmp:
+        write_text(tmp / "a.txt", "run 1")
+        write_text(tmp / "edi" / "x.edi", "run 1")
+    with output_folder(out) as tmp:  # a rerun that writes fewer files
+        write_text(tmp / "a.txt", "run 2")
+    assert (out / "a.txt").read_text() == "run 2" and not (out / "edi").exists()
+    _kill_after_first_file(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        with output_folder(out) as tmp:
+            write_text(tmp / "a.txt", "run 3")
+            write_text(tmp / "b.txt", "run 3")
+    assert (out / "a.txt").read_text() == "run 2" and not (out / "b.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders"]
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    from freshcast.outputs import output_folder
+
+    (tmp_path / ".orders.x1y2.tmp").mkdir()
+    (tmp_path / ".orders.x1y2.tmp" / "po_headers.csv").write_text("old")
+    (tmp_path / ".pred.parquet.abc.tmp").write_text("half")
+    (tmp_path / ".orders.lock").write_text("12345")  # its process is gone: no lock held
+    with output_folder(tmp_path / "orders") as tmp:
+        write_text(tmp / "a.txt", "new")
+    write_table(pd.DataFrame({"a": [1]}), tmp_path / "pred.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".pred.parquet.abc.tmp", "orders", "pred.parquet"]
+    from freshcast.outputs import reserve
+
+    with reserve(tmp_path / "pred.parquet"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders", "pred.parquet"]
+
+
+def test_output_paths_are_checked_before_any_work(tmp_path):
+    from freshcast.errors import FreshcastError
+    from freshcast.outputs import reserve
+
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.docx").write_text("x")
+    for path, folder, message in [
+        (tmp_path / "file" / "pred.parquet", False, "is a file, not a folder"),
+        (tmp_path / "file", True, "is a file; give a folder"),
+        (tmp_path / "theirs", False, "is a folder; give a file name"),
+        (tmp_path / "theirs", True, "files that freshcast did not write"),
+    ]:
+        with pytest.raises(FreshcastError, match=message):
+            with reserve(path, folder):
+                pass
+    assert (tmp_path / "theirs" / "notes.docx").exists()
+
+
+def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    from freshcast.errors import FreshcastError
+    from freshcast.outputs import reserve
+
+    out = tmp_path / "orders"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom freshcast.outputs import reserve\n"
+         f"with reserve({str(out)!r}, True):\n    print('held', flush=True)\n    sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FreshcastError, match=rf"another freshcast run \(pid {holder.pid}\) is writing"):
+            with reserve(out, True):
+                pass
+    finally:
+        holder.communicate("")
+    with reserve(out, True):  # free again once the other run ended
+        pass
+    assert list(tmp_path.iterdir()) == []

@@ -203,3 +203,19 @@ def test_far_expiry_keeps_the_stock_arrays_small(files):
     month = plan_orders(pred, products, on_hand=lines.assign(on_hand=1.0, expiry_date="2024-07-12")).decisions
     year = plan_orders(pred, products, on_hand=lines.assign(on_hand=1.0, expiry_date="2099-12-31")).decisions
     pd.testing.assert_frame_equal(month, year)
+
+
+def test_a_rerun_that_orders_nothing_leaves_no_old_orders(files, tmp_path):
+    d, pred = files
+    out = tmp_path / "orders"
+    assert _run(d, out).exit_code == 0
+    assert list((out / "edi").glob("*.edi"))
+    lines = pred[["store_id", "product_id"]].drop_duplicates()
+    lines.assign(on_hand=1000.0, expiry_date="2024-06-30").to_csv(tmp_path / "full.csv", index=False)
+    args = ["plan-orders", "--forecast", str(d / "pred.parquet"), "--products", str(d / "products.csv"),
+            "--inventory", str(tmp_path / "full.csv"), "--out", str(out)]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert pd.read_parquet(out / "po_headers.parquet").empty and not (out / "edi").exists()
+    assert (pd.read_parquet(out / "decisions.parquet")["order_qty"] == 0).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.csv", "orders"]
