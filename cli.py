@@ -88,13 +88,32 @@ def _column_map(items):
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="Sales history: Parquet or CSV file, or a hive-partitioned folder")],
+    path: Annotated[
+        Optional[Path], typer.Argument(help="Sales history: Parquet or CSV file, or a hive-partitioned folder")
+    ] = None,
+    future: Annotated[
+        Optional[Path], typer.Option(help="Check this future covariates file instead (needs --history)")
+    ] = None,
+    history: Annotated[Optional[Path], typer.Option(help="The history the --future file follows")] = None,
     map: MapOption = None,
 ) -> None:
-    """Check a sales history file against the data contract; list every problem found."""
-    from .data import validate_path
+    """Check a sales history file (or, with --future and --history, a future covariates file)
+    against the data contract; list every problem found."""
+    from .data.load import validate_future, validate_path
 
-    problems, summary = validate_path(path, _column_map(map))
+    if future is not None:
+        if history is None and path is None:
+            raise typer.BadParameter("give the history the future follows with --history", param_hint="--future")
+        history = history if history is not None else path
+        path = future
+        problems, summary = validate_future(future, history, _column_map(map))
+    elif path is None:
+        path = history
+        if path is None:
+            raise typer.BadParameter("give a history file or folder to check", param_hint="PATH")
+        problems, summary = validate_path(path, _column_map(map))
+    else:
+        problems, summary = validate_path(path, _column_map(map))
     if problems:
         print(f"{path}: {len(problems)} problem(s)")
         for p in problems:

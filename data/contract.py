@@ -28,6 +28,25 @@ COVARIATES = (
     "avg_humidity",
     "avg_wind_level",
 )
+# Plausible values of each covariate (inclusive; NaN = unknown is allowed), whether whole.
+# The shared data hold discounts of 0 (0.4% of rows) up to 1.088, so the discount range is
+# wider than (0, 1]; temperature in degrees Celsius, humidity in percent, precipitation in
+# mm per day, wind as a level or in m/s.
+COVARIATE_RANGES = {
+    "discount": (0.0, 2.0, False),
+    "holiday_flag": (0.0, 1.0, True),
+    "activity_flag": (0.0, 1.0, True),
+    "precpt": (0.0, 2000.0, False),
+    "avg_temperature": (-80.0, 70.0, False),
+    "avg_humidity": (0.0, 100.0, False),
+    "avg_wind_level": (0.0, 100.0, False),
+}
+# Longest forecast horizon in days (the future covariates may cover at most this many days).
+MAX_HORIZON = 28
+# Calendar sanity: the data must fall between these years, with no gap longer than this
+# between consecutive days that have rows (a longer gap means a mistyped date).
+FIRST_YEAR, LAST_YEAR = 1990, 2199
+MAX_GAP_DAYS = 366
 # Every column freshcast reads, in reading order.
 NATIVE = (*KEYS, HOUR, SALES, STOCKOUT, *STATIC, *COVARIATES)
 # Stockout hours between 06:00 and 21:59 make a day "not in stock" for in-stock metrics.

@@ -145,15 +145,30 @@ def count_outside(values, lo, hi, whole):
 
 
 @nb.njit(cache=True)
+def count_implausible(values, lo, hi, whole):
+    """Like `count_outside`, but NaN (unknown) is allowed and infinity is not."""
+    count = 0
+    first = -1
+    for i in range(values.shape[0]):
+        v = values[i]
+        if not np.isnan(v) and (not (lo <= v <= hi) or (whole and v != np.floor(v))):
+            if first < 0:
+                first = i
+            count += 1
+    return count, first
+
+
+@nb.njit(cache=True)
 def count_bad_sales(sale):
-    """NaN and negative sales: (NaN rows, first NaN row, negative rows, first negative row)."""
+    """NaN or infinite and negative sales: (NaN or infinite rows, first such row, negative
+    rows, first negative row)."""
     n_nan = 0
     first_nan = -1
     n_neg = 0
     first_neg = -1
     for i in range(sale.shape[0]):
         s = sale[i]
-        if np.isnan(s):
+        if not np.isfinite(s):
             if first_nan < 0:
                 first_nan = i
             n_nan += 1

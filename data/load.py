@@ -21,6 +21,7 @@ from . import contract as C
 from .dates import NOT_A_DAY, day_numbers, day_to_date
 from .kernels import (
     count_bad_sales,
+    count_implausible,
     count_outside,
     covariate_means,
     day_records,
@@ -291,7 +292,7 @@ def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bo
     parts: list[dict[str, np.ndarray]] = []
     rows_in_file: dict[str, int] = {}
     scanner = dataset.scanner(columns=list(name_of.values()), batch_size=BATCH_ROWS)
-    for tagged in scanner.scan_batches():
+    for tagged in _batches(scanner, dataset, list(name_of.values()), source):
         batch = tagged.record_batch
         if batch.num_rows == 0:
             continue
@@ -327,6 +328,22 @@ def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bo
     if not parts and not problems:
         problems.add(source, "", "holds no rows", 0)
     return parts, statics, covs, problems, source, C.HOUR in name_of
+
+
+def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], source: str):
+    """The scanner's tagged batches; a file that cannot be read (corrupt page, truncated
+    file, bad CSV line) raises DataError naming that file."""
+    try:
+        yield from scanner.scan_batches()
+    except (pa.ArrowException, OSError) as exc:
+        culprit = source
+        for fragment in dataset.get_fragments():  # which file? read each again (error path only)
+            try:
+                fragment.to_table(columns=[c for c in columns if c in fragment.physical_schema.names])
+            except (pa.ArrowException, OSError):
+                culprit = getattr(fragment, "path", source)
+                break
+        raise DataError(culprit, [f"cannot be read: {str(exc).splitlines()[0]}"]) from None
 
 
 def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
@@ -367,7 +384,11 @@ def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
     found = []  # (native column, problem, rows, first row)
     if C.SALES in cols:
         n_nan, first_nan, n_neg, first_neg = count_bad_sales(cols[C.SALES])
-        found += [(C.SALES, "is NaN", n_nan, first_nan), (C.SALES, "is negative", n_neg, first_neg)]
+        found += [(C.SALES, "is NaN or infinite", n_nan, first_nan), (C.SALES, "is negative", n_neg, first_neg)]
+    for c in covs:
+        lo, hi, whole = C.COVARIATE_RANGES[c]
+        kind = "is not 0 or 1" if whole else f"is outside the plausible range {lo:g} .. {hi:g}"
+        found.append((c, kind, *count_implausible(cols[c], lo, hi, whole)))
     ranges = [(C.STOCKOUT, 0, 1, "is not 0 or 1"), (C.HOUR, 0, 23, "is not an hour 0..23")]
     ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in (C.STORE, C.PRODUCT)]
     # integer category columns are range-checked per day record in _assemble; float ones here
@@ -393,6 +414,8 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
     small = [C.STORE, C.PRODUCT, C.DAY, *statics, "file", "row"]
     rec = {k: np.concatenate([p[k] for p in parts]) for k in small}  # the big per-hour fields stay per part
     files = [p["_file_name"] for p in parts]
+    if not _calendar_ok(rec, files, problems, source):
+        return None
     key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
     series_keys, first_rec, inverse = np.unique(key, return_index=True, return_inverse=True)
     n_series = len(series_keys)
@@ -458,6 +481,41 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
     )
 
 
+def _calendar_ok(rec: dict, files: list[str], problems: _Problems, source: str) -> bool:
+    """Refuse days outside FIRST_YEAR..LAST_YEAR and rows cut off from the others by more
+    than MAX_GAP_DAYS without any row (a mistyped date would otherwise stretch every series
+    over the gap)."""
+    day = rec[C.DAY]
+    lo = int(np.datetime64(f"{C.FIRST_YEAR}-01-01", "D").astype(np.int64))
+    hi = int(np.datetime64(f"{C.LAST_YEAR}-12-31", "D").astype(np.int64))
+
+    def where(r: int) -> str:
+        return (f"{files[rec['file'][r]]} row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, "
+                f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(day[r])}")  # fmt: skip
+
+    outside = (day < lo) | (day > hi)
+    if outside.any():
+        problems.add(source, C.DAY, f"is not between {C.FIRST_YEAR} and {C.LAST_YEAR}", int(outside.sum()),
+                     where(int(np.argmax(outside))))  # fmt: skip
+        return False
+    first = int(day.min())
+    days = first + np.flatnonzero(np.bincount(day - first))
+    gaps = np.flatnonzero(np.diff(days) > C.MAX_GAP_DAYS)
+    if len(gaps):
+        g = int(gaps[0])
+        before, after = days[g], days[g + 1]
+        # the side with fewer rows is the odd one out
+        late = day >= after
+        odd = late if late.sum() <= (~late).sum() else ~late
+        problems.add(
+            source, C.DAY,
+            f"leaves {int(after - before) - 1:,} days without any row between {day_to_date(before)} and "
+            f"{day_to_date(after)}: a mistyped date?", int(odd.sum()), where(int(np.argmax(odd))),
+        )  # fmt: skip
+        return False
+    return True
+
+
 Source = str | Path | pd.DataFrame | pa.Table
 
 
@@ -512,7 +570,7 @@ def load_history_with_actuals(
 def _panel(parts, statics, covs, source: str, hourly: bool) -> DailyPanel:
     problems = _Problems()
     a = _assemble(parts, statics, covs, problems, source)
-    if problems:
+    if problems or a is None:
         raise DataError(source, problems.lines())
     # Covariates of filled days are unknown: carry the series' previous day forward.
     for values in a["covariates"].values():
@@ -568,7 +626,11 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
             ],
         )
     n_days = last - first_day + 1
-    rec = {k: np.concatenate([p[k] for p in parts]) for k in (C.STORE, C.PRODUCT, C.DAY, "rows", "cov_sum")}
+    if n_days > C.MAX_HORIZON:
+        raise DataError(source, [f"future days run from {day_to_date(first_day)} to {day_to_date(last)} "
+                                 f"({n_days} days); freshcast forecasts at most {C.MAX_HORIZON} days ahead"])  # fmt: skip
+    fields = (C.STORE, C.PRODUCT, C.DAY, "rows", "cov_sum", "mask", "dups", "file", "row")
+    rec = {k: np.concatenate([p[k] for p in parts]) for k in fields}
     key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
     hist_keys = (history.series[C.STORE].to_numpy() << 32) | history.series[C.PRODUCT].to_numpy()
     order = np.argsort(hist_keys)
@@ -585,6 +647,7 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
         raise DataError(source, problems.lines())
     series = order[where]
     cell = series.astype(np.int64) * n_days + (rec[C.DAY] - first_day)
+    _refuse_repeated_cells(cell, rec, [p["_file_name"] for p in parts], source)
     counts = np.bincount(cell, weights=rec["rows"], minlength=history.n_series * n_days)
     empty = counts == 0
     if empty.any():
@@ -603,6 +666,48 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
             total = np.bincount(cell, weights=rec["cov_sum"][:, j], minlength=len(counts))
             values[c] = (total / counts).astype(np.float32).reshape(history.n_series, n_days)
     return FutureCovariates(first_day=first_day, n_days=n_days, values=values)
+
+
+def _refuse_repeated_cells(cell: np.ndarray, rec: dict, files: list[str], source: str) -> None:
+    """DataError if a store x product x day (x hour) appears in more than one row, naming
+    the first repeated row."""
+    order = np.argsort(cell, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(cell[order]) != 0])
+    masks = rec["mask"][order]
+    union = np.bitwise_or.reduceat(masks, starts)
+    hours = np.add.reduceat(popcount24(masks).astype(np.int64), starts)
+    within = rec["dups"][order] > 0
+    repeated = (hours > popcount24(union)) | (np.maximum.reduceat(within, starts) > 0)
+    if repeated.any():
+        k = int(np.argmax(repeated))
+        end = int(starts[k + 1]) if k + 1 < len(starts) else len(order)
+        run = order[starts[k] : end]
+        r = int(run[np.argmax(rec["dups"][run] > 0)] if (rec["dups"][run] > 0).any() else run[-1])
+        where = (f"{files[rec['file'][r]]} row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, "
+                 f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}")  # fmt: skip
+        raise DataError(source, [f"repeated store_id, product_id, dt, hour rows: {int(repeated.sum())} day(s) "
+                                 f"hold a row twice (first: {where})"])  # fmt: skip
+
+
+def validate_future(path: Source, history: Source, column_map: C.ColumnMap | None = None) -> tuple[list[str], dict]:
+    """Check a future covariates file against the history it follows. Returns (problems,
+    summary); an empty problem list means the file is valid."""
+    try:
+        panel = load_history(history, column_map)
+    except DataError as exc:
+        return [f"history: {p}" for p in exc.problems], {}
+    try:
+        future = load_future(path, panel, column_map)
+    except DataError as exc:
+        return exc.problems, {}
+    summary = {
+        "series": panel.n_series,
+        "days": future.n_days,
+        "first_day": str(day_to_date(future.first_day)),
+        "last_day": str(day_to_date(future.first_day + future.n_days - 1)),
+        "covariates": list(future.values),
+    }
+    return [], summary
 
 
 def validate_path(path: Source, column_map: C.ColumnMap | None = None) -> tuple[list[str], dict]:
@@ -633,5 +738,6 @@ __all__ = [
     "load_future",
     "load_history",
     "sample_path",
+    "validate_future",
     "validate_path",
 ]

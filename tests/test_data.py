@@ -92,6 +92,13 @@ def test_missing_hours_and_days_are_filled_and_flagged(tmp_path):
         (lambda d: d.drop(columns="product_id"), "required column 'product_id' is missing"),
         (lambda d: d.assign(hourly_sale="x"), re.compile(r"column 'hourly_sale' has type (large_)?string; expected a number")),
         (lambda d: d.assign(dt="not a date"), "'dt' is not a date"),
+        (lambda d: d.assign(hourly_sale=d.hourly_sale.where(d.index != 7, np.inf)), "'hourly_sale' is NaN or infinite: 1 row"),
+        (lambda d: d.assign(dt=d.dt.where(d.index != 30, pd.Timestamp("2124-01-02").date())),
+         re.compile(r"'dt' leaves 36,5\d\d days without any row .* a mistyped date\?: 1 row.*row 31: store_id=0")),
+        (lambda d: d.assign(dt=d.dt.where(d.index != 30, pd.Timestamp("1024-01-02").date())), "'dt' is not between 1990"),
+        (lambda d: d.assign(discount=d.discount.where(d.index != 7, 5.0)), "'discount' is outside the plausible range 0 .. 2: 1 row"),
+        (lambda d: d.assign(avg_temperature=d.avg_temperature.where(d.index != 7, 1e9)), "'avg_temperature' is outside"),
+        (lambda d: d.assign(holiday_flag=d.holiday_flag.where(d.index != 7, 2)), "'holiday_flag' is not 0 or 1"),
     ],
 )
 def test_bad_input_names_file_column_and_problem(tmp_path, corrupt, message):
@@ -182,3 +189,56 @@ def test_a_folder_reads_its_data_files_only(tmp_path, sample_panel):
     pd.read_parquet(sample_path()).head(24).to_csv(folder / "extra.csv", index=False)
     with pytest.raises(DataError, match="mixes CSV and Parquet"):
         load_history(folder)
+
+
+def test_a_corrupt_file_is_named_not_a_traceback(tmp_path, sample_frame):
+    from typer.testing import CliRunner
+
+    from freshcast.cli import app
+
+    folder = tmp_path / "hist"
+    for city, part in ((1, sample_frame.iloc[:5000]), (2, sample_frame.iloc[5000:])):
+        (folder / f"city_id={city:02d}").mkdir(parents=True)
+        part.drop(columns="city_id").to_parquet(folder / f"city_id={city:02d}" / "part-0.parquet", compression="snappy")
+    bad = folder / "city_id=02" / "part-0.parquet"
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 2000] = bytes(2000)  # zero a stretch of pages
+    bad.write_bytes(bytes(data))
+    with pytest.raises(DataError) as err:
+        load_history(folder)
+    assert str(bad) in str(err.value) and "cannot be read" in str(err.value)
+    result = CliRunner().invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1 and "cannot be read" in result.output and "Traceback" not in result.output
+
+
+def test_future_covariates_are_refused_when_implausible(tmp_path):
+    from typer.testing import CliRunner
+
+    from freshcast.cli import app
+
+    df = make_hourly(n_stores=1, n_products=2, days=70)
+    cut = df.dt.unique()[-30]
+    df[df.dt <= cut].to_parquet(tmp_path / "hist.parquet")
+    history = load_history(tmp_path / "hist.parquet")
+    fut = future_of(df[df.dt > cut])
+    week = fut[fut.dt <= fut.dt.unique()[6]]
+    assert load_future(fut[fut.dt <= fut.dt.unique()[27]], history).n_days == 28
+    cases = [
+        (pd.concat([week, week.iloc[[30]]]), "repeated store_id, product_id, dt, hour rows: 1 day(s)"),
+        (week.assign(discount=week.discount.where(week.index != week.index[3], 1.5 + 1)), "'discount' is outside"),
+        (week.assign(avg_temperature=1e9), "'avg_temperature' is outside the plausible range"),
+        (fut[fut.dt <= fut.dt.unique()[28]], "(29 days); freshcast forecasts at most 28 days ahead"),
+        (pd.concat([week, week.assign(dt=week.dt + pd.Timedelta(days=399))]), "(406 days); freshcast forecasts"),
+    ]
+    for frame, message in cases:
+        with pytest.raises(DataError) as err:
+            load_future(frame, history)
+        assert message in str(err.value), str(err.value)
+    cases[0][0].to_parquet(tmp_path / "dup.parquet")
+    result = CliRunner().invoke(app, ["validate", "--future", str(tmp_path / "dup.parquet"),
+                                      "--history", str(tmp_path / "hist.parquet")])  # fmt: skip
+    assert result.exit_code == 1 and "dup.parquet" in result.output and "repeated" in result.output
+    week.to_parquet(tmp_path / "week.parquet")
+    result = CliRunner().invoke(app, ["validate", "--future", str(tmp_path / "week.parquet"),
+                                      "--history", str(tmp_path / "hist.parquet")])  # fmt: skip
+    assert result.exit_code == 0 and "days: 7" in result.output, result.output
