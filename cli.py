@@ -301,6 +301,13 @@ def plan_orders(
     from .optimize.purchase import plan_orders as run_plan
     from .optimize.purchase import write_purchase_orders
 
+    if order_date is not None:
+        from .data.dates import day_number
+
+        try:
+            day_number(order_date)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--order-date") from None
     with _writing((out, True)):
         try:
             with _Step("reading forecast, master data and stock; optimising orders"):

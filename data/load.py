@@ -118,7 +118,12 @@ class DailyPanel:
             first_day=first_day,
             n_days=n_days,
             values={k: v[idx] for k, v in self.covariates.items()},
+            keys=self.keys()[series],
         )
+
+    def keys(self) -> np.ndarray:
+        """int64 key store_id << 32 | product_id of every series."""
+        return (self.series[C.STORE].to_numpy(np.int64) << 32) | self.series[C.PRODUCT].to_numpy(np.int64)
 
     def to_frame(self) -> pd.DataFrame:
         """Long daily table: store_id, product_id, dt, sales, stockout_hours, in_stock."""
@@ -153,6 +158,7 @@ class FutureCovariates:
     first_day: int
     n_days: int
     values: dict[str, np.ndarray]
+    keys: np.ndarray | None = None  # int64 store_id << 32 | product_id of each series, in row order
 
 
 # --------------------------------------------------------------------------------------
@@ -665,7 +671,7 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
         if c in history.covariates:
             total = np.bincount(cell, weights=rec["cov_sum"][:, j], minlength=len(counts))
             values[c] = (total / counts).astype(np.float32).reshape(history.n_series, n_days)
-    return FutureCovariates(first_day=first_day, n_days=n_days, values=values)
+    return FutureCovariates(first_day=first_day, n_days=n_days, values=values, keys=history.keys())
 
 
 def _refuse_repeated_cells(cell: np.ndarray, rec: dict, files: list[str], source: str) -> None:

@@ -159,7 +159,9 @@ class DailyForecaster:
             raise FreshcastError("min_history_days must be at least max_horizon")
         if not 0.0 <= self.stockout_recovery <= 1.0:
             raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
-        check_quantiles(self.quantiles)
+        self.quantiles = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
+        if history is None:
+            raise FreshcastError("fit needs the sales history: a DailyPanel, a path or a DataFrame")
         panel = _as_panel(history)
         t0 = time.perf_counter()
         self.__dict__.pop("history_", None)  # a refit works its demand out afresh
@@ -174,7 +176,10 @@ class DailyForecaster:
             params={"max_bin": self.max_bin, "verbosity": -1},
             free_raw_data=True,
         )
-        self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
+        try:
+            self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
+        except lgb.basic.LightGBMError as exc:
+            raise FreshcastError(f"LightGBM refused the model settings: {str(exc).strip()}") from None
         self.history_, self.history_demand_ = panel, demand
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
@@ -298,8 +303,19 @@ class DailyForecaster:
                 f"{panel.source}: the history has covariates {list(panel.covariates)}, "
                 f"the model was trained with {self.covariates_}"
             )
+        if future is None:
+            raise FreshcastError("predict needs the future covariates of the days to forecast: a path, a "
+                                 "DataFrame or FutureCovariates (see load_future)")  # fmt: skip
         if not isinstance(future, FutureCovariates):
             future = load_future(future, panel)
+        shapes = {v.shape for v in future.values.values()}
+        if (future.keys is not None and not np.array_equal(future.keys, panel.keys())) or (
+            shapes and shapes != {(panel.n_series, future.n_days)}
+        ):
+            raise FreshcastError(
+                f"the future covariates are for other store x product series than the history ({panel.source}): "
+                f"load them with load_future(path, history)"
+            )
         if future.first_day != panel.last_day + 1 or future.n_days < horizon:
             raise FreshcastError(
                 f"future covariates must cover {horizon} day(s) from {day_to_date(panel.last_day + 1)}"

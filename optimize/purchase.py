@@ -51,6 +51,12 @@ def read_forecast(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, np.nda
         bad = np.isnan(values) | (values < 0)
         col = value_cols[int(np.argmax(bad.any(axis=0)))]
         raise DataError(source, [f"column '{col}' is NaN or negative in {int(bad.any(axis=1).sum())} row(s)"])
+    falling = (np.diff(values[:, 1:], axis=1) < -1e-6 * (1 + np.abs(values[:, 2:]))).any(axis=1)
+    if falling.any():
+        i = int(np.argmax(falling))
+        names = ", ".join(c for _, c in qcols)
+        raise DataError(source, [f"columns {names} must not decrease from one quantile to the next: "
+                                 f"{int(falling.sum())} row(s), first row {i + 1}"])  # fmt: skip
     dup = df.duplicated([STORE, PRODUCT, DAY]).to_numpy()
     if dup.any():
         r = df[dup].iloc[0]

@@ -101,3 +101,25 @@ def test_a_model_folder_mixed_from_two_saves_is_refused(fitted, split, tmp_path)
     with pytest.raises(FreshcastError, match="calibration.npz does not match"):
         DailyForecaster.load(tmp_path / "a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no temporary or lock files left
+
+
+def test_api_misuse_gives_one_line_freshcast_errors(fitted, split, sample_panel):
+    train, future = split
+    few_future = sample_panel.future(train.last_day + 1, 7, np.arange(10))
+    for call, message in [
+        (lambda: fitted.predict(7, few_future), "other store x product series"),
+        (lambda: fitted.predict(7, None), "needs the future covariates"),
+        (lambda: DailyForecaster(**{**FAST, "objective": "nonsense"}).fit(train), "LightGBM refused"),
+        (lambda: DailyForecaster(**FAST).fit(None), "needs the sales history"),
+    ]:
+        with pytest.raises(FreshcastError, match=message) as err:
+            call()
+        assert "\n" not in str(err.value)
+
+
+def test_quantile_levels_are_sorted_once_in_fit(split):
+    train, future = split
+    model = DailyForecaster(**{**FAST, "quantiles": (0.9, 0.1, 0.5)}).fit(train)
+    assert model.quantiles == (0.1, 0.5, 0.9)
+    pred = model.predict(7, future)
+    assert list(pred.columns[-3:]) == ["q10", "q50", "q90"] and (pred.q10 <= pred.q90).all()

@@ -219,3 +219,26 @@ def test_a_rerun_that_orders_nothing_leaves_no_old_orders(files, tmp_path):
     assert pd.read_parquet(out / "po_headers.parquet").empty and not (out / "edi").exists()
     assert (pd.read_parquet(out / "decisions.parquet")["order_qty"] == 0).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full.csv", "orders"]
+
+
+def test_bad_order_inputs_are_refused_with_one_line(files, tmp_path):
+    d, pred = files
+    swapped = pred.copy()
+    swapped.loc[5, "q10"] = swapped.loc[5, "q50"] + 1
+    swapped.to_parquet(tmp_path / "swapped.parquet")
+    terms = pd.read_csv(d / "terms.csv").assign(order_cutoff="10:00")
+    terms.loc[2, "order_cutoff"] = "25:99"
+    terms.to_csv(tmp_path / "terms.csv", index=False)
+    base = ["plan-orders", "--products", str(d / "products.csv"), "--inventory", str(d / "inventory.csv"),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    for extra, code, message in [
+        (["--forecast", str(tmp_path / "swapped.parquet")], 1, "q10, q50, q90 must not decrease"),
+        (["--forecast", str(d / "pred.parquet"), "--terms", str(tmp_path / "terms.csv")], 1,
+         "'order_cutoff' is not a time of day HH:MM (00:00 .. 23:59): 1 row(s), first row 3"),
+        (["--forecast", str(d / "pred.parquet"), "--order-date", "tomorrow"], 2, "--order-date"),
+    ]:  # fmt: skip
+        res = CliRunner().invoke(app, base + extra)
+        assert res.exit_code == code and message in res.output, res.output
+        assert "Traceback" not in res.output and not (tmp_path / "out").exists()
+    ok = terms.assign(order_cutoff="9:30")
+    assert plan_orders(pred, tables.read_products(d / "products.csv"), ok).headers["order_cutoff"].eq("9:30").all()
