@@ -29,6 +29,23 @@ VOLATILITY_DAYS = 28
 LEVEL_BINS = 20
 VOLATILITY_BINS = 4
 MIN_PAIRS = 100  # a bin with fewer held-out pairs uses the pooled ratios
+# Fewer pairs than the full grid needs (LEVEL_BINS x VOLATILITY_BINS x MIN_PAIRS: a city of a
+# few hundred series) get a coarser grid of about SMALL_PAIRS pairs per bin, whose ratios
+# are shrunk towards the pooled ones with weight n / (n + SHRINK_PAIRS), so quantiles still
+# widen or narrow with the forecast's size and the series' volatility without trusting a
+# few dozen pairs. Chosen on single cities, week to 2024-06-04 (benchmarks/quantile_small.py).
+SMALL_PAIRS = 80
+SHRINK_PAIRS = 80
+FEWEST_PAIRS = 20  # below this no table is fitted
+
+
+def bin_grid(n_pairs: int) -> tuple[int, int, int]:
+    """(forecast level bins, volatility bins, fewest pairs a bin needs) for `n_pairs`."""
+    if n_pairs >= LEVEL_BINS * VOLATILITY_BINS * MIN_PAIRS:
+        return LEVEL_BINS, VOLATILITY_BINS, MIN_PAIRS
+    cells = max(1, n_pairs // SMALL_PAIRS)
+    n_vol = VOLATILITY_BINS if cells >= 8 * VOLATILITY_BINS else 2 if cells >= 6 else 1
+    return max(1, min(LEVEL_BINS, cells // n_vol)), n_vol, FEWEST_PAIRS
 
 
 def parse_quantiles(text: str) -> tuple[float, ...]:
@@ -77,11 +94,12 @@ class QuantileTable:
     @classmethod
     def fit(cls, mean, actual, vol, levels) -> QuantileTable:
         """Calibrate on held-out pairs (forecast mean, actual) with the series' volatility."""
-        if len(mean) < MIN_PAIRS:
+        if len(mean) < FEWEST_PAIRS:
             raise FreshcastError(f"too few held-out in-stock forecasts ({len(mean)}) to calibrate quantiles")
-        probs = np.linspace(0, 1, LEVEL_BINS + 1)[1:-1]
+        n_level, n_volatility, fewest = bin_grid(len(mean))
+        probs = np.linspace(0, 1, n_level + 1)[1:-1]
         level_edges = np.unique(np.quantile(mean, probs))
-        vol_edges = np.unique(np.quantile(vol, np.linspace(0, 1, VOLATILITY_BINS + 1)[1:-1]))
+        vol_edges = np.unique(np.quantile(vol, np.linspace(0, 1, n_volatility + 1)[1:-1]))
         n_vol = len(vol_edges) + 1
         ratio = actual / np.maximum(mean, 1e-6)
         pooled = np.quantile(ratio, levels)
@@ -90,10 +108,12 @@ class QuantileTable:
         ratios = np.tile(pooled, (n_keys, 1))
         order = np.lexsort((ratio, key))
         bounds = np.searchsorted(key[order], np.arange(n_keys + 1))
+        shrink = SHRINK_PAIRS if fewest < MIN_PAIRS else 0  # small grids lean towards the pooled ratios
         for k in range(n_keys):
             lo, hi = bounds[k], bounds[k + 1]
-            if hi - lo >= MIN_PAIRS:
-                ratios[k] = np.quantile(ratio[order[lo:hi]], levels)
+            if hi - lo >= fewest:
+                w = (hi - lo) / (hi - lo + shrink)
+                ratios[k] = w * np.quantile(ratio[order[lo:hi]], levels) + (1 - w) * pooled
         return cls(level_edges.astype(np.float64), vol_edges.astype(np.float64), ratios)
 
     def predict(self, mean: np.ndarray, vol: np.ndarray) -> np.ndarray:

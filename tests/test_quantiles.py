@@ -109,3 +109,29 @@ def test_quantiles_need_history_beyond_the_held_out_days(sample_panel):
     with pytest.raises(FreshcastError, match="ask for none"):
         DailyForecaster(**FAST).fit(short)
     assert DailyForecaster(**FAST, quantiles=()).fit(short).n_train_rows_ > 0
+
+
+def test_quantiles_vary_with_size_and_volatility_on_one_small_city(split):
+    """The embedded sample (197 series) has too few held-out pairs for the full grid: a
+    coarser, shrunk grid still gives each forecast its own relative spread."""
+    from freshcast.forecast.quantiles import bin_grid
+
+    train, future = split
+    model = DailyForecaster(**FAST).fit(train)
+    pred = model.predict(7, future)
+    assert bin_grid(model.holdout_.mean.size)[:2] != (20, 4)
+    spread = (pred.q90 - pred.q10) / pred.yhat.clip(1e-6)
+    assert spread[pred.yhat > 0.01].round(4).nunique() >= 4
+    median_ratio = (pred.q50 / pred.yhat.clip(1e-6))[pred.yhat > 0.01]
+    assert median_ratio.min() < median_ratio.max() - 0.02  # q50 is not one fixed share of the mean
+
+
+def test_a_small_grid_leans_towards_the_pooled_ratios():
+    rng = np.random.default_rng(1)
+    mu, y = _pairs(rng, 600, 0.5)
+    table = QuantileTable.fit(mu, y, rng.uniform(0, 2, 600), LEVELS)
+    pooled = np.quantile(y / mu, LEVELS)
+    assert 1 < table.ratios.shape[0] < 20 * 4
+    assert (np.abs(table.ratios - pooled).max(axis=1) > 0).all()
+    with pytest.raises(FreshcastError, match="too few held-out"):
+        QuantileTable.fit(mu[:10], y[:10], np.ones(10), LEVELS)
