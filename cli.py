@@ -27,6 +27,20 @@ MapOption = Annotated[
 ]
 
 
+ThreadsOption = Annotated[
+    int,
+    typer.Option(
+        "--threads", min=0, help="Threads for training and the numba kernels (0: the physical cores)"
+    ),
+]
+
+
+def _use_threads(n: int) -> None:
+    from .threads import set_threads
+
+    set_threads(n)
+
+
 def _say(msg: str) -> None:
     print(f"[freshcast] {msg}", file=sys.stderr, flush=True)
 
@@ -52,7 +66,8 @@ def _fail(exc: Exception) -> None:
     from .errors import DataError
 
     if isinstance(exc, DataError):
-        shown = "; ".join(exc.problems[:3])
+        prefix = f"{exc.source}: "  # the file is named once, in front
+        shown = "; ".join(p[len(prefix):] if p.startswith(prefix) else p for p in exc.problems[:3])
         more = f" (and {len(exc.problems) - 3} more: run `freshcast validate`)" if len(exc.problems) > 3 else ""
         print(f"error: {exc.source}: {shown}{more}", file=sys.stderr)
     else:
@@ -143,6 +158,7 @@ def forecast(
     quantiles: Annotated[
         str, typer.Option(help="Quantile levels added as columns q10, q50, q90 ...; 'none' for the mean only")
     ] = "0.1,0.5,0.9",
+    threads: ThreadsOption = 0,
 ) -> None:
     """Train on the history and forecast every store x product for each day in FUTURE
     (or each hour or slot of those days): the mean (yhat) and quantiles of demand."""
@@ -150,6 +166,7 @@ def forecast(
     from .forecast.hourly import parse_slots
     from .forecast.quantiles import parse_quantiles
 
+    _use_threads(threads)
     if level not in ("day", "hour"):
         raise typer.BadParameter(f"'{level}' is not day or hour", param_hint="--level")
     if slots is not None:
@@ -208,6 +225,7 @@ def backtest(
     out: Annotated[Optional[Path], typer.Option(help="Write the scores table here (.csv or .parquet)")] = None,
     map: MapOption = None,
     seed: int = 0,
+    threads: ThreadsOption = 0,
 ) -> None:
     """Rolling-origin backtest of freshcast beside seasonal-naive and moving-average baselines."""
     from .data import load_history
@@ -215,6 +233,7 @@ def backtest(
     from .forecast.backtest import backtest as run_backtest
     from .outputs import write_table
 
+    _use_threads(threads)
     with _writing((out, False)):
         try:
             with _Step(f"loading history {history}"):
@@ -234,12 +253,13 @@ def replay(
     out: Annotated[Path, typer.Option(help="Folder for summary.json and log.parquet")],
     map: MapOption = None,
     seed: Annotated[int, typer.Option(help="Random seed (same inputs and seed, same replay)")] = 0,
+    threads: ThreadsOption = 0,
 ) -> None:
     """Replay the real demand of ACTUALS through four ordering policies (the stores' rule of
     thumb, ordering to the mean forecast, freshcast's optimizer, a perfect-foresight oracle)
     with deliveries after their lead time, FIFO selling and expiry, on ASSUMED master data.
     Each day is forecast only from the history and the actuals before it."""
-
+    _use_threads(threads)
     with _writing((out, True)):
         _replay(history, actuals, out, map, seed)
 
@@ -293,6 +313,7 @@ def plan_orders(
     budget: Annotated[Optional[float], typer.Option(min=0, help="Most a store may spend on this order date")] = None,
     buyer_id: Annotated[str, typer.Option(help="Sender id in the EDI interchange")] = "FRESHCAST",
     seed: Annotated[int, typer.Option(help="Random seed of the demand scenarios")] = 0,
+    threads: ThreadsOption = 0,
 ) -> None:
     """Work out today's order for every store x product from the forecast distribution and
     write purchase orders per store, supplier and delivery date: po_headers and po_lines
@@ -301,6 +322,7 @@ def plan_orders(
     from .optimize.purchase import plan_orders as run_plan
     from .optimize.purchase import write_purchase_orders
 
+    _use_threads(threads)
     if order_date is not None:
         from .data.dates import day_number
 
@@ -346,9 +368,36 @@ def master_data(
     _say(f"wrote {out / 'products.csv'} ({len(products)} products) and {out / 'terms.csv'} ({len(terms)} rows)")
 
 
+@app.command("make-future")
+def make_future(
+    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    days: Annotated[int, typer.Option(min=1, max=28, help="Days after the history to write covariates for")],
+    out: Annotated[Path, typer.Option(help="Output Parquet (or .csv) to pass to forecast --future")],
+    map: MapOption = None,
+) -> None:
+    """Write ASSUMED future covariates for the DAYS after the history, for planners without
+    a promotion plan or weather feed: discount and activity flag carried forward from the last
+    day, holiday flag from the same weekday last week, weather the same weekdays' recent mean."""
+    from .data import load_history
+    from .data.future import assume_future, assumption_note
+    from .errors import FreshcastError
+    from .outputs import write_table
+
+    with _writing((out, False)):
+        try:
+            panel = load_history(history, _column_map(map))
+            frame = assume_future(panel, days)
+            write_table(frame, out)
+        except (FreshcastError, OSError) as exc:
+            _fail(exc)
+    _say(assumption_note(panel))
+    _say(f"wrote {len(frame):,} rows ({panel.n_series:,} series x {days} day(s)) to {out}")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's forecast, scores, replay")] = Path("freshcast_demo"),
+    threads: ThreadsOption = 0,
 ) -> None:
     """Forecast the last week of the embedded sample (one city of FreshRetailNet-50K) from the
     weeks before it and score it beside the baselines; then replay that week's real demand
@@ -361,6 +410,7 @@ def demo(
     from .optimize.replay import write_replay
     from .outputs import output_folder, write_table
 
+    _use_threads(threads)
     with _writing((out, True)):
         try:
             with output_folder(out) as tmp:
@@ -398,6 +448,28 @@ def _print_scores(scores) -> None:
     if quantile_cols:
         shown = ", ".join(f"{c} {ours[c]:.3f}" for c in quantile_cols)
         print(f"freshcast quantiles on in-stock days: {shown}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"freshcast {version('freshcast')}")
+        except PackageNotFoundError:
+            from . import __version__
+
+            print(f"freshcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """Demand forecasts and replenishment for fresh-grocery retail, per store x product."""
 
 
 def main() -> None:

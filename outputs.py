@@ -47,6 +47,28 @@ def _atomic(path: Path, write: Callable[[str], None]) -> Path:
     return path
 
 
+def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """float64 columns rounded to 12 significant digits, so that CSV shows 1.4, not the
+    1.4000000000000001 of binary arithmetic (float32 columns already print short)."""
+    import numpy as np
+
+    floats = [c for c in df.columns if df[c].dtype == np.float64]
+    if not floats:
+        return df
+    out = df.copy()
+    for c in floats:
+        v = out[c].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            digits = 11 - np.floor(np.log10(np.abs(v))).astype(np.float64)
+        ok = np.isfinite(v) & (v != 0) & np.isfinite(digits)
+        rounded = v.copy()
+        for d in np.unique(digits[ok]).astype(int):
+            sel = ok & (digits == d)
+            rounded[sel] = np.round(v[sel], int(d))
+        out[c] = rounded
+    return out
+
+
 def write_text(path: str | Path, text: str) -> Path:
     return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
 
@@ -70,7 +92,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 
     path = Path(path)
     if path.suffix == ".csv":
-        return _atomic(path, lambda tmp: df.to_csv(tmp, index=False, date_format="%Y-%m-%d"))
+        return _atomic(path, lambda tmp: _csv_ready(df).to_csv(tmp, index=False, date_format="%Y-%m-%d"))
     table = pa.Table.from_pandas(df, preserve_index=False)
     for i, f in enumerate(table.schema):
         if pa.types.is_timestamp(f.type):

@@ -188,7 +188,7 @@ def order_quantities(
     one more case costs more than it saves. Lines whose `fixed` quantity is not NaN keep it
     (their outlook is still worked out).
 
-    Returns (order_qty, usable_on_hand, expected_waste, expected_fill_rate): usable stock at
+    Returns (order_qty, usable_at_delivery, expected_waste, expected_fill_rate): usable stock at
     arrival (mean), expected units of this order that expire unsold, expected share of the
     demand between the arrival and the next one that is met."""
     n, K, D = paths.shape

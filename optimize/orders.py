@@ -28,19 +28,19 @@ BISECTIONS = 30  # steps of the search for a budget's price per unit of money
 @dataclass
 class OrderLines:
     """One decision per line, with why: order_qty = what to order (units); target_stock =
-    usable_on_hand + order_qty, the stock the order brings the line up to on arrival;
-    usable_on_hand = stock held or ordered that is still sellable on arrival (expected);
+    usable_at_delivery + order_qty, the stock the order brings the line up to on arrival;
+    usable_at_delivery = stock held or ordered that is still sellable on arrival (expected);
     expected_waste = units of this order expected to expire unsold; expected_fill_rate =
     share of the demand between this delivery and the next one expected to be met."""
 
     order_qty: np.ndarray
-    usable_on_hand: np.ndarray
+    usable_at_delivery: np.ndarray
     expected_waste: np.ndarray
     expected_fill_rate: np.ndarray
 
     @property
     def target_stock(self) -> np.ndarray:
-        return self.usable_on_hand + self.order_qty
+        return self.usable_at_delivery + self.order_qty
 
 
 def days_needed(master: MasterData, review: np.ndarray) -> int:
@@ -198,4 +198,4 @@ def order_up_to(
     return OrderLines(q, usable, nan, nan)
 
 
-_FIELDS = ("order_qty", "usable_on_hand", "expected_waste", "expected_fill_rate")
+_FIELDS = ("order_qty", "usable_at_delivery", "expected_waste", "expected_fill_rate")

@@ -221,7 +221,7 @@ def plan_orders(
             "amount": np.round(out.order_qty * master.unit_cost, 4),
             "on_hand": held.sum(axis=1),
             "on_order": np.where(np.arange(due.shape[1])[None, :] <= lead[:, None], due, 0.0).sum(axis=1),
-            "usable_at_delivery": out.usable_on_hand,
+            "usable_at_delivery": out.usable_at_delivery,
             "target_stock": out.target_stock,
             "expected_waste": out.expected_waste,
             "expected_fill_rate": out.expected_fill_rate,

@@ -114,7 +114,7 @@ class ReplayResult:
 
 
 _LOG = (
-    "order_qty", "usable_on_hand", "expected_waste", "expected_fill_rate",
+    "order_qty", "usable_at_delivery", "expected_waste", "expected_fill_rate",
     "received", "sold", "lost", "wasted", "stock_end",
 )  # fmt: skip
 
@@ -186,7 +186,7 @@ def replay(
             st[rows, arrives[rows] + S[rows] - 1] += q[rows]
             log["received"][rows, arrives[rows]] += q[rows]
             log["order_qty"][:, t] = q
-            log["usable_on_hand"][:, t] = lines.usable_on_hand
+            log["usable_at_delivery"][:, t] = lines.usable_at_delivery
             log["expected_waste"][:, t] = lines.expected_waste
             log["expected_fill_rate"][:, t] = lines.expected_fill_rate
             sold, lost, wasted, left = K.sell_day(st, S, t, demand[:, t])

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
@@ -91,3 +92,76 @@ def test_unwritable_outputs_fail_before_the_work(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path / "mine")])
     assert result.exit_code == 1 and "did not write" in result.output and "loading" not in result.output
     assert not (tmp_path / "p.parquet").exists()
+
+
+def test_threads_option_and_defaults(tmp_path):
+    import numba
+
+    from freshcast.threads import free_cores, physical_cores, set_threads, thread_count
+
+    assert [free_cores(2, 0.1), free_cores(2, 1.0), free_cores(2, 1.9), free_cores(8, 2.9)] == [2, 1, 1, 5]
+    try:
+        assert 1 <= physical_cores() <= (__import__("os").cpu_count() or 1)
+        assert 1 <= thread_count(None) <= physical_cores() and thread_count(3) == 3
+        split_sample(tmp_path)
+        args = ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(tmp_path / "future.parquet")]
+        one = runner.invoke(app, [*args, "--out", str(tmp_path / "one.parquet"), "--threads", "1"])
+        assert one.exit_code == 0, one.output
+        assert thread_count(None) == 1 and numba.get_num_threads() == 1
+        assert runner.invoke(app, [*args, "--out", str(tmp_path / "x.parquet"), "--threads", "-1"]).exit_code == 2
+    finally:
+        set_threads(None)
+
+
+def test_make_future_writes_assumed_covariates_that_forecast_accepts(tmp_path):
+    split_sample(tmp_path)
+    hist = pd.read_parquet(tmp_path / "history.parquet")
+    out = tmp_path / "future.csv"
+    result = runner.invoke(app, ["make-future", "--history", str(tmp_path / "history.parquet"), "--days", "9",
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "ASSUMED" in result.output
+    fut = pd.read_csv(out)
+    n = hist.groupby(["store_id", "product_id"]).ngroups
+    assert len(fut) == n * 9 and (fut["covariates_source"] == "assumed (freshcast make-future)").all()
+    assert fut["dt"].min() == "2024-06-16" and fut["dt"].max() == "2024-06-24"
+    last = hist[hist.dt == hist.dt.max()].groupby(["store_id", "product_id"]).discount.first()
+    first_day = fut[fut.dt == "2024-06-16"].set_index(["store_id", "product_id"]).discount
+    np.testing.assert_allclose(first_day.loc[last.index].to_numpy(), last.to_numpy(), rtol=1e-6)
+    week_ago = hist[hist.dt == pd.Timestamp("2024-06-09").date()].groupby(["store_id", "product_id"]).holiday_flag.first()
+    same_weekday = fut[fut.dt == "2024-06-16"].set_index(["store_id", "product_id"]).holiday_flag
+    assert (same_weekday.loc[week_ago.index].to_numpy() == week_ago.to_numpy()).all()  # Sundays
+    days = [pd.Timestamp(f"2024-06-{d}").date() for d in (9, 2)] + [pd.Timestamp("2024-05-26").date(),
+                                                                    pd.Timestamp("2024-05-19").date()]  # fmt: skip
+    sundays = hist[hist.dt.isin(days)].groupby(["store_id", "product_id", "dt"]).avg_temperature.mean()
+    expected = sundays.groupby(["store_id", "product_id"]).mean()
+    got = fut[fut.dt == "2024-06-16"].set_index(["store_id", "product_id"]).avg_temperature
+    np.testing.assert_allclose(got.loc[expected.index].to_numpy(), expected.to_numpy(), rtol=1e-5)
+    pred = tmp_path / "pred.parquet"
+    result = runner.invoke(app, ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(out),
+                                 "--out", str(pred), "--quantiles", "none"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(pred)["dt"].nunique() == 9
+    bad = runner.invoke(app, ["make-future", "--history", str(tmp_path / "history.parquet"), "--days", "29",
+                              "--out", str(tmp_path / "x.csv")])  # fmt: skip
+    assert bad.exit_code == 2 and not (tmp_path / "x.csv").exists()
+
+
+def test_version_csv_numbers_and_file_named_once(tmp_path):
+    from freshcast import __version__
+    from freshcast.outputs import write_table
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"freshcast {__version__}"
+    write_table(pd.DataFrame({"a": [0.7 * 2, 1e-9 / 3, 123456.789, float("nan")],
+                              "b": pd.Series([1.4, 0.1, 2.5, 3.0], dtype="float32")}), tmp_path / "x.csv")  # fmt: skip
+    assert (tmp_path / "x.csv").read_text().splitlines() == [
+        "a,b", "1.4,1.4", "3.33333333333e-10,0.1", "123456.789,2.5", ",3.0"
+    ]
+    df = pd.read_parquet(sample_path()).head(100)
+    df.loc[4, "hourly_sale"] = -1
+    df.to_parquet(tmp_path / "bad.parquet")
+    out = runner.invoke(app, ["forecast", "--history", str(tmp_path / "bad.parquet"), "--future",
+                              str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "p.parquet")])  # fmt: skip
+    line = [ln for ln in out.output.splitlines() if ln.startswith("error:")][0]
+    assert line.count("bad.parquet") == 1 and "row 5" in line, line

@@ -60,7 +60,7 @@ def test_orders_are_whole_cases_above_minimum_within_capacity(x, capacity):
     cases = q / x["case_pack"]
     assert abs(cases - round(cases)) < 1e-9
     assert q == 0 or q >= m.min_order_qty[0] - 1e-9
-    assert q == 0 or out.usable_on_hand[0] + q <= capacity + 1e-9
+    assert q == 0 or out.usable_at_delivery[0] + q <= capacity + 1e-9
 
 
 @settings(max_examples=60, deadline=None)
@@ -116,11 +116,11 @@ def test_stock_that_expires_before_the_delivery_does_not_count():
     on_hand = np.zeros((1, 3))
     on_hand[0, 1] = 5.0  # expires tonight after tomorrow: gone before an order placed today arrives
     out = orders_from_paths(paths, on_hand, np.zeros((1, 3)), m, np.array([1]), np.array([True]))
-    assert out.usable_on_hand[0] == 0.0
+    assert out.usable_at_delivery[0] == 0.0
     assert out.order_qty[0] == pytest.approx(1.0)
     on_hand[0, 1], on_hand[0, 2] = 0.0, 5.0  # now it lasts until the delivery: 3 left after two days
     out = orders_from_paths(paths, on_hand, np.zeros((1, 3)), m, np.array([1]), np.array([True]))
-    assert out.usable_on_hand[0] == pytest.approx(3.0)
+    assert out.usable_at_delivery[0] == pytest.approx(3.0)
     assert out.order_qty[0] == 0.0
 
 
@@ -131,7 +131,7 @@ def test_order_up_to_rounds_to_cases_and_respects_the_minimum():
     on_hand[3, 2] = 2.0  # one unit sells today, one is left when the delivery comes
     target = np.array([3.2, 1.4, 0.3, 2.0])
     out = order_up_to(path, target, on_hand, np.zeros((4, 2)), m, np.ones(4, bool))
-    assert out.usable_on_hand.tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert out.usable_at_delivery.tolist() == [0.0, 0.0, 0.0, 1.0]
     assert out.order_qty.tolist() == [3.0, 1.5, 0.0, 1.0]
 
 

@@ -1,0 +1,111 @@
+"""Threads: LightGBM (OpenMP) and the numba kernels run one after the other on the same
+cores, so both get the same count. By default that is the machine's physical cores less the
+cores other processes keep busy right now (sampled over 0.1 s, at most once a minute), at
+least one; `--threads` / `set_threads` / `n_jobs` override it.
+
+Measured (benchmarks/RESULTS.md, "Threads"): beside another job that keeps both cores of a
+2-core machine busy, a one-city fit with 2 OpenMP threads took 0.5-12.7 s (threads wait at
+LightGBM's barriers for a descheduled partner), with 1 thread 0.24 s; an OpenMP passive wait
+policy avoids that but makes every fit on an idle machine 2.5x slower, a short spin count
+does not help, so freshcast leaves OpenMP's settings alone and picks the thread count.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .errors import FreshcastError
+
+_chosen: int | None = None  # set by set_threads for the whole process
+
+
+def physical_cores() -> int:
+    """Physical cores among the CPUs this process may run on (logical CPUs if unknown)."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = list(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in cpus:
+        base = f"/sys/devices/system/cpu/cpu{cpu}/topology"
+        try:
+            with open(f"{base}/physical_package_id") as pkg, open(f"{base}/core_id") as core:
+                cores.add((pkg.read().strip(), core.read().strip()))
+        except OSError:
+            return max(1, len(cpus))
+    return max(1, len(cores))
+
+
+def busy_cores(seconds: float = 0.1) -> float:
+    """Cores kept busy by all processes over the next `seconds` (from /proc/stat; 0 where
+    unknown)."""
+    def sample() -> tuple[int, int, int]:
+        with open("/proc/stat") as fh:
+            cpu = [int(x) for x in fh.readline().split()[1:]]
+        cpus = sum(1 for _ in open("/proc/stat") if _[:3] == "cpu" and _[3].isdigit())
+        return sum(cpu[:8]), cpu[3] + cpu[4], cpus
+
+    try:
+        total0, idle0, cpus = sample()
+        time.sleep(seconds)
+        total1, idle1, _ = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    if total1 <= total0:
+        return 0.0
+    return cpus * (1.0 - (idle1 - idle0) / (total1 - total0))
+
+
+def free_cores(physical: int, busy: float) -> int:
+    """Physical cores less the busy ones, rounded, at least 1."""
+    return max(1, min(physical, int(physical - busy + 0.5)))
+
+
+_default: tuple[float, int] | None = None  # (time measured, thread count)
+
+
+def default_threads() -> int:
+    """The physical cores not kept busy by other processes (measured at most once a minute)."""
+    global _default
+    now = time.monotonic()
+    if _default is None or now - _default[0] > 60:
+        _default = (now, free_cores(physical_cores(), busy_cores()))
+    return _default[1]
+
+
+def thread_count(n_jobs: int | None = None) -> int:
+    """Threads to use: `n_jobs` if given (>= 1), else the process-wide choice, else
+    `default_threads()`. None or 0 mean 'the default'."""
+    if n_jobs is None or n_jobs == 0:
+        return _chosen or default_threads()
+    if not isinstance(n_jobs, int) or n_jobs < 0:
+        raise FreshcastError(f"threads must be a whole number >= 1 (or 0 for the physical cores), got {n_jobs!r}")
+    return n_jobs
+
+
+def set_threads(n_jobs: int | None) -> int:
+    """Use `n_jobs` threads (None or 0: `default_threads()`) for everything freshcast runs in
+    this process from now on. Returns the count."""
+    import numba
+
+    global _chosen
+    _chosen = None
+    _chosen = thread_count(n_jobs)
+    numba.set_num_threads(max(1, min(_chosen, numba.config.NUMBA_NUM_THREADS)))
+    return _chosen
+
+
+@contextmanager
+def numba_threads(n: int) -> Iterator[None]:
+    """Run the numba kernels inside with at most `n` threads."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
