@@ -9,6 +9,7 @@ import ctypes
 import fcntl
 import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -207,7 +208,10 @@ def _unlock(path: Path, fd: int) -> None:
 def _remove_leftovers(path: Path) -> None:
     """Temporary files and folders of earlier runs on `path` that were killed (we hold the
     lock, so no live run owns them)."""
+    ours = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")  # tempfile's 8 random characters
     for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if not ours.fullmatch(p.name):
+            continue  # another output's, e.g. of 'pred.csv' beside 'pred'
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
@@ -217,18 +221,24 @@ def _remove_leftovers(path: Path) -> None:
 _RENAME_EXCHANGE = 2
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where that is not available."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_cwd = -100
+    return renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
 def _swap_in(new: Path, path: Path) -> None:
     """Make folder `new` be `path`; the old contents end up in `new` (to be removed). Atomic
-    where Linux's renameat2 exchange is available: `path` always names a whole output."""
+    where renameat2 can exchange them: `path` always names a whole output. Elsewhere there is
+    a moment without `path` between two renames."""
     if not path.exists():
         os.rename(new, path)
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    exchange = getattr(libc, "renameat2", None)
-    at_cwd = -100
-    if exchange is not None and exchange(at_cwd, bytes(new), at_cwd, bytes(path), _RENAME_EXCHANGE) == 0:
-        return
-    old = path.parent / f".{path.name}.{os.getpid()}-old.tmp"  # a leftover if killed here
-    os.rename(path, old)
-    os.rename(new, path)
-    shutil.rmtree(old, ignore_errors=True)
+    elif not _exchange(new, path):
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))  # a leftover if killed
+        os.rename(path, old / "old")
+        os.rename(new, path)
+        shutil.rmtree(old, ignore_errors=True)

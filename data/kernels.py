@@ -11,7 +11,8 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
     """Reduce rows to one record per run of equal (store, product, day).
 
     hour < 0 marks a whole-day row. Returns the first row of each record and, per record:
-    hour bitmask, duplicate rows, rows, sales, stockout hours, stockout hours within
+    hour bitmask, duplicate rows, the first duplicate row (-1: none), rows, sales, stockout
+    hours, stockout hours within
     [shop_lo, shop_hi), sales and hours while in stock, covariate sums, sales per hour of day
     (float32, m x 24; whole-day rows are not placed) and the stockout hour bitmask.
     """
@@ -26,6 +27,7 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
     n_cov = cov.shape[1]
     mask = np.zeros(m, np.uint32)
     dups = np.zeros(m, np.int32)
+    dup_row = np.full(m, -1, np.int64)
     rows = np.zeros(m, np.int32)
     sales = np.zeros(m, np.float64)
     so_hours = np.zeros(m, np.float32)
@@ -41,6 +43,8 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
             bit = FULL_DAY if h < 0 else np.uint32(1) << np.uint32(h)
             if mask[r] & bit:
                 dups[r] += 1
+                if dup_row[r] < 0:
+                    dup_row[r] = i
             mask[r] |= bit
             rows[r] += 1
             s = sale[i]
@@ -63,7 +67,7 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
                 hour_sales[r, h] += s
             for c in range(n_cov):
                 cov_sum[r, c] += cov[i, c]
-    return first[:m], mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask
+    return first[:m], mask, dups, dup_row, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask
 
 
 def empty_cells(n_flat: int, n_cov: int) -> tuple:

@@ -319,7 +319,7 @@ def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bo
         )
         rec = dict(
             zip(
-                ("mask", "dups", "rows", "sales", "so_hours", "so_shop", "in_sales", "in_hours", "cov_sum",
+                ("mask", "dups", "dup_row", "rows", "sales", "so_hours", "so_shop", "in_sales", "in_hours", "cov_sum",
                  "hour_sales", "so_mask"),
                 fields,
             )
@@ -329,6 +329,7 @@ def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bo
         rec[C.DAY] = cols[C.DAY][first]
         rec["file"] = np.full(len(first), len(parts), np.int32)
         rec["row"] = (first + row0).astype(np.int64)
+        rec["dup_row"] = np.where(rec["dup_row"] >= 0, rec["dup_row"] + row0, -1)
         rec["_file_name"] = file
         parts.append(rec)
     if not parts and not problems:
@@ -417,7 +418,7 @@ def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
 
 def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to: int | None = None):
     """Merge day records of all batches into flat per-series daily arrays."""
-    small = [C.STORE, C.PRODUCT, C.DAY, *statics, "file", "row"]
+    small = [C.STORE, C.PRODUCT, C.DAY, *statics, "file", "row", "dup_row"]
     rec = {k: np.concatenate([p[k] for p in parts]) for k in small}  # the big per-hour fields stay per part
     files = [p["_file_name"] for p in parts]
     if not _calendar_ok(rec, files, problems, source):
@@ -444,10 +445,9 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
     mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sums, hour_sales, so_mask = cells
     cov = covariate_means(cov_sums, rows)
     if dups.any():
-        bad = np.flatnonzero(dups[pos] > 0)
-        r = bad[0]
+        r = _repeated_row(pos, dups[pos] > 0, rec)
         example = (
-            f"{files[rec['file'][r]]} row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, "
+            f"{files[rec['file'][r]]} row {_row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
             f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}"
         )
         problems.add(source, "", "duplicate store_id, product_id, dt, hour keys", int(dups.sum()), example)
@@ -485,6 +485,19 @@ def _assemble(parts, statics, covs, problems: _Problems, source: str, extend_to:
         hour_sales=hour_sales,
         stockout_mask=so_mask,
     )
+
+
+def _repeated_row(cell: np.ndarray, repeated: np.ndarray, rec: dict) -> int:
+    """The record holding the first repeat of the first cell that holds one: a record with a
+    row repeated inside it, else the cell's last record (rows are read in order)."""
+    at = np.flatnonzero(cell == cell[np.argmax(repeated)])
+    inside = at[rec["dup_row"][at] >= 0]
+    return int(inside[0] if len(inside) else at[-1])
+
+
+def _row_of_repeat(rec: dict, r: int) -> int:
+    """Row (from 0, in its file) of the repeat in record r."""
+    return int(rec["dup_row"][r] if rec["dup_row"][r] >= 0 else rec["row"][r])
 
 
 def _calendar_ok(rec: dict, files: list[str], problems: _Problems, source: str) -> bool:
@@ -635,7 +648,7 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
     if n_days > C.MAX_HORIZON:
         raise DataError(source, [f"future days run from {day_to_date(first_day)} to {day_to_date(last)} "
                                  f"({n_days} days); freshcast forecasts at most {C.MAX_HORIZON} days ahead"])  # fmt: skip
-    fields = (C.STORE, C.PRODUCT, C.DAY, "rows", "cov_sum", "mask", "dups", "file", "row")
+    fields = (C.STORE, C.PRODUCT, C.DAY, "rows", "cov_sum", "mask", "dups", "dup_row", "file", "row")
     rec = {k: np.concatenate([p[k] for p in parts]) for k in fields}
     key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
     hist_keys = (history.series[C.STORE].to_numpy() << 32) | history.series[C.PRODUCT].to_numpy()
@@ -686,10 +699,8 @@ def _refuse_repeated_cells(cell: np.ndarray, rec: dict, files: list[str], source
     repeated = (hours > popcount24(union)) | (np.maximum.reduceat(within, starts) > 0)
     if repeated.any():
         k = int(np.argmax(repeated))
-        end = int(starts[k + 1]) if k + 1 < len(starts) else len(order)
-        run = order[starts[k] : end]
-        r = int(run[np.argmax(rec["dups"][run] > 0)] if (rec["dups"][run] > 0).any() else run[-1])
-        where = (f"{files[rec['file'][r]]} row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, "
+        r = _repeated_row(cell, cell == cell[order[starts[k]]], rec)
+        where = (f"{files[rec['file'][r]]} row {_row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
                  f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}")  # fmt: skip
         raise DataError(source, [f"repeated store_id, product_id, dt, hour rows: {int(repeated.sum())} day(s) "
                                  f"hold a row twice (first: {where})"])  # fmt: skip

@@ -71,19 +71,21 @@ def test_a_folder_output_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
 def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
     from freshcast.outputs import output_folder
 
-    (tmp_path / ".orders.x1y2.tmp").mkdir()
-    (tmp_path / ".orders.x1y2.tmp" / "po_headers.csv").write_text("old")
-    (tmp_path / ".pred.parquet.abc.tmp").write_text("half")
+    (tmp_path / ".orders.x1y2z3w4.tmp").mkdir()
+    (tmp_path / ".orders.x1y2z3w4.tmp" / "po_headers.csv").write_text("old")
+    (tmp_path / ".pred.parquet.abc_1234.tmp").write_text("half")
+    (tmp_path / ".orders.csv.abc_1234.tmp").write_text("another output's, 'orders.csv'")
     (tmp_path / ".orders.lock").write_text("12345")  # its process is gone: no lock held
     with output_folder(tmp_path / "orders") as tmp:
         write_text(tmp / "a.txt", "new")
     write_table(pd.DataFrame({"a": [1]}), tmp_path / "pred.parquet")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".pred.parquet.abc.tmp", "orders", "pred.parquet"]
+    left = [".orders.csv.abc_1234.tmp", ".pred.parquet.abc_1234.tmp", "orders", "pred.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == left
     from freshcast.outputs import reserve
 
     with reserve(tmp_path / "pred.parquet"):
         pass
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders", "pred.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".orders.csv.abc_1234.tmp", "orders", "pred.parquet"]
 
 
 def test_output_paths_are_checked_before_any_work(tmp_path):
@@ -128,3 +130,28 @@ def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
     with reserve(out, True):  # free again once the other run ended
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_swap_without_renameat2_replaces_the_folder_too(tmp_path, monkeypatch):
+    import freshcast.outputs as outputs
+
+    monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+    for run in ("1", "2"):
+        with outputs.output_folder(tmp_path / "out") as tmp:
+            write_text(tmp / f"only_in_{run}.txt", run)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".freshcast-output", "only_in_2.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_renameat2_exchanges_two_folders_on_linux(tmp_path):
+    import sys
+
+    from freshcast.outputs import _exchange
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x").write_text("a")
+    swapped = _exchange(tmp_path / "a", tmp_path / "b")
+    assert swapped == sys.platform.startswith("linux")
+    if swapped:
+        assert (tmp_path / "b" / "x").read_text() == "a" and not any((tmp_path / "a").iterdir())
