@@ -66,8 +66,7 @@ def _fail(exc: Exception) -> None:
     from .errors import DataError
 
     if isinstance(exc, DataError):
-        prefix = f"{exc.source}: "  # the file is named once, in front
-        shown = "; ".join(p[len(prefix):] if p.startswith(prefix) else p for p in exc.problems[:3])
+        shown = "; ".join(exc.problems[:3])
         more = f" (and {len(exc.problems) - 3} more: run `freshcast validate`)" if len(exc.problems) > 3 else ""
         print(f"error: {exc.source}: {shown}{more}", file=sys.stderr)
     else:

@@ -10,6 +10,7 @@ class DataError(FreshcastError):
 
     def __init__(self, source: str, problems: list[str]):
         self.source = source
-        self.problems = list(problems)
+        prefix = f"{source}: "  # the file is named once, in front
+        self.problems = [p[len(prefix):] if p.startswith(prefix) else p for p in problems]
         head = f"{source}: {len(self.problems)} problem(s) in the input data"
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))

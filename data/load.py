@@ -712,7 +712,7 @@ def validate_future(path: Source, history: Source, column_map: C.ColumnMap | Non
     try:
         panel = load_history(history, column_map)
     except DataError as exc:
-        return [f"history: {p}" for p in exc.problems], {}
+        return [f"{exc.source}: {p}" for p in exc.problems], {}
     try:
         future = load_future(path, panel, column_map)
     except DataError as exc:
