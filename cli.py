@@ -30,7 +30,7 @@ MapOption = Annotated[
 ThreadsOption = Annotated[
     int,
     typer.Option(
-        "--threads", min=0, help="Threads for training and the numba kernels (0: the physical cores)"
+        "--threads", min=0, help="Threads for training and the numba kernels (0: the physical cores not kept busy by other processes)"
     ),
 ]
 
@@ -116,17 +116,15 @@ def validate(
     from .data.load import validate_future, validate_path
 
     if future is not None:
-        if history is None and path is None:
+        history = history or path
+        if history is None:
             raise typer.BadParameter("give the history the future follows with --history", param_hint="--future")
-        history = history if history is not None else path
         path = future
         problems, summary = validate_future(future, history, _column_map(map))
-    elif path is None:
-        path = history
+    else:
+        path = path or history
         if path is None:
             raise typer.BadParameter("give a history file or folder to check", param_hint="PATH")
-        problems, summary = validate_path(path, _column_map(map))
-    else:
         problems, summary = validate_path(path, _column_map(map))
     if problems:
         print(f"{path}: {len(problems)} problem(s)")

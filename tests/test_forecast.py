@@ -123,3 +123,11 @@ def test_quantile_levels_are_sorted_once_in_fit(split):
     assert model.quantiles == (0.1, 0.5, 0.9)
     pred = model.predict(7, future)
     assert list(pred.columns[-3:]) == ["q10", "q50", "q90"] and (pred.q10 <= pred.q90).all()
+
+
+def test_the_forecast_does_not_depend_on_the_thread_count(split):
+    """The default thread count follows the machine's load, so it must not change results."""
+    train, future = split
+    one = DailyForecaster(**{**FAST, "n_jobs": 1}).fit(train).predict(7, future)
+    two = DailyForecaster(**{**FAST, "n_jobs": 2}).fit(train).predict(7, future)
+    pd.testing.assert_frame_equal(one, two)
