@@ -76,16 +76,17 @@ def _fail(exc: Exception) -> None:
 
 @contextmanager
 def _writing(*targets):
-    """Reserve each (path, is_folder) output before the work starts: exit 1 with one line at
-    once if one cannot be written or another freshcast run is writing it."""
+    """Reserve each (path, kind) output (kind None: a file, else a folder of that kind) before
+    the work starts: exit 1 with one line at once if one cannot be written or another
+    freshcast run is writing it."""
     from .errors import FreshcastError
     from .outputs import reserve
 
     with ExitStack() as stack:
         try:
-            for path, folder in targets:
+            for path, kind in targets:
                 if path is not None:
-                    stack.enter_context(reserve(path, folder))
+                    stack.enter_context(reserve(path, kind))
         except FreshcastError as exc:
             _fail(exc)
         yield
@@ -177,7 +178,7 @@ def forecast(
         levels = parse_quantiles(quantiles)
     except FreshcastError as exc:
         raise typer.BadParameter(str(exc), param_hint="--quantiles") from exc
-    with _writing((out, False), (save_model, True)):
+    with _writing((out, None), (save_model, "model")):
         _forecast(history, future, out, map, seed, save_model, level, slots, recover_stockouts, levels)
 
 
@@ -231,7 +232,7 @@ def backtest(
     from .outputs import write_table
 
     _use_threads(threads)
-    with _writing((out, False)):
+    with _writing((out, None)):
         try:
             with _Step(f"loading history {history}"):
                 panel = load_history(history, _column_map(map))
@@ -257,7 +258,7 @@ def replay(
     with deliveries after their lead time, FIFO selling and expiry, on ASSUMED master data.
     Each day is forecast only from the history and the actuals before it."""
     _use_threads(threads)
-    with _writing((out, True)):
+    with _writing((out, "replay")):
         _replay(history, actuals, out, map, seed)
 
 
@@ -327,7 +328,7 @@ def plan_orders(
             day_number(order_date)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--order-date") from None
-    with _writing((out, True)):
+    with _writing((out, "purchase-orders")):
         try:
             with _Step("reading forecast, master data and stock; optimising orders"):
                 po = run_plan(
@@ -356,7 +357,7 @@ def master_data(
     from .errors import FreshcastError
     from .optimize.master import ASSUMPTIONS, write_assumed_tables
 
-    with _writing((out, True)):
+    with _writing((out, "master-data")):
         try:
             products, terms = write_assumed_tables(load_history(history, _column_map(map)), out)
         except (FreshcastError, OSError) as exc:
@@ -380,7 +381,7 @@ def make_future(
     from .errors import FreshcastError
     from .outputs import write_table
 
-    with _writing((out, False)):
+    with _writing((out, None)):
         try:
             panel = load_history(history, _column_map(map))
             frame = assume_future(panel, days)
@@ -408,9 +409,9 @@ def demo(
     from .outputs import output_folder, write_table
 
     _use_threads(threads)
-    with _writing((out, True)):
+    with _writing((out, "demo")):
         try:
-            with output_folder(out) as tmp:
+            with output_folder(out, "demo") as tmp:
                 with _Step("loading the embedded sample"):
                     panel = load_history(sample_path())
                 _say(f"{panel.n_series:,} series; data: FreshRetailNet-50K (Dingdong), CC BY 4.0")

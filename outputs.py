@@ -102,16 +102,18 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------ whole outputs
-MARKER = ".freshcast-output"  # in every output folder: the next run may replace it whole
+MARKER = ".freshcast-output"  # in every output folder: its kind and the files freshcast wrote
 _held: dict[Path, int] = {}  # outputs this process has reserved (reservations nest)
 
 
 @contextmanager
-def reserve(path: str | Path, folder: bool = False) -> Iterator[Path]:
-    """Check before any work that `path` can be written (its parent folder can be made and
-    written to; a folder output is not a file and is empty or freshcast's own), and hold
-    a lock beside it so that no other freshcast run writes it meanwhile. Leftovers of
-    killed runs are removed. Nested reservations of the same path in one process are free."""
+def reserve(path: str | Path, kind: str | None = None) -> Iterator[Path]:
+    """Check before any work that `path` can be written: its parent folder can be made and
+    written to; a file output (`kind` None) is not a folder; a folder output of `kind`
+    ("model", "purchase-orders" ...) is not a file and is new, empty, or freshcast's output
+    of the same kind holding only the files freshcast wrote there. Then hold a lock beside
+    it so that no other freshcast run writes it meanwhile, and remove leftovers of killed
+    runs. Nested reservations of the same path in one process are free."""
     path = Path(os.path.abspath(path))
     if path in _held:
         _held[path] += 1
@@ -120,7 +122,7 @@ def reserve(path: str | Path, folder: bool = False) -> Iterator[Path]:
         finally:
             _held[path] -= 1
         return
-    _check_target(path, folder)
+    _check_target(path, kind)
     fd = _lock(path)
     _held[path] = 1
     try:
@@ -132,31 +134,34 @@ def reserve(path: str | Path, folder: bool = False) -> Iterator[Path]:
 
 
 @contextmanager
-def output_folder(path: str | Path) -> Iterator[Path]:
-    """Write a multi-file output: yields a new sibling temporary folder to fill; on success
-    it replaces `path` whole (the old files are gone, none survive beside the new ones); on
-    failure or a kill the old folder stays as it was and the temporary one is removed (by
-    the next run, after a kill)."""
-    with reserve(path, folder=True) as path:
+def output_folder(path: str | Path, kind: str) -> Iterator[Path]:
+    """Write a multi-file output of `kind`: yields a new sibling temporary folder to fill; on
+    success it replaces `path` whole (the old files are gone, none survive beside the new
+    ones); on failure or a kill the old folder stays as it was and the temporary one is
+    removed (by the next run, after a kill)."""
+    with reserve(path, kind) as path:
         staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
         try:
-            (staging / MARKER).write_text("written by freshcast: the next run replaces this folder whole\n")
             yield staging
+            files = sorted(str(f.relative_to(staging)) for f in staging.rglob("*") if not f.is_dir())
+            (staging / MARKER).write_text(
+                "written by freshcast; the next run of the same kind replaces this folder whole\n"
+                f"kind: {kind}\n" + "".join(f"{f}\n" for f in files)
+            )  # fmt: skip
             os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes the folder private
             _swap_in(staging, path)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _check_target(path: Path, folder: bool) -> None:
+def _check_target(path: Path, kind: str | None) -> None:
     if path.exists():
-        if folder and not path.is_dir():
+        if kind is not None and not path.is_dir():
             raise FreshcastError(f"{path}: is a file; give a folder for this output")
-        if not folder and path.is_dir():
+        if kind is None and path.is_dir():
             raise FreshcastError(f"{path}: is a folder; give a file name for this output")
-        if folder and any(path.iterdir()) and not (path / MARKER).exists():
-            raise FreshcastError(f"{path}: the folder holds files that freshcast did not write, and the output "
-                                 f"replaces the folder whole; give a new or empty folder")  # fmt: skip
+        if kind is not None:
+            _check_folder(path, kind)
     parent = path.parent
     while not parent.exists():
         parent = parent.parent
@@ -169,6 +174,26 @@ def _check_target(path: Path, folder: bool) -> None:
         os.unlink(probe)
     except OSError as exc:
         raise FreshcastError(f"{path}: cannot be written: {exc.strerror or exc} ({path.parent})") from None
+
+
+def _check_folder(path: Path, kind: str) -> None:
+    """An existing folder may be replaced only if it is empty or freshcast's `kind` output
+    holding nothing but what freshcast wrote there."""
+    present = sorted(str(f.relative_to(path)) for f in path.rglob("*") if not f.is_dir() and f.name != MARKER)
+    marker = path / MARKER
+    if not marker.exists():
+        if present or any(path.iterdir()):
+            raise FreshcastError(f"{path}: the folder holds files that freshcast did not write, and this output "
+                                 f"replaces the folder whole; give a new or empty folder")  # fmt: skip
+        return
+    lines = marker.read_text().splitlines()
+    there = lines[1].removeprefix("kind: ") if len(lines) > 1 and lines[1].startswith("kind: ") else "older"
+    if there != kind:
+        raise FreshcastError(f"{path}: holds a freshcast {there} output, not a {kind} output; give another folder")
+    foreign = sorted(set(present) - set(lines[2:]))
+    if foreign:
+        raise FreshcastError(f"{path}: holds {len(foreign)} file(s) that freshcast did not write (e.g. {foreign[0]}), "
+                             f"and this output replaces the folder whole; move them or give another folder")  # fmt: skip
 
 
 def _lock_path(path: Path) -> Path:

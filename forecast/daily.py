@@ -382,7 +382,7 @@ class DailyForecaster:
                 "pandas": pd.__version__,
             },
         }
-        with output_folder(path) as tmp:
+        with output_folder(path, "model") as tmp:
             write_text(tmp / MODEL_FILE, self.booster_.model_to_string())
             if self.quantiles:
                 self.holdout_.save(tmp / HOLDOUT_FILE)

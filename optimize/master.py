@@ -141,7 +141,7 @@ def write_assumed_tables(panel: DailyPanel, out) -> tuple[pd.DataFrame, pd.DataF
     from ..outputs import output_folder, write_table, write_text
 
     products, terms = assumed_tables(panel)
-    with output_folder(out) as tmp:
+    with output_folder(out, "master-data") as tmp:
         write_table(products, tmp / "products.csv")
         write_table(terms, tmp / "terms.csv")
         write_text(tmp / "ASSUMPTIONS.txt", ASSUMPTIONS + "\n")

@@ -268,7 +268,7 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
 
     out = Path(out)
     names = []
-    with output_folder(out) as tmp:
+    with output_folder(out, "purchase-orders") as tmp:
         for name, df in (("po_headers", po.headers), ("po_lines", po.lines), ("decisions", po.decisions)):
             for ext in ("parquet", "csv"):
                 names.append(write_table(df, tmp / f"{name}.{ext}").relative_to(tmp))

@@ -199,7 +199,7 @@ def replay(
 def write_replay(result: ReplayResult, out: Path, about: dict) -> None:
     """Write DIR/log.parquet (per policy, series and day) and DIR/summary.json (per policy,
     plus `about`: days, series, assumptions); the folder is replaced whole."""
-    with output_folder(out) as tmp:
+    with output_folder(out, "replay") as tmp:
         write_table(result.log, tmp / "log.parquet")
         write_text(tmp / "summary.json", json.dumps({**about, "policies": result.summary}, indent=2))
 

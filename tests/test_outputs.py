@@ -53,15 +53,15 @@ def test_a_folder_output_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     from freshcast.outputs import output_folder
 
     out = tmp_path / "orders"
-    with output_folder(out) as tmp:
+    with output_folder(out, "orders") as tmp:
         write_text(tmp / "a.txt", "run 1")
         write_text(tmp / "edi" / "x.edi", "run 1")
-    with output_folder(out) as tmp:  # a rerun that writes fewer files
+    with output_folder(out, "orders") as tmp:  # a rerun that writes fewer files
         write_text(tmp / "a.txt", "run 2")
     assert (out / "a.txt").read_text() == "run 2" and not (out / "edi").exists()
     _kill_after_first_file(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        with output_folder(out) as tmp:
+        with output_folder(out, "orders") as tmp:
             write_text(tmp / "a.txt", "run 3")
             write_text(tmp / "b.txt", "run 3")
     assert (out / "a.txt").read_text() == "run 2" and not (out / "b.txt").exists()
@@ -76,7 +76,7 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
     (tmp_path / ".pred.parquet.abc_1234.tmp").write_text("half")
     (tmp_path / ".orders.csv.abc_1234.tmp").write_text("another output's, 'orders.csv'")
     (tmp_path / ".orders.lock").write_text("12345")  # its process is gone: no lock held
-    with output_folder(tmp_path / "orders") as tmp:
+    with output_folder(tmp_path / "orders", "orders") as tmp:
         write_text(tmp / "a.txt", "new")
     write_table(pd.DataFrame({"a": [1]}), tmp_path / "pred.parquet")
     left = [".orders.csv.abc_1234.tmp", ".pred.parquet.abc_1234.tmp", "orders", "pred.parquet"]
@@ -95,16 +95,38 @@ def test_output_paths_are_checked_before_any_work(tmp_path):
     (tmp_path / "file").write_text("x")
     (tmp_path / "theirs").mkdir()
     (tmp_path / "theirs" / "notes.docx").write_text("x")
-    for path, folder, message in [
-        (tmp_path / "file" / "pred.parquet", False, "is a file, not a folder"),
-        (tmp_path / "file", True, "is a file; give a folder"),
-        (tmp_path / "theirs", False, "is a folder; give a file name"),
-        (tmp_path / "theirs", True, "files that freshcast did not write"),
+    for path, kind, message in [
+        (tmp_path / "file" / "pred.parquet", None, "is a file, not a folder"),
+        (tmp_path / "file", "orders", "is a file; give a folder"),
+        (tmp_path / "theirs", None, "is a folder; give a file name"),
+        (tmp_path / "theirs", "orders", "files that freshcast did not write"),
     ]:
         with pytest.raises(FreshcastError, match=message):
-            with reserve(path, folder):
+            with reserve(path, kind):
                 pass
     assert (tmp_path / "theirs" / "notes.docx").exists()
+
+
+def test_a_folder_output_never_replaces_files_freshcast_did_not_write(tmp_path):
+    from freshcast.errors import FreshcastError
+    from freshcast.outputs import output_folder
+
+    out = tmp_path / "model"
+    with output_folder(out, "model") as tmp:
+        write_text(tmp / "model.txt", "1")
+        write_text(tmp / "sub" / "x.txt", "1")
+    with pytest.raises(FreshcastError, match="holds a freshcast model output, not a purchase-orders output"):
+        with output_folder(out, "purchase-orders"):
+            pass
+    (out / "sub" / "README_mine.txt").write_text("my notes")
+    with pytest.raises(FreshcastError, match=r"holds 1 file\(s\) that freshcast did not write \(e.g. sub/README_mine"):
+        with output_folder(out, "model"):
+            pass
+    assert (out / "sub" / "README_mine.txt").read_text() == "my notes" and (out / "model.txt").exists()
+    (out / "sub" / "README_mine.txt").unlink()
+    with output_folder(out, "model") as tmp:  # only its own files: replaced
+        write_text(tmp / "model.txt", "2")
+    assert (out / "model.txt").read_text() == "2" and not (out / "sub").exists()
 
 
 def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
@@ -117,17 +139,17 @@ def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
     out = tmp_path / "orders"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys\nfrom freshcast.outputs import reserve\n"
-         f"with reserve({str(out)!r}, True):\n    print('held', flush=True)\n    sys.stdin.read()"],
+         f"with reserve({str(out)!r}, 'orders'):\n    print('held', flush=True)\n    sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(FreshcastError, match=rf"another freshcast run \(pid {holder.pid}\) is writing"):
-            with reserve(out, True):
+            with reserve(out, "orders"):
                 pass
     finally:
         holder.communicate("")
-    with reserve(out, True):  # free again once the other run ended
+    with reserve(out, "orders"):  # free again once the other run ended
         pass
     assert list(tmp_path.iterdir()) == []
 
@@ -137,7 +159,7 @@ def test_the_swap_without_renameat2_replaces_the_folder_too(tmp_path, monkeypatc
 
     monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
     for run in ("1", "2"):
-        with outputs.output_folder(tmp_path / "out") as tmp:
+        with outputs.output_folder(tmp_path / "out", "orders") as tmp:
             write_text(tmp / f"only_in_{run}.txt", run)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".freshcast-output", "only_in_2.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
