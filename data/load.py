@@ -354,7 +354,8 @@ def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], sourc
 
 
 def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
-    """Convert one batch to numpy, recording every contract violation. Returns (cols, ok)."""
+    """Convert one batch to numpy, recording every contract violation. Returns (cols, ok):
+    ok is False when the rows cannot be reduced to day records (bad keys, dates or hours)."""
     cols: dict[str, np.ndarray] = {}
     ok = True
     for native, theirs in name_of.items():
@@ -407,7 +408,9 @@ def _batch_columns(batch, name_of, covs, statics, file, row0, problems):
     for native, kind, n_bad, first in found:
         if n_bad:
             problems.add(file, name_of[native], kind, int(n_bad), _describe_row(cols, int(first), row0))
-            ok = False
+            # bad keys or hours make the batch unusable; bad values (sales, flags, covariates)
+            # are reported, and the rows still serve the checks across rows (repeats, days)
+            ok = ok and native not in (C.HOUR, C.STORE, C.PRODUCT, *statics)
     for native in (C.STORE, C.PRODUCT, *statics):
         if cols[native].dtype.kind == "f":
             cols[native] = cols[native].astype(np.int64)
@@ -542,9 +545,7 @@ def load_history(path: Source, column_map: C.ColumnMap | None = None) -> DailyPa
     """Read and validate sales history (Parquet or CSV file, hive-partitioned folder, or an
     in-memory table) and aggregate it to days. Raises DataError listing every problem found."""
     parts, statics, covs, problems, source, hourly = _read_day_records(path, column_map, with_sales=True)
-    if problems:
-        raise DataError(source, problems.lines())
-    return _panel(parts, statics, covs, source, hourly)
+    return _panel(parts, statics, covs, source, hourly, problems)
 
 
 def load_history_with_actuals(
@@ -586,9 +587,11 @@ def load_history_with_actuals(
     return _panel(parts + a_parts, statics, covs, f"{source} + {a_source}", hourly), first
 
 
-def _panel(parts, statics, covs, source: str, hourly: bool) -> DailyPanel:
-    problems = _Problems()
-    a = _assemble(parts, statics, covs, problems, source)
+def _panel(parts, statics, covs, source: str, hourly: bool, problems: _Problems | None = None) -> DailyPanel:
+    """Assemble the day records into a panel; DataError listing every problem found while
+    reading (`problems`) and assembling."""
+    problems = _Problems() if problems is None else problems
+    a = _assemble(parts, statics, covs, problems, source) if parts else None
     if problems or a is None:
         raise DataError(source, problems.lines())
     # Covariates of filled days are unknown: carry the series' previous day forward.
@@ -628,45 +631,42 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
     """Read the declared future covariates for the days after `history` and align them to its
     series. Every history series needs a row for every future day; the days must start the
     day after the history ends and follow each other."""
-    parts, _, covs, problems, source, _ = _read_day_records(path, column_map, with_sales=False)
-    if problems:
+    parts, _, covs, problems, source, hourly = _read_day_records(path, column_map, with_sales=False)
+    for c in history.covariates:
+        if c not in covs:
+            problems.add(source, c, "is in the history but missing here", 0)
+    if not parts:
         raise DataError(source, problems.lines())
-    missing_cov = [c for c in history.covariates if c not in covs]
-    if missing_cov:
-        raise DataError(source, [f"column '{c}' is in the history but missing here" for c in missing_cov])
-    days = np.concatenate([p[C.DAY] for p in parts])
-    first_day, last = int(days.min()), int(days.max())
-    if first_day != history.last_day + 1:
-        raise DataError(
-            source,
-            [
-                f"future days must start on {day_to_date(history.last_day + 1)}, the day after the "
-                f"history ends; they start on {day_to_date(first_day)}"
-            ],
-        )
-    n_days = last - first_day + 1
-    if n_days > C.MAX_HORIZON:
-        raise DataError(source, [f"future days run from {day_to_date(first_day)} to {day_to_date(last)} "
-                                 f"({n_days} days); freshcast forecasts at most {C.MAX_HORIZON} days ahead"])  # fmt: skip
     fields = (C.STORE, C.PRODUCT, C.DAY, "rows", "cov_sum", "mask", "dups", "dup_row", "file", "row")
     rec = {k: np.concatenate([p[k] for p in parts]) for k in fields}
+    first_day, last = int(rec[C.DAY].min()), int(rec[C.DAY].max())
+    n_days = last - first_day + 1
+    if first_day != history.last_day + 1:
+        problems.add(source, "", f"future days must start on {day_to_date(history.last_day + 1)}, the day after "
+                                 f"the history ends; they start on {day_to_date(first_day)}", 0)  # fmt: skip
+    if n_days > C.MAX_HORIZON:
+        problems.add(source, "", f"future days run from {day_to_date(first_day)} to {day_to_date(last)} "
+                                 f"({n_days} days); freshcast forecasts at most {C.MAX_HORIZON} days ahead", 0)  # fmt: skip
     key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
-    hist_keys = (history.series[C.STORE].to_numpy() << 32) | history.series[C.PRODUCT].to_numpy()
+    hist_keys = history.keys()
     order = np.argsort(hist_keys)
-    where = np.searchsorted(hist_keys[order], key)
-    where = np.minimum(where, len(order) - 1)
+    where = np.minimum(np.searchsorted(hist_keys[order], key), len(order) - 1)
     known = hist_keys[order][where] == key
     if not known.all():
         r = int(np.argmax(~known))
-        n_new = len(np.unique(key[~known]))
         problems.add(
-            source, "", "store x product series not in the history", n_new,
+            source, "", "store x product series not in the history", len(np.unique(key[~known])),
             f"store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
         )  # fmt: skip
+    files = [p["_file_name"] for p in parts]
+    series_of_row = np.unique(key, return_inverse=True)[1].astype(np.int64)
+    repeat = _repeated_cells(series_of_row * n_days + (rec[C.DAY] - first_day), rec, files, hourly)
+    if repeat:
+        problems.add(source, "", repeat, 0)
+    if problems:
         raise DataError(source, problems.lines())
     series = order[where]
     cell = series.astype(np.int64) * n_days + (rec[C.DAY] - first_day)
-    _refuse_repeated_cells(cell, rec, [p["_file_name"] for p in parts], source)
     counts = np.bincount(cell, weights=rec["rows"], minlength=history.n_series * n_days)
     empty = counts == 0
     if empty.any():
@@ -687,9 +687,9 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
     return FutureCovariates(first_day=first_day, n_days=n_days, values=values, keys=history.keys())
 
 
-def _refuse_repeated_cells(cell: np.ndarray, rec: dict, files: list[str], source: str) -> None:
-    """DataError if a store x product x day (x hour) appears in more than one row, naming
-    the first repeated row."""
+def _repeated_cells(cell: np.ndarray, rec: dict, files: list[str], hourly: bool) -> str:
+    """The problem if a store x product x day (x hour) appears in more than one row, naming
+    the first repeated row; '' if none."""
     order = np.argsort(cell, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(cell[order]) != 0])
     masks = rec["mask"][order]
@@ -702,8 +702,16 @@ def _refuse_repeated_cells(cell: np.ndarray, rec: dict, files: list[str], source
         r = _repeated_row(cell, cell == cell[order[starts[k]]], rec)
         where = (f"{files[rec['file'][r]]} row {_row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
                  f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}")  # fmt: skip
-        raise DataError(source, [f"repeated store_id, product_id, dt, hour rows: {int(repeated.sum())} day(s) "
-                                 f"hold a row twice (first: {where})"])  # fmt: skip
+        keys = "store_id, product_id, dt, hour" if hourly else "store_id, product_id, dt"
+        return f"repeated {keys} rows: {int(repeated.sum())} day(s) hold a row twice (first: {where})"
+    return ""
+
+
+def _named(exc: DataError, path: Source) -> list[str]:
+    """The problems of `exc`, naming its file where it is not `path` itself (one file of a
+    folder)."""
+    same = exc.source == _source_name(path)
+    return list(exc.problems) if same else [f"{exc.source}: {p}" for p in exc.problems]
 
 
 def validate_future(path: Source, history: Source, column_map: C.ColumnMap | None = None) -> tuple[list[str], dict]:
@@ -716,7 +724,7 @@ def validate_future(path: Source, history: Source, column_map: C.ColumnMap | Non
     try:
         future = load_future(path, panel, column_map)
     except DataError as exc:
-        return exc.problems, {}
+        return _named(exc, path), {}
     summary = {
         "series": panel.n_series,
         "days": future.n_days,
@@ -733,7 +741,7 @@ def validate_path(path: Source, column_map: C.ColumnMap | None = None) -> tuple[
     try:
         panel = load_history(path, column_map)
     except DataError as exc:
-        return exc.problems, {}
+        return _named(exc, path), {}
     filled = panel.filled_hours
     summary = {
         "series": panel.n_series,

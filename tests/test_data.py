@@ -210,6 +210,7 @@ def test_a_corrupt_file_is_named_not_a_traceback(tmp_path, sample_frame):
     assert str(bad) in str(err.value) and "cannot be read" in str(err.value)
     result = CliRunner().invoke(app, ["validate", str(folder)])
     assert result.exit_code == 1 and "cannot be read" in result.output and "Traceback" not in result.output
+    assert str(bad) in result.output
 
 
 def test_future_covariates_are_refused_when_implausible(tmp_path):
@@ -239,6 +240,14 @@ def test_future_covariates_are_refused_when_implausible(tmp_path):
     result = CliRunner().invoke(app, ["validate", "--future", str(tmp_path / "dup.parquet"),
                                       "--history", str(tmp_path / "hist.parquet")])  # fmt: skip
     assert result.exit_code == 1 and "dup.parquet" in result.output and "repeated" in result.output
+    every = fut[fut.dt <= fut.dt.unique()[28]]
+    every = pd.concat([every, every.iloc[[30]]]).assign(discount=5.0)
+    every.to_parquet(tmp_path / "every.parquet")
+    result = CliRunner().invoke(app, ["validate", "--future", str(tmp_path / "every.parquet"),
+                                      "--history", str(tmp_path / "hist.parquet")])  # fmt: skip
+    assert result.exit_code == 1 and "3 problem(s)" in result.output, result.output
+    for message in ("'discount' is outside", "(29 days)", "repeated store_id, product_id, dt, hour rows"):
+        assert message in result.output
     week.to_parquet(tmp_path / "week.parquet")
     result = CliRunner().invoke(app, ["validate", "--future", str(tmp_path / "week.parquet"),
                                       "--history", str(tmp_path / "hist.parquet")])  # fmt: skip
