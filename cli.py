@@ -342,7 +342,8 @@ def plan_orders(
             _fail(exc)
     total = po.headers["total_cost"].sum()
     print(f"{len(po.headers):,} purchase orders, {len(po.lines):,} lines, total cost {total:,.2f}")
-    _say(f"wrote {out}/po_headers, po_lines, decisions (.parquet, .csv) and edi/")
+    edi = po.headers["supplier_id"].nunique()
+    _say(f"wrote {out}/: po_headers, po_lines, decisions (.parquet, .csv), notes.txt and {edi} EDI file(s) in edi/")
 
 
 @app.command("master-data")

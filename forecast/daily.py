@@ -401,6 +401,8 @@ class DailyForecaster:
             if not isinstance(sums, dict) or MODEL_FILE not in sums:
                 raise ValueError(f"{META_FILE} lists no checksums (saved by an older freshcast: save it again)")
             for name in _DATA_FILES:
+                if name in sums and not (path / name).exists():
+                    raise ValueError(f"{name} is missing")
                 if (name in sums) != (path / name).exists() or (name in sums and _sha256(path / name) != sums[name]):
                     raise ValueError(f"{name} does not match {META_FILE} (files of different saves?)")
             booster = lgb.Booster(model_file=str(path / MODEL_FILE))

@@ -59,9 +59,10 @@ def read_forecast(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, np.nda
                                  f"{int(falling.sum())} row(s), first row {i + 1}"])  # fmt: skip
     dup = df.duplicated([STORE, PRODUCT, DAY]).to_numpy()
     if dup.any():
-        r = df[dup].iloc[0]
-        raise DataError(source, [f"{int(dup.sum())} repeated store_id, product_id, dt row(s), e.g. "
-                                 f"store_id={r[STORE]}, product_id={r[PRODUCT]}, dt={r[DAY]}"])  # fmt: skip
+        i = int(np.argmax(dup))
+        raise DataError(source, [f"{int(dup.sum())} repeated store_id, product_id, dt row(s), first row {i + 1}: "
+                                 f"store_id={df[STORE].iat[i]}, product_id={df[PRODUCT].iat[i]}, "
+                                 f"dt={df[DAY].iat[i]}"])  # fmt: skip
     day = day_numbers(df[DAY])
     if (day == NOT_A_DAY).any():
         i = int(np.argmax(day == NOT_A_DAY))
@@ -81,14 +82,16 @@ def read_forecast(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, np.nda
 
 
 def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame | None,
-               capacity: pd.DataFrame | None) -> tuple[MasterData, list[str]]:  # fmt: skip
-    """Master data aligned to `lines` from validated tables (see `optimize.tables`)."""
+               capacity: pd.DataFrame | None,
+               names: tuple[str, str] = ("products", "terms")) -> tuple[MasterData, list[str]]:  # fmt: skip
+    """Master data aligned to `lines` from validated tables (see `optimize.tables`); `names`
+    name the products and terms tables in errors."""
     notes = []
     merged = lines.merge(products, on=PRODUCT, how="left", validate="many_to_one")
     missing = merged["shelf_life_days"].isna()
     if missing.any():
         absent = merged.loc[missing, PRODUCT]
-        raise DataError("products", [f"{absent.nunique()} product(s) of the forecast are not in the products "
+        raise DataError(names[0], [f"{absent.nunique()} product(s) of the forecast are not in the products "
                                      f"table, e.g. product_id={absent.iat[0]}"])  # fmt: skip
     if terms is None:
         notes.append("no supplier terms given: lead time 1 day, orders every day")
@@ -97,9 +100,10 @@ def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame 
         merged = merged.merge(terms, on=[STORE, "supplier_id"], how="left", validate="many_to_one")
         missing = merged["lead_time_days"].isna()
         if missing.any():
-            r = merged[missing].iloc[0]
-            raise DataError("terms", [f"{int(missing.sum())} line(s) have no terms for their store and supplier, "
-                                      f"e.g. store_id={r[STORE]}, supplier_id={r['supplier_id']}"])  # fmt: skip
+            i = int(np.argmax(missing.to_numpy()))
+            raise DataError(names[1], [f"{int(missing.sum())} line(s) have no terms for their store and supplier, "
+                                      f"e.g. store_id={merged[STORE].iat[i]}, "
+                                      f"supplier_id={merged['supplier_id'].iat[i]}"])  # fmt: skip
         if "order_cutoff" not in merged:
             merged["order_cutoff"] = ""
     if capacity is not None:
@@ -123,26 +127,31 @@ def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame 
 
 
 def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_hand: pd.DataFrame | None,
-                 on_order: pd.DataFrame | None, n_days: int) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+                 on_order: pd.DataFrame | None, n_days: int,
+                 names: tuple[str, str] = ("inventory", "on order")) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
     """on_hand (n, B) by days to expiry and on_order (n, A) by days to arrival, counted in
     days from the order date (a day number; the tables' dates are day numbers too). Stock
     that expires, and orders that arrive, `n_days` or more days out (past every day a
-    decision looks at) are counted on day `n_days`: the orders are the same, the arrays small."""
+    decision looks at) are counted on day `n_days`: the orders are the same, the arrays small.
+    Rows for lines without a forecast are left out, with a note; `names` name the two tables
+    in notes and errors."""
     notes = []
     index = pd.MultiIndex.from_frame(lines)
     n = len(lines)
 
-    def locate(df: pd.DataFrame, name: str) -> np.ndarray:
+    def locate(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, np.ndarray]:
         pos = index.get_indexer(pd.MultiIndex.from_frame(df[[STORE, PRODUCT]]))
-        if (pos < 0).any():
-            r = df[pos < 0].iloc[0]
-            raise DataError(name, [f"{int((pos < 0).sum())} row(s) for store x product lines that have no "
-                                   f"forecast, e.g. store_id={r[STORE]}, product_id={r[PRODUCT]}"])  # fmt: skip
-        return pos
+        unknown = pos < 0
+        if unknown.any():
+            i = int(np.argmax(unknown))
+            notes.append(f"{name}: {int(unknown.sum())} row(s) for store x product lines without a forecast are "
+                         f"not used (first row {i + 1}: store_id={df[STORE].iat[i]}, "
+                         f"product_id={df[PRODUCT].iat[i]})")  # fmt: skip
+        return df[~unknown], pos[~unknown]
 
     held = np.zeros((n, int(master.shelf_life_days.max()) + 1))
+    on_hand, pos = locate(on_hand, names[0]) if on_hand is not None else (on_hand, None)
     if on_hand is not None and len(on_hand):
-        pos = locate(on_hand, "inventory")
         e = np.minimum(on_hand["expiry_date"].to_numpy(np.int64) - order_day, n_days)
         expired = e < 0
         if expired.any():
@@ -151,13 +160,12 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
         held = np.zeros((n, max(int(e.max()) + 1, held.shape[1])))
         np.add.at(held, (pos[~expired], e[~expired]), on_hand["on_hand"].to_numpy()[~expired])
     due = np.zeros((n, int(master.lead_time_days.max()) + 1))
+    on_order, pos = locate(on_order, names[1]) if on_order is not None else (on_order, None)
     if on_order is not None and len(on_order):
-        pos = locate(on_order, "on order")
         a = np.minimum(on_order["arrival_date"].to_numpy(np.int64) - order_day, n_days)
         if (a < 0).any():
-            raise DataError("on order", [f"{int((a < 0).sum())} row(s) arrive before the order date "
-                                         f"{day_to_date(order_day)}: "
-                                         f"record what has arrived as on hand"])  # fmt: skip
+            raise DataError(names[1], [f"column 'arrival_date' is before the order date {day_to_date(order_day)} "
+                                       f"in {int((a < 0).sum())} row(s): record what has arrived as on hand"])  # fmt: skip
         due = np.zeros((n, max(int(a.max()) + 1, due.shape[1])))
         np.add.at(due, (pos, a), on_order["on_order"].to_numpy())
     return held, due, notes
@@ -179,6 +187,8 @@ def plan_orders(
     Tables are paths (Parquet or CSV) or DataFrames with the columns of `optimize.tables`;
     all but products are optional. `budget` caps each store's spend on the order date."""
     lines, days, _, quantiles, levels = read_forecast(forecast)
+    name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms,
+                                                inventory=on_hand, on_order=on_order).items()}  # fmt: skip
     products = tables.read_products(products)
     terms = None if terms is None else tables.read_terms(terms)
     capacity = None if capacity is None else tables.read_capacity(capacity)
@@ -189,13 +199,14 @@ def plan_orders(
     except ValueError as exc:
         raise FreshcastError(f"order date: {exc}") from None
     if not days[0] <= day0 <= days[-1]:
-        raise DataError("forecast", [f"the order date {day_to_date(day0)} is not among the forecast days "
+        raise DataError(name["forecast"], [f"the order date {day_to_date(day0)} is not among the forecast days "
                                      f"{day_to_date(days[0])} .. {day_to_date(days[-1])}"])  # fmt: skip
     quantiles = quantiles[:, day0 - int(days[0]) :]
-    master, cutoff = master_for(lines, products, terms, capacity)
+    master, cutoff = master_for(lines, products, terms, capacity, (name["products"], name["terms"]))
     review = master.review_days(day0)
     can_order = master.orders_on(day0)
-    held, due, stock_notes = stock_arrays(lines, day0, master, on_hand, on_order, days_needed(master, review))
+    held, due, stock_notes = stock_arrays(lines, day0, master, on_hand, on_order, days_needed(master, review),
+                                          (name["inventory"], name["on_order"]))  # fmt: skip
     notes = master.notes + stock_notes
     if quantiles.shape[1] < days_needed(master, review):
         notes.append(f"the forecast covers {quantiles.shape[1]} day(s) from the order date; "
@@ -252,6 +263,11 @@ def plan_orders(
     headers["total_cost"] = headers["total_cost"].round(4)
     lines_out = ordered.drop(columns=[STORE, "supplier_id", "order_date", "delivery_date", "order_cutoff"])
     return PurchaseOrders(headers, lines_out, decisions.drop(columns=["order_cutoff"]), notes)
+
+
+def _source(table, label: str) -> str:
+    """How errors and notes name an input table: its path, or the label of a DataFrame."""
+    return f"{label} <DataFrame>" if isinstance(table, pd.DataFrame) else str(table)
 
 
 def po_id(store_id, supplier_id, order_date, delivery_date) -> str:

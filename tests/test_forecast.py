@@ -98,7 +98,7 @@ def test_a_model_folder_mixed_from_two_saves_is_refused(fitted, split, tmp_path)
         DailyForecaster.load(tmp_path / "a")
     fitted.save(tmp_path / "a")
     (tmp_path / "a" / "calibration.npz").unlink()
-    with pytest.raises(FreshcastError, match="calibration.npz does not match"):
+    with pytest.raises(FreshcastError, match="calibration.npz is missing"):
         DailyForecaster.load(tmp_path / "a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no temporary or lock files left
 

@@ -138,9 +138,17 @@ def test_bad_master_data_and_stock_are_named(files, tmp_path):
     res = CliRunner().invoke(app, ["plan-orders", "--forecast", str(d / "pred.parquet"), "--products",
                                    str(d / "products.csv"), "--inventory", str(tmp_path / "inv.csv"),
                                    "--out", str(tmp_path / "out")])  # fmt: skip
-    assert res.exit_code == 1
-    assert "no forecast" in res.output and "store_id=999" in res.output
-    assert not (tmp_path / "out").exists()
+    assert res.exit_code == 0, res.output  # stock of a line without a forecast is left out, and said so
+    note = f"{tmp_path / 'inv.csv'}: 1 row(s) for store x product lines without a forecast are not used " \
+           f"(first row 1: store_id=999, product_id=1)"  # fmt: skip
+    assert note in res.output and note in (tmp_path / "out" / "notes.txt").read_text()
+    late = pd.DataFrame({"store_id": [36], "product_id": [0], "on_order": [1.0], "arrival_date": ["2024-06-01"]})
+    late.to_csv(tmp_path / "due.csv", index=False)
+    res = CliRunner().invoke(app, ["plan-orders", "--forecast", str(d / "pred.parquet"), "--products",
+                                   str(d / "products.csv"), "--inventory", str(tmp_path / "inv.csv"),
+                                   "--on-order", str(tmp_path / "due.csv"), "--out", str(tmp_path / "out2")])  # fmt: skip
+    assert res.exit_code == 1 and f"error: {tmp_path / 'due.csv'}: column 'arrival_date' is before" in res.output
+    assert not (tmp_path / "out2").exists()
     with pytest.raises(DataError, match="quantile columns"):
         plan_orders(pred[["store_id", "product_id", "dt", "yhat"]], tables.read_products(d / "products.csv"))
 
