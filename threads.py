@@ -93,9 +93,10 @@ def set_threads(n_jobs: int | None) -> int:
 
     global _chosen
     _chosen = None
-    _chosen = thread_count(n_jobs)
-    numba.set_num_threads(max(1, min(_chosen, numba.config.NUMBA_NUM_THREADS)))
-    return _chosen
+    count = thread_count(n_jobs)
+    _chosen = None if n_jobs in (None, 0) else count  # None: follow the load from now on
+    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
+    return count
 
 
 @contextmanager
