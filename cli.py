@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 bad input or a failed step (one clear line on stderr), 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import ExitStack, contextmanager
@@ -82,6 +83,11 @@ def _writing(*targets):
     from .errors import FreshcastError
     from .outputs import reserve
 
+    paths = [Path(os.path.abspath(p)) for p, _ in targets if p is not None]
+    for i, a in enumerate(paths):
+        for b in paths[i + 1 :]:
+            if a == b or a in b.parents or b in a.parents:
+                _fail(FreshcastError(f"{a} and {b}: give each output its own place, neither inside the other"))
     with ExitStack() as stack:
         try:
             for path, kind in targets:

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,7 +104,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 
 # ------------------------------------------------------------------ whole outputs
 MARKER = ".freshcast-output"  # in every output folder: its kind and the files freshcast wrote
-_held: dict[Path, int] = {}  # outputs this process has reserved (reservations nest)
+_held: dict[tuple[int, Path], list] = {}  # (thread, output) -> [kind, depth]: reservations nest
 
 
 @contextmanager
@@ -113,23 +114,28 @@ def reserve(path: str | Path, kind: str | None = None) -> Iterator[Path]:
     ("model", "purchase-orders" ...) is not a file and is new, empty, or freshcast's output
     of the same kind holding only the files freshcast wrote there. Then hold a lock beside
     it so that no other freshcast run writes it meanwhile, and remove leftovers of killed
-    runs. Nested reservations of the same path in one process are free."""
+    runs. A thread may reserve a path it holds again, as the same kind of output."""
     path = Path(os.path.abspath(path))
-    if path in _held:
-        _held[path] += 1
+    key = (threading.get_ident(), path)
+    if key in _held:
+        if _held[key][0] != kind:
+            what = lambda k: "a file" if k is None else f"a {k} output"  # noqa: E731
+            raise FreshcastError(f"{path}: is written as {what(_held[key][0])} by this run; "
+                                 f"give {what(kind)} another path")  # fmt: skip
+        _held[key][1] += 1
         try:
             yield path
         finally:
-            _held[path] -= 1
+            _held[key][1] -= 1
         return
     _check_target(path, kind)
     fd = _lock(path)
-    _held[path] = 1
+    _held[key] = [kind, 1]
     try:
         _remove_leftovers(path)
         yield path
     finally:
-        del _held[path]
+        del _held[key]
         _unlock(path, fd)
 
 
@@ -149,6 +155,8 @@ def output_folder(path: str | Path, kind: str) -> Iterator[Path]:
                 f"kind: {kind}\n" + "".join(f"{f}\n" for f in files)
             )  # fmt: skip
             os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes the folder private
+            if path.is_dir():
+                _check_folder(path, kind)  # again: nothing of the user's arrived while we worked
             _swap_in(staging, path)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -169,9 +177,9 @@ def _check_target(path: Path, kind: str | None) -> None:
         raise FreshcastError(f"{path}: cannot be written: {parent} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.probe.", suffix=".tmp")
         os.close(fd)
-        os.unlink(probe)
+        Path(probe).unlink(missing_ok=True)
     except OSError as exc:
         raise FreshcastError(f"{path}: cannot be written: {exc.strerror or exc} ({path.parent})") from None
 
@@ -205,7 +213,12 @@ def _lock(path: Path) -> int:
     Returns its descriptor; FreshcastError if another process holds it."""
     lock = _lock_path(path)
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:  # left by another user's killed run: a read-only descriptor locks too
+            fd = _open_lock_read_only(lock, path)
+        except OSError as exc:
+            raise FreshcastError(f"{path}: cannot take the lock {lock}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -215,17 +228,29 @@ def _lock(path: Path) -> int:
                                  f"it to finish or choose another path") from None  # fmt: skip
         try:
             if os.stat(lock).st_ino == os.fstat(fd).st_ino:  # not unlinked by a run that just ended
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, str(os.getpid()).encode(), 0)
+                try:
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, str(os.getpid()).encode(), 0)
+                except OSError:
+                    pass  # read-only: the lock holds all the same
                 return fd
         except FileNotFoundError:
             pass
         os.close(fd)
 
 
+def _open_lock_read_only(lock: Path, path: Path) -> int:
+    try:
+        return os.open(lock, os.O_RDONLY)
+    except OSError as exc:
+        raise FreshcastError(f"{path}: cannot take the lock {lock}: {exc.strerror or exc}") from None
+
+
 def _unlock(path: Path, fd: int) -> None:
     try:
         os.unlink(_lock_path(path))
+    except OSError:
+        pass  # another user's lock file in a shared folder: it stays, unlocked
     finally:
         os.close(fd)
 
@@ -265,5 +290,9 @@ def _swap_in(new: Path, path: Path) -> None:
     elif not _exchange(new, path):
         old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))  # a leftover if killed
         os.rename(path, old / "old")
-        os.rename(new, path)
+        try:
+            os.rename(new, path)
+        except OSError:
+            os.rename(old / "old", path)  # put the earlier output back
+            raise
         shutil.rmtree(old, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Threads: LightGBM (OpenMP) and the numba kernels run one after the other on the same
 cores, so both get the same count. By default that is the machine's physical cores less the
-cores other processes keep busy right now (sampled over 0.1 s, at most once a minute), at
-least one; `--threads` / `set_threads` / `n_jobs` override it.
+cores other processes keep busy right now (sampled over 0.2 s on the CPUs this process may
+use, at most once a minute), at least one; `--threads` / `set_threads` / `n_jobs` override it.
 
 Measured (benchmarks/RESULTS.md, "Threads"): beside another job that keeps both cores of a
 2-core machine busy, a one-city fit with 2 OpenMP threads took 0.5-12.7 s (threads wait at
@@ -12,6 +12,7 @@ does not help, so freshcast leaves OpenMP's settings alone and picks the thread 
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 from collections.abc import Iterator
@@ -24,10 +25,7 @@ _chosen: int | None = None  # set by set_threads for the whole process
 
 def physical_cores() -> int:
     """Physical cores among the CPUs this process may run on (logical CPUs if unknown)."""
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = list(range(os.cpu_count() or 1))
+    cpus = _affinity()
     cores = set()
     for cpu in cpus:
         base = f"/sys/devices/system/cpu/cpu{cpu}/topology"
@@ -39,24 +37,34 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
-def busy_cores(seconds: float = 0.1) -> float:
-    """Cores kept busy by all processes over the next `seconds` (from /proc/stat; 0 where
-    unknown)."""
-    def sample() -> tuple[int, int, int]:
+def _affinity() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return list(range(os.cpu_count() or 1))
+
+
+def busy_cores(seconds: float = 0.2) -> float:
+    """CPUs this process may run on that other processes keep busy over the next `seconds`
+    (from the per-CPU lines of /proc/stat; 0 where unknown)."""
+    mine = {f"cpu{c}" for c in _affinity()}
+
+    def sample() -> dict[str, tuple[int, int]]:
         with open("/proc/stat") as fh:
-            cpu = [int(x) for x in fh.readline().split()[1:]]
-        cpus = sum(1 for _ in open("/proc/stat") if _[:3] == "cpu" and _[3].isdigit())
-        return sum(cpu[:8]), cpu[3] + cpu[4], cpus
+            rows = [line.split() for line in fh if line.startswith("cpu")]
+        return {r[0]: (sum(int(x) for x in r[1:9]), int(r[4]) + int(r[5])) for r in rows if r[0] in mine}
 
     try:
-        total0, idle0, cpus = sample()
+        before = sample()
         time.sleep(seconds)
-        total1, idle1, _ = sample()
+        after = sample()
     except (OSError, ValueError, IndexError):
         return 0.0
-    if total1 <= total0:
-        return 0.0
-    return cpus * (1.0 - (idle1 - idle0) / (total1 - total0))
+    busy = 0.0
+    for cpu, (total, idle) in after.items():
+        if cpu in before and total > before[cpu][0]:
+            busy += 1.0 - (idle - before[cpu][1]) / (total - before[cpu][0])
+    return busy
 
 
 def free_cores(physical: int, busy: float) -> int:
@@ -78,12 +86,12 @@ def default_threads() -> int:
 
 def thread_count(n_jobs: int | None = None) -> int:
     """Threads to use: `n_jobs` if given (>= 1), else the process-wide choice, else
-    `default_threads()`. None or 0 mean 'the default'."""
-    if n_jobs is None or n_jobs == 0:
+    `default_threads()`. None, 0 and negative values mean 'the default'."""
+    if not isinstance(n_jobs, (numbers.Integral, type(None))) or isinstance(n_jobs, bool):
+        raise FreshcastError(f"threads must be a whole number (0 or less: the default), got {n_jobs!r}")
+    if n_jobs is None or n_jobs <= 0:  # scikit-learn's and LightGBM's -1 ("all cores") too
         return _chosen or default_threads()
-    if not isinstance(n_jobs, int) or n_jobs < 0:
-        raise FreshcastError(f"threads must be a whole number >= 1 (or 0 for the physical cores), got {n_jobs!r}")
-    return n_jobs
+    return int(n_jobs)
 
 
 def set_threads(n_jobs: int | None) -> int:
@@ -94,7 +102,7 @@ def set_threads(n_jobs: int | None) -> int:
     global _chosen
     _chosen = None
     count = thread_count(n_jobs)
-    _chosen = None if n_jobs in (None, 0) else count  # None: follow the load from now on
+    _chosen = None if n_jobs is None or n_jobs <= 0 else count  # follow the load from now on
     numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
     return count
 

@@ -5,6 +5,7 @@ date64 / timestamp / string) become integers, and back."""
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -41,13 +42,48 @@ def day_numbers(values) -> np.ndarray:
             numeric = series.map(lambda v: isinstance(v, (int, float, np.number)) and not pd.isna(v)).to_numpy(bool)
         else:
             numeric = np.zeros(len(series), bool)
-        parsed = pd.to_datetime(series.where(~numeric), errors="coerce", format="mixed")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_localize(None)  # wall-clock day in the values' own zone
-        days = parsed.to_numpy().astype("datetime64[D]")
+        days = _parse(series.where(~numeric))
     out = days.view(np.int64).copy()
     out[np.isnat(days)] = NOT_A_DAY
     return out
+
+
+def _parse(series: pd.Series) -> np.ndarray:
+    """datetime64[D] of each value (NaT where not a date): ISO 8601 first; otherwise the one
+    format pandas infers from the first value, for the whole column (a day-first column is
+    never read day-first in some rows and month-first in others: rows that do not fit the
+    format are not dates). Time-zone offsets count in their own zone (the wall-clock day)."""
+    if series.dtype.kind == "M":
+        parsed = series
+    else:
+        candidates = []
+        for fmt in ("ISO8601", None):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # pandas' note on the inferred format
+                    candidates.append(pd.to_datetime(series, errors="coerce", format=fmt))
+            except (ValueError, TypeError, OverflowError):  # e.g. offsets that change (summer time)
+                candidates.append(_one_by_one(series))
+            if candidates[-1].notna().sum() == series.notna().sum():
+                break
+        parsed = max(candidates, key=lambda c: int(c.notna().sum()))
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)  # wall-clock day in the values' own zone
+    return parsed.to_numpy().astype("datetime64[D]")
+
+
+def _one_by_one(series: pd.Series) -> pd.Series:
+    """Wall-clock day of each value parsed on its own (slow; for columns whose time zones
+    differ from row to row)."""
+
+    def one(v):
+        try:
+            t = pd.Timestamp(v)
+        except (ValueError, TypeError, OverflowError):
+            return pd.NaT
+        return pd.NaT if pd.isna(t) else pd.Timestamp(t.date())
+
+    return pd.to_datetime(series.map(one), errors="coerce")
 
 
 def day_number(value) -> int:

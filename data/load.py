@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
 from ..errors import DataError
@@ -200,7 +201,9 @@ _CSV = (".csv", ".csv.gz")
 _PARQUET = (".parquet", ".pq")
 
 
-def _open_dataset(path) -> ds.Dataset:
+def _open_dataset(path, day_column: str = C.DAY) -> ds.Dataset:
+    """The input as an Arrow dataset. CSV dates are read as text, so that one helper
+    (`data.dates`) turns them into days: Arrow would move times with a zone offset to UTC."""
     if isinstance(path, pd.DataFrame):
         path = pa.Table.from_pandas(path, preserve_index=False)
     if isinstance(path, pa.Table):
@@ -226,6 +229,9 @@ def _open_dataset(path) -> ds.Dataset:
         raise DataError(str(path), ["unknown file type: expected .parquet, .pq, .csv or .csv.gz"])
     try:
         base = {"partition_base_dir": str(path)} if isinstance(source, list) else {}
+        if fmt == "csv":
+            text = pacsv.ConvertOptions(column_types={day_column: pa.string()})
+            return ds.dataset(source, format=ds.CsvFileFormat(convert_options=text), partitioning="hive", **base)
         return ds.dataset(source, format=fmt, partitioning="hive", **base)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(str(path), [f"cannot be read as {fmt}: {exc}"]) from exc
@@ -290,7 +296,8 @@ def _describe_row(cols: dict[str, np.ndarray], i: int, row0: int) -> str:
 def _read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool):
     """Stream the input and reduce it to day records. Returns (per-batch record dicts, static
     names, covariate names, problems, source name, whether rows are hourly)."""
-    dataset = _open_dataset(path)
+    day_column = next((theirs for theirs, native in (column_map or {}).items() if native == C.DAY), C.DAY)
+    dataset = _open_dataset(path, day_column)
     source = _source_name(path)
     name_of, covs = _plan_columns(dataset.schema, source, column_map, with_sales)
     statics = [c for c in C.STATIC if c in name_of]
@@ -344,9 +351,11 @@ def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], sourc
         yield from scanner.scan_batches()
     except (pa.ArrowException, OSError) as exc:
         culprit = source
-        for fragment in dataset.get_fragments():  # which file? read each again (error path only)
+        fragments = list(dataset.get_fragments())
+        for fragment in fragments if len(fragments) > 1 else []:  # which file? read again, batch by batch
             try:
-                fragment.to_table(columns=[c for c in columns if c in fragment.physical_schema.names])
+                for _ in fragment.to_batches(columns=[c for c in columns if c in fragment.physical_schema.names]):
+                    pass
             except (pa.ArrowException, OSError):
                 culprit = getattr(fragment, "path", source)
                 break

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -396,18 +398,21 @@ class DailyForecaster:
         in its meta.json (files of two different saves)."""
         path = Path(path)
         try:
-            meta = json.loads((path / META_FILE).read_text())
+            files = _read_folder(path, (META_FILE, *_DATA_FILES))  # one folder, read once: a save may swap it
+            meta = json.loads(files[META_FILE].decode())
             sums = meta.get("sha256")
             if not isinstance(sums, dict) or MODEL_FILE not in sums:
                 raise ValueError(f"{META_FILE} lists no checksums (saved by an older freshcast: save it again)")
             for name in _DATA_FILES:
-                if name in sums and not (path / name).exists():
+                if name in sums and files[name] is None:
                     raise ValueError(f"{name} is missing")
-                if (name in sums) != (path / name).exists() or (name in sums and _sha256(path / name) != sums[name]):
+                if name in sums and hashlib.sha256(files[name]).hexdigest() != sums[name] or (
+                    name not in sums and files[name] is not None
+                ):
                     raise ValueError(f"{name} does not match {META_FILE} (files of different saves?)")
-            booster = lgb.Booster(model_file=str(path / MODEL_FILE))
-            holdout = Holdout.load(path / HOLDOUT_FILE) if meta["params"].get("quantiles") else None
-        except (OSError, KeyError, ValueError, lgb.basic.LightGBMError) as exc:
+            booster = lgb.Booster(model_str=files[MODEL_FILE].decode())
+            holdout = Holdout.load(io.BytesIO(files[HOLDOUT_FILE])) if meta["params"].get("quantiles") else None
+        except (OSError, KeyError, ValueError, TypeError, lgb.basic.LightGBMError) as exc:
             raise FreshcastError(f"{path}: not a saved freshcast model ({exc})") from exc
         params = {"quantiles": (), **meta["params"]}  # models saved before quantiles existed have none
         for k in ("lags", "windows", "ewm_alphas", "quantiles"):
@@ -425,6 +430,25 @@ class DailyForecaster:
 
 
 _DATA_FILES = (MODEL_FILE, HOLDOUT_FILE)
+
+
+def _read_folder(path: Path, names: tuple[str, ...]) -> dict[str, bytes | None]:
+    """The bytes of each named file (None if absent), all read through one open handle of
+    the folder, so that they come from one save even if another swaps the folder meanwhile."""
+    folder = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        out = {}
+        for name in names:
+            try:
+                fd = os.open(name, os.O_RDONLY, dir_fd=folder)
+            except FileNotFoundError:
+                out[name] = None
+                continue
+            with os.fdopen(fd, "rb") as fh:
+                out[name] = fh.read()
+        return out
+    finally:
+        os.close(folder)
 
 
 def _sha256(path: Path) -> str:

@@ -174,6 +174,7 @@ class Holdout:
         write_arrays(path, {fld.name: getattr(self, fld.name) for fld in fields(self)})
 
     @classmethod
-    def load(cls, path: Path) -> Holdout:
+    def load(cls, path) -> Holdout:
+        """From a path or a binary file object."""
         with np.load(path, allow_pickle=False) as data:
             return cls(**{fld.name: data[fld.name] for fld in fields(cls)})

@@ -154,10 +154,10 @@ def read_terms(path) -> pd.DataFrame:
         raise DataError(_source(path), bad[:1] + ([f"... {len(bad) - 1} more row(s)"] if len(bad) > 1 else []))
     df["order_weekdays"] = np.asarray(masks, np.int64)
     if "order_cutoff" in df:
-        bad_time = ~df["order_cutoff"].str.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d").to_numpy(bool)
+        bad_time = ~df["order_cutoff"].str.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?").to_numpy(bool)
         if bad_time.any():
             raise DataError(_source(path), [_where(df, "order_cutoff", bad_time, "is not a time of day HH:MM "
-                                               "(00:00 .. 23:59)", ("store_id", "supplier_id"))])  # fmt: skip
+                                               "or HH:MM:SS (00:00 .. 23:59)", ("store_id", "supplier_id"))])  # fmt: skip
     return df
 
 

@@ -60,3 +60,23 @@ def test_day_number_round_trip_and_error():
     assert day_number("1969-12-31T12:00") == -1  # floors, also before 1970
     with pytest.raises(ValueError, match="'tomorrow' is not a date"):
         day_number("tomorrow")
+
+
+def test_one_format_for_a_whole_column_and_offsets_in_their_own_zone():
+    jan = day_number("2024-01-13")
+    assert day_numbers(pd.Series(["13/01/2024", "10/01/2024"])).tolist() == [jan, jan - 3]  # day first
+    # read month first from its first value: a day-first row does not fit and is not a date
+    assert day_numbers(pd.Series(["10/01/2024", "13/01/2024"])).tolist() == [day_number("2024-10-01"), NOT_A_DAY]
+    summer = pd.Series(["2024-03-30T23:30:00+01:00", "2024-03-31T23:30:00+02:00"])  # offsets change
+    assert day_numbers(summer).tolist() == [day_number("2024-03-30"), day_number("2024-03-31")]
+
+
+def test_a_csv_history_with_offsets_keeps_its_local_days(tmp_path):
+    from conftest import make_hourly
+
+    from freshcast.data import load_history
+
+    df = make_hourly(n_stores=1, n_products=1, days=10)
+    df.assign(dt=df.dt.astype(str) + "T00:00:00+01:00").to_csv(tmp_path / "h.csv", index=False)
+    panel = load_history(tmp_path / "h.csv")
+    assert str(day_to_date(panel.start[0])) == "2024-01-01" and str(day_to_date(panel.last_day)) == "2024-01-10"

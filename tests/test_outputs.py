@@ -177,3 +177,56 @@ def test_renameat2_exchanges_two_folders_on_linux(tmp_path):
     assert swapped == sys.platform.startswith("linux")
     if swapped:
         assert (tmp_path / "b" / "x").read_text() == "a" and not any((tmp_path / "a").iterdir())
+
+
+def test_one_run_never_writes_one_path_as_two_outputs(tmp_path):
+    import threading
+
+    from typer.testing import CliRunner
+
+    from freshcast.cli import app
+    from freshcast.errors import FreshcastError
+    from freshcast.outputs import output_folder, reserve
+
+    with reserve(tmp_path / "x", "model"):
+        with pytest.raises(FreshcastError, match="is written as a model output by this run"):
+            with reserve(tmp_path / "x"):
+                pass
+    for out, model in (("x", "x"), ("m/p.parquet", "m")):
+        res = CliRunner().invoke(app, ["forecast", "--history", "h", "--future", "f", "--out", str(tmp_path / out),
+                                       "--save-model", str(tmp_path / model)])  # fmt: skip
+        assert res.exit_code == 1 and "give each output its own place" in res.output
+    errors = []
+
+    def write():  # two threads of one process on one output: the second is refused, not mixed
+        try:
+            with output_folder(tmp_path / "t", "orders") as tmp:
+                write_text(tmp / "a.txt", "x")
+                started.wait(5)
+        except FreshcastError as exc:
+            errors.append(str(exc))
+        finally:
+            started.set()
+
+    started = threading.Event()
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and "another freshcast run" in errors[0]
+    assert (tmp_path / "t" / "a.txt").exists()
+
+
+def test_files_added_while_a_run_works_stop_the_swap(tmp_path):
+    from freshcast.errors import FreshcastError
+    from freshcast.outputs import output_folder
+
+    out = tmp_path / "orders"
+    with output_folder(out, "orders") as tmp:
+        write_text(tmp / "a.txt", "1")
+    with pytest.raises(FreshcastError, match="did not write"):
+        with output_folder(out, "orders") as tmp:
+            write_text(tmp / "a.txt", "2")
+            (out / "user_notes.txt").write_text("mine")  # arrives mid-run
+    assert (out / "user_notes.txt").exists() and (out / "a.txt").read_text() == "1"

@@ -242,11 +242,11 @@ def test_bad_order_inputs_are_refused_with_one_line(files, tmp_path):
     for extra, code, message in [
         (["--forecast", str(tmp_path / "swapped.parquet")], 1, "q10, q50, q90 must not decrease"),
         (["--forecast", str(d / "pred.parquet"), "--terms", str(tmp_path / "terms.csv")], 1,
-         "'order_cutoff' is not a time of day HH:MM (00:00 .. 23:59): 1 row(s), first row 3"),
+         "'order_cutoff' is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59): 1 row(s), first row 3"),
         (["--forecast", str(d / "pred.parquet"), "--order-date", "tomorrow"], 2, "--order-date"),
     ]:  # fmt: skip
         res = CliRunner().invoke(app, base + extra)
         assert res.exit_code == code and message in res.output, res.output
         assert "Traceback" not in res.output and not (tmp_path / "out").exists()
-    ok = terms.assign(order_cutoff="9:30")
-    assert plan_orders(pred, tables.read_products(d / "products.csv"), ok).headers["order_cutoff"].eq("9:30").all()
+    ok = terms.assign(order_cutoff=["9:30", "10:00:00"] * (len(terms) // 2) + ["9:30"] * (len(terms) % 2))
+    assert plan_orders(pred, tables.read_products(d / "products.csv"), ok).headers["order_cutoff"].isin(["9:30", "10:00:00"]).all()
