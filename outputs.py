@@ -194,7 +194,10 @@ def _check_folder(path: Path, kind: str) -> None:
             raise FreshcastError(f"{path}: the folder holds files that freshcast did not write, and this output "
                                  f"replaces the folder whole; give a new or empty folder")  # fmt: skip
         return
-    lines = marker.read_text().splitlines()
+    try:
+        lines = marker.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FreshcastError(f"{path}: its {MARKER} cannot be read ({exc}); give a new or empty folder") from None
     there = lines[1].removeprefix("kind: ") if len(lines) > 1 and lines[1].startswith("kind: ") else "older"
     if there != kind:
         raise FreshcastError(f"{path}: holds a freshcast {there} output, not a {kind} output; give another folder")
