@@ -91,7 +91,7 @@ def _processor() -> str:
 def run_freshcast(args, out: Path) -> dict:
     from freshcast.data import load_history
     from freshcast.features import kernels as K
-    from freshcast.features.daily import SeriesArrays, forecast_rows
+    from freshcast.features.daily import forecast_rows
     from freshcast.forecast import DailyForecaster, baselines
     from freshcast.forecast.quantiles import quantile_column
 
@@ -115,7 +115,7 @@ def run_freshcast(args, out: Path) -> dict:
         observed = DailyForecaster(**{**model.get_params(), "stockout_recovery": 0.0, "quantiles": ()}).fit(train)
         pred["freshcast_observed"] = observed.predict(args.horizon, future)["yhat"].to_numpy()
     # actuals and baselines for the same rows
-    arrays = SeriesArrays.from_panel(train, future)
+    arrays = train.extend(future)
     series, target, h = forecast_rows(arrays, args.horizon, args.horizon)
     pos = forecast_positions(panel, cut, series, h)
     pred["actual"] = panel.sales[pos]
@@ -130,8 +130,7 @@ def run_freshcast(args, out: Path) -> dict:
 def forecast_positions(panel, cut: int, series: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Flat positions in the full `panel` of forecast rows (series index of the panel cut
     after day `cut`, horizon h in days)."""
-    full = np.flatnonzero(panel.start <= cut)[series]
-    return panel.offsets[full] + (cut + h - panel.start[full])
+    return panel.positions(cut + h, np.flatnonzero(panel.start <= cut)[series])
 
 
 def peer_like_features(panel, K) -> np.ndarray:

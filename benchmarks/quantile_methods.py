@@ -30,7 +30,7 @@ LEVELS = np.array([0.1, 0.5, 0.9])
 
 def main() -> None:
     from freshcast.data import load_history
-    from freshcast.features.daily import SeriesArrays, build_matrix, forecast_rows
+    from freshcast.features.daily import build_matrix, forecast_rows
     from freshcast.forecast import DailyForecaster
     from freshcast.forecast.quantiles import QuantileTable, volatility
 
@@ -49,10 +49,10 @@ def main() -> None:
     def forecast(model, train, rows=None):
         """Mean forecasts and volatility: the next H days, or the given (series, pos, h) rows."""
         if rows is None:
-            arrays = SeriesArrays.from_panel(train, panel.future(train.last_day + 1, H), sales=model._demand(train))
+            arrays = train.with_sales(model._demand(train)).extend(panel.future(train.last_day + 1, H))
             rows = forecast_rows(arrays, H, H)
         else:
-            arrays = SeriesArrays.from_panel(train, sales=model._demand(train))
+            arrays = train.with_sales(model._demand(train))
         series, target, h = rows
         X = build_matrix(arrays, train.series, series, target, h, model.spec, model.max_horizon, model.static_)
         return np.clip(model.booster_.predict(X), 0, None), volatility(arrays.sales, arrays.offsets, target - h)

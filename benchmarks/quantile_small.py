@@ -56,7 +56,7 @@ def main() -> None:
             cut = _day(week)
             model = DailyForecaster(seed=0, quantiles=LEVELS).fit(panel.until(cut))
             future = panel.future(cut + 1, 7)
-            pos = panel.offsets[:-1][:, None] + (cut + 1 - panel.start)[:, None] + np.arange(7)
+            pos = panel.positions(cut + 1 + np.arange(7)[None, :])
             in_stock = panel.in_stock()[pos].ravel()
             y = panel.sales[pos].ravel()[in_stock].astype(np.float64)
             for name, (grid, small, shrink) in variants.items():

@@ -1,9 +1,9 @@
-"""Input data: the column contract, reading Parquet/CSV, validation, daily aggregation."""
+"""Input data: the column contract, dates, reading Parquet/CSV, validation, daily aggregation
+into the series panel (`panel.DailyPanel`)."""
 
 from .contract import COVARIATES, STATIC, ColumnMap
+from .panel import DailyPanel, FutureCovariates
 from .load import (
-    DailyPanel,
-    FutureCovariates,
     load_future,
     load_history,
     load_history_with_actuals,

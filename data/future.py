@@ -8,7 +8,7 @@ import pandas as pd
 
 from . import contract as C
 from .dates import day_to_date
-from .load import DailyPanel
+from .panel import DailyPanel
 from ..errors import FreshcastError
 
 WEATHER = ("precpt", "avg_temperature", "avg_humidity", "avg_wind_level")

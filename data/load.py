@@ -1,13 +1,12 @@
 """Read sales history and future covariates (Parquet or CSV, file or hive folder), validate
 them once, and reduce them to daily arrays per store x product series.
 
-Everything inside freshcast works on the `DailyPanel` this module returns; nothing past this
-boundary re-checks the data.
+Everything inside freshcast works on the `DailyPanel` (data/panel.py) this module returns;
+nothing past this boundary re-checks the data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pyarrow.dataset as ds
 from ..errors import DataError
 from . import contract as C
 from .dates import NOT_A_DAY, day_numbers, day_to_date
+from .panel import DailyPanel, FutureCovariates
 from .kernels import (
     count_bad_sales,
     count_implausible,
@@ -37,129 +37,6 @@ BATCH_ROWS = 1 << 21
 def sample_path() -> Path:
     """Folder of the embedded sample: one city of FreshRetailNet-50K (CC BY 4.0), hive layout."""
     return Path(str(resources.files("freshcast.data") / "sample" / "hourly"))
-
-
-@dataclass
-class DailyPanel:
-    """Daily history of every store x product series as flat float32 arrays.
-
-    Series i holds positions ``offsets[i]:offsets[i+1]``, one per day from ``start[i]`` to
-    ``last_day`` (day numbers since 1970-01-01). All series end on ``last_day``; days with no
-    input rows are filled with zero sales and counted in ``filled_hours``.
-    """
-
-    series: pd.DataFrame  # one row per series: store_id, product_id, static columns
-    offsets: np.ndarray  # int64, n_series + 1
-    start: np.ndarray  # int32 day number of each series' first day
-    last_day: int
-    sales: np.ndarray  # units sold per day
-    stockout_hours: np.ndarray  # hours flagged out of stock
-    stockout_shop_hours: np.ndarray  # of which between 06:00 and 21:59
-    instock_sales: np.ndarray  # units sold in hours not flagged out of stock
-    instock_hours: np.ndarray  # hours not flagged out of stock
-    filled_hours: np.ndarray  # hours with no input row, filled with zero sales
-    covariates: dict[str, np.ndarray] = field(default_factory=dict)
-    source: str = ""
-    hour_sales: np.ndarray | None = None  # float32 (n_flat, 24) units sold per hour; None for daily input
-    stockout_mask: np.ndarray | None = None  # uint32 (n_flat,), bit h set = hour h out of stock
-
-    @property
-    def hourly(self) -> bool:
-        """True when the input had an hour column, so hour_sales and stockout_mask exist."""
-        return self.hour_sales is not None
-
-    @property
-    def n_series(self) -> int:
-        return len(self.offsets) - 1
-
-    @property
-    def n_flat(self) -> int:
-        return int(self.offsets[-1])
-
-    def day_numbers(self) -> np.ndarray:
-        """Day number of every flat position."""
-        lengths = np.diff(self.offsets)
-        series = np.repeat(np.arange(self.n_series), lengths)
-        return (self.start[series] + (np.arange(self.n_flat) - self.offsets[series])).astype(np.int32)
-
-    def in_stock(self) -> np.ndarray:
-        """True where a day had no stockout hour between 06:00 and 21:59."""
-        return self.stockout_shop_hours == 0
-
-    def until(self, day: int) -> DailyPanel:
-        """The panel cut after `day` (inclusive); series that start later are dropped."""
-        keep = self.start <= day
-        lengths = np.where(keep, day - self.start + 1, 0).astype(np.int64)
-        take = np.concatenate([np.arange(o, o + n) for o, n in zip(self.offsets[:-1], lengths) if n > 0])
-        offsets = np.zeros(int(keep.sum()) + 1, np.int64)
-        np.cumsum(lengths[keep], out=offsets[1:])
-        arrays = {name: getattr(self, name)[take] for name in _FLAT_FIELDS}
-        return DailyPanel(
-            series=self.series[keep].reset_index(drop=True),
-            offsets=offsets,
-            start=self.start[keep],
-            last_day=int(day),
-            covariates={k: v[take] for k, v in self.covariates.items()},
-            source=self.source,
-            hour_sales=None if self.hour_sales is None else self.hour_sales[take],
-            stockout_mask=None if self.stockout_mask is None else self.stockout_mask[take],
-            **arrays,
-        )
-
-    def future(self, first_day: int, n_days: int, series: np.ndarray | None = None) -> FutureCovariates:
-        """Covariates of days first_day .. first_day + n_days - 1 taken from this panel
-        (for backtests, where the 'future' is known history), for all series or the series
-        indexed by `series`."""
-        series = np.arange(self.n_series) if series is None else series
-        first = self.offsets[:-1][series, None]
-        idx = first + (first_day - self.start[series])[:, None] + np.arange(n_days)[None, :]
-        if (idx < first).any() or (idx >= self.offsets[1:][series, None]).any():
-            raise ValueError("requested days are outside some series of the panel")
-        return FutureCovariates(
-            first_day=first_day,
-            n_days=n_days,
-            values={k: v[idx] for k, v in self.covariates.items()},
-            keys=self.keys()[series],
-        )
-
-    def keys(self) -> np.ndarray:
-        """int64 key store_id << 32 | product_id of every series."""
-        return (self.series[C.STORE].to_numpy(np.int64) << 32) | self.series[C.PRODUCT].to_numpy(np.int64)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Long daily table: store_id, product_id, dt, sales, stockout_hours, in_stock."""
-        lengths = np.diff(self.offsets)
-        return pd.DataFrame(
-            {
-                C.STORE: np.repeat(self.series[C.STORE].to_numpy(), lengths),
-                C.PRODUCT: np.repeat(self.series[C.PRODUCT].to_numpy(), lengths),
-                C.DAY: day_to_date(self.day_numbers()),
-                "sales": self.sales,
-                "stockout_hours": self.stockout_hours,
-                "in_stock": self.in_stock(),
-            }
-        )
-
-
-_FLAT_FIELDS = (
-    "sales",
-    "stockout_hours",
-    "stockout_shop_hours",
-    "instock_sales",
-    "instock_hours",
-    "filled_hours",
-)
-
-
-@dataclass
-class FutureCovariates:
-    """Declared future covariates aligned to a panel's series: values[name][i, k] is the
-    value for series i on day first_day + k."""
-
-    first_day: int
-    n_days: int
-    values: dict[str, np.ndarray]
-    keys: np.ndarray | None = None  # int64 store_id << 32 | product_id of each series, in row order
 
 
 # --------------------------------------------------------------------------------------
@@ -766,9 +643,6 @@ def validate_path(path: Source, column_map: C.ColumnMap | None = None) -> tuple[
 
 
 __all__ = [
-    "DailyPanel",
-    "FutureCovariates",
-    "day_to_date",
     "load_future",
     "load_history",
     "sample_path",

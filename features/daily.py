@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.contract import PRODUCT, STATIC, STORE
-from ..data.load import DailyPanel, FutureCovariates
+from ..data.panel import DailyPanel
 from . import kernels as K
 
 WEATHER = ("precpt", "avg_temperature", "avg_humidity", "avg_wind_level")
@@ -31,71 +31,17 @@ class DailyFeatureSpec:
     holiday_max_days: int = 14
 
 
-@dataclass
-class SeriesArrays:
-    """Flat daily arrays of all series (history, optionally followed by future days whose
-    sales are NaN) with the offsets that delimit each series."""
-
-    offsets: np.ndarray
-    start: np.ndarray  # day number of each series' first position
-    sales: np.ndarray
-    stockout_hours: np.ndarray
-    instock_sales: np.ndarray
-    instock_hours: np.ndarray
-    covariates: dict[str, np.ndarray]
-
-    @classmethod
-    def from_panel(
-        cls, panel: DailyPanel, future: FutureCovariates | None = None, sales: np.ndarray | None = None
-    ) -> SeriesArrays:
-        """Arrays of `panel`, followed by the days of `future` if given. `sales` replaces the
-        panel's daily sales (for example with recovered demand)."""
-        sales = panel.sales if sales is None else sales
-        if future is None:
-            return cls(
-                panel.offsets, panel.start, sales, panel.stockout_hours, panel.instock_sales,
-                panel.instock_hours, dict(panel.covariates),
-            )  # fmt: skip
-        h = future.n_days
-        lengths = np.diff(panel.offsets) + h
-        offsets = np.zeros(panel.n_series + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        hist_pos = np.ones(int(offsets[-1]), bool)
-        fut_idx = (offsets[1:, None] - h + np.arange(h)[None, :]).ravel()
-        hist_pos[fut_idx] = False
-
-        def extend(values: np.ndarray, fut: np.ndarray | None) -> np.ndarray:
-            out = np.full(int(offsets[-1]), np.nan, np.float32)
-            out[hist_pos] = values
-            if fut is not None:
-                out[fut_idx] = fut.ravel()
-            return out
-
-        return cls(
-            offsets=offsets,
-            start=panel.start,
-            sales=extend(sales, None),
-            stockout_hours=extend(panel.stockout_hours, None),
-            instock_sales=extend(panel.instock_sales, None),
-            instock_hours=extend(panel.instock_hours, None),
-            covariates={k: extend(v, future.values[k]) for k, v in panel.covariates.items()},
-        )
-
-    def day_of(self, series: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        return (self.start[series] + (pos - self.offsets[series])).astype(np.int32)
-
-
-def training_rows(arrays: SeriesArrays, max_horizon: int, min_history: int, seed: int):
+def training_rows(panel: DailyPanel, max_horizon: int, min_history: int, seed: int):
     """Every day with at least `min_history` days before it becomes a training row with a
     horizon in 1..max_horizon. Horizons are stratified: each run of `max_horizon` consecutive
     days of a series gets a random permutation of 1..max_horizon, so every series trains on
     every horizon equally often. Returns (series, target position, horizon)."""
     if min_history < max_horizon:
         raise ValueError("min_history must be at least max_horizon")
-    lengths = np.diff(arrays.offsets)
+    lengths = np.diff(panel.offsets)
     n_rows = np.maximum(lengths - min_history, 0)
     series = np.repeat(np.arange(len(lengths)), n_rows)
-    first = np.repeat(arrays.offsets[:-1] + min_history, n_rows)
+    first = np.repeat(panel.offsets[:-1] + min_history, n_rows)
     within = np.arange(len(series)) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
     target = first + within
     n_blocks = -(-int(n_rows.max(initial=0)) // max_horizon)
@@ -105,13 +51,13 @@ def training_rows(arrays: SeriesArrays, max_horizon: int, min_history: int, seed
     return series, target, horizon
 
 
-def forecast_rows(arrays: SeriesArrays, n_future: int, horizon: int):
-    """Rows for the first `horizon` future days of every series (arrays built with
+def forecast_rows(panel: DailyPanel, n_future: int, horizon: int):
+    """Rows for the first `horizon` future days of every series (panel built with
     `n_future` future days)."""
-    n = len(arrays.offsets) - 1
+    n = len(panel.offsets) - 1
     series = np.repeat(np.arange(n), horizon)
     h = np.tile(np.arange(1, horizon + 1), n).astype(np.int32)
-    target = arrays.offsets[1:][series] - n_future - 1 + h
+    target = panel.offsets[1:][series] - n_future - 1 + h
     return series, target, h
 
 
@@ -135,7 +81,7 @@ def feature_names(spec: DailyFeatureSpec, static: list[str], covariates: list[st
 
 
 def build_matrix(
-    arrays: SeriesArrays,
+    panel: DailyPanel,
     series_table,
     series: np.ndarray,
     target: np.ndarray,
@@ -145,12 +91,12 @@ def build_matrix(
     static: list[str],
 ) -> np.ndarray:
     """Feature matrix (float32, column-major, rows x features in `feature_names` order)."""
-    offsets = arrays.offsets
+    offsets = panel.offsets
     origin = target - horizon
     row_start = offsets[:-1][series]
     row_end = np.minimum(origin + max_horizon + 1, offsets[1:][series])
-    day = arrays.day_of(series, target)
-    y = arrays.sales
+    day = panel.day_of(series, target)
+    y = panel.sales
     cols: list[np.ndarray] = [series_table[c].to_numpy()[series].astype(np.float32) for c in static]
     cols += [horizon.astype(np.float32), ((day + 3) % 7).astype(np.float32)]  # 1970-01-01 was a Thursday
     lags = K.target_lags(y, row_start, target, horizon, np.asarray(spec.lags, np.int64))
@@ -161,17 +107,17 @@ def build_matrix(
         cols.append(K.rolling_std(y, offsets, w, 2)[origin])
         cols.append(K.rolling_max(y, offsets, w, 1)[origin])
     cols += [K.ewm_mean(y, offsets, a)[origin] for a in spec.ewm_alphas]
-    so = arrays.stockout_hours
+    so = panel.stockout_hours
     cols.append(so[origin])
     cols.append(K.rolling_mean(so, offsets, 7, 1)[origin])
     for w in (7, 28):
-        sold = K.rolling_sum(arrays.instock_sales, offsets, w)[origin]
-        hours = K.rolling_sum(arrays.instock_hours, offsets, w)[origin]
+        sold = K.rolling_sum(panel.instock_sales, offsets, w)[origin]
+        hours = K.rolling_sum(panel.instock_hours, offsets, w)[origin]
         cols.append(np.where(hours > 0, sold / np.maximum(hours, 1), np.nan).astype(np.float32))
-    origin_day = arrays.day_of(series, origin)
+    origin_day = panel.day_of(series, origin)
     for g in TREND_GROUPS:
-        cols.append(group_trend(arrays, series_table[g].to_numpy(), series, origin_day))
-    for c, v in arrays.covariates.items():
+        cols.append(group_trend(panel, series_table[g].to_numpy(), series, origin_day))
+    for c, v in panel.covariates.items():
         cols.append(v[target])
         if c == "discount":
             cols.append(v[target] - v[origin])
@@ -190,19 +136,19 @@ def build_matrix(
 TREND_GROUPS = (STORE, PRODUCT)
 
 
-def group_trend(arrays: SeriesArrays, group_of_series: np.ndarray, series: np.ndarray, day: np.ndarray) -> np.ndarray:
+def group_trend(panel: DailyPanel, group_of_series: np.ndarray, series: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Momentum of a whole group of series (a store's products, a product across stores):
     mean daily sales per series of the group over the 7 days up to `day`, divided by the same
     over 28 days. Reads only sales up to `day` (the rows' origins)."""
     _, group = np.unique(group_of_series, return_inverse=True)
     n_groups = int(group.max()) + 1
-    lengths = np.diff(arrays.offsets)
+    lengths = np.diff(panel.offsets)
     pos_series = np.repeat(np.arange(len(lengths)), lengths)
-    pos_day = arrays.day_of(pos_series, np.arange(int(arrays.offsets[-1])))
-    d0, n_days = int(arrays.start.min()), int(pos_day.max() - arrays.start.min() + 1)
+    pos_day = panel.day_of(pos_series, np.arange(int(panel.offsets[-1])))
+    d0, n_days = int(panel.start.min()), int(pos_day.max() - panel.start.min() + 1)
     cell = group[pos_series].astype(np.int64) * n_days + (pos_day - d0)
-    known = ~np.isnan(arrays.sales)
-    total = np.bincount(cell[known], weights=arrays.sales[known], minlength=n_groups * n_days)
+    known = ~np.isnan(panel.sales)
+    total = np.bincount(cell[known], weights=panel.sales[known], minlength=n_groups * n_days)
     active = np.bincount(cell[known], minlength=n_groups * n_days)
     per_series = np.where(active > 0, total / np.maximum(active, 1), np.nan).astype(np.float32)
     offsets = np.arange(n_groups + 1, dtype=np.int64) * n_days

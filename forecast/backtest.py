@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..data.dates import day_to_date
-from ..data.load import DailyPanel
-from ..features.daily import SeriesArrays, forecast_rows
+from ..data.panel import DailyPanel
+from ..features.daily import forecast_rows
 from . import baselines
 from .daily import DailyForecaster
 from .metrics import coverage, evaluate, pinball, seasonal_scale
@@ -49,7 +49,7 @@ def backtest(
         future = panel.future(cutoff + 1, horizon)
         model = DailyForecaster(**params).fit(train)
         pred = model.predict(horizon, future)
-        arrays = SeriesArrays.from_panel(train, future)
+        arrays = train.extend(future)
         series, target, h = forecast_rows(arrays, horizon, horizon)
         kept = np.flatnonzero(panel.start <= cutoff)
         full = kept[series]

@@ -17,13 +17,13 @@ import pandas as pd
 
 from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
-from ..data.load import DailyPanel, FutureCovariates, load_future, load_history
+from ..data.load import load_future, load_history
+from ..data.panel import DailyPanel, FutureCovariates
 from ..errors import FreshcastError
 from ..outputs import output_folder, write_text
 from ..threads import numba_threads, thread_count
 from ..features.daily import (
     DailyFeatureSpec,
-    SeriesArrays,
     build_matrix,
     feature_names,
     forecast_rows,
@@ -211,7 +211,7 @@ class DailyForecaster:
     def _training_matrix(self, panel: DailyPanel, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Feature matrix and target (daily `demand`) of the training rows; learns which static
         columns, covariates and features the model uses."""
-        arrays = SeriesArrays.from_panel(panel, sales=demand)
+        arrays = panel.with_sales(demand)
         series, target, horizon = training_rows(arrays, self.max_horizon, self.min_history_days, self.seed)
         if self.train_days is not None:
             keep = arrays.day_of(series, target) > panel.last_day - self.train_days
@@ -242,7 +242,7 @@ class DailyForecaster:
             ) from None
         future = panel.future(cut + 1, H, kept)
         mean, _, vol = model._daily_mean(early, future, H)
-        pos = panel.offsets[kept][:, None] + (cut + 1 - panel.start[kept])[:, None] + np.arange(H)
+        pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
         if panel.hourly:
             actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
             profile = intraday_profile(early, model.stockout_recovery if model.recovered_ else 0.0)
@@ -353,7 +353,7 @@ class DailyForecaster:
     def _forecast_matrix(self, panel: DailyPanel, future: FutureCovariates, horizon: int, demand: np.ndarray):
         """Feature matrix of days 1..horizon after the history (series-major), with the arrays
         it was built from and each row's series, target position and horizon."""
-        arrays = SeriesArrays.from_panel(panel, future, sales=demand)
+        arrays = panel.with_sales(demand).extend(future)
         series, target, h = forecast_rows(arrays, future.n_days, horizon)
         X = build_matrix(arrays, panel.series, series, target, h, self.spec, self.max_horizon, self.static_)
         return X, arrays, series, target, h

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.load import DailyPanel
+from ..data.panel import DailyPanel
 from ..errors import FreshcastError
 from ..features.intraday import ewm_profile
 from ..features.latent import demand_hours

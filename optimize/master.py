@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.contract import PRODUCT, STORE
-from ..data.load import DailyPanel
+from ..data.panel import DailyPanel
 from ..errors import DataError
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

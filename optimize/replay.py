@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
-from ..data.load import DailyPanel
+from ..data.panel import DailyPanel
 from ..errors import FreshcastError
 from ..outputs import output_folder, write_table, write_text
 from . import kernels as K
@@ -150,7 +150,7 @@ def replay(
         forecaster.fit(history)
     n = panel.n_series
     S, L = master.shelf_life_days, master.lead_time_days
-    first_pos = panel.offsets[:-1] + (first_day - panel.start)
+    first_pos = panel.positions(first_day)
     demand = panel.sales[first_pos[:, None] + np.arange(T)].astype(np.float64)
     width = T + int(S.max() + L.max()) + 1
     stock = {p.name: np.zeros((n, width)) for p in policies}
@@ -211,7 +211,7 @@ def _note(progress, msg: str) -> None:
 
 def _sales_before(panel: DailyPanel, day: int) -> np.ndarray:
     """Each series' sales on `day` (0 before its first day)."""
-    pos = panel.offsets[:-1] + (day - panel.start)
+    pos = panel.positions(day)
     ok = day >= panel.start
     return np.where(ok, panel.sales[np.where(ok, pos, 0)], 0.0).astype(np.float64)
 

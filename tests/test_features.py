@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from freshcast.features import DailyFeatureSpec, SeriesArrays, build_matrix, feature_names, training_rows
+from freshcast.features import DailyFeatureSpec, build_matrix, feature_names, training_rows
 from freshcast.features import kernels as K
 from freshcast.features.daily import static_columns
 
@@ -64,7 +64,7 @@ def test_target_lags_and_weekday_mean_respect_the_origin():
 
 
 def _matrix(panel, series, target, horizon, future=None, max_horizon=7):
-    arrays = SeriesArrays.from_panel(panel, future)
+    arrays = panel if future is None else panel.extend(future)
     static = static_columns(panel.series)
     return build_matrix(arrays, panel.series, series, target, horizon, DailyFeatureSpec(), max_horizon, static)
 
@@ -74,7 +74,7 @@ def _assert_no_leak(panel, n_rows=200, n_checked=10):
     move. Fails if any sales-derived feature (lags, windows, stockouts, in-stock rates, store
     and product trends) peeks past the origin, or a covariate feature past the last day known
     at the origin (origin + max horizon)."""
-    arrays = SeriesArrays.from_panel(panel)
+    arrays = panel
     series, target, horizon = training_rows(arrays, 7, 14, seed=3)
     pick = np.random.default_rng(0).choice(len(series), n_rows, replace=False)
     base = _matrix(panel, series[pick], target[pick], horizon[pick])
@@ -124,7 +124,7 @@ def test_forecast_features_equal_training_features_for_the_same_origin(sample_pa
     n = train.n_series
     series = np.repeat(np.arange(n), 7)
     h = np.tile(np.arange(1, 8), n).astype(np.int32)
-    ext = SeriesArrays.from_panel(train, future)
+    ext = train.extend(future)
     served = _matrix(train, series, ext.offsets[1:][series] - 8 + h, h, future)
     full = np.flatnonzero(sample_panel.start <= cut)[series]
     hist_target = sample_panel.offsets[full] + (cut + h - sample_panel.start[full])
@@ -145,7 +145,7 @@ def test_kernels_are_cached_for_a_second_process():
 
 def test_training_horizons_are_stratified_per_series(sample_panel):
     """Each run of 7 consecutive training days of a series holds every horizon 1..7 once."""
-    arrays = SeriesArrays.from_panel(sample_panel)
+    arrays = sample_panel
     series, target, horizon = training_rows(arrays, 7, 14, seed=5)
     assert horizon.min() == 1 and horizon.max() == 7
     for s in np.unique(series)[:20]:

@@ -63,7 +63,7 @@ def test_decisions_use_only_sales_before_the_day(setup, result):
     panel, first, model = setup
     t = 4
     changed = load_history(sample_path())
-    pos = changed.offsets[:-1] + (first + t - changed.start)
+    pos = changed.positions(first + t)
     changed.sales[pos] *= 3.0
     changed.instock_sales[pos] *= 3.0
     changed.hour_sales[pos] *= 3.0
