@@ -1,0 +1,186 @@
+"""Reading the input (Parquet or CSV file, hive-partitioned folder, DataFrame or Arrow
+table) batch by batch with Arrow, and reducing its rows to day records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+from pathlib import Path
+
+from ..errors import DataError
+from . import contract as C
+from .kernels import (
+    day_records,
+)
+from .validate import Problems, batch_columns
+
+
+BATCH_ROWS = 1 << 21
+
+
+def source_name(source) -> str:
+    return f"<{type(source).__name__}>" if isinstance(source, (pd.DataFrame, pa.Table)) else str(source)
+
+
+_CSV = (".csv", ".csv.gz")
+
+
+_PARQUET = (".parquet", ".pq")
+
+
+def _open_dataset(path, day_column: str = C.DAY) -> ds.Dataset:
+    """The input as an Arrow dataset. CSV dates are read as text, so that one helper
+    (`data.dates`) turns them into days: Arrow would move times with a zone offset to UTC."""
+    if isinstance(path, pd.DataFrame):
+        path = pa.Table.from_pandas(path, preserve_index=False)
+    if isinstance(path, pa.Table):
+        return ds.dataset(path)
+    path = Path(path)
+    if not path.exists():
+        raise DataError(str(path), ["no such file or folder"])
+    source: str | list[str] = str(path)
+    if path.is_dir():  # data files only: a README or notes beside them are not read
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+        csv = [str(p) for p in files if p.name.endswith(_CSV)]
+        parquet = [str(p) for p in files if p.name.endswith(_PARQUET)]
+        if csv and parquet:
+            raise DataError(str(path), ["the folder mixes CSV and Parquet files: keep one format"])
+        if not csv and not parquet:
+            raise DataError(str(path), ["the folder holds no data files (.parquet, .pq, .csv, .csv.gz)"])
+        fmt, source = ("csv", csv) if csv else ("parquet", parquet)
+    elif path.name.endswith(_CSV):
+        fmt = "csv"
+    elif path.name.endswith(_PARQUET):
+        fmt = "parquet"
+    else:
+        raise DataError(str(path), ["unknown file type: expected .parquet, .pq, .csv or .csv.gz"])
+    try:
+        base = {"partition_base_dir": str(path)} if isinstance(source, list) else {}
+        if fmt == "csv":
+            text = pacsv.ConvertOptions(column_types={day_column: pa.string()})
+            return ds.dataset(source, format=ds.CsvFileFormat(convert_options=text), partitioning="hive", **base)
+        return ds.dataset(source, format=fmt, partitioning="hive", **base)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(str(path), [f"cannot be read as {fmt}: {exc}"]) from exc
+
+
+def _is_number(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return _is_number(t.value_type)
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
+def _is_date(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return _is_date(t.value_type)
+    return pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _plan_columns(
+    schema: pa.Schema, source: str, column_map: C.ColumnMap | None, with_sales: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Decide which native columns to read and from which input names. Raises DataError
+    listing every missing or mistyped column."""
+    to_native = dict(column_map or {})
+    problems = []
+    for k, v in to_native.items():
+        if k not in schema.names:
+            problems.append(f"mapped column '{k}' (for '{v}') is not in the data")
+        if v not in C.NATIVE:
+            problems.append(f"mapping '{k}={v}' names no freshcast column '{v}'")
+    from_native = {v: k for k, v in to_native.items()}
+    name_of = {}  # native -> input name
+    for native in C.NATIVE:
+        theirs = from_native.get(native, native)
+        if theirs in schema.names and (theirs not in to_native or to_native[theirs] == native):
+            name_of[native] = theirs
+    required = [*C.KEYS, C.SALES] if with_sales else list(C.KEYS)
+    for native in required:
+        if native not in name_of:
+            hint = f" (mapped from '{from_native[native]}')" if native in from_native else ""
+            problems.append(f"required column '{native}'{hint} is missing")
+    for native, theirs in name_of.items():
+        t = schema.field(theirs).type
+        ok = _is_date(t) if native == C.DAY else _is_number(t)
+        if not ok:
+            expected = "a date" if native == C.DAY else "a number"
+            problems.append(f"column '{theirs}' has type {t}; expected {expected}")
+    if not with_sales:
+        name_of.pop(C.SALES, None)
+        name_of.pop(C.STOCKOUT, None)
+    if problems:
+        raise DataError(source, problems)
+    covs = [c for c in C.COVARIATES if c in name_of]
+    return name_of, covs
+
+
+def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool):
+    """Stream the input and reduce it to day records. Returns (per-batch record dicts, static
+    names, covariate names, problems, source name, whether rows are hourly)."""
+    day_column = next((theirs for theirs, native in (column_map or {}).items() if native == C.DAY), C.DAY)
+    dataset = _open_dataset(path, day_column)
+    source = source_name(path)
+    name_of, covs = _plan_columns(dataset.schema, source, column_map, with_sales)
+    statics = [c for c in C.STATIC if c in name_of]
+    problems = Problems()
+    parts: list[dict[str, np.ndarray]] = []
+    rows_in_file: dict[str, int] = {}
+    scanner = dataset.scanner(columns=list(name_of.values()), batch_size=BATCH_ROWS)
+    for tagged in _batches(scanner, dataset, list(name_of.values()), source):
+        batch = tagged.record_batch
+        if batch.num_rows == 0:
+            continue
+        file = getattr(tagged.fragment, "path", source)
+        row0 = rows_in_file.get(file, 0)
+        rows_in_file[file] = row0 + batch.num_rows
+        cols, ok = batch_columns(batch, name_of, covs, statics, file, row0, problems)
+        if not ok:
+            continue
+        hour = cols.get(C.HOUR, np.full(batch.num_rows, -1, np.int8))
+        sale = cols.get(C.SALES, np.zeros(batch.num_rows, np.float32))
+        stock = cols.get(C.STOCKOUT, np.zeros(batch.num_rows, np.int8))
+        cov = np.empty((batch.num_rows, len(covs)), np.float32)
+        for j, c in enumerate(covs):
+            cov[:, j] = cols[c]
+        first, *fields = day_records(
+            cols[C.STORE], cols[C.PRODUCT], cols[C.DAY], hour, sale, stock, cov, *C.SHOP_HOURS
+        )
+        rec = dict(
+            zip(
+                ("mask", "dups", "dup_row", "rows", "sales", "so_hours", "so_shop", "in_sales", "in_hours", "cov_sum",
+                 "hour_sales", "so_mask"),
+                fields,
+            )
+        )
+        for k in (C.STORE, C.PRODUCT, *statics):
+            rec[k] = cols[k][first].astype(np.int64)
+        rec[C.DAY] = cols[C.DAY][first]
+        rec["file"] = np.full(len(first), len(parts), np.int32)
+        rec["row"] = (first + row0).astype(np.int64)
+        rec["dup_row"] = np.where(rec["dup_row"] >= 0, rec["dup_row"] + row0, -1)
+        rec["_file_name"] = file
+        parts.append(rec)
+    if not parts and not problems:
+        problems.add(source, "", "holds no rows", 0)
+    return parts, statics, covs, problems, source, C.HOUR in name_of
+
+
+def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], source: str):
+    """The scanner's tagged batches; a file that cannot be read (corrupt page, truncated
+    file, bad CSV line) raises DataError naming that file."""
+    try:
+        yield from scanner.scan_batches()
+    except (pa.ArrowException, OSError) as exc:
+        culprit = source
+        fragments = list(dataset.get_fragments())
+        for fragment in fragments if len(fragments) > 1 else []:  # which file? read again, batch by batch
+            try:
+                for _ in fragment.to_batches(columns=[c for c in columns if c in fragment.physical_schema.names]):
+                    pass
+            except (pa.ArrowException, OSError):
+                culprit = getattr(fragment, "path", source)
+                break
+        raise DataError(culprit, [f"cannot be read: {str(exc).splitlines()[0]}"]) from None

@@ -1,0 +1,184 @@
+"""Validation of the input rows against the contract: one problem line per file, column and
+kind with a count and the first row; range checks of a batch; calendar sanity and repeated
+rows across batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from . import contract as C
+from .dates import NOT_A_DAY, day_numbers, day_to_date
+from .kernels import (
+    count_bad_sales,
+    count_implausible,
+    count_outside,
+    popcount24,
+)
+
+
+class Problems:
+    """Collects validation problems, one line per (file, column, kind) with a count and the
+    first offending row."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str], list] = {}
+
+    def add(self, file: str, column: str, kind: str, count: int, example: str = "") -> None:
+        key = (file, column, kind)
+        if key in self._seen:
+            self._seen[key][0] += count
+        else:
+            self._seen[key] = [count, example]
+
+    def lines(self) -> list[str]:
+        out = []
+        for (file, column, kind), (count, example) in self._seen.items():
+            where = f"{file}: " if file else ""
+            col = f"column '{column}' " if column else ""
+            ex = f" (first: {example})" if example else ""
+            out.append(f"{where}{col}{kind}: {count} row(s){ex}" if count else f"{where}{col}{kind}")
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self._seen)
+
+
+def _describe_row(cols: dict[str, np.ndarray], i: int, row0: int) -> str:
+    day = day_to_date(cols[C.DAY][i])
+    hour = f", hour={cols[C.HOUR][i]}" if C.HOUR in cols else ""
+    return f"row {row0 + i + 1}: store_id={cols[C.STORE][i]}, product_id={cols[C.PRODUCT][i]}, dt={day}{hour}"
+
+
+def batch_columns(batch, name_of, covs, statics, file, row0, problems):
+    """Convert one batch to numpy, recording every contract violation. Returns (cols, ok):
+    ok is False when the rows cannot be reduced to day records (bad keys, dates or hours)."""
+    cols: dict[str, np.ndarray] = {}
+    ok = True
+    for native, theirs in name_of.items():
+        arr = batch.column(batch.schema.get_field_index(theirs))
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        nulls = arr.null_count
+        if native in (*C.KEYS, C.HOUR, *statics) and nulls:
+            problems.add(file, theirs, "is empty (NaN or null)", nulls)
+            ok = False
+            continue
+        if native == C.DAY:
+            days = day_numbers(arr)
+            bad = days == NOT_A_DAY
+            if bad.any():
+                i = int(np.argmax(bad))
+                problems.add(file, theirs, "is not a date (expected YYYY-MM-DD)", int(bad.sum()),
+                             f"row {row0 + i + 1}: '{arr[i].as_py()}'")  # fmt: skip
+                ok = False
+            cols[native] = days.astype(np.int32)
+            continue
+        if native in (C.SALES, C.STOCKOUT) and nulls:
+            problems.add(file, theirs, "is empty (NaN or null)", nulls)
+            ok = False
+            continue
+        values = arr.to_numpy(zero_copy_only=False)
+        if native in (C.SALES, *covs):
+            values = np.asarray(values, dtype=np.float32)
+        elif values.dtype.kind not in "iuf":
+            values = values.astype(np.float32)  # booleans
+        cols[native] = values
+    if not ok:
+        return cols, False
+    found = []  # (native column, problem, rows, first row)
+    if C.SALES in cols:
+        n_nan, first_nan, n_neg, first_neg = count_bad_sales(cols[C.SALES])
+        found += [(C.SALES, "is NaN or infinite", n_nan, first_nan), (C.SALES, "is negative", n_neg, first_neg)]
+    for c in covs:
+        lo, hi, whole = C.COVARIATE_RANGES[c]
+        kind = "is not 0 or 1" if whole else f"is outside the plausible range {lo:g} .. {hi:g}"
+        found.append((c, kind, *count_implausible(cols[c], lo, hi, whole)))
+    ranges = [(C.STOCKOUT, 0, 1, "is not 0 or 1"), (C.HOUR, 0, 23, "is not an hour 0..23")]
+    ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in (C.STORE, C.PRODUCT)]
+    # integer category columns are range-checked per day record in assemble_days; float ones here
+    ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in statics if cols[c].dtype.kind == "f"]
+    for native, lo, hi, kind in ranges:
+        if native in cols:
+            values = cols[native]
+            found.append((native, kind, *count_outside(values, lo, hi, values.dtype.kind == "f")))
+    for native, kind, n_bad, first in found:
+        if n_bad:
+            problems.add(file, name_of[native], kind, int(n_bad), _describe_row(cols, int(first), row0))
+            # bad keys or hours make the batch unusable; bad values (sales, flags, covariates)
+            # are reported, and the rows still serve the checks across rows (repeats, days)
+            ok = ok and native not in (C.HOUR, C.STORE, C.PRODUCT, *statics)
+    for native in (C.STORE, C.PRODUCT, *statics):
+        if cols[native].dtype.kind == "f":
+            cols[native] = cols[native].astype(np.int64)
+    if C.HOUR in cols:
+        cols[C.HOUR] = cols[C.HOUR].astype(np.int8, copy=False)
+    return cols, ok
+
+
+def repeated_row(cell: np.ndarray, repeated: np.ndarray, rec: dict) -> int:
+    """The record holding the first repeat of the first cell that holds one: a record with a
+    row repeated inside it, else the cell's last record (rows are read in order)."""
+    at = np.flatnonzero(cell == cell[np.argmax(repeated)])
+    inside = at[rec["dup_row"][at] >= 0]
+    return int(inside[0] if len(inside) else at[-1])
+
+
+def row_of_repeat(rec: dict, r: int) -> int:
+    """Row (from 0, in its file) of the repeat in record r."""
+    return int(rec["dup_row"][r] if rec["dup_row"][r] >= 0 else rec["row"][r])
+
+
+def calendar_ok(rec: dict, files: list[str], problems: Problems, source: str) -> bool:
+    """Refuse days outside FIRST_YEAR..LAST_YEAR and rows cut off from the others by more
+    than MAX_GAP_DAYS without any row (a mistyped date would otherwise stretch every series
+    over the gap)."""
+    day = rec[C.DAY]
+    lo = int(np.datetime64(f"{C.FIRST_YEAR}-01-01", "D").astype(np.int64))
+    hi = int(np.datetime64(f"{C.LAST_YEAR}-12-31", "D").astype(np.int64))
+
+    def where(r: int) -> str:
+        return (f"{files[rec['file'][r]]} row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, "
+                f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(day[r])}")  # fmt: skip
+
+    outside = (day < lo) | (day > hi)
+    if outside.any():
+        problems.add(source, C.DAY, f"is not between {C.FIRST_YEAR} and {C.LAST_YEAR}", int(outside.sum()),
+                     where(int(np.argmax(outside))))  # fmt: skip
+        return False
+    first = int(day.min())
+    days = first + np.flatnonzero(np.bincount(day - first))
+    gaps = np.flatnonzero(np.diff(days) > C.MAX_GAP_DAYS)
+    if len(gaps):
+        g = int(gaps[0])
+        before, after = days[g], days[g + 1]
+        # the side with fewer rows is the odd one out
+        late = day >= after
+        odd = late if late.sum() <= (~late).sum() else ~late
+        problems.add(
+            source, C.DAY,
+            f"leaves {int(after - before) - 1:,} days without any row between {day_to_date(before)} and "
+            f"{day_to_date(after)}: a mistyped date?", int(odd.sum()), where(int(np.argmax(odd))),
+        )  # fmt: skip
+        return False
+    return True
+
+
+def repeated_cells(cell: np.ndarray, rec: dict, files: list[str], hourly: bool) -> str:
+    """The problem if a store x product x day (x hour) appears in more than one row, naming
+    the first repeated row; '' if none."""
+    order = np.argsort(cell, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(cell[order]) != 0])
+    masks = rec["mask"][order]
+    union = np.bitwise_or.reduceat(masks, starts)
+    hours = np.add.reduceat(popcount24(masks).astype(np.int64), starts)
+    within = rec["dups"][order] > 0
+    repeated = (hours > popcount24(union)) | (np.maximum.reduceat(within, starts) > 0)
+    if repeated.any():
+        k = int(np.argmax(repeated))
+        r = repeated_row(cell, cell == cell[order[starts[k]]], rec)
+        where = (f"{files[rec['file'][r]]} row {row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
+                 f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}")  # fmt: skip
+        keys = "store_id, product_id, dt, hour" if hourly else "store_id, product_id, dt"
+        return f"repeated {keys} rows: {int(repeated.sum())} day(s) hold a row twice (first: {where})"
+    return ""
