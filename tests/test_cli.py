@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
@@ -15,6 +16,7 @@ from freshcast.data import sample_path
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_forecast_command_writes_the_contract(tmp_path):
     df = split_sample(tmp_path)
     out = tmp_path / "pred.parquet"
@@ -34,6 +36,7 @@ def test_forecast_command_writes_the_contract(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), pred)
 
 
+@pytest.mark.slow
 def test_forecast_quantile_levels_are_configurable(tmp_path):
     split_sample(tmp_path)
     args = ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(tmp_path / "future.parquet")]
@@ -72,6 +75,7 @@ def test_validate_exit_codes(tmp_path):
     assert missing.exit_code == 1 and "no such file" in missing.output
 
 
+@pytest.mark.slow
 def test_help_does_not_import_the_heavy_libraries():
     code = "import sys; from freshcast.cli import app; print(sorted({'numba','lightgbm','pandas'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
@@ -94,6 +98,7 @@ def test_unwritable_outputs_fail_before_the_work(tmp_path):
     assert not (tmp_path / "p.parquet").exists()
 
 
+@pytest.mark.slow
 def test_threads_option_and_defaults(tmp_path):
     import numba
 
@@ -113,6 +118,7 @@ def test_threads_option_and_defaults(tmp_path):
         set_threads(None)
 
 
+@pytest.mark.slow
 def test_make_future_writes_assumed_covariates_that_forecast_accepts(tmp_path):
     split_sample(tmp_path)
     hist = pd.read_parquet(tmp_path / "history.parquet")

@@ -132,6 +132,7 @@ def test_forecast_features_equal_training_features_for_the_same_origin(sample_pa
     np.testing.assert_array_equal(served, known)
 
 
+@pytest.mark.slow
 def test_kernels_are_cached_for_a_second_process():
     code = (
         "import numpy as np; from freshcast.features import kernels as K;"

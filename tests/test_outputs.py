@@ -129,6 +129,7 @@ def test_a_folder_output_never_replaces_files_freshcast_did_not_write(tmp_path):
     assert (out / "model.txt").read_text() == "2" and not (out / "sub").exists()
 
 
+@pytest.mark.slow
 def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
     import subprocess
     import sys
