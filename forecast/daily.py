@@ -31,6 +31,7 @@ from ..features.daily import (
     training_rows,
 )
 from ..features.latent import recovered_sales
+from .distribution import ForecastDistribution
 from .hourly import dayparts, intraday_profile, part_shares
 from .quantiles import Holdout, check_quantiles, quantile_column, volatility
 
@@ -269,45 +270,48 @@ class DailyForecaster:
         one row per slot (column ``slot``). Hours and slots add up to the daily forecast. Every
         row also carries the quantiles of the model's `quantiles` levels (q10, q50, q90 ...)."""
         key, labels, groups = dayparts(level, slots)  # validates both before any work
+        if groups is None:
+            return self.predict_distribution(horizon, future, history).to_frame()
         panel, future = self._inputs(horizon, future, history)
         yhat, series, vol = self._daily_mean(panel, future, horizon)
-        k = 1 if groups is None else len(groups)
-        if groups is None:
-            mean = yhat
-        else:
-            profile = intraday_profile(panel, self.stockout_recovery if self.recovered_ else 0.0)
-            mean = (yhat[:, None] * part_shares(profile[series], groups)).ravel()
+        k = len(groups)
+        profile = intraday_profile(panel, self.stockout_recovery if self.recovered_ else 0.0)
+        mean = (yhat[:, None] * part_shares(profile[series], groups)).ravel()
         h = np.tile(np.arange(1, horizon + 1), panel.n_series)
         out = {
             STORE: np.repeat(panel.series[STORE].to_numpy()[series], k),
             PRODUCT: np.repeat(panel.series[PRODUCT].to_numpy()[series], k),
             DAY: np.repeat(day_to_date(panel.last_day + h), k),
         }
-        if key is not None:
-            out[key] = np.tile(labels, len(yhat))
+        out[key] = np.tile(labels, len(yhat))
         out["yhat"] = mean.astype(np.float32)
         if self.quantiles:
-            if groups is not None and not self.holdout_.hourly:
+            if not self.holdout_.hourly:
                 raise FreshcastError("hour and slot quantiles need a model fitted on hourly rows")
             q = self.holdout_.table(groups, self.quantiles).predict(out["yhat"], np.repeat(vol, k))
             out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(self.quantiles)})
         return pd.DataFrame(out)
 
     @_threaded
-    def predict_arrays(
+    def predict_distribution(
         self,
         horizon: int,
         future: FutureCovariates | str | Path | pd.DataFrame,
         history: DailyPanel | str | Path | pd.DataFrame | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Daily forecasts as arrays in the history's series order: the mean (n_series,
-        horizon) and the quantiles (n_series, horizon, len(quantiles)), units >= 0."""
+    ) -> ForecastDistribution:
+        """Daily forecasts of the `horizon` days after the history, in the history's series
+        order: the mean and the quantiles of the model's levels (see `predict`)."""
         panel, future = self._inputs(horizon, future, history)
         yhat, _, vol = self._daily_mean(panel, future, horizon)
-        if not self.quantiles:
-            return yhat.reshape(-1, horizon), np.empty((len(yhat) // horizon, horizon, 0), np.float32)
-        q = self.holdout_.table(None, self.quantiles).predict(yhat, vol)
-        return yhat.reshape(-1, horizon), q.reshape(-1, horizon, len(self.quantiles))
+        n = len(yhat) // horizon
+        if self.quantiles:
+            q = self.holdout_.table(None, self.quantiles).predict(yhat, vol).reshape(n, horizon, -1)
+        else:
+            q = np.empty((n, horizon, 0), np.float32)
+        return ForecastDistribution(
+            store_id=panel.series[STORE].to_numpy(), product_id=panel.series[PRODUCT].to_numpy(),
+            first_day=panel.last_day + 1, mean=yhat.reshape(n, horizon), levels=self.quantiles, quantiles=q,
+        )  # fmt: skip
 
     def _inputs(self, horizon, future, history) -> tuple[DailyPanel, FutureCovariates]:
         """Check the model and the forecast inputs; load them if given as paths or frames."""

@@ -4,22 +4,21 @@ date, with the reasons for every line."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..data.contract import DAY, PRODUCT, STORE
-from ..data.dates import NOT_A_DAY, day_number, day_numbers, day_to_date
+from ..data.contract import PRODUCT, STORE
+from ..data.dates import day_number, day_to_date
 from ..errors import DataError, FreshcastError
+from ..forecast.distribution import ForecastDistribution
 from ..outputs import output_folder, write_table, write_text
 from . import tables
 from .master import EVERY_DAY, MasterData
 from .orders import days_needed, optimal_orders
 
-_QUANTILE = re.compile(r"^q(\d+(?:\.\d+)?)$")
 
 
 @dataclass
@@ -30,55 +29,15 @@ class PurchaseOrders:
     notes: list[str] = field(default_factory=list)
 
 
-def read_forecast(path: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, tuple, np.ndarray]:
-    """Daily forecast table (`freshcast forecast` output) -> (lines: store_id, product_id;
-    days (day numbers); mean (n, H); quantiles (n, H, J); levels). Every line needs the
-    same consecutive days and two or more quantile columns."""
+def read_forecast(path: str | Path | pd.DataFrame) -> ForecastDistribution:
+    """The daily forecast (`freshcast forecast` output, a path or a DataFrame) with two or
+    more quantile levels, as orders need them."""
     source = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
     df = path if isinstance(path, pd.DataFrame) else tables.read_file(Path(path))
-    problems = [f"required column '{c}' is missing" for c in (STORE, PRODUCT, DAY, "yhat") if c not in df.columns]
-    for c in ("hour", "slot"):
-        if c in df.columns:
-            problems.append(f"column '{c}': orders need a daily forecast (forecast without --level or --slots)")
-    qcols = sorted((float(m.group(1)) / 100, c) for c in df.columns if (m := _QUANTILE.match(c)))
-    if len(qcols) < 2:
-        problems.append("needs two or more quantile columns (q10, q50, q90 ...): forecast with --quantiles")
-    if problems:
-        raise DataError(source, problems)
-    value_cols = ["yhat"] + [c for _, c in qcols]
-    values = df[value_cols].to_numpy(np.float64)
-    if np.isnan(values).any() or (values < 0).any():
-        bad = np.isnan(values) | (values < 0)
-        col = value_cols[int(np.argmax(bad.any(axis=0)))]
-        raise DataError(source, [f"column '{col}' is NaN or negative in {int(bad.any(axis=1).sum())} row(s)"])
-    falling = (np.diff(values[:, 1:], axis=1) < -1e-6 * (1 + np.abs(values[:, 2:]))).any(axis=1)
-    if falling.any():
-        i = int(np.argmax(falling))
-        names = ", ".join(c for _, c in qcols)
-        raise DataError(source, [f"columns {names} must not decrease from one quantile to the next: "
-                                 f"{int(falling.sum())} row(s), first row {i + 1}"])  # fmt: skip
-    dup = df.duplicated([STORE, PRODUCT, DAY]).to_numpy()
-    if dup.any():
-        i = int(np.argmax(dup))
-        raise DataError(source, [f"{int(dup.sum())} repeated store_id, product_id, dt row(s), first row {i + 1}: "
-                                 f"store_id={df[STORE].iat[i]}, product_id={df[PRODUCT].iat[i]}, "
-                                 f"dt={df[DAY].iat[i]}"])  # fmt: skip
-    day = day_numbers(df[DAY])
-    if (day == NOT_A_DAY).any():
-        i = int(np.argmax(day == NOT_A_DAY))
-        raise DataError(source, [f"column '{DAY}' is not a date (expected YYYY-MM-DD): "
-                                 f"{int((day == NOT_A_DAY).sum())} row(s), first row {i + 1}"])  # fmt: skip
-    df = df.assign(**{DAY: day}).sort_values([STORE, PRODUCT, DAY], kind="stable")
-    days = np.unique(day)
-    lines = df[[STORE, PRODUCT]].drop_duplicates().reset_index(drop=True)
-    n, H = len(lines), len(days)
-    if len(df) != n * H or H != int(days[-1] - days[0]) + 1:
-        first, last = day_to_date(days[0]), day_to_date(days[-1])
-        raise DataError(source, [f"every store x product needs one row for each of the consecutive days "
-                                 f"{first} .. {last} ({n} lines x {H} days != {len(df)} rows)"])  # fmt: skip
-    values = df[value_cols].to_numpy(np.float64).reshape(n, H, len(value_cols))
-    levels = tuple(lv for lv, _ in qcols)
-    return lines.astype(np.int64), days, values[:, :, 0], values[:, :, 1:], levels
+    forecast = ForecastDistribution.from_frame(df, source)
+    if len(forecast.levels) < 2:
+        raise DataError(source, ["needs two or more quantile columns (q10, q50, q90 ...): forecast with --quantiles"])
+    return forecast
 
 
 def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame | None,
@@ -186,7 +145,9 @@ def plan_orders(
     still to come) for every store x product of the forecast that orders that weekday.
     Tables are paths (Parquet or CSV) or DataFrames with the columns of `optimize.tables`;
     all but products are optional. `budget` caps each store's spend on the order date."""
-    lines, days, _, quantiles, levels = read_forecast(forecast)
+    distribution = read_forecast(forecast)
+    lines, quantiles, levels = distribution.lines(), distribution.quantiles, distribution.levels
+    days = distribution.days
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms,
                                                 inventory=on_hand, on_order=on_order).items()}  # fmt: skip
     products = tables.read_products(products)

@@ -167,10 +167,11 @@ def replay(
         review = master.review_days(day)
         D = days_needed(master, review)
         h = min(forecaster.max_horizon, T - t)
-        mean, quantiles = forecaster.predict_arrays(h, panel.future(day, h), panel.until(day - 1))
+        forecast = forecaster.predict_distribution(h, panel.future(day, h), panel.until(day - 1))
+        mean, quantiles = forecast.mean, forecast.quantiles
         state = DayState(
             day=day, master=master, on_hand=None, on_order=None, review=review, can_order=master.orders_on(day),
-            mean=weekly_extend(mean, D).astype(np.float64), quantiles=quantiles, levels=forecaster.quantiles,
+            mean=weekly_extend(mean, D).astype(np.float64), quantiles=quantiles, levels=forecast.levels,
             last_week=np.stack([_sales_before(panel, day + d - 7 * (d // 7 + 1)) for d in range(D)], axis=1),
             actual=weekly_extend(demand[:, t:], D),  # past the replay: the same weekday repeated
         )  # fmt: skip

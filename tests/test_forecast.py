@@ -131,3 +131,20 @@ def test_the_forecast_does_not_depend_on_the_thread_count(split):
     one = DailyForecaster(**{**FAST, "n_jobs": 1}).fit(train).predict(7, future)
     two = DailyForecaster(**{**FAST, "n_jobs": 2}).fit(train).predict(7, future)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_the_distribution_is_the_one_carrier_of_forecasts(fitted, split):
+    from freshcast.forecast.distribution import ForecastDistribution
+
+    train, future = split
+    dist = fitted.predict_distribution(7, future)
+    assert dist.levels == (0.1, 0.5, 0.9) and dist.quantiles.shape == (train.n_series, 7, 3)
+    frame = fitted.predict(7, future)
+    pd.testing.assert_frame_equal(dist.to_frame(), frame)
+    back = ForecastDistribution.from_frame(frame.sample(frac=1.0, random_state=0))  # any row order
+    assert back.levels == dist.levels and back.first_day == dist.first_day
+    order = np.lexsort((dist.product_id, dist.store_id))
+    np.testing.assert_array_equal(back.quantiles, dist.quantiles[order])
+    np.testing.assert_array_equal(back.mean, dist.mean[order])
+    odd = frame.rename(columns={"q10": "q2.5"})  # levels come from the column names, once
+    assert ForecastDistribution.from_frame(odd).levels == (0.025, 0.5, 0.9)

@@ -1,0 +1,120 @@
+"""The forecast distribution: daily demand of n store x product series over H consecutive
+days as a mean and quantiles. The forecaster makes it, plan-orders and the replay read it,
+and `to_frame` / `from_frame` are the one place that knows the output columns (`yhat`, `q10`,
+`q2.5`, ...)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data.contract import DAY, PRODUCT, STORE
+from ..data.dates import NOT_A_DAY, day_numbers, day_to_date
+from ..errors import DataError
+from .quantiles import check_quantiles, quantile_column
+
+_QUANTILE = re.compile(r"^q(\d+(?:\.\d+)?)$")
+
+
+@dataclass
+class ForecastDistribution:
+    """store_id, product_id : int64 (n,) the series.
+    first_day : day number of the first forecast day; the days are consecutive.
+    mean : float32 (n, H) mean demand per day (units, >= 0).
+    levels : sorted quantile levels in (0, 1), possibly none.
+    quantiles : float32 (n, H, len(levels)), non-decreasing along the levels."""
+
+    store_id: np.ndarray
+    product_id: np.ndarray
+    first_day: int
+    mean: np.ndarray
+    levels: tuple[float, ...]
+    quantiles: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.levels = check_quantiles(self.levels)
+        n, H = self.mean.shape
+        if self.store_id.shape != (n,) or self.product_id.shape != (n,) or self.quantiles.shape != (n, H, len(self.levels)):
+            raise ValueError("store_id, product_id (n,), mean (n, H) and quantiles (n, H, levels) disagree")
+
+    @property
+    def n_series(self) -> int:
+        return self.mean.shape[0]
+
+    @property
+    def horizon(self) -> int:
+        return self.mean.shape[1]
+
+    @property
+    def days(self) -> np.ndarray:
+        """Day numbers of the forecast days."""
+        return self.first_day + np.arange(self.horizon)
+
+    def lines(self) -> pd.DataFrame:
+        """store_id, product_id of each series, in row order."""
+        return pd.DataFrame({STORE: self.store_id, PRODUCT: self.product_id})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per series and day: store_id, product_id, dt, yhat and a column per level
+        (q10, q50, q90 ...)."""
+        H = self.horizon
+        out = {
+            STORE: np.repeat(self.store_id, H),
+            PRODUCT: np.repeat(self.product_id, H),
+            DAY: np.tile(day_to_date(self.days), self.n_series),
+            "yhat": self.mean.ravel(),
+        }
+        out.update({quantile_column(lv): self.quantiles[:, :, j].ravel() for j, lv in enumerate(self.levels)})
+        return pd.DataFrame(out)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, source: str = "<DataFrame>") -> ForecastDistribution:
+        """A daily forecast table (`to_frame`'s columns, any row order). DataError naming
+        `source` if a column is missing, a value is NaN or negative, quantiles decrease, a row
+        repeats, a date is not a date, or the series do not share the same consecutive days."""
+        problems = [f"required column '{c}' is missing" for c in (STORE, PRODUCT, DAY, "yhat") if c not in df.columns]
+        for c in ("hour", "slot"):
+            if c in df.columns:
+                problems.append(f"column '{c}': a daily forecast is needed (forecast without --level or --slots)")
+        if problems:
+            raise DataError(source, problems)
+        qcols = sorted((float(m.group(1)) / 100, c) for c in df.columns if (m := _QUANTILE.match(c)))
+        value_cols = ["yhat"] + [c for _, c in qcols]
+        values = df[value_cols].to_numpy(np.float64)
+        bad = np.isnan(values) | (values < 0)
+        if bad.any():
+            col = value_cols[int(np.argmax(bad.any(axis=0)))]
+            raise DataError(source, [f"column '{col}' is NaN or negative in {int(bad.any(axis=1).sum())} row(s)"])
+        falling = (np.diff(values[:, 1:], axis=1) < -1e-6 * (1 + np.abs(values[:, 2:]))).any(axis=1)
+        if falling.any():
+            names = ", ".join(c for _, c in qcols)
+            raise DataError(source, [f"columns {names} must not decrease from one quantile to the next: "
+                                     f"{int(falling.sum())} row(s), first row {int(np.argmax(falling)) + 1}"])  # fmt: skip
+        dup = df.duplicated([STORE, PRODUCT, DAY]).to_numpy()
+        if dup.any():
+            i = int(np.argmax(dup))
+            raise DataError(source, [f"{int(dup.sum())} repeated store_id, product_id, dt row(s), first row {i + 1}: "
+                                     f"store_id={df[STORE].iat[i]}, product_id={df[PRODUCT].iat[i]}, "
+                                     f"dt={df[DAY].iat[i]}"])  # fmt: skip
+        day = day_numbers(df[DAY])
+        if (day == NOT_A_DAY).any():
+            i = int(np.argmax(day == NOT_A_DAY))
+            raise DataError(source, [f"column '{DAY}' is not a date (expected YYYY-MM-DD): "
+                                     f"{int((day == NOT_A_DAY).sum())} row(s), first row {i + 1}"])  # fmt: skip
+        df = df.assign(**{DAY: day}).sort_values([STORE, PRODUCT, DAY], kind="stable")
+        days = np.unique(day)
+        lines = df[[STORE, PRODUCT]].drop_duplicates()
+        n, H = len(lines), len(days)
+        if len(df) != n * H or H != int(days[-1] - days[0]) + 1:
+            first, last = day_to_date(days[0]), day_to_date(days[-1])
+            raise DataError(source, [f"every store x product needs one row for each of the consecutive days "
+                                     f"{first} .. {last} ({n} lines x {H} days != {len(df)} rows)"])  # fmt: skip
+        values = df[value_cols].to_numpy(np.float32).reshape(n, H, len(value_cols))
+        return cls(
+            store_id=lines[STORE].to_numpy(np.int64), product_id=lines[PRODUCT].to_numpy(np.int64),
+            first_day=int(days[0]), mean=values[:, :, 0], levels=tuple(lv for lv, _ in qcols),
+            quantiles=np.ascontiguousarray(values[:, :, 1:]),
+        )  # fmt: skip
