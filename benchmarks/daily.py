@@ -122,7 +122,7 @@ def run_freshcast(args, out: Path) -> dict:
     pred["in_stock"] = panel.in_stock()[pos]
     pred["seasonal_naive"] = baselines.seasonal_naive(arrays, series, target, h)
     pred["moving_average"] = baselines.moving_average(arrays, series, target, h)
-    quantiles = {quantile_column(q): f"freshcast_{quantile_column(q)}" for q in model.quantiles}
+    quantiles = {quantile_column(q): f"freshcast_{quantile_column(q)}" for q in model.quantiles_}
     pred.rename(columns={"yhat": "freshcast", **quantiles}).to_parquet(out / "freshcast.parquet")
     return {"stages": st.rows, "params": {k: str(v) for k, v in model.get_params().items()}, "train_rows": model.n_train_rows_}
 

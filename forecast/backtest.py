@@ -76,7 +76,7 @@ def backtest(
                 scale,
             )
             if method == "yhat":
-                m.update(_quantile_scores(group, model.quantiles))
+                m.update(_quantile_scores(group, model.quantiles_))
             name = "freshcast" if method == "yhat" else method
             scores.append({"fold": str(fold), "method": name, **m})
     return pd.DataFrame(scores), forecasts.drop(columns="series")

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import lightgbm as lgb
+from sklearn.base import BaseEstimator, clone
 import numpy as np
 import pandas as pd
 
@@ -51,7 +52,7 @@ def _threaded(method):
     return run
 
 
-class DailyForecaster:
+class DailyForecaster(BaseEstimator):
     """Forecast daily units sold per store x product for the next 1..max_horizon days.
 
     Direct multi-horizon: one LightGBM model is trained on rows (series, day, horizon h)
@@ -111,9 +112,9 @@ class DailyForecaster:
         lgb_params: dict | None = None,
     ):
         self.max_horizon = max_horizon
-        self.lags = tuple(lags)
-        self.windows = tuple(windows)
-        self.ewm_alphas = tuple(ewm_alphas)
+        self.lags = lags
+        self.windows = windows
+        self.ewm_alphas = ewm_alphas
         self.weekday_weeks = weekday_weeks
         self.objective = objective
         self.n_estimators = n_estimators
@@ -123,20 +124,17 @@ class DailyForecaster:
         self.reg_lambda = reg_lambda
         self.max_bin = max_bin
         self.stockout_recovery = stockout_recovery
-        self.quantiles = tuple(quantiles)
+        self.quantiles = quantiles
         self.min_history_days = min_history_days
         self.train_days = train_days
         self.seed = seed
         self.n_jobs = n_jobs
-        self.lgb_params = dict(lgb_params or {})
+        self.lgb_params = lgb_params
 
     # ---------------------------------------------------------------- parameters
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in _PARAMS}
-
     @property
     def spec(self) -> DailyFeatureSpec:
-        return DailyFeatureSpec(self.lags, self.windows, self.ewm_alphas, self.weekday_weeks)
+        return DailyFeatureSpec(tuple(self.lags), tuple(self.windows), tuple(self.ewm_alphas), self.weekday_weeks)
 
     def _lgb_params(self) -> dict:
         return {
@@ -159,7 +157,7 @@ class DailyForecaster:
             "force_row_wise": True,
             "num_threads": thread_count(self.n_jobs),
             "verbosity": -1,
-            **self.lgb_params,
+            **(self.lgb_params or {}),
         }
 
     def _demand(self, panel: DailyPanel) -> np.ndarray:
@@ -178,7 +176,7 @@ class DailyForecaster:
             raise FreshcastError("min_history_days must be at least max_horizon")
         if not 0.0 <= self.stockout_recovery <= 1.0:
             raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
-        self.quantiles = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
+        self.quantiles_ = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
         if history is None:
             raise FreshcastError("fit needs the sales history: a DailyPanel, a path or a DataFrame")
         panel = _as_panel(history)
@@ -203,7 +201,7 @@ class DailyForecaster:
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
         self.fit_seconds_ = {"features": t1 - t0, "train": time.perf_counter() - t1}
-        if self.quantiles:
+        if self.quantiles_:
             t2 = time.perf_counter()
             self.holdout_ = self._holdout(panel)
             self.fit_seconds_["calibration"] = time.perf_counter() - t2
@@ -233,7 +231,7 @@ class DailyForecaster:
         cut = panel.last_day - H
         kept = np.flatnonzero(panel.start <= cut)
         early = panel.until(cut)
-        model = type(self)(**{**self.get_params(), "quantiles": ()})
+        model = clone(self).set_params(quantiles=())
         try:
             model.fit(early)
         except FreshcastError as exc:
@@ -285,11 +283,11 @@ class DailyForecaster:
         }
         out[key] = np.tile(labels, len(yhat))
         out["yhat"] = mean.astype(np.float32)
-        if self.quantiles:
+        if self.quantiles_:
             if not self.holdout_.hourly:
                 raise FreshcastError("hour and slot quantiles need a model fitted on hourly rows")
-            q = self.holdout_.table(groups, self.quantiles).predict(out["yhat"], np.repeat(vol, k))
-            out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(self.quantiles)})
+            q = self.holdout_.table(groups, self.quantiles_).predict(out["yhat"], np.repeat(vol, k))
+            out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(self.quantiles_)})
         return pd.DataFrame(out)
 
     @_threaded
@@ -304,13 +302,13 @@ class DailyForecaster:
         panel, future = self._inputs(horizon, future, history)
         yhat, _, vol = self._daily_mean(panel, future, horizon)
         n = len(yhat) // horizon
-        if self.quantiles:
-            q = self.holdout_.table(None, self.quantiles).predict(yhat, vol).reshape(n, horizon, -1)
+        if self.quantiles_:
+            q = self.holdout_.table(None, self.quantiles_).predict(yhat, vol).reshape(n, horizon, -1)
         else:
             q = np.empty((n, horizon, 0), np.float32)
         return ForecastDistribution(
             store_id=panel.series[STORE].to_numpy(), product_id=panel.series[PRODUCT].to_numpy(),
-            first_day=panel.last_day + 1, mean=yhat.reshape(n, horizon), levels=self.quantiles, quantiles=q,
+            first_day=panel.last_day + 1, mean=yhat.reshape(n, horizon), levels=self.quantiles_, quantiles=q,
         )  # fmt: skip
 
     def _inputs(self, horizon, future, history) -> tuple[DailyPanel, FutureCovariates]:
@@ -372,7 +370,7 @@ class DailyForecaster:
         path = Path(path)
         meta = {
             "format": "freshcast.daily/1",
-            "params": self.get_params(),
+            "params": self.get_params(deep=False),
             "feature_spec": asdict(self.spec),
             "feature_names": self.feature_names_,
             "static": self.static_,
@@ -390,7 +388,7 @@ class DailyForecaster:
         }
         with output_folder(path, "model") as tmp:
             write_text(tmp / MODEL_FILE, self.booster_.model_to_string())
-            if self.quantiles:
+            if self.quantiles_:
                 self.holdout_.save(tmp / HOLDOUT_FILE)
             meta["sha256"] = {f.name: _sha256(f) for f in sorted(tmp.iterdir()) if f.name in _DATA_FILES}
             write_text(tmp / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
@@ -430,6 +428,8 @@ class DailyForecaster:
         model.covariates_ = meta["covariates"]
         model.trained_range_ = tuple(meta["trained_range"])
         model.n_train_rows_ = meta["n_train_rows"]
+        model.quantiles_ = check_quantiles(params["quantiles"])
+        model.recovered_ = bool(meta.get("stockout_recovered", False))
         return model
 
 
@@ -463,27 +463,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-_PARAMS = (
-    "max_horizon",
-    "lags",
-    "windows",
-    "ewm_alphas",
-    "weekday_weeks",
-    "objective",
-    "n_estimators",
-    "learning_rate",
-    "num_leaves",
-    "min_child_samples",
-    "reg_lambda",
-    "max_bin",
-    "stockout_recovery",
-    "quantiles",
-    "min_history_days",
-    "train_days",
-    "seed",
-    "n_jobs",
-    "lgb_params",
-)
 
 
 def _as_panel(history) -> DailyPanel:

@@ -22,6 +22,7 @@ from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
+from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
 from . import kernels as K
 from .master import MasterData, assume_master_data
@@ -143,7 +144,7 @@ def replay(
     master = assume_master_data(history) if master is None else master
     policies = default_policies(seed) if policies is None else policies
     forecaster = DailyForecaster(quantiles=REPLAY_QUANTILES, seed=seed) if forecaster is None else forecaster
-    if len(forecaster.quantiles) < 2:
+    if len(check_quantiles(forecaster.quantiles)) < 2:
         raise FreshcastError("the replay's forecaster needs two or more quantile levels")
     if not hasattr(forecaster, "booster_"):
         _note(progress, f"training the forecaster on {history.n_series} series")

@@ -120,7 +120,7 @@ def test_api_misuse_gives_one_line_freshcast_errors(fitted, split, sample_panel)
 def test_quantile_levels_are_sorted_once_in_fit(split):
     train, future = split
     model = DailyForecaster(**{**FAST, "quantiles": (0.9, 0.1, 0.5)}).fit(train)
-    assert model.quantiles == (0.1, 0.5, 0.9)
+    assert model.quantiles_ == (0.1, 0.5, 0.9) and model.quantiles == (0.9, 0.1, 0.5)  # the parameter as given
     pred = model.predict(7, future)
     assert list(pred.columns[-3:]) == ["q10", "q50", "q90"] and (pred.q10 <= pred.q90).all()
 
@@ -148,3 +148,19 @@ def test_the_distribution_is_the_one_carrier_of_forecasts(fitted, split):
     np.testing.assert_array_equal(back.mean, dist.mean[order])
     odd = frame.rename(columns={"q10": "q2.5"})  # levels come from the column names, once
     assert ForecastDistribution.from_frame(odd).levels == (0.025, 0.5, 0.9)
+
+
+def test_scikit_learn_conventions_and_save_load_with_recovery_off(split, tmp_path):
+    from sklearn.base import clone
+
+    train, future = split
+    model = DailyForecaster(**{**FAST, "stockout_recovery": 0.0, "quantiles": [0.9, 0.5, 0.1]})
+    assert clone(model).get_params() == model.get_params()
+    assert model.set_params(n_estimators=30) is model and model.n_estimators == 30
+    model.fit(train)
+    assert model.quantiles == [0.9, 0.5, 0.1] and model.quantiles_ == (0.1, 0.5, 0.9)  # parameters stay as given
+    assert not model.recovered_
+    model.save(tmp_path / "m")
+    loaded = DailyForecaster.load(tmp_path / "m")
+    assert not loaded.recovered_ and loaded.quantiles_ == model.quantiles_
+    pd.testing.assert_frame_equal(loaded.predict(7, future, history=train), model.predict(7, future))
