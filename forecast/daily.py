@@ -11,7 +11,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import lightgbm as lgb
 from sklearn.base import BaseEstimator, clone
 import numpy as np
 import pandas as pd
@@ -32,6 +31,7 @@ from ..features.daily import (
     training_rows,
 )
 from ..features.latent import recovered_sales
+from . import trainer
 from .distribution import ForecastDistribution
 from .hourly import dayparts, intraday_profile, part_shares
 from .quantiles import Holdout, check_quantiles, quantile_column, volatility
@@ -185,18 +185,9 @@ class DailyForecaster(BaseEstimator):
         demand = self._demand(panel)
         X, y = self._training_matrix(panel, demand)
         t1 = time.perf_counter()
-        data = lgb.Dataset(
-            X,
-            y,
-            feature_name=self.feature_names_,
-            categorical_feature=list(range(len(self.static_))),
-            params={"max_bin": self.max_bin, "verbosity": -1},
-            free_raw_data=True,
+        self.booster_ = trainer.train(
+            X, y, self._lgb_params(), self.feature_names_, len(self.static_), self.n_estimators, self.max_bin
         )
-        try:
-            self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
-        except lgb.basic.LightGBMError as exc:
-            raise FreshcastError(f"LightGBM refused the model settings: {str(exc).strip()}") from None
         self.history_, self.history_demand_ = panel, demand
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
@@ -348,8 +339,7 @@ class DailyForecaster(BaseEstimator):
         """Mean daily forecasts for days 1..horizon of every series (series-major), with each
         row's series index and volatility."""
         X, arrays, series, target, h = self._forecast_matrix(panel, future, horizon, self._demand(panel))
-        yhat = np.clip(self.booster_.predict(X, num_threads=thread_count(self.n_jobs)), 0.0, None)
-        yhat = yhat.astype(np.float32)
+        yhat = trainer.predict(self.booster_, X, thread_count(self.n_jobs))
         return yhat, series, volatility(arrays.sales, arrays.offsets, target - h)
 
     def _forecast_matrix(self, panel: DailyPanel, future: FutureCovariates, horizon: int, demand: np.ndarray):
@@ -380,14 +370,14 @@ class DailyForecaster(BaseEstimator):
             "stockout_recovered": self.recovered_,
             "versions": {
                 "freshcast": __version__,
-                "lightgbm": lgb.__version__,
+                "lightgbm": trainer.VERSION,
                 "numpy": np.__version__,
                 "numba": numba.__version__,
                 "pandas": pd.__version__,
             },
         }
         with output_folder(path, "model") as tmp:
-            write_text(tmp / MODEL_FILE, self.booster_.model_to_string())
+            write_text(tmp / MODEL_FILE, trainer.to_text(self.booster_))
             if self.quantiles_:
                 self.holdout_.save(tmp / HOLDOUT_FILE)
             meta["sha256"] = {f.name: _sha256(f) for f in sorted(tmp.iterdir()) if f.name in _DATA_FILES}
@@ -412,9 +402,9 @@ class DailyForecaster(BaseEstimator):
                     name not in sums and files[name] is not None
                 ):
                     raise ValueError(f"{name} does not match {META_FILE} (files of different saves?)")
-            booster = lgb.Booster(model_str=files[MODEL_FILE].decode())
+            booster = trainer.from_text(files[MODEL_FILE].decode())
             holdout = Holdout.load(io.BytesIO(files[HOLDOUT_FILE])) if meta["params"].get("quantiles") else None
-        except (OSError, KeyError, ValueError, TypeError, lgb.basic.LightGBMError) as exc:
+        except (OSError, KeyError, ValueError, TypeError) as exc:
             raise FreshcastError(f"{path}: not a saved freshcast model ({exc})") from exc
         params = {"quantiles": (), **meta["params"]}  # models saved before quantiles existed have none
         for k in ("lags", "windows", "ewm_alphas", "quantiles"):

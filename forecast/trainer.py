@@ -1,0 +1,56 @@
+"""The one place that calls LightGBM: train a booster on a feature matrix, predict with it,
+and turn it into text and back. A distributed trainer (for example on Dask) stands beside
+`train` with the same arguments; everything else sees only the booster it returns."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+
+from ..errors import FreshcastError
+
+VERSION = lgb.__version__
+Booster = lgb.Booster
+
+
+def train(
+    X: np.ndarray,
+    y: np.ndarray,
+    params: dict,
+    feature_names: list[str],
+    n_categorical: int,
+    n_estimators: int,
+    max_bin: int,
+) -> lgb.Booster:
+    """A booster of `n_estimators` trees on rows X (float32, the first `n_categorical`
+    columns categorical) and target y, with LightGBM `params`. FreshcastError (one line)
+    if LightGBM refuses the settings."""
+    data = lgb.Dataset(
+        X,
+        y,
+        feature_name=feature_names,
+        categorical_feature=list(range(n_categorical)),
+        params={"max_bin": max_bin, "verbosity": -1},
+        free_raw_data=True,
+    )
+    try:
+        return lgb.train(params, data, num_boost_round=n_estimators)
+    except lgb.basic.LightGBMError as exc:
+        raise FreshcastError(f"LightGBM refused the model settings: {str(exc).strip()}") from None
+
+
+def predict(booster: lgb.Booster, X: np.ndarray, threads: int) -> np.ndarray:
+    """Predictions for rows X, clipped at 0 (units), as float32."""
+    return np.clip(booster.predict(X, num_threads=threads), 0.0, None).astype(np.float32)
+
+
+def to_text(booster: lgb.Booster) -> str:
+    return booster.model_to_string()
+
+
+def from_text(text: str) -> lgb.Booster:
+    """The booster of `to_text`; ValueError if the text is not one."""
+    try:
+        return lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
+        raise ValueError(f"not a LightGBM model ({str(exc).strip()})") from None
