@@ -34,7 +34,7 @@ def matrices(panel, cut: int, horizon: int):
     the forecaster itself), with the actuals and in-stock flags of the forecast rows."""
     train, future = panel.until(cut), panel.future(cut + 1, horizon)
     model = DailyForecaster(max_horizon=horizon, quantiles=())
-    demand = model._demand(train)
+    demand = model.training_target(train)
     X, y = model._training_matrix(train, demand)
     Xf, _, series, _, h = model._forecast_matrix(train, future, horizon, demand)
     pos = forecast_positions(panel, cut, series, h)

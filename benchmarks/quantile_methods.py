@@ -49,10 +49,10 @@ def main() -> None:
     def forecast(model, train, rows=None):
         """Mean forecasts and volatility: the next H days, or the given (series, pos, h) rows."""
         if rows is None:
-            arrays = train.with_sales(model._demand(train)).extend(panel.future(train.last_day + 1, H))
+            arrays = train.with_sales(model.training_target(train)).extend(panel.future(train.last_day + 1, H))
             rows = forecast_rows(arrays, H, H)
         else:
-            arrays = train.with_sales(model._demand(train))
+            arrays = train.with_sales(model.training_target(train))
         series, target, h = rows
         X = build_matrix(arrays, train.series, series, target, h, model.spec, model.max_horizon, model.static_)
         return np.clip(model.booster_.predict(X), 0, None), volatility(arrays.sales, arrays.offsets, target - h)

@@ -30,9 +30,9 @@ from ..features.daily import (
     static_columns,
     training_rows,
 )
-from ..features.latent import recovered_sales
 from . import trainer
 from .distribution import ForecastDistribution
+from .target import demand_target
 from .hourly import dayparts, intraday_profile, part_shares
 from .quantiles import Holdout, check_quantiles, quantile_column, volatility
 
@@ -160,13 +160,13 @@ class DailyForecaster(BaseEstimator):
             **(self.lgb_params or {}),
         }
 
-    def _demand(self, panel: DailyPanel) -> np.ndarray:
-        """Daily sales with the configured share of stockout-censored demand added back
-        (worked out once for the fitted history)."""
+    def training_target(self, panel: DailyPanel) -> np.ndarray:
+        """The daily demand the model learns from and builds its sales features on: sales with
+        `stockout_recovery` of the stockout-censored demand added back (`forecast.target`).
+        Worked out once for the fitted history; nothing about the model changes."""
         if panel is getattr(self, "history_", None):
             return self.history_demand_
-        self.recovered_ = panel.hourly and self.stockout_recovery > 0
-        return recovered_sales(panel, self.stockout_recovery) if self.recovered_ else panel.sales
+        return demand_target(panel, self.stockout_recovery)[0]
 
     # ---------------------------------------------------------------- training
     @_threaded
@@ -182,7 +182,7 @@ class DailyForecaster(BaseEstimator):
         panel = _as_panel(history)
         t0 = time.perf_counter()
         self.__dict__.pop("history_", None)  # a refit works its demand out afresh
-        demand = self._demand(panel)
+        demand, self.recovered_ = demand_target(panel, self.stockout_recovery)
         X, y = self._training_matrix(panel, demand)
         t1 = time.perf_counter()
         self.booster_ = trainer.train(
@@ -338,7 +338,7 @@ class DailyForecaster(BaseEstimator):
     def _daily_mean(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
         """Mean daily forecasts for days 1..horizon of every series (series-major), with each
         row's series index and volatility."""
-        X, arrays, series, target, h = self._forecast_matrix(panel, future, horizon, self._demand(panel))
+        X, arrays, series, target, h = self._forecast_matrix(panel, future, horizon, self.training_target(panel))
         yhat = trainer.predict(self.booster_, X, thread_count(self.n_jobs))
         return yhat, series, volatility(arrays.sales, arrays.offsets, target - h)
 

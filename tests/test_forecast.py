@@ -164,3 +164,16 @@ def test_scikit_learn_conventions_and_save_load_with_recovery_off(split, tmp_pat
     loaded = DailyForecaster.load(tmp_path / "m")
     assert not loaded.recovered_ and loaded.quantiles_ == model.quantiles_
     pd.testing.assert_frame_equal(loaded.predict(7, future, history=train), model.predict(7, future))
+
+
+def test_predict_never_changes_the_fitted_model(fitted, split):
+    """The training target is worked out once in fit; predicting on another history (daily
+    rows, no recovery possible) reads the model without changing it."""
+    import dataclasses
+
+    train, future = split
+    state = {k: v for k, v in fitted.__dict__.items()}
+    daily = dataclasses.replace(train, hour_sales=None, stockout_mask=None)  # another panel, no hours
+    fitted.predict(7, future, history=daily)
+    assert fitted.recovered_ and fitted.__dict__.keys() == state.keys()
+    assert all(fitted.__dict__[k] is v for k, v in state.items())
