@@ -273,8 +273,8 @@ def _replay(history, actuals, out, map, seed) -> None:
     from .data.dates import day_to_date
     from .errors import FreshcastError
     from .optimize.master import assume_master_data
-    from .optimize.replay import replay as run_replay
-    from .optimize.replay import write_replay
+    from .simulate.replay import replay as run_replay
+    from .simulate.replay import write_replay
 
     try:
         with _Step(f"loading history {history} and actuals {actuals}"):
@@ -324,7 +324,7 @@ def plan_orders(
     (Parquet and CSV), decisions (every line, with why), and EDIFACT ORDERS files in edi/."""
     from .errors import FreshcastError
     from .optimize.purchase import plan_orders as run_plan
-    from .optimize.purchase import write_purchase_orders
+    from .documents.purchase_orders import write_purchase_orders
 
     _use_threads(threads)
     if order_date is not None:
@@ -411,8 +411,8 @@ def demo(
     from .errors import FreshcastError
     from .forecast.backtest import backtest as run_backtest
     from .optimize.master import assume_master_data
-    from .optimize.replay import replay as run_replay
-    from .optimize.replay import write_replay
+    from .simulate.replay import replay as run_replay
+    from .simulate.replay import write_replay
     from .outputs import output_folder, write_table
 
     _use_threads(threads)

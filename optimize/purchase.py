@@ -14,7 +14,6 @@ from ..data.contract import PRODUCT, STORE
 from ..data.dates import day_number, day_to_date
 from ..errors import DataError, FreshcastError
 from ..forecast.distribution import ForecastDistribution
-from ..outputs import output_folder, write_table, write_text
 from . import tables
 from .master import EVERY_DAY, MasterData
 from .orders import days_needed, optimal_orders
@@ -235,24 +234,3 @@ def po_id(store_id, supplier_id, order_date, delivery_date) -> str:
     """Stable purchase order number: the same store, supplier and dates give the same id."""
     o, d = (pd.Timestamp(x).strftime("%Y%m%d") for x in (order_date, delivery_date))
     return f"PO-{o}-{store_id}-{supplier_id}-{d}"
-
-
-def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "FRESHCAST") -> list[Path]:
-    """Write po_headers, po_lines and decisions as Parquet and CSV, one EDIFACT ORDERS
-    interchange per supplier under edi/, and notes.txt into folder `out`, which is replaced
-    whole (no file of an earlier run stays beside them). Returns the files' final paths."""
-    from .edifact import orders_interchange
-
-    out = Path(out)
-    names = []
-    with output_folder(out, "purchase-orders") as tmp:
-        for name, df in (("po_headers", po.headers), ("po_lines", po.lines), ("decisions", po.decisions)):
-            for ext in ("parquet", "csv"):
-                names.append(write_table(df, tmp / f"{name}.{ext}").relative_to(tmp))
-        for supplier, headers in po.headers.groupby("supplier_id", sort=True):
-            lines = po.lines[po.lines["po_id"].isin(headers["po_id"])]
-            date = pd.Timestamp(headers["order_date"].iat[0]).strftime("%Y%m%d")
-            text = orders_interchange(headers, lines, buyer_id, str(supplier))
-            names.append(write_text(tmp / "edi" / f"ORDERS_{supplier}_{date}.edi", text).relative_to(tmp))
-        names.append(write_text(tmp / "notes.txt", "".join(f"{n}\n" for n in po.notes)).relative_to(tmp))
-    return [out / n for n in names]

@@ -13,7 +13,7 @@ from freshcast.data.dates import day_number as _day
 from freshcast.errors import DataError
 from freshcast.forecast import DailyForecaster
 from freshcast.optimize.master import assume_master_data
-from freshcast.optimize.replay import REPLAY_QUANTILES, replay
+from freshcast.simulate.replay import REPLAY_QUANTILES, replay
 
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
 

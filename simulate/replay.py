@@ -24,9 +24,9 @@ from ..data.panel import DailyPanel
 from ..errors import FreshcastError
 from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
-from . import kernels as K
-from .master import MasterData, assume_master_data
-from .orders import OrderLines, days_needed, optimal_orders, order_up_to, orders_from_paths, weekly_extend
+from ..optimize import kernels as K
+from ..optimize.master import MasterData, assume_master_data
+from ..optimize.orders import OrderLines, days_needed, optimal_orders, order_up_to, orders_from_paths, weekly_extend
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 

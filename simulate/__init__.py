@@ -1,0 +1,1 @@
+"""Simulation of decisions on real demand: the replay of ordering policies day by day."""
