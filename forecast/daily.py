@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 import numpy as np
 import pandas as pd
 
@@ -34,6 +34,7 @@ from . import trainer
 from .distribution import ForecastDistribution
 from .target import demand_target
 from .hourly import dayparts, intraday_profile, part_shares
+from .calibrator import QuantileCalibrator
 from .quantiles import Holdout, check_quantiles, quantile_column, volatility
 
 MODEL_FILE = "model.txt"
@@ -73,7 +74,8 @@ class DailyForecaster(BaseEstimator):
         daily input is used as observed (``recovered_`` tells which happened).
     quantiles : quantile levels every forecast row carries (columns q10, q50, q90 for the
         default); () for mean forecasts only. They are calibrated on a second model's
-        forecasts of the last `max_horizon` days of history (see `freshcast.forecast.quantiles`),
+        forecasts of the last `max_horizon` days of history (`calibrator_`, a
+        `freshcast.forecast.calibrator.QuantileCalibrator`; method in `forecast.quantiles`),
         which doubles the training time.
     min_history_days : days a series needs before one of its days becomes a training row.
     train_days : only the last `train_days` days of history become training rows (None: all).
@@ -194,7 +196,7 @@ class DailyForecaster(BaseEstimator):
         self.fit_seconds_ = {"features": t1 - t0, "train": time.perf_counter() - t1}
         if self.quantiles_:
             t2 = time.perf_counter()
-            self.holdout_ = self._holdout(panel)
+            self.calibrator_ = QuantileCalibrator(self.quantiles_).fit(self, panel)
             self.fit_seconds_["calibration"] = time.perf_counter() - t2
         return self
 
@@ -215,31 +217,6 @@ class DailyForecaster(BaseEstimator):
         self.feature_names_ = feature_names(self.spec, self.static_, self.covariates_)
         X = build_matrix(arrays, panel.series, series, target, horizon, self.spec, self.max_horizon, self.static_)
         return X, arrays.sales[target]
-
-    def _holdout(self, panel: DailyPanel) -> Holdout:
-        """Forecasts of the last max_horizon days by a model trained without them."""
-        H = self.max_horizon
-        cut = panel.last_day - H
-        kept = np.flatnonzero(panel.start <= cut)
-        early = panel.until(cut)
-        model = clone(self).set_params(quantiles=())
-        try:
-            model.fit(early)
-        except FreshcastError as exc:
-            raise FreshcastError(
-                f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "
-                f"more than {self.min_history_days + H} days of history ({exc}); ask for none to skip them"
-            ) from None
-        future = panel.future(cut + 1, H, kept)
-        mean, _, vol = model._daily_mean(early, future, H)
-        pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
-        if panel.hourly:
-            actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
-            profile = intraday_profile(early, model.stockout_recovery if model.recovered_ else 0.0)
-        else:
-            actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
-            profile = np.ones((len(kept), 1), np.float32)
-        return Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout)
 
     # ---------------------------------------------------------------- forecasting
     @_threaded
@@ -275,9 +252,9 @@ class DailyForecaster(BaseEstimator):
         out[key] = np.tile(labels, len(yhat))
         out["yhat"] = mean.astype(np.float32)
         if self.quantiles_:
-            if not self.holdout_.hourly:
+            if not self.calibrator_.hourly:
                 raise FreshcastError("hour and slot quantiles need a model fitted on hourly rows")
-            q = self.holdout_.table(groups, self.quantiles_).predict(out["yhat"], np.repeat(vol, k))
+            q = self.calibrator_.table(groups).predict(out["yhat"], np.repeat(vol, k))
             out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(self.quantiles_)})
         return pd.DataFrame(out)
 
@@ -294,7 +271,7 @@ class DailyForecaster(BaseEstimator):
         yhat, _, vol = self._daily_mean(panel, future, horizon)
         n = len(yhat) // horizon
         if self.quantiles_:
-            q = self.holdout_.table(None, self.quantiles_).predict(yhat, vol).reshape(n, horizon, -1)
+            q = self.calibrator_.table().predict(yhat, vol).reshape(n, horizon, -1)
         else:
             q = np.empty((n, horizon, 0), np.float32)
         return ForecastDistribution(
@@ -379,7 +356,7 @@ class DailyForecaster(BaseEstimator):
         with output_folder(path, "model") as tmp:
             write_text(tmp / MODEL_FILE, trainer.to_text(self.booster_))
             if self.quantiles_:
-                self.holdout_.save(tmp / HOLDOUT_FILE)
+                self.calibrator_.holdout_.save(tmp / HOLDOUT_FILE)
             meta["sha256"] = {f.name: _sha256(f) for f in sorted(tmp.iterdir()) if f.name in _DATA_FILES}
             write_text(tmp / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
         return path
@@ -412,7 +389,7 @@ class DailyForecaster(BaseEstimator):
         model = cls(**params)
         model.booster_ = booster
         if holdout is not None:
-            model.holdout_ = holdout
+            model.calibrator_ = QuantileCalibrator.from_holdout(params["quantiles"], holdout)
         model.feature_names_ = meta["feature_names"]
         model.static_ = meta["static"]
         model.covariates_ = meta["covariates"]

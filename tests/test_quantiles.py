@@ -76,8 +76,8 @@ def test_calibration_model_never_sees_the_held_out_days(split):
         hour_sales=np.where(last[:, None], train.hour_sales * 3 + 0.1, train.hour_sales).astype(np.float32),
     )
     other = DailyForecaster(**FAST).fit(changed)
-    np.testing.assert_array_equal(model.holdout_.mean, other.holdout_.mean)
-    assert not np.array_equal(model.holdout_.actual, other.holdout_.actual)
+    np.testing.assert_array_equal(model.calibrator_.holdout_.mean, other.calibrator_.holdout_.mean)
+    assert not np.array_equal(model.calibrator_.holdout_.actual, other.calibrator_.holdout_.actual)
 
 
 def test_interval_covers_about_80_percent_of_in_stock_days(sample_panel, split):
@@ -119,7 +119,7 @@ def test_quantiles_vary_with_size_and_volatility_on_one_small_city(split):
     train, future = split
     model = DailyForecaster(**FAST).fit(train)
     pred = model.predict(7, future)
-    assert bin_grid(model.holdout_.mean.size)[:2] != (20, 4)
+    assert bin_grid(model.calibrator_.holdout_.mean.size)[:2] != (20, 4)
     spread = (pred.q90 - pred.q10) / pred.yhat.clip(1e-6)
     assert spread[pred.yhat > 0.01].round(4).nunique() >= 4
     median_ratio = (pred.q50 / pred.yhat.clip(1e-6))[pred.yhat > 0.01]
@@ -135,3 +135,19 @@ def test_a_small_grid_leans_towards_the_pooled_ratios():
     assert (np.abs(table.ratios - pooled).max(axis=1) > 0).all()
     with pytest.raises(FreshcastError, match="too few held-out"):
         QuantileTable.fit(mu[:10], y[:10], np.ones(10), LEVELS)
+
+
+def test_the_calibrator_wraps_any_point_forecaster(split):
+    """The calibrator is its own object: given a point forecaster's parameters and a history
+    it trains a copy without the last days and calibrates on what that copy got wrong."""
+    from freshcast.forecast.calibrator import QuantileCalibrator
+
+    train, _ = split
+    point = DailyForecaster(**FAST, quantiles=())
+    calibrator = QuantileCalibrator([0.9, 0.1]).fit(point, train)
+    assert calibrator.levels == (0.1, 0.9) and not hasattr(point, "booster_")  # the point model is untouched
+    assert calibrator.holdout_.mean.shape == (train.n_series, point.max_horizon)
+    q = calibrator.table().predict(np.array([0.5, 2.0, 8.0], np.float32), np.ones(3, np.float32))
+    assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] > 0).all()
+    fitted = DailyForecaster(**FAST, quantiles=(0.1, 0.9)).fit(train)
+    np.testing.assert_array_equal(fitted.calibrator_.holdout_.mean, calibrator.holdout_.mean)

@@ -1,0 +1,64 @@
+"""The quantile calibrator: a separate object that wraps a point forecaster and gives its
+forecasts quantiles from the errors a copy of it makes on days it has not seen (method:
+`freshcast.forecast.quantiles`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+
+from ..data.panel import DailyPanel
+from ..errors import FreshcastError
+from .hourly import intraday_profile
+from .quantiles import Holdout, QuantileTable, check_quantiles
+
+
+class QuantileCalibrator:
+    """levels : quantile levels in (0, 1) (sorted here).
+
+    `fit(point, panel)` trains a copy of the point forecaster `point` (unfitted parameters
+    are enough) on `panel` without its last `max_horizon` days, forecasts those days with
+    horizons 1..H and keeps the forecasts with what happened (`holdout_`); `table(groups)` is
+    the ratio table for whole days (None) or for the parts of a day given as hour groups."""
+
+    def __init__(self, levels):
+        self.levels = check_quantiles(levels)
+
+    def fit(self, point, panel: DailyPanel) -> QuantileCalibrator:
+        H = point.max_horizon
+        cut = panel.last_day - H
+        kept = np.flatnonzero(panel.start <= cut)
+        early = panel.until(cut)
+        model = clone(point).set_params(quantiles=())
+        try:
+            model.fit(early)
+        except FreshcastError as exc:
+            raise FreshcastError(
+                f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "
+                f"more than {point.min_history_days + H} days of history ({exc}); ask for none to skip them"
+            ) from None
+        mean, _, vol = model._daily_mean(early, panel.future(cut + 1, H, kept), H)
+        pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
+        if panel.hourly:
+            actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
+            profile = intraday_profile(early, model.stockout_recovery if model.recovered_ else 0.0)
+        else:
+            actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
+            profile = np.ones((len(kept), 1), np.float32)
+        self.holdout_ = Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout)
+        return self
+
+    @classmethod
+    def from_holdout(cls, levels, holdout: Holdout) -> QuantileCalibrator:
+        """A calibrator fitted before (its held-out forecasts saved with the model)."""
+        calibrator = cls(levels)
+        calibrator.holdout_ = holdout
+        return calibrator
+
+    @property
+    def hourly(self) -> bool:
+        """Whether the held-out days had hours (hour and slot quantiles need them)."""
+        return self.holdout_.hourly
+
+    def table(self, groups: list[np.ndarray] | None = None) -> QuantileTable:
+        return self.holdout_.table(groups, self.levels)
