@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,15 @@ class DayState:
         d = np.arange(self.mean.shape[1])[None, :]
         lead = self.master.lead_time_days[:, None]
         return (d >= lead) & (d < lead + self.review[:, None])
+
+
+class Policy(Protocol):
+    """A policy the replay runs: a name and, each day, its decisions from what it knows (the
+    orders of every line; prices may join)."""
+
+    name: str
+
+    def order(self, state: DayState) -> OrderLines: ...
 
 
 @dataclass
@@ -103,7 +113,7 @@ class Oracle:
         return orders_from_paths(s.actual[:, None, :], s.on_hand, s.on_order, s.master, s.review, s.can_order)
 
 
-def default_policies(seed: int = 0) -> list:
+def default_policies(seed: int = 0) -> list[Policy]:
     return [RuleOfThumb(), MeanForecast(), Optimizer(seed=seed), Oracle()]
 
 
@@ -125,7 +135,7 @@ def replay(
     first_day: int,
     forecaster=None,
     master: MasterData | None = None,
-    policies: list | None = None,
+    policies: list[Policy] | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
@@ -178,24 +188,37 @@ def replay(
         )  # fmt: skip
         for p in policies:
             st, log = stock[p.name], logs[p.name]
-            state.on_hand, state.on_order = _split(st, S, L, t)
+            state.on_hand, state.on_order = _split(st, S, L, t)  # what arrived and is on its way
             t0 = time.perf_counter()
-            lines = p.order(state)
+            lines = p.order(state)  # decide
             seconds[p.name] += time.perf_counter() - t0
-            arrives = t + L
-            q = np.where(arrives < T, lines.order_qty, 0.0)
-            rows = np.flatnonzero(q > 0)
-            st[rows, arrives[rows] + S[rows] - 1] += q[rows]
-            log["received"][rows, arrives[rows]] += q[rows]
-            log["order_qty"][:, t] = q
-            log["usable_at_delivery"][:, t] = lines.usable_at_delivery
-            log["expected_waste"][:, t] = lines.expected_waste
-            log["expected_fill_rate"][:, t] = lines.expected_fill_rate
-            sold, lost, wasted, left = K.sell_day(st, S, t, demand[:, t])
-            log["sold"][:, t], log["lost"][:, t], log["wasted"][:, t], log["stock_end"][:, t] = sold, lost, wasted, left
+            _book_orders(st, log, lines, t, T, S, L)  # arrive after the lead time
+            _sell_and_expire(st, log, S, t, demand[:, t])
         _note(progress, f"replayed {day_to_date(day)}")
     summary = {p.name: _summarise(demand, logs[p.name], master) for p in policies}
     return ReplayResult(summary, _log_frame(panel, first_day, demand, logs), seconds)
+
+
+def _book_orders(stock: np.ndarray, log: dict, lines: OrderLines, t: int, T: int, S: np.ndarray,
+                 L: np.ndarray) -> None:  # fmt: skip
+    """Put day t's orders into the stock by expiry day (they arrive on day t + lead time and
+    keep their shelf life; orders arriving after the replay are not placed) and log them."""
+    arrives = t + L
+    q = np.where(arrives < T, lines.order_qty, 0.0)
+    rows = np.flatnonzero(q > 0)
+    stock[rows, arrives[rows] + S[rows] - 1] += q[rows]
+    log["received"][rows, arrives[rows]] += q[rows]
+    log["order_qty"][:, t] = q
+    log["usable_at_delivery"][:, t] = lines.usable_at_delivery
+    log["expected_waste"][:, t] = lines.expected_waste
+    log["expected_fill_rate"][:, t] = lines.expected_fill_rate
+
+
+def _sell_and_expire(stock: np.ndarray, log: dict, S: np.ndarray, t: int, demand: np.ndarray) -> None:
+    """Serve day t's demand first-in-first-out from the stock on the shelf; what is unmet is
+    lost, what expires that evening is thrown away."""
+    sold, lost, wasted, left = K.sell_day(stock, S, t, demand)
+    log["sold"][:, t], log["lost"][:, t], log["wasted"][:, t], log["stock_end"][:, t] = sold, lost, wasted, left
 
 
 def write_replay(result: ReplayResult, out: Path, about: dict) -> None:
