@@ -11,9 +11,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from sklearn.base import BaseEstimator
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
@@ -31,11 +31,11 @@ from ..features.daily import (
     training_rows,
 )
 from . import trainer
-from .distribution import ForecastDistribution
-from .target import demand_target
-from .hourly import dayparts, intraday_profile, part_shares
 from .calibrator import QuantileCalibrator
+from .distribution import ForecastDistribution
+from .hourly import dayparts, intraday_profile, part_shares
 from .quantiles import Holdout, check_quantiles, quantile_column, volatility
+from .target import demand_target
 
 MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
