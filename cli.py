@@ -457,14 +457,9 @@ def _print_scores(scores) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        from . import __version__
 
-        try:
-            print(f"freshcast {version('freshcast')}")
-        except PackageNotFoundError:
-            from . import __version__
-
-            print(f"freshcast {__version__}")
+        print(f"freshcast {__version__}")
         raise typer.Exit()
 
 

@@ -216,12 +216,7 @@ def _lock(path: Path) -> int:
     Returns its descriptor; FreshcastError if another process holds it."""
     lock = _lock_path(path)
     while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        except PermissionError:  # left by another user's killed run: a read-only descriptor locks too
-            fd = _open_lock_read_only(lock, path)
-        except OSError as exc:
-            raise FreshcastError(f"{path}: cannot take the lock {lock}: {exc.strerror or exc}") from None
+        fd = _open_lock(lock, path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -242,9 +237,12 @@ def _lock(path: Path) -> int:
         os.close(fd)
 
 
-def _open_lock_read_only(lock: Path, path: Path) -> int:
+def _open_lock(lock: Path, path: Path) -> int:
     try:
-        return os.open(lock, os.O_RDONLY)
+        try:
+            return os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:  # left by another user's killed run: a read-only descriptor locks too
+            return os.open(lock, os.O_RDONLY)
     except OSError as exc:
         raise FreshcastError(f"{path}: cannot take the lock {lock}: {exc.strerror or exc}") from None
 

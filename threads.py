@@ -97,14 +97,18 @@ def thread_count(n_jobs: int | None = None) -> int:
 def set_threads(n_jobs: int | None) -> int:
     """Use `n_jobs` threads (None or 0: `default_threads()`) for everything freshcast runs in
     this process from now on. Returns the count."""
-    import numba
-
     global _chosen
     _chosen = None
     count = thread_count(n_jobs)
     _chosen = None if n_jobs is None or n_jobs <= 0 else count  # follow the load from now on
-    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
+    _set_numba_threads(count)
     return count
+
+
+def _set_numba_threads(n: int) -> None:
+    import numba
+
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
 
 
 @contextmanager
@@ -113,7 +117,7 @@ def numba_threads(n: int) -> Iterator[None]:
     import numba
 
     before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    _set_numba_threads(n)
     try:
         yield
     finally:

@@ -28,6 +28,8 @@ COVARIATES = (
     "avg_humidity",
     "avg_wind_level",
 )
+# The weather covariates among them (a day's weather, the same for a city's series).
+WEATHER = ("precpt", "avg_temperature", "avg_humidity", "avg_wind_level")
 # Plausible values of each covariate (inclusive; NaN = unknown is allowed), whether whole.
 # The shared data hold discounts of 0 (0.4% of rows) up to 1.088, so the discount range is
 # wider than (0, 1]; temperature in degrees Celsius, humidity in percent, precipitation in

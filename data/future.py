@@ -11,7 +11,6 @@ from .dates import day_to_date
 from .panel import DailyPanel
 from ..errors import FreshcastError
 
-WEATHER = ("precpt", "avg_temperature", "avg_humidity", "avg_wind_level")
 WEEKS = 4  # weather: mean of the same weekday over the last 4 weeks
 ASSUMED = "assumed (freshcast make-future)"
 
@@ -42,7 +41,7 @@ def assume_future(panel: DailyPanel, n_days: int) -> pd.DataFrame:
         C.DAY: np.tile(day_to_date(panel.last_day + 1 + k), n),
     }
     for name, values in panel.covariates.items():
-        if name in WEATHER:
+        if name in C.WEATHER:
             pos = last[:, None, None] - back[None, :, None] - 7 * np.arange(WEEKS)[None, None, :]
             seen = np.where(pos >= first[:, None, None], values[np.maximum(pos, 0)], np.nan)
             with np.errstate(invalid="ignore"):

@@ -134,7 +134,7 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
         if c in history.covariates:
             total = np.bincount(cell, weights=rec["cov_sum"][:, j], minlength=len(counts))
             values[c] = (total / counts).astype(np.float32).reshape(history.n_series, n_days)
-    return FutureCovariates(first_day=first_day, n_days=n_days, values=values, keys=history.keys())
+    return FutureCovariates(first_day=first_day, n_days=n_days, values=values, keys=hist_keys)
 
 
 def _named(exc: DataError, path: Source) -> list[str]:

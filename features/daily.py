@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.contract import PRODUCT, STATIC, STORE
+from ..data.contract import PRODUCT, STATIC, STORE, WEATHER
 from ..data.panel import DailyPanel
 from . import kernels as K
 
-WEATHER = ("precpt", "avg_temperature", "avg_humidity", "avg_wind_level")
 
 
 @dataclass(frozen=True)

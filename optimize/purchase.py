@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..data.contract import PRODUCT, STORE
 from ..data.dates import day_number, day_to_date
+from ..data.read import source_name
 from ..errors import DataError, FreshcastError
 from ..forecast.distribution import ForecastDistribution
 from . import tables
@@ -31,7 +32,7 @@ class PurchaseOrders:
 def read_forecast(path: str | Path | pd.DataFrame) -> ForecastDistribution:
     """The daily forecast (`freshcast forecast` output, a path or a DataFrame) with two or
     more quantile levels, as orders need them."""
-    source = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
+    source = _source(path, "forecast")
     df = path if isinstance(path, pd.DataFrame) else tables.read_file(Path(path))
     forecast = ForecastDistribution.from_frame(df, source)
     if len(forecast.levels) < 2:
@@ -226,8 +227,8 @@ def plan_orders(
 
 
 def _source(table, label: str) -> str:
-    """How errors and notes name an input table: its path, or the label of a DataFrame."""
-    return f"{label} <DataFrame>" if isinstance(table, pd.DataFrame) else str(table)
+    """How errors and notes name an input table: its path, or `label` and its type."""
+    return str(table) if isinstance(table, (str, Path)) else f"{label} {source_name(table)}"
 
 
 def po_id(store_id, supplier_id, order_date, delivery_date) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.dates import NOT_A_DAY, day_numbers
+from ..data.read import source_name
 from ..errors import DataError
 from .master import parse_weekdays
 
@@ -52,7 +53,7 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
     """Read a table, check its columns (types, missing values, ranges) and that `keys` are
     unique. Returns only the known columns, ids as int64, dates as day numbers (int64, days
     since 1970-01-01, see `freshcast.data.dates`)."""
-    source = _source(path)
+    source = source_name(path)
     df = path.copy() if isinstance(path, pd.DataFrame) else read_file(Path(path))
     problems = []
     columns = {**required, **{k: v for k, v in (optional or {}).items() if k in df.columns}}
@@ -104,20 +105,16 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
     return pd.DataFrame(out)
 
 
-def _source(path) -> str:
-    return "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
-
-
 def read_file(path: Path) -> pd.DataFrame:
     """A whole Parquet or CSV file as a DataFrame (DataError if missing or unreadable)."""
     if not path.exists():
-        raise DataError(_source(path), ["no such file"])
+        raise DataError(source_name(path), ["no such file"])
     try:
         if path.name.endswith((".csv", ".csv.gz")):
             return pd.read_csv(path)
         return pd.read_parquet(path)
     except (OSError, ValueError) as exc:
-        raise DataError(_source(path), [f"cannot be read: {exc}"]) from exc
+        raise DataError(source_name(path), [f"cannot be read: {exc}"]) from exc
 
 
 def _where(df: pd.DataFrame, column: str, rows: np.ndarray, problem: str, keys: tuple[str, ...]) -> str:
@@ -132,7 +129,7 @@ def read_products(path) -> pd.DataFrame:
     above = df["salvage_value"] > df["unit_cost"]
     if above.any():
         problem = _where(df, "salvage_value", above.to_numpy(), "is above unit_cost", ("product_id",))
-        raise DataError(_source(path), [problem])
+        raise DataError(source_name(path), [problem])
     if "holding_cost" not in df:
         df["holding_cost"] = 0.01 * df["unit_cost"]
     return df
@@ -151,12 +148,12 @@ def read_terms(path) -> pd.DataFrame:
             masks.append(0)
             bad.append(f"column 'order_weekdays' row {i + 1}: {exc}")
     if bad:
-        raise DataError(_source(path), bad[:1] + ([f"... {len(bad) - 1} more row(s)"] if len(bad) > 1 else []))
+        raise DataError(source_name(path), bad[:1] + ([f"... {len(bad) - 1} more row(s)"] if len(bad) > 1 else []))
     df["order_weekdays"] = np.asarray(masks, np.int64)
     if "order_cutoff" in df:
         bad_time = ~df["order_cutoff"].str.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?").to_numpy(bool)
         if bad_time.any():
-            raise DataError(_source(path), [_where(df, "order_cutoff", bad_time, "is not a time of day HH:MM "
+            raise DataError(source_name(path), [_where(df, "order_cutoff", bad_time, "is not a time of day HH:MM "
                                                "or HH:MM:SS (00:00 .. 23:59)", ("store_id", "supplier_id"))])  # fmt: skip
     return df
 
