@@ -31,9 +31,10 @@ _CSV = (".csv", ".csv.gz")
 _PARQUET = (".parquet", ".pq")
 
 
-def _open_dataset(path, day_column: str = C.DAY) -> ds.Dataset:
-    """The input as an Arrow dataset. CSV dates are read as text, so that one helper
-    (`data.dates`) turns them into days: Arrow would move times with a zone offset to UTC."""
+def _open_dataset(path, text_columns: tuple[str, ...] = (C.DAY,)) -> ds.Dataset:
+    """The input as an Arrow dataset. CSV dates (and other `text_columns`) are read as text,
+    so that one helper (`data.dates`) turns them into days: Arrow would move times with a zone
+    offset to UTC."""
     if isinstance(path, pd.DataFrame):
         path = pa.Table.from_pandas(path, preserve_index=False)
     if isinstance(path, pa.Table):
@@ -60,7 +61,7 @@ def _open_dataset(path, day_column: str = C.DAY) -> ds.Dataset:
     try:
         base = {"partition_base_dir": str(path)} if isinstance(source, list) else {}
         if fmt == "csv":
-            text = pacsv.ConvertOptions(column_types={day_column: pa.string()})
+            text = pacsv.ConvertOptions(column_types={c: pa.string() for c in text_columns})
             return ds.dataset(source, format=ds.CsvFileFormat(convert_options=text), partitioning="hive", **base)
         return ds.dataset(source, format=fmt, partitioning="hive", **base)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -121,7 +122,7 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     """Stream the input and reduce it to day records. Returns (per-batch record dicts, static
     names, covariate names, problems, source name, whether rows are hourly)."""
     day_column = next((theirs for theirs, native in (column_map or {}).items() if native == C.DAY), C.DAY)
-    dataset = _open_dataset(path, day_column)
+    dataset = _open_dataset(path, (day_column,))
     source = source_name(path)
     name_of, covs = _plan_columns(dataset.schema, source, column_map, with_sales)
     statics = [c for c in C.STATIC if c in name_of]
@@ -166,6 +167,18 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     if not parts and not problems:
         problems.add(source, "", "holds no rows", 0)
     return parts, statics, covs, problems, source, C.HOUR in name_of
+
+
+def read_frame(path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A whole small table (master data, stock, a forecast) as a DataFrame, opened like the
+    sales history: a Parquet or CSV file, a folder of them, a DataFrame or an Arrow table.
+    CSV `text_columns` are read as text. DataError naming the file if it cannot be read."""
+    if isinstance(path, pd.DataFrame):
+        return path.copy()
+    dataset = _open_dataset(path, text_columns)
+    batches = list(_batches(dataset.scanner(), dataset, dataset.schema.names, source_name(path)))
+    table = pa.Table.from_batches([b.record_batch for b in batches], dataset.schema)
+    return table.to_pandas()
 
 
 def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], source: str):

@@ -14,10 +14,9 @@ import pandas as pd
 
 from ..data.contract import PRODUCT, STORE
 from ..data.panel import DailyPanel
+from ..data.tables import EVERY_DAY, WEEKDAYS
 from ..errors import DataError
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-EVERY_DAY = 0b1111111
 
 # The assumptions, keyed by the product's first-level category id (ids only in the data).
 ASSUMED_SHELF_LIVES = (1, 2, 3, 5, 7)  # days, by first_category_id % 5
@@ -121,7 +120,7 @@ def assume_master_data(panel: DailyPanel) -> MasterData:
 
 def assumed_tables(panel: DailyPanel) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The assumptions as the tables a retailer would supply: products (one row per product)
-    and terms (one row per store and supplier); see `optimize.tables`."""
+    and terms (one row per store and supplier); see `data.tables`."""
     m = assume_master_data(panel)
     lines = panel.series[[STORE, PRODUCT]].assign(
         shelf_life_days=m.shelf_life_days, case_pack=m.case_pack, min_order_qty=m.min_order_qty,
@@ -146,18 +145,3 @@ def write_assumed_tables(panel: DailyPanel, out) -> tuple[pd.DataFrame, pd.DataF
         write_table(terms, tmp / "terms.csv")
         write_text(tmp / "ASSUMPTIONS.txt", ASSUMPTIONS + "\n")
     return products, terms
-
-
-def parse_weekdays(text: str) -> int:
-    """'daily' or a comma list like 'Mon,Wed,Fri' -> bit mask (bit 0 = Monday)."""
-    text = str(text).strip()
-    if text.lower() in ("daily", "every day", "*"):
-        return EVERY_DAY
-    mask = 0
-    for part in text.split(","):
-        name = part.strip()[:3].title()
-        if name not in WEEKDAYS:
-            raise ValueError(f"{part.strip()!r} is not a weekday (use Mon..Sun or 'daily')")
-        mask |= 1 << WEEKDAYS.index(name)
-    return mask
-

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.contract import PRODUCT, STORE
+from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_number, day_to_date
-from ..data.read import source_name
+from ..data import tables
+from ..data.read import read_frame, source_name
 from ..errors import DataError, FreshcastError
 from ..forecast.distribution import ForecastDistribution
-from . import tables
-from .master import EVERY_DAY, MasterData
+from ..data.tables import EVERY_DAY
+from .master import MasterData
 from .orders import days_needed, optimal_orders
 
 
@@ -33,7 +34,7 @@ def read_forecast(path: str | Path | pd.DataFrame) -> ForecastDistribution:
     """The daily forecast (`freshcast forecast` output, a path or a DataFrame) with two or
     more quantile levels, as orders need them."""
     source = _source(path, "forecast")
-    df = path if isinstance(path, pd.DataFrame) else tables.read_file(Path(path))
+    df = read_frame(path, (DAY,))
     forecast = ForecastDistribution.from_frame(df, source)
     if len(forecast.levels) < 2:
         raise DataError(source, ["needs two or more quantile columns (q10, q50, q90 ...): forecast with --quantiles"])
@@ -43,7 +44,7 @@ def read_forecast(path: str | Path | pd.DataFrame) -> ForecastDistribution:
 def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame | None,
                capacity: pd.DataFrame | None,
                names: tuple[str, str] = ("products", "terms")) -> tuple[MasterData, list[str]]:  # fmt: skip
-    """Master data aligned to `lines` from validated tables (see `optimize.tables`); `names`
+    """Master data aligned to `lines` from validated tables (see `data.tables`); `names`
     name the products and terms tables in errors."""
     notes = []
     merged = lines.merge(products, on=PRODUCT, how="left", validate="many_to_one")
@@ -143,7 +144,7 @@ def plan_orders(
 ) -> PurchaseOrders:
     """Orders to place on `order_date` (default: the forecast's first day, whose sales are
     still to come) for every store x product of the forecast that orders that weekday.
-    Tables are paths (Parquet or CSV) or DataFrames with the columns of `optimize.tables`;
+    Tables are paths (Parquet or CSV) or DataFrames with the columns of `data.tables`;
     all but products are optional. `budget` caps each store's spend on the order date."""
     distribution = read_forecast(forecast)
     lines, quantiles, levels = distribution.lines(), distribution.quantiles, distribution.levels

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freshcast.optimize import kernels as K
-from freshcast.optimize.master import EVERY_DAY, MasterData
+from freshcast.data.tables import EVERY_DAY
+from freshcast.optimize.master import MasterData
 from freshcast.optimize.orders import optimal_orders, order_up_to, orders_from_paths, scenario_uniforms
 
 D = 10  # days of demand paths

@@ -11,7 +11,7 @@ from freshcast.cli import app
 from freshcast.data import load_history, sample_path
 from freshcast.errors import DataError
 from freshcast.forecast import DailyForecaster
-from freshcast.optimize import tables
+from freshcast.data import tables
 from freshcast.optimize.master import assumed_tables
 from freshcast.optimize.purchase import plan_orders
 
@@ -242,7 +242,7 @@ def test_bad_order_inputs_are_refused_with_one_line(files, tmp_path):
     for extra, code, message in [
         (["--forecast", str(tmp_path / "swapped.parquet")], 1, "q10, q50, q90 must not decrease"),
         (["--forecast", str(d / "pred.parquet"), "--terms", str(tmp_path / "terms.csv")], 1,
-         "'order_cutoff' is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59): 1 row(s), first row 3"),
+         "'order_cutoff' is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59): 1 row(s) (first: row 3: "),
         (["--forecast", str(d / "pred.parquet"), "--order-date", "tomorrow"], 2, "--order-date"),
     ]:  # fmt: skip
         res = CliRunner().invoke(app, base + extra)
@@ -250,3 +250,32 @@ def test_bad_order_inputs_are_refused_with_one_line(files, tmp_path):
         assert "Traceback" not in res.output and not (tmp_path / "out").exists()
     ok = terms.assign(order_cutoff=["9:30", "10:00:00"] * (len(terms) // 2) + ["9:30"] * (len(terms) % 2))
     assert plan_orders(pred, tables.read_products(d / "products.csv"), ok).headers["order_cutoff"].isin(["9:30", "10:00:00"]).all()
+
+
+def test_master_data_and_stock_tables_are_read_like_the_sales_history(files, tmp_path):
+    d, _ = files
+    products = pd.read_csv(d / "products.csv")
+    folder = tmp_path / "products"  # a folder of files, as the sales history may be
+    folder.mkdir()
+    products.iloc[:5].to_csv(folder / "a.csv", index=False)
+    products.iloc[5:].to_csv(folder / "b.csv", index=False)
+    (folder / "README.txt").write_text("not data")
+    pd.testing.assert_frame_equal(tables.read_products(folder), tables.read_products(d / "products.csv"))
+    terms = pd.read_csv(d / "terms.csv").assign(order_cutoff="10:00")
+    terms.loc[1, "order_weekdays"] = "Mon,Funday"
+    terms.to_csv(tmp_path / "terms.csv", index=False)
+    with pytest.raises(DataError) as err:
+        tables.read_terms(tmp_path / "terms.csv")
+    store, supplier = terms.loc[1, ["store_id", "supplier_id"]]
+    assert str(err.value).splitlines()[1] == (
+        f"  - column 'order_weekdays' is not 'daily' or weekdays like Mon,Wed,Fri: 1 row(s) "
+        f"(first: row 2: store_id={store}, supplier_id={supplier})"
+    )
+    terms.loc[1, "order_weekdays"] = "daily"
+    terms.to_csv(tmp_path / "terms.csv", index=False)
+    assert (tables.read_terms(tmp_path / "terms.csv")["order_cutoff"] == "10:00").all()  # a time stays text
+    (tmp_path / "stock.parquet").write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(DataError, match=r"stock\.parquet: .*\n  - cannot be read"):
+        tables.read_on_hand(tmp_path / "stock.parquet")
+    with pytest.raises(DataError, match="required column 'expiry_date' is missing"):
+        tables.read_on_hand(pd.DataFrame({"store_id": [1], "product_id": [2], "on_hand": [1.0]}))
