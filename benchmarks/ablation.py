@@ -17,12 +17,12 @@ import argparse
 import json
 import time
 
-import lightgbm as lgb
 import numpy as np
 from daily import DEFAULT_DATA, _day, forecast_positions
 
 from freshcast.data import load_history
-from freshcast.forecast import DailyForecaster
+from freshcast.features import DailyFeatures
+from freshcast.forecast import DailyForecaster, trainer
 from freshcast.forecast.metrics import wape, wpe
 
 # the seed also draws the training rows' horizons, so it changes the matrix too
@@ -34,11 +34,13 @@ def matrices(panel, cut: int, horizon: int):
     the forecaster itself), with the actuals and in-stock flags of the forecast rows."""
     train, future = panel.until(cut), panel.future(cut + 1, horizon)
     model = DailyForecaster(max_horizon=horizon, quantiles=())
-    demand = model.training_target(train)
-    X, y = model._training_matrix(train, demand)
-    Xf, _, series, _, h = model._forecast_matrix(train, future, horizon, demand)
-    pos = forecast_positions(panel, cut, series, h)
-    return X, y, Xf, panel.sales[pos], panel.in_stock()[pos], model.feature_names_, len(model.static_)
+    features = DailyFeatures.for_history(train, model.spec, horizon)
+    known = train.with_sales(model.training_target(train))
+    rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days)
+    ahead = features.forecast_rows(known, future, horizon)
+    pos = forecast_positions(panel, cut, ahead.series, ahead.horizon)
+    return (features.matrix(rows), rows.demand, features.matrix(ahead), panel.sales[pos], panel.in_stock()[pos],
+            features.names, len(features.static))  # fmt: skip
 
 
 def main() -> None:
@@ -63,14 +65,10 @@ def main() -> None:
         Xk, Xfk = (X, Xf) if not drop else (np.asfortranarray(X[:, keep]), Xf[:, keep])
         model = DailyForecaster(max_horizon=args.horizon, **{k: x for k, x in v.items() if k != "drop"})
         t0 = time.perf_counter()
-        data = lgb.Dataset(
-            Xk, y, feature_name=[names[j] for j in keep],
-            categorical_feature=[i for i, j in enumerate(keep) if j < n_static],
-            params={"max_bin": model.max_bin, "verbosity": -1},
-        )  # fmt: skip
-        booster = lgb.train(model._lgb_params(), data, num_boost_round=model.n_estimators)
+        booster = trainer.train(Xk, y, model.lightgbm_params(), [names[j] for j in keep],
+                                sum(j < n_static for j in keep), model.n_estimators, model.max_bin)  # fmt: skip
         seconds = time.perf_counter() - t0
-        f = np.clip(booster.predict(Xfk), 0.0, None)
+        f = trainer.predict(booster, Xfk, model.lightgbm_params()["num_threads"])
         row = {
             "variant": name, "train_end": args.train_end, "params": v, "train_seconds": round(seconds, 1),
             "wape": round(wape(actual, f), 4), "wpe": round(wpe(actual, f), 4),

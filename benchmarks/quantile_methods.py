@@ -25,77 +25,63 @@ from scipy import stats
 
 from daily import DEFAULT_DATA, _day
 
+from freshcast.data import load_history
+from freshcast.features import FeatureRows
+from freshcast.forecast import DailyForecaster
+from freshcast.forecast.metrics import coverage, pinball
+from freshcast.forecast.quantiles import QuantileTable, volatility
+
 LEVELS = np.array([0.1, 0.5, 0.9])
+H = 7  # days forecast
+IN_SAMPLE_DAYS = 14  # the production model's own last days, for the in-sample tables
 
 
-def main() -> None:
-    from freshcast.data import load_history
-    from freshcast.features.daily import build_matrix, forecast_rows
-    from freshcast.forecast import DailyForecaster
-    from freshcast.forecast.quantiles import QuantileTable, volatility
+def forecast(model, train, future=None, rows=None):
+    """Mean forecasts and volatility: the next H days after `train` (with `future`'s
+    covariates), or the given (series, position, horizon) rows of `train`."""
+    known = train.with_sales(model.training_target(train))
+    rows = model.features_.forecast_rows(known, future, H) if rows is None else FeatureRows(known, *rows)
+    mean = np.clip(model.booster_.predict(model.features_.matrix(rows)), 0, None)
+    return mean, volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
-    ap.add_argument("--train-end", default="2024-06-11")
-    ap.add_argument("--json")
-    args = ap.parse_args()
-    panel = load_history(args.data)
-    cut, H = _day(args.train_end), 7
-    n, base = panel.n_series, int(panel.start.min())
-    assert (panel.start == base).all(), "every series must start on the first day"
-    sales = panel.sales.reshape(n, -1)
-    in_stock = panel.in_stock().reshape(n, -1)
 
-    def forecast(model, train, rows=None):
-        """Mean forecasts and volatility: the next H days, or the given (series, pos, h) rows."""
-        if rows is None:
-            arrays = train.with_sales(model.training_target(train)).extend(panel.future(train.last_day + 1, H))
-            rows = forecast_rows(arrays, H, H)
-        else:
-            arrays = train.with_sales(model.training_target(train))
-        series, target, h = rows
-        X = build_matrix(arrays, train.series, series, target, h, model.spec, model.max_horizon, model.static_)
-        return np.clip(model.booster_.predict(X), 0, None), volatility(arrays.sales, arrays.offsets, target - h)
+def forecasts(panel, cut: int) -> dict[str, tuple]:
+    """(mean, volatility, sales, in stock) of the forecast week after `cut` ("test"), of a
+    second model's forecast week before it ("holdout"), and of the production model's own
+    forecasts of its last days, every horizon ("in-sample")."""
+    n = panel.n_series
+    assert (panel.start == panel.start[0]).all(), "every series must start on the first day"
 
     def actual(first_day, days):
-        cols = slice(first_day - base, first_day - base + days)
-        return sales[:, cols].ravel(), in_stock[:, cols].ravel()
+        pos = panel.positions(first_day + np.arange(days)[None, :])
+        return panel.sales[pos].ravel(), panel.in_stock()[pos].ravel()
 
-    t0 = time.perf_counter()
     test = DailyForecaster(quantiles=()).fit(panel.until(cut))
-    mu, vol = forecast(test, test.history_)
-    y, ins = actual(cut + 1, H)
     held = DailyForecaster(quantiles=()).fit(panel.until(cut - H))
-    mu_h, vol_h = forecast(held, held.history_)
-    y_h, ins_h = actual(cut - H + 1, H)
-    # in-sample: the production model's forecasts of its last 14 days, every horizon
-    C = 14
-    train = test.history_
+    out = {
+        "test": (*forecast(test, test.history_, panel.future(cut + 1, H)), *actual(cut + 1, H)),
+        "holdout": (*forecast(held, held.history_, panel.future(cut - H + 1, H)), *actual(cut - H + 1, H)),
+    }
+    train, C = test.history_, IN_SAMPLE_DAYS
     series = np.repeat(np.arange(n), C * H)
     pos = train.offsets[:-1][series] + np.tile(np.repeat(np.arange(train.n_flat // n - C, train.n_flat // n), H), n)
     hs = np.tile(np.arange(1, H + 1), n * C).astype(np.int32)
-    mu_s, vol_s = forecast(test, train, (series, pos, hs))
-    y_s, ins_s = train.sales[pos], train.in_stock()[pos]
-    print(f"fits and forecasts: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    out["in-sample"] = (*forecast(test, train, rows=(series, pos, hs)), train.sales[pos], train.in_stock()[pos])
+    return out
 
-    results = {}
 
-    def score(name, Q):
-        Q = np.maximum(np.sort(Q, axis=1), 0)
-        yi, Qi = y[ins], Q[ins]
-        results[name] = {
-            **{f"pinball_q{lv * 100:g}": round(float(np.mean(np.maximum(lv * (yi - Qi[:, j]), (lv - 1) * (yi - Qi[:, j])))), 4) for j, lv in enumerate(LEVELS)},
-            **{f"coverage_q{lv * 100:g}": round(float(np.mean(yi <= Qi[:, j])), 4) for j, lv in enumerate(LEVELS)},
-            "interval_coverage": round(float(np.mean((yi >= Qi[:, 0]) & (yi <= Qi[:, 2]))), 4),
-        }
-        print(name, results[name], file=sys.stderr)
+def scores(y: np.ndarray, in_stock: np.ndarray, Q: np.ndarray) -> dict[str, float]:
+    """Pinball loss and coverage of each level, and of the P10-P90 interval, on in-stock days."""
+    Q = np.maximum(np.sort(Q, axis=1), 0)
+    yi, Qi = y[in_stock], Q[in_stock]
+    out = {f"pinball_q{lv * 100:g}": round(pinball(yi, Qi[:, j], lv), 4) for j, lv in enumerate(LEVELS)}
+    out.update({f"coverage_q{lv * 100:g}": round(coverage(yi, Qi[:, j]), 4) for j, lv in enumerate(LEVELS)})
+    out["interval_coverage"] = round(float(np.mean((yi >= Qi[:, 0]) & (yi <= Qi[:, 2]))), 4)
+    return out
 
-    for source, (m, v, a, i) in {"holdout": (mu_h, vol_h, y_h, ins_h), "in-sample": (mu_s, vol_s, y_s, ins_s)}.items():
-        by_size = QuantileTable.fit(m[i], a[i], np.zeros(int(i.sum())), LEVELS)
-        score(f"{source} ratio table, size bins", by_size.predict(mu, np.zeros(len(mu))))
-        table = QuantileTable.fit(m[i], a[i], v[i], LEVELS)
-        score(f"{source} ratio table, size x volatility bins", table.predict(mu, vol))
-    # gamma around the mean, variance a * mean^b from binned held-out squared errors
+
+def gamma_quantiles(mu, mu_h, y_h, ins_h) -> np.ndarray:
+    """A gamma around each mean with variance a * mean^b fitted on binned held-out errors."""
     sel = ins_h & (mu_h > 0.01)
     edges = np.quantile(mu_h[sel], np.linspace(0, 1, 41))
     k = np.clip(np.searchsorted(edges, mu_h[sel]) - 1, 0, 39)
@@ -105,20 +91,38 @@ def main() -> None:
     b, log_a = np.polyfit(np.log(mean_bin), np.log(var_bin), 1)
     m = np.maximum(mu, 1e-3)
     var = np.exp(log_a) * m**b
-    score("gamma, variance a * mean^b", np.stack([stats.gamma.ppf(q, m**2 / var, scale=var / m) for q in LEVELS], 1))
-    # LightGBM quantile models
+    return np.stack([stats.gamma.ppf(q, m**2 / var, scale=var / m) for q in LEVELS], 1)
+
+
+def lightgbm_quantiles(panel, cut: int) -> np.ndarray:
+    """One LightGBM quantile model per level."""
+    fits = [DailyForecaster(quantiles=(), objective="quantile", lgb_params={"alpha": float(q)}).fit(panel.until(cut))
+            for q in LEVELS]  # fmt: skip
+    return np.stack([m.predict(H, panel.future(cut + 1, H))["yhat"].to_numpy() for m in fits], axis=1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--train-end", default="2024-06-11")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    panel, cut = load_history(args.data), _day(args.train_end)
+    t0 = time.perf_counter()
+    runs = forecasts(panel, cut)
+    print(f"fits and forecasts: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    mu, vol, y, ins = runs["test"]
+    results = {}
+    for source in ("holdout", "in-sample"):
+        m, v, a, i = runs[source]
+        by_size = QuantileTable.fit(m[i], a[i], np.zeros(int(i.sum())), LEVELS)
+        results[f"{source} ratio table, size bins"] = scores(y, ins, by_size.predict(mu, np.zeros(len(mu))))
+        table = QuantileTable.fit(m[i], a[i], v[i], LEVELS)
+        results[f"{source} ratio table, size x volatility bins"] = scores(y, ins, table.predict(mu, vol))
+    mu_h, _, y_h, ins_h = runs["holdout"]
+    results["gamma, variance a * mean^b"] = scores(y, ins, gamma_quantiles(mu, mu_h, y_h, ins_h))
     t1 = time.perf_counter()
-    Q = np.stack(
-        [
-            DailyForecaster(quantiles=(), objective="quantile", lgb_params={"alpha": float(q)})
-            .fit(panel.until(cut))
-            .predict(H, panel.future(cut + 1, H))["yhat"]
-            .to_numpy()
-            for q in LEVELS
-        ],
-        axis=1,
-    )
-    score("LightGBM quantile models", Q)
+    results["LightGBM quantile models"] = scores(y, ins, lightgbm_quantiles(panel, cut))
     results["_lightgbm_quantile_fit_seconds"] = round(time.perf_counter() - t1, 1)
     results["_in_stock_rows"] = int(ins.sum())
     print(json.dumps(results, indent=2))

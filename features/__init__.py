@@ -1,6 +1,7 @@
 """Feature building: numba kernels over flat series arrays, and the glue that assembles
-feature matrices from a validated panel."""
+feature matrices from a validated panel (`DailyFeatures`)."""
 
-from .daily import DailyFeatureSpec, build_matrix, feature_names, forecast_rows, training_rows
+from .daily import DailyFeatureSpec
+from .matrix import DailyFeatures, FeatureRows
 
-__all__ = ["DailyFeatureSpec", "build_matrix", "feature_names", "forecast_rows", "training_rows"]
+__all__ = ["DailyFeatureSpec", "DailyFeatures", "FeatureRows"]

@@ -17,8 +17,6 @@ from ..data.contract import PRODUCT, STATIC, STORE, WEATHER
 from ..data.panel import DailyPanel
 from . import kernels as K
 
-
-
 @dataclass(frozen=True)
 class DailyFeatureSpec:
     """Which daily features to build. Lags and windows are in days."""
@@ -81,7 +79,6 @@ def feature_names(spec: DailyFeatureSpec, static: list[str], covariates: list[st
 
 def build_matrix(
     panel: DailyPanel,
-    series_table,
     series: np.ndarray,
     target: np.ndarray,
     horizon: np.ndarray,
@@ -90,6 +87,7 @@ def build_matrix(
     static: list[str],
 ) -> np.ndarray:
     """Feature matrix (float32, column-major, rows x features in `feature_names` order)."""
+    series_table = panel.series
     offsets = panel.offsets
     origin = target - horizon
     row_start = offsets[:-1][series]
@@ -97,7 +95,7 @@ def build_matrix(
     day = panel.day_of(series, target)
     y = panel.sales
     cols: list[np.ndarray] = [series_table[c].to_numpy()[series].astype(np.float32) for c in static]
-    cols += [horizon.astype(np.float32), ((day + 3) % 7).astype(np.float32)]  # 1970-01-01 was a Thursday
+    cols += [horizon.astype(np.float32), panel.weekday(day).astype(np.float32)]
     lags = K.target_lags(y, row_start, target, horizon, np.asarray(spec.lags, np.int64))
     cols += list(lags.T)
     cols.append(K.same_weekday_mean(y, row_start, target, horizon, spec.weekday_weeks))

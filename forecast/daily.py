@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
-import json
-import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +15,14 @@ from ..data.dates import day_to_date
 from ..data.load import load_future, load_history
 from ..data.panel import DailyPanel, FutureCovariates
 from ..errors import FreshcastError
-from ..outputs import output_folder, write_text
 from ..threads import numba_threads, thread_count
-from ..features.daily import (
-    DailyFeatureSpec,
-    build_matrix,
-    feature_names,
-    forecast_rows,
-    static_columns,
-    training_rows,
-)
-from . import trainer
+from ..features import DailyFeatureSpec, DailyFeatures
+from . import persist, trainer
 from .calibrator import QuantileCalibrator
 from .distribution import ForecastDistribution
 from .hourly import dayparts, intraday_profile, part_shares
-from .quantiles import Holdout, check_quantiles, quantile_column, volatility
+from .quantiles import check_quantiles, quantile_column, volatility
 from .target import demand_target
-
-MODEL_FILE = "model.txt"
-META_FILE = "meta.json"
-HOLDOUT_FILE = "calibration.npz"
-
 
 def _threaded(method):
     """Run a method with the numba kernels limited to the forecaster's thread count."""
@@ -138,7 +120,8 @@ class DailyForecaster(BaseEstimator):
     def spec(self) -> DailyFeatureSpec:
         return DailyFeatureSpec(tuple(self.lags), tuple(self.windows), tuple(self.ewm_alphas), self.weekday_weeks)
 
-    def _lgb_params(self) -> dict:
+    def lightgbm_params(self) -> dict:
+        """The LightGBM parameters `fit` trains with (freshcast's defaults, then `lgb_params`)."""
         return {
             "objective": self.objective,
             "learning_rate": self.learning_rate,
@@ -185,10 +168,16 @@ class DailyForecaster(BaseEstimator):
         t0 = time.perf_counter()
         self.__dict__.pop("history_", None)  # a refit works its demand out afresh
         demand, self.recovered_ = demand_target(panel, self.stockout_recovery)
-        X, y = self._training_matrix(panel, demand)
+        self.features_ = DailyFeatures.for_history(panel, self.spec, self.max_horizon)
+        rows = self.features_.training_rows(panel.with_sales(demand), self.min_history_days, self.seed, self.train_days)
+        if len(rows) == 0:
+            raise FreshcastError(
+                f"{panel.source}: no series has more than {self.min_history_days} days of history to learn from"
+            )
+        X, y = self.features_.matrix(rows), rows.demand
         t1 = time.perf_counter()
         self.booster_ = trainer.train(
-            X, y, self._lgb_params(), self.feature_names_, len(self.static_), self.n_estimators, self.max_bin
+            X, y, self.lightgbm_params(), self.feature_names_, len(self.features_.static), self.n_estimators, self.max_bin
         )
         self.history_, self.history_demand_ = panel, demand
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
@@ -199,24 +188,6 @@ class DailyForecaster(BaseEstimator):
             self.calibrator_ = QuantileCalibrator(self.quantiles_).fit(self, panel)
             self.fit_seconds_["calibration"] = time.perf_counter() - t2
         return self
-
-    def _training_matrix(self, panel: DailyPanel, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Feature matrix and target (daily `demand`) of the training rows; learns which static
-        columns, covariates and features the model uses."""
-        arrays = panel.with_sales(demand)
-        series, target, horizon = training_rows(arrays, self.max_horizon, self.min_history_days, self.seed)
-        if self.train_days is not None:
-            keep = arrays.day_of(series, target) > panel.last_day - self.train_days
-            series, target, horizon = series[keep], target[keep], horizon[keep]
-        if len(series) == 0:
-            raise FreshcastError(
-                f"{panel.source}: no series has more than {self.min_history_days} days of history to learn from"
-            )
-        self.static_ = static_columns(panel.series)
-        self.covariates_ = list(panel.covariates)
-        self.feature_names_ = feature_names(self.spec, self.static_, self.covariates_)
-        X = build_matrix(arrays, panel.series, series, target, horizon, self.spec, self.max_horizon, self.static_)
-        return X, arrays.sales[target]
 
     # ---------------------------------------------------------------- forecasting
     @_threaded
@@ -315,121 +286,29 @@ class DailyForecaster(BaseEstimator):
     def _daily_mean(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
         """Mean daily forecasts for days 1..horizon of every series (series-major), with each
         row's series index and volatility."""
-        X, arrays, series, target, h = self._forecast_matrix(panel, future, horizon, self.training_target(panel))
-        yhat = trainer.predict(self.booster_, X, thread_count(self.n_jobs))
-        return yhat, series, volatility(arrays.sales, arrays.offsets, target - h)
-
-    def _forecast_matrix(self, panel: DailyPanel, future: FutureCovariates, horizon: int, demand: np.ndarray):
-        """Feature matrix of days 1..horizon after the history (series-major), with the arrays
-        it was built from and each row's series, target position and horizon."""
-        arrays = panel.with_sales(demand).extend(future)
-        series, target, h = forecast_rows(arrays, future.n_days, horizon)
-        X = build_matrix(arrays, panel.series, series, target, h, self.spec, self.max_horizon, self.static_)
-        return X, arrays, series, target, h
+        rows = self.features_.forecast_rows(panel.with_sales(self.training_target(panel)), future, horizon)
+        yhat = trainer.predict(self.booster_, self.features_.matrix(rows), thread_count(self.n_jobs))
+        return yhat, rows.series, volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
-        """Write LightGBM's text model and a JSON file of metadata into folder `path`."""
-        import numba
-
-        from .. import __version__
-
-        path = Path(path)
-        meta = {
-            "format": "freshcast.daily/1",
-            "params": self.get_params(deep=False),
-            "feature_spec": asdict(self.spec),
-            "feature_names": self.feature_names_,
-            "static": self.static_,
-            "covariates": self.covariates_,
-            "trained_range": list(self.trained_range_),
-            "n_train_rows": self.n_train_rows_,
-            "stockout_recovered": self.recovered_,
-            "versions": {
-                "freshcast": __version__,
-                "lightgbm": trainer.VERSION,
-                "numpy": np.__version__,
-                "numba": numba.__version__,
-                "pandas": pd.__version__,
-            },
-        }
-        with output_folder(path, "model") as tmp:
-            write_text(tmp / MODEL_FILE, trainer.to_text(self.booster_))
-            if self.quantiles_:
-                self.calibrator_.holdout_.save(tmp / HOLDOUT_FILE)
-            meta["sha256"] = {f.name: _sha256(f) for f in sorted(tmp.iterdir()) if f.name in _DATA_FILES}
-            write_text(tmp / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
-        return path
+        """Write the fitted model into folder `path` (replaced whole; see `forecast.persist`)."""
+        return persist.save(self, Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> DailyForecaster:
         """A model written by `save`; refuses a folder whose files do not match the checksums
         in its meta.json (files of two different saves)."""
-        path = Path(path)
-        try:
-            files = _read_folder(path, (META_FILE, *_DATA_FILES))  # one folder, read once: a save may swap it
-            meta = json.loads(files[META_FILE].decode())
-            sums = meta.get("sha256")
-            if not isinstance(sums, dict) or MODEL_FILE not in sums:
-                raise ValueError(f"{META_FILE} lists no checksums (saved by an older freshcast: save it again)")
-            for name in _DATA_FILES:
-                if name in sums and files[name] is None:
-                    raise ValueError(f"{name} is missing")
-                if name in sums and hashlib.sha256(files[name]).hexdigest() != sums[name] or (
-                    name not in sums and files[name] is not None
-                ):
-                    raise ValueError(f"{name} does not match {META_FILE} (files of different saves?)")
-            booster = trainer.from_text(files[MODEL_FILE].decode())
-            holdout = Holdout.load(io.BytesIO(files[HOLDOUT_FILE])) if meta["params"].get("quantiles") else None
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise FreshcastError(f"{path}: not a saved freshcast model ({exc})") from exc
-        params = {"quantiles": (), **meta["params"]}  # models saved before quantiles existed have none
-        for k in ("lags", "windows", "ewm_alphas", "quantiles"):
-            params[k] = tuple(params[k])
-        model = cls(**params)
-        model.booster_ = booster
-        if holdout is not None:
-            model.calibrator_ = QuantileCalibrator.from_holdout(params["quantiles"], holdout)
-        model.feature_names_ = meta["feature_names"]
-        model.static_ = meta["static"]
-        model.covariates_ = meta["covariates"]
-        model.trained_range_ = tuple(meta["trained_range"])
-        model.n_train_rows_ = meta["n_train_rows"]
-        model.quantiles_ = check_quantiles(params["quantiles"])
-        model.recovered_ = bool(meta.get("stockout_recovered", False))
-        return model
+        return persist.load(cls, Path(path))
 
+    # ---------------------------------------------------------------- fitted features
+    @property
+    def feature_names_(self) -> list[str]:
+        return self.features_.names
 
-_DATA_FILES = (MODEL_FILE, HOLDOUT_FILE)
-
-
-def _read_folder(path: Path, names: tuple[str, ...]) -> dict[str, bytes | None]:
-    """The bytes of each named file (None if absent), all read through one open handle of
-    the folder, so that they come from one save even if another swaps the folder meanwhile."""
-    folder = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        out = {}
-        for name in names:
-            try:
-                fd = os.open(name, os.O_RDONLY, dir_fd=folder)
-            except FileNotFoundError:
-                out[name] = None
-                continue
-            with os.fdopen(fd, "rb") as fh:
-                out[name] = fh.read()
-        return out
-    finally:
-        os.close(folder)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
+    @property
+    def covariates_(self) -> list[str]:
+        return list(self.features_.covariates)
 
 
 def _as_panel(history) -> DailyPanel:

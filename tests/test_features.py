@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from freshcast.features import DailyFeatureSpec, build_matrix, feature_names, training_rows
+from freshcast.features.daily import DailyFeatureSpec, build_matrix, feature_names, training_rows
 from freshcast.features import kernels as K
 from freshcast.features.daily import static_columns
 
@@ -66,7 +66,7 @@ def test_target_lags_and_weekday_mean_respect_the_origin():
 def _matrix(panel, series, target, horizon, future=None, max_horizon=7):
     arrays = panel if future is None else panel.extend(future)
     static = static_columns(panel.series)
-    return build_matrix(arrays, panel.series, series, target, horizon, DailyFeatureSpec(), max_horizon, static)
+    return build_matrix(arrays, series, target, horizon, DailyFeatureSpec(), max_horizon, static)
 
 
 def _assert_no_leak(panel, n_rows=200, n_checked=10):
@@ -157,3 +157,20 @@ def test_training_horizons_are_stratified_per_series(sample_panel):
     again = training_rows(arrays, 7, 14, seed=5)[2]
     np.testing.assert_array_equal(again, horizon)
     assert not np.array_equal(training_rows(arrays, 7, 14, seed=6)[2], horizon)
+
+
+def test_the_public_builder_makes_the_matrix_the_forecaster_predicts_from(sample_panel):
+    from freshcast.features import DailyFeatures
+    from freshcast.forecast import DailyForecaster
+
+    cut = sample_panel.last_day - 7
+    train, future = sample_panel.until(cut), sample_panel.future(cut + 1, 7)
+    model = DailyForecaster(n_estimators=20, quantiles=()).fit(train)
+    features = DailyFeatures.for_history(train, model.spec, model.max_horizon)
+    assert features == model.features_ and features.names == model.feature_names_
+    rows = features.forecast_rows(train.with_sales(model.training_target(train)), future, 7)
+    X = features.matrix(rows)
+    assert X.shape == (train.n_series * 7, len(features.names)) and X.flags.f_contiguous
+    mean = np.clip(model.booster_.predict(X), 0, None).astype(np.float32)
+    np.testing.assert_array_equal(mean, model.predict_distribution(7, future).mean.ravel())
+    assert np.isnan(rows.demand).all()  # future days: nothing known

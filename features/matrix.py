@@ -1,0 +1,85 @@
+"""The daily feature-matrix builder: which features a model uses, and the rows and matrices
+it trains and forecasts on (the layout and leakage rules are in `features.daily`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.panel import DailyPanel, FutureCovariates
+from .daily import DailyFeatureSpec, build_matrix, feature_names, forecast_rows, static_columns, training_rows
+
+
+@dataclass(frozen=True)
+class FeatureRows:
+    """Rows of a feature matrix: row i forecasts flat position `target[i]` of series
+    `series[i]` of `panel`, `horizon[i]` days after its origin (the last day whose sales the
+    row may read). `panel.sales` is the demand the model learns from; a forecast's panel has
+    the future days appended (their sales unknown)."""
+
+    panel: DailyPanel
+    series: np.ndarray
+    target: np.ndarray
+    horizon: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    @property
+    def origin(self) -> np.ndarray:
+        """Flat position of each row's origin."""
+        return self.target - self.horizon
+
+    @property
+    def demand(self) -> np.ndarray:
+        """The target each row learns (NaN on future days)."""
+        return self.panel.sales[self.target]
+
+
+@dataclass(frozen=True)
+class DailyFeatures:
+    """Builds the daily feature matrix of a model.
+
+    spec : which lags, windows and means (`DailyFeatureSpec`).
+    max_horizon : longest horizon in days; future covariates are read up to it.
+    static : series attributes used as categorical features (ids, category levels).
+    covariates : the declared covariates the model reads (discount, holidays, weather ...).
+    """
+
+    spec: DailyFeatureSpec
+    max_horizon: int
+    static: tuple[str, ...]
+    covariates: tuple[str, ...]
+
+    @classmethod
+    def for_history(cls, panel: DailyPanel, spec: DailyFeatureSpec, max_horizon: int) -> DailyFeatures:
+        """The features a history supports: its series attributes and declared covariates."""
+        return cls(spec, max_horizon, tuple(static_columns(panel.series)), tuple(panel.covariates))
+
+    @property
+    def names(self) -> list[str]:
+        """Column names of the matrix, in order."""
+        return feature_names(self.spec, list(self.static), list(self.covariates))
+
+    def training_rows(self, panel: DailyPanel, min_history_days: int, seed: int,
+                      train_days: int | None = None) -> FeatureRows:  # fmt: skip
+        """Every day with `min_history_days` before it, each with a horizon in 1..max_horizon
+        drawn by `seed`; only the last `train_days` days of the panel if given."""
+        series, target, horizon = training_rows(panel, self.max_horizon, min_history_days, seed)
+        if train_days is not None:
+            keep = panel.day_of(series, target) > panel.last_day - train_days
+            series, target, horizon = series[keep], target[keep], horizon[keep]
+        return FeatureRows(panel, series, target, horizon)
+
+    def forecast_rows(self, panel: DailyPanel, future: FutureCovariates, horizon: int) -> FeatureRows:
+        """Days 1..horizon after the panel's last day for every series (series-major)."""
+        extended = panel.extend(future)
+        series, target, h = forecast_rows(extended, future.n_days, horizon)
+        return FeatureRows(extended, series, target, h)
+
+    def matrix(self, rows: FeatureRows) -> np.ndarray:
+        """float32 (rows x features), column-major, columns in `names` order."""
+        return build_matrix(
+            rows.panel, rows.series, rows.target, rows.horizon, self.spec, self.max_horizon, list(self.static)
+        )
