@@ -6,14 +6,15 @@ Exit codes: 0 success, 1 bad input or a failed step (one clear line on stderr), 
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from .console import Step as _Step
+from .console import replay_text, say as _say, scores_text
 
 app = typer.Typer(
     help="Demand forecasts and replenishment for fresh-grocery retail, per store x product.",
@@ -42,26 +43,6 @@ def _use_threads(n: int) -> None:
     set_threads(n)
 
 
-def _say(msg: str) -> None:
-    print(f"[freshcast] {msg}", file=sys.stderr, flush=True)
-
-
-class _Step:
-    """Print a long step's start and its duration."""
-
-    def __init__(self, what: str):
-        self.what = what
-
-    def __enter__(self):
-        self.t0 = time.perf_counter()
-        _say(f"{self.what} ...")
-        return self
-
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            _say(f"{self.what}: done in {time.perf_counter() - self.t0:.1f} s")
-
-
 def _fail(exc: Exception) -> None:
     """Print one line for a user-facing error and exit 1."""
     from .errors import DataError
@@ -81,18 +62,11 @@ def _writing(*targets):
     the work starts: exit 1 with one line at once if one cannot be written or another
     freshcast run is writing it."""
     from .errors import FreshcastError
-    from .outputs import reserve
+    from .outputs import reserve_all
 
-    paths = [Path(os.path.abspath(p)) for p, _ in targets if p is not None]
-    for i, a in enumerate(paths):
-        for b in paths[i + 1 :]:
-            if a == b or a in b.parents or b in a.parents:
-                _fail(FreshcastError(f"{a} and {b}: give each output its own place, neither inside the other"))
     with ExitStack() as stack:
         try:
-            for path, kind in targets:
-                if path is not None:
-                    stack.enter_context(reserve(path, kind))
+            stack.enter_context(reserve_all(*targets))
         except FreshcastError as exc:
             _fail(exc)
         yield
@@ -189,33 +163,13 @@ def forecast(
 
 
 def _forecast(history, future, out, map, seed, save_model, level, slots, recover_stockouts, levels) -> None:
-    from .data import load_future, load_history
     from .errors import FreshcastError
-    from .forecast import DailyForecaster
-    from .outputs import write_table
+    from .forecast.job import forecast_to_file
 
     try:
-        columns = _column_map(map)
-        with _Step(f"loading history {history}"):
-            panel = load_history(history, columns)
-        _say(f"{panel.n_series:,} series, {panel.n_flat:,} series-days")
-        if (level == "hour" or slots) and not panel.hourly:
-            raise FreshcastError(f"{history}: hour and slot forecasts need hourly rows (an 'hour' column)")
-        with _Step(f"loading future covariates {future}"):
-            fut = load_future(future, panel, columns)
-        with _Step(f"training on {panel.n_series:,} series"):
-            model = DailyForecaster(
-                max_horizon=fut.n_days, min_history_days=max(28, fut.n_days), seed=seed, quantiles=levels,
-                **({} if recover_stockouts else {"stockout_recovery": 0.0}),
-            )  # fmt: skip
-            model.fit(panel)
-        if recover_stockouts and not model.recovered_:
-            _say("daily input has no hours: training on sales as observed (no stockout recovery)")
-        with _Step(f"forecasting {fut.n_days} day(s)"):
-            pred = model.predict(fut.n_days, fut, level=level, slots=slots)
-        write_table(pred, out)
-        if save_model is not None:
-            model.save(save_model)
+        pred = forecast_to_file(
+            history, future, out, _column_map(map), seed, save_model, level, slots, recover_stockouts, levels, _say
+        )
     except (FreshcastError, OSError) as exc:
         _fail(exc)
     _say(f"wrote {len(pred):,} rows to {out}")
@@ -247,7 +201,7 @@ def backtest(
                 write_table(scores, out)
         except (FreshcastError, OSError, ValueError) as exc:
             _fail(exc)
-    _print_scores(scores)
+    print(scores_text(scores))
 
 
 @app.command()
@@ -269,32 +223,14 @@ def replay(
 
 
 def _replay(history, actuals, out, map, seed) -> None:
-    from .data import load_history_with_actuals
-    from .data.dates import day_to_date
     from .errors import FreshcastError
-    from .optimize.master import assume_master_data
-    from .simulate.replay import replay as run_replay
-    from .simulate.replay import write_replay
+    from .simulate.replay import replay_to_folder
 
     try:
-        with _Step(f"loading history {history} and actuals {actuals}"):
-            panel, first_day = load_history_with_actuals(history, actuals, _column_map(map))
-        days = panel.last_day - first_day + 1
-        _say(f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
-        master = assume_master_data(panel.until(first_day - 1))
-        _say(master.notes[0])
-        with _Step(f"replaying {days} day(s)"):
-            result = run_replay(panel, first_day, master=master, seed=seed, progress=_say)
-        about = {
-            "first_day": str(day_to_date(first_day)),
-            "last_day": str(day_to_date(panel.last_day)),
-            "series": panel.n_series,
-            "assumptions": master.notes,
-        }
-        write_replay(result, out, about)
+        result = replay_to_folder(history, actuals, out, _column_map(map), seed, progress=_say)
     except (FreshcastError, OSError) as exc:
         _fail(exc)
-    _print_replay(result.summary)
+    print(replay_text(result.summary))
     _say(f"wrote {out / 'summary.json'} and {out / 'log.parquet'}")
 
 
@@ -407,52 +343,18 @@ def demo(
     """Forecast the last week of the embedded sample (one city of FreshRetailNet-50K) from the
     weeks before it and score it beside the baselines; then replay that week's real demand
     through the ordering policies (on ASSUMED master data)."""
-    from .data import load_history, sample_path
+    from .demo import run_demo
     from .errors import FreshcastError
-    from .forecast.backtest import backtest as run_backtest
-    from .optimize.master import assume_master_data
-    from .simulate.replay import replay as run_replay
-    from .simulate.replay import write_replay
-    from .outputs import output_folder, write_table
 
     _use_threads(threads)
     with _writing((out, "demo")):
         try:
-            with output_folder(out, "demo") as tmp:
-                with _Step("loading the embedded sample"):
-                    panel = load_history(sample_path())
-                _say(f"{panel.n_series:,} series; data: FreshRetailNet-50K (Dingdong), CC BY 4.0")
-                scores, forecasts = run_backtest(panel, folds=1, horizon=7, progress=_say)
-                write_table(forecasts, tmp / "forecast.parquet")
-                write_table(scores, tmp / "scores.csv")
-                _print_scores(scores)
-                first_day = panel.last_day - 6
-                master = assume_master_data(panel.until(first_day - 1))
-                with _Step("replaying the last 7 days through the ordering policies"):
-                    result = run_replay(panel, first_day, master=master, progress=_say)
-                write_replay(result, tmp / "replay", {"assumptions": master.notes})
-                _print_replay(result.summary)
+            scores, summary = run_demo(out, progress=_say)
         except (FreshcastError, OSError) as exc:
             _fail(exc)
+    print(scores_text(scores))
+    print(replay_text(summary))
     _say(f"wrote {out / 'forecast.parquet'}, {out / 'scores.csv'} and {out / 'replay'}/")
-
-
-def _print_replay(summary: dict) -> None:
-    cols = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "total_cost")
-    print(f"{'policy':15s}" + "".join(f"{c:>14s}" for c in cols))
-    for name, row in summary.items():
-        print(f"{name:15s}" + "".join(f"{row[c]:14.3f}" for c in cols))
-
-
-def _print_scores(scores) -> None:
-    view = scores[scores["fold"] == "all"] if (scores["fold"] == "all").any() else scores
-    cols = ["method", "wape", "wpe", "mase", "wape_instock", "wpe_instock"]
-    print(view[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    ours = view[view["method"] == "freshcast"].iloc[0]
-    quantile_cols = [c for c in view.columns if c.startswith(("coverage_", "pinball_", "interval_"))]
-    if quantile_cols:
-        shown = ", ".join(f"{c} {ours[c]:.3f}" for c in quantile_cols)
-        print(f"freshcast quantiles on in-stock days: {shown}")
 
 
 def _version(value: bool) -> None:

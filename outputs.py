@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -137,6 +137,22 @@ def reserve(path: str | Path, kind: str | None = None) -> Iterator[Path]:
     finally:
         del _held[key]
         _unlock(path, fd)
+
+
+@contextmanager
+def reserve_all(*targets: tuple[str | Path | None, str | None]) -> Iterator[None]:
+    """`reserve` every (path, kind) output of one job (None paths skipped), after checking
+    that no two are the same place or one inside the other."""
+    paths = [Path(os.path.abspath(p)) for p, _ in targets if p is not None]
+    for i, a in enumerate(paths):
+        for b in paths[i + 1 :]:
+            if a == b or a in b.parents or b in a.parents:
+                raise FreshcastError(f"{a} and {b}: give each output its own place, neither inside the other")
+    with ExitStack() as stack:
+        for path, kind in targets:
+            if path is not None:
+                stack.enter_context(reserve(path, kind))
+        yield
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import json
 import time
 
 import numpy as np
-from daily import DEFAULT_DATA, _day, forecast_positions
+from daily import DEFAULT_DATA, _day
 
 from freshcast.data import load_history
 from freshcast.features import DailyFeatures
@@ -38,7 +38,7 @@ def matrices(panel, cut: int, horizon: int):
     known = train.with_sales(model.training_target(train))
     rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days)
     ahead = features.forecast_rows(known, future, horizon)
-    pos = forecast_positions(panel, cut, ahead.series, ahead.horizon)
+    pos = panel.positions(cut + ahead.horizon, np.flatnonzero(panel.start <= cut)[ahead.series])
     return (features.matrix(rows), rows.demand, features.matrix(ahead), panel.sales[pos], panel.in_stock()[pos],
             features.names, len(features.static))  # fmt: skip
 

@@ -91,7 +91,6 @@ def _processor() -> str:
 def run_freshcast(args, out: Path) -> dict:
     from freshcast.data import load_history
     from freshcast.features import kernels as K
-    from freshcast.features.daily import forecast_rows
     from freshcast.forecast import DailyForecaster, baselines
     from freshcast.forecast.quantiles import quantile_column
 
@@ -114,23 +113,15 @@ def run_freshcast(args, out: Path) -> dict:
     if model.stockout_recovery > 0:
         observed = DailyForecaster(**{**model.get_params(), "stockout_recovery": 0.0, "quantiles": ()}).fit(train)
         pred["freshcast_observed"] = observed.predict(args.horizon, future)["yhat"].to_numpy()
-    # actuals and baselines for the same rows
-    arrays = train.extend(future)
-    series, target, h = forecast_rows(arrays, args.horizon, args.horizon)
-    pos = forecast_positions(panel, cut, series, h)
-    pred["actual"] = panel.sales[pos]
-    pred["in_stock"] = panel.in_stock()[pos]
-    pred["seasonal_naive"] = baselines.seasonal_naive(arrays, series, target, h)
-    pred["moving_average"] = baselines.moving_average(arrays, series, target, h)
+    # actuals and baselines for the same rows (series of the training panel, days 1..horizon)
+    pos = panel.positions((cut + 1 + np.arange(args.horizon))[None, :], np.flatnonzero(panel.start <= cut))
+    pred["actual"] = panel.sales[pos].ravel()
+    pred["in_stock"] = panel.in_stock()[pos].ravel()
+    pred["seasonal_naive"] = baselines.seasonal_naive(train, args.horizon).ravel()
+    pred["moving_average"] = baselines.moving_average(train, args.horizon).ravel()
     quantiles = {quantile_column(q): f"freshcast_{quantile_column(q)}" for q in model.quantiles_}
     pred.rename(columns={"yhat": "freshcast", **quantiles}).to_parquet(out / "freshcast.parquet")
     return {"stages": st.rows, "params": {k: str(v) for k, v in model.get_params().items()}, "train_rows": model.n_train_rows_}
-
-
-def forecast_positions(panel, cut: int, series: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Flat positions in the full `panel` of forecast rows (series index of the panel cut
-    after day `cut`, horizon h in days)."""
-    return panel.positions(cut + h, np.flatnonzero(panel.start <= cut)[series])
 
 
 def peer_like_features(panel, K) -> np.ndarray:

@@ -28,7 +28,8 @@ def main() -> None:
     from freshcast.data import load_history
     from freshcast.forecast import DailyForecaster
     from freshcast.optimize.master import assume_master_data
-    from freshcast.simulate.replay import REPLAY_QUANTILES, MeanForecast, Optimizer, Oracle, RuleOfThumb, replay
+    from freshcast.simulate.policies import MeanForecast, Optimizer, Oracle, RuleOfThumb
+    from freshcast.simulate.replay import REPLAY_QUANTILES, replay
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))

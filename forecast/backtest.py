@@ -10,7 +10,6 @@ import pandas as pd
 
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
-from ..features.daily import forecast_rows
 from . import baselines
 from .daily import DailyForecaster
 from .metrics import coverage, evaluate, pinball, seasonal_scale
@@ -46,23 +45,19 @@ def backtest(
         if progress:
             progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
         train = panel.until(cutoff)
-        future = panel.future(cutoff + 1, horizon)
         model = DailyForecaster(**params).fit(train)
-        pred = model.predict(horizon, future)
-        arrays = train.extend(future)
-        series, target, h = forecast_rows(arrays, horizon, horizon)
-        kept = np.flatnonzero(panel.start <= cutoff)
-        full = kept[series]
+        forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon))
+        kept = np.flatnonzero(panel.start <= cutoff)  # the forecast's series, in the panel
         scale[(k - 1) * panel.n_series + kept] = seasonal_scale(train.sales, train.offsets)
-        pos = panel.offsets[full] + (cutoff + h - panel.start[full])
-        frame = pred.assign(
+        pos = panel.positions(forecast.days[None, :], kept)
+        frame = forecast.to_frame().assign(
             fold=k,
-            horizon=h,
-            actual=panel.sales[pos],
-            in_stock=panel.in_stock()[pos],
-            seasonal_naive=baselines.seasonal_naive(arrays, series, target, h),
-            moving_average=baselines.moving_average(arrays, series, target, h),
-            series=(k - 1) * panel.n_series + full,
+            horizon=np.tile(np.arange(1, horizon + 1, dtype=np.int32), len(kept)),
+            actual=panel.sales[pos].ravel(),
+            in_stock=panel.in_stock()[pos].ravel(),
+            seasonal_naive=baselines.seasonal_naive(train, horizon).ravel(),
+            moving_average=baselines.moving_average(train, horizon).ravel(),
+            series=np.repeat((k - 1) * panel.n_series + kept, horizon),
         )
         frames.append(frame)
     forecasts = pd.concat(frames, ignore_index=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ..data.contract import DAY, PRODUCT, STORE
+from ..data.contract import PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.load import load_future, load_history
 from ..data.panel import DailyPanel, FutureCovariates
@@ -20,8 +20,8 @@ from ..features import DailyFeatureSpec, DailyFeatures
 from . import persist, trainer
 from .calibrator import QuantileCalibrator
 from .distribution import ForecastDistribution
-from .hourly import dayparts, intraday_profile, part_shares
-from .quantiles import check_quantiles, quantile_column, volatility
+from .hourly import dayparts, intraday_profile, part_shares, split_days
+from .quantiles import check_quantiles, volatility
 from .target import demand_target
 
 def _threaded(method):
@@ -207,27 +207,18 @@ class DailyForecaster(BaseEstimator):
         one row per slot (column ``slot``). Hours and slots add up to the daily forecast. Every
         row also carries the quantiles of the model's `quantiles` levels (q10, q50, q90 ...)."""
         key, labels, groups = dayparts(level, slots)  # validates both before any work
-        if groups is None:
-            return self.predict_distribution(horizon, future, history).to_frame()
         panel, future = self._inputs(horizon, future, history)
-        yhat, series, vol = self._daily_mean(panel, future, horizon)
-        k = len(groups)
+        if groups is not None and self.quantiles_ and not self.calibrator_.hourly:
+            raise FreshcastError("hour and slot quantiles need a model fitted on hourly rows")
+        forecast, vol = self._distribution(panel, future, horizon)
+        if groups is None:
+            return forecast.to_frame()
         profile = intraday_profile(panel, self.stockout_recovery if self.recovered_ else 0.0)
-        mean = (yhat[:, None] * part_shares(profile[series], groups)).ravel()
-        h = np.tile(np.arange(1, horizon + 1), panel.n_series)
-        out = {
-            STORE: np.repeat(panel.series[STORE].to_numpy()[series], k),
-            PRODUCT: np.repeat(panel.series[PRODUCT].to_numpy()[series], k),
-            DAY: np.repeat(day_to_date(panel.last_day + h), k),
-        }
-        out[key] = np.tile(labels, len(yhat))
-        out["yhat"] = mean.astype(np.float32)
+        part_quantiles = None
         if self.quantiles_:
-            if not self.calibrator_.hourly:
-                raise FreshcastError("hour and slot quantiles need a model fitted on hourly rows")
-            q = self.calibrator_.table(groups).predict(out["yhat"], np.repeat(vol, k))
-            out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(self.quantiles_)})
-        return pd.DataFrame(out)
+            table = self.calibrator_.table(groups)
+            part_quantiles = lambda part_mean: table.predict(part_mean, np.repeat(vol, len(groups)))  # noqa: E731
+        return split_days(forecast, part_shares(profile, groups), key, labels, part_quantiles)
 
     @_threaded
     def predict_distribution(
@@ -238,17 +229,21 @@ class DailyForecaster(BaseEstimator):
     ) -> ForecastDistribution:
         """Daily forecasts of the `horizon` days after the history, in the history's series
         order: the mean and the quantiles of the model's levels (see `predict`)."""
-        panel, future = self._inputs(horizon, future, history)
+        return self._distribution(*self._inputs(horizon, future, history), horizon)[0]
+
+    def _distribution(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
+        """The daily forecast distribution, with the volatility of each series-day (series-major)."""
         yhat, _, vol = self._daily_mean(panel, future, horizon)
         n = len(yhat) // horizon
         if self.quantiles_:
             q = self.calibrator_.table().predict(yhat, vol).reshape(n, horizon, -1)
         else:
             q = np.empty((n, horizon, 0), np.float32)
-        return ForecastDistribution(
+        forecast = ForecastDistribution(
             store_id=panel.series[STORE].to_numpy(), product_id=panel.series[PRODUCT].to_numpy(),
             first_day=panel.last_day + 1, mean=yhat.reshape(n, horizon), levels=self.quantiles_, quantiles=q,
         )  # fmt: skip
+        return forecast, vol
 
     def _inputs(self, horizon, future, history) -> tuple[DailyPanel, FutureCovariates]:
         """Check the model and the forecast inputs; load them if given as paths or frames."""

@@ -8,12 +8,19 @@ up exactly to the daily forecast.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
+import numpy as np
+import pandas as pd
+
+from ..data.contract import DAY, PRODUCT, STORE
+from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
 from ..features.intraday import ewm_profile
 from ..features.latent import demand_hours
+from .distribution import ForecastDistribution
+from .quantiles import quantile_column
 
 PROFILE_ALPHA = 0.05  # per day: a profile remembers about the last 20 days
 
@@ -69,3 +76,29 @@ def dayparts(level: str, slots: str | None) -> tuple[str | None, np.ndarray | No
 def part_shares(profile: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     """(n, n_parts) share of the day in each part, from (n, 24) intraday profiles."""
     return np.stack([profile[:, hours].sum(axis=1) for hours in groups], axis=1)
+
+
+def split_days(
+    forecast: ForecastDistribution,
+    shares: np.ndarray,
+    column: str,
+    labels: np.ndarray,
+    part_quantiles: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """One row per series, day and part of the day: store_id, product_id, dt, `column` (the
+    part's label), yhat = the day's mean x the part's share (`shares`: (n_series, n_parts),
+    rows summing to 1, so the parts add up to the day) and, with `part_quantiles` (part means
+    -> (rows, levels)), a column per level of `forecast`."""
+    n, H = forecast.mean.shape
+    k = shares.shape[1]
+    out = {
+        STORE: np.repeat(forecast.store_id, H * k),
+        PRODUCT: np.repeat(forecast.product_id, H * k),
+        DAY: np.tile(np.repeat(day_to_date(forecast.days), k), n),
+        column: np.tile(labels, n * H),
+        "yhat": (forecast.mean[:, :, None] * shares[:, None, :]).ravel().astype(np.float32),
+    }
+    if part_quantiles is not None and forecast.levels:
+        q = part_quantiles(out["yhat"])
+        out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(forecast.levels)})
+    return pd.DataFrame(out)

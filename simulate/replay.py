@@ -13,12 +13,12 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..console import Step
 from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
@@ -27,94 +27,10 @@ from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
 from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
-from ..optimize.orders import OrderLines, days_needed, optimal_orders, order_up_to, orders_from_paths, weekly_extend
+from ..optimize.orders import OrderLines, days_needed, weekly_extend
+from .policies import DayState, Policy, default_policies
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
-
-
-@dataclass
-class DayState:
-    """What a policy knows on a planning day (day 0 = today; arrays per line x day)."""
-
-    day: int  # day number
-    master: MasterData
-    on_hand: np.ndarray  # (n, B) units expiring at the end of day e
-    on_order: np.ndarray  # (n, A) units arriving on the morning of day a
-    review: np.ndarray  # days to the next order day
-    can_order: np.ndarray  # bool, today is an order day
-    mean: np.ndarray  # (n, D) mean forecast
-    quantiles: np.ndarray  # (n, H, J) forecast quantiles at `levels`
-    levels: tuple[float, ...]
-    last_week: np.ndarray  # (n, D) sales of the same weekday one week (or two) earlier
-    actual: np.ndarray  # (n, D) the real demand: only the oracle may look
-
-    def window(self) -> np.ndarray:
-        """(n, D) True on the days from an order's arrival to the next order's arrival."""
-        d = np.arange(self.mean.shape[1])[None, :]
-        lead = self.master.lead_time_days[:, None]
-        return (d >= lead) & (d < lead + self.review[:, None])
-
-
-class Policy(Protocol):
-    """A policy the replay runs: a name and, each day, its decisions from what it knows (the
-    orders of every line; prices may join)."""
-
-    name: str
-
-    def order(self, state: DayState) -> OrderLines: ...
-
-
-@dataclass
-class RuleOfThumb:
-    """What stores do today: order up to last week's sales of the covered days plus a fixed
-    safety share."""
-
-    safety_share: float = 0.2
-    name: str = "rule_of_thumb"
-
-    def order(self, s: DayState) -> OrderLines:
-        target = (1 + self.safety_share) * (s.last_week * s.window()).sum(axis=1)
-        return order_up_to(s.last_week, target, s.on_hand, s.on_order, s.master, s.can_order)
-
-
-@dataclass
-class MeanForecast:
-    """Order up to the mean forecast of the covered days."""
-
-    name: str = "mean_forecast"
-
-    def order(self, s: DayState) -> OrderLines:
-        target = (s.mean * s.window()).sum(axis=1)
-        return order_up_to(s.mean, target, s.on_hand, s.on_order, s.master, s.can_order)
-
-
-@dataclass
-class Optimizer:
-    """freshcast's expected-cost order from the forecast distribution (`optimal_orders`)."""
-
-    service_weight: float = 1.0
-    seed: int = 0
-    name: str = "optimizer"
-
-    def order(self, s: DayState) -> OrderLines:
-        return optimal_orders(
-            s.quantiles, s.levels, s.on_hand, s.on_order, s.master, s.review, s.can_order,
-            service_weight=self.service_weight, seed=self.seed,
-        )  # fmt: skip
-
-
-@dataclass
-class Oracle:
-    """Perfect foresight: the expected-cost order when the real demand is known."""
-
-    name: str = "oracle"
-
-    def order(self, s: DayState) -> OrderLines:
-        return orders_from_paths(s.actual[:, None, :], s.on_hand, s.on_order, s.master, s.review, s.can_order)
-
-
-def default_policies(seed: int = 0) -> list[Policy]:
-    return [RuleOfThumb(), MeanForecast(), Optimizer(seed=seed), Oracle()]
 
 
 @dataclass
@@ -159,33 +75,12 @@ def replay(
     if not hasattr(forecaster, "booster_"):
         _note(progress, f"training the forecaster on {history.n_series} series")
         forecaster.fit(history)
-    n = panel.n_series
     S, L = master.shelf_life_days, master.lead_time_days
-    first_pos = panel.positions(first_day)
-    demand = panel.sales[first_pos[:, None] + np.arange(T)].astype(np.float64)
-    width = T + int(S.max() + L.max()) + 1
-    stock = {p.name: np.zeros((n, width)) for p in policies}
-    logs = {p.name: {f: np.full((n, T), np.nan) for f in _LOG} for p in policies}
-    for p in policies:
-        logs[p.name]["received"][:] = 0.0
-        for j in range(int(L.max())):  # the same opening stock for every policy
-            qty = np.where(j < L, _sales_before(panel, first_day + j - 7), 0.0)
-            stock[p.name][np.arange(n), j + S - 1] += qty
-            logs[p.name]["received"][:, j] += qty
+    demand = panel.sales[panel.positions(first_day)[:, None] + np.arange(T)].astype(np.float64)
+    stock, logs = _opening_stock(panel, first_day, master, [p.name for p in policies], T)
     seconds = {p.name: 0.0 for p in policies}
     for t in range(T):
-        day = first_day + t
-        review = master.review_days(day)
-        D = days_needed(master, review)
-        h = min(forecaster.max_horizon, T - t)
-        forecast = forecaster.predict_distribution(h, panel.future(day, h), panel.until(day - 1))
-        mean, quantiles = forecast.mean, forecast.quantiles
-        state = DayState(
-            day=day, master=master, on_hand=None, on_order=None, review=review, can_order=master.orders_on(day),
-            mean=weekly_extend(mean, D).astype(np.float64), quantiles=quantiles, levels=forecast.levels,
-            last_week=np.stack([_sales_before(panel, day + d - 7 * (d // 7 + 1)) for d in range(D)], axis=1),
-            actual=weekly_extend(demand[:, t:], D),  # past the replay: the same weekday repeated
-        )  # fmt: skip
+        state = _day_state(panel, forecaster, master, demand, first_day, t)
         for p in policies:
             st, log = stock[p.name], logs[p.name]
             state.on_hand, state.on_order = _split(st, S, L, t)  # what arrived and is on its way
@@ -194,9 +89,46 @@ def replay(
             seconds[p.name] += time.perf_counter() - t0
             _book_orders(st, log, lines, t, T, S, L)  # arrive after the lead time
             _sell_and_expire(st, log, S, t, demand[:, t])
-        _note(progress, f"replayed {day_to_date(day)}")
+        _note(progress, f"replayed {day_to_date(state.day)}")
     summary = {p.name: _summarise(demand, logs[p.name], master) for p in policies}
     return ReplayResult(summary, _log_frame(panel, first_day, demand, logs), seconds)
+
+
+def _opening_stock(panel: DailyPanel, first_day: int, master: MasterData, names: list[str],
+                   T: int) -> tuple[dict, dict]:  # fmt: skip
+    """Per policy: the stock by expiry day (series x day of the replay) and empty logs. Every
+    policy starts from the same stock: the first `lead_time_days` days are covered by
+    deliveries of the sales a week earlier."""
+    n, S, L = panel.n_series, master.shelf_life_days, master.lead_time_days
+    width = T + int(S.max() + L.max()) + 1
+    stock = {name: np.zeros((n, width)) for name in names}
+    logs = {name: {f: np.full((n, T), np.nan) for f in _LOG} for name in names}
+    for name in names:
+        logs[name]["received"][:] = 0.0
+        for j in range(int(L.max())):
+            qty = np.where(j < L, _sales_before(panel, first_day + j - 7), 0.0)
+            stock[name][np.arange(n), j + S - 1] += qty
+            logs[name]["received"][:, j] += qty
+    return stock, logs
+
+
+def _day_state(panel: DailyPanel, forecaster, master: MasterData, demand: np.ndarray, first_day: int,
+               t: int) -> DayState:  # fmt: skip
+    """What the policies know on day t of the replay (stock filled in per policy): forecasts
+    from the sales before that day only."""
+    T = demand.shape[1]
+    day = first_day + t
+    review = master.review_days(day)
+    D = days_needed(master, review)
+    h = min(forecaster.max_horizon, T - t)
+    forecast = forecaster.predict_distribution(h, panel.future(day, h), panel.until(day - 1))
+    return DayState(
+        day=day, master=master, on_hand=None, on_order=None, review=review, can_order=master.orders_on(day),
+        mean=weekly_extend(forecast.mean, D).astype(np.float64), quantiles=forecast.quantiles,
+        levels=forecast.levels,
+        last_week=np.stack([_sales_before(panel, day + d - 7 * (d // 7 + 1)) for d in range(D)], axis=1),
+        actual=weekly_extend(demand[:, t:], D),  # past the replay: the same weekday repeated
+    )  # fmt: skip
 
 
 def _book_orders(stock: np.ndarray, log: dict, lines: OrderLines, t: int, T: int, S: np.ndarray,
@@ -219,6 +151,37 @@ def _sell_and_expire(stock: np.ndarray, log: dict, S: np.ndarray, t: int, demand
     lost, what expires that evening is thrown away."""
     sold, lost, wasted, left = K.sell_day(stock, S, t, demand)
     log["sold"][:, t], log["lost"][:, t], log["wasted"][:, t], log["stock_end"][:, t] = sold, lost, wasted, left
+
+
+def replay_to_folder(
+    history: str | Path,
+    actuals: str | Path,
+    out: str | Path,
+    column_map: dict[str, str] | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> ReplayResult:
+    """The job of `freshcast replay`: replay the days of `actuals` after `history` through the
+    default policies on ASSUMED master data and write summary.json and log.parquet into
+    folder `out` (swapped in whole)."""
+    from ..data import load_history_with_actuals
+
+    with Step(f"loading history {history} and actuals {actuals}", progress):
+        panel, first_day = load_history_with_actuals(history, actuals, column_map)
+    days = panel.last_day - first_day + 1
+    _note(progress, f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
+    master = assume_master_data(panel.until(first_day - 1))
+    _note(progress, master.notes[0])
+    with Step(f"replaying {days} day(s)", progress):
+        result = replay(panel, first_day, master=master, seed=seed, progress=progress)
+    about = {
+        "first_day": str(day_to_date(first_day)),
+        "last_day": str(day_to_date(panel.last_day)),
+        "series": panel.n_series,
+        "assumptions": master.notes,
+    }
+    write_replay(result, Path(out), about)
+    return result
 
 
 def write_replay(result: ReplayResult, out: Path, about: dict) -> None:
