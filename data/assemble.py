@@ -47,29 +47,10 @@ def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_
     mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sums, hour_sales, so_mask = cells
     cov = covariate_means(cov_sums, rows)
     if dups.any():
-        r = repeated_row(pos, dups[pos] > 0, rec)
-        example = (
-            f"{files[rec['file'][r]]} row {row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
-            f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}"
-        )
-        problems.add(source, "", "duplicate store_id, product_id, dt, hour keys", int(dups.sum()), example)
+        _report_repeats(rec, pos, dups, files, problems, source)
     series = pd.DataFrame({C.STORE: (series_keys >> 32).astype(np.int64), C.PRODUCT: series_keys & 0xFFFFFFFF})
     for s in statics:
-        bad = (rec[s] < 0) | (rec[s] > np.iinfo(np.int32).max)
-        if bad.any():
-            r = int(np.argmax(bad))
-            problems.add(
-                files[rec["file"][r]], s, "is not an id in 0..2147483647", int(bad.sum()),
-                f"row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
-            )  # fmt: skip
-        series[s] = rec[s][first_rec]
-        mismatch = rec[s] != series[s].to_numpy()[inverse]
-        if mismatch.any():
-            r = int(np.argmax(mismatch))
-            problems.add(
-                source, s, "changes within a store x product series", int(mismatch.sum()),
-                f"store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
-            )  # fmt: skip
+        series[s] = _series_attribute(rec, s, first_rec, inverse, files, problems, source)
     hours = popcount24(mask)
     filled = (24 - hours).astype(np.float32)
     return dict(
@@ -87,6 +68,40 @@ def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_
         hour_sales=hour_sales,
         stockout_mask=so_mask,
     )
+
+
+def _report_repeats(rec: dict, pos: np.ndarray, dups: np.ndarray, files: list[str], problems: Problems,
+                    source: str) -> None:  # fmt: skip
+    """Record the repeated store x product x day x hour rows, naming the first repeat."""
+    r = repeated_row(pos, dups[pos] > 0, rec)
+    example = (
+        f"{files[rec['file'][r]]} row {row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
+        f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}"
+    )
+    problems.add(source, "", "duplicate store_id, product_id, dt, hour keys", int(dups.sum()), example)
+
+
+def _series_attribute(rec: dict, name: str, first_rec: np.ndarray, inverse: np.ndarray, files: list[str],
+                      problems: Problems, source: str) -> np.ndarray:  # fmt: skip
+    """Each series' value of attribute `name` (its first record's), recording values that
+    are not ids and values that change within a series."""
+    values = rec[name]
+    bad = (values < 0) | (values > np.iinfo(np.int32).max)
+    if bad.any():
+        r = int(np.argmax(bad))
+        problems.add(
+            files[rec["file"][r]], name, "is not an id in 0..2147483647", int(bad.sum()),
+            f"row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
+        )  # fmt: skip
+    per_series = values[first_rec]
+    mismatch = values != per_series[inverse]
+    if mismatch.any():
+        r = int(np.argmax(mismatch))
+        problems.add(
+            source, name, "changes within a store x product series", int(mismatch.sum()),
+            f"store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
+        )  # fmt: skip
+    return per_series
 
 
 def panel_from_days(parts, statics, covs, source: str, hourly: bool, problems: Problems | None = None) -> DailyPanel:

@@ -147,8 +147,7 @@ def plan_orders(
     Tables are paths (Parquet or CSV) or DataFrames with the columns of `data.tables`;
     all but products are optional. `budget` caps each store's spend on the order date."""
     distribution = read_forecast(forecast)
-    lines, quantiles, levels = distribution.lines(), distribution.quantiles, distribution.levels
-    days = distribution.days
+    lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms,
                                                 inventory=on_hand, on_order=on_order).items()}  # fmt: skip
     products = tables.read_products(products)
@@ -156,33 +155,48 @@ def plan_orders(
     capacity = None if capacity is None else tables.read_capacity(capacity)
     on_hand = None if on_hand is None else tables.read_on_hand(on_hand)
     on_order = None if on_order is None else tables.read_on_order(on_order)
-    try:
-        day0 = int(days[0]) if order_date is None else day_number(order_date)
-    except ValueError as exc:
-        raise FreshcastError(f"order date: {exc}") from None
-    if not days[0] <= day0 <= days[-1]:
-        raise DataError(name["forecast"], [f"the order date {day_to_date(day0)} is not among the forecast days "
-                                     f"{day_to_date(days[0])} .. {day_to_date(days[-1])}"])  # fmt: skip
-    quantiles = quantiles[:, day0 - int(days[0]) :]
+    day0 = _order_day(distribution, order_date, name["forecast"])
+    quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
     master, cutoff = master_for(lines, products, terms, capacity, (name["products"], name["terms"]))
     review = master.review_days(day0)
-    can_order = master.orders_on(day0)
     held, due, stock_notes = stock_arrays(lines, day0, master, on_hand, on_order, days_needed(master, review),
                                           (name["inventory"], name["on_order"]))  # fmt: skip
     notes = master.notes + stock_notes
     if quantiles.shape[1] < days_needed(master, review):
         notes.append(f"the forecast covers {quantiles.shape[1]} day(s) from the order date; "
                      f"later days repeat the forecast of the same weekday")  # fmt: skip
-    stores = lines[STORE].to_numpy()
-    group = np.unique(stores, return_inverse=True)[1] if budget is not None else None
+    group = np.unique(lines[STORE].to_numpy(), return_inverse=True)[1] if budget is not None else None
     out = optimal_orders(
-        quantiles, levels, held, due, master, review, can_order, seed=seed, budget_group=group,
-        budget=None if budget is None else np.full(group.max() + 1, float(budget)),
+        quantiles, distribution.levels, held, due, master, review, master.orders_on(day0), seed=seed,
+        budget_group=group, budget=None if budget is None else np.full(group.max() + 1, float(budget)),
     )  # fmt: skip
+    decisions = _decisions(lines, day0, master, out, held, due, cutoff)
+    headers, po_lines = group_purchase_orders(decisions)
+    return PurchaseOrders(headers, po_lines, decisions.drop(columns=["order_cutoff"]), notes)
+
+
+def _order_day(distribution: ForecastDistribution, order_date, source: str) -> int:
+    """The order date as a day number (default: the forecast's first day), one of the
+    forecast's days."""
+    days = distribution.days
+    try:
+        day0 = int(days[0]) if order_date is None else day_number(order_date)
+    except ValueError as exc:
+        raise FreshcastError(f"order date: {exc}") from None
+    if not days[0] <= day0 <= days[-1]:
+        raise DataError(source, [f"the order date {day_to_date(day0)} is not among the forecast days "
+                                 f"{day_to_date(days[0])} .. {day_to_date(days[-1])}"])  # fmt: skip
+    return day0
+
+
+def _decisions(lines: pd.DataFrame, day0: int, master: MasterData, out, held: np.ndarray, due: np.ndarray,
+               cutoff: list[str]) -> pd.DataFrame:  # fmt: skip
+    """One row per line that can order on `day0`: the order (0 or more), the stock it was
+    decided on and the optimizer's expectations, with the line's purchase-order id."""
     lead = master.lead_time_days
     decisions = pd.DataFrame(
         {
-            STORE: stores,
+            STORE: lines[STORE].to_numpy(),
             PRODUCT: lines[PRODUCT].to_numpy(),
             "supplier_id": master.supplier_id,
             "order_date": day_to_date(np.full(len(lines), day0)),
@@ -200,7 +214,7 @@ def plan_orders(
             "expected_fill_rate": out.expected_fill_rate,
             "order_cutoff": cutoff,
         }
-    )[can_order].reset_index(drop=True)
+    )[master.orders_on(day0)].reset_index(drop=True)
     decisions["order_date"] = decisions["order_date"].astype("datetime64[s]")
     decisions["delivery_date"] = decisions["delivery_date"].astype("datetime64[s]")
     decisions.insert(0, "po_id", [
@@ -208,6 +222,12 @@ def plan_orders(
         zip(decisions[STORE], decisions["supplier_id"], decisions["order_date"], decisions["delivery_date"],
             decisions["order_qty"])
     ])  # fmt: skip
+    return decisions
+
+
+def group_purchase_orders(decisions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(headers, lines): one purchase order per store, supplier and delivery date, of the
+    lines that order something."""
     ordered = decisions[decisions["order_qty"] > 0].sort_values(["po_id", PRODUCT]).reset_index(drop=True)
     headers = (
         ordered.groupby("po_id", sort=True)
@@ -223,8 +243,8 @@ def plan_orders(
         .reset_index()
     )
     headers["total_cost"] = headers["total_cost"].round(4)
-    lines_out = ordered.drop(columns=[STORE, "supplier_id", "order_date", "delivery_date", "order_cutoff"])
-    return PurchaseOrders(headers, lines_out, decisions.drop(columns=["order_cutoff"]), notes)
+    lines = ordered.drop(columns=[STORE, "supplier_id", "order_date", "delivery_date", "order_cutoff"])
+    return headers, lines
 
 
 def _source(table, label: str) -> str:
