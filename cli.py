@@ -23,12 +23,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+HistoryOption = Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")]
 MapOption = Annotated[
     Optional[list[str]],
     typer.Option("--map", help="Column mapping THEIR_NAME=NATIVE_NAME (repeatable), e.g. --map qty=hourly_sale"),
 ]
-
-
 ThreadsOption = Annotated[
     int,
     typer.Option(
@@ -45,14 +44,9 @@ def _use_threads(n: int) -> None:
 
 def _fail(exc: Exception) -> None:
     """Print one line for a user-facing error and exit 1."""
-    from .errors import DataError
+    from .errors import one_line
 
-    if isinstance(exc, DataError):
-        shown = "; ".join(exc.problems[:3])
-        more = f" (and {len(exc.problems) - 3} more: run `freshcast validate`)" if len(exc.problems) > 3 else ""
-        print(f"error: {exc.source}: {shown}{more}", file=sys.stderr)
-    else:
-        print(f"error: {exc}", file=sys.stderr)
+    print(f"error: {one_line(exc)}", file=sys.stderr)
     raise typer.Exit(1)
 
 
@@ -72,13 +66,20 @@ def _writing(*targets):
         yield
 
 
+def _checked(parse, value, option: str):
+    """parse(value), or a usage error (exit 2) naming `option`."""
+    from .errors import FreshcastError
+
+    try:
+        return parse(value)
+    except (FreshcastError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
 def _column_map(items):
     from .data.contract import parse_column_map
 
-    try:
-        return parse_column_map(items)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--map") from exc
+    return _checked(parse_column_map, items, "--map")
 
 
 @app.command()
@@ -119,7 +120,7 @@ def validate(
 
 @app.command()
 def forecast(
-    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    history: HistoryOption,
     future: Annotated[Path, typer.Option(help="Future covariates of the days to forecast")],
     out: Annotated[Path, typer.Option(help="Output Parquet (or .csv): store_id, product_id, dt, yhat, q10, q50, q90")],
     map: MapOption = None,
@@ -141,43 +142,30 @@ def forecast(
     """Train on the history and forecast every store x product for each day in FUTURE
     (or each hour or slot of those days): the mean (yhat) and quantiles of demand."""
     from .errors import FreshcastError
-    from .forecast.hourly import parse_slots
+    from .forecast.hourly import dayparts, parse_slots
+    from .forecast.job import forecast_to_file
     from .forecast.quantiles import parse_quantiles
 
     _use_threads(threads)
-    if level not in ("day", "hour"):
-        raise typer.BadParameter(f"'{level}' is not day or hour", param_hint="--level")
+    _checked(lambda lv: dayparts(lv, None), level, "--level")
+    if slots is not None and level == "hour":
+        raise typer.BadParameter("give --slots or --level hour, not both", param_hint="--slots")
     if slots is not None:
-        if level == "hour":
-            raise typer.BadParameter("give --slots or --level hour, not both", param_hint="--slots")
-        try:
-            parse_slots(slots)
-        except FreshcastError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--slots") from exc
-    try:
-        levels = parse_quantiles(quantiles)
-    except FreshcastError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--quantiles") from exc
+        _checked(parse_slots, slots, "--slots")
+    levels = _checked(parse_quantiles, quantiles, "--quantiles")
     with _writing((out, None), (save_model, "model")):
-        _forecast(history, future, out, map, seed, save_model, level, slots, recover_stockouts, levels)
-
-
-def _forecast(history, future, out, map, seed, save_model, level, slots, recover_stockouts, levels) -> None:
-    from .errors import FreshcastError
-    from .forecast.job import forecast_to_file
-
-    try:
-        pred = forecast_to_file(
-            history, future, out, _column_map(map), seed, save_model, level, slots, recover_stockouts, levels, _say
-        )
-    except (FreshcastError, OSError) as exc:
-        _fail(exc)
+        try:
+            pred = forecast_to_file(
+                history, future, out, _column_map(map), seed, save_model, level, slots, recover_stockouts, levels, _say
+            )
+        except (FreshcastError, OSError) as exc:
+            _fail(exc)
     _say(f"wrote {len(pred):,} rows to {out}")
 
 
 @app.command()
 def backtest(
-    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    history: HistoryOption,
     folds: Annotated[int, typer.Option(min=1, help="Weekly folds ending on the last history day")] = 3,
     horizon: Annotated[int, typer.Option(min=1, max=28, help="Days forecast in each fold")] = 7,
     out: Annotated[Optional[Path], typer.Option(help="Write the scores table here (.csv or .parquet)")] = None,
@@ -206,7 +194,7 @@ def backtest(
 
 @app.command()
 def replay(
-    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    history: HistoryOption,
     actuals: Annotated[Path, typer.Option(help="Real hourly rows of the days to replay, which follow the history")],
     out: Annotated[Path, typer.Option(help="Folder for summary.json and log.parquet")],
     map: MapOption = None,
@@ -217,19 +205,15 @@ def replay(
     thumb, ordering to the mean forecast, freshcast's optimizer, a perfect-foresight oracle)
     with deliveries after their lead time, FIFO selling and expiry, on ASSUMED master data.
     Each day is forecast only from the history and the actuals before it."""
-    _use_threads(threads)
-    with _writing((out, "replay")):
-        _replay(history, actuals, out, map, seed)
-
-
-def _replay(history, actuals, out, map, seed) -> None:
     from .errors import FreshcastError
     from .simulate.replay import replay_to_folder
 
-    try:
-        result = replay_to_folder(history, actuals, out, _column_map(map), seed, progress=_say)
-    except (FreshcastError, OSError) as exc:
-        _fail(exc)
+    _use_threads(threads)
+    with _writing((out, "replay")):
+        try:
+            result = replay_to_folder(history, actuals, out, _column_map(map), seed, progress=_say)
+        except (FreshcastError, OSError) as exc:
+            _fail(exc)
     print(replay_text(result.summary))
     _say(f"wrote {out / 'summary.json'} and {out / 'log.parquet'}")
 
@@ -262,14 +246,11 @@ def plan_orders(
     from .optimize.purchase import plan_orders as run_plan
     from .documents.purchase_orders import write_purchase_orders
 
+    from .data.dates import day_number
+
     _use_threads(threads)
     if order_date is not None:
-        from .data.dates import day_number
-
-        try:
-            day_number(order_date)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--order-date") from None
+        _checked(day_number, order_date, "--order-date")
     with _writing((out, "purchase-orders")):
         try:
             with _Step("reading forecast, master data and stock; optimising orders"):
@@ -290,7 +271,7 @@ def plan_orders(
 
 @app.command("master-data")
 def master_data(
-    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    history: HistoryOption,
     out: Annotated[Path, typer.Option(help="Folder for products.csv and terms.csv")],
     map: MapOption = None,
 ) -> None:
@@ -311,7 +292,7 @@ def master_data(
 
 @app.command("make-future")
 def make_future(
-    history: Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")],
+    history: HistoryOption,
     days: Annotated[int, typer.Option(min=1, max=28, help="Days after the history to write covariates for")],
     out: Annotated[Path, typer.Option(help="Output Parquet (or .csv) to pass to forecast --future")],
     map: MapOption = None,
