@@ -199,19 +199,25 @@ def replay(
     out: Annotated[Path, typer.Option(help="Folder for summary.json and log.parquet")],
     map: MapOption = None,
     seed: Annotated[int, typer.Option(help="Random seed (same inputs and seed, same replay)")] = 0,
+    demand: Annotated[
+        str, typer.Option(help="recovered: demand lost in stockout hours added back; observed: the sales as recorded")
+    ] = "recovered",
     threads: ThreadsOption = 0,
 ) -> None:
     """Replay the real demand of ACTUALS through four ordering policies (the stores' rule of
     thumb, ordering to the mean forecast, freshcast's optimizer, a perfect-foresight oracle)
     with deliveries after their lead time, FIFO selling and expiry, on ASSUMED master data.
-    Each day is forecast only from the history and the actuals before it."""
+    Each day is forecast only from the history and the actuals before it. Demand is
+    recovered where stockouts hid it (--demand observed: the sales as recorded)."""
     from .errors import FreshcastError
-    from .simulate.replay import replay_to_folder
+    from .simulate.replay import DEMAND_KINDS, replay_to_folder
 
     _use_threads(threads)
+    if demand not in DEMAND_KINDS:
+        raise typer.BadParameter(f"'{demand}' is not one of {', '.join(DEMAND_KINDS)}", param_hint="--demand")
     with _writing((out, "replay")):
         try:
-            result = replay_to_folder(history, actuals, out, _column_map(map), seed, progress=_say)
+            result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say)
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(replay_text(result.summary))

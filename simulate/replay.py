@@ -23,6 +23,7 @@ from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
+from ..features.latent import recovered_sales
 from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
 from ..optimize import kernels as K
@@ -31,6 +32,7 @@ from ..optimize.orders import OrderLines, days_needed, weekly_extend
 from .policies import DayState, Policy, default_policies
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+DEMAND_KINDS = ("recovered", "observed")
 
 
 @dataclass
@@ -38,6 +40,7 @@ class ReplayResult:
     summary: dict  # per policy: units and money over the replay
     log: pd.DataFrame  # per policy, series and day
     seconds: dict  # per policy: wall time spent deciding orders
+    demand: str = "recovered"  # which demand was served (see `served_demand`)
 
 
 _LOG = (
@@ -53,10 +56,12 @@ def replay(
     master: MasterData | None = None,
     policies: list[Policy] | None = None,
     seed: int = 0,
+    demand: str = "recovered",
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Replay the days `first_day` .. `panel.last_day` of `panel` (history followed by the
-    actual days) through each policy. `forecaster` (a DailyForecaster with two or more
+    actual days) through each policy, serving the `demand` of those days (see
+    `served_demand`). `forecaster` (a DailyForecaster with two or more
     quantiles) is fitted on the history if not fitted yet; forecasts on each day use only
     the sales before it. `master` defaults to `assume_master_data` on the history."""
     from ..forecast.daily import DailyForecaster
@@ -66,6 +71,7 @@ def replay(
         raise FreshcastError(
             f"{panel.source}: the replay needs history before {day_to_date(first_day)} for every series"
         )
+    kind, demand = demand, served_demand(panel, first_day, demand)
     history = panel.until(first_day - 1)
     master = assume_master_data(history) if master is None else master
     policies = default_policies(seed) if policies is None else policies
@@ -76,7 +82,6 @@ def replay(
         _note(progress, f"training the forecaster on {history.n_series} series")
         forecaster.fit(history)
     S, L = master.shelf_life_days, master.lead_time_days
-    demand = panel.sales[panel.positions(first_day)[:, None] + np.arange(T)].astype(np.float64)
     stock, logs = _opening_stock(panel, first_day, master, [p.name for p in policies], T)
     seconds = {p.name: 0.0 for p in policies}
     for t in range(T):
@@ -90,8 +95,25 @@ def replay(
             _book_orders(st, log, lines, t, T, S, L)  # arrive after the lead time
             _sell_and_expire(st, log, S, t, demand[:, t])
         _note(progress, f"replayed {day_to_date(state.day)}")
-    summary = {p.name: _summarise(demand, logs[p.name], master) for p in policies}
-    return ReplayResult(summary, _log_frame(panel, first_day, demand, logs), seconds)
+    summary = {p.name: _summarise(demand, logs[p.name], master, stock[p.name]) for p in policies}
+    return ReplayResult(summary, _log_frame(panel, first_day, demand, logs), seconds, kind)
+
+
+def served_demand(panel: DailyPanel, first_day: int, kind: str = "recovered") -> np.ndarray:
+    """(n_series, days) demand of the days `first_day` .. `panel.last_day`, float64 units.
+    "observed": the sales. "recovered": on days with stockout shop hours the demand recovered
+    from the day's in-stock hours by the series' intraday in-stock profile (all of it, see
+    `features.latent`; never below the sales), on in-stock days the sales."""
+    if kind not in DEMAND_KINDS:
+        raise FreshcastError(f"demand must be one of {', '.join(DEMAND_KINDS)}, got '{kind}'")
+    if kind == "recovered" and not panel.hourly:
+        raise FreshcastError(f"{panel.source}: recovered demand needs hourly rows; replay the sales with demand "
+                             f"'observed'")  # fmt: skip
+    pos = panel.positions(first_day)[:, None] + np.arange(panel.last_day - first_day + 1)
+    if kind == "observed":
+        return panel.sales[pos].astype(np.float64)
+    recovered = recovered_sales(panel, 1.0)
+    return np.where(panel.stockout_shop_hours[pos] > 0, recovered[pos], panel.sales[pos]).astype(np.float64)
 
 
 def _opening_stock(panel: DailyPanel, first_day: int, master: MasterData, names: list[str],
@@ -159,11 +181,12 @@ def replay_to_folder(
     out: str | Path,
     column_map: dict[str, str] | None = None,
     seed: int = 0,
+    demand: str = "recovered",
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
-    """The job of `freshcast replay`: replay the days of `actuals` after `history` through the
-    default policies on ASSUMED master data and write summary.json and log.parquet into
-    folder `out` (swapped in whole)."""
+    """The job of `freshcast replay`: replay the `demand` of the days of `actuals` after
+    `history` through the default policies on ASSUMED master data and write summary.json and
+    log.parquet into folder `out` (swapped in whole)."""
     from ..data import load_history_with_actuals
 
     with Step(f"loading history {history} and actuals {actuals}", progress):
@@ -173,7 +196,7 @@ def replay_to_folder(
     master = assume_master_data(panel.until(first_day - 1))
     _note(progress, master.notes[0])
     with Step(f"replaying {days} day(s)", progress):
-        result = replay(panel, first_day, master=master, seed=seed, progress=progress)
+        result = replay(panel, first_day, master=master, seed=seed, demand=demand, progress=progress)
     about = {
         "first_day": str(day_to_date(first_day)),
         "last_day": str(day_to_date(panel.last_day)),
@@ -185,11 +208,13 @@ def replay_to_folder(
 
 
 def write_replay(result: ReplayResult, out: Path, about: dict) -> None:
-    """Write DIR/log.parquet (per policy, series and day) and DIR/summary.json (per policy,
-    plus `about`: days, series, assumptions); the folder is replaced whole."""
+    """Write DIR/log.parquet (per policy, series and day) and DIR/summary.json (the demand
+    served, `about` (days, series, assumptions) and a summary per policy); the folder is
+    replaced whole."""
     with output_folder(out, "replay") as tmp:
         write_table(result.log, tmp / "log.parquet")
-        write_text(tmp / "summary.json", json.dumps({**about, "policies": result.summary}, indent=2))
+        summary = {"demand": result.demand, **about, "policies": result.summary}
+        write_text(tmp / "summary.json", json.dumps(summary, indent=2))
 
 
 def _note(progress, msg: str) -> None:
@@ -219,13 +244,36 @@ def _split(stock: np.ndarray, shelf: np.ndarray, lead: np.ndarray, t: int) -> tu
     return np.ascontiguousarray(on_hand), on_order
 
 
-def _summarise(demand: np.ndarray, log: dict, master: MasterData) -> dict:
+def ending_stock(stock: np.ndarray, shelf: np.ndarray, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What becomes of the stock left after the T replayed days (`stock` by expiry day, as the
+    replay holds it; not changed): it is sold first-in-first-out, with nothing else
+    arriving, against the following days' demand taken as the replay's own (the same weekday
+    of its last week; its last day if shorter), until it expires. Returns per line (units
+    expected to sell, units expected to expire)."""
+    n, T = demand.shape
+    left = stock.copy()
+    sold, wasted = np.zeros(n), np.zeros(n)
+    following = weekly_extend(demand, T + int(shelf.max()))[:, T:]
+    for d in range(following.shape[1]):
+        day_sold, _, day_wasted, _ = K.sell_day(left, shelf, T + d, np.ascontiguousarray(following[:, d]))
+        sold += day_sold
+        wasted += day_wasted
+    return sold, wasted
+
+
+def _summarise(demand: np.ndarray, log: dict, master: MasterData, stock: np.ndarray) -> dict:
+    """Units and money over the replay. The stock left at the end is costed alike for every
+    policy (`ending_stock`): what is expected to sell is worth its unit cost
+    (`ending_stock_value`), what is expected to expire costs its waste cost, which
+    `total_cost` includes (`ending_waste_cost`)."""
     margin, waste_cost, hold = master.lost_margin[:, None], master.waste_cost[:, None], master.holding_cost[:, None]
     received = float(log["received"].sum())
     sold, wasted, lost = (float(log[k].sum()) for k in ("sold", "wasted", "lost"))
     lost_margin = float((margin * log["lost"]).sum())
     waste_money = float((waste_cost * log["wasted"]).sum())
     holding = float((hold * log["stock_end"]).sum())
+    later_sold, later_wasted = ending_stock(stock, master.shelf_life_days, demand)
+    ending_waste = float((master.waste_cost * later_wasted).sum())
     return {
         "units_demanded": float(demand.sum()),
         "units_received": received,
@@ -240,7 +288,11 @@ def _summarise(demand: np.ndarray, log: dict, master: MasterData) -> dict:
         "lost_margin": lost_margin,
         "waste_cost": waste_money,
         "holding_cost": holding,
-        "total_cost": lost_margin + waste_money + holding,
+        "ending_units_expected_to_sell": float(later_sold.sum()),
+        "ending_units_expected_to_expire": float(later_wasted.sum()),
+        "ending_stock_value": float((master.unit_cost * later_sold).sum()),
+        "ending_waste_cost": ending_waste,
+        "total_cost": lost_margin + waste_money + holding + ending_waste,
     }
 
 
