@@ -187,7 +187,7 @@ def backtest(
             scores, _ = run_backtest(panel, folds, horizon, {"seed": seed}, progress=_say)
             if out is not None:
                 write_table(scores, out)
-        except (FreshcastError, OSError, ValueError) as exc:
+        except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(scores_text(scores))
 

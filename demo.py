@@ -11,6 +11,7 @@ import pandas as pd
 
 from .console import Step
 from .data import load_history, sample_path
+from .data.dates import day_to_date
 from .forecast.backtest import backtest
 from .optimize.master import assume_master_data
 from .outputs import output_folder, write_table
@@ -32,5 +33,7 @@ def run_demo(out: str | Path, progress: Callable[[str], None] | None = None) -> 
         master = assume_master_data(panel.until(first_day - 1))
         with Step("replaying the last 7 days through the ordering policies", progress):
             result = replay(panel, first_day, master=master, progress=progress)
-        write_replay(result, tmp / "replay", {"assumptions": master.notes})
+        about = {"first_day": str(day_to_date(first_day)), "last_day": str(day_to_date(panel.last_day)),
+                 "series": panel.n_series, "assumptions": master.notes}  # fmt: skip
+        write_replay(result, tmp / "replay", about)
     return scores, result.summary

@@ -64,5 +64,13 @@ def parse_column_map(items: list[str] | None) -> dict[str, str]:
         if "=" not in item:
             raise ValueError(f"column mapping {item!r} must look like THEIR_NAME=NATIVE_NAME")
         theirs, native = (s.strip() for s in item.split("=", 1))
+        if not theirs or not native:
+            raise ValueError(f"column mapping {item!r} must name both columns: THEIR_NAME=NATIVE_NAME")
+        if native not in NATIVE:
+            raise ValueError(f"column mapping {item!r}: '{native}' is not a freshcast column ({', '.join(NATIVE)})")
+        if theirs in out:
+            raise ValueError(f"column '{theirs}' is mapped twice")
+        if native in out.values():
+            raise ValueError(f"two columns are mapped to '{native}'")
         out[theirs] = native
     return out

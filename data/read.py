@@ -31,10 +31,12 @@ _CSV = (".csv", ".csv.gz")
 _PARQUET = (".parquet", ".pq")
 
 
-def _open_dataset(path, text_columns: tuple[str, ...] = (C.DAY,)) -> ds.Dataset:
-    """The input as an Arrow dataset. CSV dates (and other `text_columns`) are read as text,
-    so that one helper (`data.dates`) turns them into days: Arrow would move times with a zone
-    offset to UTC."""
+def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_is_null: bool = False) -> ds.Dataset:
+    """The input as an Arrow dataset. CSV columns named in `csv_types` get that type, not one
+    guessed from the first file: dates as text, so that one helper (`data.dates`) turns them
+    into days (Arrow would move times with a zone offset to UTC), and quantities as floats,
+    so that whole numbers in one file and decimals in the next read alike. `empty_is_null`:
+    an empty CSV cell of a text column is missing, not ''."""
     if isinstance(path, pd.DataFrame):
         path = pa.Table.from_pandas(path, preserve_index=False)
     if isinstance(path, pa.Table):
@@ -43,15 +45,9 @@ def _open_dataset(path, text_columns: tuple[str, ...] = (C.DAY,)) -> ds.Dataset:
     if not path.exists():
         raise DataError(str(path), ["no such file or folder"])
     source: str | list[str] = str(path)
-    if path.is_dir():  # data files only: a README or notes beside them are not read
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
-        csv = [str(p) for p in files if p.name.endswith(_CSV)]
-        parquet = [str(p) for p in files if p.name.endswith(_PARQUET)]
-        if csv and parquet:
-            raise DataError(str(path), ["the folder mixes CSV and Parquet files: keep one format"])
-        if not csv and not parquet:
-            raise DataError(str(path), ["the folder holds no data files (.parquet, .pq, .csv, .csv.gz)"])
-        fmt, source = ("csv", csv) if csv else ("parquet", parquet)
+    if path.is_dir():
+        source = [str(p) for p in _data_files(path)]
+        fmt = "csv" if source[0].endswith(_CSV) else "parquet"
     elif path.name.endswith(_CSV):
         fmt = "csv"
     elif path.name.endswith(_PARQUET):
@@ -61,11 +57,24 @@ def _open_dataset(path, text_columns: tuple[str, ...] = (C.DAY,)) -> ds.Dataset:
     try:
         base = {"partition_base_dir": str(path)} if isinstance(source, list) else {}
         if fmt == "csv":
-            text = pacsv.ConvertOptions(column_types={c: pa.string() for c in text_columns})
-            return ds.dataset(source, format=ds.CsvFileFormat(convert_options=text), partitioning="hive", **base)
+            convert = pacsv.ConvertOptions(column_types=csv_types or {}, strings_can_be_null=empty_is_null)
+            return ds.dataset(source, format=ds.CsvFileFormat(convert_options=convert), partitioning="hive", **base)
         return ds.dataset(source, format=fmt, partitioning="hive", **base)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(str(path), [f"cannot be read as {fmt}: {exc}"]) from exc
+
+
+def _data_files(folder: Path) -> list[Path]:
+    """The data files of a folder, sorted (a README or notes beside them are not read): all
+    CSV or all Parquet, else DataError."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    csv = [p for p in files if p.name.endswith(_CSV)]
+    parquet = [p for p in files if p.name.endswith(_PARQUET)]
+    if csv and parquet:
+        raise DataError(str(folder), ["the folder mixes CSV and Parquet files: keep one format"])
+    if not csv and not parquet:
+        raise DataError(str(folder), ["the folder holds no data files (.parquet, .pq, .csv, .csv.gz)"])
+    return csv or parquet
 
 
 def _is_number(t: pa.DataType) -> bool:
@@ -121,8 +130,10 @@ def _plan_columns(
 def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool):
     """Stream the input and reduce it to day records. Returns (per-batch record dicts, static
     names, covariate names, problems, source name, whether rows are hourly)."""
-    day_column = next((theirs for theirs, native in (column_map or {}).items() if native == C.DAY), C.DAY)
-    dataset = _open_dataset(path, (day_column,))
+    theirs = {native: their for their, native in (column_map or {}).items()}
+    types = {theirs.get(C.DAY, C.DAY): pa.string()}
+    types.update({theirs.get(c, c): pa.float64() for c in (C.SALES, *C.COVARIATES)})
+    dataset = _open_dataset(path, types)
     source = source_name(path)
     name_of, covs = _plan_columns(dataset.schema, source, column_map, with_sales)
     statics = [c for c in C.STATIC if c in name_of]
@@ -172,13 +183,22 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
 def read_frame(path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A whole small table (master data, stock, a forecast) as a DataFrame, opened like the
     sales history: a Parquet or CSV file, a folder of them, a DataFrame or an Arrow table.
-    CSV `text_columns` are read as text. DataError naming the file if it cannot be read."""
+    CSV `text_columns` are read as text (an empty cell is missing). The files of a folder are
+    read one by one and stacked (a column missing from a file is missing in its rows);
+    ``attrs["files"]`` lists each file's name and row count. DataError naming the file if one
+    cannot be read."""
     if isinstance(path, pd.DataFrame):
         return path.copy()
-    dataset = _open_dataset(path, text_columns)
-    batches = list(_batches(dataset.scanner(), dataset, dataset.schema.names, source_name(path)))
-    table = pa.Table.from_batches([b.record_batch for b in batches], dataset.schema)
-    return table.to_pandas()
+    types = {c: pa.string() for c in text_columns}
+    files = _data_files(Path(path)) if not isinstance(path, pa.Table) and Path(path).is_dir() else [path]
+    frames = []
+    for file in files:
+        dataset = _open_dataset(file, types, empty_is_null=True)
+        batches = [b.record_batch for b in _batches(dataset.scanner(), dataset, dataset.schema.names, source_name(file))]
+        frames.append(pa.Table.from_batches(batches, dataset.schema).to_pandas())
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    df.attrs["files"] = [(source_name(f), len(frame)) for f, frame in zip(files, frames)]
+    return df
 
 
 def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], source: str):

@@ -37,7 +37,7 @@ TERMS = {
     "lead_time_days": ("int", ">= 0"),
     "order_weekdays": ("text", None),  # 'daily' or e.g. 'Mon,Wed,Fri'
 }
-TERMS_OPTIONAL = {"order_cutoff": ("text", None)}  # e.g. '10:00', carried to the order header
+TERMS_OPTIONAL = {"order_cutoff": ("text", "may be empty")}  # e.g. '10:00', carried to the order header
 CAPACITY = {"store_id": ("id", None), "product_id": ("id", None), "capacity_units": ("num", "> 0")}
 ON_HAND = {
     "store_id": ("id", None),
@@ -54,13 +54,17 @@ ON_ORDER = {
 
 
 def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict | None = None,
-               keys: tuple[str, ...] = ()) -> pd.DataFrame:  # fmt: skip
+               keys: tuple[str, ...] = (), source: str | None = None) -> pd.DataFrame:  # fmt: skip
     """Read a table, check its columns (types, missing values, ranges) and that `keys` are
     unique. Returns only the known columns, ids as int64, dates as day numbers (int64, days
-    since 1970-01-01, see `freshcast.data.dates`)."""
-    source = source_name(path)
+    since 1970-01-01, see `freshcast.data.dates`); an optional text column that may be empty
+    reads '' there. Problems name `source` (default: the path)."""
+    source = source or source_name(path)
     text = tuple(name for name, (kind, _) in {**required, **(optional or {})}.items() if kind in ("text", "date"))
-    df = read_frame(path, text).reset_index(drop=True)
+    df = read_frame(path, text)
+    files = df.attrs.get("files", [])
+    df = df.reset_index(drop=True)
+    df.attrs["files"] = files
     problems = Problems()
     columns = {**required, **{k: v for k, v in (optional or {}).items() if k in df.columns}}
     for name in required:
@@ -72,56 +76,75 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
             continue
         col = df[name]
         bad_rows = col.isna().to_numpy()
+        if rule == "may be empty":
+            out[name] = col.fillna("").astype(str)
+            continue
         if bad_rows.any():
-            _where(problems, df, name, bad_rows, "is empty", keys)
+            _where(problems, df, name, bad_rows, "is empty")
         if kind == "text":
             out[name] = col.astype(str)
-            continue
-        if kind == "date":
+        elif kind == "date":
             days = day_numbers(col)
             unparsed = (days == NOT_A_DAY) & ~bad_rows
             if unparsed.any():
-                _where(problems, df, name, unparsed, "is not a date (expected YYYY-MM-DD)", keys)
+                _where(problems, df, name, unparsed, "is not a date (expected YYYY-MM-DD)")
             out[name] = days
-            continue
-        values = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
-        unparsed = np.isnan(values) & ~bad_rows
-        if unparsed.any():
-            _where(problems, df, name, unparsed, "is not a number", keys)
-        ok = ~np.isnan(values)
-        if kind in ("id", "int"):
-            frac = ok & (values != np.round(values))
-            if frac.any():
-                _where(problems, df, name, frac, "is not a whole number", keys)
-        if kind == "id":
-            rule = ">= 0"
-        if rule is not None:
-            op, limit = rule.split()
-            limit = float(limit)
-            broken = ok & ((values < limit) if op == ">=" else (values <= limit))
-            if broken.any():
-                _where(problems, df, name, broken, f"must be {rule}", keys)
-        out[name] = values.astype(np.int64) if kind in ("id", "int") and not problems else values
+        else:
+            out[name] = _number(problems, df, name, kind, rule, bad_rows)
     if not problems and keys:
         dup = df.duplicated(list(keys), keep=False).to_numpy()
         if dup.any():
-            _where(problems, df, ", ".join(keys), dup, "repeats a key (each must appear once)", keys)
+            _where(problems, df, ", ".join(keys), dup, "repeats a key (each must appear once)")
     if problems:
         raise DataError(source, problems.lines())
     return pd.DataFrame(out)
 
 
-def _where(problems: Problems, df: pd.DataFrame, column: str, rows: np.ndarray, problem: str,
-           keys: tuple[str, ...]) -> None:  # fmt: skip
-    """Record `problem` of `column` in the marked `rows`, naming the first by its keys."""
+def _number(problems: Problems, df: pd.DataFrame, name: str, kind: str, rule: str | None,
+            empty: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Column `name` as numbers (int64 for ids and whole numbers if all is well), recording
+    values that are not numbers, not whole or outside `rule` (like "> 0")."""
+    values = pd.to_numeric(df[name], errors="coerce").to_numpy(np.float64)
+    unparsed = np.isnan(values) & ~empty
+    if unparsed.any():
+        _where(problems, df, name, unparsed, "is not a number")
+    ok = ~np.isnan(values)
+    if kind in ("id", "int"):
+        frac = ok & (values != np.round(values))
+        if frac.any():
+            _where(problems, df, name, frac, "is not a whole number")
+    rule = ">= 0" if kind == "id" else rule
+    if rule is not None:
+        op, limit = rule.split()
+        broken = ok & ((values < float(limit)) if op == ">=" else (values <= float(limit)))
+        if broken.any():
+            _where(problems, df, name, broken, f"must be {rule}")
+    return values.astype(np.int64) if kind in ("id", "int") and not problems else values
+
+
+_SHOWN = ("store_id", "supplier_id", "product_id")  # name a row by these, where the table has them
+
+
+def _where(problems: Problems, df: pd.DataFrame, column: str, rows: np.ndarray, problem: str) -> None:
+    """Record `problem` of `column` in the marked `rows`, naming the first by its file and
+    row (the file within a folder), its ids and the value found."""
     i = int(np.argmax(rows))
-    shown = ", ".join(f"{k}={df[k].iloc[i]}" for k in keys if k in df.columns)
-    problems.add("", column, problem, int(rows.sum()), f"row {i + 1}: {shown}" if shown else f"row {i + 1}")
+    where = f"row {i + 1}"
+    files = df.attrs.get("files", [])
+    if len(files) > 1:
+        ends = np.cumsum([n for _, n in files])
+        k = int(np.searchsorted(ends, i, side="right"))
+        where = f"{files[k][0]} row {i + 1 - (ends[k] - files[k][1])}"
+    shown = [f"{k}={df[k].iloc[i]}" for k in _SHOWN if k in df.columns and k != column]
+    if column in df.columns and not pd.isna(df[column].iloc[i]):
+        shown.append(f"{column}={df[column].iloc[i]!r}" if isinstance(df[column].iloc[i], str) else
+                     f"{column}={df[column].iloc[i]}")  # fmt: skip
+    problems.add("", column, problem, int(rows.sum()), f"{where}: {', '.join(shown)}" if shown else where)
 
 
-def _refuse(path, df: pd.DataFrame, column: str, rows: np.ndarray, problem: str, keys: tuple[str, ...]) -> None:
+def _refuse(path, df: pd.DataFrame, column: str, rows: np.ndarray, problem: str) -> None:
     problems = Problems()
-    _where(problems, df, column, rows, problem, keys)
+    _where(problems, df, column, rows, problem)
     raise DataError(source_name(path), problems.lines())
 
 
@@ -129,42 +152,47 @@ def read_products(path) -> pd.DataFrame:
     df = read_table(path, PRODUCTS, PRODUCTS_OPTIONAL, keys=("product_id",))
     above = (df["salvage_value"] > df["unit_cost"]).to_numpy()
     if above.any():
-        _refuse(path, df, "salvage_value", above, "is above unit_cost", ("product_id",))
+        _refuse(path, df, "salvage_value", above, "is above unit_cost")
     if "holding_cost" not in df:
         df["holding_cost"] = 0.01 * df["unit_cost"]
     return df
 
 
 def read_terms(path) -> pd.DataFrame:
-    df = read_table(path, TERMS, TERMS_OPTIONAL, keys=("store_id", "supplier_id"))
-    if isinstance(path, pd.DataFrame) and pd.api.types.is_integer_dtype(path["order_weekdays"]):
-        df["order_weekdays"] = path["order_weekdays"].to_numpy(np.int64)  # already bit masks (read before)
-        return df
-    keys = ("store_id", "supplier_id")
-    masks = np.asarray([parse_weekdays(text) for text in df["order_weekdays"]], np.int64)
-    if (masks < 0).any():
-        _refuse(path, df, "order_weekdays", masks < 0, "is not 'daily' or weekdays like Mon,Wed,Fri", keys)
+    raw = read_frame(path, ("order_weekdays", "order_cutoff")) if not isinstance(path, pd.DataFrame) else path
+    df = read_table(raw, TERMS, TERMS_OPTIONAL, keys=("store_id", "supplier_id"), source=source_name(path))
+    if pd.api.types.is_integer_dtype(raw["order_weekdays"]):  # bit masks already (read before)
+        masks = raw["order_weekdays"].to_numpy(np.int64)
+    else:
+        masks = np.asarray([parse_weekdays(text) for text in df["order_weekdays"]], np.int64)
+    if ((masks < 1) | (masks > EVERY_DAY)).any():
+        _refuse(path, raw, "order_weekdays", (masks < 1) | (masks > EVERY_DAY),
+                "is not 'daily' or weekdays like Mon,Wed,Fri")  # fmt: skip
     df["order_weekdays"] = masks
     if "order_cutoff" in df:
-        bad_time = ~df["order_cutoff"].str.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?").to_numpy(bool)
+        bad_time = ~df["order_cutoff"].str.fullmatch(r"(([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?").to_numpy(bool)
         if bad_time.any():
-            _refuse(path, df, "order_cutoff", bad_time, "is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59)", keys)
+            _refuse(path, raw, "order_cutoff", bad_time, "is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59)")
     return df
 
 
 def parse_weekdays(text: str) -> int:
-    """'daily' or a comma list like 'Mon,Wed,Fri' -> bit mask (bit 0 = Monday); -1 if the
-    text is neither."""
+    """'daily' or a comma list like 'Mon,Wed,Fri' or 'monday, thursday' -> bit mask (bit 0 =
+    Monday); -1 if the text is neither."""
     text = str(text).strip()
     if text.lower() in ("daily", "every day", "*"):
         return EVERY_DAY
     mask = 0
     for part in text.split(","):
-        name = part.strip()[:3].title()
-        if name not in WEEKDAYS:
+        word = part.strip().lower()
+        day = next((k for k, name in enumerate(_DAY_NAMES) if len(word) >= 3 and name.startswith(word)), None)
+        if day is None:
             return -1
-        mask |= 1 << WEEKDAYS.index(name)
+        mask |= 1 << day
     return mask
+
+
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def read_capacity(path) -> pd.DataFrame:

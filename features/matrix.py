@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.panel import DailyPanel, FutureCovariates
+from ..errors import FreshcastError
 from .daily import DailyFeatureSpec, build_matrix, feature_names, forecast_rows, static_columns, training_rows
 
 
@@ -79,7 +80,17 @@ class DailyFeatures:
         return FeatureRows(extended, series, target, h)
 
     def matrix(self, rows: FeatureRows) -> np.ndarray:
-        """float32 (rows x features), column-major, columns in `names` order."""
+        """float32 (rows x features), column-major, columns in `names` order. FreshcastError
+        if the rows' panel lacks a series attribute or has other covariates than these
+        features read."""
+        panel = rows.panel
+        missing = [c for c in self.static if c not in panel.series.columns]
+        if missing or tuple(panel.covariates) != self.covariates:
+            raise FreshcastError(
+                f"{panel.source}: the features were built for series attributes {list(self.static)} and "
+                f"covariates {list(self.covariates)}; the data have {list(panel.series.columns)} and "
+                f"{list(panel.covariates)}"
+            )
         return build_matrix(
             rows.panel, rows.series, rows.target, rows.horizon, self.spec, self.max_horizon, list(self.static)
         )

@@ -1,5 +1,6 @@
 """Forecasting: the daily LightGBM forecaster, baselines, metrics and backtests."""
 
 from .daily import DailyForecaster
+from .distribution import ForecastDistribution
 
-__all__ = ["DailyForecaster"]
+__all__ = ["DailyForecaster", "ForecastDistribution"]

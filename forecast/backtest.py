@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
+from ..errors import FreshcastError
 from . import baselines
 from .daily import DailyForecaster
 from .metrics import coverage, evaluate, pinball, seasonal_scale
@@ -22,7 +23,9 @@ def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7) -> 
     """Last training day of each fold, oldest first; the newest fold ends on the last day."""
     cutoffs = [panel.last_day - horizon - step * k for k in range(folds - 1, -1, -1)]
     if cutoffs[0] - panel.start.min() < 28:
-        raise ValueError(f"history too short for {folds} folds of {horizon} days (keep 28 days to train on)")
+        raise FreshcastError(
+            f"{panel.source}: history too short for {folds} folds of {horizon} days (keep 28 days to train on)"
+        )
     return cutoffs
 
 
@@ -46,8 +49,8 @@ def backtest(
             progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
         train = panel.until(cutoff)
         model = DailyForecaster(**params).fit(train)
-        forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon))
-        kept = np.flatnonzero(panel.start <= cutoff)  # the forecast's series, in the panel
+        kept = np.flatnonzero(panel.start <= cutoff)  # the series known by the cutoff (the forecast's)
+        forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon, kept))
         scale[(k - 1) * panel.n_series + kept] = seasonal_scale(train.sales, train.offsets)
         pos = panel.positions(forecast.days[None, :], kept)
         frame = forecast.to_frame().assign(

@@ -37,7 +37,7 @@ class QuantileCalibrator:
                 f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "
                 f"more than {point.min_history_days + H} days of history ({exc}); ask for none to skip them"
             ) from None
-        mean, _, vol = model._daily_mean(early, panel.future(cut + 1, H, kept), H)
+        mean, vol = model.point_forecast(early, panel.future(cut + 1, H, kept), H)
         pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
         if panel.hourly:
             actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]

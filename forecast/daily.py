@@ -161,32 +161,38 @@ class DailyForecaster(BaseEstimator):
             raise FreshcastError("min_history_days must be at least max_horizon")
         if not 0.0 <= self.stockout_recovery <= 1.0:
             raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
-        self.quantiles_ = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
+        levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
         if history is None:
             raise FreshcastError("fit needs the sales history: a DailyPanel, a path or a DataFrame")
         panel = _as_panel(history)
         t0 = time.perf_counter()
-        self.__dict__.pop("history_", None)  # a refit works its demand out afresh
-        demand, self.recovered_ = demand_target(panel, self.stockout_recovery)
-        self.features_ = DailyFeatures.for_history(panel, self.spec, self.max_horizon)
-        rows = self.features_.training_rows(panel.with_sales(demand), self.min_history_days, self.seed, self.train_days)
+        demand, recovered = demand_target(panel, self.stockout_recovery)
+        features = DailyFeatures.for_history(panel, self.spec, self.max_horizon)
+        rows = features.training_rows(panel.with_sales(demand), self.min_history_days, self.seed, self.train_days)
         if len(rows) == 0:
             raise FreshcastError(
                 f"{panel.source}: no series has more than {self.min_history_days} days of history to learn from"
             )
-        X, y = self.features_.matrix(rows), rows.demand
+        X, y = features.matrix(rows), rows.demand
         t1 = time.perf_counter()
-        self.booster_ = trainer.train(
-            X, y, self.lightgbm_params(), self.feature_names_, len(self.features_.static), self.n_estimators, self.max_bin
+        booster = trainer.train(
+            X, y, self.lightgbm_params(), features.names, len(features.static), self.n_estimators, self.max_bin
         )
+        seconds = {"features": t1 - t0, "train": time.perf_counter() - t1}
+        calibrator = None
+        if levels:
+            t2 = time.perf_counter()
+            calibrator = QuantileCalibrator(levels).fit(self, panel)
+            seconds["calibration"] = time.perf_counter() - t2
+        # all went well: the fitted attributes change together (a failed refit leaves the old model)
+        self.__dict__.pop("calibrator_", None)
+        if calibrator is not None:
+            self.calibrator_ = calibrator
+        self.quantiles_, self.recovered_, self.features_, self.booster_ = levels, recovered, features, booster
         self.history_, self.history_demand_ = panel, demand
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
-        self.fit_seconds_ = {"features": t1 - t0, "train": time.perf_counter() - t1}
-        if self.quantiles_:
-            t2 = time.perf_counter()
-            self.calibrator_ = QuantileCalibrator(self.quantiles_).fit(self, panel)
-            self.fit_seconds_["calibration"] = time.perf_counter() - t2
+        self.fit_seconds_ = seconds
         return self
 
     # ---------------------------------------------------------------- forecasting
@@ -233,7 +239,7 @@ class DailyForecaster(BaseEstimator):
 
     def _distribution(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
         """The daily forecast distribution, with the volatility of each series-day (series-major)."""
-        yhat, _, vol = self._daily_mean(panel, future, horizon)
+        yhat, vol = self.point_forecast(panel, future, horizon)
         n = len(yhat) // horizon
         if self.quantiles_:
             q = self.calibrator_.table().predict(yhat, vol).reshape(n, horizon, -1)
@@ -278,12 +284,13 @@ class DailyForecaster(BaseEstimator):
             )
         return panel, future
 
-    def _daily_mean(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
-        """Mean daily forecasts for days 1..horizon of every series (series-major), with each
-        row's series index and volatility."""
+    def point_forecast(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
+        """(mean, volatility): mean daily forecasts (float32 units) of days 1..horizon after
+        `panel` for every series, series-major, and the volatility of each (the spread the
+        quantile calibrator bins by). Inputs as `predict_distribution` checks them."""
         rows = self.features_.forecast_rows(panel.with_sales(self.training_target(panel)), future, horizon)
         yhat = trainer.predict(self.booster_, self.features_.matrix(rows), thread_count(self.n_jobs))
-        return yhat, rows.series, volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
+        return yhat, volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:

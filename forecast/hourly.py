@@ -62,14 +62,17 @@ def parse_slots(text: str) -> list[tuple[str, np.ndarray]]:
 
 def dayparts(level: str, slots: str | None) -> tuple[str | None, np.ndarray | None, list[np.ndarray] | None]:
     """Output column, labels and hours of the parts each day is forecast in: (None, None,
-    None) for whole days, "hour" for every hour, "slot" for the dayparts in `slots`."""
+    None) for whole days, "hour" for every hour, "slot" for the dayparts in `slots` (with
+    level "day")."""
+    if level not in ("day", "hour"):
+        raise FreshcastError(f"level must be 'day' or 'hour', got '{level}'")
+    if slots is not None and level != "day":
+        raise FreshcastError("give slots or level='hour', not both")
     if slots is not None:
         parsed = parse_slots(slots)
         return "slot", np.array([name for name, _ in parsed], dtype=object), [hours for _, hours in parsed]
     if level == "hour":
         return "hour", np.arange(24, dtype=np.int8), [np.array([h]) for h in range(24)]
-    if level != "day":
-        raise FreshcastError(f"level must be 'day' or 'hour', got '{level}'")
     return None, None, None
 
 

@@ -31,7 +31,8 @@ def forecast_to_file(
 ) -> pd.DataFrame:
     """Forecast the days of `future` after `history` and write the table to `out` (Parquet or
     CSV, written whole); with `save_model`, also save the model to that folder. The model
-    forecasts as many days as `future` holds (at least 28 days of history per series)."""
+    forecasts as many days as `future` holds and learns from the days that have 28 or more
+    days of history before them."""
     with Step(f"loading history {history}", progress):
         panel = load_history(history, column_map)
     if progress:

@@ -80,7 +80,8 @@ def load(cls, path: Path):
     if holdout is not None:
         model.calibrator_ = QuantileCalibrator.from_holdout(params["quantiles"], holdout)
     model.features_ = DailyFeatures(model.spec, model.max_horizon, tuple(meta["static"]), tuple(meta["covariates"]))
-    if model.features_.names != meta["feature_names"]:
+    spec = json.loads(json.dumps(asdict(model.spec)))  # tuples as JSON lists
+    if model.features_.names != meta["feature_names"] or spec != meta["feature_spec"]:
         raise FreshcastError(f"{path}: the saved model's features are not the ones this freshcast builds: save it again")
     model.trained_range_ = tuple(meta["trained_range"])
     model.n_train_rows_ = meta["n_train_rows"]

@@ -50,7 +50,7 @@ def bin_grid(n_pairs: int) -> tuple[int, int, int]:
 
 def parse_quantiles(text: str) -> tuple[float, ...]:
     """``"0.1,0.5,0.9"`` -> (0.1, 0.5, 0.9); ``"none"`` -> (). Levels strictly between 0 and 1."""
-    if text.strip().lower() in ("", "none"):
+    if text.strip().lower() == "none":
         return ()
     try:
         levels = tuple(float(x) for x in text.split(","))

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from freshcast.data import load_future, load_history, validate_path
+from freshcast.data.contract import parse_column_map
 from freshcast.errors import DataError
 
 from conftest import make_hourly
@@ -53,6 +54,18 @@ def test_csv_and_parquet_and_row_order_give_the_same_panel(tmp_path):
     np.testing.assert_allclose(a.covariates["discount"], b.covariates["discount"])
 
 
+def test_a_folder_of_csv_files_reads_whole_numbers_in_one_and_decimals_in_another(tmp_path):
+    df = make_hourly()
+    stores = df["store_id"].unique()
+    first = df[df["store_id"] == stores[0]].assign(hourly_sale=lambda d: d["hourly_sale"].round(), discount=1)
+    rest = df[df["store_id"] != stores[0]]
+    (tmp_path / "h").mkdir()
+    first.to_csv(tmp_path / "h" / "a.csv", index=False)  # Arrow would guess integers from this file
+    rest.to_csv(tmp_path / "h" / "b.csv", index=False)
+    panel = load_history(tmp_path / "h")
+    assert panel.sales.sum() == pytest.approx(first["hourly_sale"].sum() + rest["hourly_sale"].sum(), rel=1e-5)
+
+
 def test_column_mapping(tmp_path):
     df = make_hourly().rename(columns={"hourly_sale": "qty", "dt": "date"})
     df.to_parquet(tmp_path / "h.parquet")
@@ -60,6 +73,10 @@ def test_column_mapping(tmp_path):
         load_history(tmp_path / "h.parquet")
     with pytest.raises(DataError, match="mapping 'qty=sales' names no freshcast column 'sales'"):
         load_history(tmp_path / "h.parquet", {"qty": "sales", "date": "dt"})
+    for bad, message in [(["qty=sales"], "'sales' is not a freshcast column"), (["=dt"], "must name both"),
+                         (["qty=hourly_sale", "q2=hourly_sale"], "two columns are mapped to 'hourly_sale'")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            parse_column_map(bad)
     panel = load_history(tmp_path / "h.parquet", {"qty": "hourly_sale", "date": "dt"})
     assert panel.n_series == 6
 

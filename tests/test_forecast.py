@@ -1,6 +1,7 @@
 """The daily forecaster, metrics and backtest on the embedded sample."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -111,6 +112,10 @@ def test_api_misuse_gives_one_line_freshcast_errors(fitted, split, sample_panel)
         (lambda: fitted.predict(7, None), "needs the future covariates"),
         (lambda: DailyForecaster(**{**FAST, "objective": "nonsense"}).fit(train), "LightGBM refused"),
         (lambda: DailyForecaster(**FAST).fit(None), "needs the sales history"),
+        (lambda: fitted.predict(7, future, level="hour", slots="06-18,18-06"), "not both"),
+        (lambda: fitted.predict(7, future, level="week"), "level must be"),
+        (lambda: fitted.predict(7, future, history=replace(train, series=train.series.drop(columns="city_id"))),
+         "series attributes"),
     ]:
         with pytest.raises(FreshcastError, match=message) as err:
             call()
@@ -177,3 +182,28 @@ def test_predict_never_changes_the_fitted_model(fitted, split):
     fitted.predict(7, future, history=daily)
     assert fitted.recovered_ and fitted.__dict__.keys() == state.keys()
     assert all(fitted.__dict__[k] is v for k, v in state.items())
+
+
+def test_a_failed_refit_leaves_the_fitted_model_as_it_was(fitted, split, sample_frame):
+    train, future = split
+    model = DailyForecaster(n_estimators=10, seed=0).fit(train)
+    before = model.predict_distribution(7, future)
+    booster, features = model.booster_, model.features_
+    short = sample_frame[sample_frame["dt"] >= sample_frame["dt"].max() - pd.Timedelta(days=5)]
+    with pytest.raises(FreshcastError, match="no series has more than"):
+        model.fit(short.drop(columns=["city_id"]))
+    assert model.booster_ is booster and model.features_ is features and model.history_ is train
+    np.testing.assert_array_equal(model.predict_distribution(7, future).mean, before.mean)
+
+
+def test_the_backtest_leaves_out_series_that_start_after_a_fold_cutoff(sample_frame):
+    from freshcast.data import load_history
+
+    late = sample_frame["store_id"].iat[0], sample_frame["product_id"].iat[0]
+    is_late = (sample_frame["store_id"] == late[0]) & (sample_frame["product_id"] == late[1])
+    last = sample_frame["dt"].max()
+    frame = sample_frame[~is_late | (sample_frame["dt"] > last - pd.Timedelta(days=10))]
+    scores, forecasts = backtest(load_history(frame), folds=2, horizon=7, params={"n_estimators": 10})
+    per_fold = forecasts[(forecasts["store_id"] == late[0]) & (forecasts["product_id"] == late[1])]
+    assert sorted(per_fold["fold"].unique()) == [2]  # unknown at the first cutoff, forecast at the second
+    assert len(forecasts) == 7 * (2 * sample_frame.groupby(["store_id", "product_id"]).ngroups - 1)

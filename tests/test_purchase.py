@@ -257,10 +257,17 @@ def test_master_data_and_stock_tables_are_read_like_the_sales_history(files, tmp
     products = pd.read_csv(d / "products.csv")
     folder = tmp_path / "products"  # a folder of files, as the sales history may be
     folder.mkdir()
-    products.iloc[:5].to_csv(folder / "a.csv", index=False)
-    products.iloc[5:].to_csv(folder / "b.csv", index=False)
+    products.iloc[:5].assign(case_pack=1).to_csv(folder / "a.csv", index=False)  # whole numbers here,
+    products.iloc[5:].to_csv(folder / "b.csv", index=False)  # decimals there
     (folder / "README.txt").write_text("not data")
-    pd.testing.assert_frame_equal(tables.read_products(folder), tables.read_products(d / "products.csv"))
+    read = tables.read_products(folder)
+    expected = tables.read_products(d / "products.csv")
+    expected.loc[:4, "case_pack"] = 1.0
+    pd.testing.assert_frame_equal(read, expected)
+    products.iloc[:5].drop(columns="holding_cost").to_csv(folder / "a.csv", index=False)  # a column in one file only
+    with pytest.raises(DataError) as err:
+        tables.read_products(folder)
+    assert f"column 'holding_cost' is empty: 5 row(s) (first: {folder / 'a.csv'} row 1: " in str(err.value)
     terms = pd.read_csv(d / "terms.csv").assign(order_cutoff="10:00")
     terms.loc[1, "order_weekdays"] = "Mon,Funday"
     terms.to_csv(tmp_path / "terms.csv", index=False)
@@ -269,13 +276,21 @@ def test_master_data_and_stock_tables_are_read_like_the_sales_history(files, tmp
     store, supplier = terms.loc[1, ["store_id", "supplier_id"]]
     assert str(err.value).splitlines()[1] == (
         f"  - column 'order_weekdays' is not 'daily' or weekdays like Mon,Wed,Fri: 1 row(s) "
-        f"(first: row 2: store_id={store}, supplier_id={supplier})"
+        f"(first: row 2: store_id={store}, supplier_id={supplier}, order_weekdays='Mon,Funday')"
     )
-    terms.loc[1, "order_weekdays"] = "daily"
+    terms.loc[1, "order_weekdays"] = "monday, Thursday"
+    terms.loc[2, "order_cutoff"] = None  # no cutoff for this one
     terms.to_csv(tmp_path / "terms.csv", index=False)
-    assert (tables.read_terms(tmp_path / "terms.csv")["order_cutoff"] == "10:00").all()  # a time stays text
+    read = tables.read_terms(tmp_path / "terms.csv")
+    assert read["order_weekdays"].iat[1] == 0b1001 and read["order_cutoff"].iat[2] == ""
+    assert (read["order_cutoff"].drop(index=2) == "10:00").all()  # a time stays text
+    assert tables.parse_weekdays("Monkey") == -1 and tables.parse_weekdays("Mo") == -1
     (tmp_path / "stock.parquet").write_bytes(b"PAR1 not really parquet")
     with pytest.raises(DataError, match=r"stock\.parquet: .*\n  - cannot be read"):
         tables.read_on_hand(tmp_path / "stock.parquet")
     with pytest.raises(DataError, match="required column 'expiry_date' is missing"):
         tables.read_on_hand(pd.DataFrame({"store_id": [1], "product_id": [2], "on_hand": [1.0]}))
+    pd.DataFrame({"store_id": [1, 3], "product_id": [2, 4], "on_hand": [1.0, 2.0], "expiry_date": ["2024-06-13", ""]}
+                 ).to_csv(tmp_path / "inv.csv", index=False)  # fmt: skip
+    with pytest.raises(DataError, match=r"'expiry_date' is empty: 1 row\(s\) \(first: row 2: store_id=3, product_id=4\)"):
+        tables.read_on_hand(tmp_path / "inv.csv")
