@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from ..optimize.master import MasterData
-from ..optimize.orders import OrderLines, optimal_orders, order_up_to, orders_from_paths
+from ..optimize.orders import OrderLines, optimal_orders, order_up_to
 
 
 @dataclass
@@ -25,7 +25,6 @@ class DayState:
     quantiles: np.ndarray  # (n, H, J) forecast quantiles at `levels`
     levels: tuple[float, ...]
     last_week: np.ndarray  # (n, D) sales of the same weekday one week (or two) earlier
-    actual: np.ndarray  # (n, D) the real demand: only the oracle may look
 
     def window(self) -> np.ndarray:
         """(n, D) True on the days from an order's arrival to the next order's arrival."""
@@ -83,14 +82,20 @@ class Optimizer:
 
 
 @dataclass
-class Oracle:
-    """Perfect foresight: the expected-cost order when the real demand is known."""
+class Hindsight:
+    """The hindsight bound: the cheapest orders for someone who knew every day's demand,
+    worked out for the whole replay before it starts (`simulate.hindsight`)."""
 
-    name: str = "oracle"
+    plan: np.ndarray  # (n, T) units ordered on each day of the replay
+    first_day: int  # day number of the replay's first day
+    name: str = "hindsight"
 
     def order(self, s: DayState) -> OrderLines:
-        return orders_from_paths(s.actual[:, None, :], s.on_hand, s.on_order, s.master, s.review, s.can_order)
+        q = self.plan[:, s.day - self.first_day]
+        nan = np.full(len(q), np.nan)
+        return OrderLines(q, nan, nan, nan)
 
 
 def default_policies(seed: int = 0) -> list[Policy]:
-    return [RuleOfThumb(), MeanForecast(), Optimizer(seed=seed), Oracle()]
+    """freshcast's policies and the stores' rule (the hindsight bound joins in the replay)."""
+    return [RuleOfThumb(), MeanForecast(), Optimizer(seed=seed)]

@@ -29,7 +29,8 @@ from ..outputs import output_folder, write_table, write_text
 from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, weekly_extend
-from .policies import DayState, Policy, default_policies
+from .hindsight import hindsight_plan
+from .policies import DayState, Hindsight, Policy, default_policies
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 DEMAND_KINDS = ("recovered", "observed")
@@ -57,13 +58,15 @@ def replay(
     policies: list[Policy] | None = None,
     seed: int = 0,
     demand: str = "recovered",
+    hindsight: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Replay the days `first_day` .. `panel.last_day` of `panel` (history followed by the
     actual days) through each policy, serving the `demand` of those days (see
     `served_demand`). `forecaster` (a DailyForecaster with two or more
     quantiles) is fitted on the history if not fitted yet; forecasts on each day use only
-    the sales before it. `master` defaults to `assume_master_data` on the history."""
+    the sales before it. `master` defaults to `assume_master_data` on the history. With
+    `hindsight`, the hindsight bound (`simulate.hindsight`) runs beside the policies."""
     from ..forecast.daily import DailyForecaster
 
     T = panel.last_day - first_day + 1
@@ -82,10 +85,19 @@ def replay(
         _note(progress, f"training the forecaster on {history.n_series} series")
         forecaster.fit(history)
     S, L = master.shelf_life_days, master.lead_time_days
-    stock, logs = _opening_stock(panel, first_day, master, [p.name for p in policies], T)
+    opening, received = _opening_stock(panel, first_day, master, T)
+    if hindsight:
+        _note(progress, "working out the hindsight bound")
+        order_days = np.stack([master.orders_on(first_day + t) for t in range(T)], axis=1)
+        plan, _ = hindsight_plan(opening, demand, following_demand(demand, S), order_days, master)
+        policies = [*policies, Hindsight(plan, first_day)]
+    stock = {p.name: opening.copy() for p in policies}
+    logs = {p.name: {f: np.full((len(S), T), np.nan) for f in _LOG} for p in policies}
+    for log in logs.values():
+        log["received"][:] = received
     seconds = {p.name: 0.0 for p in policies}
     for t in range(T):
-        state = _day_state(panel, forecaster, master, demand, first_day, t)
+        state = _day_state(panel, forecaster, master, first_day, t)
         for p in policies:
             st, log = stock[p.name], logs[p.name]
             state.on_hand, state.on_order = _split(st, S, L, t)  # what arrived and is on its way
@@ -116,29 +128,25 @@ def served_demand(panel: DailyPanel, first_day: int, kind: str = "recovered") ->
     return np.where(panel.stockout_shop_hours[pos] > 0, recovered[pos], panel.sales[pos]).astype(np.float64)
 
 
-def _opening_stock(panel: DailyPanel, first_day: int, master: MasterData, names: list[str],
-                   T: int) -> tuple[dict, dict]:  # fmt: skip
-    """Per policy: the stock by expiry day (series x day of the replay) and empty logs. Every
-    policy starts from the same stock: the first `lead_time_days` days are covered by
+def _opening_stock(panel: DailyPanel, first_day: int, master: MasterData, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stock every policy starts from, by expiry day (series x day of the replay), and
+    what it receives on each replayed day: the first `lead_time_days` days are covered by
     deliveries of the sales a week earlier."""
     n, S, L = panel.n_series, master.shelf_life_days, master.lead_time_days
-    width = T + int(S.max() + L.max()) + 1
-    stock = {name: np.zeros((n, width)) for name in names}
-    logs = {name: {f: np.full((n, T), np.nan) for f in _LOG} for name in names}
-    for name in names:
-        logs[name]["received"][:] = 0.0
-        for j in range(int(L.max())):
-            qty = np.where(j < L, _sales_before(panel, first_day + j - 7), 0.0)
-            stock[name][np.arange(n), j + S - 1] += qty
-            logs[name]["received"][:, j] += qty
-    return stock, logs
+    stock = np.zeros((n, T + int(S.max() + L.max()) + 1))
+    received = np.zeros((n, T))
+    for j in range(int(L.max())):
+        qty = np.where(j < L, _sales_before(panel, first_day + j - 7), 0.0)
+        stock[np.arange(n), j + S - 1] += qty
+        if j < T:
+            received[:, j] += qty
+    return stock, received
 
 
-def _day_state(panel: DailyPanel, forecaster, master: MasterData, demand: np.ndarray, first_day: int,
-               t: int) -> DayState:  # fmt: skip
+def _day_state(panel: DailyPanel, forecaster, master: MasterData, first_day: int, t: int) -> DayState:
     """What the policies know on day t of the replay (stock filled in per policy): forecasts
     from the sales before that day only."""
-    T = demand.shape[1]
+    T = panel.last_day - first_day + 1
     day = first_day + t
     review = master.review_days(day)
     D = days_needed(master, review)
@@ -149,7 +157,6 @@ def _day_state(panel: DailyPanel, forecaster, master: MasterData, demand: np.nda
         mean=weekly_extend(forecast.mean, D).astype(np.float64), quantiles=forecast.quantiles,
         levels=forecast.levels,
         last_week=np.stack([_sales_before(panel, day + d - 7 * (d // 7 + 1)) for d in range(D)], axis=1),
-        actual=weekly_extend(demand[:, t:], D),  # past the replay: the same weekday repeated
     )  # fmt: skip
 
 
@@ -244,6 +251,13 @@ def _split(stock: np.ndarray, shelf: np.ndarray, lead: np.ndarray, t: int) -> tu
     return np.ascontiguousarray(on_hand), on_order
 
 
+def following_demand(demand: np.ndarray, shelf: np.ndarray) -> np.ndarray:
+    """(n, longest shelf life) demand of the days after the replay, to sell the stock left
+    against: the same weekday of the replay's last week (its last day if shorter)."""
+    T = demand.shape[1]
+    return weekly_extend(demand, T + int(shelf.max()))[:, T:]
+
+
 def ending_stock(stock: np.ndarray, shelf: np.ndarray, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What becomes of the stock left after the T replayed days (`stock` by expiry day, as the
     replay holds it; not changed): it is sold first-in-first-out, with nothing else
@@ -253,7 +267,7 @@ def ending_stock(stock: np.ndarray, shelf: np.ndarray, demand: np.ndarray) -> tu
     n, T = demand.shape
     left = stock.copy()
     sold, wasted = np.zeros(n), np.zeros(n)
-    following = weekly_extend(demand, T + int(shelf.max()))[:, T:]
+    following = following_demand(demand, shelf)
     for d in range(following.shape[1]):
         day_sold, _, day_wasted, _ = K.sell_day(left, shelf, T + d, np.ascontiguousarray(following[:, d]))
         sold += day_sold

@@ -44,11 +44,11 @@ def test_every_policy_conserves_units(result):
     assert (log[["order_qty", "received", "sold", "lost", "wasted", "stock_end"]] >= 0).all().all()
 
 
-def test_the_oracle_costs_least(result):
+def test_no_policy_beats_the_hindsight_bound(result):
     s = result.summary
-    assert set(s) == {"rule_of_thumb", "mean_forecast", "optimizer", "oracle"}
-    assert s["oracle"]["total_cost"] < min(v["total_cost"] for k, v in s.items() if k != "oracle")
-    assert s["oracle"]["fill_rate"] > 0.85  # the opening stock (last week's sales) is short of recovered demand
+    assert set(s) == {"rule_of_thumb", "mean_forecast", "optimizer", "hindsight"}
+    assert s["hindsight"]["total_cost"] < min(v["total_cost"] for k, v in s.items() if k != "hindsight")
+    assert s["hindsight"]["fill_rate"] > 0.85  # the opening stock (last week's sales) is short of recovered demand
 
 
 def test_replay_is_deterministic(setup, result):
@@ -60,7 +60,7 @@ def test_replay_is_deterministic(setup, result):
 
 def test_decisions_use_only_sales_before_the_day(setup, result):
     """Change one replayed day's sales: no decision made on or before that day may change
-    (except the oracle's, which sees the future by definition)."""
+    (except the hindsight bound's, which sees the future by definition)."""
     panel, first, model = setup
     t = 4
     changed = load_history(sample_path())
@@ -70,12 +70,12 @@ def test_decisions_use_only_sales_before_the_day(setup, result):
     changed.hour_sales[pos] *= 3.0
     other = replay(changed, first, model)
     day = np.datetime64(FIRST) + np.timedelta64(t, "D")
-    for name in ("rule_of_thumb", "mean_forecast", "optimizer", "oracle"):
+    for name in ("rule_of_thumb", "mean_forecast", "optimizer", "hindsight"):
         a = result.log[result.log.policy == name]
         b = other.log[other.log.policy == name]
         before = pd.to_datetime(a.dt).to_numpy() <= day
         same = np.allclose(a.order_qty.to_numpy()[before], b.order_qty.to_numpy()[before])
-        assert same == (name != "oracle"), name
+        assert same == (name != "hindsight"), name
         assert not np.allclose(a.order_qty.to_numpy()[~before], b.order_qty.to_numpy()[~before]), name
 
 
@@ -91,9 +91,9 @@ def test_recovered_demand_adds_what_stockouts_hid_and_nothing_else(setup, result
     assert (recovered[stocked_out] > observed[stocked_out] + 1e-6).mean() > 0.5
     # the replay serves it: the default is recovered, and the observed replay sells no more than the sales
     assert result.demand == "recovered"
-    assert result.summary["oracle"]["units_demanded"] == pytest.approx(recovered.sum())
+    assert result.summary["hindsight"]["units_demanded"] == pytest.approx(recovered.sum())
     plain = replay(panel, first, model, demand="observed")
-    assert plain.demand == "observed" and plain.summary["oracle"]["units_demanded"] == pytest.approx(observed.sum())
+    assert plain.demand == "observed" and plain.summary["hindsight"]["units_demanded"] == pytest.approx(observed.sum())
     for name, s in plain.summary.items():
         assert s["units_sold"] <= observed.sum() + 1e-6, name
     with pytest.raises(FreshcastError, match="demand must be one of"):
@@ -132,7 +132,7 @@ def test_replay_cli_writes_summary_and_log(tmp_path):
     assert summary["demand"] == "recovered"
     assert summary["first_day"] == "2024-06-15" and summary["last_day"] == "2024-06-18"
     assert "ASSUMED" in summary["assumptions"][0]
-    for name in ("rule_of_thumb", "mean_forecast", "optimizer", "oracle"):
+    for name in ("rule_of_thumb", "mean_forecast", "optimizer", "hindsight"):
         row = summary["policies"][name]
         for key in ("units_demanded", "units_sold", "units_wasted", "units_lost", "waste_pct", "fill_rate",
                     "gross_margin", "total_cost"):  # fmt: skip

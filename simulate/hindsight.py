@@ -1,0 +1,228 @@
+"""The hindsight bound: per line, the cheapest orders over the whole replay for someone who
+knew every day's demand, under the replay's own rules (lead time, order weekdays, case
+packs, minimum order, capacity after a delivery, FIFO selling, shelf life, the same opening
+stock and the same costing of the stock left at the end). No policy can cost less.
+
+Solved exactly by dynamic programming over a line's order days: the state before a delivery
+is the stock by expiry day (all that the future depends on, demand being known); each order
+is 0 or a whole number of cases from the minimum order up to what could still sell before it
+expires (more is thrown away for sure); equal states keep the cheapest path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..optimize.master import MasterData
+
+STATE_DIGITS = 9  # stock held in two states is the same if equal to 1e-9 units
+
+
+@nb.njit(cache=True)
+def _trade(row, S, d0, d1, demand, margin, waste_cost, hold):
+    """Days d0 .. d1 - 1 of one line, as the replay trades them (`kernels.sell_day`): sell
+    the day's demand FIFO from the units that have arrived, throw away what expires that
+    evening, pay holding on what is left. `row` (units by expiry day) is updated; returns
+    the cost."""
+    cost = 0.0
+    W = row.shape[0]
+    for d in range(d0, d1):
+        need = demand[d]
+        last = min(d + S, W)
+        for e in range(d, last):
+            if need <= 0:
+                break
+            take = min(row[e], need)
+            row[e] -= take
+            need -= take
+        wasted = row[d]
+        row[d] = 0.0
+        left = 0.0
+        for e in range(d + 1, last):
+            left += row[e]
+        cost += margin * need + waste_cost * wasted + hold * left
+    return cost
+
+
+@nb.njit(cache=True)
+def _unmet(row, S, a, T, demand, following):
+    """Demand of days a .. a + S - 1 (the following days' past the replay) left unmet by the
+    units of `row` alone, sold FIFO; `row` is not changed."""
+    r = row.copy()
+    W = r.shape[0]
+    unmet = 0.0
+    for d in range(a, a + S):
+        need = demand[d] if d < T else following[d - T]
+        for e in range(d, min(d + S, W)):
+            if need <= 0:
+                break
+            take = min(r[e], need)
+            r[e] -= take
+            need -= take
+        unmet += need
+        if d < W:
+            r[d] = 0.0
+    return unmet
+
+
+@nb.njit(cache=True)
+def _ending_waste(row, S, T, following):
+    """Units of `row` expected to expire when sold FIFO against the following days' demand
+    (as `simulate.replay.ending_stock`)."""
+    W = row.shape[0]
+    wasted = 0.0
+    for k in range(following.shape[0]):
+        d = T + k
+        if d >= W:
+            break
+        need = following[k]
+        for e in range(d, min(d + S, W)):
+            if need <= 0:
+                break
+            take = min(row[e], need)
+            row[e] -= take
+            need -= take
+        wasted += row[d]
+        row[d] = 0.0
+    return wasted
+
+
+@nb.njit(cache=True)
+def _dedupe(rows, cost, parent, qty, col):
+    """Keep, of the states equal in columns `col` onwards, the cheapest one."""
+    n = rows.shape[0]
+    scale = 10.0**STATE_DIGITS
+    keys = np.empty(n, np.int64)
+    for s in range(n):
+        h = np.int64(1469598103934665603)
+        for e in range(col, rows.shape[1]):
+            h = (h ^ np.int64(round(rows[s, e] * scale))) * np.int64(1099511628211)
+        keys[s] = h
+    order = np.argsort(keys, kind="mergesort")
+    keep = np.zeros(n, np.bool_)
+    start = 0
+    while start < n:
+        end = start
+        while end < n and keys[order[end]] == keys[order[start]]:
+            end += 1
+        for a in range(start, end):  # within a hash group, compare the states themselves
+            sa = order[a]
+            best = sa
+            dup = False
+            for b in range(start, a):
+                sb = order[b]
+                same = True
+                for e in range(col, rows.shape[1]):
+                    if round(rows[sa, e] * scale) != round(rows[sb, e] * scale):
+                        same = False
+                        break
+                if same:
+                    dup = True
+                    break
+            if not dup:
+                for b in range(a + 1, end):
+                    sb = order[b]
+                    same = True
+                    for e in range(col, rows.shape[1]):
+                        if round(rows[sa, e] * scale) != round(rows[sb, e] * scale):
+                            same = False
+                            break
+                    if same and cost[sb] < cost[best]:
+                        best = sb
+                keep[best] = True
+        start = end
+    idx = np.flatnonzero(keep)
+    return rows[idx].copy(), cost[idx].copy(), parent[idx].copy(), qty[idx].copy()
+
+
+@nb.njit(cache=True)
+def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capacity, margin, waste_cost, hold):
+    """Cheapest orders (T,) of one line and their cost (lost margin, waste, holding and the
+    expected waste of the stock left at the end, as the replay costs them)."""
+    T = demand.shape[0]
+    plan = np.zeros(T)
+    days = [t for t in range(T) if order_days[t] and t + L < T]
+    rows = opening.copy().reshape(1, -1)
+    first = days[0] + L if len(days) > 0 else T
+    cost = np.array([_trade(rows[0], S, 0, first, demand, margin, waste_cost, hold)])
+    parents = []  # per stage: each state's parent index and the quantity that led to it
+    qtys = []
+    for j in range(len(days)):
+        a = days[j] + L
+        nxt = days[j + 1] + L if j + 1 < len(days) else T
+        k_min = max(int(math.ceil(min_qty / pack - 1e-9)), 1)
+        k_max = k_min
+        for s in range(rows.shape[0]):
+            k_max = max(k_max, int(math.ceil(_unmet(rows[s], S, a, T, demand, following) / pack - 1e-9)))
+        n_opt = k_max - k_min + 2
+        W = rows.shape[1]
+        new_rows = np.empty((rows.shape[0] * n_opt, W))
+        new_cost = np.full(rows.shape[0] * n_opt, np.inf)
+        parent = np.empty(rows.shape[0] * n_opt, np.int64)
+        qty = np.empty(rows.shape[0] * n_opt)
+        m = 0
+        for s in range(rows.shape[0]):
+            held = 0.0
+            for e in range(a, min(a + S - 1, W)):
+                held += rows[s, e]
+            # the most the delivery can sell: the demand of its life that the stock held before
+            # it leaves unmet (it sells after that stock, and later deliveries sell after it)
+            useful = _unmet(rows[s], S, a, T, demand, following)
+            top = max(k_min, int(math.ceil(useful / pack - 1e-9)))
+            for o in range(min(n_opt, top - k_min + 2)):
+                q = 0.0 if o == 0 else (k_min + o - 1) * pack
+                if q > 0 and held + q > capacity + 1e-9:
+                    break
+                r = rows[s].copy()
+                r[a + S - 1] += q
+                new_cost[m] = cost[s] + _trade(r, S, a, nxt, demand, margin, waste_cost, hold)
+                new_rows[m] = r
+                parent[m] = s
+                qty[m] = q
+                m += 1
+        rows, cost, par, qt = _dedupe(new_rows[:m], new_cost[:m], parent[:m], qty[:m], nxt)
+        parents.append(par)
+        qtys.append(qt)
+    total = cost.copy()
+    for s in range(rows.shape[0]):
+        total[s] += waste_cost * _ending_waste(rows[s].copy(), S, T, following)
+    s = int(np.argmin(total))
+    best = total[s]
+    for j in range(len(days) - 1, -1, -1):
+        plan[days[j]] = qtys[j][s]
+        s = parents[j][s]
+    return plan, best
+
+
+@nb.njit(cache=True, parallel=True)
+def _plans(opening, demand, following, order_days, shelf, lead, pack, min_qty, capacity, margin, waste_cost, hold):
+    n, T = demand.shape
+    plan = np.zeros((n, T))
+    cost = np.zeros(n)
+    for i in nb.prange(n):
+        plan[i], cost[i] = _line_plan(
+            opening[i], demand[i], following[i], order_days[i], shelf[i], lead[i], pack[i], min_qty[i],
+            capacity[i], margin[i], waste_cost[i], hold[i],
+        )  # fmt: skip
+    return plan, cost
+
+
+def hindsight_plan(opening: np.ndarray, demand: np.ndarray, following: np.ndarray, order_days: np.ndarray,
+                   master: MasterData) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(orders (n, T) by the day they are placed, cost per line) of the cheapest plans.
+
+    opening : (n, W) the replay's opening stock by expiry day (W covers every expiry).
+    demand : (n, T) the demand served on the replayed days.
+    following : (n, F) the following days' demand the stock left at the end is sold against.
+    order_days : (n, T) bool, the days each line may order."""
+    return _plans(
+        np.ascontiguousarray(opening, np.float64), np.ascontiguousarray(demand, np.float64),
+        np.ascontiguousarray(following, np.float64), np.ascontiguousarray(order_days, np.bool_),
+        master.shelf_life_days.astype(np.int64), master.lead_time_days.astype(np.int64),
+        master.case_pack.astype(np.float64), master.min_order_qty.astype(np.float64),
+        master.capacity.astype(np.float64), master.lost_margin.astype(np.float64),
+        master.waste_cost.astype(np.float64), master.holding_cost.astype(np.float64),
+    )  # fmt: skip
