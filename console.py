@@ -46,7 +46,7 @@ def scores_text(scores) -> str:
 
 def replay_text(summary: dict) -> str:
     """The replay's summary per policy as a text table."""
-    cols = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "total_cost")
-    lines = [f"{'policy':15s}" + "".join(f"{c:>14s}" for c in cols)]
-    lines += [f"{name:15s}" + "".join(f"{row[c]:14.3f}" for c in cols) for name, row in summary.items()]
+    cols = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "total_cost", "gap_closed")
+    lines = [f"{'policy':18s}" + "".join(f"{c:>13s}" for c in cols)]
+    lines += [f"{name:18s}" + "".join(f"{row.get(c, float('nan')):13.3f}" for c in cols) for name, row in summary.items()]
     return "\n".join(lines)

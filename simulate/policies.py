@@ -1,14 +1,22 @@
-"""Ordering policies the replay runs, and what each knows on a planning day."""
+"""Ordering policies the replay runs, and what each knows on a planning day.
+
+freshcast's policies read the forecast; the baselines are what a store manager would use
+without it, from the sales alone: the same weekday over the last weeks, a moving average, a
+newsvendor on a naive forecast, and today's "last week + 20%" rule.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
+from scipy.special import ndtri
 
 from ..optimize.master import MasterData
 from ..optimize.orders import OrderLines, optimal_orders, order_up_to
+
+PAST_DAYS = 35  # days of sales before the planning day a baseline may read
 
 
 @dataclass
@@ -21,38 +29,109 @@ class DayState:
     on_order: np.ndarray  # (n, A) units arriving on the morning of day a
     review: np.ndarray  # days to the next order day
     can_order: np.ndarray  # bool, today is an order day
-    mean: np.ndarray  # (n, D) mean forecast
-    quantiles: np.ndarray  # (n, H, J) forecast quantiles at `levels`
-    levels: tuple[float, ...]
-    last_week: np.ndarray  # (n, D) sales of the same weekday one week (or two) earlier
+    n_days: int  # D: days an order decision looks at
+    past_sales: np.ndarray  # (n, PAST_DAYS) sales of the days before today, oldest first (0 before a series)
+    mean: np.ndarray | None = None  # (n, D) mean forecast (for policies that need a forecast)
+    quantiles: np.ndarray | None = None  # (n, H, J) forecast quantiles at `levels`
+    levels: tuple[float, ...] = ()
 
     def window(self) -> np.ndarray:
         """(n, D) True on the days from an order's arrival to the next order's arrival."""
-        d = np.arange(self.mean.shape[1])[None, :]
+        d = np.arange(self.n_days)[None, :]
         lead = self.master.lead_time_days[:, None]
         return (d >= lead) & (d < lead + self.review[:, None])
 
+    def same_weekday(self, weeks: int) -> np.ndarray:
+        """(n, D) mean sales of the same weekday over the `weeks` most recent weeks known today."""
+        d = np.arange(self.n_days)
+        back = 7 * ((d // 7 + 1)[:, None] + np.arange(weeks)[None, :])  # days back from day d: 7, 14, ...
+        idx = PAST_DAYS + d[:, None] - back  # into past_sales
+        return self.past_sales[:, np.clip(idx, 0, PAST_DAYS - 1)].mean(axis=2)
+
+    def moving_average(self, days: int = 7) -> np.ndarray:
+        """(n,) mean daily sales over the last `days` days."""
+        return self.past_sales[:, -days:].mean(axis=1)
+
 
 class Policy(Protocol):
-    """A policy the replay runs: a name and, each day, its decisions from what it knows (the
-    orders of every line; prices may join)."""
+    """A policy the replay runs: a name, whether it reads the forecast, and each day its
+    decisions from what it knows (the orders of every line; prices may join)."""
 
     name: str
+    needs_forecast: bool
 
     def order(self, state: DayState) -> OrderLines: ...
+
+
+def _up_to(s: DayState, path: np.ndarray, safety_share: float) -> OrderLines:
+    """Order up to `path` (n, D, units per day) summed over the covered days + a safety share."""
+    target = (1 + safety_share) * (path * s.window()).sum(axis=1)
+    return order_up_to(path, target, s.on_hand, s.on_order, s.master, s.can_order)
 
 
 @dataclass
 class RuleOfThumb:
     """What stores do today: order up to last week's sales of the covered days plus a fixed
-    safety share."""
+    safety share (20%, not tuned: kept for continuity)."""
 
     safety_share: float = 0.2
     name: str = "rule_of_thumb"
+    needs_forecast: ClassVar[bool] = False
 
     def order(self, s: DayState) -> OrderLines:
-        target = (1 + self.safety_share) * (s.last_week * s.window()).sum(axis=1)
-        return order_up_to(s.last_week, target, s.on_hand, s.on_order, s.master, s.can_order)
+        return _up_to(s, s.same_weekday(1), self.safety_share)
+
+
+@dataclass
+class WeekdayMean:
+    """Order up to the mean sales of the same weekday over the last 4 weeks for the covered
+    days, plus a safety share."""
+
+    safety_share: float = 0.2
+    name: str = "weekday_mean_4w"
+    needs_forecast: ClassVar[bool] = False
+
+    def order(self, s: DayState) -> OrderLines:
+        return _up_to(s, s.same_weekday(4), self.safety_share)
+
+
+@dataclass
+class MovingAverage:
+    """Order up to the 7-day moving average times the covered days, plus a safety share."""
+
+    safety_share: float = 0.2
+    name: str = "moving_average_7d"
+    needs_forecast: ClassVar[bool] = False
+
+    def order(self, s: DayState) -> OrderLines:
+        path = np.repeat(s.moving_average(7)[:, None], s.n_days, axis=1)
+        return _up_to(s, path, self.safety_share)
+
+
+@dataclass
+class NaiveNewsvendor:
+    """A newsvendor on a naive forecast: demand over the covered days is normal around the
+    7-day moving average, with the spread of that average's own one-day errors over the last
+    28 days (times the square root of the days covered); the order brings the stock up to
+    its `service_level` quantile. None: each line's critical fractile, lost margin / (lost
+    margin + waste cost)."""
+
+    service_level: float | None = None
+    name: str = "newsvendor_naive"
+    needs_forecast: ClassVar[bool] = False
+
+    def order(self, s: DayState) -> OrderLines:
+        past = s.past_sales
+        errors = past[:, 7:] - np.stack([past[:, k - 7 : k].mean(axis=1) for k in range(7, PAST_DAYS)], axis=1)
+        sd = errors[:, -28:].std(axis=1)
+        m = s.master
+        level = m.lost_margin / (m.lost_margin + m.waste_cost) if self.service_level is None else self.service_level
+        z = ndtri(np.clip(level, 1e-6, 1 - 1e-6))
+        mean = s.moving_average(7)
+        covered = s.window().sum(axis=1)
+        target = np.maximum(mean * covered + z * sd * np.sqrt(covered), 0.0)
+        path = np.repeat(mean[:, None], s.n_days, axis=1)
+        return order_up_to(path, target, s.on_hand, s.on_order, m, s.can_order)
 
 
 @dataclass
@@ -60,10 +139,10 @@ class MeanForecast:
     """Order up to the mean forecast of the covered days."""
 
     name: str = "mean_forecast"
+    needs_forecast: ClassVar[bool] = True
 
     def order(self, s: DayState) -> OrderLines:
-        target = (s.mean * s.window()).sum(axis=1)
-        return order_up_to(s.mean, target, s.on_hand, s.on_order, s.master, s.can_order)
+        return _up_to(s, s.mean, 0.0)
 
 
 @dataclass
@@ -73,6 +152,7 @@ class Optimizer:
     service_weight: float = 1.0
     seed: int = 0
     name: str = "optimizer"
+    needs_forecast: ClassVar[bool] = True
 
     def order(self, s: DayState) -> OrderLines:
         return optimal_orders(
@@ -89,6 +169,7 @@ class Hindsight:
     plan: np.ndarray  # (n, T) units ordered on each day of the replay
     first_day: int  # day number of the replay's first day
     name: str = "hindsight"
+    needs_forecast: ClassVar[bool] = False
 
     def order(self, s: DayState) -> OrderLines:
         q = self.plan[:, s.day - self.first_day]
@@ -96,6 +177,15 @@ class Hindsight:
         return OrderLines(q, nan, nan, nan)
 
 
+# Baselines and the grid each one's setting is chosen from, on days before the replayed ones.
+BASELINES = {
+    WeekdayMean: ("safety_share", (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)),
+    MovingAverage: ("safety_share", (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)),
+    NaiveNewsvendor: ("service_level", (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)),
+}
+
+
 def default_policies(seed: int = 0) -> list[Policy]:
-    """freshcast's policies and the stores' rule (the hindsight bound joins in the replay)."""
+    """freshcast's policies and today's rule (the baselines, chosen on earlier days, and the
+    hindsight bound join in the replay)."""
     return [RuleOfThumb(), MeanForecast(), Optimizer(seed=seed)]

@@ -24,13 +24,14 @@ from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
 from ..features.latent import recovered_sales
+from ..forecast.distribution import ForecastDistribution
 from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
 from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, weekly_extend
 from .hindsight import hindsight_plan
-from .policies import DayState, Hindsight, Policy, default_policies
+from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Policy, default_policies
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 DEMAND_KINDS = ("recovered", "observed")
@@ -42,6 +43,7 @@ class ReplayResult:
     log: pd.DataFrame  # per policy, series and day
     seconds: dict  # per policy: wall time spent deciding orders
     demand: str = "recovered"  # which demand was served (see `served_demand`)
+    baselines_chosen: dict | None = None  # how each baseline's setting was chosen (`choose_baselines`)
 
 
 _LOG = (
@@ -59,16 +61,16 @@ def replay(
     seed: int = 0,
     demand: str = "recovered",
     hindsight: bool = True,
+    baselines: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Replay the days `first_day` .. `panel.last_day` of `panel` (history followed by the
     actual days) through each policy, serving the `demand` of those days (see
-    `served_demand`). `forecaster` (a DailyForecaster with two or more
-    quantiles) is fitted on the history if not fitted yet; forecasts on each day use only
-    the sales before it. `master` defaults to `assume_master_data` on the history. With
-    `hindsight`, the hindsight bound (`simulate.hindsight`) runs beside the policies."""
-    from ..forecast.daily import DailyForecaster
-
+    `served_demand`). `forecaster` (a DailyForecaster with two or more quantiles) is fitted
+    on the history if not fitted yet; forecasts on each day use only the sales before it.
+    `master` defaults to `assume_master_data` on the history. With `baselines`, the store
+    managers' baselines join, each with its setting chosen on the days before the replay
+    (`choose_baselines`); with `hindsight`, the hindsight bound (`simulate.hindsight`)."""
     T = panel.last_day - first_day + 1
     if T < 1 or int(panel.start.max()) >= first_day:
         raise FreshcastError(
@@ -77,27 +79,52 @@ def replay(
     kind, demand = demand, served_demand(panel, first_day, demand)
     history = panel.until(first_day - 1)
     master = assume_master_data(history) if master is None else master
-    policies = default_policies(seed) if policies is None else policies
+    policies = default_policies(seed) if policies is None else list(policies)
+    choices = None
+    if baselines:
+        chosen, choices = choose_baselines(panel, first_day, T, master, kind, progress)
+        policies += chosen
+    forecasts = None
+    if any(p.needs_forecast for p in policies):
+        forecasts = _fitted(forecaster, history, seed, progress).predict_each_day(panel, first_day, T)
+    opening, received = _opening_stock(panel, first_day, master, T)
+    if hindsight:
+        _note(progress, "working out the hindsight bound")
+        order_days = np.stack([master.orders_on(first_day + t) for t in range(T)], axis=1)
+        plan, _ = hindsight_plan(opening, demand, following_demand(demand, master.shelf_life_days), order_days, master)
+        policies.append(Hindsight(plan, first_day))
+    stock, logs, seconds = _run(panel, first_day, demand, master, policies, forecasts, opening, received, progress)
+    summary = _ranked({p.name: _summarise(demand, logs[p.name], master, stock[p.name]) for p in policies},
+                      [p.name for p in policies if not p.needs_forecast and p.name != "hindsight"])  # fmt: skip
+    return ReplayResult(summary, _log_frame(panel, first_day, demand, logs), seconds, kind, choices)
+
+
+def _fitted(forecaster, history: DailyPanel, seed: int, progress):
+    """The replay's forecaster, fitted on the history if it is not yet."""
+    from ..forecast.daily import DailyForecaster
+
     forecaster = DailyForecaster(quantiles=REPLAY_QUANTILES, seed=seed) if forecaster is None else forecaster
     if len(check_quantiles(forecaster.quantiles)) < 2:
         raise FreshcastError("the replay's forecaster needs two or more quantile levels")
     if not hasattr(forecaster, "booster_"):
         _note(progress, f"training the forecaster on {history.n_series} series")
         forecaster.fit(history)
+    return forecaster
+
+
+def _run(panel, first_day, demand, master, policies, forecasts, opening, received, progress):
+    """The replay's days: each policy decides, its orders are booked, the day's demand is
+    served and what expires is thrown away. Returns per policy the stock left, the logs and
+    the seconds spent deciding."""
+    n, T = demand.shape
     S, L = master.shelf_life_days, master.lead_time_days
-    opening, received = _opening_stock(panel, first_day, master, T)
-    if hindsight:
-        _note(progress, "working out the hindsight bound")
-        order_days = np.stack([master.orders_on(first_day + t) for t in range(T)], axis=1)
-        plan, _ = hindsight_plan(opening, demand, following_demand(demand, S), order_days, master)
-        policies = [*policies, Hindsight(plan, first_day)]
     stock = {p.name: opening.copy() for p in policies}
-    logs = {p.name: {f: np.full((len(S), T), np.nan) for f in _LOG} for p in policies}
+    logs = {p.name: {f: np.full((n, T), np.nan) for f in _LOG} for p in policies}
     for log in logs.values():
         log["received"][:] = received
     seconds = {p.name: 0.0 for p in policies}
     for t in range(T):
-        state = _day_state(panel, forecaster, master, first_day, t)
+        state = _day_state(panel, None if forecasts is None else forecasts[t], master, first_day + t)
         for p in policies:
             st, log = stock[p.name], logs[p.name]
             state.on_hand, state.on_order = _split(st, S, L, t)  # what arrived and is on its way
@@ -107,8 +134,47 @@ def replay(
             _book_orders(st, log, lines, t, T, S, L)  # arrive after the lead time
             _sell_and_expire(st, log, S, t, demand[:, t])
         _note(progress, f"replayed {day_to_date(state.day)}")
-    summary = {p.name: _summarise(demand, logs[p.name], master, stock[p.name]) for p in policies}
-    return ReplayResult(summary, _log_frame(panel, first_day, demand, logs), seconds, kind)
+    return stock, logs, seconds
+
+
+def choose_baselines(panel: DailyPanel, first_day: int, days: int, master: MasterData, demand: str = "recovered",
+                     progress: Callable[[str], None] | None = None) -> tuple[list[Policy], dict]:  # fmt: skip
+    """Each baseline of `policies.BASELINES` with the setting of its grid that cost least
+    when replayed on the `days` (at least 7) days before `first_day`, never on the replayed
+    days. Returns the policies and a record of the choice (window, grid costs, chosen); with
+    too little history before that window, the defaults and a note."""
+    W = max(days, 7)
+    start = first_day - W
+    if int(panel.start.max()) > start - PAST_DAYS:
+        note = f"too little history before {day_to_date(start)} to choose the baselines' settings: defaults used"
+        _note(progress, note)
+        return [cls() for cls in BASELINES], {"note": note}
+    grid = [cls(**{param: v, "name": f"{cls().name} {param}={v}"}) for cls, (param, values) in BASELINES.items()
+            for v in values]  # fmt: skip
+    _note(progress, f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}")
+    tried = replay(panel.until(first_day - 1), start, master=master, policies=grid, demand=demand, hindsight=False,
+                   baselines=False).summary  # fmt: skip
+    chosen, record = [], {"first_day": str(day_to_date(start)), "last_day": str(day_to_date(first_day - 1))}
+    for cls, (param, values) in BASELINES.items():
+        name = cls().name
+        costs = {str(v): tried[f"{name} {param}={v}"]["total_cost"] for v in values}
+        best = values[int(np.argmin(list(costs.values())))]
+        chosen.append(cls(**{param: best}))
+        record[name] = {param: best, "total_cost_by_setting": costs}
+    return chosen, record
+
+
+def _ranked(summary: dict, baselines: list[str]) -> dict:
+    """The summaries ordered by total cost, each with its rank and the share of the cheapest
+    baseline's gap to the hindsight bound it closes (`gap_closed`; 1 = as cheap as the bound)."""
+    order = sorted(summary, key=lambda k: summary[k]["total_cost"])
+    out = {name: {**summary[name], "rank": i + 1} for i, name in enumerate(order)}
+    if baselines and "hindsight" in summary:
+        base = min(baselines, key=lambda k: summary[k]["total_cost"])
+        gap = summary[base]["total_cost"] - summary["hindsight"]["total_cost"]
+        for row in out.values():
+            row["gap_closed"] = (summary[base]["total_cost"] - row["total_cost"]) / gap if gap > 0 else float("nan")
+    return out
 
 
 def served_demand(panel: DailyPanel, first_day: int, kind: str = "recovered") -> np.ndarray:
@@ -143,21 +209,18 @@ def _opening_stock(panel: DailyPanel, first_day: int, master: MasterData, T: int
     return stock, received
 
 
-def _day_state(panel: DailyPanel, forecaster, master: MasterData, first_day: int, t: int) -> DayState:
-    """What the policies know on day t of the replay (stock filled in per policy): forecasts
-    from the sales before that day only."""
-    T = panel.last_day - first_day + 1
-    day = first_day + t
+def _day_state(panel: DailyPanel, forecast: ForecastDistribution | None, master: MasterData, day: int) -> DayState:
+    """What the policies know on `day` (stock filled in per policy): the sales before it and,
+    if given, the forecast made with them."""
     review = master.review_days(day)
     D = days_needed(master, review)
-    h = min(forecaster.max_horizon, T - t)
-    forecast = forecaster.predict_distribution(h, panel.future(day, h), panel.until(day - 1))
-    return DayState(
-        day=day, master=master, on_hand=None, on_order=None, review=review, can_order=master.orders_on(day),
-        mean=weekly_extend(forecast.mean, D).astype(np.float64), quantiles=forecast.quantiles,
-        levels=forecast.levels,
-        last_week=np.stack([_sales_before(panel, day + d - 7 * (d // 7 + 1)) for d in range(D)], axis=1),
-    )  # fmt: skip
+    past = np.stack([_sales_before(panel, day - PAST_DAYS + k) for k in range(PAST_DAYS)], axis=1)
+    state = DayState(day=day, master=master, on_hand=None, on_order=None, review=review,
+                     can_order=master.orders_on(day), n_days=D, past_sales=past)  # fmt: skip
+    if forecast is not None:
+        state.mean = weekly_extend(forecast.mean, D).astype(np.float64)
+        state.quantiles, state.levels = forecast.quantiles, forecast.levels
+    return state
 
 
 def _book_orders(stock: np.ndarray, log: dict, lines: OrderLines, t: int, T: int, S: np.ndarray,
@@ -220,8 +283,18 @@ def write_replay(result: ReplayResult, out: Path, about: dict) -> None:
     replaced whole."""
     with output_folder(out, "replay") as tmp:
         write_table(result.log, tmp / "log.parquet")
-        summary = {"demand": result.demand, **about, "policies": result.summary}
-        write_text(tmp / "summary.json", json.dumps(summary, indent=2))
+        summary = {"demand": result.demand, **about, "baselines_chosen_on": result.baselines_chosen,
+                   "policies": result.summary}  # fmt: skip
+        write_text(tmp / "summary.json", json.dumps(_no_nan(summary), indent=2, allow_nan=False))
+
+
+def _no_nan(value):
+    """`value` with NaN numbers as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return None if isinstance(value, float) and value != value else value
 
 
 def _note(progress, msg: str) -> None:
