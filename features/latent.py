@@ -111,3 +111,10 @@ def recovered_sales(panel, weight: float) -> np.ndarray:
     if weight == 0:
         return panel.sales
     return demand_hours(panel, weight).sum(axis=1, dtype=np.float64).astype(np.float32)
+
+
+def recovered_demand(panel) -> np.ndarray:
+    """Daily demand per flat (series, day) position, float32: on days with stockout shop
+    hours the demand recovered from the day's in-stock hours (all of it, `recovered_sales`
+    with weight 1; never below the sales), on in-stock days the sales."""
+    return np.where(panel.stockout_shop_hours > 0, recovered_sales(panel, 1.0), panel.sales)

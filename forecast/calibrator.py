@@ -9,20 +9,31 @@ from sklearn.base import clone
 
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
+from ..features.latent import recovered_demand
 from .hourly import intraday_profile
 from .quantiles import Holdout, QuantileTable, check_quantiles
 
 
+CALIBRATE_ON = ("in_stock", "demand")
+
+
 class QuantileCalibrator:
     """levels : quantile levels in (0, 1) (sorted here).
+    on : what the daily quantiles are calibrated against: "in_stock", the sales of days
+        without a stockout shop hour (what the sales will be where the shelf stays full);
+        "demand", every day's demand, recovered where stockouts hid it (needs hourly rows;
+        daily input falls back to in-stock days). Hour and slot quantiles use in-stock parts.
 
     `fit(point, panel)` trains a copy of the point forecaster `point` (unfitted parameters
     are enough) on `panel` without its last `max_horizon` days, forecasts those days with
     horizons 1..H and keeps the forecasts with what happened (`holdout_`); `table(groups)` is
     the ratio table for whole days (None) or for the parts of a day given as hour groups."""
 
-    def __init__(self, levels):
+    def __init__(self, levels, on: str = "in_stock"):
         self.levels = check_quantiles(levels)
+        if on not in CALIBRATE_ON:
+            raise FreshcastError(f"quantiles are calibrated on one of {', '.join(CALIBRATE_ON)}, got '{on}'")
+        self.on = on
 
     def fit(self, point, panel: DailyPanel) -> QuantileCalibrator:
         H = point.max_horizon
@@ -45,13 +56,14 @@ class QuantileCalibrator:
         else:
             actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
             profile = np.ones((len(kept), 1), np.float32)
-        self.holdout_ = Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout)
+        demand = recovered_demand(panel)[pos] if self.on == "demand" and panel.hourly else None
+        self.holdout_ = Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout, demand)
         return self
 
     @classmethod
     def from_holdout(cls, levels, holdout: Holdout) -> QuantileCalibrator:
         """A calibrator fitted before (its held-out forecasts saved with the model)."""
-        calibrator = cls(levels)
+        calibrator = cls(levels, "demand" if holdout.demand is not None else "in_stock")
         calibrator.holdout_ = holdout
         return calibrator
 

@@ -18,7 +18,7 @@ from ..errors import FreshcastError
 from ..threads import numba_threads, thread_count
 from ..features import DailyFeatureSpec, DailyFeatures, FeatureRows
 from . import persist, trainer
-from .calibrator import QuantileCalibrator
+from .calibrator import CALIBRATE_ON, QuantileCalibrator
 from .distribution import ForecastDistribution
 from .hourly import dayparts, intraday_profile, part_shares, split_days
 from .quantiles import check_quantiles, volatility
@@ -59,6 +59,9 @@ class DailyForecaster(BaseEstimator):
         forecasts of the last `max_horizon` days of history (`calibrator_`, a
         `freshcast.forecast.calibrator.QuantileCalibrator`; method in `forecast.quantiles`),
         which doubles the training time.
+    calibrate_on : "in_stock" (default): daily quantiles of the sales of days that stay in
+        stock; "demand": of every day's demand, recovered where stockouts hid it (what
+        ordering decisions are scored on; the replay's forecaster uses it).
     min_history_days : days a series needs before one of its days becomes a training row.
     train_days : only the last `train_days` days of history become training rows (None: all).
     seed : makes training deterministic.
@@ -89,6 +92,7 @@ class DailyForecaster(BaseEstimator):
         max_bin: int = 127,
         stockout_recovery: float = 0.25,
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        calibrate_on: str = "in_stock",
         min_history_days: int = 28,
         train_days: int | None = None,
         seed: int = 0,
@@ -109,6 +113,7 @@ class DailyForecaster(BaseEstimator):
         self.max_bin = max_bin
         self.stockout_recovery = stockout_recovery
         self.quantiles = quantiles
+        self.calibrate_on = calibrate_on
         self.min_history_days = min_history_days
         self.train_days = train_days
         self.seed = seed
@@ -162,6 +167,8 @@ class DailyForecaster(BaseEstimator):
         if not 0.0 <= self.stockout_recovery <= 1.0:
             raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
         levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
+        if self.calibrate_on not in CALIBRATE_ON:
+            raise FreshcastError(f"calibrate_on must be one of {', '.join(CALIBRATE_ON)}, got '{self.calibrate_on}'")
         if history is None:
             raise FreshcastError("fit needs the sales history: a DailyPanel, a path or a DataFrame")
         panel = _as_panel(history)
@@ -182,7 +189,7 @@ class DailyForecaster(BaseEstimator):
         calibrator = None
         if levels:
             t2 = time.perf_counter()
-            calibrator = QuantileCalibrator(levels).fit(self, panel)
+            calibrator = QuantileCalibrator(levels, self.calibrate_on).fit(self, panel)
             seconds["calibration"] = time.perf_counter() - t2
         # all went well: the fitted attributes change together (a failed refit leaves the old model)
         self.__dict__.pop("calibrator_", None)

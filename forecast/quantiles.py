@@ -133,6 +133,8 @@ class Holdout:
     profile    : float32 (n, 24) intraday shares used to split the day, or (n, 1) of ones.
     stockout   : uint32 (n, H) stockout-hour bitmask (bit h = hour h), or in-stock as 0/1 for
                  daily input (1 = a stockout day).
+    demand     : float32 (n, H) daily demand, recovered where stockouts hid it, or None (kept
+                 only to calibrate on demand; see `table`).
     """
 
     mean: np.ndarray
@@ -140,6 +142,7 @@ class Holdout:
     actual: np.ndarray
     profile: np.ndarray
     stockout: np.ndarray
+    demand: np.ndarray | None = None
 
     @property
     def hourly(self) -> bool:
@@ -148,7 +151,10 @@ class Holdout:
     def table(self, groups: list[np.ndarray] | None, levels) -> QuantileTable:
         """Table for forecasts of the parts of a day given by `groups` (hour arrays; None: the
         whole day), pooled over the parts. Only in-stock parts count: no stockout in the
-        part's shop hours (or in its hours, for a part outside shop hours)."""
+        part's shop hours (or in its hours, for a part outside shop hours); with `demand`,
+        whole days count every day against their demand."""
+        if groups is None and self.demand is not None:
+            return QuantileTable.fit(self.mean.ravel(), self.demand.ravel(), self.volatility.ravel(), np.asarray(levels))
         if groups is None:
             means, actual = self.mean, self.actual.sum(axis=2)
             if self.hourly:
@@ -171,10 +177,10 @@ class Holdout:
         return QuantileTable.fit(means[in_stock], actual[in_stock], vol[in_stock], np.asarray(levels))
 
     def save(self, path: Path) -> None:
-        write_arrays(path, {fld.name: getattr(self, fld.name) for fld in fields(self)})
+        write_arrays(path, {fld.name: getattr(self, fld.name) for fld in fields(self) if getattr(self, fld.name) is not None})
 
     @classmethod
     def load(cls, path) -> Holdout:
         """From a path or a binary file object."""
         with np.load(path, allow_pickle=False) as data:
-            return cls(**{fld.name: data[fld.name] for fld in fields(cls)})
+            return cls(**{fld.name: data[fld.name] for fld in fields(cls) if fld.name in data.files})

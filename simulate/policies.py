@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from ..optimize.master import MasterData
-from ..optimize.orders import OrderLines, optimal_orders, order_up_to
+from ..optimize.orders import CORRELATION, N_SCENARIOS, OrderLines, optimal_orders, order_up_to
 
 PAST_DAYS = 35  # days of sales before the planning day a baseline may read
 
@@ -150,6 +150,8 @@ class Optimizer:
     """freshcast's expected-cost order from the forecast distribution (`optimal_orders`)."""
 
     service_weight: float = 1.0
+    correlation: float = CORRELATION
+    n_scenarios: int = N_SCENARIOS
     seed: int = 0
     name: str = "optimizer"
     needs_forecast: ClassVar[bool] = True
@@ -157,7 +159,8 @@ class Optimizer:
     def order(self, s: DayState) -> OrderLines:
         return optimal_orders(
             s.quantiles, s.levels, s.on_hand, s.on_order, s.master, s.review, s.can_order,
-            service_weight=self.service_weight, seed=self.seed,
+            service_weight=self.service_weight, n_scenarios=self.n_scenarios, correlation=self.correlation,
+            seed=self.seed,
         )  # fmt: skip
 
 

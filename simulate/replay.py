@@ -23,7 +23,7 @@ from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
-from ..features.latent import recovered_sales
+from ..features.latent import recovered_demand
 from ..forecast.distribution import ForecastDistribution
 from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
@@ -34,13 +34,21 @@ from .hindsight import hindsight_plan
 from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Policy, default_policies
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+# The replay's forecaster: it forecasts demand (all of the demand stockouts hid is learnt, and
+# its quantiles are calibrated on every day's demand, which decisions are scored on), with 80
+# trees at learning rate 0.25: chosen on the replays of 05-22..28 and 05-29..06-04 (4 cities),
+# where it closed as much of the gap as the default 160 trees at 0.125 in half the time
+# (benchmarks/RESULTS.md, "Replay: choosing the settings").
+REPLAY_FORECASTER = dict(
+    quantiles=REPLAY_QUANTILES, stockout_recovery=1.0, calibrate_on="demand", n_estimators=80, learning_rate=0.25
+)
 DEMAND_KINDS = ("recovered", "observed")
 
 
 @dataclass
 class ReplayResult:
     summary: dict  # per policy: units and money over the replay
-    log: pd.DataFrame  # per policy, series and day
+    log: pd.DataFrame | None  # per policy, series and day
     seconds: dict  # per policy: wall time spent deciding orders
     demand: str = "recovered"  # which demand was served (see `served_demand`)
     baselines_chosen: dict | None = None  # how each baseline's setting was chosen (`choose_baselines`)
@@ -62,6 +70,7 @@ def replay(
     demand: str = "recovered",
     hindsight: bool = True,
     baselines: bool = True,
+    log: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Replay the days `first_day` .. `panel.last_day` of `panel` (history followed by the
@@ -70,7 +79,8 @@ def replay(
     on the history if not fitted yet; forecasts on each day use only the sales before it.
     `master` defaults to `assume_master_data` on the history. With `baselines`, the store
     managers' baselines join, each with its setting chosen on the days before the replay
-    (`choose_baselines`); with `hindsight`, the hindsight bound (`simulate.hindsight`)."""
+    (`choose_baselines`); with `hindsight`, the hindsight bound (`simulate.hindsight`).
+    Without `log`, the result's log is None (the summary is all that is kept)."""
     T = panel.last_day - first_day + 1
     if T < 1 or int(panel.start.max()) >= first_day:
         raise FreshcastError(
@@ -96,14 +106,15 @@ def replay(
     stock, logs, seconds = _run(panel, first_day, demand, master, policies, forecasts, opening, received, progress)
     summary = _ranked({p.name: _summarise(demand, logs[p.name], master, stock[p.name]) for p in policies},
                       [p.name for p in policies if not p.needs_forecast and p.name != "hindsight"])  # fmt: skip
-    return ReplayResult(summary, _log_frame(panel, first_day, demand, logs), seconds, kind, choices)
+    frame = _log_frame(panel, first_day, demand, logs) if log else None
+    return ReplayResult(summary, frame, seconds, kind, choices)
 
 
 def _fitted(forecaster, history: DailyPanel, seed: int, progress):
     """The replay's forecaster, fitted on the history if it is not yet."""
     from ..forecast.daily import DailyForecaster
 
-    forecaster = DailyForecaster(quantiles=REPLAY_QUANTILES, seed=seed) if forecaster is None else forecaster
+    forecaster = DailyForecaster(**REPLAY_FORECASTER, seed=seed) if forecaster is None else forecaster
     if len(check_quantiles(forecaster.quantiles)) < 2:
         raise FreshcastError("the replay's forecaster needs two or more quantile levels")
     if not hasattr(forecaster, "booster_"):
@@ -153,7 +164,7 @@ def choose_baselines(panel: DailyPanel, first_day: int, days: int, master: Maste
             for v in values]  # fmt: skip
     _note(progress, f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}")
     tried = replay(panel.until(first_day - 1), start, master=master, policies=grid, demand=demand, hindsight=False,
-                   baselines=False).summary  # fmt: skip
+                   baselines=False, log=False).summary  # fmt: skip
     chosen, record = [], {"first_day": str(day_to_date(start)), "last_day": str(day_to_date(first_day - 1))}
     for cls, (param, values) in BASELINES.items():
         name = cls().name
@@ -188,10 +199,7 @@ def served_demand(panel: DailyPanel, first_day: int, kind: str = "recovered") ->
         raise FreshcastError(f"{panel.source}: recovered demand needs hourly rows; replay the sales with demand "
                              f"'observed'")  # fmt: skip
     pos = panel.positions(first_day)[:, None] + np.arange(panel.last_day - first_day + 1)
-    if kind == "observed":
-        return panel.sales[pos].astype(np.float64)
-    recovered = recovered_sales(panel, 1.0)
-    return np.where(panel.stockout_shop_hours[pos] > 0, recovered[pos], panel.sales[pos]).astype(np.float64)
+    return (panel.sales if kind == "observed" else recovered_demand(panel))[pos].astype(np.float64)
 
 
 def _opening_stock(panel: DailyPanel, first_day: int, master: MasterData, T: int) -> tuple[np.ndarray, np.ndarray]:
