@@ -151,3 +151,27 @@ def test_the_calibrator_wraps_any_point_forecaster(split):
     assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] > 0).all()
     fitted = DailyForecaster(**FAST, quantiles=(0.1, 0.9)).fit(train)
     np.testing.assert_array_equal(fitted.calibrator_.holdout_.mean, calibrator.holdout_.mean)
+
+
+def test_quantiles_calibrated_on_demand_count_the_days_stockouts_censored(split, tmp_path):
+    from freshcast.features.latent import recovered_demand
+
+    train, future = split
+    on_demand = DailyForecaster(**FAST, quantiles=(0.5, 0.9), calibrate_on="demand").fit(train)
+    in_stock = DailyForecaster(**FAST, quantiles=(0.5, 0.9)).fit(train)
+    held = on_demand.calibrator_.holdout_
+    H = on_demand.max_horizon
+    pos = train.positions(train.last_day - H + 1 + np.arange(H)[None, :])
+    np.testing.assert_array_equal(held.demand, recovered_demand(train)[pos])
+    assert in_stock.calibrator_.holdout_.demand is None
+    censored = train.stockout_shop_hours[pos] > 0
+    assert censored.any() and (held.demand[censored] > train.sales[pos][censored]).any()
+    hi_demand = on_demand.predict_distribution(7, future).quantiles[:, :, 1]
+    hi_in_stock = in_stock.predict_distribution(7, future).quantiles[:, :, 1]
+    assert hi_demand.mean() > hi_in_stock.mean()  # the busy days that ran out count too
+    on_demand.save(tmp_path / "m")
+    loaded = DailyForecaster.load(tmp_path / "m")
+    assert loaded.calibrator_.on == "demand"
+    np.testing.assert_array_equal(loaded.predict_distribution(7, future, train).quantiles, on_demand.predict_distribution(7, future).quantiles)
+    with pytest.raises(FreshcastError, match="calibrate_on must be one of"):
+        DailyForecaster(**FAST, calibrate_on="sales").fit(train)
