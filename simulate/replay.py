@@ -39,9 +39,11 @@ REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 # trees at learning rate 0.25: chosen on the replays of 05-22..28 and 05-29..06-04 (4 cities),
 # where it closed as much of the gap as the default 160 trees at 0.125 in half the time
 # (benchmarks/RESULTS.md, "Replay: choosing the settings").
+# Replaying the sales as observed, it forecasts sales as the default forecaster does.
 REPLAY_FORECASTER = dict(
     quantiles=REPLAY_QUANTILES, stockout_recovery=1.0, calibrate_on="demand", n_estimators=80, learning_rate=0.25
 )
+OBSERVED_FORECASTER = dict(quantiles=REPLAY_QUANTILES)
 DEMAND_KINDS = ("recovered", "observed")
 
 
@@ -96,7 +98,7 @@ def replay(
         policies += chosen
     forecasts = None
     if any(p.needs_forecast for p in policies):
-        forecasts = _fitted(forecaster, history, seed, progress).predict_each_day(panel, first_day, T)
+        forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T)
     opening, received = _opening_stock(panel, first_day, master, T)
     if hindsight:
         _note(progress, "working out the hindsight bound")
@@ -110,11 +112,13 @@ def replay(
     return ReplayResult(summary, frame, seconds, kind, choices)
 
 
-def _fitted(forecaster, history: DailyPanel, seed: int, progress):
-    """The replay's forecaster, fitted on the history if it is not yet."""
+def _fitted(forecaster, history: DailyPanel, seed: int, demand: str, progress):
+    """The replay's forecaster (by default one for the `demand` served), fitted on the
+    history if it is not yet."""
     from ..forecast.daily import DailyForecaster
 
-    forecaster = DailyForecaster(**REPLAY_FORECASTER, seed=seed) if forecaster is None else forecaster
+    if forecaster is None:
+        forecaster = DailyForecaster(**(REPLAY_FORECASTER if demand == "recovered" else OBSERVED_FORECASTER), seed=seed)
     if len(check_quantiles(forecaster.quantiles)) < 2:
         raise FreshcastError("the replay's forecaster needs two or more quantile levels")
     if not hasattr(forecaster, "booster_"):

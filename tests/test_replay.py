@@ -195,3 +195,39 @@ def test_forecasts_of_each_replayed_day_equal_a_rebuild_from_the_past(setup):
         assert got.first_day == rebuilt.first_day == first + t and got.levels == rebuilt.levels
         np.testing.assert_array_equal(got.mean, rebuilt.mean)
         np.testing.assert_array_equal(got.quantiles, rebuilt.quantiles)
+
+
+def test_lead_times_order_weekdays_and_capacity_hold_for_every_policy(setup):
+    panel, first, model = setup
+    master = assume_master_data(panel.until(first - 1))
+    n = panel.n_series
+    master.lead_time_days = np.full(n, 2, np.int64)
+    master.order_weekdays = np.full(n, 0b0010101, np.int64)  # Mon, Wed, Fri
+    master.capacity = np.where(np.arange(n) % 2 == 0, 4.0 * master.case_pack, np.inf)
+    r = replay(panel, first, model, master)
+    log = r.log
+    days = pd.to_datetime(log["dt"])
+    T = panel.last_day - first + 1
+    for name, s in r.summary.items():
+        assert s["units_received"] == pytest.approx(s["units_sold"] + s["units_wasted"] + s["units_ending_stock"]), name
+        mine = log[log.policy == name]
+        ordered = mine[mine.order_qty > 0]
+        assert pd.to_datetime(ordered["dt"]).dt.day_of_week.isin([0, 2, 4]).all(), name
+        q = mine["order_qty"].to_numpy().reshape(n, T)
+        received = mine["received"].to_numpy().reshape(n, T)
+        np.testing.assert_allclose(received[:, 2:], q[:, :-2], err_msg=name)  # each order arrives 2 days later
+        assert (q[:, -2:] == 0).all(), name  # orders that would arrive after the replay are not placed
+    s = r.summary
+    assert s["hindsight"]["total_cost"] <= min(v["total_cost"] for v in s.values()) + 1e-9
+    # the hindsight plan keeps every delivery within the store's capacity
+    h = log[log.policy == "hindsight"]
+    stock_end = h["stock_end"].to_numpy().reshape(n, T)
+    received = h["received"].to_numpy().reshape(n, T)
+    after = np.concatenate([np.zeros((n, 1)), stock_end[:, :-1]], axis=1) + received  # on hand after delivery
+    delivered = h["order_qty"].to_numpy().reshape(n, T)
+    arriving = np.zeros_like(delivered, bool)
+    arriving[:, 2:] = delivered[:, :-2] > 0
+    capacity = np.broadcast_to(master.capacity[:, None], (n, T))
+    assert arriving[np.isfinite(master.capacity)].any()
+    assert (after[arriving] <= capacity[arriving] + 1e-6).all()
+    assert days.min() == pd.Timestamp(FIRST)
