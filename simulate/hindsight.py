@@ -19,6 +19,7 @@ import numpy as np
 from ..optimize.master import MasterData
 
 STATE_DIGITS = 9  # stock held in two states is the same if equal to 1e-9 units
+MAX_STATES = 20_000  # per line and order day; beyond, the cheapest are kept and the line's plan is approximate
 
 
 @nb.njit(cache=True)
@@ -150,6 +151,7 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
     cost = np.array([_trade(rows[0], S, 0, first, demand, margin, waste_cost, hold)])
     parents = []  # per stage: each state's parent index and the quantity that led to it
     qtys = []
+    exact = True
     for j in range(len(days)):
         a = days[j] + L
         nxt = days[j + 1] + L if j + 1 < len(days) else T
@@ -184,6 +186,10 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
                 qty[m] = q
                 m += 1
         rows, cost, par, qt = _dedupe(new_rows[:m], new_cost[:m], parent[:m], qty[:m], nxt)
+        if rows.shape[0] > MAX_STATES:
+            keep = np.argsort(cost, kind="mergesort")[:MAX_STATES]
+            rows, cost, par, qt = rows[keep], cost[keep], par[keep], qt[keep]
+            exact = False
         parents.append(par)
         qtys.append(qt)
     total = cost.copy()
@@ -194,7 +200,7 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
     for j in range(len(days) - 1, -1, -1):
         plan[days[j]] = qtys[j][s]
         s = parents[j][s]
-    return plan, best
+    return plan, best, exact
 
 
 @nb.njit(cache=True, parallel=True)
@@ -202,17 +208,21 @@ def _plans(opening, demand, following, order_days, shelf, lead, pack, min_qty, c
     n, T = demand.shape
     plan = np.zeros((n, T))
     cost = np.zeros(n)
+    exact = np.ones(n, np.bool_)
     for i in nb.prange(n):
-        plan[i], cost[i] = _line_plan(
+        plan[i], cost[i], exact[i] = _line_plan(
             opening[i], demand[i], following[i], order_days[i], shelf[i], lead[i], pack[i], min_qty[i],
             capacity[i], margin[i], waste_cost[i], hold[i],
         )  # fmt: skip
-    return plan, cost
+    return plan, cost, exact
 
 
 def hindsight_plan(opening: np.ndarray, demand: np.ndarray, following: np.ndarray, order_days: np.ndarray,
-                   master: MasterData) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(orders (n, T) by the day they are placed, cost per line) of the cheapest plans.
+                   master: MasterData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(orders (n, T) by the day they are placed, cost per line, whether each is exact) of the
+    cheapest plans. A line with more than MAX_STATES stock states on an order day (tiny case
+    packs against long shelf lives) keeps the cheapest ones: its plan is then the best found,
+    not proven the cheapest.
 
     opening : (n, W) the replay's opening stock by expiry day (W covers every expiry).
     demand : (n, T) the demand served on the replayed days.

@@ -50,7 +50,8 @@ def test_the_hindsight_plan_is_the_brute_force_optimum():
             opening[j + S - 1] += np.round(rng.uniform(0, 4), 1)
         order_days = rng.random(T) < 0.7
         following = weekly_extend(demand[None, :], T + S)[:, T:]
-        plan, cost = hindsight_plan(opening[None, :], demand[None, :], following, order_days[None, :], m)
+        plan, cost, exact = hindsight_plan(opening[None, :], demand[None, :], following, order_days[None, :], m)
+        assert exact[0]
         days = [t for t in range(T) if order_days[t] and t + L < T]
         cases = [0, *range(int(np.ceil(m.min_order_qty[0] / pack)), int(np.ceil(demand.sum() / pack)) + 3)]
         best = np.inf
