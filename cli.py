@@ -210,7 +210,8 @@ def replay(
     Each day is forecast only from the history and the actuals before it. Demand is
     recovered where stockouts hid it (--demand observed: the sales as recorded)."""
     from .errors import FreshcastError
-    from .simulate.replay import DEMAND_KINDS, replay_to_folder
+    from .simulate.replay import replay_to_folder
+    from .simulate.scoring import DEMAND_KINDS
 
     _use_threads(threads)
     if demand not in DEMAND_KINDS:

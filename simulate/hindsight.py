@@ -72,7 +72,7 @@ def _unmet(row, S, a, T, demand, following):
 @nb.njit(cache=True)
 def _ending_waste(row, S, T, following):
     """Units of `row` expected to expire when sold FIFO against the following days' demand
-    (as `simulate.replay.ending_stock`)."""
+    (as `simulate.scoring.ending_stock`)."""
     W = row.shape[0]
     wasted = 0.0
     for k in range(following.shape[0]):

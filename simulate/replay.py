@@ -23,7 +23,6 @@ from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
-from ..features.latent import recovered_demand
 from ..forecast.distribution import ForecastDistribution
 from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
@@ -31,6 +30,7 @@ from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, weekly_extend
 from .hindsight import hindsight_plan
+from .scoring import following_demand, ranked, served_demand, summarise
 from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Policy, default_policies
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -44,7 +44,6 @@ REPLAY_FORECASTER = dict(
     quantiles=REPLAY_QUANTILES, stockout_recovery=1.0, calibrate_on="demand", n_estimators=80, learning_rate=0.25
 )
 OBSERVED_FORECASTER = dict(quantiles=REPLAY_QUANTILES)
-DEMAND_KINDS = ("recovered", "observed")
 
 
 @dataclass
@@ -110,7 +109,7 @@ def replay(
                             f"line(s) with too many stock states")  # fmt: skip
         policies.append(Hindsight(plan, first_day))
     stock, logs, seconds = _run(panel, first_day, demand, master, policies, forecasts, opening, received, progress)
-    summary = _ranked({p.name: _summarise(demand, logs[p.name], master, stock[p.name]) for p in policies},
+    summary = ranked({p.name: summarise(demand, logs[p.name], master, stock[p.name]) for p in policies},
                       [p.name for p in policies if not p.needs_forecast and p.name != "hindsight"])  # fmt: skip
     frame = _log_frame(panel, first_day, demand, logs) if log else None
     return ReplayResult(summary, frame, seconds, kind, choices)
@@ -181,33 +180,6 @@ def choose_baselines(panel: DailyPanel, first_day: int, days: int, master: Maste
         chosen.append(cls(**{param: best}))
         record[name] = {param: best, "total_cost_by_setting": costs}
     return chosen, record
-
-
-def _ranked(summary: dict, baselines: list[str]) -> dict:
-    """The summaries ordered by total cost, each with its rank and the share of the cheapest
-    baseline's gap to the hindsight bound it closes (`gap_closed`; 1 = as cheap as the bound)."""
-    order = sorted(summary, key=lambda k: summary[k]["total_cost"])
-    out = {name: {**summary[name], "rank": i + 1} for i, name in enumerate(order)}
-    if baselines and "hindsight" in summary:
-        base = min(baselines, key=lambda k: summary[k]["total_cost"])
-        gap = summary[base]["total_cost"] - summary["hindsight"]["total_cost"]
-        for row in out.values():
-            row["gap_closed"] = (summary[base]["total_cost"] - row["total_cost"]) / gap if gap > 0 else float("nan")
-    return out
-
-
-def served_demand(panel: DailyPanel, first_day: int, kind: str = "recovered") -> np.ndarray:
-    """(n_series, days) demand of the days `first_day` .. `panel.last_day`, float64 units.
-    "observed": the sales. "recovered": on days with stockout shop hours the demand recovered
-    from the day's in-stock hours by the series' intraday in-stock profile (all of it, see
-    `features.latent`; never below the sales), on in-stock days the sales."""
-    if kind not in DEMAND_KINDS:
-        raise FreshcastError(f"demand must be one of {', '.join(DEMAND_KINDS)}, got '{kind}'")
-    if kind == "recovered" and not panel.hourly:
-        raise FreshcastError(f"{panel.source}: recovered demand needs hourly rows; replay the sales with demand "
-                             f"'observed'")  # fmt: skip
-    pos = panel.positions(first_day)[:, None] + np.arange(panel.last_day - first_day + 1)
-    return (panel.sales if kind == "observed" else recovered_demand(panel))[pos].astype(np.float64)
 
 
 def _opening_stock(panel: DailyPanel, first_day: int, master: MasterData, T: int) -> tuple[np.ndarray, np.ndarray]:
@@ -338,65 +310,6 @@ def _split(stock: np.ndarray, shelf: np.ndarray, lead: np.ndarray, t: int) -> tu
     on_order = np.zeros((n, A + 1))
     on_order[:, 1:] = np.where(a < lead[:, None], stock[rows, col], 0.0)
     return np.ascontiguousarray(on_hand), on_order
-
-
-def following_demand(demand: np.ndarray, shelf: np.ndarray) -> np.ndarray:
-    """(n, longest shelf life) demand of the days after the replay, to sell the stock left
-    against: the same weekday of the replay's last week (its last day if shorter)."""
-    T = demand.shape[1]
-    return weekly_extend(demand, T + int(shelf.max()))[:, T:]
-
-
-def ending_stock(stock: np.ndarray, shelf: np.ndarray, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What becomes of the stock left after the T replayed days (`stock` by expiry day, as the
-    replay holds it; not changed): it is sold first-in-first-out, with nothing else
-    arriving, against the following days' demand taken as the replay's own (the same weekday
-    of its last week; its last day if shorter), until it expires. Returns per line (units
-    expected to sell, units expected to expire)."""
-    n, T = demand.shape
-    left = stock.copy()
-    sold, wasted = np.zeros(n), np.zeros(n)
-    following = following_demand(demand, shelf)
-    for d in range(following.shape[1]):
-        day_sold, _, day_wasted, _ = K.sell_day(left, shelf, T + d, np.ascontiguousarray(following[:, d]))
-        sold += day_sold
-        wasted += day_wasted
-    return sold, wasted
-
-
-def _summarise(demand: np.ndarray, log: dict, master: MasterData, stock: np.ndarray) -> dict:
-    """Units and money over the replay. The stock left at the end is costed alike for every
-    policy (`ending_stock`): what is expected to sell is worth its unit cost
-    (`ending_stock_value`), what is expected to expire costs its waste cost, which
-    `total_cost` includes (`ending_waste_cost`)."""
-    margin, waste_cost, hold = master.lost_margin[:, None], master.waste_cost[:, None], master.holding_cost[:, None]
-    received = float(log["received"].sum())
-    sold, wasted, lost = (float(log[k].sum()) for k in ("sold", "wasted", "lost"))
-    lost_margin = float((margin * log["lost"]).sum())
-    waste_money = float((waste_cost * log["wasted"]).sum())
-    holding = float((hold * log["stock_end"]).sum())
-    later_sold, later_wasted = ending_stock(stock, master.shelf_life_days, demand)
-    ending_waste = float((master.waste_cost * later_wasted).sum())
-    return {
-        "units_demanded": float(demand.sum()),
-        "units_received": received,
-        "units_sold": sold,
-        "units_wasted": wasted,
-        "units_lost": lost,
-        "units_ending_stock": float(log["stock_end"][:, -1].sum()),
-        "waste_pct": 100.0 * wasted / received if received > 0 else 0.0,
-        "fill_rate": sold / float(demand.sum()) if demand.sum() > 0 else 1.0,
-        "average_stock": float(log["stock_end"].mean()),
-        "gross_margin": float((margin * log["sold"]).sum()) - waste_money,
-        "lost_margin": lost_margin,
-        "waste_cost": waste_money,
-        "holding_cost": holding,
-        "ending_units_expected_to_sell": float(later_sold.sum()),
-        "ending_units_expected_to_expire": float(later_wasted.sum()),
-        "ending_stock_value": float((master.unit_cost * later_sold).sum()),
-        "ending_waste_cost": ending_waste,
-        "total_cost": lost_margin + waste_money + holding + ending_waste,
-    }
 
 
 def _log_frame(panel: DailyPanel, first_day: int, demand: np.ndarray, logs: dict) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from freshcast.optimize import kernels as K
 from freshcast.optimize.master import MasterData
 from freshcast.optimize.orders import weekly_extend
 from freshcast.simulate.hindsight import hindsight_plan
-from freshcast.simulate.replay import ending_stock
+from freshcast.simulate.scoring import ending_stock
 
 
 def _cost(opening, demand, plan, m: MasterData) -> float:

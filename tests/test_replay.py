@@ -13,7 +13,8 @@ from freshcast.data.dates import day_number as _day
 from freshcast.errors import DataError, FreshcastError
 from freshcast.forecast import DailyForecaster
 from freshcast.optimize.master import assume_master_data
-from freshcast.simulate.replay import REPLAY_QUANTILES, ending_stock, replay, served_demand
+from freshcast.simulate.replay import REPLAY_QUANTILES, replay
+from freshcast.simulate.scoring import ending_stock, served_demand
 
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
 
