@@ -267,20 +267,23 @@ class DailyForecaster(BaseEstimator):
         rows = FeatureRows(known, series, target, np.repeat(h, n).astype(np.int32))
         yhat = trainer.predict(self.booster_, self.features_.matrix(rows), thread_count(self.n_jobs))
         vol = volatility(known.sales, known.offsets, rows.origin)
+        table = self.calibrator_.table() if self.quantiles_ else None
         out, at = [], 0
         for t, k in enumerate(horizons):
             block = slice(at * n, (at + k) * n)  # day-major inside: (horizon, series)
             mean = yhat[block].reshape(k, n).T
             v = vol[block].reshape(k, n).T
-            out.append(self._as_distribution(panel, first_day + t, np.ascontiguousarray(mean), v))
+            out.append(self._as_distribution(panel, first_day + t, np.ascontiguousarray(mean), v, table))
             at += k
         return out
 
-    def _as_distribution(self, panel: DailyPanel, first_day: int, mean: np.ndarray, vol: np.ndarray):
-        """A ForecastDistribution of `mean` (n, H) with the calibrated quantiles."""
+    def _as_distribution(self, panel: DailyPanel, first_day: int, mean: np.ndarray, vol: np.ndarray, table=None):
+        """A ForecastDistribution of `mean` (n, H) with the calibrated quantiles (from `table`,
+        default the calibrator's daily table)."""
         n, H = mean.shape
         if self.quantiles_:
-            q = self.calibrator_.table().predict(mean.ravel(), vol.ravel()).reshape(n, H, -1)
+            table = self.calibrator_.table() if table is None else table
+            q = table.predict(mean.ravel(), vol.ravel()).reshape(n, H, -1)
         else:
             q = np.empty((n, H, 0), np.float32)
         return ForecastDistribution(

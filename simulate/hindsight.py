@@ -19,7 +19,7 @@ import numpy as np
 from ..optimize.master import MasterData
 
 STATE_DIGITS = 9  # stock held in two states is the same if equal to 1e-9 units
-MAX_STATES = 20_000  # per line and order day; beyond, the cheapest are kept and the line's plan is approximate
+MAX_STATES = 250_000  # per line and order day; beyond, the cheapest are kept and the line's plan is approximate
 
 
 @nb.njit(cache=True)
