@@ -204,9 +204,10 @@ def replay(
     ] = "recovered",
     threads: ThreadsOption = 0,
 ) -> None:
-    """Replay the real demand of ACTUALS through four ordering policies (the stores' rule of
-    thumb, ordering to the mean forecast, freshcast's optimizer, the hindsight bound)
-    with deliveries after their lead time, FIFO selling and expiry, on ASSUMED master data.
+    """Replay the real demand of ACTUALS through the ordering policies (the stores' rule of
+    thumb, three baselines with settings chosen on the week before, ordering to the mean
+    forecast, freshcast's optimizer, the hindsight bound) with deliveries after their lead
+    time, FIFO selling and expiry, on ASSUMED master data.
     Each day is forecast only from the history and the actuals before it. Demand is
     recovered where stockouts hid it (--demand observed: the sales as recorded)."""
     from .errors import FreshcastError

@@ -1,10 +1,11 @@
 """Replay real demand through ordering policies, day by day.
 
-Each morning the deliveries due arrive; on an order day the policy orders (from the stock
-held and on order, and forecasts made only from the sales before that day); the day's real
-sales are then served first-in-first-out, unmet demand is lost and what expires that evening
-is thrown away. Orders arrive `lead_time_days` later. Every policy starts from the same
-stock: the first `lead_time_days` days are covered by deliveries of last week's sales.
+Each morning the deliveries due arrive (cut to the whole cases the store has room for); on an
+order day the policy orders (from the stock held and on order, and forecasts made only from
+the sales before that day); the day's demand (recovered where stockouts hid it, or the sales
+as observed) is then served first-in-first-out, unmet demand is lost and what expires that
+evening is thrown away. Orders arrive `lead_time_days` later. Every policy starts from the
+same stock: the first `lead_time_days` days are covered by deliveries of last week's sales.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, weekly_extend
 from .hindsight import hindsight_plan
 from .scoring import following_demand, ranked, served_demand, summarise
-from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Policy, default_policies
+from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Policy, RuleOfThumb, default_policies
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 # The replay's forecaster: it forecasts demand (all of the demand stockouts hid is learnt, and
@@ -91,7 +92,7 @@ def replay(
     history = panel.until(first_day - 1)
     master = assume_master_data(history) if master is None else master
     policies = default_policies(seed) if policies is None else list(policies)
-    choices = None
+    choices, chosen = None, []
     if baselines:
         chosen, choices = choose_baselines(panel, first_day, T, master, kind, progress)
         policies += chosen
@@ -108,9 +109,13 @@ def replay(
             _note(progress, f"the hindsight bound is the best plan found, not proven the cheapest, on {(~exact).sum()} "
                             f"line(s) with too many stock states")  # fmt: skip
         policies.append(Hindsight(plan, first_day))
+    names = [p.name for p in policies]
+    if len(set(names)) < len(names):
+        raise FreshcastError(f"the replay's policies need different names, got {names}")
     stock, logs, seconds = _run(panel, first_day, demand, master, policies, forecasts, opening, received, progress)
-    summary = ranked({p.name: summarise(demand, logs[p.name], master, stock[p.name]) for p in policies},
-                      [p.name for p in policies if not p.needs_forecast and p.name != "hindsight"])  # fmt: skip
+    # the gap is measured from the cheapest of the baselines as chosen before the replay (and today's rule)
+    gap_from = [p.name for p in chosen] + [p.name for p in policies if isinstance(p, RuleOfThumb)]
+    summary = ranked({p.name: summarise(demand, logs[p.name], master, stock[p.name]) for p in policies}, gap_from)
     frame = _log_frame(panel, first_day, demand, logs) if log else None
     return ReplayResult(summary, frame, seconds, kind, choices)
 
@@ -145,6 +150,7 @@ def _run(panel, first_day, demand, master, policies, forecasts, opening, receive
         state = _day_state(panel, None if forecasts is None else forecasts[t], master, first_day + t)
         for p in policies:
             st, log = stock[p.name], logs[p.name]
+            _deliver(st, log, master, t)  # within the store's capacity
             state.on_hand, state.on_order = _split(st, S, L, t)  # what arrived and is on its way
             t0 = time.perf_counter()
             lines = p.order(state)  # decide
@@ -224,6 +230,26 @@ def _book_orders(stock: np.ndarray, log: dict, lines: OrderLines, t: int, T: int
     log["usable_at_delivery"][:, t] = lines.usable_at_delivery
     log["expected_waste"][:, t] = lines.expected_waste
     log["expected_fill_rate"][:, t] = lines.expected_fill_rate
+
+
+def _deliver(stock: np.ndarray, log: dict, master: MasterData, t: int) -> None:
+    """Morning of day t: an order's delivery that would leave more on hand than the store's
+    capacity is cut to the whole cases that fit (to nothing below the minimum order), alike
+    for every policy; the opening deliveries are not cut."""
+    S, L, cap = master.shelf_life_days, master.lead_time_days, master.capacity
+    lines = np.flatnonzero(np.isfinite(cap) & (t >= L))
+    if len(lines) == 0:
+        return
+    col = t + S[lines] - 1  # today's delivery expires at the end of day t + S - 1
+    arriving = stock[lines, col]
+    span = np.arange(int(S.max()))
+    held = np.where(span[None, :] < S[lines, None],
+                    stock[lines[:, None], np.minimum(t + span[None, :], stock.shape[1] - 1)], 0.0).sum(axis=1) - arriving  # fmt: skip
+    pack = master.case_pack[lines]
+    keep = np.minimum(arriving, np.floor(np.maximum(cap[lines] - held, 0.0) / pack + 1e-9) * pack)
+    keep = np.where(keep < master.min_order_qty[lines] - 1e-9, 0.0, keep)
+    stock[lines, col] = keep
+    log["received"][lines, t] -= arriving - keep
 
 
 def _sell_and_expire(stock: np.ndarray, log: dict, S: np.ndarray, t: int, demand: np.ndarray) -> None:
