@@ -22,6 +22,19 @@ STATE_DIGITS = 9  # stock held in two states is the same if equal to 1e-9 units
 MAX_STATES = 250_000  # per line and order day; beyond, the cheapest are kept and the line's plan is approximate
 
 
+@nb.njit(cache=True, inline="always")
+def _sell(row, S, d, need):
+    """Sell `need` units on day d FIFO from the units of `row` (by expiry day) that have
+    arrived and not expired; returns what is left unmet."""
+    for e in range(d, min(d + S, row.shape[0])):
+        if need <= 0:
+            break
+        take = min(row[e], need)
+        row[e] -= take
+        need -= take
+    return need
+
+
 @nb.njit(cache=True)
 def _trade(row, S, d0, d1, demand, margin, waste_cost, hold):
     """Days d0 .. d1 - 1 of one line, as the replay trades them (`kernels.sell_day`): sell
@@ -31,14 +44,8 @@ def _trade(row, S, d0, d1, demand, margin, waste_cost, hold):
     cost = 0.0
     W = row.shape[0]
     for d in range(d0, d1):
-        need = demand[d]
+        need = _sell(row, S, d, demand[d])
         last = min(d + S, W)
-        for e in range(d, last):
-            if need <= 0:
-                break
-            take = min(row[e], need)
-            row[e] -= take
-            need -= take
         wasted = row[d]
         row[d] = 0.0
         left = 0.0
@@ -56,14 +63,7 @@ def _unmet(row, S, a, T, demand, following):
     W = r.shape[0]
     unmet = 0.0
     for d in range(a, a + S):
-        need = demand[d] if d < T else following[d - T]
-        for e in range(d, min(d + S, W)):
-            if need <= 0:
-                break
-            take = min(r[e], need)
-            r[e] -= take
-            need -= take
-        unmet += need
+        unmet += _sell(r, S, d, demand[d] if d < T else following[d - T])
         if d < W:
             r[d] = 0.0
     return unmet
@@ -79,13 +79,7 @@ def _ending_waste(row, S, T, following):
         d = T + k
         if d >= W:
             break
-        need = following[k]
-        for e in range(d, min(d + S, W)):
-            if need <= 0:
-                break
-            take = min(row[e], need)
-            row[e] -= take
-            need -= take
+        _sell(row, S, d, following[k])
         wasted += row[d]
         row[d] = 0.0
     return wasted
