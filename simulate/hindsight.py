@@ -85,6 +85,24 @@ def _ending_waste(row, S, T, following):
     return wasted
 
 
+@nb.njit(cache=True, inline="always")
+def _same(rows, a, b, col, scale):
+    """Whether states a and b hold the same stock in columns `col` onwards (to 1e-9 units)."""
+    for e in range(col, rows.shape[1]):
+        if round(rows[a, e] * scale) != round(rows[b, e] * scale):
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _any_same(rows, a, others, col, scale):
+    """Whether state a equals any of the states `others`."""
+    for b in others:
+        if _same(rows, a, b, col, scale):
+            return True
+    return False
+
+
 @nb.njit(cache=True)
 def _dedupe(rows, cost, parent, qty, col):
     """Keep, of the states equal in columns `col` onwards, the cheapest one."""
@@ -105,29 +123,14 @@ def _dedupe(rows, cost, parent, qty, col):
             end += 1
         for a in range(start, end):  # within a hash group, compare the states themselves
             sa = order[a]
+            if _any_same(rows, sa, order[start:a], col, scale):
+                continue  # an earlier one of its equals decided already
             best = sa
-            dup = False
-            for b in range(start, a):
+            for b in range(a + 1, end):
                 sb = order[b]
-                same = True
-                for e in range(col, rows.shape[1]):
-                    if round(rows[sa, e] * scale) != round(rows[sb, e] * scale):
-                        same = False
-                        break
-                if same:
-                    dup = True
-                    break
-            if not dup:
-                for b in range(a + 1, end):
-                    sb = order[b]
-                    same = True
-                    for e in range(col, rows.shape[1]):
-                        if round(rows[sa, e] * scale) != round(rows[sb, e] * scale):
-                            same = False
-                            break
-                    if same and cost[sb] < cost[best]:
-                        best = sb
-                keep[best] = True
+                if cost[sb] < cost[best] and _same(rows, sa, sb, col, scale):
+                    best = sb
+            keep[best] = True
         start = end
     idx = np.flatnonzero(keep)
     return rows[idx].copy(), cost[idx].copy(), parent[idx].copy(), qty[idx].copy()
@@ -150,25 +153,24 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
         a = days[j] + L
         nxt = days[j + 1] + L if j + 1 < len(days) else T
         k_min = max(int(math.ceil(min_qty / pack - 1e-9)), 1)
-        k_max = k_min
+        # per state, the most cases worth ordering: what the demand of the delivery's life that
+        # the stock held before it leaves unmet can take (it sells after that stock, and later
+        # deliveries sell after it); more would be thrown away for sure
+        tops = np.empty(rows.shape[0], np.int64)
         for s in range(rows.shape[0]):
-            k_max = max(k_max, int(math.ceil(_unmet(rows[s], S, a, T, demand, following) / pack - 1e-9)))
-        n_opt = k_max - k_min + 2
+            tops[s] = max(k_min, int(math.ceil(_unmet(rows[s], S, a, T, demand, following) / pack - 1e-9)))
+        size = int((tops - k_min + 2).sum())  # each state: no order, or k_min .. its top cases
         W = rows.shape[1]
-        new_rows = np.empty((rows.shape[0] * n_opt, W))
-        new_cost = np.full(rows.shape[0] * n_opt, np.inf)
-        parent = np.empty(rows.shape[0] * n_opt, np.int64)
-        qty = np.empty(rows.shape[0] * n_opt)
+        new_rows = np.empty((size, W))
+        new_cost = np.empty(size)
+        parent = np.empty(size, np.int64)
+        qty = np.empty(size)
         m = 0
         for s in range(rows.shape[0]):
             held = 0.0
             for e in range(a, min(a + S - 1, W)):
                 held += rows[s, e]
-            # the most the delivery can sell: the demand of its life that the stock held before
-            # it leaves unmet (it sells after that stock, and later deliveries sell after it)
-            useful = _unmet(rows[s], S, a, T, demand, following)
-            top = max(k_min, int(math.ceil(useful / pack - 1e-9)))
-            for o in range(min(n_opt, top - k_min + 2)):
+            for o in range(tops[s] - k_min + 2):
                 q = 0.0 if o == 0 else (k_min + o - 1) * pack
                 if q > 0 and held + q > capacity + 1e-9:
                     break
