@@ -70,29 +70,27 @@ def _up_to(s: DayState, path: np.ndarray, safety_share: float) -> OrderLines:
 
 
 @dataclass
-class RuleOfThumb:
-    """What stores do today: order up to last week's sales of the covered days plus a fixed
-    safety share (20%, not tuned: kept for continuity)."""
-
-    safety_share: float = 0.2
-    name: str = "rule_of_thumb"
-    needs_forecast: ClassVar[bool] = False
-
-    def order(self, s: DayState) -> OrderLines:
-        return _up_to(s, s.same_weekday(1), self.safety_share)
-
-
-@dataclass
 class WeekdayMean:
-    """Order up to the mean sales of the same weekday over the last 4 weeks for the covered
-    days, plus a safety share."""
+    """Order up to the mean sales of the same weekday over the last `weeks` weeks for the
+    covered days, plus a safety share."""
 
     safety_share: float = 0.2
+    weeks: int = 4
     name: str = "weekday_mean_4w"
     needs_forecast: ClassVar[bool] = False
 
     def order(self, s: DayState) -> OrderLines:
-        return _up_to(s, s.same_weekday(4), self.safety_share)
+        return _up_to(s, s.same_weekday(self.weeks), self.safety_share)
+
+
+@dataclass
+class RuleOfThumb(WeekdayMean):
+    """What stores do today: order up to last week's sales of the covered days plus a fixed
+    safety share (20%, not tuned: kept for continuity)."""
+
+    safety_share: float = 0.2
+    weeks: int = 1
+    name: str = "rule_of_thumb"
 
 
 @dataclass
