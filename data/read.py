@@ -3,12 +3,14 @@ table) batch by batch with Arrow, and reducing its rows to day records."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
-from pathlib import Path
 
 from ..errors import DataError
 from . import contract as C
@@ -67,7 +69,7 @@ def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_i
 def _data_files(folder: Path) -> list[Path]:
     """The data files of a folder, sorted (a README or notes beside them are not read): all
     CSV or all Parquet, else DataError."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    files = sorted(_files_under(folder))
     csv = [p for p in files if p.name.endswith(_CSV)]
     parquet = [p for p in files if p.name.endswith(_PARQUET)]
     if csv and parquet:
@@ -75,6 +77,21 @@ def _data_files(folder: Path) -> list[Path]:
     if not csv and not parquet:
         raise DataError(str(folder), ["the folder holds no data files (.parquet, .pq, .csv, .csv.gz)"])
     return csv or parquet
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every file under `folder`, following symbolic links to partition folders (each real
+    folder once), leaving out names starting with "." or "_" (as Arrow does)."""
+    out, seen = [], set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        out += [Path(root) / n for n in names if not n.startswith((".", "_")) and os.path.isfile(os.path.join(root, n))]
+    return out
 
 
 def _is_number(t: pa.DataType) -> bool:

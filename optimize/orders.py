@@ -61,11 +61,15 @@ def weekly_extend(x: np.ndarray, n_days: int) -> np.ndarray:
 
 def scenario_uniforms(n_scenarios: int, n_days: int, correlation: float, seed: int) -> np.ndarray:
     """Probabilities (K, D) of a Gaussian copula: each scenario shares one shock across days
-    with weight `correlation`. Deterministic for a seed."""
+    with weight `correlation`. Each day's column holds exactly the K mid-points (k + 0.5) / K,
+    ordered by the ranks of the copula's draws: every line shares these paths, so a plain
+    sample's error would tilt every line's order the same way; with exact marginals only the
+    dependence between days is sampled. Deterministic for a seed."""
     rng = np.random.default_rng(seed)
     z = math.sqrt(correlation) * rng.standard_normal((n_scenarios, 1))
     z = z + math.sqrt(1 - correlation) * rng.standard_normal((n_scenarios, n_days))
-    return 0.5 * np.vectorize(math.erfc)(-z / math.sqrt(2))
+    ranks = np.argsort(np.argsort(z, axis=0, kind="stable"), axis=0, kind="stable")
+    return (ranks + 0.5) / n_scenarios
 
 
 def _check_stock(on_hand: np.ndarray, on_order: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -137,7 +137,8 @@ def _dedupe(rows, cost, parent, qty, col):
 
 
 @nb.njit(cache=True)
-def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capacity, margin, waste_cost, hold):
+def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capacity, margin, waste_cost, hold,
+               max_states):  # fmt: skip
     """Cheapest orders (T,) of one line and their cost (lost margin, waste, holding and the
     expected waste of the stock left at the end, as the replay costs them)."""
     T = demand.shape[0]
@@ -182,8 +183,8 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
                 qty[m] = q
                 m += 1
         rows, cost, par, qt = _dedupe(new_rows[:m], new_cost[:m], parent[:m], qty[:m], nxt)
-        if rows.shape[0] > MAX_STATES:
-            keep = np.argsort(cost, kind="mergesort")[:MAX_STATES]
+        if rows.shape[0] > max_states:
+            keep = np.argsort(cost, kind="mergesort")[:max_states]
             rows, cost, par, qt = rows[keep], cost[keep], par[keep], qt[keep]
             exact = False
         parents.append(par)
@@ -200,7 +201,8 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
 
 
 @nb.njit(cache=True, parallel=True)
-def _plans(opening, demand, following, order_days, shelf, lead, pack, min_qty, capacity, margin, waste_cost, hold):
+def _plans(opening, demand, following, order_days, shelf, lead, pack, min_qty, capacity, margin, waste_cost, hold,
+           max_states):  # fmt: skip
     n, T = demand.shape
     plan = np.zeros((n, T))
     cost = np.zeros(n)
@@ -208,17 +210,17 @@ def _plans(opening, demand, following, order_days, shelf, lead, pack, min_qty, c
     for i in nb.prange(n):
         plan[i], cost[i], exact[i] = _line_plan(
             opening[i], demand[i], following[i], order_days[i], shelf[i], lead[i], pack[i], min_qty[i],
-            capacity[i], margin[i], waste_cost[i], hold[i],
+            capacity[i], margin[i], waste_cost[i], hold[i], max_states,
         )  # fmt: skip
     return plan, cost, exact
 
 
 def hindsight_plan(opening: np.ndarray, demand: np.ndarray, following: np.ndarray, order_days: np.ndarray,
-                   master: MasterData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+                   master: MasterData, max_states: int = MAX_STATES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(orders (n, T) by the day they are placed, cost per line, whether each is exact) of the
-    cheapest plans. A line with more than MAX_STATES stock states on an order day (tiny case
-    packs against long shelf lives) keeps the cheapest ones: its plan is then the best found,
-    not proven the cheapest.
+    cheapest plans. A line with more than `max_states` stock states on an order day (tiny
+    case packs against long shelf lives) keeps the cheapest ones: its plan is then the best
+    found, not proven the cheapest.
 
     opening : (n, W) the replay's opening stock by expiry day (W covers every expiry).
     demand : (n, T) the demand served on the replayed days.
@@ -230,5 +232,5 @@ def hindsight_plan(opening: np.ndarray, demand: np.ndarray, following: np.ndarra
         master.shelf_life_days.astype(np.int64), master.lead_time_days.astype(np.int64),
         master.case_pack.astype(np.float64), master.min_order_qty.astype(np.float64),
         master.capacity.astype(np.float64), master.lost_margin.astype(np.float64),
-        master.waste_cost.astype(np.float64), master.holding_cost.astype(np.float64),
+        master.waste_cost.astype(np.float64), master.holding_cost.astype(np.float64), int(max_states),
     )  # fmt: skip

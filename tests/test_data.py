@@ -209,6 +209,26 @@ def test_a_folder_reads_its_data_files_only(tmp_path, sample_panel):
         load_history(folder)
 
 
+def test_a_folder_follows_symlinked_partitions_and_skips_hidden_ones(tmp_path, sample_panel):
+    """A partition folder that is a symbolic link is read (once, even if linked twice);
+    folders named with a leading "." or "_" (checkpoints, temporaries) are not."""
+    import shutil
+
+    from freshcast.data import sample_path
+
+    real = tmp_path / "elsewhere"
+    shutil.copytree(sample_path(), real)
+    folder = tmp_path / "hist"
+    folder.mkdir()
+    for part in sorted(real.iterdir()):
+        (folder / part.name).symlink_to(part, target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)  # a cycle is walked once
+    shutil.copytree(real, folder / ".checkpoints")
+    panel = load_history(folder)
+    assert np.array_equal(panel.sales, sample_panel.sales)
+    assert (panel.series["city_id"] == sample_panel.series["city_id"]).all()
+
+
 def test_a_corrupt_file_is_named_not_a_traceback(tmp_path, sample_frame):
     from typer.testing import CliRunner
 

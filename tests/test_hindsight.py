@@ -30,26 +30,33 @@ def _cost(opening, demand, plan, m: MasterData) -> float:
     return cost + m.waste_cost[0] * later_wasted[0]
 
 
+def _instance(rng):
+    """A small random line: (opening stock, demand, following demand, order days, master data)."""
+    T, S, L = int(rng.integers(3, 6)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
+    pack = float(rng.choice([1.0, 2.0]))
+    margin, waste, hold = rng.uniform(0.2, 1), rng.uniform(0.2, 1), rng.uniform(0, 0.05)
+    capacity = np.inf if rng.random() < 0.5 else float(rng.integers(2, 6))
+    m = MasterData(
+        shelf_life_days=np.array([S]), case_pack=np.array([pack]),
+        min_order_qty=np.array([pack * int(rng.integers(1, 3))]), unit_cost=np.array([1.0]),
+        regular_price=np.array([1 + margin]), salvage_value=np.array([1 - waste]), holding_cost=np.array([hold]),
+        supplier_id=np.array([0]), lead_time_days=np.array([L]), order_weekdays=np.array([127]),
+        capacity=np.array([capacity]),
+    )  # fmt: skip
+    demand = np.round(rng.gamma(1.5, 1.0, T), 1)
+    opening = np.zeros(T + S + L + 1)
+    for j in range(L):  # the replay's opening deliveries
+        opening[j + S - 1] += np.round(rng.uniform(0, 4), 1)
+    order_days = rng.random(T) < 0.7
+    following = weekly_extend(demand[None, :], T + S)[:, T:]
+    return opening, demand, following, order_days, m
+
+
 def test_the_hindsight_plan_is_the_brute_force_optimum():
     rng = np.random.default_rng(0)
     for _ in range(80):
-        T, S, L = int(rng.integers(3, 6)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
-        pack = float(rng.choice([1.0, 2.0]))
-        margin, waste, hold = rng.uniform(0.2, 1), rng.uniform(0.2, 1), rng.uniform(0, 0.05)
-        capacity = np.inf if rng.random() < 0.5 else float(rng.integers(2, 6))
-        m = MasterData(
-            shelf_life_days=np.array([S]), case_pack=np.array([pack]),
-            min_order_qty=np.array([pack * int(rng.integers(1, 3))]), unit_cost=np.array([1.0]),
-            regular_price=np.array([1 + margin]), salvage_value=np.array([1 - waste]), holding_cost=np.array([hold]),
-            supplier_id=np.array([0]), lead_time_days=np.array([L]), order_weekdays=np.array([127]),
-            capacity=np.array([capacity]),
-        )  # fmt: skip
-        demand = np.round(rng.gamma(1.5, 1.0, T), 1)
-        opening = np.zeros(T + S + L + 1)
-        for j in range(L):  # the replay's opening deliveries
-            opening[j + S - 1] += np.round(rng.uniform(0, 4), 1)
-        order_days = rng.random(T) < 0.7
-        following = weekly_extend(demand[None, :], T + S)[:, T:]
+        opening, demand, following, order_days, m = _instance(rng)
+        T, L, pack = len(demand), int(m.lead_time_days[0]), float(m.case_pack[0])
         plan, cost, exact = hindsight_plan(opening[None, :], demand[None, :], following, order_days[None, :], m)
         assert exact[0]
         days = [t for t in range(T) if order_days[t] and t + L < T]
@@ -63,3 +70,22 @@ def test_the_hindsight_plan_is_the_brute_force_optimum():
         assert abs(cost[0] - best) < 1e-9
         assert abs(_cost(opening, demand, plan[0], m) - cost[0]) < 1e-9  # the replay costs its plan the same
         assert (plan[0][~order_days] == 0).all() and np.allclose(plan[0] / pack, np.round(plan[0] / pack))
+
+
+def test_a_line_with_too_many_states_gets_a_feasible_plan_flagged_not_exact():
+    """Keeping only the cheapest `max_states` states per order day gives a plan that is
+    feasible, costed as the replay costs it, never cheaper than the exact one, and flagged."""
+    rng = np.random.default_rng(1)
+    flagged = 0
+    for _ in range(60):
+        opening, demand, following, order_days, m = _instance(rng)
+        args = (opening[None, :], demand[None, :], following, order_days[None, :], m)
+        _, exact_cost, exact = hindsight_plan(*args)
+        plan, cost, cut = hindsight_plan(*args, max_states=1)
+        assert exact[0]
+        flagged += not cut[0]
+        assert cost[0] >= exact_cost[0] - 1e-9
+        assert abs(_cost(opening, demand, plan[0], m) - cost[0]) < 1e-9
+        assert (plan[0][~order_days] == 0).all()
+        assert np.allclose(plan[0] / m.case_pack[0], np.round(plan[0] / m.case_pack[0]))
+    assert flagged > 10

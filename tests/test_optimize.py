@@ -157,6 +157,19 @@ def test_scenario_quantiles_follow_the_forecast():
     assert draws.min() >= 0
 
 
+def test_scenario_uniforms_have_exact_marginals_and_the_copula_dependence():
+    """Every day holds each mid-point (k + 0.5) / K once (no sampling error shared by all
+    lines); days are rank-correlated as the Gaussian copula says (Spearman = 6/pi asin(r/2))."""
+    K = 4000
+    u = scenario_uniforms(K, 3, 0.5, 7)
+    for d in range(3):
+        assert np.allclose(np.sort(u[:, d]), (np.arange(K) + 0.5) / K)
+    rho = np.corrcoef(u[:, 0], u[:, 2])[0, 1]
+    assert rho == pytest.approx(6 / np.pi * np.arcsin(0.25), abs=0.04)
+    assert abs(np.corrcoef(*scenario_uniforms(K, 2, 0.0, 7).T)[0, 1]) < 0.05
+    assert np.array_equal(u, scenario_uniforms(K, 3, 0.5, 7))
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 5))
 def test_selling_conserves_units(seed, shelf):

@@ -249,3 +249,18 @@ def test_policies_need_different_names_and_the_gap_counts_only_baselines_chosen_
     cheapest = min(("rule_of_thumb", "weekday_mean_4w", "moving_average_7d", "newsvendor_naive"),
                    key=lambda k: s[k]["total_cost"])  # fmt: skip
     assert s[cheapest]["gap_closed"] == pytest.approx(0.0)
+
+
+def test_a_replay_shorter_than_the_lead_time_places_no_order_and_costs_every_policy_alike(setup):
+    """One replayed day with two days' lead time: no order can arrive, so every policy lives
+    on the opening stock and costs the same as the hindsight bound."""
+    panel, first, model = setup
+    master = assume_master_data(panel.until(first - 1))
+    master.lead_time_days = np.full(panel.n_series, 2, np.int64)
+    r = replay(panel.until(first), first, model, master)
+    assert (r.log["order_qty"].fillna(0) == 0).all()
+    costs = {name: s["total_cost"] for name, s in r.summary.items()}
+    assert max(costs.values()) == pytest.approx(min(costs.values()))
+    for name, s in r.summary.items():
+        assert s["units_received"] == pytest.approx(s["units_sold"] + s["units_wasted"] + s["units_ending_stock"]), name
+        assert s["units_received"] > 0, name
