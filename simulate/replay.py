@@ -37,12 +37,13 @@ from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Policy, RuleOfT
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 # The replay's forecaster: it forecasts demand (all of the demand stockouts hid is learnt, and
 # its quantiles are calibrated on every day's demand, which decisions are scored on), with 80
-# trees at learning rate 0.25: chosen on the replays of 05-22..28 and 05-29..06-04 (4 cities),
-# where it closed as much of the gap as the default 160 trees at 0.125 in half the time
-# (benchmarks/RESULTS.md, "Replay: choosing the settings").
+# trees of 63 leaves at learning rate 0.25: chosen on the replays of 05-22..28 and 05-29..06-04
+# (4 cities), where it closed as much of the gap as the default 160 trees of 127 leaves at
+# 0.125 in well under half the time (benchmarks/RESULTS.md, "Replay: choosing the settings").
 # Replaying the sales as observed, it forecasts sales as the default forecaster does.
 REPLAY_FORECASTER = dict(
-    quantiles=REPLAY_QUANTILES, stockout_recovery=1.0, calibrate_on="demand", n_estimators=80, learning_rate=0.25
+    quantiles=REPLAY_QUANTILES, stockout_recovery=1.0, calibrate_on="demand", n_estimators=80, learning_rate=0.25,
+    num_leaves=63,
 )
 OBSERVED_FORECASTER = dict(quantiles=REPLAY_QUANTILES)
 
