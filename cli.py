@@ -226,6 +226,39 @@ def replay(
     _say(f"wrote {out / 'summary.json'} and {out / 'log.parquet'}")
 
 
+@app.command("price-response")
+def price_response(
+    history: HistoryOption,
+    out: Annotated[Path, typer.Option(help="Folder for response.parquet/.csv, validation.csv and summary.json")],
+    map: MapOption = None,
+    holdout_days: Annotated[
+        int, typer.Option(min=0, help="Days at the end held out to check the response on (0: no check)")
+    ] = 14,
+    threads: ThreadsOption = 0,
+) -> None:
+    """Estimate how demand responds to the price paid (the discount column), per first-level
+    category, with standard errors, the lift at each markdown depth, the share borrowed from
+    neighbouring days and the deepest discount the data supports; check it out of sample."""
+    from .errors import FreshcastError
+    from .forecast.price_response import price_response_to_folder
+
+    _use_threads(threads)
+    with _writing((out, "price-response")):
+        try:
+            response, summary = price_response_to_folder(history, out, _column_map(map), holdout_days, progress=_say)
+        except (FreshcastError, OSError) as exc:
+            _fail(exc)
+    pooled = summary["pooled"]
+    print(f"elasticity {pooled['elasticity']:.2f} (std error {pooled['std_error']:.2f}) pooled over "
+          f"{int(response.table_['estimated'].sum())} of {len(response.table_)} categories; "
+          f"deepest discount supported {summary['deepest_discount_pooled']:.0%}")  # fmt: skip
+    if "validation" in summary:
+        v = summary["validation"]
+        print(f"held-out days with a price change: {v['days_with_price_change']:,}, WAPE "
+              f"{v['wape_with_response']:.3f} with the response, {v['wape_without_response']:.3f} without")  # fmt: skip
+    _say(f"wrote {out}/: response (.parquet, .csv), validation.csv, summary.json")
+
+
 @app.command("plan-orders")
 def plan_orders(
     forecast: Annotated[Path, typer.Option(help="Daily forecast with quantiles (freshcast forecast output)")],
