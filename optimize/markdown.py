@@ -1,0 +1,129 @@
+"""Markdown prices for stock near its expiry date: today's price of every store x product from
+a ladder of markdowns, and optionally a deeper evening step on a day when units expire.
+
+Each line's plan maximises the expected revenue of the stock on hand (plus the salvage of what
+is thrown away) over the days it keeps (`optimize.markdown_kernels`, a dynamic programme over
+days x units left x markdown in force); the units were bought already, so this is the
+expected gross margin with waste. Demand at a markdown is the forecast at the planned price
+times the price response (`forecast.price_response`): (new price / planned price) **
+elasticity, with the share a discount borrows from the next day. Prices never go above the
+regular price, never deeper than the data supports for the line's category, never below the
+unit cost except on a day when units expire (then not below salvage), and a markdown in
+force only deepens while its stock lasts. At most `max_changes` labels change per store and
+day: the changes worth most are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import demand_scenarios
+from .markdown_kernels import plan_markdowns as _plan
+from .master import MasterData
+from .orders import weekly_extend
+
+LADDER = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # share off the regular price; the first is the regular price
+N_VALUES = 16  # equally likely demand values per day (the mid-point quantiles of the forecast)
+
+
+@dataclass
+class MarkdownPlan:
+    """Per line: the day's depth and the evening's (NaN: none), with why."""
+
+    depth: np.ndarray  # share off the regular price today
+    evening_depth: np.ndarray  # share off from the evening hour, NaN when there is no evening step
+    price: np.ndarray  # today's price
+    evening_price: np.ndarray  # NaN when there is no evening step
+    units_expiring: np.ndarray  # units on hand that expire tonight
+    expected_waste: np.ndarray  # units, with the plan
+    expected_waste_kept: np.ndarray  # units, keeping the price in force
+    expected_revenue: np.ndarray  # revenue + salvage of the stock on hand, with the plan
+    expected_revenue_kept: np.ndarray  # the same keeping the price in force
+    changed: np.ndarray  # bool: the label changes today (day or evening)
+
+    @property
+    def gain(self) -> np.ndarray:
+        return self.expected_revenue - self.expected_revenue_kept
+
+
+def ladder_prices(master: MasterData, ladder) -> np.ndarray:
+    """(n, J) price at each ladder depth."""
+    return master.regular_price[:, None] * (1.0 - np.asarray(ladder)[None, :])
+
+
+def plan_markdowns(
+    quantiles: np.ndarray,
+    levels,
+    on_hand: np.ndarray,
+    master: MasterData,
+    elasticity: np.ndarray,
+    deepest: np.ndarray,
+    depth_in_force: np.ndarray | None = None,
+    evening_share: np.ndarray | None = None,
+    borrowed: float = 0.0,
+    ladder=LADDER,
+    store: np.ndarray | None = None,
+    max_changes: int | None = None,
+) -> MarkdownPlan:
+    """Markdowns of n lines.
+
+    quantiles (n, D, L) : daily demand quantiles at `levels` at the regular price (units), day 0
+        = today; repeated weekly when the stock keeps longer than D days.
+    on_hand (n, E) : units expiring at the end of day e (0 = tonight).
+    elasticity, deepest (n,) : the line's price response and deepest supported depth.
+    depth_in_force (n,) : the markdown the label shows now for stock still on hand (0: none);
+        it may only deepen. Rounded down to the ladder.
+    evening_share (n,) : share of a day's demand still to come after the evening hour (None:
+        no evening step).
+    borrowed : response of a day's demand to yesterday's log price (>= 0; `PriceResponse`'s
+        `log_price_yesterday`); a discount today lowers tomorrow's demand by r ** borrowed.
+    store, max_changes : at most `max_changes` label changes per store (the largest gains)."""
+    n, E = on_hand.shape
+    ladder = np.asarray(ladder, np.float64)
+    if ladder[0] != 0 or np.any(np.diff(ladder) <= 0) or ladder[-1] >= 1:
+        raise ValueError(f"the markdown ladder must start at 0 and deepen below 1, got {list(ladder)}")
+    q = np.ascontiguousarray(weekly_extend(np.asarray(quantiles, np.float32), E), np.float32)
+    uniforms = np.tile(((np.arange(N_VALUES) + 0.5) / N_VALUES)[:, None], (1, E))
+    demand = demand_scenarios(q, np.asarray(levels, np.float64), uniforms).astype(np.float64)
+    ratio = 1.0 - ladder[None, :]
+    lift = ratio ** np.minimum(elasticity, 0.0)[:, None]
+    carry = np.broadcast_to(ratio ** max(borrowed, 0.0), (n, len(ladder)))
+    price = ladder_prices(master, ladder)
+    allowed = np.broadcast_to(ladder[None, :] <= np.asarray(deepest)[:, None] + 1e-9, (n, len(ladder)))
+    force = np.zeros(n) if depth_in_force is None else np.asarray(depth_in_force, np.float64)
+    floor = np.searchsorted(ladder, force + 1e-9, side="right") - 1
+    share = np.zeros(n) if evening_share is None else np.asarray(evening_share, np.float64)
+    step, evening, value, waste, value_kept, waste_kept = _plan(
+        np.ascontiguousarray(on_hand, np.float64), demand, np.ascontiguousarray(lift), np.ascontiguousarray(carry),
+        np.ascontiguousarray(price), master.unit_cost.astype(np.float64), master.salvage_value.astype(np.float64),
+        np.ascontiguousarray(allowed), share, floor.astype(np.int64),
+    )  # fmt: skip
+    changed = (step != floor) | (evening >= 0)
+    if max_changes is not None and store is not None:
+        keep = _top_per_store(np.asarray(store), value - value_kept, changed, max_changes)
+        undo = changed & ~keep
+        step, evening = np.where(undo, floor, step), np.where(undo, -1, evening)
+        value, waste = np.where(undo, value_kept, value), np.where(undo, waste_kept, waste)
+        changed = keep
+    rows = np.arange(n)
+    has_evening = evening >= 0
+    ev = np.where(has_evening, evening, 0)
+    return MarkdownPlan(
+        depth=ladder[step], evening_depth=np.where(has_evening, ladder[ev], np.nan),
+        price=price[rows, step], evening_price=np.where(has_evening, price[rows, ev], np.nan),
+        units_expiring=np.asarray(on_hand[:, 0], np.float64), expected_waste=waste, expected_waste_kept=waste_kept,
+        expected_revenue=value, expected_revenue_kept=value_kept, changed=changed,
+    )  # fmt: skip
+
+
+def _top_per_store(store: np.ndarray, gain: np.ndarray, changed: np.ndarray, limit: int) -> np.ndarray:
+    """The changes kept: per store, the `limit` with the largest gain (ties: the first line)."""
+    order = np.lexsort((np.arange(len(store)), -gain, store))
+    ranked = order[changed[order]]
+    _, first = np.unique(store[ranked], return_index=True)
+    rank = np.arange(len(ranked)) - np.repeat(first, np.diff(np.r_[first, len(ranked)]))
+    keep = np.zeros(len(store), bool)
+    keep[ranked[rank < limit]] = True
+    return keep
