@@ -99,7 +99,8 @@ class PriceResponse:
         raw, se = fit.coef[:k], fit.std_error[:k]
         pooled, pooled_se, tau2 = _pool(raw, se)
         shrunk = (tau2 * raw + se**2 * pooled) / (tau2 + se**2)
-        shrunk_se = np.sqrt(tau2 * se**2 / (tau2 + se**2))
+        weight = se**2 / (tau2 + se**2)  # on the pooled estimate, whose own error counts too
+        shrunk_se = np.sqrt((1 - weight) * se**2 + weight**2 * pooled_se**2)
         support = supported_depths(rows, self.min_support_days, self.min_support_products)
         every = list(np.unique(rows.category))
         own = {c: i for i, c in enumerate(cats)}
@@ -184,7 +185,8 @@ class PriceResponse:
         gain = (1 - depth) ** e - 1
         if gain <= 0:
             return 0.0
-        loss = sum(1 - (1 - depth) ** self.neighbours_[n]["coef"] for n in ("log_price_yesterday", "log_price_tomorrow"))
+        coefs = [self.neighbours_.get(n, {"coef": 0.0})["coef"] for n in ("log_price_yesterday", "log_price_tomorrow")]
+        loss = sum(1 - (1 - depth) ** c for c in coefs)
         return float(loss / gain)
 
     def summary(self) -> dict:
