@@ -310,6 +310,68 @@ def plan_orders(
     _say(f"wrote {out}/: po_headers, po_lines, decisions (.parquet, .csv), notes.txt and {edi} EDI file(s) in edi/")
 
 
+@app.command("plan-prices")
+def plan_prices(
+    forecast: Annotated[Path, typer.Option(help="Daily forecast with quantiles (freshcast forecast output)")],
+    products: Annotated[Path, typer.Option(help="Products: unit_cost, regular_price, salvage_value, shelf life ...")],
+    inventory: Annotated[Path, typer.Option(help="Stock on hand by batch: store_id, product_id, on_hand, expiry_date")],
+    labels: Annotated[Path, typer.Option(help="What each label shows now: store_id, product_id, price [, expiry_date]")],
+    out: Annotated[Path, typer.Option(help="Folder for price_changes, decisions and the esl/ feed")],
+    date: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD (default: the forecast's first day)")] = None,
+    evening_hour: Annotated[
+        Optional[int],
+        typer.Option(min=7, max=23, help="Allow a deeper evening markdown from this hour on a batch's last day"),
+    ] = None,
+    response: Annotated[
+        Optional[Path], typer.Option(help="Price response folder (freshcast price-response; default: FreshRetailNet's)")
+    ] = None,
+    hourly_forecast: Annotated[
+        Optional[Path], typer.Option(help="Hourly forecast (forecast --level hour): the evening's share of the day")
+    ] = None,
+    ladder: Annotated[str, typer.Option(help="Markdown depths in percent off the regular price")] = "0,10,20,30,40,50",
+    max_changes: Annotated[Optional[int], typer.Option(min=0, help="Most label changes per store and day")] = None,
+    timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name) for the validity times")] = "UTC",
+    threads: ThreadsOption = 0,
+) -> None:
+    """Work out today's price of every store x product with stock on hand (markdowns of stock
+    near its expiry date) and write the label changes: price_changes and decisions (Parquet
+    and CSV), esl/<store_id>.json (freshcast's layout) and esl/vusion/<store_id>.json."""
+    from .errors import FreshcastError
+    from .data.dates import day_number
+    from .documents.price_labels import write_price_labels
+    from .optimize.pricing import plan_prices as run_plan, time_zone
+
+    _use_threads(threads)
+    if date is not None:
+        _checked(day_number, date, "--date")
+    depths = _checked(_ladder, ladder, "--ladder")
+    _checked(time_zone, timezone, "--timezone")
+    with _writing((out, "price-labels")):
+        try:
+            with _Step("reading forecast, products, stock and labels; choosing prices"):
+                plan = run_plan(forecast, products, inventory, labels, date=date, evening_hour=evening_hour,
+                                response=response, hourly_forecast=hourly_forecast, ladder=depths,
+                                max_changes=max_changes, timezone=timezone)  # fmt: skip
+            for note in plan.notes:
+                _say(note)
+            write_price_labels(plan, out)
+        except (FreshcastError, OSError, ValueError) as exc:
+            _fail(exc)
+    d = plan.decisions
+    print(f"{len(plan.changes):,} label change(s) in {plan.changes['store_id'].nunique():,} store(s); "
+          f"{int((d['markdown_pct'] > 0).sum()):,} of {len(d):,} lines marked down; expected waste "
+          f"{d['expected_waste_without'].sum():,.2f} -> {d['expected_waste'].sum():,.2f} units")  # fmt: skip
+    _say(f"wrote {out}/: price_changes, decisions (.parquet, .csv), esl/, notes.txt")
+
+
+def _ladder(text: str) -> tuple[float, ...]:
+    """'0,10,20' (percent off) -> (0.0, 0.1, 0.2): starts at 0, deepens, below 100."""
+    depths = tuple(float(x) / 100 for x in text.split(","))
+    if depths[0] != 0 or any(b <= a for a, b in zip(depths, depths[1:])) or depths[-1] >= 1:
+        raise ValueError(f"'{text}' must start at 0 and deepen below 100, like 0,10,20,30")
+    return depths
+
+
 @app.command("master-data")
 def master_data(
     history: HistoryOption,

@@ -1,0 +1,59 @@
+"""The price-label feed of `freshcast plan-prices`: tables of label changes and decisions, and
+one JSON file per store for the electronic shelf label (ESL) system.
+
+`esl/<store_id>.json`, freshcast's vendor-neutral layout::
+
+    {"format": "freshcast-esl/1", "store_id": 12, "date": "2024-06-12",
+     "changes": [{"change_id": "PC-...", "product_id": 7, "price": 0.8, "regular_price": 1.0,
+                  "markdown_pct": 20.0, "valid_from": "2024-06-12T00:00:00+08:00",
+                  "valid_to": "2024-06-13T00:00:00+08:00", "reason": "...", "expiry_date": "2024-06-12"}]}
+
+(`valid_to` and `expiry_date` are "" for a return to the regular price: valid until changed.)
+
+`esl/vusion/<store_id>.json`, an item array modelled on VusionCloud's: one object per change,
+``{"id": "<product_id>", "price": new price}`` plus, for a markdown,
+``"promotion": {"regularPrice": ..., "start": valid_from, "end": valid_to}``.
+
+Stores without a change get no file; JSON keys are sorted, so a rerun on the same inputs
+writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..optimize.pricing import PricePlan
+from ..outputs import output_folder, write_table, write_text
+from ..data.dates import day_to_date
+
+
+def write_price_labels(plan: PricePlan, out: str | Path) -> list[Path]:
+    """Write price_changes and decisions (Parquet and CSV), esl/ and notes.txt into folder
+    `out`, replaced whole. Returns the files' final paths."""
+    out = Path(out)
+    names = []
+    date = str(day_to_date(plan.date))
+    with output_folder(out, "price-labels") as tmp:
+        for name, df in (("price_changes", plan.changes), ("decisions", plan.decisions)):
+            for ext in ("parquet", "csv"):
+                names.append(write_table(df, tmp / f"{name}.{ext}").relative_to(tmp))
+        for store, changes in plan.changes.groupby("store_id", sort=True):
+            neutral = {
+                "format": "freshcast-esl/1", "store_id": int(store), "date": date,
+                "changes": [{
+                    "change_id": r.change_id, "product_id": int(r.product_id), "price": float(r.new_price),
+                    "regular_price": float(r.regular_price), "markdown_pct": float(r.markdown_pct),
+                    "valid_from": r.valid_from, "valid_to": r.valid_to, "reason": r.reason, "expiry_date": r.expiry_date,
+                } for r in changes.itertuples(index=False)],
+            }  # fmt: skip
+            items = []
+            for r in changes.itertuples(index=False):
+                item = {"id": str(int(r.product_id)), "price": float(r.new_price)}
+                if r.new_price < r.regular_price:
+                    item["promotion"] = {"regularPrice": float(r.regular_price), "start": r.valid_from, "end": r.valid_to}
+                items.append(item)
+            for path, doc in ((tmp / "esl" / f"{store}.json", neutral), (tmp / "esl" / "vusion" / f"{store}.json", items)):
+                names.append(write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n").relative_to(tmp))
+        names.append(write_text(tmp / "notes.txt", "".join(f"{n}\n" for n in plan.notes)).relative_to(tmp))
+    return [out / n for n in names]

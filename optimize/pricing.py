@@ -1,0 +1,272 @@
+"""Price labels from a forecast: the markdown of every store x product with stock on hand,
+the label changes to send to the stores, and why (the job of `freshcast plan-prices`).
+
+Inputs are the tables of `plan-orders` (forecast, products, stock on hand by expiry date) and
+what each label shows now (`store_id, product_id, price`, optionally `expiry_date`: the expiry
+date of the batch a markdown on the label is for, as freshcast's feed writes it). A markdown
+whose batch is gone ends (the label goes back to the regular price unless a new markdown is
+chosen); a markdown whose batch is unknown is kept as a floor (it is never raised without
+knowing its stock is gone). The price response comes from `freshcast price-response`
+(`response=`), or products columns `elasticity` and `deepest_discount`, or, when neither is
+given, the embedded FreshRetailNet-50K estimate (an ASSUMPTION, said in the notes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from ..data import sample_path, tables
+from ..data.contract import PRODUCT, STORE
+from ..data.dates import day_to_date
+from ..errors import DataError, FreshcastError
+from ..forecast.price_response import CATEGORY, PriceResponse
+from .markdown import LADDER, plan_markdowns
+from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays
+
+LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", ">= 0")}
+LABELS_OPTIONAL = {"expiry_date": ("date", "may be empty")}
+SHOP_OPEN, SHOP_CLOSE = 6, 22  # hours; without hourly forecasts demand is assumed even between them
+CHANGE_COLUMNS = ("change_id", "store_id", "product_id", "regular_price", "current_price", "new_price", "markdown_pct",
+                  "valid_from", "valid_to", "reason", "expiry_date")  # fmt: skip
+
+
+@dataclass
+class PricePlan:
+    changes: pd.DataFrame  # only labels whose price changes (CHANGE_COLUMNS)
+    decisions: pd.DataFrame  # every line considered, with why
+    date: int  # day number of the plan
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_prices(
+    forecast,
+    products,
+    on_hand,
+    labels,
+    date: str | None = None,
+    evening_hour: int | None = None,
+    response: str | Path | PriceResponse | None = None,
+    hourly_forecast=None,
+    ladder=LADDER,
+    max_changes: int | None = None,
+    timezone: str = "UTC",
+) -> PricePlan:
+    """Markdowns for `date` (default: the forecast's first day, whose sales are still to come)
+    of every store x product of the forecast. `evening_hour` allows a deeper evening step from
+    that hour on a day when units expire; the share of the day's demand left then comes from
+    `hourly_forecast` (`freshcast forecast --level hour`) or, without it, even demand over shop
+    hours 06-22. Prices of the feed are valid from midnight (the evening step from its hour) in
+    `timezone` (an IANA name like Europe/Berlin), written ISO-8601 with the offset."""
+    distribution = read_forecast(forecast)
+    lines = distribution.lines()
+    name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
+                                                labels=labels).items()}  # fmt: skip
+    raw_products = tables.read_frame(products) if not isinstance(products, pd.DataFrame) else products
+    products_table = tables.read_products(products)
+    stock = tables.read_on_hand(on_hand)
+    current = tables.read_table(labels, LABELS, LABELS_OPTIONAL, keys=(STORE, PRODUCT), source=name["labels"])
+    if "expiry_date" in current:
+        current["expiry_date"] = _dates_or_empty(current["expiry_date"], name["labels"], "expiry_date")
+    zone = time_zone(timezone)
+    if evening_hour is not None and not SHOP_OPEN < evening_hour < 24:
+        raise FreshcastError(f"the evening hour must be between {SHOP_OPEN + 1} and 23, got {evening_hour}")
+    day0 = _order_day(distribution, date, name["forecast"])
+    master, _ = master_for(lines, products_table, None, None, (name["products"], "terms"))
+    E = int(master.shelf_life_days.max()) + 1
+    held, _, notes = stock_arrays(lines, day0, master, stock, None, E, (name["inventory"], "on order"))
+    notes = [n for n in notes if not n.startswith("no supplier terms")]
+    held = held[:, :E]
+    elasticity, deepest, borrowed, about = _response(response, raw_products, lines, name["products"])
+    notes.append(about)
+    regular = master.regular_price
+    shown, batch_expiry = _current_labels(current, lines, regular)
+    ladder = np.asarray(ladder, np.float64)
+    depth_shown = np.clip(1 - shown / np.where(regular > 0, regular, 1), 0, None)
+    ended = (depth_shown > 1e-9) & (batch_expiry >= 0) & ((batch_expiry < day0) | ~_held_expiring(held, batch_expiry - day0))
+    floor = np.where(ended, 0.0, depth_shown)
+    unknown = (depth_shown > 1e-9) & (batch_expiry < 0)
+    if unknown.any():
+        notes.append(f"{int(unknown.sum())} label(s) show a markdown without the expiry date of its batch: kept as a "
+                     f"floor (give expiry_date, as freshcast's feed writes it, so that markdowns can end)")  # fmt: skip
+    share = None
+    if evening_hour is not None:
+        share = _evening_share(hourly_forecast, lines, day0, evening_hour, notes)
+    quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
+    plan = plan_markdowns(quantiles, distribution.levels, held, master, elasticity, deepest, depth_in_force=floor,
+                          evening_share=share, borrowed=borrowed, ladder=ladder, store=lines[STORE].to_numpy(),
+                          max_changes=max_changes)  # fmt: skip
+    decisions = _decisions(lines, day0, master, held, shown, floor, plan, ended)
+    changes = _changes(decisions, day0, evening_hour, zone)
+    return PricePlan(changes, decisions, day0, notes)
+
+
+def _response(response, products: pd.DataFrame, lines: pd.DataFrame, source: str):
+    """(elasticity, deepest depth) per line, the response to yesterday's price, and a note."""
+    if response is None and {"elasticity", "deepest_discount"} <= set(products.columns):
+        by_product = products.set_index(PRODUCT)[["elasticity", "deepest_discount"]]
+        values = by_product.reindex(lines[PRODUCT]).to_numpy(np.float64)
+        if not np.isfinite(values).all() or (values[:, 0] > 0).any() or ((values[:, 1] < 0) | (values[:, 1] >= 1)).any():
+            raise DataError(source, ["columns 'elasticity' (<= 0) and 'deepest_discount' (0 .. <1) must be filled "
+                                     "for every product of the forecast"])  # fmt: skip
+        return values[:, 0], values[:, 1], 0.0, "price response: the products table's elasticity and deepest_discount"
+    if isinstance(response, PriceResponse):
+        fitted, about = response, "price response: as given"
+    elif response is not None:
+        fitted, about = PriceResponse.load(response), f"price response: {response}"
+    else:
+        fitted = PriceResponse.load(sample_path().parent / "price_response")
+        about = ("ASSUMED price response: FreshRetailNet-50K's (freshcast price-response on its 90 days), by "
+                 "first_category_id where the products table has it; estimate your own with freshcast price-response")
+    if CATEGORY in products.columns:
+        category = products.set_index(PRODUCT)[CATEGORY].reindex(lines[PRODUCT]).to_numpy()
+    else:
+        category = np.full(len(lines), -1)  # no category: the pooled response ...
+        about += " (no first_category_id in products: the pooled response)"
+    deepest = fitted.deepest(category)
+    if CATEGORY not in products.columns:  # ... no deeper than most categories' data reached
+        deepest = np.full(len(lines), float(np.median(fitted.table_["deepest_discount"])))
+    borrowed = fitted.neighbours_.get("log_price_yesterday", {"coef": 0.0})["coef"]
+    return fitted.elasticity(category), deepest, max(borrowed, 0.0), about
+
+
+def _current_labels(current: pd.DataFrame, lines: pd.DataFrame, regular: np.ndarray):
+    """(price shown, expiry day of the batch its markdown is for or -1) per line; a line
+    without a label shows the regular price."""
+    index = pd.MultiIndex.from_frame(lines)
+    pos = index.get_indexer(pd.MultiIndex.from_frame(current[[STORE, PRODUCT]]))
+    found = pos >= 0
+    shown = regular.copy()
+    shown[pos[found]] = current["price"].to_numpy(np.float64)[found]
+    expiry = np.full(len(lines), -1, np.int64)
+    if "expiry_date" in current:
+        e = current["expiry_date"].to_numpy()
+        expiry[pos[found]] = np.where(e[found] == tables.NOT_A_DAY, -1, e[found])
+    return np.minimum(shown, regular), expiry
+
+
+def _dates_or_empty(text: pd.Series, source: str, column: str) -> np.ndarray:
+    """Day numbers of a text column whose empty cells mean no date (NOT_A_DAY)."""
+    empty = (text.str.strip() == "").to_numpy()
+    days = tables.day_numbers(text.where(~empty, None))
+    bad = (days == tables.NOT_A_DAY) & ~empty
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(source, [f"column '{column}' is not a date (expected YYYY-MM-DD) in {int(bad.sum())} row(s), "
+                                 f"first row {i + 1}: '{text.iat[i]}'"])  # fmt: skip
+    return days
+
+
+def _held_expiring(held: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Whether each line holds units expiring `offset` days from the plan's day."""
+    ok = (offset >= 0) & (offset < held.shape[1])
+    out = np.zeros(len(held), bool)
+    rows = np.flatnonzero(ok)
+    out[rows] = held[rows, offset[rows]] > 0
+    return out
+
+
+def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: list[str]) -> np.ndarray:
+    """Share of the plan day's demand after `hour`, per line."""
+    if hourly is None:
+        notes.append(f"no hourly forecast: demand ASSUMED even over shop hours {SHOP_OPEN:02d}-{SHOP_CLOSE:02d} "
+                     f"for the evening step")  # fmt: skip
+        return np.full(len(lines), max(SHOP_CLOSE - hour, 0) / (SHOP_CLOSE - SHOP_OPEN))
+    df = hourly if isinstance(hourly, pd.DataFrame) else tables.read_frame(hourly, ("dt",))
+    missing = {STORE, PRODUCT, "dt", "hour", "yhat"} - set(df.columns)
+    if missing:
+        raise DataError(_source(hourly, "hourly forecast"), [f"missing column(s) {sorted(missing)}: write it with "
+                                                             f"freshcast forecast --level hour"])  # fmt: skip
+    day = tables.day_numbers(df["dt"])
+    today = df[day == day0]
+    late = today["yhat"].where(today["hour"].to_numpy() >= hour, 0.0)
+    sums = today.assign(late=late).groupby([STORE, PRODUCT])[["late", "yhat"]].sum()
+    sums = sums.reindex(pd.MultiIndex.from_frame(lines))
+    return np.where(sums["yhat"].to_numpy() > 0, sums["late"].to_numpy() / sums["yhat"].to_numpy(), 0.0)
+
+
+def _decisions(lines, day0, master, held, shown, floor, plan, ended) -> pd.DataFrame:
+    """One row per line: the stock, the price shown and chosen, the expected waste and revenue
+    with and without the change, and the reason."""
+    reason = np.full(len(lines), "", object)
+    has_evening = np.isfinite(plan.evening_depth)
+    for i in range(len(lines)):
+        if plan.changed[i] or ended[i]:
+            parts = [f"{plan.units_expiring[i]:.2f} unit(s) expire tonight" if plan.units_expiring[i] > 0 else
+                     "stock at risk of expiring"]  # fmt: skip
+            if ended[i] and plan.depth[i] == 0 and not has_evening[i]:
+                parts = ["markdown ended: its batch is gone"]
+            else:
+                parts.append(f"expected waste {plan.expected_waste_kept[i]:.2f} -> {plan.expected_waste[i]:.2f} units, "
+                             f"expected revenue {plan.gain[i]:+.2f}")  # fmt: skip
+            reason[i] = "; ".join(parts)
+        elif held[i].sum() <= 0:
+            reason[i] = "no stock on hand"
+        elif floor[i] > 0:
+            reason[i] = "markdown in force kept"
+        else:
+            reason[i] = "no markdown pays"
+    return pd.DataFrame({
+        STORE: lines[STORE].to_numpy(), PRODUCT: lines[PRODUCT].to_numpy(),
+        "date": day_to_date(np.full(len(lines), day0)).astype("datetime64[s]"),
+        "on_hand": held.sum(axis=1), "units_expiring": plan.units_expiring,
+        "regular_price": master.regular_price, "unit_cost": master.unit_cost, "current_price": shown,
+        "new_price": np.round(plan.price, 4), "markdown_pct": np.round(plan.depth * 100, 2),
+        "evening_price": np.round(plan.evening_price, 4), "evening_markdown_pct": np.round(plan.evening_depth * 100, 2),
+        "expected_waste": plan.expected_waste, "expected_waste_without": plan.expected_waste_kept,
+        "expected_revenue": plan.expected_revenue, "expected_revenue_without": plan.expected_revenue_kept,
+        "changes_label": plan.changed | ended, "reason": reason,
+        "batch_expiry": day_to_date(day0 + _oldest(held)).astype("datetime64[s]"),
+    })  # fmt: skip
+
+
+def _oldest(held: np.ndarray) -> np.ndarray:
+    """Days from the plan day to the expiry of the oldest units held (0 without stock)."""
+    has = held > 0
+    return np.where(has.any(axis=1), has.argmax(axis=1), 0)
+
+
+def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone: ZoneInfo) -> pd.DataFrame:
+    """The label changes: the day's price (valid from midnight until the end of the batch's
+    expiry day, or open-ended for a return to the regular price) and the evening step (from
+    its hour to midnight), only where the price shown changes."""
+    today = pd.Timestamp(day_to_date(day0)).date()
+    date = datetime.combine(today, time(0), tzinfo=zone)
+    rows = []
+    for r in decisions.itertuples(index=False):
+        expiry = pd.Timestamp(r.batch_expiry).date()
+        until = datetime.combine(expiry + timedelta(days=1), time(0), tzinfo=zone)
+        if abs(r.new_price - r.current_price) > 1e-9:
+            markdown = r.new_price < r.regular_price - 1e-9
+            rows.append((r.store_id, r.product_id, r.regular_price, r.current_price, r.new_price, r.markdown_pct,
+                         date, until if markdown else None, r.reason, expiry if markdown else None))  # fmt: skip
+        if np.isfinite(r.evening_price):
+            start = datetime.combine(today, time(evening_hour), tzinfo=zone)
+            rows.append((r.store_id, r.product_id, r.regular_price, r.new_price, r.evening_price,
+                         r.evening_markdown_pct, start, date + timedelta(days=1), "evening: " + r.reason,
+                         today))  # fmt: skip
+    rows = [r[:5] + (r[5], r[6].isoformat(), r[7].isoformat() if r[7] else "", r[8], str(r[9]) if r[9] else "")
+            for r in rows]  # fmt: skip
+    df = pd.DataFrame(rows, columns=CHANGE_COLUMNS[1:])
+    df.insert(0, "change_id", [change_id(*v) for v in zip(df.store_id, df.product_id, df.new_price, df.valid_from,
+                                                           df.valid_to)])  # fmt: skip
+    return df.sort_values(["store_id", "product_id", "valid_from"], kind="stable").reset_index(drop=True)
+
+
+def time_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        raise FreshcastError(f"'{name}' is not an IANA time zone name like Europe/Berlin or UTC") from None
+
+
+def change_id(store_id, product_id, price, valid_from: str, valid_to: str) -> str:
+    """Stable id of a label change: the same store, product, price and validity give the same id."""
+    text = f"{int(store_id)}|{int(product_id)}|{float(price):.4f}|{valid_from}|{valid_to}"
+    return "PC-" + hashlib.sha256(text.encode()).hexdigest()[:16]

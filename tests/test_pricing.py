@@ -1,0 +1,121 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from freshcast.cli import app
+from freshcast.errors import FreshcastError
+from freshcast.forecast.distribution import ForecastDistribution
+from freshcast.optimize.pricing import CHANGE_COLUMNS, plan_prices
+
+DAY0 = pd.Timestamp("2024-06-12")
+
+
+def inputs(tmp_path, n_stores=2, n_products=6, stock_scale=2.0, seed=0):
+    """Forecast (4 days), products, stock and labels files for a small chain."""
+    rng = np.random.default_rng(seed)
+    stores, products = np.repeat(np.arange(n_stores), n_products), np.tile(100 + np.arange(n_products), n_stores)
+    mean = rng.uniform(2, 6, (len(stores), 4)).astype(np.float32)
+    levels = (0.1, 0.5, 0.9)
+    q = (mean[:, :, None] * np.array([0.6, 1.0, 1.4], np.float32)).astype(np.float32)
+    dist = ForecastDistribution(stores.astype(np.int64), products.astype(np.int64),
+                                int(DAY0.value // 86_400_000_000_000), mean, levels, q)  # fmt: skip
+    dist.to_frame().to_parquet(tmp_path / "pred.parquet")
+    pd.DataFrame({
+        "product_id": 100 + np.arange(n_products), "shelf_life_days": 3, "case_pack": 1.0, "min_order_qty": 0.0,
+        "unit_cost": 0.6, "regular_price": 1.0, "salvage_value": 0.0, "supplier_id": 1,
+        "first_category_id": np.arange(n_products) % 3 + 4,
+    }).to_csv(tmp_path / "products.csv", index=False)  # fmt: skip
+    stock = pd.DataFrame({
+        "store_id": np.r_[stores, stores], "product_id": np.r_[products, products],
+        "on_hand": np.r_[mean[:, 0] * stock_scale * rng.uniform(0.5, 1.5, len(stores)), mean[:, 1]],
+        "expiry_date": [DAY0.date()] * len(stores) + [(DAY0 + pd.Timedelta(days=2)).date()] * len(stores),
+    })  # fmt: skip
+    stock.to_csv(tmp_path / "stock.csv", index=False)
+    pd.DataFrame({"store_id": stores, "product_id": products, "price": 1.0}).to_csv(tmp_path / "labels.csv", index=False)
+    return tmp_path
+
+
+def args(d, out="prices", *extra):
+    return ["plan-prices", "--forecast", str(d / "pred.parquet"), "--products", str(d / "products.csv"),
+            "--inventory", str(d / "stock.csv"), "--labels", str(d / "labels.csv"), "--out", str(d / out), *extra]  # fmt: skip
+
+
+def files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_feed_written_and_rerun_byte_identical(tmp_path):
+    d = inputs(tmp_path)
+    run = CliRunner().invoke(app, args(d, "prices", "--evening-hour", "19", "--timezone", "Europe/Berlin"))
+    assert run.exit_code == 0, run.output
+    changes = pd.read_parquet(d / "prices" / "price_changes.parquet")
+    assert tuple(changes.columns) == CHANGE_COLUMNS and len(changes) > 0
+    assert (changes.new_price <= changes.regular_price + 1e-12).all()
+    assert np.allclose(changes.markdown_pct, np.round((1 - changes.new_price / changes.regular_price) * 100, 2))
+    assert changes.valid_from.str.endswith("+02:00").all()  # June in Berlin
+    assert changes.change_id.is_unique
+    for store in changes.store_id.unique():
+        neutral = json.loads((d / "prices" / "esl" / f"{store}.json").read_text())
+        vusion = json.loads((d / "prices" / "esl" / "vusion" / f"{store}.json").read_text())
+        assert len(neutral["changes"]) == len(vusion) == int((changes.store_id == store).sum())
+        assert all("promotion" in item for item in vusion if item["price"] < 1.0)
+    decisions = pd.read_parquet(d / "prices" / "decisions.parquet")
+    assert len(decisions) == 12 and decisions.reason.str.len().gt(0).all()
+    before = files(d / "prices")
+    assert CliRunner().invoke(app, args(d, "prices", "--evening-hour", "19", "--timezone", "Europe/Berlin")).exit_code == 0
+    assert files(d / "prices") == before
+
+
+def test_nothing_at_risk_gives_an_empty_feed(tmp_path):
+    d = inputs(tmp_path, stock_scale=0.05)
+    stock = pd.read_csv(d / "stock.csv")
+    stock.loc[stock.expiry_date != str(DAY0.date()), "on_hand"] = 0.1
+    stock.to_csv(d / "stock.csv", index=False)
+    run = CliRunner().invoke(app, args(d, "prices", "--evening-hour", "19"))
+    assert run.exit_code == 0, run.output
+    assert len(pd.read_parquet(d / "prices" / "price_changes.parquet")) == 0
+    assert not (d / "prices" / "esl").exists()
+
+
+def test_markdown_of_a_gone_batch_ends_and_one_of_an_unknown_batch_stays(tmp_path):
+    d = inputs(tmp_path, stock_scale=0.05)
+    labels = pd.read_csv(d / "labels.csv")
+    labels["price"] = [0.8, 0.8] + [1.0] * (len(labels) - 2)
+    labels["expiry_date"] = ["2024-06-10", ""] + [""] * (len(labels) - 2)
+    labels.to_csv(d / "labels.csv", index=False)
+    plan = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    first, second = plan.decisions.iloc[0], plan.decisions.iloc[1]
+    assert first.new_price == 1.0 and first.reason == "markdown ended: its batch is gone"
+    assert second.new_price <= 0.8 + 1e-12  # never raised without knowing its stock is gone
+    assert ((plan.changes.product_id == first.product_id) & (plan.changes.store_id == first.store_id)).sum() == 1
+    assert any("without the expiry date" in n for n in plan.notes)
+
+
+def test_label_changes_capped_per_store(tmp_path):
+    d = inputs(tmp_path, n_products=10, stock_scale=3.0)
+    free = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    capped = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv", max_changes=2)
+    assert free.changes.groupby("store_id").size().max() > 2
+    assert capped.changes.groupby("store_id").size().max() <= 2
+
+
+def test_bad_tables_named(tmp_path):
+    d = inputs(tmp_path)
+    pd.read_csv(d / "labels.csv").drop(columns=["price"]).to_csv(d / "labels.csv", index=False)
+    run = CliRunner().invoke(app, args(d))
+    assert run.exit_code == 1 and "labels.csv" in run.output and "'price'" in run.output
+    assert not (d / "prices").exists()
+    (tmp_path / "b").mkdir()
+    d = inputs(tmp_path / "b")
+    labels = pd.read_csv(d / "labels.csv").assign(expiry_date="tomorrow")
+    labels.to_csv(d / "labels.csv", index=False)
+    with pytest.raises(FreshcastError, match="expiry_date"):
+        plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    labels.drop(columns=["expiry_date"]).to_csv(d / "labels.csv", index=False)
+    run = CliRunner().invoke(app, args(d, "p2", "--timezone", "Mars/Olympus"))
+    assert run.exit_code == 2 and "time zone" in run.output
+    run = CliRunner().invoke(app, args(d, "p3", "--ladder", "10,20"))
+    assert run.exit_code == 2
