@@ -202,6 +202,12 @@ def replay(
     demand: Annotated[
         str, typer.Option(help="recovered: demand lost in stockout hours added back; observed: the sales as recorded")
     ] = "recovered",
+    markdowns: Annotated[
+        bool, typer.Option("--markdowns", help="Replay markdown pricing too (summary.json: markdown_policies)")
+    ] = False,
+    response_scale: Annotated[
+        float, typer.Option(min=0.01, help="With --markdowns: the simulated price response = S x the estimated one")
+    ] = 1.0,
     threads: ThreadsOption = 0,
 ) -> None:
     """Replay the real demand of ACTUALS through the ordering policies (the stores' rule of
@@ -219,7 +225,8 @@ def replay(
         raise typer.BadParameter(f"'{demand}' is not one of {', '.join(DEMAND_KINDS)}", param_hint="--demand")
     with _writing((out, "replay")):
         try:
-            result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say)
+            result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say,
+                                      markdowns=markdowns, response_scale=response_scale)  # fmt: skip
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(replay_text(result.summary))

@@ -227,17 +227,23 @@ def order_quantities(
     return order, usable, waste, fill
 
 
-@nb.njit(cache=True, parallel=True)
 def sell_day(stock, shelf, day, demand):
     """One day of trading in the replay. ``stock[i, e]`` holds units expiring at the end of
     day e (absolute replay days); units with expiry e arrived on day e - shelf + 1. Sells
     `demand` first-in-first-out from the units that have arrived, then throws away what
     expires today. Returns (sold, lost, wasted, stock_end) per line; `stock` is updated."""
+    sold, lost = sell_part(stock, shelf, day, demand)
+    wasted, left = expire_day(stock, shelf, day)
+    return sold, lost, wasted, left
+
+
+@nb.njit(cache=True, parallel=True)
+def sell_part(stock, shelf, day, demand):
+    """Sell `demand` (part of day `day`'s, say the hours before an evening markdown) first-
+    in-first-out from the units that have arrived. Returns (sold, lost); `stock` is updated."""
     n = stock.shape[0]
     sold = np.zeros(n)
     lost = np.zeros(n)
-    wasted = np.zeros(n)
-    left = np.zeros(n)
     for i in nb.prange(n):
         need = demand[i]
         last = min(day + shelf[i], stock.shape[1])  # arrived: e - shelf + 1 <= day
@@ -249,10 +255,21 @@ def sell_day(stock, shelf, day, demand):
             need -= take
         sold[i] = demand[i] - need
         lost[i] = need
+    return sold, lost
+
+
+@nb.njit(cache=True, parallel=True)
+def expire_day(stock, shelf, day):
+    """Evening of day `day`: throw away what expires. Returns (wasted, units left that have
+    arrived); `stock` is updated."""
+    n = stock.shape[0]
+    wasted = np.zeros(n)
+    left = np.zeros(n)
+    for i in nb.prange(n):
         wasted[i] = stock[i, day]
         stock[i, day] = 0.0
         s = 0.0
-        for e in range(day + 1, last):
+        for e in range(day + 1, min(day + shelf[i], stock.shape[1])):
             s += stock[i, e]
         left[i] = s
-    return sold, lost, wasted, left
+    return wasted, left

@@ -48,11 +48,6 @@ class MarkdownPlan:
         return self.expected_revenue - self.expected_revenue_kept
 
 
-def ladder_prices(master: MasterData, ladder) -> np.ndarray:
-    """(n, J) price at each ladder depth."""
-    return master.regular_price[:, None] * (1.0 - np.asarray(ladder)[None, :])
-
-
 def plan_markdowns(
     quantiles: np.ndarray,
     levels,
@@ -66,6 +61,8 @@ def plan_markdowns(
     ladder=LADDER,
     store: np.ndarray | None = None,
     max_changes: int | None = None,
+    planned_ratio: np.ndarray | None = None,
+    evening: bool = False,
 ) -> MarkdownPlan:
     """Markdowns of n lines.
 
@@ -79,7 +76,13 @@ def plan_markdowns(
         no evening step).
     borrowed : response of a day's demand to yesterday's log price (>= 0; `PriceResponse`'s
         `log_price_yesterday`); a discount today lowers tomorrow's demand by r ** borrowed.
-    store, max_changes : at most `max_changes` label changes per store (the largest gains)."""
+    store, max_changes : at most `max_changes` label changes per store (the largest gains).
+    planned_ratio (n,) : price / regular price the forecast assumed (a central promotion;
+        default 1): a markdown step prices at the lower of it and the step's price, and
+        demand moves by (that price / the planned one) ** elasticity.
+    evening : plan the evening step at the evening hour: `on_hand` is the stock left then,
+        day 0 of `quantiles` the evening's demand; the price chosen holds until the morning,
+        when the label returns to `depth_in_force` (returned as `depth`; no evening depth)."""
     n, E = on_hand.shape
     ladder = np.asarray(ladder, np.float64)
     if ladder[0] != 0 or np.any(np.diff(ladder) <= 0) or ladder[-1] >= 1:
@@ -87,10 +90,11 @@ def plan_markdowns(
     q = np.ascontiguousarray(weekly_extend(np.asarray(quantiles, np.float32), E), np.float32)
     uniforms = np.tile(((np.arange(N_VALUES) + 0.5) / N_VALUES)[:, None], (1, E))
     demand = demand_scenarios(q, np.asarray(levels, np.float64), uniforms).astype(np.float64)
-    ratio = 1.0 - ladder[None, :]
-    lift = ratio ** np.minimum(elasticity, 0.0)[:, None]
-    carry = np.broadcast_to(ratio ** max(borrowed, 0.0), (n, len(ladder)))
-    price = ladder_prices(master, ladder)
+    planned = np.ones(n) if planned_ratio is None else np.clip(np.asarray(planned_ratio, np.float64), 1e-6, 1.0)
+    ratio = np.minimum(1.0 - ladder[None, :], planned[:, None])
+    lift = (ratio / planned[:, None]) ** np.minimum(elasticity, 0.0)[:, None]
+    carry = np.ascontiguousarray((ratio / planned[:, None]) ** max(borrowed, 0.0))
+    price = master.regular_price[:, None] * ratio
     allowed = np.broadcast_to(ladder[None, :] <= np.asarray(deepest)[:, None] + 1e-9, (n, len(ladder)))
     force = np.zeros(n) if depth_in_force is None else np.asarray(depth_in_force, np.float64)
     floor = np.searchsorted(ladder, force + 1e-9, side="right") - 1
@@ -98,7 +102,7 @@ def plan_markdowns(
     step, evening, value, waste, value_kept, waste_kept = _plan(
         np.ascontiguousarray(on_hand, np.float64), demand, np.ascontiguousarray(lift), np.ascontiguousarray(carry),
         np.ascontiguousarray(price), master.unit_cost.astype(np.float64), master.salvage_value.astype(np.float64),
-        np.ascontiguousarray(allowed), share, floor.astype(np.int64),
+        np.ascontiguousarray(allowed), share if not evening else np.zeros(n), floor.astype(np.int64), evening,
     )  # fmt: skip
     changed = (step != floor) | (evening >= 0)
     if max_changes is not None and store is not None:

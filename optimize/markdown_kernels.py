@@ -37,11 +37,12 @@ def _interp(v, s, step):
 
 @nb.njit(cache=True)
 def _solve_line(on_hand, demand, lift, carry, price, cost, salvage, allowed, evening_share, first_step, J_max,
-                V, W, choice):  # fmt: skip
+                revert, V, W, choice):  # fmt: skip
     """Backward induction for one line. V[t, g, j]: best expected revenue (+ salvage of
     waste) from day t on with stock level g and step j in force (day 0: only all the stock
     at `first_step`); W: expected units wasted under that policy; choice[g, j] at day 0:
-    (day step, evening step or -1)."""
+    (day step, evening step or -1). With `revert`, day 0's step holds for day 0 only (an
+    evening step): the next day starts again at `first_step`."""
     E = on_hand.shape[0]
     K = demand.shape[0]
     total = 0.0
@@ -88,8 +89,9 @@ def _solve_line(on_hand, demand, lift, carry, price, cost, salvage, allowed, eve
                             left = s - sold
                             wasted = max(left - younger[t], 0.0)
                             nxt = left - wasted
-                            value += revenue + wasted * salvage + _interp(V[t + 1, :, d], nxt, step)
-                            waste += wasted + _interp(W[t + 1, :, d], nxt, step)
+                            then = first_step if revert and t == 0 else d
+                            value += revenue + wasted * salvage + _interp(V[t + 1, :, then], nxt, step)
+                            waste += wasted + _interp(W[t + 1, :, then], nxt, step)
                         value /= K
                         waste /= K
                         if value > best + 1e-12:
@@ -103,7 +105,7 @@ def _solve_line(on_hand, demand, lift, carry, price, cost, salvage, allowed, eve
 
 
 @nb.njit(cache=True, parallel=True)
-def plan_markdowns(on_hand, demand, lift, carry, price, cost, salvage, allowed, evening_share, floor_step):
+def plan_markdowns(on_hand, demand, lift, carry, price, cost, salvage, allowed, evening_share, floor_step, revert):
     """Today's markdown of every line.
 
     on_hand (n, E) units by expiry day; demand (n, K, T >= E) daily demand values at the
@@ -111,7 +113,9 @@ def plan_markdowns(on_hand, demand, lift, carry, price, cost, salvage, allowed, 
     price); carry (n, J) multiplier of the next day's demand after a day at step j; price
     (n, J) unit price at each step; cost, salvage (n,) per unit; allowed (n, J) steps the
     line may use; evening_share (n,) share of a day's demand after the evening hour (0: no
-    evening step); floor_step (n,) the step in force that may only deepen.
+    evening step); floor_step (n,) the step in force that may only deepen; revert: today's
+    step is for the rest of today only (planning an evening step at the evening hour, with
+    `demand` day 0 the evening's demand).
 
     Returns (day step, evening step or -1, expected value, expected units wasted) with the
     best plan, then (value, units wasted) keeping the floor step while the stock lasts."""
@@ -132,10 +136,10 @@ def plan_markdowns(on_hand, demand, lift, carry, price, cost, salvage, allowed, 
         W = np.empty((E + 1, GRID, J))
         choice = np.full((GRID, J, 2), -1, np.int64)
         _solve_line(on_hand[i], demand[i], lift[i], carry[i], price[i], cost[i], salvage[i], allowed[i],
-                    evening_share[i], f, J, V, W, choice)  # fmt: skip
+                    evening_share[i], f, J, revert, V, W, choice)  # fmt: skip
         value[i], waste[i] = V[0, GRID - 1, f], W[0, GRID - 1, f]
         step[i], evening[i] = choice[GRID - 1, f, 0], choice[GRID - 1, f, 1]
         _solve_line(on_hand[i], demand[i], lift[i], carry[i], price[i], cost[i], salvage[i], allowed[i], 0.0, f,
-                    f + 1, V, W, choice)  # fmt: skip
+                    f + 1, revert, V, W, choice)  # fmt: skip
         value_kept[i], waste_kept[i] = V[0, GRID - 1, f], W[0, GRID - 1, f]
     return step, evening, value, waste, value_kept, waste_kept

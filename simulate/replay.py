@@ -32,7 +32,9 @@ from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, weekly_extend
 from .hindsight import hindsight_plan
 from .scoring import following_demand, ranked, served_demand, summarise
-from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Policy, RuleOfThumb, default_policies
+from .markdowns import (EVENING_HOUR, MARKDOWN_POLICIES, MarkdownBook, PriceWorld, demand_ahead, markdown_summary,
+                        per_line, trade_day)  # fmt: skip
+from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Optimizer, Policy, RuleOfThumb, default_policies
 
 REPLAY_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 # The replay's forecaster: it forecasts demand (all of the demand stockouts hid is learnt, and
@@ -55,6 +57,7 @@ class ReplayResult:
     seconds: dict  # per policy: wall time spent deciding orders
     demand: str = "recovered"  # which demand was served (see `served_demand`)
     baselines_chosen: dict | None = None  # how each baseline's setting was chosen (`choose_baselines`)
+    markdowns: dict | None = None  # per markdown policy, with freshcast's orders (`simulate.markdowns`)
 
 
 _LOG = (
@@ -75,6 +78,9 @@ def replay(
     baselines: bool = True,
     log: bool = True,
     progress: Callable[[str], None] | None = None,
+    markdowns: bool = False,
+    response_scale: float = 1.0,
+    response=None,
 ) -> ReplayResult:
     """Replay the days `first_day` .. `panel.last_day` of `panel` (history followed by the
     actual days) through each policy, serving the `demand` of those days (see
@@ -83,7 +89,10 @@ def replay(
     `master` defaults to `assume_master_data` on the history. With `baselines`, the store
     managers' baselines join, each with its setting chosen on the days before the replay
     (`choose_baselines`); with `hindsight`, the hindsight bound (`simulate.hindsight`).
-    Without `log`, the result's log is None (the summary is all that is kept)."""
+    Without `log`, the result's log is None (the summary is all that is kept). With
+    `markdowns`, ordering (freshcast's optimizer) and markdown pricing are replayed together
+    for each markdown policy (`simulate.markdowns`), the simulator's price response being
+    `response_scale` x `response` (a fitted PriceResponse; default: fitted on the history)."""
     T = panel.last_day - first_day + 1
     if T < 1 or int(panel.start.max()) >= first_day:
         raise FreshcastError(
@@ -118,7 +127,72 @@ def replay(
     gap_from = [p.name for p in chosen] + [p.name for p in policies if isinstance(p, RuleOfThumb)]
     summary = ranked({p.name: summarise(demand, logs[p.name], master, stock[p.name]) for p in policies}, gap_from)
     frame = _log_frame(panel, first_day, demand, logs) if log else None
-    return ReplayResult(summary, frame, seconds, kind, choices)
+    priced = None
+    if markdowns:
+        if forecasts is None:
+            forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T)
+        world = price_world(panel, first_day, history, response_scale, response, progress)
+        orderer = next((p for p in policies if isinstance(p, Optimizer)), None) or Optimizer(seed=seed)
+        priced = _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, progress)
+    return ReplayResult(summary, frame, seconds, kind, choices, priced)
+
+
+def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: float, response=None,
+                progress=None) -> PriceWorld:  # fmt: skip
+    """What the markdown replay prices with: the price response (fitted on the history
+    unless given), each line's evening share of demand (its intraday profile as of the
+    history's end) and the logged price ratios of the replayed days (above 1 read as 1)."""
+    from ..forecast.hourly import intraday_profile
+    from ..forecast.price_response import CATEGORY, PriceResponse
+
+    if scale <= 0:
+        raise FreshcastError(f"the response scale must be above 0, got {scale}")
+    if response is None:
+        _note(progress, "estimating the price response on the history")
+        response = PriceResponse().fit(history)
+    table = panel.series
+    category = table[CATEGORY].to_numpy() if CATEGORY in table.columns else np.full(panel.n_series, -1)
+    T = panel.last_day - first_day + 1
+    pos = panel.positions(first_day)[:, None] + np.arange(T)
+    logged = np.clip(panel.covariates["discount"][pos].astype(np.float64), 0.05, 1.0)
+    profile = intraday_profile(history, 1.0)
+    return PriceWorld(
+        elasticity=response.elasticity(category), deepest=response.deepest(category),
+        borrowed=max(response.neighbours_.get("log_price_yesterday", {"coef": 0.0})["coef"], 0.0),
+        evening_share=profile[:, EVENING_HOUR:].sum(axis=1).astype(np.float64), logged=logged, scale=scale,
+    )  # fmt: skip
+
+
+def _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, progress, lines=None) -> dict:
+    """Each markdown policy's replay with `orderer`'s orders, from the same opening stock;
+    per policy its summary (and, into dict `lines` if given, its per-line results)."""
+    n, T = demand.shape
+    S, L = master.shelf_life_days, master.lead_time_days
+    opening, received = _opening_stock(panel, first_day, master, T)
+    stock = {p: opening.copy() for p in MARKDOWN_POLICIES}
+    logs = {p: {f: np.full((n, T), np.nan) for f in _LOG} for p in MARKDOWN_POLICIES}
+    books = {p: MarkdownBook(p, n, T) for p in MARKDOWN_POLICIES}
+    for log in logs.values():
+        log["received"][:] = received
+    for t in range(T):
+        state = _day_state(panel, forecasts[t], master, first_day + t)
+        for p in MARKDOWN_POLICIES:
+            st, log, book = stock[p], logs[p], books[p]
+            book.end_floor(st, t)
+            _deliver(st, log, master, t)
+            state.on_hand, state.on_order = _split(st, S, L, t)
+            _book_orders(st, log, orderer.order(state), t, T, S, L)
+            if p == "hindsight":  # the actual demand ahead, as a distribution without spread
+                q, levels = np.repeat(demand_ahead(demand, S, t, state.on_hand.shape[1])[:, :, None], 2, axis=2), (0.25, 0.75)
+            else:
+                q, levels = forecasts[t].quantiles, forecasts[t].levels
+            sold, lost, wasted, left = trade_day(p, st, master, book, world, t, demand[:, t], state.on_hand, q, levels,
+                                                 forecasts[t].mean[:, 0].astype(np.float64))  # fmt: skip
+            log["sold"][:, t], log["lost"][:, t], log["wasted"][:, t], log["stock_end"][:, t] = sold, lost, wasted, left
+        _note(progress, f"replayed prices of {day_to_date(state.day)}")
+    if lines is not None:
+        lines.update({p: per_line(books[p], logs[p], stock[p], demand, master, world) for p in MARKDOWN_POLICIES})
+    return {p: markdown_summary(books[p], logs[p], stock[p], demand, master, world) for p in MARKDOWN_POLICIES}
 
 
 def _fitted(forecaster, history: DailyPanel, seed: int, demand: str, progress):
@@ -268,10 +342,13 @@ def replay_to_folder(
     seed: int = 0,
     demand: str = "recovered",
     progress: Callable[[str], None] | None = None,
+    markdowns: bool = False,
+    response_scale: float = 1.0,
 ) -> ReplayResult:
     """The job of `freshcast replay`: replay the `demand` of the days of `actuals` after
     `history` through the default policies on ASSUMED master data and write summary.json and
-    log.parquet into folder `out` (swapped in whole)."""
+    log.parquet into folder `out` (swapped in whole); with `markdowns`, markdown pricing too
+    (summary.json's `markdown_policies`)."""
     from ..data import load_history_with_actuals
 
     with Step(f"loading history {history} and actuals {actuals}", progress):
@@ -281,12 +358,14 @@ def replay_to_folder(
     master = assume_master_data(panel.until(first_day - 1))
     _note(progress, master.notes[0])
     with Step(f"replaying {days} day(s)", progress):
-        result = replay(panel, first_day, master=master, seed=seed, demand=demand, progress=progress)
+        result = replay(panel, first_day, master=master, seed=seed, demand=demand, progress=progress,
+                        markdowns=markdowns, response_scale=response_scale)  # fmt: skip
     about = {
         "first_day": str(day_to_date(first_day)),
         "last_day": str(day_to_date(panel.last_day)),
         "series": panel.n_series,
         "assumptions": master.notes,
+        **({"response_scale": response_scale, "markdown_evening_hour": EVENING_HOUR} if markdowns else {}),
     }
     write_replay(result, Path(out), about)
     return result
@@ -300,6 +379,8 @@ def write_replay(result: ReplayResult, out: Path, about: dict) -> None:
         write_table(result.log, tmp / "log.parquet")
         summary = {"demand": result.demand, **about, "baselines_chosen_on": result.baselines_chosen,
                    "policies": result.summary}  # fmt: skip
+        if result.markdowns is not None:
+            summary["markdown_policies"] = result.markdowns
         write_text(tmp / "summary.json", json.dumps(_no_nan(summary), indent=2, allow_nan=False))
 
 

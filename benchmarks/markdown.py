@@ -1,0 +1,157 @@
+"""Markdown benchmark: ordering and pricing replayed together on real (recovered) demand, for
+all 50,000 series of the shared data, on the last two weeks (2024-06-05..11 and 06-12..18,
+each with the history before it), with the simulator's price response at 0.5, 1 and 1.5 times
+the one freshcast estimated from that history (the optimizer always plans with the estimate).
+
+Every markdown policy of `freshcast replay --markdowns` (no_markdown, last_day_30,
+ladder_30_60, optimizer, hindsight) with freshcast's orders: gross margin, waste %, fill rate,
+markdown spend, label changes, total cost, and paired bootstrap 95% intervals over series of
+the optimizer's margin and waste against no_markdown and against the best rule. Master data
+are freshcast's documented assumptions. Also the optimizer's markdown planning time per day.
+
+    python benchmarks/markdown.py --json benchmarks/markdown.json
+
+The evening's pace weight was chosen with the same script on an earlier window of four cities:
+
+    python benchmarks/markdown.py --data <cities 3, 6, 12, 13> --windows 2024-05-29:2024-06-04 --scales 1 --pace 0
+    ... --pace 0.5, --pace 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import date
+
+import numpy as np
+from daily import DEFAULT_DATA, _day
+
+RULES = ("no_markdown", "last_day_30", "ladder_30_60")
+BOOTSTRAP = 1000
+
+
+def interval(a: np.ndarray, b: np.ndarray, seed: int = 0) -> list[float]:
+    """Paired bootstrap 95% interval over lines of sum(a) - sum(b)."""
+    rng = np.random.default_rng(seed)
+    d = a - b
+    draws = [d[rng.integers(0, len(d), len(d))].sum() for _ in range(BOOTSTRAP)]
+    return [float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))]
+
+
+def waste_interval(a: dict, b: dict, seed: int = 0) -> list[float]:
+    """Paired bootstrap 95% interval over lines of the relative change of waste % (a vs b)."""
+    rng = np.random.default_rng(seed)
+    n = len(a["wasted"])
+    out = []
+    for _ in range(BOOTSTRAP):
+        i = rng.integers(0, n, n)
+        wa, wb = a["wasted"][i].sum() / a["received"][i].sum(), b["wasted"][i].sum() / b["received"][i].sum()
+        out.append(wa / wb - 1)
+    return [float(np.quantile(out, 0.025)), float(np.quantile(out, 0.975))]
+
+
+def run_window(panel, first: int, last: int, scales, pace: float | None, say) -> dict:
+    from freshcast.forecast import DailyForecaster
+    from freshcast.forecast.price_response import PriceResponse
+    from freshcast.optimize import markdown
+    from freshcast.optimize.master import assume_master_data
+    from freshcast.simulate.policies import Optimizer
+    from freshcast.simulate.replay import REPLAY_FORECASTER, _run_markdowns, price_world
+    from freshcast.simulate.scoring import served_demand
+
+    whole = panel.until(last)
+    history = whole.until(first - 1)
+    T = last - first + 1
+    master = assume_master_data(history)
+    t0 = time.perf_counter()
+    forecasts = DailyForecaster(**REPLAY_FORECASTER, seed=0).fit(history).predict_each_day(whole, first, T)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    response = PriceResponse().fit(history)
+    response_s = time.perf_counter() - t0
+    demand = served_demand(whole, first, "recovered")
+    out = {"forecaster_s": fit_s, "price_response_s": response_s, "pooled_elasticity": response.pooled_["elasticity"],
+           "scales": {}}  # fmt: skip
+    planning = []
+    original = markdown._plan
+
+    def timed(*args):
+        t = time.perf_counter()
+        result = original(*args)
+        planning.append((len(args[0]), time.perf_counter() - t))
+        return result
+
+    markdown._plan = timed
+    try:
+        for scale in scales:
+            world = price_world(whole, first, history, scale, response)
+            if pace is not None:
+                world.pace_weight = pace
+            lines = {}
+            t0 = time.perf_counter()
+            summary = _run_markdowns(whole, first, demand, master, Optimizer(), forecasts, world, None, lines)
+            run_s = time.perf_counter() - t0
+            best_rule = max(RULES[1:], key=lambda r: summary[r]["gross_margin"])
+            best = max(RULES, key=lambda r: summary[r]["gross_margin"])
+            opt, hind = summary["optimizer"]["gross_margin"], summary["hindsight"]["gross_margin"]
+            gap = hind - summary[best]["gross_margin"]
+            row = {
+                "policies": summary,
+                "run_s": run_s,
+                "best_sticker_rule": best_rule,
+                "best_rule": best,
+                "margin_gap_closed": (opt - summary[best]["gross_margin"]) / gap if gap > 0 else float("nan"),
+                "optimizer_waste_vs_no_markdown": summary["optimizer"]["waste_pct"] / summary["no_markdown"]["waste_pct"] - 1,
+                "bootstrap_95": {
+                    "margin_optimizer_minus_no_markdown": interval(lines["optimizer"]["gross_margin"],
+                                                                   lines["no_markdown"]["gross_margin"]),
+                    f"margin_optimizer_minus_{best_rule}": interval(lines["optimizer"]["gross_margin"],
+                                                                   lines[best_rule]["gross_margin"]),
+                    "waste_pct_optimizer_vs_no_markdown": waste_interval(lines["optimizer"], lines["no_markdown"]),
+                },
+            }  # fmt: skip
+            out["scales"][str(scale)] = row
+            say(f"  scale {scale}: " + ", ".join(f"{k} margin {v['gross_margin']:,.0f} waste {v['waste_pct']:.2f}%"
+                                                  for k, v in summary.items()) + f" ({run_s:.0f} s)")  # fmt: skip
+    finally:
+        markdown._plan = original
+    n_lines = max(n for n, _ in planning)
+    full = [s for n, s in planning if n == n_lines]
+    out["optimizer_plan_s_per_day"] = {"lines": n_lines, "median": float(np.median(full)), "max": float(np.max(full))}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--windows", default="2024-06-05:2024-06-11,2024-06-12:2024-06-18")
+    parser.add_argument("--scales", default="0.5,1,1.5")
+    parser.add_argument("--pace", type=float, default=None, help="the evening's pace weight (default: freshcast's)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    from freshcast.data import load_history
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    panel = load_history(args.data)
+    say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
+    scales = [float(s) for s in args.scales.split(",")]
+    result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": platform.processor() or platform.machine(),
+              "data": args.data, "series": panel.n_series, "windows": {}}  # fmt: skip
+    for window in args.windows.split(","):
+        a, b = window.split(":")
+        say(f"window {a} .. {b}")
+        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, args.pace, say)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

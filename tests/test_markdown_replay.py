@@ -1,0 +1,99 @@
+"""Ordering and markdown pricing replayed together, on the embedded sample."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from freshcast.cli import app
+from freshcast.data import load_history, sample_path
+from freshcast.data.dates import day_number
+from freshcast.forecast import DailyForecaster
+from freshcast.forecast.price_response import PriceResponse
+from freshcast.simulate.markdowns import MARKDOWN_POLICIES, day_pace, rule_depths
+from freshcast.simulate.policies import Optimizer
+from freshcast.simulate.replay import REPLAY_QUANTILES, replay
+
+FIRST = "2024-06-12"
+KEYS = ("gross_margin", "waste_pct", "units_wasted", "fill_rate", "markdown_spend", "label_changes", "total_cost")
+
+
+@pytest.fixture(scope="module")
+def setup():
+    panel = load_history(sample_path())
+    first = day_number(FIRST)
+    history = panel.until(first - 1)
+    model = DailyForecaster(quantiles=REPLAY_QUANTILES, n_estimators=30, seed=0).fit(history)
+    response = PriceResponse(min_support_days=50, min_support_products=3).fit(history)
+    return panel, first, model, response
+
+
+def run(setup, scale=1.0):
+    panel, first, model, response = setup
+    return replay(panel, first, model, policies=[Optimizer()], baselines=False, hindsight=False, log=False,
+                  markdowns=True, response_scale=scale, response=response)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def result(setup):
+    return run(setup)
+
+
+def test_every_markdown_policy_reported_and_units_conserved(result):
+    md = result.markdowns
+    assert set(md) == set(MARKDOWN_POLICIES)
+    for name, row in md.items():
+        assert all(np.isfinite(row[k]) for k in KEYS), name
+        balance = row["units_received"] - row["units_sold"] - row["units_wasted"] - row["units_ending_stock"]
+        assert abs(balance) < 1e-6 * row["units_received"], name
+        assert abs(row["units_demanded"] - row["units_sold"] - row["units_lost"]) < 1e-6 * row["units_demanded"]
+    assert md["no_markdown"]["markdown_spend"] == 0 and md["no_markdown"]["label_changes"] == 0
+    assert md["last_day_30"]["markdown_spend"] > 0 and md["ladder_30_60"]["label_changes"] > 0
+
+
+def test_no_markdown_replays_the_orders_exactly(result):
+    plain, md = result.summary["optimizer"], result.markdowns["no_markdown"]
+    for k in ("units_sold", "units_wasted", "units_lost", "units_received"):
+        assert md[k] == pytest.approx(plain[k], rel=1e-9), k
+
+
+def test_markdowns_lower_waste_and_hindsight_earns_most(result):
+    md = result.markdowns
+    assert md["hindsight"]["units_wasted"] < md["no_markdown"]["units_wasted"]
+    assert md["optimizer"]["units_wasted"] <= md["no_markdown"]["units_wasted"]
+    assert md["hindsight"]["gross_margin"] >= max(md[p]["gross_margin"] for p in MARKDOWN_POLICIES if p != "hindsight")
+
+
+def test_a_stronger_simulated_response_makes_the_rules_sell_more(setup, result):
+    stronger = run(setup, 1.5).markdowns
+    for rule in ("last_day_30", "ladder_30_60"):
+        assert stronger[rule]["units_demanded"] > result.markdowns[rule]["units_demanded"]
+    assert stronger["no_markdown"]["units_demanded"] == pytest.approx(result.markdowns["no_markdown"]["units_demanded"])
+
+
+def test_rules_and_pace():
+    on_hand = np.array([[1.0, 0, 0], [0, 2.0, 0], [0, 0, 3.0]])
+    day, evening = rule_depths("ladder_30_60", on_hand)
+    assert list(day) == [0.3, 0.3, 0.0] and evening[0] == 0.6 and np.isnan(evening[1:]).all()
+    day, evening = rule_depths("last_day_30", on_hand)
+    assert list(day) == [0.3, 0.0, 0.0] and np.isnan(evening).all()
+    pace = day_pace(np.array([2.0, 1.0, 1.0]), np.array([0.0, 0.0, 0.5]), np.array([1.0, 2.0, 2.0]), 1.0)
+    assert list(pace) == pytest.approx([2.0, 0.5, 1.0])  # a day that ran out sold at least at pace
+
+
+def test_replay_cli_markdowns(tmp_path):
+    import pandas as pd
+
+    df = pd.read_parquet(sample_path())
+    cut = pd.Timestamp("2024-06-15").date()
+    df[df.dt <= cut].to_parquet(tmp_path / "h.parquet")
+    df[df.dt > cut].to_parquet(tmp_path / "a.parquet")
+    out = tmp_path / "r"
+    res = CliRunner().invoke(app, ["replay", "--history", str(tmp_path / "h.parquet"), "--actuals",
+                                   str(tmp_path / "a.parquet"), "--out", str(out), "--markdowns", "--response-scale", "1.5"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["markdown_policies"]) == set(MARKDOWN_POLICIES)
+    assert all(k in row for row in summary["markdown_policies"].values() for k in KEYS)
+    assert summary["response_scale"] == 1.5
