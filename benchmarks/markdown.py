@@ -14,7 +14,7 @@ are freshcast's documented assumptions. Also the optimizer's markdown planning t
 The evening's pace weight was chosen with the same script on an earlier window of four cities:
 
     python benchmarks/markdown.py --data <cities 3, 6, 12, 13> --windows 2024-05-29:2024-06-04 --scales 1 --pace 0
-    ... --pace 0.5, --pace 1
+    ... --pace 0.5, --pace 1 (then, with the pace weight 1: --scales 1 --spread 0, 0.25, 0.5, 1)
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def waste_interval(a: dict, b: dict, seed: int = 0) -> list[float]:
     return [float(np.quantile(out, 0.025)), float(np.quantile(out, 0.975))]
 
 
-def run_window(panel, first: int, last: int, scales, pace: float | None, say) -> dict:
+def run_window(panel, first: int, last: int, scales, pace: float | None, spread: float | None, say) -> dict:
     from freshcast.forecast import DailyForecaster
     from freshcast.forecast.price_response import PriceResponse
     from freshcast.optimize import markdown
@@ -90,6 +90,8 @@ def run_window(panel, first: int, last: int, scales, pace: float | None, say) ->
             world = price_world(whole, first, history, scale, response)
             if pace is not None:
                 world.pace_weight = pace
+            if spread is not None:
+                world.evening_spread = spread
             lines = {}
             t0 = time.perf_counter()
             summary = _run_markdowns(whole, first, demand, master, Optimizer(), forecasts, world, None, lines)
@@ -130,6 +132,7 @@ def main() -> None:
     parser.add_argument("--windows", default="2024-06-05:2024-06-11,2024-06-12:2024-06-18")
     parser.add_argument("--scales", default="0.5,1,1.5")
     parser.add_argument("--pace", type=float, default=None, help="the evening's pace weight (default: freshcast's)")
+    parser.add_argument("--spread", type=float, default=None, help="the evening forecast's spread (default: freshcast's)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     from freshcast.data import load_history
@@ -146,7 +149,7 @@ def main() -> None:
     for window in args.windows.split(","):
         a, b = window.split(":")
         say(f"window {a} .. {b}")
-        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, args.pace, say)
+        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, args.pace, args.spread, say)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)
