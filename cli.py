@@ -223,6 +223,8 @@ def replay(
     _use_threads(threads)
     if demand not in DEMAND_KINDS:
         raise typer.BadParameter(f"'{demand}' is not one of {', '.join(DEMAND_KINDS)}", param_hint="--demand")
+    if response_scale != 1.0 and not markdowns:
+        raise typer.BadParameter("only means something with --markdowns", param_hint="--response-scale")
     with _writing((out, "replay")):
         try:
             result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say,
@@ -230,6 +232,10 @@ def replay(
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(replay_text(result.summary))
+    if result.markdowns is not None:
+        print("markdowns (with freshcast's orders): gross margin, waste %, label changes")
+        for name, row in result.markdowns.items():
+            print(f"  {name:<14} {row['gross_margin']:>14,.2f} {row['waste_pct']:>8.2f} {row['label_changes']:>10,}")
     _say(f"wrote {out / 'summary.json'} and {out / 'log.parquet'}")
 
 

@@ -76,7 +76,7 @@ def plan_markdowns(
         no evening step).
     borrowed : response of a day's demand to yesterday's log price (>= 0; `PriceResponse`'s
         `log_price_yesterday`); a discount today lowers tomorrow's demand by r ** borrowed.
-    store, max_changes : at most `max_changes` label changes per store (the largest gains).
+    store, max_changes : at most `max_changes` markdown changes per store (the largest gains).
     planned_ratio (n,) : price / regular price the forecast assumed (a central promotion;
         default 1): a markdown step prices at the lower of it and the step's price, and
         demand moves by (that price / the planned one) ** elasticity.

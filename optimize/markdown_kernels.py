@@ -8,8 +8,9 @@ always the youngest of the stock: the number left is the whole state of the stoc
 by ``lift[i, j]`` (relative to the planned price) at ladder step j, and by
 ``carry[i, j]`` on the day after a day at step j (demand borrowed by yesterday's discount).
 
-Rules: the day's markdown step never goes back up while the stock lasts (a markdown only
-deepens), and the step in force may always stay; a deeper step must be allowed for the line
+Rules: the day's markdown step never goes back up while the batch it was set for lasts (a
+markdown only deepens; it ends the evening that batch, the oldest, expires, and the label may
+then return to the regular price), and the step in force may always stay; a deeper step must be allowed for the line
 (``allowed``: supported by the data, not above the regular price) and may price below the
 unit cost only on a day when some units expire that evening; a deeper evening step (from the hour after which ``evening_share`` of
 the day's demand is still to come) only on such a day, for the evening, and not below the
@@ -66,7 +67,7 @@ def _solve_line(on_hand, demand, lift, carry, price, cost, salvage, allowed, eve
         for g in range(GRID - 1 if t == 0 else 0, GRID):  # day 0 starts with all the stock ...
             s = g * step
             expiring = s > younger[t] + 1e-9
-            for j in range(first_step, first_step + 1 if t == 0 else J_max):  # ... at the step in force
+            for j in range(first_step if t == 0 else 0, first_step + 1 if t == 0 else J_max):  # ... at the step in force
                 best, best_w, best_d, best_e = -1e300, 0.0, -1, -1
                 for d in range(j, J_max):
                     if d > j and (not allowed[d] or (price[d] < cost and not expiring)):
@@ -89,7 +90,8 @@ def _solve_line(on_hand, demand, lift, carry, price, cost, salvage, allowed, eve
                             left = s - sold
                             wasted = max(left - younger[t], 0.0)
                             nxt = left - wasted
-                            then = first_step if revert and t == 0 else d
+                            # a markdown ends with the batch it was for (the oldest, which expires first)
+                            then = 0 if expiring else (first_step if revert and t == 0 else d)
                             value += revenue + wasted * salvage + _interp(V[t + 1, :, then], nxt, step)
                             waste += wasted + _interp(W[t + 1, :, then], nxt, step)
                         value /= K

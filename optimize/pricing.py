@@ -62,7 +62,7 @@ def plan_prices(
     of every store x product of the forecast. `evening_hour` allows a deeper evening step from
     that hour on a day when units expire; the share of the day's demand left then comes from
     `hourly_forecast` (`freshcast forecast --level hour`) or, without it, even demand over shop
-    hours 06-22. Prices of the feed are valid from midnight (the evening step from its hour) in
+    hours 06-22. Returns of ended markdowns are not capped by `max_changes`. Prices of the feed are valid from midnight (the evening step from its hour) in
     `timezone` (an IANA name like Europe/Berlin), written ISO-8601 with the offset."""
     distribution = read_forecast(forecast)
     lines = distribution.lines()
@@ -88,6 +88,9 @@ def plan_prices(
     regular = master.regular_price
     shown, batch_expiry = _current_labels(current, lines, regular)
     ladder = np.asarray(ladder, np.float64)
+    above = shown > regular + 1e-9
+    if above.any():
+        notes.append(f"{int(above.sum())} label(s) show more than the regular price: set back to it")
     depth_shown = np.clip(1 - shown / np.where(regular > 0, regular, 1), 0, None)
     ended = (depth_shown > 1e-9) & (batch_expiry >= 0) & ((batch_expiry < day0) | ~_held_expiring(held, batch_expiry - day0))
     floor = np.where(ended, 0.0, depth_shown)
@@ -102,7 +105,7 @@ def plan_prices(
     plan = plan_markdowns(quantiles, distribution.levels, held, master, elasticity, deepest, depth_in_force=floor,
                           evening_share=share, borrowed=borrowed, ladder=ladder, store=lines[STORE].to_numpy(),
                           max_changes=max_changes)  # fmt: skip
-    decisions = _decisions(lines, day0, master, held, shown, floor, plan, ended)
+    decisions = _decisions(lines, day0, master, held, shown, floor, plan, ended, above)
     changes = _changes(decisions, day0, evening_hour, zone)
     return PricePlan(changes, decisions, day0, notes)
 
@@ -128,10 +131,12 @@ def _response(response, products: pd.DataFrame, lines: pd.DataFrame, source: str
         category = products.set_index(PRODUCT)[CATEGORY].reindex(lines[PRODUCT]).to_numpy()
     else:
         category = np.full(len(lines), -1)  # no category: the pooled response ...
-        about += " (no first_category_id in products: the pooled response)"
+        about += (" (no first_category_id in products: the pooled response, no deeper than the median "
+                  "category with its own estimate)")
     deepest = fitted.deepest(category)
-    if CATEGORY not in products.columns:  # ... no deeper than most categories' data reached
-        deepest = np.full(len(lines), float(np.median(fitted.table_["deepest_discount"])))
+    if CATEGORY not in products.columns:  # ... no deeper than most estimated categories' data reached
+        own = fitted.table_.loc[fitted.table_["estimated"].astype(bool), "deepest_discount"]
+        deepest = np.full(len(lines), float(np.median(own)) if len(own) else fitted.deepest_pooled_)
     borrowed = fitted.neighbours_.get("log_price_yesterday", {"coef": 0.0})["coef"]
     return fitted.elasticity(category), deepest, max(borrowed, 0.0), about
 
@@ -148,7 +153,7 @@ def _current_labels(current: pd.DataFrame, lines: pd.DataFrame, regular: np.ndar
     if "expiry_date" in current:
         e = current["expiry_date"].to_numpy()
         expiry[pos[found]] = np.where(e[found] == tables.NOT_A_DAY, -1, e[found])
-    return np.minimum(shown, regular), expiry
+    return shown, expiry
 
 
 def _dates_or_empty(text: pd.Series, source: str, column: str) -> np.ndarray:
@@ -191,7 +196,7 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     return np.where(sums["yhat"].to_numpy() > 0, sums["late"].to_numpy() / sums["yhat"].to_numpy(), 0.0)
 
 
-def _decisions(lines, day0, master, held, shown, floor, plan, ended) -> pd.DataFrame:
+def _decisions(lines, day0, master, held, shown, floor, plan, ended, above) -> pd.DataFrame:
     """One row per line: the stock, the price shown and chosen, the expected waste and revenue
     with and without the change, and the reason."""
     reason = np.full(len(lines), "", object)
@@ -206,6 +211,8 @@ def _decisions(lines, day0, master, held, shown, floor, plan, ended) -> pd.DataF
                 parts.append(f"expected waste {plan.expected_waste_kept[i]:.2f} -> {plan.expected_waste[i]:.2f} units, "
                              f"expected revenue {plan.gain[i]:+.2f}")  # fmt: skip
             reason[i] = "; ".join(parts)
+        elif above[i]:
+            reason[i] = "the label showed more than the regular price"
         elif held[i].sum() <= 0:
             reason[i] = "no stock on hand"
         elif floor[i] > 0:
@@ -221,7 +228,7 @@ def _decisions(lines, day0, master, held, shown, floor, plan, ended) -> pd.DataF
         "evening_price": np.round(plan.evening_price, 4), "evening_markdown_pct": np.round(plan.evening_depth * 100, 2),
         "expected_waste": plan.expected_waste, "expected_waste_without": plan.expected_waste_kept,
         "expected_revenue": plan.expected_revenue, "expected_revenue_without": plan.expected_revenue_kept,
-        "changes_label": plan.changed | ended, "reason": reason,
+        "changes_label": plan.changed | ended | above, "reason": reason,
         "batch_expiry": day_to_date(day0 + _oldest(held)).astype("datetime64[s]"),
     })  # fmt: skip
 

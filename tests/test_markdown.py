@@ -125,3 +125,15 @@ def test_deterministic():
     a, b = run(on_hand, q, el, deepest), run(on_hand, q, el, deepest)
     assert np.array_equal(a.depth, b.depth) and np.array_equal(a.expected_revenue, b.expected_revenue)
     assert LADDER[0] == 0
+
+
+def test_a_fresher_batch_does_not_stop_the_markdown_of_the_old_one():
+    # the markdown ends with the batch it is for, so younger stock does not have to carry it
+    n = 5
+    on_hand = np.zeros((n, 4))
+    on_hand[:, 0] = 10.0  # expires tonight, demand about 4 a day
+    alone = run(on_hand.copy(), quantiles(np.full(n, 4.0), 4, 0.4), np.full(n, -2.0), np.full(n, 0.5))
+    on_hand[:, 3] = 8.0  # a fresh batch that keeps three more days
+    both = run(on_hand, quantiles(np.full(n, 4.0), 4, 0.4), np.full(n, -2.0), np.full(n, 0.5))
+    assert np.all(alone.depth > 0) and np.all(both.depth > 0)
+    assert np.all(both.expected_waste < both.expected_waste_kept)

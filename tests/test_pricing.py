@@ -119,3 +119,14 @@ def test_bad_tables_named(tmp_path):
     assert run.exit_code == 2 and "time zone" in run.output
     run = CliRunner().invoke(app, args(d, "p3", "--ladder", "10,20"))
     assert run.exit_code == 2
+
+
+def test_a_label_above_the_regular_price_is_set_back(tmp_path):
+    d = inputs(tmp_path, stock_scale=0.05)
+    labels = pd.read_csv(d / "labels.csv")
+    labels.loc[0, "price"] = 1.5
+    labels.to_csv(d / "labels.csv", index=False)
+    plan = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    row = plan.changes[(plan.changes.store_id == labels.store_id[0]) & (plan.changes.product_id == labels.product_id[0])]
+    assert len(row) == 1 and row.current_price.iat[0] == 1.5 and row.new_price.iat[0] == 1.0
+    assert any("more than the regular price" in n for n in plan.notes)
