@@ -148,11 +148,13 @@ def _refuse(path, df: pd.DataFrame, column: str, rows: np.ndarray, problem: str)
     raise DataError(source_name(path), problems.lines())
 
 
-def read_products(path) -> pd.DataFrame:
-    df = read_table(path, PRODUCTS, PRODUCTS_OPTIONAL, keys=("product_id",))
+def read_products(path, source: str | None = None) -> pd.DataFrame:
+    """The products table; `source` names it in errors (default: the path)."""
+    source = source or source_name(path)
+    df = read_table(path, PRODUCTS, PRODUCTS_OPTIONAL, keys=("product_id",), source=source)
     above = (df["salvage_value"] > df["unit_cost"]).to_numpy()
     if above.any():
-        _refuse(path, df, "salvage_value", above, "is above unit_cost")
+        _refuse(source, df, "salvage_value", above, "is above unit_cost")
     if "holding_cost" not in df:
         df["holding_cost"] = 0.01 * df["unit_cost"]
     return df

@@ -122,6 +122,13 @@ def plan_markdowns(
     )  # fmt: skip
 
 
+def oldest_expiry(on_hand: np.ndarray) -> np.ndarray:
+    """Days from day 0 to the expiry of the oldest units of each line's stock by expiry (0
+    without stock)."""
+    held = on_hand > 0
+    return np.where(held.any(axis=1), held.argmax(axis=1), 0)
+
+
 def _top_per_store(store: np.ndarray, gain: np.ndarray, changed: np.ndarray, limit: int) -> np.ndarray:
     """The changes kept: per store, the `limit` with the largest gain (ties: the first line)."""
     order = np.lexsort((np.arange(len(store)), -gain, store))

@@ -27,7 +27,7 @@ from ..data.contract import PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
-from .markdown import LADDER, plan_markdowns
+from .markdown import LADDER, oldest_expiry, plan_markdowns
 from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays
 
 LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", ">= 0")}
@@ -68,8 +68,8 @@ def plan_prices(
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
                                                 labels=labels).items()}  # fmt: skip
-    raw_products = tables.read_frame(products) if not isinstance(products, pd.DataFrame) else products
-    products_table = tables.read_products(products)
+    raw_products = tables.read_frame(products)  # with the optional pricing columns the check drops
+    products_table = tables.read_products(raw_products, source=name["products"])
     stock = tables.read_on_hand(on_hand)
     current = tables.read_table(labels, LABELS, LABELS_OPTIONAL, keys=(STORE, PRODUCT), source=name["labels"])
     if "expiry_date" in current:
@@ -129,14 +129,13 @@ def _response(response, products: pd.DataFrame, lines: pd.DataFrame, source: str
                  "first_category_id where the products table has it; estimate your own with freshcast price-response")
     if CATEGORY in products.columns:
         category = products.set_index(PRODUCT)[CATEGORY].reindex(lines[PRODUCT]).to_numpy()
-    else:
-        category = np.full(len(lines), -1)  # no category: the pooled response ...
-        about += (" (no first_category_id in products: the pooled response, no deeper than the median "
-                  "category with its own estimate)")
-    deepest = fitted.deepest(category)
-    if CATEGORY not in products.columns:  # ... no deeper than most estimated categories' data reached
+        deepest = fitted.deepest(category)
+    else:  # the pooled response, no deeper than most estimated categories' data reached
+        category = np.full(len(lines), -1)
         own = fitted.table_.loc[fitted.table_["estimated"].astype(bool), "deepest_discount"]
         deepest = np.full(len(lines), float(np.median(own)) if len(own) else fitted.deepest_pooled_)
+        about += (" (no first_category_id in products: the pooled response, no deeper than the median "
+                  "category with its own estimate)")
     borrowed = fitted.neighbours_.get("log_price_yesterday", {"coef": 0.0})["coef"]
     return fitted.elasticity(category), deepest, max(borrowed, 0.0), about
 
@@ -229,14 +228,8 @@ def _decisions(lines, day0, master, held, shown, floor, plan, ended, above) -> p
         "expected_waste": plan.expected_waste, "expected_waste_without": plan.expected_waste_kept,
         "expected_revenue": plan.expected_revenue, "expected_revenue_without": plan.expected_revenue_kept,
         "changes_label": plan.changed | ended | above, "reason": reason,
-        "batch_expiry": day_to_date(day0 + _oldest(held)).astype("datetime64[s]"),
+        "batch_expiry": day_to_date(day0 + oldest_expiry(held)).astype("datetime64[s]"),
     })  # fmt: skip
-
-
-def _oldest(held: np.ndarray) -> np.ndarray:
-    """Days from the plan day to the expiry of the oldest units held (0 without stock)."""
-    has = held > 0
-    return np.where(has.any(axis=1), has.argmax(axis=1), 0)
 
 
 def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone: ZoneInfo) -> pd.DataFrame:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..optimize import kernels as K
-from ..optimize.markdown import LADDER, plan_markdowns
+from ..optimize.markdown import LADDER, oldest_expiry, plan_markdowns
 from ..optimize.master import MasterData
-from .scoring import ending_stock, following_demand
+from .scoring import ending_stock, following_demand, held_by_expiry
 
 EVENING_HOUR = 19
 MARKDOWN_POLICIES = ("no_markdown", "last_day_30", "ladder_30_60", "optimizer", "hindsight")
@@ -67,8 +67,7 @@ def rule_depths(name: str, on_hand: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 class MarkdownBook:
     """One markdown policy's prices and money over the replay."""
 
-    def __init__(self, name: str, n: int, T: int):
-        self.name = name
+    def __init__(self, n: int, T: int):
         self.floor = np.zeros(n)  # depth in force (only deepens while its batch lasts)
         self.floor_batch = np.full(n, -1)  # absolute expiry day of the batch it is for
         self.shown = np.zeros(n)  # depth shown at the end of the previous day
@@ -86,9 +85,7 @@ class MarkdownBook:
 
     def set_floor(self, depth: np.ndarray, on_hand: np.ndarray, t: int) -> None:
         deeper = depth > self.floor + 1e-12
-        held = on_hand > 0
-        oldest = np.where(held.any(axis=1), held.argmax(axis=1), 0)
-        self.floor_batch[deeper] = t + oldest[deeper]
+        self.floor_batch[deeper] = t + oldest_expiry(on_hand)[deeper]
         self.floor[deeper] = depth[deeper]
 
     def count(self, day: np.ndarray, evening: np.ndarray) -> None:
@@ -137,7 +134,7 @@ def _plan(policy, world, t, on_hand, master, quantiles, levels, floor, evening, 
     el = world.elasticity[rows] * (world.scale if policy == "hindsight" else 1.0)  # the hindsight knows the truth
     borrowed = 0.0 if policy == "hindsight" else world.borrowed
     return plan_markdowns(quantiles, levels, on_hand, master, el, world.deepest[rows], depth_in_force=floor,
-                          evening_share=None if evening else world.evening_share[rows], borrowed=borrowed,
+                          evening_share=world.evening_share[rows], borrowed=borrowed,
                           ladder=LADDER, planned_ratio=world.logged[rows, t], evening=evening)  # fmt: skip
 
 
@@ -162,13 +159,14 @@ def trade_day(policy: str, stock: np.ndarray, master: MasterData, book: Markdown
     r_day = np.minimum(r_log, 1.0 - day_depth)
     power = world.scale * world.elasticity
     share = world.evening_share
-    sold1, lost1 = K.sell_part(stock, S, t, demand * (1 - share) * (r_day / r_log) ** power)
+    first = demand * (1 - share) * (r_day / r_log) ** power
+    sold1, lost1 = K.sell_part(stock, S, t, first)
     if policy in ("optimizer", "hindsight"):
         pace = np.ones(len(demand))
         if policy == "optimizer" and world.pace_weight > 0:
             pace = day_pace(sold1, lost1, mean * (1 - share) * (r_day / r_log) ** world.elasticity, world.pace_weight)
-        evening_depth = evening_price(policy, world, t, _on_hand(stock, S, t), master, quantiles, levels, day_depth,
-                                      pace)  # fmt: skip
+        evening_depth = evening_price(policy, world, t, held_by_expiry(stock, S, t), master, quantiles, levels,
+                                      day_depth, pace)  # fmt: skip
     r_eve = np.where(np.isfinite(evening_depth), np.minimum(r_day, 1.0 - np.nan_to_num(evening_depth)), r_day)
     second = demand * share * (r_eve / r_log) ** power
     sold2, lost2 = K.sell_part(stock, S, t, second)
@@ -176,16 +174,9 @@ def trade_day(policy: str, stock: np.ndarray, master: MasterData, book: Markdown
     price = master.regular_price
     book.revenue += price * (sold1 * r_day + sold2 * r_eve)
     book.spend += price * (sold1 * (r_log - r_day) + sold2 * (r_log - r_eve))
-    book.demanded[:, t] = demand * (1 - share) * (r_day / r_log) ** power + second
+    book.demanded[:, t] = first + second
     book.count(1 - r_day / r_log, np.where(np.isfinite(evening_depth), 1 - r_eve / r_log, np.nan))
     return sold1 + sold2, lost1 + lost2, wasted, left_end
-
-
-def _on_hand(stock: np.ndarray, shelf: np.ndarray, t: int) -> np.ndarray:
-    """(n, longest shelf life) units held on day t by expiry day (0 = t), arrived ones only."""
-    e = np.arange(int(shelf.max()))[None, :]
-    col = np.minimum(t + e, stock.shape[1] - 1)
-    return np.where(e < shelf[:, None], stock[np.arange(len(stock))[:, None], col], 0.0)
 
 
 def markdown_summary(book: MarkdownBook, log: dict, stock: np.ndarray, demand: np.ndarray, master: MasterData,

@@ -31,7 +31,7 @@ from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, weekly_extend
 from .hindsight import hindsight_plan
-from .scoring import following_demand, ranked, served_demand, summarise
+from .scoring import following_demand, held_by_expiry, ranked, served_demand, summarise
 from .markdowns import (EVENING_HOUR, MARKDOWN_POLICIES, MarkdownBook, PriceWorld, demand_ahead, markdown_summary,
                         per_line, trade_day)  # fmt: skip
 from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Optimizer, Policy, RuleOfThumb, default_policies
@@ -171,7 +171,7 @@ def _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, 
     opening, received = _opening_stock(panel, first_day, master, T)
     stock = {p: opening.copy() for p in MARKDOWN_POLICIES}
     logs = {p: {f: np.full((n, T), np.nan) for f in _LOG} for p in MARKDOWN_POLICIES}
-    books = {p: MarkdownBook(p, n, T) for p in MARKDOWN_POLICIES}
+    books = {p: MarkdownBook(n, T) for p in MARKDOWN_POLICIES}
     for log in logs.values():
         log["received"][:] = received
     for t in range(T):
@@ -409,15 +409,13 @@ def _split(stock: np.ndarray, shelf: np.ndarray, lead: np.ndarray, t: int) -> tu
     """Stock by expiry day (absolute) -> on hand by expiry (day 0 = t) and on order by
     arrival day. Units expiring on day e arrived on day e - shelf + 1."""
     n = len(shelf)
-    B, A = int(shelf.max()), int(lead.max())
+    A = int(lead.max())
     rows = np.arange(n)[:, None]
-    e = np.arange(B)[None, :]
-    on_hand = np.where(e < shelf[:, None], stock[rows, np.minimum(t + e, stock.shape[1] - 1)], 0.0)
     a = np.arange(1, A + 1)[None, :]
     col = np.minimum(t + a + shelf[:, None] - 1, stock.shape[1] - 1)
     on_order = np.zeros((n, A + 1))
     on_order[:, 1:] = np.where(a < lead[:, None], stock[rows, col], 0.0)
-    return np.ascontiguousarray(on_hand), on_order
+    return held_by_expiry(stock, shelf, t), on_order
 
 
 def _log_frame(panel: DailyPanel, first_day: int, demand: np.ndarray, logs: dict) -> pd.DataFrame:

@@ -42,6 +42,14 @@ def served_demand(panel: DailyPanel, first_day: int, kind: str = "recovered") ->
     return (panel.sales if kind == "observed" else recovered_demand(panel))[pos].astype(np.float64)
 
 
+def held_by_expiry(stock: np.ndarray, shelf: np.ndarray, t: int) -> np.ndarray:
+    """(n, longest shelf life) units held on day t by expiry (0 = t) from the replay's stock by
+    absolute expiry day: only units that have arrived (expiry within the shelf life)."""
+    e = np.arange(int(shelf.max()))[None, :]
+    col = np.minimum(t + e, stock.shape[1] - 1)
+    return np.ascontiguousarray(np.where(e < shelf[:, None], stock[np.arange(len(stock))[:, None], col], 0.0))
+
+
 def following_demand(demand: np.ndarray, shelf: np.ndarray) -> np.ndarray:
     """(n, longest shelf life) demand of the days after the replay, to sell the stock left
     against: the same weekday of the replay's last week (its last day if shorter)."""
