@@ -379,10 +379,9 @@ def plan_prices(
 
 def _ladder(text: str) -> tuple[float, ...]:
     """'0,10,20' (percent off) -> (0.0, 0.1, 0.2): starts at 0, deepens, below 100."""
-    depths = tuple(float(x) / 100 for x in text.split(","))
-    if depths[0] != 0 or any(b <= a for a, b in zip(depths, depths[1:])) or depths[-1] >= 1:
-        raise ValueError(f"'{text}' must start at 0 and deepen below 100, like 0,10,20,30")
-    return depths
+    from .nightly.config import ladder
+
+    return ladder(text.split(","))
 
 
 @app.command("master-data")
@@ -452,6 +451,61 @@ def demo(
     print(scores_text(scores))
     print(replay_text(summary))
     _say(f"wrote {out / 'forecast.parquet'}, {out / 'scores.csv'} and {out / 'replay'}/")
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option(help="The run's TOML config (freshcast init-config writes an example)")],
+    date: Annotated[
+        Optional[str], typer.Option(help="YYYY-MM-DD, the business day (default: the config's [run] date)")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo every stage, even those up to date")] = False,
+) -> None:
+    """The business day's batch: validate inputs, train or load the model, forecast, orders,
+    prices, export, each stage into <root>/<date>/<stage>/ with manifest.json and log.jsonl.
+    Rerunning a done day changes nothing; a killed run resumes. Exit codes: 0 done, 1 bad
+    input or failed stage, 2 usage or bad config, 75 another run holds the lock, 130/143
+    stopped by SIGINT/SIGTERM."""
+    from .errors import ConfigError, FreshcastError, Interrupted, RunLocked, one_line
+    from .nightly.run import run as run_batch
+
+    if date is not None:
+        from .data.dates import day_number
+
+        _checked(day_number, date, "--date")
+    progress = _say if sys.stderr.isatty() else None
+    try:
+        result = run_batch(config, date, force, progress)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2)
+    except RunLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(75)
+    except Interrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(128 + exc.signum)
+    except (FreshcastError, OSError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        raise typer.Exit(1)
+    done = ", ".join(result.redone) or "none (all up to date)"
+    print(f"{result.date}: all stages done; redone now: {done}; see {result.folder / 'manifest.json'}")
+
+
+@app.command("init-config")
+def init_config(
+    path: Annotated[Path, typer.Argument(help="Where to write the example config (a new file)")],
+) -> None:
+    """Write a commented example config for `freshcast run` that runs as is on the embedded
+    sample, with ASSUMED products, terms, stock and labels in freshcast_inputs/ beside it."""
+    from .errors import FreshcastError
+    from .nightly.example import write_example
+
+    try:
+        config, inputs = write_example(path)
+    except (FreshcastError, OSError) as exc:
+        _fail(exc)
+    _say(f"wrote {config} and {inputs}/; try: freshcast run --config {config}")
 
 
 def _version(value: bool) -> None:

@@ -23,3 +23,27 @@ def one_line(exc: Exception) -> str:
         return str(exc)
     more = f" (and {len(exc.problems) - 3} more: run `freshcast validate`)" if len(exc.problems) > 3 else ""
     return f"{exc.source}: {'; '.join(exc.problems[:3])}{more}"
+
+
+class ConfigError(FreshcastError):
+    """The run's configuration is malformed: names the file and the key (exit code 2)."""
+
+
+class RunLocked(FreshcastError):
+    """Another freshcast run holds the run root's lock (exit code 75)."""
+
+
+class StageFailed(FreshcastError):
+    """A stage of the nightly run failed; the manifest records which and why (exit code 1)."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT stopped a run at a stage boundary (exit code 128 + the signal). A
+    BaseException, like KeyboardInterrupt, so that no handler of ordinary errors takes it."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}: the stage in progress was abandoned "
+                         f"(nothing of it written); run again to resume")  # fmt: skip

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..console import Step
 from ..data import load_future, load_history
+from ..data.read import source_name
 from ..errors import FreshcastError
 from ..outputs import write_table
 from .daily import DailyForecaster
@@ -29,28 +30,49 @@ def forecast_to_file(
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Forecast the days of `future` after `history` and write the table to `out` (Parquet or
-    CSV, written whole); with `save_model`, also save the model to that folder. The model
-    forecasts as many days as `future` holds and learns from the days that have 28 or more
-    days of history before them."""
-    with Step(f"loading history {history}", progress):
+    """Forecast the days of `future` after `history` (see `forecast_table`) and write the table
+    to `out` (Parquet or CSV, written whole); with `save_model`, also save the model there."""
+    pred, model = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts, quantiles, progress)
+    write_table(pred, out)
+    if save_model is not None:
+        model.save(save_model)
+    return pred
+
+
+def forecast_table(
+    history,
+    future,
+    column_map: dict[str, str] | None = None,
+    seed: int = 0,
+    level: str = "day",
+    slots: str | None = None,
+    recover_stockouts: bool = True,
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, DailyForecaster]:
+    """Train on `history` (a path, DataFrame or Arrow table) and forecast the days of `future`
+    after it: returns the forecast table and the fitted model. The model forecasts as many
+    days as `future` holds and learns from the days that have 28 or more days of history
+    before them."""
+    with Step(f"loading history {source_name(history)}", progress):
         panel = load_history(history, column_map)
     if progress:
         progress(f"{panel.n_series:,} series, {panel.n_flat:,} series-days")
     if (level == "hour" or slots) and not panel.hourly:
         raise FreshcastError(f"{history}: hour and slot forecasts need hourly rows (an 'hour' column)")
-    with Step(f"loading future covariates {future}", progress):
+    with Step(f"loading future covariates {source_name(future)}", progress):
         fut = load_future(future, panel, column_map)
     with Step(f"training on {panel.n_series:,} series", progress):
-        model = DailyForecaster(
-            max_horizon=fut.n_days, min_history_days=max(28, fut.n_days), seed=seed, quantiles=quantiles,
-            **({} if recover_stockouts else {"stockout_recovery": 0.0}),
-        ).fit(panel)  # fmt: skip
+        model = forecaster(fut.n_days, seed, quantiles, recover_stockouts).fit(panel)
     if recover_stockouts and not model.recovered_ and progress:
         progress("daily input has no hours: training on sales as observed (no stockout recovery)")
     with Step(f"forecasting {fut.n_days} day(s)", progress):
         pred = model.predict(fut.n_days, fut, level=level, slots=slots)
-    write_table(pred, out)
-    if save_model is not None:
-        model.save(save_model)
-    return pred
+    return pred, model
+
+
+def forecaster(days: int, seed: int = 0, quantiles=(0.1, 0.5, 0.9), recover_stockouts: bool = True) -> DailyForecaster:
+    """The model `freshcast forecast` trains for `days` days ahead: it learns from the days
+    that have max(28, days) days of history before them."""
+    return DailyForecaster(max_horizon=days, min_history_days=max(28, days), seed=seed, quantiles=quantiles,
+                           **({} if recover_stockouts else {"stockout_recovery": 0.0}))  # fmt: skip

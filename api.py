@@ -1,0 +1,119 @@
+"""freshcast for an ERP or any Python caller: the functions behind the command line, with the
+same checks and the same errors (`freshcast.errors`), and nothing printed.
+
+Tables are accepted as file paths (Parquet or CSV, or a hive-partitioned folder for the
+history), pandas DataFrames or Arrow tables, in the columns the README's data contract names.
+
+    from freshcast import api
+    pred = api.forecast("history/", "future.parquet")            # store_id, product_id, dt, yhat, q10, q50, q90
+    po = api.plan_orders(pred, "products.csv", "stock.csv", terms="terms.csv")
+    api.write_purchase_orders(po, "out/orders")                  # po_headers, po_lines, decisions, edi/
+    plan = api.plan_prices(pred, "products.csv", "stock.csv", "labels.csv", evening_hour=19)
+    api.write_price_labels(plan, "out/labels")                   # price_changes, decisions, esl/
+    result = api.run("freshcast.toml")                           # the nightly batch, as `freshcast run`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from .documents.price_labels import write_price_labels
+from .documents.purchase_orders import write_purchase_orders
+from .nightly.config import ladder as _ladder
+from .nightly.run import RunResult
+from .optimize.pricing import PricePlan
+from .optimize.purchase import PurchaseOrders
+
+__all__ = ["forecast", "plan_orders", "plan_prices", "run", "write_purchase_orders", "write_price_labels",
+           "PurchaseOrders", "PricePlan", "RunResult"]  # fmt: skip
+
+
+def forecast(
+    history,
+    future,
+    *,
+    column_map: dict[str, str] | None = None,
+    seed: int = 0,
+    level: str = "day",
+    slots: str | None = None,
+    recover_stockouts: bool = True,
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Train on `history` and forecast every store x product for each day of `future` (the
+    declared covariates of the days to forecast): store_id, product_id, dt, yhat and the
+    quantile columns (q10, q50, q90 ...) in units; per hour (`level="hour"`) or slot too.
+    As `freshcast forecast`."""
+    from .forecast.hourly import dayparts, parse_slots
+    from .forecast.job import forecast_table
+    from .forecast.quantiles import check_quantiles
+
+    dayparts(level, None)
+    if slots is not None:
+        parse_slots(slots)
+    pred, _ = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts,
+                             check_quantiles(quantiles), progress)  # fmt: skip
+    return pred
+
+
+def plan_orders(
+    forecast,
+    products,
+    inventory,
+    *,
+    terms=None,
+    on_order=None,
+    capacity=None,
+    order_date: str | None = None,
+    budget: float | None = None,
+    seed: int = 0,
+) -> PurchaseOrders:
+    """Today's orders of every store x product from the daily forecast with quantiles (as
+    `freshcast plan-orders`); write them with `write_purchase_orders`."""
+    from .optimize.purchase import plan_orders as plan
+
+    return plan(_frame(forecast), products, terms=terms, capacity=capacity, on_hand=inventory, on_order=on_order,
+                order_date=order_date, budget=budget, seed=seed)  # fmt: skip
+
+
+def plan_prices(
+    forecast,
+    products,
+    inventory,
+    labels,
+    *,
+    date: str | None = None,
+    evening_hour: int | None = None,
+    response=None,
+    hourly_forecast=None,
+    ladder=(0, 10, 20, 30, 40, 50),
+    max_changes: int | None = None,
+    timezone: str = "UTC",
+) -> PricePlan:
+    """Markdowns of stock near its expiry date and the label changes (as `freshcast
+    plan-prices`; `ladder` in percent off the regular price); write them with
+    `write_price_labels`."""
+    from .optimize.pricing import plan_prices as plan
+
+    return plan(_frame(forecast), products, inventory, labels, date=date, evening_hour=evening_hour,
+                response=response, hourly_forecast=_frame(hourly_forecast), ladder=_ladder(ladder),
+                max_changes=max_changes, timezone=timezone)  # fmt: skip
+
+
+def run(config: str | Path, date: str | None = None, force: bool = False,
+        progress: Callable[[str], None] | None = None) -> RunResult:  # fmt: skip
+    """The nightly batch of `date` as `freshcast run` does it (lock, stages, manifest).
+    Raises ConfigError, RunLocked, StageFailed or Interrupted (see `freshcast.errors`)."""
+    from .nightly.run import run as run_batch
+
+    return run_batch(config, date, force, progress)
+
+
+def _frame(table):
+    """An Arrow table as a DataFrame; paths and DataFrames as they are."""
+    import pyarrow as pa
+
+    return table.to_pandas() if isinstance(table, pa.Table) else table

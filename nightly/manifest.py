@@ -1,0 +1,82 @@
+"""What a nightly run did: `<root>/<date>/manifest.json` (config, inputs with sizes and
+content hashes, package versions, per stage its status, times, counts, output hashes and
+error) and `<root>/<date>/log.jsonl` (one JSON object per event)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from ..outputs import MARKER, write_text
+
+STATUSES = ("done", "failed", "skipped", "running")  # running: left by a run that was killed
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_input(path: Path) -> dict:
+    """A file or folder input: its files (relative path, bytes, sha256) and one sha256 over
+    them all. Hidden files (temporary files of writers) are left out."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(path).parts))
+        rows = [{"file": str(p.relative_to(path)), "bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in files]
+    else:
+        rows = [{"file": path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path)}]
+    return {"path": str(path), "files": rows, "sha256": digest_of(rows)}
+
+
+def folder_outputs(path: Path) -> dict[str, str]:
+    """sha256 of every file a stage wrote into its folder (relative path -> hash)."""
+    if not path.is_dir():
+        return {}
+    return {str(p.relative_to(path)): file_sha256(p) for p in sorted(path.rglob("*"))
+            if p.is_file() and p.name != MARKER}  # fmt: skip
+
+
+def digest_of(value) -> str:
+    """sha256 of a JSON-ready value, keys sorted."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class Manifest:
+    """The manifest of one run date, saved (atomically) after every change."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.exists() else {"stages": {}}
+        self.data.setdefault("stages", {})
+
+    def stage(self, name: str) -> dict:
+        return self.data["stages"].get(name, {})
+
+    def set_stage(self, name: str, **entry) -> None:
+        self.data["stages"][name] = entry
+        self.save()
+
+    def save(self) -> None:
+        write_text(self.path, json.dumps(self.data, indent=1, sort_keys=False) + "\n")
+
+
+class Log:
+    """`log.jsonl`: one JSON object per line (time, stage, event, and what else is known)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __call__(self, stage: str, event: str, **fields) -> None:
+        line = json.dumps({"time": now(), "stage": stage, "event": event, **fields}, default=str)
+        with open(self.path, "a") as fh:
+            fh.write(line + "\n")

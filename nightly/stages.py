@@ -1,0 +1,279 @@
+"""The stages of the nightly run, as data: what each reads (config sections, input files,
+earlier stages' outputs) and the function that writes its folder `<root>/<date>/<stage>/`
+(whole or not at all). Adding a stage is one entry in STAGES."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..console import Step
+from ..data import contract as C
+from ..data.dates import day_to_date
+from ..errors import FreshcastError
+from ..outputs import output_folder, write_table, write_text
+from .config import RunConfig, ladder
+from .manifest import folder_outputs
+
+
+@dataclass
+class Context:
+    """What the stages of one run date share: the config, the date, the run's folder and the
+    history cut after the day before the run date (loaded once, when first needed)."""
+
+    config: RunConfig
+    date: str  # YYYY-MM-DD, the business day: orders placed and prices set on it
+    day: int  # its day number
+    folder: Path  # <root>/<date>
+    progress: Callable[[str], None] | None = None
+    full_panel: object = None  # the history as read (set when the date was worked out from it)
+    _panel: object = None
+
+    def path(self, section: str, key: str) -> Path | None:
+        return self.config.get(section, key, self.date) if self.config.has(section) else None
+
+    def panel(self):
+        """The history through the day before the run date (DataError if it ends earlier)."""
+        if self._panel is None:
+            from ..data import load_history
+
+            panel = self.full_panel
+            if panel is None:
+                with Step(f"loading history {self.path('data', 'history')}", self.progress):
+                    panel = load_history(self.path("data", "history"), self.config.get("data", "map"))
+            if panel.last_day < self.day - 1:
+                raise FreshcastError(
+                    f"{panel.source}: the history ends on {day_to_date(panel.last_day)}; the run for {self.date} "
+                    f"needs sales through {day_to_date(self.day - 1)}"
+                )  # fmt: skip
+            self._panel = panel if panel.last_day == self.day - 1 else panel.until(self.day - 1)
+        return self._panel
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    write: Callable[[Context, Path], dict]  # fills the stage's folder; returns row counts
+    sections: tuple[str, ...] = ()  # config sections its result depends on
+    inputs: tuple[tuple[str, str], ...] = ()  # (section, key) of the input files it reads
+    after: tuple[str, ...] = ()  # stages whose outputs it reads
+    needs: str | None = None  # config section without which it is skipped
+
+
+# ------------------------------------------------------------------ validate
+TABLE_READERS = {  # (section, key) -> reader name in data.tables
+    ("orders", "products"): "read_products", ("orders", "inventory"): "read_on_hand",
+    ("orders", "terms"): "read_terms", ("orders", "on_order"): "read_on_order",
+    ("orders", "capacity"): "read_capacity", ("prices", "products"): "read_products",
+    ("prices", "inventory"): "read_on_hand",
+}  # fmt: skip
+
+
+def validate(ctx: Context, out: Path) -> dict:
+    """Read and check every input: the history (cut after the day before the run date), the
+    future covariates (or assume them, as `make-future` does) and the decision tables.
+    Writes summary.json and future.parquet, the covariates the forecast uses."""
+    from ..data import load_future
+    from ..data import tables
+    from ..data.future import assume_future, assumption_note
+
+    panel = ctx.panel()
+    days = ctx.config.get("forecast", "days")
+    future_path = ctx.path("data", "future")
+    if future_path is not None:
+        with Step(f"loading future covariates {future_path}", ctx.progress):
+            fut = load_future(future_path, panel, ctx.config.get("data", "map"))
+        if fut.n_days < days:
+            raise FreshcastError(f"{future_path}: covers {fut.n_days} day(s) from {ctx.date}; [forecast] days = {days}")
+        future = _future_frame(panel, fut, days)
+        note = f"future covariates from {future_path}"
+    else:
+        future = assume_future(panel, days)
+        note = assumption_note(panel)
+    for (section, key), reader in TABLE_READERS.items():
+        path = ctx.path(section, key)
+        if path is not None and not (section == "prices" and path == ctx.path("orders", key)):
+            getattr(tables, reader)(path)
+    if ctx.config.has("prices"):
+        from ..optimize.pricing import LABELS, LABELS_OPTIONAL
+
+        tables.read_table(ctx.path("prices", "labels"), LABELS, LABELS_OPTIONAL, keys=(C.STORE, C.PRODUCT))
+    summary = {
+        "run_date": ctx.date,
+        "history": {"first_day": str(day_to_date(int(panel.start.min()))), "last_day": str(day_to_date(panel.last_day)),
+                    "series": panel.n_series, "series_days": panel.n_flat, "hourly": panel.hourly,
+                    "covariates": list(panel.covariates), "sha256": panel_digest(panel)},
+        "future": note,
+    }  # fmt: skip
+    with output_folder(out, "run-validate") as tmp:
+        write_table(future, tmp / "future.parquet")
+        write_text(tmp / "summary.json", json.dumps(summary, indent=1) + "\n")
+    return {"series": panel.n_series, "series_days": panel.n_flat, "future_rows": len(future)}
+
+
+def _future_frame(panel, fut, days: int) -> pd.DataFrame:
+    n = panel.n_series
+    frame = pd.DataFrame({
+        C.STORE: np.repeat(panel.series[C.STORE].to_numpy(), days),
+        C.PRODUCT: np.repeat(panel.series[C.PRODUCT].to_numpy(), days),
+        C.DAY: np.tile(day_to_date(fut.first_day + np.arange(days)), n),
+    })  # fmt: skip
+    for name, values in fut.values.items():
+        frame[name] = values[:, :days].ravel()
+    return frame
+
+
+def panel_digest(panel) -> str:
+    """sha256 of everything in the history panel a forecast can read."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(panel.series, index=False).to_numpy().tobytes())
+    digest.update(str(list(panel.series.columns)).encode())
+    for name in ("offsets", "start", "sales", "stockout_hours", "stockout_shop_hours", "instock_sales",
+                 "instock_hours", "filled_hours", "hour_sales", "stockout_mask"):  # fmt: skip
+        value = getattr(panel, name)
+        if value is not None:
+            digest.update(np.ascontiguousarray(value).tobytes())
+    for name, values in panel.covariates.items():
+        digest.update(name.encode() + np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ model
+def model_settings(config: RunConfig) -> dict:
+    """What shapes a trained model: the [model] section, the days it forecasts, the column map."""
+    return {**config.part("model")["model"], "days": config.get("forecast", "days"), "map": config.get("data", "map")}
+
+
+def train_model(ctx: Context, out: Path) -> dict:
+    """Train on the history (as `freshcast forecast` does) and save the model to `out`."""
+    from ..forecast.job import forecaster
+
+    panel = ctx.panel()
+    get = lambda k: ctx.config.get("model", k)  # noqa: E731
+    with Step(f"training on {panel.n_series:,} series", ctx.progress):
+        model = forecaster(ctx.config.get("forecast", "days"), get("seed"), get("quantiles"), get("recover_stockouts")).fit(panel)
+    model.save(out)
+    return {"trained": 1, "train_rows": int(model.n_train_rows_)}
+
+
+def copy_model(source: Path, out: Path) -> dict:
+    """Today's model folder as a copy of an earlier run's (byte for byte)."""
+    with output_folder(out, "model") as tmp:
+        for f in sorted(source.iterdir()):
+            if f.is_file() and not f.name.startswith("."):
+                shutil.copyfile(f, tmp / f.name)
+    return {"trained": 0}
+
+
+# ------------------------------------------------------------------ forecast
+def forecast(ctx: Context, out: Path) -> dict:
+    """Forecast the run date and the days after it with the stage `model`'s model: a daily
+    forecast with quantiles (forecast.parquet), and per hour or slot if configured."""
+    from ..forecast.daily import DailyForecaster
+
+    days, level, slots = (ctx.config.get("forecast", k) for k in ("days", "level", "slots"))
+    model = DailyForecaster.load(ctx.folder / "model")
+    panel = ctx.panel()
+    future = ctx.folder / "validate" / "future.parquet"
+    rows = {}
+    with output_folder(out, "run-forecast") as tmp, Step(f"forecasting {days} day(s)", ctx.progress):
+        for name, lv, sl in (("forecast", "day", None), ("forecast_hour", "hour", None), ("forecast_slot", "day", slots)):
+            if name == "forecast" or (name == "forecast_hour" and level == "hour") or (name == "forecast_slot" and slots):
+                pred = model.predict(days, future, history=panel, level=lv, slots=sl)
+                write_table(pred, tmp / f"{name}.parquet")
+                rows[name] = len(pred)
+    return rows
+
+
+# ------------------------------------------------------------------ orders, prices, export
+def orders(ctx: Context, out: Path) -> dict:
+    """Purchase orders of the run date (as `freshcast plan-orders`): tables and EDIFACT."""
+    from ..documents.purchase_orders import write_purchase_orders
+    from ..optimize.purchase import plan_orders
+
+    p = lambda k: ctx.path("orders", k)  # noqa: E731
+    with Step("optimising orders", ctx.progress):
+        po = plan_orders(ctx.folder / "forecast" / "forecast.parquet", p("products"), terms=p("terms"),
+                         capacity=p("capacity"), on_hand=p("inventory"), on_order=p("on_order"), order_date=ctx.date,
+                         budget=ctx.config.get("orders", "budget"), seed=ctx.config.get("orders", "seed"))  # fmt: skip
+    write_purchase_orders(po, out, ctx.config.get("orders", "buyer_id"))
+    return {"purchase_orders": len(po.headers), "order_lines": len(po.lines)}
+
+
+def prices(ctx: Context, out: Path) -> dict:
+    """Markdowns of the run date (as `freshcast plan-prices`): label changes and ESL feed."""
+    from ..documents.price_labels import write_price_labels
+    from ..optimize.pricing import plan_prices
+
+    p = lambda k: ctx.path("prices", k)  # noqa: E731
+    hourly = p("hourly_forecast")
+    if hourly is None and ctx.config.get("forecast", "level") == "hour":
+        hourly = ctx.folder / "forecast" / "forecast_hour.parquet"
+    with Step("choosing prices", ctx.progress):
+        plan = plan_prices(ctx.folder / "forecast" / "forecast.parquet", p("products"), p("inventory"), p("labels"),
+                           date=ctx.date, evening_hour=ctx.config.get("prices", "evening_hour"), response=p("response"),
+                           hourly_forecast=hourly, ladder=ladder(ctx.config.get("prices", "ladder")),
+                           max_changes=ctx.config.get("prices", "max_changes"),
+                           timezone=ctx.config.get("prices", "timezone"))  # fmt: skip
+    write_price_labels(plan, out)
+    return {"label_changes": len(plan.changes), "lines": len(plan.decisions)}
+
+
+def export(ctx: Context, out: Path) -> dict:
+    """Deliver the day's purchase orders and price labels to the folders the ERP and the label
+    system pick them up from ([export]), each swapped in whole; delivered.json lists them."""
+    delivered = {}
+    for key, stage, kind in (("orders", "orders", "purchase-orders"), ("labels", "prices", "price-labels")):
+        target = ctx.path("export", key)
+        if target is None:
+            continue
+        source = ctx.folder / stage
+        with output_folder(target, kind) as tmp:
+            for f in sorted(source.rglob("*")):
+                if f.is_file() and not f.name.startswith("."):
+                    (tmp / f.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(f, tmp / f.relative_to(source))
+        delivered[key] = {"to": str(target), "files": folder_outputs(target)}
+    with output_folder(out, "run-export") as tmp:
+        write_text(tmp / "delivered.json", json.dumps(delivered, indent=1, sort_keys=True) + "\n")
+    return {"files": sum(len(v["files"]) for v in delivered.values())}
+
+
+STAGES = (
+    Stage("validate", validate, ("data",), (("data", "history"), ("data", "future"), *TABLE_READERS,
+                                            ("prices", "labels"))),  # fmt: skip
+    Stage("model", train_model),  # what it depends on is decided in `run.model_basis`
+    Stage("forecast", forecast, ("forecast",), (), ("validate", "model")),
+    Stage("orders", orders, ("orders",), tuple(("orders", k) for k in ("products", "inventory", "terms", "on_order",
+                                                                          "capacity")), ("forecast",)),  # fmt: skip
+    Stage("prices", prices, ("prices",), tuple(("prices", k) for k in ("products", "inventory", "labels", "response",
+                                                                          "hourly_forecast")), ("forecast",), "prices"),  # fmt: skip
+    Stage("export", export, ("export",), (), ("orders", "prices"), "export"),
+)
+INPUT_KEYS = tuple(dict.fromkeys(k for s in STAGES for k in s.inputs))
+
+
+def describe_inputs(ctx: Context) -> dict:
+    """Every configured input file or folder: path, files with bytes and sha256."""
+    from .manifest import describe_input
+
+    out = {}
+    for section, key in INPUT_KEYS:
+        path = ctx.path(section, key)
+        if path is None:
+            continue
+        name = f"{section}.{key}"
+        if not path.exists():
+            out[name] = {"path": str(path), "sha256": "missing"}
+        elif name not in out:
+            out[name] = describe_input(path)
+    return out
+

@@ -1,0 +1,234 @@
+"""The nightly run: idempotent reruns, dependent stages redone on change, the model decision,
+config errors, locking, kills and signals, and the API beside the command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from freshcast import api
+from freshcast.cli import app
+from freshcast.errors import ConfigError, RunLocked, StageFailed
+from freshcast.nightly.example import write_example
+from freshcast.nightly.lock import LOCK_FILE, run_lock
+from freshcast.nightly.manifest import file_sha256
+from freshcast.outputs import write_table
+
+STAGE_FOLDERS = ("validate", "model", "forecast", "orders", "prices")
+
+
+@pytest.fixture
+def config(tmp_path):
+    path, _ = write_example(tmp_path / "freshcast.toml")
+    return path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def outputs(folder: Path) -> dict:
+    """sha256 of every file of the stage folders of one run date."""
+    return {str(p.relative_to(folder)): file_sha256(p) for s in STAGE_FOLDERS
+            for p in sorted((folder / s).rglob("*")) if p.is_file()}  # fmt: skip
+
+
+def manifest(result) -> dict:
+    return json.loads((result.folder / "manifest.json").read_text())
+
+
+def test_rerun_changes_nothing_and_force_gives_the_same_bytes(config):
+    first = api.run(config)
+    assert first.date == "2024-06-19" and first.redone == list(STAGE_FOLDERS)
+    m = manifest(first)
+    assert m["stages"]["export"]["status"] == "skipped"
+    assert all(m["stages"][s]["status"] == "done" for s in STAGE_FOLDERS)
+    assert m["inputs"]["data.history"]["files"] and len(m["inputs"]["orders.inventory"]["sha256"]) == 64
+    assert m["stages"]["orders"]["rows"]["order_lines"] > 0 and m["versions"]["lightgbm"]
+    before = outputs(first.folder)
+    assert api.run(config).redone == []
+    assert outputs(first.folder) == before
+    assert api.run(config, force=True).redone == list(STAGE_FOLDERS)
+    assert outputs(first.folder) == before
+    log = [json.loads(line) for line in (first.folder / "log.jsonl").read_text().splitlines()]
+    assert {"stage", "event", "time"} <= set(log[0]) and sum(e["event"] == "up to date" for e in log) == 5
+
+
+def test_a_changed_input_redoes_the_stages_that_read_it(config):
+    api.run(config)
+    stock = config.parent / "freshcast_inputs" / "inventory.csv"
+    table = pd.read_csv(stock)
+    table.loc[0, "on_hand"] += 5
+    table.to_csv(stock, index=False)
+    result = api.run(config)
+    assert result.redone == ["validate", "orders", "prices"]  # the model and the forecast do not read stock
+    why = manifest(result)["stages"]["orders"]["why"]
+    assert why == ["input orders.inventory changed"]
+    edit(config, "evening_hour = 19", "evening_hour = 18")
+    result = api.run(config)
+    assert result.redone == ["prices"]
+    assert manifest(result)["stages"]["prices"]["why"] == ["config [prices] changed"]
+    (result.folder / "orders" / "po_lines.csv").write_text("tampered\n")
+    assert api.run(config).redone == ["orders"]
+
+
+def test_the_model_is_retrained_when_due_and_never_taken_from_a_later_day(config):
+    edit(config, "retrain_every_days = 7", "retrain_every_days = 2")
+    later = api.run(config, "2024-06-19")
+    days = {d: api.run(config, d) for d in ("2024-06-12", "2024-06-13", "2024-06-14")}
+    why = {d: manifest(r)["stages"]["model"]["why"][-1] for d, r in days.items()}
+    assert why["2024-06-12"] == "model trained: no model trained before this date"  # not the 06-19 model
+    assert why["2024-06-13"] == "model copy of the model trained for 2024-06-12"
+    assert why["2024-06-14"].startswith("model trained: the model trained for 2024-06-12 is 2 day(s) old")
+    model = lambda r: file_sha256(r.folder / "model" / "model.txt")  # noqa: E731
+    assert model(days["2024-06-13"]) == model(days["2024-06-12"]) != model(days["2024-06-14"])
+    assert api.run(config, "2024-06-19").redone == []  # other days' models do not change a done day
+    assert model(later) == model(api.run(config, "2024-06-19"))
+    edit(config, "seed = 0", "seed = 1")
+    result = api.run(config, "2024-06-15")
+    assert "settings changed" in manifest(result)["stages"]["model"]["why"][-1]
+
+
+@pytest.mark.parametrize(
+    "old, new, named",
+    [
+        ("retrain_every_days = 7", "retrain_every_days = \"weekly\"", "[model] retrain_every_days: expected a whole number"),
+        ("\ndays = 7", "\ndays = 40", "[forecast] days: expected a whole number from 1 to 28"),
+        ("threads = 0", "threads = 0\nthredas = 2", "unknown key [run] thredas"),
+        ("quantiles = [0.1, 0.5, 0.9]", "quantiles = [0.5]", "[model] quantiles"),
+        ("ladder = [0, 10, 20, 30, 40, 50]", "ladder = [10, 20]", "[prices] ladder"),
+        ('timezone = "UTC"', 'timezone = "Mars/Olympus"', "[prices] timezone"),
+        ('labels = "freshcast_inputs/labels.csv"', "", "[prices] labels is missing"),
+        ("[model]", "[model\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_exits_2_naming_the_key(config, old, new, named):
+    edit(config, old, new)
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert named in result.output and str(config) in result.output
+    with pytest.raises(ConfigError):
+        api.run(config)
+    assert not (config.parent / "runs" / "2024-06-19").exists()
+
+
+def test_a_bad_input_fails_its_stage_with_exit_1_and_the_manifest_says_which(config):
+    products = config.parent / "freshcast_inputs" / "products.csv"
+    pd.read_csv(products).drop(columns=["unit_cost"]).to_csv(products, index=False)
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1 and "products.csv" in result.output and "unit_cost" in result.output
+    m = json.loads((config.parent / "runs" / "2024-06-19" / "manifest.json").read_text())
+    entry = m["stages"]["validate"]
+    assert entry["status"] == "failed" and "products.csv" in entry["error"] and "unit_cost" in entry["error"]
+    assert "model" not in m["stages"]  # nothing after a failed stage ran
+    assert not (config.parent / "runs" / "2024-06-19" / "validate").exists()
+    with pytest.raises(StageFailed, match="stage validate failed"):
+        api.run(config)
+
+
+def test_a_history_that_ends_too_early_fails_validation(config):
+    with pytest.raises(StageFailed, match="needs sales through 2024-06-20"):
+        api.run(config, "2024-06-21")
+
+
+def test_a_second_run_exits_75_naming_the_holder_and_a_dead_holder_is_taken_over(config):
+    root = config.parent / "runs"
+    with run_lock(root):
+        result = CliRunner().invoke(app, ["run", "--config", str(config)])
+        assert result.exit_code == 75
+        assert f"pid {os.getpid()}" in result.output and "another freshcast run" in result.output
+        with pytest.raises(RunLocked):
+            api.run(config)
+    dead = {"pid": 999999, "host": "elsewhere", "started": "2024-06-19T02:00:00+0000"}
+    (root / LOCK_FILE).write_text(json.dumps(dead) + "\n")  # left by a process that died: no lock held
+    result = api.run(config)
+    first = json.loads((result.folder / "log.jsonl").read_text().splitlines()[0])
+    assert first["lock_taken_over_from"] == dead
+
+
+def test_init_config_does_not_overwrite(config):
+    result = CliRunner().invoke(app, ["init-config", str(config)])
+    assert result.exit_code == 1 and "already exists" in result.output
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    point, config = sys.argv[1], sys.argv[2]
+    def stop(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM if point == "sigterm" else signal.SIGKILL)
+    if point in ("train", "sigterm"):
+        import freshcast.forecast.trainer as trainer
+        train = trainer.train
+        def killed_in_training(*args, **kwargs):
+            stop()
+            return train(*args, **kwargs)
+        trainer.train = killed_in_training
+    elif point == "between":
+        from freshcast.nightly.manifest import Manifest
+        set_stage = Manifest.set_stage
+        def killed_after_forecast(self, name, **entry):
+            set_stage(self, name, **entry)
+            if name == "forecast" and entry["status"] == "done":
+                stop()
+        Manifest.set_stage = killed_after_forecast
+    elif point == "write":
+        import freshcast.documents.purchase_orders as po
+        po.orders_interchange = stop  # after po_headers, po_lines and decisions are written
+    from freshcast.cli import main
+    sys.argv = ["freshcast", "run", "--config", config]
+    main()
+""")
+
+
+@pytest.mark.slow
+def test_killed_runs_resume_to_the_same_bytes(tmp_path):
+    reference, _ = write_example(tmp_path / "ref" / "freshcast.toml")
+    expected = outputs(api.run(reference).folder)
+    for point in ("train", "between", "write", "sigterm"):
+        config, _ = write_example(tmp_path / point / "freshcast.toml")
+        killed = subprocess.run([sys.executable, "-c", KILLER, point, str(config)], capture_output=True, text=True)
+        folder = config.parent / "runs" / "2024-06-19"
+        m = json.loads((folder / "manifest.json").read_text())
+        if point == "sigterm":
+            assert killed.returncode == 128 + signal.SIGTERM, killed.stderr
+            assert "stopped by SIGTERM" in killed.stderr and m["stages"]["model"]["status"] == "failed"
+        else:
+            assert killed.returncode == -signal.SIGKILL, killed.stderr
+        done = [s for s, e in m["stages"].items() if e["status"] == "done"]
+        assert done == {"train": ["validate"], "sigterm": ["validate"], "between": ["validate", "model", "forecast"],
+                        "write": ["validate", "model", "forecast"]}[point]  # fmt: skip
+        assert not (folder / "orders").exists()
+        resumed = CliRunner().invoke(app, ["run", "--config", str(config)])
+        assert resumed.exit_code == 0, resumed.output
+        assert "redone now: validate" not in resumed.output  # validate was done: not redone
+        assert outputs(folder) == expected, point
+
+
+def test_the_api_and_the_command_line_give_the_same_outputs(tmp_path, config):
+    by_api = api.run(config)
+    other, _ = write_example(tmp_path / "cli" / "freshcast.toml")
+    result = CliRunner().invoke(app, ["run", "--config", str(other)])
+    assert result.exit_code == 0, result.output
+    assert outputs(other.parent / "runs" / "2024-06-19") == outputs(by_api.folder)
+    # the stage functions alone, on Arrow and pandas inputs, give the run's forecast and orders
+    import pyarrow.parquet as pq
+
+    folder = by_api.folder
+    history = pq.read_table(json.loads((folder / "manifest.json").read_text())["inputs"]["data.history"]["path"])
+    pred = api.forecast(history, pd.read_parquet(folder / "validate" / "future.parquet"))
+    write_table(pred, tmp_path / "forecast.parquet")
+    assert file_sha256(tmp_path / "forecast.parquet") == file_sha256(folder / "forecast" / "forecast.parquet")
+    inputs = config.parent / "freshcast_inputs"
+    po = api.plan_orders(pred, inputs / "products.csv", inputs / "inventory.csv", terms=inputs / "terms.csv",
+                         order_date="2024-06-19")  # fmt: skip
+    api.write_purchase_orders(po, tmp_path / "po")
+    assert file_sha256(tmp_path / "po" / "po_lines.parquet") == file_sha256(folder / "orders" / "po_lines.parquet")
