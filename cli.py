@@ -466,6 +466,7 @@ def run(
     Rerunning a done day changes nothing; a killed run resumes. Exit codes: 0 done, 1 bad
     input or failed stage, 2 usage or bad config, 75 another run holds the lock, 130/143
     stopped by SIGINT/SIGTERM."""
+    _numba_cache_beside_runs(config)  # before numba is imported
     from .errors import ConfigError, FreshcastError, Interrupted, RunLocked, one_line
     from .nightly.run import run as run_batch
 
@@ -492,17 +493,38 @@ def run(
     print(f"{result.date}: all stages done; redone now: {done}; see {result.folder / 'manifest.json'}")
 
 
+def _numba_cache_beside_runs(config: Path) -> None:
+    """Keep numba's compiled kernels in <run root>/.numba-cache (unless NUMBA_CACHE_DIR is
+    set): a cron job in a fresh container then compiles only on the first run that uses the
+    run root, not on every run. A config that cannot be read is reported later, as usual."""
+    import os
+    import tomllib
+
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    try:
+        root = tomllib.loads(config.read_text()).get("run", {}).get("root", "runs")
+    except (OSError, ValueError, AttributeError):
+        return
+    if isinstance(root, str) and root.strip():
+        os.environ["NUMBA_CACHE_DIR"] = str(config.resolve().parent / Path(root).expanduser() / ".numba-cache")
+
+
 @app.command("init-config")
 def init_config(
     path: Annotated[Path, typer.Argument(help="Where to write the example config (a new file)")],
+    history: Annotated[
+        Optional[Path], typer.Option(help="Write it for this sales history (default: the embedded sample)")
+    ] = None,
 ) -> None:
     """Write a commented example config for `freshcast run` that runs as is on the embedded
-    sample, with ASSUMED products, terms, stock and labels in freshcast_inputs/ beside it."""
+    sample (or on --history), with ASSUMED products, terms, stock and labels in
+    freshcast_inputs/ beside it."""
     from .errors import FreshcastError
     from .nightly.example import write_example
 
     try:
-        config, inputs = write_example(path)
+        config, inputs = write_example(path, history)
     except (FreshcastError, OSError) as exc:
         _fail(exc)
     _say(f"wrote {config} and {inputs}/; try: freshcast run --config {config}")

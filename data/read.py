@@ -174,9 +174,9 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
         cov = np.empty((batch.num_rows, len(covs)), np.float32)
         for j, c in enumerate(covs):
             cov[:, j] = cols[c]
-        first, *fields = day_records(
-            cols[C.STORE], cols[C.PRODUCT], cols[C.DAY], hour, sale, stock, cov, *C.SHOP_HOURS
-        )
+        args = [(cols[C.STORE], np.int64), (cols[C.PRODUCT], np.int64), (cols[C.DAY], np.int32), (hour, np.int8),
+                (sale, np.float32), (stock, np.int8), (cov, np.float32)]  # fmt: skip
+        first, *fields = day_records(*(_read_only(a, t) for a, t in args), *C.SHOP_HOURS)
         rec = dict(
             zip(
                 ("mask", "dups", "dup_row", "rows", "sales", "so_hours", "so_shop", "in_sales", "in_hours", "cov_sum",
@@ -234,3 +234,11 @@ def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], sourc
                 culprit = getattr(fragment, "path", source)
                 break
         raise DataError(culprit, [f"cannot be read: {str(exc).splitlines()[0]}"]) from None
+
+
+def _read_only(values: np.ndarray, dtype) -> np.ndarray:
+    """`values` as a read-only array of `dtype`: the kernel is compiled for one set of argument
+    types, whatever the input's integer widths and whether Arrow's buffers could be written."""
+    out = np.ascontiguousarray(values, dtype=dtype).view()
+    out.flags.writeable = False
+    return out

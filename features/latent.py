@@ -19,9 +19,9 @@ import numba as nb
 import numpy as np
 
 from ..data.contract import SHOP_HOURS
+from ..threads import run_lines
 
 
-@nb.njit(cache=True, parallel=True)
 def recover_hours(hour_sales, stockout, offsets, hours, alpha, shrink, trust):
     """Latent hourly demand for every (series, day) row.
 
@@ -36,8 +36,14 @@ def recover_hours(hour_sales, stockout, offsets, hours, alpha, shrink, trust):
     Returns float32 (n_days_total, 24) with observed sales in in-stock hours.
     """
     out = hour_sales.copy()
-    n_series = offsets.shape[0] - 1
-    for i in nb.prange(n_series):
+    run_lines(_recover_series, offsets.shape[0] - 1, hour_sales, stockout, offsets, hours, alpha, shrink, trust, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _recover_series(lo, hi, hour_sales, stockout, offsets, hours, alpha, shrink, trust, out):
+    """Series lo..hi-1 of `recover_hours`, into `out`."""
+    for i in range(lo, hi):
         num = np.zeros(24)  # weighted in-stock sales per hour of day
         den = np.zeros(24)  # weighted in-stock hour counts
         share = np.empty(24)
@@ -81,7 +87,6 @@ def recover_hours(hour_sales, stockout, offsets, hours, alpha, shrink, trust):
                 if not (mask >> h) & 1:
                     num[h] += hour_sales[r, h]
                     den[h] += 1.0
-    return out
 
 
 def shop_hours_mask(shop_hours: tuple[int, int]) -> np.uint32:

@@ -18,8 +18,7 @@ INPUTS = "freshcast_inputs"  # the folder of example tables, beside the config
 
 TEMPLATE = """\
 # freshcast nightly run (`freshcast run --config {name}`), written by `freshcast init-config`.
-# It runs as is on the embedded sample (one city of FreshRetailNet-50K, CC BY 4.0) with the
-# ASSUMED tables in {inputs}/. Relative paths resolve against this file's folder; an input
+# It runs as is on {what} with the ASSUMED tables in {inputs}/. Relative paths resolve against this file's folder; an input
 # path may hold {{date}}, replaced by the run date (YYYY-MM-DD), e.g. "stock/{{date}}.csv".
 
 [run]
@@ -70,15 +69,17 @@ timezone = "UTC"                     # the stores' time zone (IANA name) for the
 """
 
 
-def write_example(path: str | Path) -> tuple[Path, Path]:
+def write_example(path: str | Path, history: str | Path | None = None) -> tuple[Path, Path]:
     """Write the example config at `path` (refused if a file is there) and its ASSUMED tables
-    in `freshcast_inputs/` beside it. Returns both paths."""
+    in `freshcast_inputs/` beside it, for `history` (default: the embedded sample). Returns
+    both paths."""
     path = Path(path)
+    history = Path(history).resolve() if history is not None else sample_path()
     if path.exists():
         raise FreshcastError(f"{path}: already exists; give a new file name (freshcast does not overwrite a config)")
     inputs = path.parent / INPUTS
     with reserve_all((path, None), (inputs, "example-inputs")):
-        panel = load_history(sample_path())
+        panel = load_history(history)
         products, terms = assumed_tables(panel)
         run_day = panel.last_day + 1
         last = panel.positions(panel.last_day)
@@ -93,6 +94,8 @@ def write_example(path: str | Path) -> tuple[Path, Path]:
             write_table(labels, tmp / "labels.csv")
             write_text(tmp / "ASSUMPTIONS.txt", ASSUMPTIONS + "\nStock: each line holds its mean daily sales of the "
                        "last 7 days, all expiring on the run date. Labels: every product at its regular price.\n")  # fmt: skip
-        text = TEMPLATE.format(name=path.name, inputs=INPUTS, history=sample_path(), last=day_to_date(panel.last_day))
+        what = ("the embedded sample (one city of FreshRetailNet-50K, CC BY 4.0)" if history == sample_path()
+                else str(history))  # fmt: skip
+        text = TEMPLATE.format(what=what, name=path.name, inputs=INPUTS, history=history, last=day_to_date(panel.last_day))
         write_text(path, text)
     return path, inputs

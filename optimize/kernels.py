@@ -13,6 +13,8 @@ import math
 import numba as nb
 import numpy as np
 
+from ..threads import run_lines
+
 
 @nb.njit(cache=True, inline="always")
 def _quantile(levels, values, u):
@@ -35,14 +37,21 @@ def _quantile(levels, values, u):
     return values[j - 1] + w * (values[j] - values[j - 1])
 
 
-@nb.njit(cache=True, parallel=True)
 def demand_scenarios(quantiles, levels, uniforms):
     """Demand paths (n, K, D) from per-day quantiles (n, D, J) at `levels` (J,) and shared
     probabilities `uniforms` (K, D). Quantiles are made monotone per day first."""
     n, D, J = quantiles.shape
+    out = np.empty((n, uniforms.shape[0], D), np.float32)
+    run_lines(_scenario_lines, n, quantiles, levels, uniforms, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _scenario_lines(lo, hi, quantiles, levels, uniforms, out):
+    """Lines lo..hi-1 of `demand_scenarios`, into `out`."""
+    _, D, J = quantiles.shape
     K = uniforms.shape[0]
-    out = np.empty((n, K, D), np.float32)
-    for i in nb.prange(n):
+    for i in range(lo, hi):
         vals = np.empty(J)
         for d in range(D):
             top = 0.0
@@ -51,7 +60,6 @@ def demand_scenarios(quantiles, levels, uniforms):
                 vals[j] = top
             for k in range(K):
                 out[i, k, d] = _quantile(levels, vals, uniforms[k, d])
-    return out
 
 
 @nb.njit(cache=True)
@@ -170,7 +178,6 @@ def _outcome(q, window, tail_lost, life, demand_window):
     return over / K, (1.0 - lost / demand_window if demand_window > 0 else 1.0)
 
 
-@nb.njit(cache=True, parallel=True)
 def order_quantities(
     on_hand, on_order, shelf, lead, review, paths, under, over, hold, per_unit, case_pack, min_order, capacity,
     can_order, fixed,
@@ -191,12 +198,19 @@ def order_quantities(
     Returns (order_qty, usable_at_delivery, expected_waste, expected_fill_rate): usable stock at
     arrival (mean), expected units of this order that expire unsold, expected share of the
     demand between the arrival and the next one that is met."""
-    n, K, D = paths.shape
-    order = np.zeros(n)
-    usable = np.zeros(n)
-    waste = np.zeros(n)
-    fill = np.ones(n)
-    for i in nb.prange(n):
+    n = paths.shape[0]
+    order, usable, waste, fill = np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n)
+    run_lines(_order_lines, n, on_hand, on_order, shelf, lead, review, paths, under, over, hold, per_unit, case_pack,
+              min_order, capacity, can_order, fixed, order, usable, waste, fill)  # fmt: skip
+    return order, usable, waste, fill
+
+
+@nb.njit(cache=True, nogil=True)
+def _order_lines(lo, hi, on_hand, on_order, shelf, lead, review, paths, under, over, hold, per_unit, case_pack,
+                 min_order, capacity, can_order, fixed, order, usable, waste, fill):  # fmt: skip
+    """Lines lo..hi-1 of `order_quantities`, into its four outputs."""
+    K = paths.shape[1]
+    for i in range(lo, hi):
         S = shelf[i]
         window, tail_lost, life, cum = np.empty(K), np.empty(K), np.empty(K), np.empty((K, max(S - 1, 1)))
         usable[i], demand_window, top = _line_outlook(
@@ -224,7 +238,6 @@ def order_quantities(
                 prev = c
         order[i] = best_q
         waste[i], fill[i] = _outcome(best_q, window, tail_lost, life, demand_window)
-    return order, usable, waste, fill
 
 
 def sell_day(stock, shelf, day, demand):

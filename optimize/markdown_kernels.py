@@ -20,6 +20,8 @@ salvage value. Steps deeper than the line supports are given as not allowed (``a
 import numba as nb
 import numpy as np
 
+from ..threads import run_lines
+
 GRID = 24  # stock levels of the value function between 0 and the units on hand
 
 
@@ -106,7 +108,6 @@ def _solve_line(on_hand, demand, lift, carry, price, cost, salvage, allowed, eve
     return T
 
 
-@nb.njit(cache=True, parallel=True)
 def plan_markdowns(on_hand, demand, lift, carry, price, cost, salvage, allowed, evening_share, floor_step, revert):
     """Today's markdown of every line.
 
@@ -121,15 +122,20 @@ def plan_markdowns(on_hand, demand, lift, carry, price, cost, salvage, allowed, 
 
     Returns (day step, evening step or -1, expected value, expected units wasted) with the
     best plan, then (value, units wasted) keeping the floor step while the stock lasts."""
-    n, E = on_hand.shape
-    J = price.shape[1]
-    step = np.zeros(n, np.int64)
-    evening = np.full(n, -1, np.int64)
-    value = np.zeros(n)
-    waste = np.zeros(n)
-    value_kept = np.zeros(n)
-    waste_kept = np.zeros(n)
-    for i in nb.prange(n):
+    n = on_hand.shape[0]
+    step, evening = np.zeros(n, np.int64), np.full(n, -1, np.int64)
+    value, waste, value_kept, waste_kept = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    run_lines(_plan_lines, n, on_hand, demand, lift, carry, price, cost, salvage, allowed, evening_share, floor_step,
+              revert, step, evening, value, waste, value_kept, waste_kept)  # fmt: skip
+    return step, evening, value, waste, value_kept, waste_kept
+
+
+@nb.njit(cache=True, nogil=True)
+def _plan_lines(lo, hi, on_hand, demand, lift, carry, price, cost, salvage, allowed, evening_share, floor_step, revert,
+                step, evening, value, waste, value_kept, waste_kept):  # fmt: skip
+    """Lines lo..hi-1 of `plan_markdowns`, into its outputs."""
+    E, J = on_hand.shape[1], price.shape[1]
+    for i in range(lo, hi):
         f = floor_step[i]
         step[i] = f
         if on_hand[i].sum() <= 0:
@@ -144,4 +150,3 @@ def plan_markdowns(on_hand, demand, lift, carry, price, cost, salvage, allowed, 
         _solve_line(on_hand[i], demand[i], lift[i], carry[i], price[i], cost[i], salvage[i], allowed[i], 0.0, f,
                     f + 1, revert, V, W, choice)  # fmt: skip
         value_kept[i], waste_kept[i] = V[0, GRID - 1, f], W[0, GRID - 1, f]
-    return step, evening, value, waste, value_kept, waste_kept

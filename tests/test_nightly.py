@@ -232,3 +232,7 @@ def test_the_api_and_the_command_line_give_the_same_outputs(tmp_path, config):
                          order_date="2024-06-19")  # fmt: skip
     api.write_purchase_orders(po, tmp_path / "po")
     assert file_sha256(tmp_path / "po" / "po_lines.parquet") == file_sha256(folder / "orders" / "po_lines.parquet")
+    plan = api.plan_prices(pred, inputs / "products.csv", inputs / "inventory.csv", inputs / "labels.csv", evening_hour=19)
+    api.write_price_labels(plan, tmp_path / "labels")
+    for name in ("price_changes.parquet", "decisions.csv"):
+        assert file_sha256(tmp_path / "labels" / name) == file_sha256(folder / "prices" / name)
