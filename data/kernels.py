@@ -108,76 +108,50 @@ def scatter_days(
         c_so_mask[p] |= so_mask[r]
 
 
-@nb.njit(cache=True)
+# ---- the reader's small checks: plain numpy (not hot loops, and nothing to compile when a
+# fresh process reads its first file)
+_BITS = np.array([bin(b).count("1") for b in range(256)], np.int8)
+
+
 def covariate_means(c_cov, c_rows):
     """Covariate sums / rows per cell as float32 (NaN where the day has no rows)."""
-    out = np.full(c_cov.shape, np.nan, np.float32)
-    for p in range(c_cov.shape[0]):
-        if c_rows[p] > 0:
-            for c in range(c_cov.shape[1]):
-                out[p, c] = c_cov[p, c] / c_rows[p]
-    return out
+    rows = c_rows.reshape(-1, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rows > 0, c_cov / np.where(rows > 0, rows, 1), np.nan).astype(np.float32)
 
 
-@nb.njit(cache=True)
 def popcount24(mask):
     """Number of hours set in each 24-bit hour mask."""
-    out = np.zeros(mask.shape[0], np.int8)
-    for i in range(mask.shape[0]):
-        v = mask[i]
-        c = 0
-        while v:
-            c += v & 1
-            v >>= 1
-        out[i] = c
-    return out
+    m = np.asarray(mask).astype(np.int64)
+    return (_BITS[m & 0xFF] + _BITS[(m >> 8) & 0xFF] + _BITS[(m >> 16) & 0xFF]).astype(np.int8)
 
 
-@nb.njit(cache=True)
+def _count(bad) -> tuple[int, int]:
+    count = int(np.count_nonzero(bad))
+    return count, int(np.argmax(bad)) if count else -1
+
+
 def count_outside(values, lo, hi, whole):
     """Rows whose value is NaN, outside [lo, hi] or (if `whole`) not a whole number; and the
     first such row (-1 if none)."""
-    count = 0
-    first = -1
-    for i in range(values.shape[0]):
-        v = values[i]
-        if not (lo <= v <= hi) or (whole and v != np.floor(v)):
-            if first < 0:
-                first = i
-            count += 1
-    return count, first
+    with np.errstate(invalid="ignore"):
+        bad = ~((lo <= values) & (values <= hi))
+        if whole:
+            bad |= values != np.floor(values)
+    return _count(bad)
 
 
-@nb.njit(cache=True)
 def count_implausible(values, lo, hi, whole):
     """Like `count_outside`, but NaN (unknown) is allowed and infinity is not."""
-    count = 0
-    first = -1
-    for i in range(values.shape[0]):
-        v = values[i]
-        if not np.isnan(v) and (not (lo <= v <= hi) or (whole and v != np.floor(v))):
-            if first < 0:
-                first = i
-            count += 1
-    return count, first
+    with np.errstate(invalid="ignore"):
+        bad = ~((lo <= values) & (values <= hi))
+        if whole:
+            bad |= values != np.floor(values)
+    return _count(bad & ~np.isnan(values))
 
 
-@nb.njit(cache=True)
 def count_bad_sales(sale):
     """NaN or infinite and negative sales: (NaN or infinite rows, first such row, negative
     rows, first negative row)."""
-    n_nan = 0
-    first_nan = -1
-    n_neg = 0
-    first_neg = -1
-    for i in range(sale.shape[0]):
-        s = sale[i]
-        if not np.isfinite(s):
-            if first_nan < 0:
-                first_nan = i
-            n_nan += 1
-        elif s < 0:
-            if first_neg < 0:
-                first_neg = i
-            n_neg += 1
-    return n_nan, first_nan, n_neg, first_neg
+    finite = np.isfinite(sale)
+    return (*_count(~finite), *_count(finite & (sale < 0)))

@@ -6,8 +6,9 @@ Kernels over (n_days_total, 24) hour matrices with the series offsets; no DataFr
 import numba as nb
 import numpy as np
 
+from ..threads import run_lines
 
-@nb.njit(cache=True, parallel=True)
+
 def ewm_profile(hours, offsets, alpha):
     """Share of the day's units per hour of day for every series, as of its last day.
 
@@ -17,9 +18,14 @@ def ewm_profile(hours, offsets, alpha):
     Returns float32 (n_series, 24), each row summing to 1 (uniform for a series that never
     sold).
     """
-    n_series = offsets.shape[0] - 1
-    out = np.empty((n_series, 24), np.float32)
-    for i in nb.prange(n_series):
+    out = np.empty((offsets.shape[0] - 1, 24), np.float32)
+    run_lines(_ewm_profile_lines, offsets.shape[0] - 1, hours, offsets, alpha, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _ewm_profile_lines(lo, hi, hours, offsets, alpha, out):
+    for i in range(lo, hi):
         acc = np.zeros(24)
         for r in range(offsets[i], offsets[i + 1]):
             for h in range(24):
@@ -27,7 +33,6 @@ def ewm_profile(hours, offsets, alpha):
         total = acc.sum()
         for h in range(24):
             out[i, h] = acc[h] / total if total > 0 else 1.0 / 24.0
-    return out
 
 
 @nb.njit(cache=True, parallel=True)

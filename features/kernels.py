@@ -7,11 +7,18 @@ Series s occupies ``x[offsets[s]:offsets[s+1]]``. Window statistics at position 
 import numba as nb
 import numpy as np
 
+from ..threads import run_lines
 
-@nb.njit(cache=True, parallel=True)
+
 def rolling_mean(x, offsets, window, min_periods):
     out = np.full(x.shape[0], np.nan, np.float32)
-    for s in nb.prange(offsets.shape[0] - 1):
+    run_lines(_rolling_mean_lines, offsets.shape[0] - 1, x, offsets, window, min_periods, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _rolling_mean_lines(lo, hi, x, offsets, window, min_periods, out):
+    for s in range(lo, hi):
         a, b = offsets[s], offsets[s + 1]
         acc = 0.0
         n = 0
@@ -27,14 +34,18 @@ def rolling_mean(x, offsets, window, min_periods):
                     n -= 1
             if n >= min_periods:
                 out[j] = acc / n
-    return out
 
 
-@nb.njit(cache=True, parallel=True)
 def rolling_std(x, offsets, window, min_periods):
     """Sample standard deviation (ddof=1)."""
     out = np.full(x.shape[0], np.nan, np.float32)
-    for s in nb.prange(offsets.shape[0] - 1):
+    run_lines(_rolling_std_lines, offsets.shape[0] - 1, x, offsets, window, min_periods, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _rolling_std_lines(lo, hi, x, offsets, window, min_periods, out):
+    for s in range(lo, hi):
         a, b = offsets[s], offsets[s + 1]
         acc = 0.0
         acc2 = 0.0
@@ -54,13 +65,17 @@ def rolling_std(x, offsets, window, min_periods):
             if n >= max(min_periods, 2):
                 var = (acc2 - acc * acc / n) / (n - 1)
                 out[j] = np.sqrt(max(var, 0.0))
+
+
+def rolling_max(x, offsets, window, min_periods):
+    out = np.full(x.shape[0], np.nan, np.float32)
+    run_lines(_rolling_max_lines, offsets.shape[0] - 1, x, offsets, window, min_periods, out)
     return out
 
 
-@nb.njit(cache=True, parallel=True)
-def rolling_max(x, offsets, window, min_periods):
-    out = np.full(x.shape[0], np.nan, np.float32)
-    for s in nb.prange(offsets.shape[0] - 1):
+@nb.njit(cache=True, nogil=True)
+def _rolling_max_lines(lo, hi, x, offsets, window, min_periods, out):
+    for s in range(lo, hi):
         a, b = offsets[s], offsets[s + 1]
         for j in range(a, b):
             m = -np.inf
@@ -73,14 +88,18 @@ def rolling_max(x, offsets, window, min_periods):
                         m = v
             if n >= min_periods:
                 out[j] = m
-    return out
 
 
-@nb.njit(cache=True, parallel=True)
 def rolling_sum(x, offsets, window):
     """Sum over the window, NaN counted as zero."""
     out = np.zeros(x.shape[0], np.float32)
-    for s in nb.prange(offsets.shape[0] - 1):
+    run_lines(_rolling_sum_lines, offsets.shape[0] - 1, x, offsets, window, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _rolling_sum_lines(lo, hi, x, offsets, window, out):
+    for s in range(lo, hi):
         a, b = offsets[s], offsets[s + 1]
         acc = 0.0
         for j in range(a, b):
@@ -92,14 +111,18 @@ def rolling_sum(x, offsets, window):
                 if not np.isnan(old):
                     acc -= old
             out[j] = acc
-    return out
 
 
-@nb.njit(cache=True, parallel=True)
 def ewm_mean(x, offsets, alpha):
     """Exponentially weighted mean, m_j = alpha * x_j + (1 - alpha) * m_{j-1}; NaN keeps m."""
     out = np.full(x.shape[0], np.nan, np.float32)
-    for s in nb.prange(offsets.shape[0] - 1):
+    run_lines(_ewm_mean_lines, offsets.shape[0] - 1, x, offsets, alpha, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _ewm_mean_lines(lo, hi, x, offsets, alpha, out):
+    for s in range(lo, hi):
         a, b = offsets[s], offsets[s + 1]
         m = np.nan
         for j in range(a, b):
@@ -107,31 +130,37 @@ def ewm_mean(x, offsets, alpha):
             if not np.isnan(v):
                 m = v if np.isnan(m) else alpha * v + (1.0 - alpha) * m
             out[j] = m
-    return out
 
 
-@nb.njit(cache=True, parallel=True)
 def target_lags(x, row_start, target, horizon, lags):
     """x[target - k] for each lag k, NaN where k < horizon (not known at the forecast origin)
     or before the series starts."""
-    n = target.shape[0]
-    out = np.full((n, lags.shape[0]), np.nan, np.float32)
-    for r in nb.prange(n):
+    out = np.full((target.shape[0], lags.shape[0]), np.nan, np.float32)
+    run_lines(_target_lags_lines, target.shape[0], x, row_start, target, horizon, lags, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _target_lags_lines(lo, hi, x, row_start, target, horizon, lags, out):
+    for r in range(lo, hi):
         for i in range(lags.shape[0]):
             k = lags[i]
             p = target[r] - k
             if k >= horizon[r] and p >= row_start[r]:
                 out[r, i] = x[p]
-    return out
 
 
-@nb.njit(cache=True, parallel=True)
 def same_weekday_mean(x, row_start, target, horizon, weeks):
     """Mean of x on the target's weekday over the `weeks` most recent weeks known at the
     origin (target - 7w with 7w >= horizon)."""
-    n = target.shape[0]
-    out = np.full(n, np.nan, np.float32)
-    for r in nb.prange(n):
+    out = np.full(target.shape[0], np.nan, np.float32)
+    run_lines(_same_weekday_mean_lines, target.shape[0], x, row_start, target, horizon, weeks, out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _same_weekday_mean_lines(lo, hi, x, row_start, target, horizon, weeks, out):
+    for r in range(lo, hi):
         first = (horizon[r] + 6) // 7
         acc = 0.0
         c = 0
@@ -145,18 +174,21 @@ def same_weekday_mean(x, row_start, target, horizon, weeks):
                 c += 1
         if c > 0:
             out[r] = acc / c
-    return out
 
 
-@nb.njit(cache=True, parallel=True)
 def flag_distance(flag, row_start, row_end, target, max_days):
     """Days since the last and until the next day with flag > 0, seen from the target day.
     Looks back to the series start and forward to row_end (exclusive: the last day whose
     covariates are known); NaN when none is found within max_days."""
-    n = target.shape[0]
-    since = np.full(n, np.nan, np.float32)
-    until = np.full(n, np.nan, np.float32)
-    for r in nb.prange(n):
+    since = np.full(target.shape[0], np.nan, np.float32)
+    until = np.full(target.shape[0], np.nan, np.float32)
+    run_lines(_flag_distance_lines, target.shape[0], flag, row_start, row_end, target, max_days, since, until)
+    return since, until
+
+
+@nb.njit(cache=True, nogil=True)
+def _flag_distance_lines(lo, hi, flag, row_start, row_end, target, max_days, since, until):
+    for r in range(lo, hi):
         t = target[r]
         for d in range(1, max_days + 1):
             if t - d < row_start[r]:
@@ -170,4 +202,3 @@ def flag_distance(flag, row_start, row_end, target, max_days):
             if flag[t + d] > 0:
                 until[r] = d
                 break
-    return since, until

@@ -25,7 +25,7 @@ from ..threads import run_lines
 GRID = 24  # stock levels of the value function between 0 and the units on hand
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _interp(v, s, step):
     """Value at stock s of v sampled at 0, step, 2 step, ..."""
     if step <= 0.0:

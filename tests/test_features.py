@@ -137,7 +137,7 @@ def test_kernels_are_cached_for_a_second_process():
     code = (
         "import numpy as np; from freshcast.features import kernels as K;"
         "K.rolling_mean(np.ones(5, np.float32), np.array([0, 5]), 3, 1);"
-        "print(sum(K.rolling_mean.stats.cache_hits.values()), sum(K.rolling_mean.stats.cache_misses.values()))"
+        "print(sum(K._rolling_mean_lines.stats.cache_hits.values()), sum(K._rolling_mean_lines.stats.cache_misses.values()))"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
