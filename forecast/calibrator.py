@@ -35,14 +35,14 @@ class QuantileCalibrator:
             raise FreshcastError(f"quantiles are calibrated on one of {', '.join(CALIBRATE_ON)}, got '{on}'")
         self.on = on
 
-    def fit(self, point, panel: DailyPanel) -> QuantileCalibrator:
+    def fit(self, point, panel: DailyPanel, progress=None) -> QuantileCalibrator:
         H = point.max_horizon
         cut = panel.last_day - H
         kept = np.flatnonzero(panel.start <= cut)
         early = panel.until(cut)
         model = clone(point).set_params(quantiles=())
         try:
-            model.fit(early)
+            model.fit(early, progress)
         except FreshcastError as exc:
             raise FreshcastError(
                 f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "

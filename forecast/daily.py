@@ -160,8 +160,9 @@ class DailyForecaster(BaseEstimator):
 
     # ---------------------------------------------------------------- training
     @_threaded
-    def fit(self, history: DailyPanel | str | Path | pd.DataFrame) -> DailyForecaster:
-        """Train on the whole history (a DailyPanel, a path, or a DataFrame in the contract)."""
+    def fit(self, history: DailyPanel | str | Path | pd.DataFrame, progress=None) -> DailyForecaster:
+        """Train on the whole history (a DailyPanel, a path, or a DataFrame in the contract).
+        `progress`, a function taking a line, hears how training goes."""
         if self.min_history_days < self.max_horizon:
             raise FreshcastError("min_history_days must be at least max_horizon")
         if not 0.0 <= self.stockout_recovery <= 1.0:
@@ -182,14 +183,15 @@ class DailyForecaster(BaseEstimator):
             )
         X, y = features.matrix(rows), rows.demand
         t1 = time.perf_counter()
-        booster = trainer.train(
-            X, y, self.lightgbm_params(), features.names, len(features.static), self.n_estimators, self.max_bin
-        )
+        booster = trainer.train(X, y, self.lightgbm_params(), features.names, len(features.static), self.n_estimators,
+                                self.max_bin, progress)  # fmt: skip
         seconds = {"features": t1 - t0, "train": time.perf_counter() - t1}
         calibrator = None
         if levels:
             t2 = time.perf_counter()
-            calibrator = QuantileCalibrator(levels, self.calibrate_on).fit(self, panel)
+            if progress:
+                progress(f"calibrating the quantiles on a model of the days before the last {self.max_horizon}")
+            calibrator = QuantileCalibrator(levels, self.calibrate_on).fit(self, panel, progress)
             seconds["calibration"] = time.perf_counter() - t2
         # all went well: the fitted attributes change together (a failed refit leaves the old model)
         self.__dict__.pop("calibrator_", None)

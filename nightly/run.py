@@ -119,6 +119,8 @@ def _run_stage(stage: Stage, ctx: Context, manifest: Manifest, log: Log, force: 
     why = _why(prev, basis, ctx.folder / name, force)
     if not why:
         log(name, "up to date")
+        if ctx.progress:
+            ctx.progress(f"{name}: up to date")
         return False
     if decision is not None:
         why.append(f"model {decision}")
@@ -128,6 +130,8 @@ def _run_stage(stage: Stage, ctx: Context, manifest: Manifest, log: Log, force: 
         entry["settings"] = settings
     manifest.set_stage(name, **entry)
     log(name, "start", why=why)
+    if ctx.progress:
+        ctx.progress(f"{name}: {'; '.join(why)}")
     try:
         rows = write(ctx, ctx.folder / name)
     except Interrupted as exc:

@@ -158,8 +158,9 @@ def train_model(ctx: Context, out: Path) -> dict:
 
     panel = ctx.panel()
     get = lambda k: ctx.config.get("model", k)  # noqa: E731
+    model = forecaster(ctx.config.get("forecast", "days"), get("seed"), get("quantiles"), get("recover_stockouts"))
     with Step(f"training on {panel.n_series:,} series", ctx.progress):
-        model = forecaster(ctx.config.get("forecast", "days"), get("seed"), get("quantiles"), get("recover_stockouts")).fit(panel)
+        model.fit(panel, ctx.progress)
     model.save(out)
     return {"trained": 1, "train_rows": int(model.n_train_rows_)}
 

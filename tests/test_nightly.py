@@ -236,3 +236,11 @@ def test_the_api_and_the_command_line_give_the_same_outputs(tmp_path, config):
     api.write_price_labels(plan, tmp_path / "labels")
     for name in ("price_changes.parquet", "decisions.csv"):
         assert file_sha256(tmp_path / "labels" / name) == file_sha256(folder / "prices" / name)
+
+
+def test_progress_only_when_asked_for(config):
+    quiet = CliRunner().invoke(app, ["run", "--config", str(config)])  # stderr is not a terminal here
+    assert quiet.exit_code == 0 and "[freshcast]" not in quiet.output
+    lines = []
+    api.run(config, force=True, progress=lines.append)
+    assert "model: --force; model trained" in lines and any(line.strip() == "160 of 160 trees" for line in lines)
