@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import FreshcastError
 from ..features import DailyFeatures
-from ..outputs import output_folder, write_text
+from ..outputs import file_sha256, output_folder, write_text
 from . import trainer
 from .calibrator import QuantileCalibrator
 from .quantiles import Holdout, check_quantiles
@@ -56,7 +56,7 @@ def save(model, path: Path) -> Path:
         write_text(tmp / MODEL_FILE, trainer.to_text(model.booster_))
         if model.quantiles_:
             model.calibrator_.holdout_.save(tmp / HOLDOUT_FILE)
-        meta["sha256"] = {f.name: _sha256(f) for f in sorted(tmp.iterdir()) if f.name in DATA_FILES}
+        meta["sha256"] = {f.name: file_sha256(f) for f in sorted(tmp.iterdir()) if f.name in DATA_FILES}
         write_text(tmp / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
     return path
 
@@ -123,10 +123,3 @@ def _read_folder(path: Path, names: tuple[str, ...]) -> dict[str, bytes | None]:
     finally:
         os.close(folder)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -9,17 +9,9 @@ import json
 import time
 from pathlib import Path
 
-from ..outputs import MARKER, write_text
+from ..outputs import MARKER, file_sha256, write_text
 
 STATUSES = ("done", "failed", "skipped", "running")  # running: left by a run that was killed
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_input(path: Path) -> dict:

@@ -18,8 +18,7 @@ from freshcast.cli import app
 from freshcast.errors import ConfigError, RunLocked, StageFailed
 from freshcast.nightly.example import write_example
 from freshcast.nightly.lock import LOCK_FILE, run_lock
-from freshcast.nightly.manifest import file_sha256
-from freshcast.outputs import write_table
+from freshcast.outputs import file_sha256, write_table
 
 STAGE_FOLDERS = ("validate", "model", "forecast", "orders", "prices")
 
