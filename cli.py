@@ -457,7 +457,7 @@ def demo(
 def run(
     config: Annotated[Path, typer.Option(help="The run's TOML config (freshcast init-config writes an example)")],
     date: Annotated[
-        Optional[str], typer.Option(help="YYYY-MM-DD, the business day (default: the config's [run] date)")
+        Optional[str], typer.Option(help="YYYY-MM-DD, the business day (default: the config's run.date: today or after-history)")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo every stage, even those up to date")] = False,
 ) -> None:

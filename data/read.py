@@ -60,10 +60,16 @@ def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_i
         base = {"partition_base_dir": str(path)} if isinstance(source, list) else {}
         if fmt == "csv":
             convert = pacsv.ConvertOptions(column_types=csv_types or {}, strings_can_be_null=empty_is_null)
-            return ds.dataset(source, format=ds.CsvFileFormat(convert_options=convert), partitioning="hive", **base)
-        return ds.dataset(source, format=fmt, partitioning="hive", **base)
+            dataset = ds.dataset(source, format=ds.CsvFileFormat(convert_options=convert), partitioning="hive", **base)
+        else:
+            dataset = ds.dataset(source, format=fmt, partitioning="hive", **base)
+        dataset.schema.names  # noqa: B018 (column names are decoded here: a file that is not UTF-8 fails now)
+        return dataset
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(str(path), [f"cannot be read as {fmt}: {exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(str(path), [f"cannot be read: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                                    f"save it as UTF-8"]) from None  # fmt: skip
 
 
 def _data_files(folder: Path) -> list[Path]:

@@ -56,9 +56,19 @@ def run(config: str | Path | RunConfig, date: str | None = None, force: bool = F
         manifest.save()
         redone = []
         t0 = time.perf_counter()
-        for stage in STAGES:
-            if _run_stage(stage, ctx, manifest, log, force):
-                redone.append(stage.name)
+        for k, stage in enumerate(STAGES):
+            try:
+                if _run_stage(stage, ctx, manifest, log, force):
+                    redone.append(stage.name)
+            except (StageFailed, Interrupted) as exc:
+                for later in STAGES[k + 1 :]:  # what an earlier attempt left there is not this run's
+                    if manifest.stage(later.name):
+                        manifest.set_stage(later.name, status="skipped", why=f"not reached: stage {stage.name} "
+                                           f"failed (any files in its folder are from an earlier attempt)")  # fmt: skip
+                code = 128 + exc.signum if isinstance(exc, Interrupted) else 1
+                log("run", "stopped" if isinstance(exc, Interrupted) else "failed", exit_code=code,
+                    seconds=round(time.perf_counter() - t0, 3), redone=redone, at=stage.name)  # fmt: skip
+                raise
         log("run", "done", seconds=round(time.perf_counter() - t0, 3), redone=redone)
         return RunResult(ctx.date, ctx.folder, manifest.data["stages"], redone)
 

@@ -52,6 +52,9 @@ class Context:
                     f"{panel.source}: the history ends on {day_to_date(panel.last_day)}; the run for {self.date} "
                     f"needs sales through {day_to_date(self.day - 1)}"
                 )  # fmt: skip
+            if int(panel.start.min()) > self.day - 1:
+                raise FreshcastError(f"{panel.source}: the history starts on {day_to_date(int(panel.start.min()))}; "
+                                     f"the run for {self.date} needs sales before it")  # fmt: skip
             self._panel = panel if panel.last_day == self.day - 1 else panel.until(self.day - 1)
         return self._panel
 
@@ -99,7 +102,9 @@ def validate(ctx: Context, out: Path) -> dict:
     for (section, key), reader in TABLE_READERS.items():
         path = ctx.path(section, key)
         if path is not None and not (section == "prices" and path == ctx.path("orders", key)):
-            getattr(tables, reader)(path)
+            table = getattr(tables, reader)(path)
+            if key == "products":
+                _covers(table, panel, path)
     if ctx.config.has("prices"):
         from ..optimize.pricing import LABELS, LABELS_OPTIONAL
 
@@ -115,6 +120,14 @@ def validate(ctx: Context, out: Path) -> dict:
         write_table(future, tmp / "future.parquet")
         write_text(tmp / "summary.json", json.dumps(summary, indent=1) + "\n")
     return {"series": panel.n_series, "series_days": panel.n_flat, "future_rows": len(future)}
+
+
+def _covers(products: pd.DataFrame, panel, path: Path) -> None:
+    """Every product with sales in the history needs a row in the products table."""
+    missing = np.setdiff1d(panel.series[C.PRODUCT].unique(), products[C.PRODUCT].to_numpy())
+    if len(missing):
+        raise FreshcastError(f"{path}: {len(missing)} product(s) of the history are not in the products table, "
+                             f"e.g. product_id={missing[0]}")  # fmt: skip
 
 
 def _future_frame(panel, fut, days: int) -> pd.DataFrame:

@@ -243,3 +243,26 @@ def test_progress_only_when_asked_for(config):
     lines = []
     api.run(config, force=True, progress=lines.append)
     assert "model: --force; model trained" in lines and any(line.strip() == "160 of 160 trees" for line in lines)
+
+
+def test_after_a_failure_later_stages_say_they_were_not_reached(config):
+    first = api.run(config)
+    stock = config.parent / "freshcast_inputs" / "inventory.csv"
+    stock.write_bytes(b"st\xf6re_id,product_id,on_hand,expiry_date\n1,2,3,2024-06-19\n")  # not UTF-8
+    with pytest.raises(StageFailed, match="inventory.csv: cannot be read: not UTF-8"):
+        api.run(config)
+    stages = manifest(first)["stages"]
+    assert stages["validate"]["status"] == "failed"
+    assert {stages[s]["status"] for s in STAGE_FOLDERS[1:]} == {"skipped"}
+    assert "not reached: stage validate failed" in stages["orders"]["why"]
+    last = json.loads((first.folder / "log.jsonl").read_text().splitlines()[-1])
+    assert last["event"] == "failed" and last["exit_code"] == 1 and last["at"] == "validate"
+    with pytest.raises(StageFailed, match="history starts on"):
+        api.run(config, "2024-03-01")
+
+
+def test_a_products_table_without_a_product_of_the_history_fails_validation(config):
+    products = config.parent / "freshcast_inputs" / "products.csv"
+    pd.read_csv(products).iloc[1:].to_csv(products, index=False)
+    with pytest.raises(StageFailed, match=r"stage validate failed: .*products.csv: 1 product\(s\) of the history"):
+        api.run(config)
