@@ -94,10 +94,10 @@ class RunConfig:
         return section in self.sections
 
     def get(self, section: str, key: str, date: str | None = None):
-        """The value; a path with `{date}` filled in when `date` (YYYY-MM-DD) is given."""
+        """The value; a path as a Path, with `{date}` filled in when `date` (YYYY-MM-DD) is given."""
         value = self.values[section][key]
-        if date is not None and SCHEMA[section][key].kind == "path" and value is not None:
-            return Path(str(value).replace("{date}", date))
+        if SCHEMA[section][key].kind == "path" and value is not None:
+            return Path(value if date is None else value.replace("{date}", date))
         return value
 
     def part(self, *sections: str) -> dict:

@@ -88,10 +88,29 @@ def _context(config: RunConfig, date: str | None, root: Path, progress) -> Conte
             with Step(f"loading history {history}", progress):
                 full = load_history(history, config.get("data", "map"))
         except FreshcastError as exc:
-            raise FreshcastError(f"cannot tell the run date ([run] date = \"after-history\"): {one_line(exc)}") from None
+            message = f"cannot tell the run date ([run] date = \"after-history\"): {one_line(exc)}"
+            manifest = _record_undated(config, root, message)
+            raise StageFailed(f"stage validate failed: {message} (see {manifest})") from None
         day = full.last_day + 1
     iso = str(day_to_date(day))
     return Context(config, iso, day, root / iso, progress, full_panel=full)
+
+
+UNDATED = "undated"  # <root>/undated/: the record of a run that failed before it knew its date
+
+
+def _record_undated(config: RunConfig, root: Path, message: str) -> Path:
+    """Write <root>/undated/manifest.json and log.jsonl for a run whose history could not be
+    read, so its date is unknown (replaced by the next such failure). Returns the manifest."""
+    ctx = Context(config, None, 0, root / UNDATED)
+    ctx.folder.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(ctx.folder / "manifest.json")
+    manifest.data = {**_about(config, ctx), "stages": {"validate": {"status": "failed", "ended": now(), "error": message}}}
+    manifest.save()
+    log = Log(ctx.folder / "log.jsonl")
+    log("validate", "failed", error=message)
+    log("run", "failed", exit_code=1, at="validate")
+    return manifest.path
 
 
 def _about(config: RunConfig, ctx: Context) -> dict:

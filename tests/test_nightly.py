@@ -266,3 +266,14 @@ def test_a_products_table_without_a_product_of_the_history_fails_validation(conf
     pd.read_csv(products).iloc[1:].to_csv(products, index=False)
     with pytest.raises(StageFailed, match=r"stage validate failed: .*products.csv: 1 product\(s\) of the history"):
         api.run(config)
+
+
+def test_an_unreadable_history_without_a_date_is_recorded_in_undated(config, tmp_path):
+    history = tmp_path / "history.parquet"
+    history.write_bytes(b"PAR1 not really parquet")
+    edit(config, 'history = "', f'history = "{history}" # was "')
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1 and "cannot tell the run date" in result.output and "history.parquet" in result.output
+    m = json.loads((config.parent / "runs" / "undated" / "manifest.json").read_text())
+    assert m["stages"]["validate"]["status"] == "failed" and "history.parquet" in m["stages"]["validate"]["error"]
+    assert m["inputs"]["data.history"]["files"][0]["bytes"] == history.stat().st_size
