@@ -230,8 +230,8 @@ def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], sourc
     try:
         yield from scanner.scan_batches()
     except (pa.ArrowException, OSError) as exc:
-        culprit = source
         fragments = list(dataset.get_fragments())
+        culprit = getattr(fragments[0], "path", source) if len(fragments) == 1 else source
         for fragment in fragments if len(fragments) > 1 else []:  # which file? read again, batch by batch
             try:
                 for _ in fragment.to_batches(columns=[c for c in columns if c in fragment.physical_schema.names]):

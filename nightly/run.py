@@ -61,16 +61,29 @@ def run(config: str | Path | RunConfig, date: str | None = None, force: bool = F
                 if _run_stage(stage, ctx, manifest, log, force):
                     redone.append(stage.name)
             except (StageFailed, Interrupted) as exc:
-                for later in STAGES[k + 1 :]:  # what an earlier attempt left there is not this run's
-                    if manifest.stage(later.name):
-                        manifest.set_stage(later.name, status="skipped", why=f"not reached: stage {stage.name} "
-                                           f"failed (any files in its folder are from an earlier attempt)")  # fmt: skip
+                for later in STAGES[k + 1 :]:
+                    _not_reached(manifest, later.name, stage.name)
                 code = 128 + exc.signum if isinstance(exc, Interrupted) else 1
                 log("run", "stopped" if isinstance(exc, Interrupted) else "failed", exit_code=code,
                     seconds=round(time.perf_counter() - t0, 3), redone=redone, at=stage.name)  # fmt: skip
                 raise
         log("run", "done", seconds=round(time.perf_counter() - t0, 3), redone=redone)
         return RunResult(ctx.date, ctx.folder, manifest.data["stages"], redone)
+
+
+def _not_reached(manifest: Manifest, name: str, failed: str) -> None:
+    """Mark stage `name` skipped after stage `failed` stopped the run. A stage done before
+    keeps what it was done on (`done`), so a later run redoes it only if that changed."""
+    prev = manifest.stage(name)
+    done = prev if prev.get("status") == "done" else prev.get("done")
+    kept = " (its folder holds the result of an earlier run, see done)" if done else ""
+    manifest.set_stage(name, status="skipped", why=f"not reached: stage {failed} failed{kept}",
+                       **({"done": done} if done else {}))  # fmt: skip
+
+
+def _as_done(entry: dict) -> dict:
+    """A stage's entry as it was when last done, if a failure since only skipped it."""
+    return entry["done"] if entry.get("status") == "skipped" and "done" in entry else entry
 
 
 def _context(config: RunConfig, date: str | None, root: Path, progress) -> Context:
@@ -136,17 +149,20 @@ def _about(config: RunConfig, ctx: Context) -> dict:
 def _run_stage(stage: Stage, ctx: Context, manifest: Manifest, log: Log, force: bool) -> bool:
     """Do `stage` if it is due; True if it was done now."""
     name = stage.name
-    prev = manifest.stage(name)
+    prev = _as_done(manifest.stage(name))
     if stage.needs and not ctx.config.has(stage.needs):
-        if prev.get("status") != "skipped":
-            manifest.set_stage(name, status="skipped", why=f"no [{stage.needs}] section in the config")
-        log(name, "skipped", why=f"no [{stage.needs}] section in the config")
+        skipped = {"status": "skipped", "why": f"no [{stage.needs}] section in the config"}
+        if manifest.stage(name) != skipped:
+            manifest.set_stage(name, **skipped)
+        log(name, "skipped", why=skipped["why"])
         return False
     write, basis, settings, decision = stage.write, _basis(stage, ctx, manifest), None, None
     if name == "model":
         write, basis, settings, decision = _model_decision(ctx, manifest)
     why = _why(prev, basis, ctx.folder / name, force)
     if not why:
+        if prev is not manifest.stage(name):  # skipped after a failure, and still as it was done
+            manifest.set_stage(name, **prev)
         log(name, "up to date")
         if ctx.progress:
             ctx.progress(f"{name}: up to date")
@@ -208,7 +224,7 @@ def _model_decision(ctx: Context, manifest: Manifest):
     settings = digest_of(model_settings(ctx.config))
     trained = {"model": "trained", "settings": settings,
                "output of stage validate": digest_of(manifest.stage("validate").get("outputs"))}  # fmt: skip
-    prev = manifest.stage("model")
+    prev = _as_done(manifest.stage("model"))
     if prev.get("status") == "done" and prev.get("basis") == trained:
         return train_model, trained, settings, "trained"
     if prev.get("status") == "done" and prev.get("settings") == settings and "source" in prev.get("basis", {}):
@@ -222,7 +238,7 @@ def _model_decision(ctx: Context, manifest: Manifest):
             day = day_number(folder.name)
         except ValueError:
             continue
-        entry = Manifest(folder / "manifest.json").stage("model") if day < ctx.day else {}
+        entry = _as_done(Manifest(folder / "manifest.json").stage("model")) if day < ctx.day else {}
         if entry.get("status") != "done" or not entry.get("rows", {}).get("trained"):
             continue
         if entry.get("settings") != settings:
@@ -239,7 +255,7 @@ def _model_decision(ctx: Context, manifest: Manifest):
 
 def _copy_basis(folder: Path) -> dict | None:
     """The basis of a copy of the model trained in run folder `folder` (None if it is not whole)."""
-    entry = Manifest(folder / "manifest.json").stage("model") if (folder / "manifest.json").exists() else {}
+    entry = _as_done(Manifest(folder / "manifest.json").stage("model")) if (folder / "manifest.json").exists() else {}
     outputs = folder_outputs(folder / "model")
     if not outputs or outputs != entry.get("outputs"):
         return None

@@ -86,6 +86,11 @@ def validate(ctx: Context, out: Path) -> dict:
     from ..data import tables
     from ..data.future import assume_future, assumption_note
 
+    missing = [(section, key) for section, key in INPUT_KEYS
+               if ctx.path(section, key) is not None and not ctx.path(section, key).exists()]  # fmt: skip
+    if missing:
+        raise FreshcastError("; ".join(f"[{section}] {key} = {ctx.path(section, key)}: no such file or folder"
+                                       for section, key in missing))  # fmt: skip
     panel = ctx.panel()
     days = ctx.config.get("forecast", "days")
     future_path = ctx.path("data", "future")

@@ -248,6 +248,11 @@ def test_a_corrupt_file_is_named_not_a_traceback(tmp_path, sample_frame):
     result = CliRunner().invoke(app, ["validate", str(folder)])
     assert result.exit_code == 1 and "cannot be read" in result.output and "Traceback" not in result.output
     assert str(bad) in result.output
+    (folder / "city_id=01" / "part-0.parquet").unlink()  # a folder of one file names that file too
+    (folder / "city_id=01").rmdir()
+    with pytest.raises(DataError) as err:
+        load_history(folder)
+    assert str(bad) in str(err.value)
 
 
 def test_future_covariates_are_refused_when_implausible(tmp_path):

@@ -94,12 +94,26 @@ def test_more_units_expiring_never_raises_the_price(seed, extra):
 @settings(max_examples=20, deadline=None)
 @given(st.integers(0, 10_000), st.floats(0.3, 0.9), st.floats(0.0, 0.5))
 def test_higher_cost_never_deepens_before_the_last_day(seed, cost, more):
-    on_hand, q, el, deepest = instance(seed)
+    # Stock that keeps until tomorrow at the latest: tomorrow is its last day, where the cost
+    # floor does not apply, so a higher cost only takes today's deeper steps away. With more
+    # days to go it does not hold: a floor that also binds on the later days can make an
+    # earlier, deeper step the best (test below).
+    on_hand, q, el, deepest = instance(seed, E=2)
     on_hand[:, 0] = 0  # nothing expires today
     n = len(on_hand)
     low = run(on_hand, q, el, deepest, master(n, cost=cost))
     high = run(on_hand, q, el, deepest, master(n, cost=min(cost + more, 0.99)))
     assert np.all(high.depth <= low.depth + 1e-12)
+
+
+def test_over_several_days_a_higher_cost_can_deepen_todays_markdown():
+    # found by hypothesis: 7.6 units keep two more days; at cost 0.375 the plan waits at 10%
+    # off for 30% off tomorrow, at cost 0.75 30% is below cost tomorrow too, so 20% today
+    on_hand, q, el, deepest = instance(231)
+    on_hand[:, 0] = 0
+    n = len(on_hand)
+    low, high = run(on_hand, q, el, deepest, master(n, cost=0.375)), run(on_hand, q, el, deepest, master(n, cost=0.75))
+    assert high.depth[30] > low.depth[30] and np.all(high.price >= 0.75 - 1e-12)
 
 
 def test_label_changes_capped_per_store_keep_the_largest_gains():

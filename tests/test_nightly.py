@@ -128,7 +128,7 @@ def test_a_bad_input_fails_its_stage_with_exit_1_and_the_manifest_says_which(con
     m = json.loads((config.parent / "runs" / "2024-06-19" / "manifest.json").read_text())
     entry = m["stages"]["validate"]
     assert entry["status"] == "failed" and "products.csv" in entry["error"] and "unit_cost" in entry["error"]
-    assert "model" not in m["stages"]  # nothing after a failed stage ran
+    assert m["stages"]["model"] == {"status": "skipped", "why": "not reached: stage validate failed"}  # nothing after it ran
     assert not (config.parent / "runs" / "2024-06-19" / "validate").exists()
     with pytest.raises(StageFailed, match="stage validate failed"):
         api.run(config)
@@ -247,7 +247,9 @@ def test_progress_only_when_asked_for(config):
 
 def test_after_a_failure_later_stages_say_they_were_not_reached(config):
     first = api.run(config)
+    expected = outputs(first.folder)
     stock = config.parent / "freshcast_inputs" / "inventory.csv"
+    good = stock.read_bytes()
     stock.write_bytes(b"st\xf6re_id,product_id,on_hand,expiry_date\n1,2,3,2024-06-19\n")  # not UTF-8
     with pytest.raises(StageFailed, match="inventory.csv: cannot be read: not UTF-8"):
         api.run(config)
@@ -257,6 +259,11 @@ def test_after_a_failure_later_stages_say_they_were_not_reached(config):
     assert "not reached: stage validate failed" in stages["orders"]["why"]
     last = json.loads((first.folder / "log.jsonl").read_text().splitlines()[-1])
     assert last["event"] == "failed" and last["exit_code"] == 1 and last["at"] == "validate"
+    # the table mended: only the failed stage is redone, the others were done on the same inputs
+    stock.write_bytes(good)
+    mended = api.run(config)
+    assert mended.redone == ["validate"] and outputs(first.folder) == expected
+    assert {e["status"] for s, e in manifest(first)["stages"].items() if s != "export"} == {"done"}
     with pytest.raises(StageFailed, match="history starts on"):
         api.run(config, "2024-03-01")
 
@@ -266,6 +273,15 @@ def test_a_products_table_without_a_product_of_the_history_fails_validation(conf
     pd.read_csv(products).iloc[1:].to_csv(products, index=False)
     with pytest.raises(StageFailed, match=r"stage validate failed: .*products.csv: 1 product\(s\) of the history"):
         api.run(config)
+
+
+def test_a_missing_input_file_is_named_with_its_key(config):
+    edit(config, 'inventory = "', 'inventory = "nope.csv" # was "')
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1 and "[orders] inventory = " in result.output and "nope.csv: no such file" in result.output
+    stages = json.loads((config.parent / "runs" / "2024-06-19" / "manifest.json").read_text())["stages"]
+    assert stages["validate"]["status"] == "failed" and "[orders] inventory" in stages["validate"]["error"]
+    assert [stages[s]["status"] for s in STAGE_FOLDERS[1:]] == ["skipped"] * (len(STAGE_FOLDERS) - 1)
 
 
 def test_an_unreadable_history_without_a_date_is_recorded_in_undated(config, tmp_path):
