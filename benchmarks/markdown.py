@@ -15,6 +15,10 @@ The evening's pace weight was chosen with the same script on an earlier window o
 
     python benchmarks/markdown.py --data <cities 3, 6, 12, 13> --windows 2024-05-29:2024-06-04 --scales 1 --pace 0
     ... --pace 0.5, --pace 1 (then, with the pace weight 1: --scales 1 --spread 0, 0.25, 0.5, 1)
+
+and orders that count on the last day's markdowns were tried there and not kept:
+
+    python benchmarks/markdown.py --data <cities 3, 6, 12, 13> --windows 2024-05-29:2024-06-04 --joint-orders 1
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ def waste_interval(a: dict, b: dict, seed: int = 0) -> list[float]:
     return [float(np.quantile(out, 0.025)), float(np.quantile(out, 0.975))]
 
 
-def run_window(panel, first: int, last: int, scales, pace: float | None, spread: float | None, say) -> dict:
+def run_window(panel, first: int, last: int, scales, pace: float | None, spread: float | None, say,
+               joint_orders: bool = False) -> dict:  # fmt: skip
     from freshcast.forecast import DailyForecaster
     from freshcast.forecast.price_response import PriceResponse
     from freshcast.optimize import markdown
@@ -94,7 +99,8 @@ def run_window(panel, first: int, last: int, scales, pace: float | None, spread:
                 world.evening_spread = spread
             lines = {}
             t0 = time.perf_counter()
-            summary = _run_markdowns(whole, first, demand, master, Optimizer(), forecasts, world, None, lines)
+            summary = _run_markdowns(whole, first, demand, master, Optimizer(), forecasts, world, None, lines,
+                                     joint_orders)  # fmt: skip
             run_s = time.perf_counter() - t0
             best_rule = max(RULES[1:], key=lambda r: summary[r]["gross_margin"])
             best = max(RULES, key=lambda r: summary[r]["gross_margin"])
@@ -133,6 +139,8 @@ def main() -> None:
     parser.add_argument("--scales", default="0.5,1,1.5")
     parser.add_argument("--pace", type=float, default=None, help="the evening's pace weight (default: freshcast's)")
     parser.add_argument("--spread", type=float, default=None, help="the evening forecast's spread (default: freshcast's)")
+    parser.add_argument("--joint-orders", type=int, choices=(0, 1), default=0,
+                        help="1: the optimizer's and the hindsight's orders count on the last day's markdowns")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     from freshcast.data import load_history
@@ -149,7 +157,8 @@ def main() -> None:
     for window in args.windows.split(","):
         a, b = window.split(":")
         say(f"window {a} .. {b}")
-        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, args.pace, args.spread, say)
+        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, args.pace, args.spread, say,
+                                               bool(args.joint_orders))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)

@@ -123,13 +123,47 @@ def usable_at_arrival(on_hand, on_order, shelf, lead, paths):
 
 
 @nb.njit(cache=True)
-def _expected_cost(q, window, tail_lost, life, cum, K, S, under, over, hold):
+def markdown_gain(units, demand, price, lift, evening_share, salvage):
+    """Money the best markdown of a batch's last day adds, in expectation over K equally
+    likely demands: `units[k]` of the batch on the shelf that morning and `demand[k]` the
+    day's demand at the regular price `price[0]`; `price[j]`, `lift[j]` the price and demand
+    multiplier at ladder step j (the steps the line may use). A plan sells the day at one
+    step and, from the hour after which `evening_share` of the demand is left, at a deeper
+    one (not below `salvage`) or the same; units left are salvaged. The plan is chosen before
+    the day's demand is known (the same for every k): the best plan's mean revenue + salvage
+    minus that of the regular price all day, >= 0."""
+    J, K = price.shape[0], units.shape[0]
+    best = 0.0
+    for d in range(J):
+        for ev in range(d, J):
+            if (d == 0 and ev == 0) or (ev > d and (evening_share <= 0.0 or price[ev] < salvage)):
+                continue
+            gain = 0.0
+            for k in range(K):
+                a, x = units[k], demand[k]
+                day = min(a, x * (1.0 - evening_share) * lift[d])
+                late = min(a - day, x * evening_share * lift[ev])
+                kept = min(a, x)
+                gain += price[d] * day + price[ev] * late + salvage * (a - day - late) - price[0] * kept - salvage * (a - kept)
+            best = max(best, gain / K)
+    return best
+
+
+@nb.njit(cache=True)
+def _expected_cost(q, window, tail_lost, life, cum, K, S, under, over, hold, md_price, md_lift, md_share, salvage,
+                   last_units, last_demand):  # fmt: skip
     c = 0.0
     for k in range(K):
         c += under * (max(window[k] - q, 0.0) + tail_lost[k]) + over * max(q - life[k], 0.0)
         for j in range(S - 1):
             c += hold * max(q - cum[k, j], 0.0)
-    return c / K
+    c /= K
+    if md_price.shape[0] > 1:  # units of the order on its last day: a markdown may sell some
+        for k in range(K):
+            before = cum[k, S - 2] if S > 1 else 0.0
+            last_units[k], last_demand[k] = max(q - before, 0.0), life[k] - before
+        c -= markdown_gain(last_units, last_demand, md_price, md_lift, md_share, salvage)
+    return c
 
 
 @nb.njit(cache=True)
@@ -180,7 +214,7 @@ def _outcome(q, window, tail_lost, life, demand_window):
 
 def order_quantities(
     on_hand, on_order, shelf, lead, review, paths, under, over, hold, per_unit, case_pack, min_order, capacity,
-    can_order, fixed,
+    can_order, fixed, md_price, md_lift, md_share, salvage,
 ):  # fmt: skip
     """Order per line that minimises expected cost over the K demand paths (n, K, D).
 
@@ -195,21 +229,31 @@ def order_quantities(
     one more case costs more than it saves. Lines whose `fixed` quantity is not NaN keep it
     (their outlook is still worked out).
 
+    Markdowns (`md_price`, `md_lift` (n, J) the price and demand multiplier of the ladder
+    steps a line may use on a batch's last day, step 0 the regular price; `md_share` (n,)
+    the share of a day's demand after the evening hour; J = 1: none): units of the order
+    still on the shelf on its last day are worth what the best markdown of that day
+    (`markdown_gain`) brings over throwing them away at `salvage`. The cost is then
+    no longer convex, so every quantity up to the most that could sell is tried.
+
     Returns (order_qty, usable_at_delivery, expected_waste, expected_fill_rate): usable stock at
     arrival (mean), expected units of this order that expire unsold, expected share of the
     demand between the arrival and the next one that is met."""
     n = paths.shape[0]
     order, usable, waste, fill = np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n)
     run_lines(_order_lines, n, on_hand, on_order, shelf, lead, review, paths, under, over, hold, per_unit, case_pack,
-              min_order, capacity, can_order, fixed, order, usable, waste, fill)  # fmt: skip
+              min_order, capacity, can_order, fixed, md_price, md_lift, md_share, salvage, order, usable, waste,
+              fill)  # fmt: skip
     return order, usable, waste, fill
 
 
 @nb.njit(cache=True, nogil=True)
 def _order_lines(lo, hi, on_hand, on_order, shelf, lead, review, paths, under, over, hold, per_unit, case_pack,
-                 min_order, capacity, can_order, fixed, order, usable, waste, fill):  # fmt: skip
+                 min_order, capacity, can_order, fixed, md_price, md_lift, md_share, salvage, order, usable, waste,
+                 fill):  # fmt: skip
     """Lines lo..hi-1 of `order_quantities`, into its four outputs."""
     K = paths.shape[1]
+    convex = md_price.shape[1] == 1
     for i in range(lo, hi):
         S = shelf[i]
         window, tail_lost, life, cum = np.empty(K), np.empty(K), np.empty(K), np.empty((K, max(S - 1, 1)))
@@ -220,20 +264,29 @@ def _order_lines(lo, hi, on_hand, on_order, shelf, lead, review, paths, under, o
         if not np.isnan(fixed[i]):
             best_q = fixed[i]
         elif can_order[i]:
+            if not convex:  # a markdown on the last day sells up to its lift more of that day
+                lift = md_lift[i].max()
+                for k in range(K):
+                    before = cum[k, S - 2] if S > 1 else 0.0
+                    top = max(top, before + lift * (life[k] - before))
             cp = case_pack[i]
             max_cases = int(math.ceil(top / cp)) + 1
             room = capacity[i] - usable[i]
             if room < np.inf:
                 max_cases = min(max_cases, int(math.floor(max(room, 0.0) / cp + 1e-9)))
             first = max(int(math.ceil(min_order[i] / cp - 1e-9)), 1)
-            best = _expected_cost(0.0, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i])
+            mp, ml, ms, sv = md_price[i], md_lift[i], md_share[i], salvage[i]
+            lu, ld = np.empty(K), np.empty(K)
+            best = _expected_cost(0.0, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i], mp, ml, ms, sv,
+                                  lu, ld)  # fmt: skip
             prev = np.inf
             for m in range(first, max_cases + 1):
-                c = _expected_cost(m * cp, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i])
+                c = _expected_cost(m * cp, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i], mp, ml, ms,
+                                   sv, lu, ld)  # fmt: skip
                 c += per_unit[i] * m * cp
                 if c < best - 1e-12:
                     best, best_q = c, m * cp
-                if c > prev + 1e-12:
+                if convex and c > prev + 1e-12:
                     break
                 prev = c
         order[i] = best_q

@@ -22,7 +22,7 @@ import numpy as np
 from .kernels import demand_scenarios
 from .markdown_kernels import plan_markdowns as _plan
 from .master import MasterData
-from .orders import weekly_extend
+from .orders import LastDayMarkdowns, weekly_extend
 
 LADDER = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # share off the regular price; the first is the regular price
 N_VALUES = 16  # equally likely demand values per day (the mid-point quantiles of the forecast)
@@ -119,6 +119,23 @@ def plan_markdowns(
         price=price[rows, step], evening_price=np.where(has_evening, price[rows, ev], np.nan),
         units_expiring=np.asarray(on_hand[:, 0], np.float64), expected_waste=waste, expected_waste_kept=waste_kept,
         expected_revenue=value, expected_revenue_kept=value_kept, changed=changed,
+    )  # fmt: skip
+
+
+def last_day_markdowns(master: MasterData, elasticity: np.ndarray, deepest: np.ndarray,
+                       evening_share: np.ndarray | None = None, ladder=LADDER) -> LastDayMarkdowns:  # fmt: skip
+    """The markdowns `plan_markdowns` may set on a batch's last day, for orders that count on
+    them: the ladder's steps down to the line's deepest supported depth (below cost allowed,
+    as on any expiring day), demand x (1 - step) ** elasticity, at the regular price of the
+    day (a central promotion planned for that day is not known to the order)."""
+    ladder = np.asarray(ladder, np.float64)
+    n_allowed = np.searchsorted(ladder, np.asarray(deepest, np.float64) + 1e-9, side="right")
+    step = np.minimum(np.arange(len(ladder))[None, :], np.maximum(n_allowed, 1)[:, None] - 1)
+    ratio = 1.0 - ladder[step]
+    return LastDayMarkdowns(
+        price=master.regular_price[:, None] * ratio,
+        lift=ratio ** np.minimum(np.asarray(elasticity, np.float64), 0.0)[:, None],
+        evening_share=np.zeros(len(step)) if evening_share is None else np.asarray(evening_share, np.float64),
     )  # fmt: skip
 
 

@@ -43,6 +43,28 @@ class OrderLines:
         return self.usable_at_delivery + self.order_qty
 
 
+@dataclass
+class LastDayMarkdowns:
+    """What the markdowns of a batch's last day can sell, per line, for orders that count on
+    them (`optimize.markdown.last_day_markdowns` builds it from the price response): price
+    and demand multiplier (n, J) at the ladder steps the line may use (step 0 the regular
+    price; a line with fewer steps repeats its deepest), and the share of a day's demand
+    after the evening hour (n,; 0: no evening step)."""
+
+    price: np.ndarray
+    lift: np.ndarray
+    evening_share: np.ndarray
+
+    def take(self, rows: np.ndarray) -> LastDayMarkdowns:
+        return LastDayMarkdowns(self.price[rows], self.lift[rows], self.evening_share[rows])
+
+    @classmethod
+    def none(cls, master: MasterData) -> LastDayMarkdowns:
+        """No markdowns: units left on their last day are thrown away."""
+        n = len(master.unit_cost)
+        return cls(master.regular_price.astype(np.float64)[:, None], np.ones((n, 1)), np.zeros(n))
+
+
 def days_needed(master: MasterData, review: np.ndarray) -> int:
     """Days of demand an order decision looks at: until the later of the next delivery and
     the end of this delivery's shelf life."""
@@ -90,14 +112,18 @@ def orders_from_paths(
     service_weight: float = 1.0,
     fixed: np.ndarray | None = None,
     per_unit: np.ndarray | None = None,
+    markdowns: LastDayMarkdowns | None = None,
 ) -> OrderLines:
     """Expected-cost orders given demand paths (n, K, D): K equally likely futures per line
     (K = 1 with the real demand gives the perfect-foresight order). `service_weight` scales
     the cost of unmet demand (above 1 buys a higher fill rate at more waste). Lines with a
     `fixed` quantity (not NaN) keep it and get its expected waste and fill rate; `per_unit`
-    adds a cost per unit ordered (the shadow price of a budget, see `optimal_orders`)."""
+    adds a cost per unit ordered (the shadow price of a budget, see `optimal_orders`). With
+    `markdowns`, units left on their last day are valued at what that day's best markdown
+    sells them for (expected_waste stays the units left before any markdown)."""
     n = paths.shape[0]
     on_hand, on_order = _check_stock(on_hand, on_order, n)
+    md = LastDayMarkdowns.none(master) if markdowns is None else markdowns
     if paths.shape[2] < days_needed(master, review):
         raise ValueError(f"demand paths cover {paths.shape[2]} days, {days_needed(master, review)} needed")
     q, usable, waste, fill = K.order_quantities(
@@ -106,6 +132,8 @@ def orders_from_paths(
         master.holding_cost, np.zeros(n) if per_unit is None else per_unit, master.case_pack, master.min_order_qty,
         master.capacity,
         np.asarray(can_order, np.bool_), np.full(n, np.nan) if fixed is None else np.asarray(fixed, np.float64),
+        np.ascontiguousarray(md.price, np.float64), np.ascontiguousarray(md.lift, np.float64),
+        np.asarray(md.evening_share, np.float64), master.salvage_value.astype(np.float64),
     )  # fmt: skip
     return OrderLines(q, usable, waste, fill)
 
@@ -124,6 +152,7 @@ def optimal_orders(
     n_scenarios: int = N_SCENARIOS,
     correlation: float = CORRELATION,
     seed: int = 0,
+    markdowns: LastDayMarkdowns | None = None,
 ) -> OrderLines:
     """Expected-cost orders from daily forecast quantiles (n, H, J) at `levels` (at least
     two, e.g. 0.1, 0.5, 0.9), day 0 = the planning day. Demand paths are drawn from the
@@ -133,7 +162,7 @@ def optimal_orders(
     With a `budget` (money per group, e.g. per store) and each line's `budget_group`, a
     group whose orders would cost more gets a price per unit of money spent, raised by
     bisection until its orders fit: the cases dropped are those that save least per unit of
-    money."""
+    money. `markdowns`: orders that count on the last day's markdowns (`orders_from_paths`)."""
     levels = np.asarray(levels, np.float64)
     if len(levels) < 2 or quantiles.shape[2] != len(levels):
         raise ValueError("optimal_orders needs forecast quantiles at two or more levels")
@@ -149,6 +178,7 @@ def optimal_orders(
                 orders_from_paths(
                     K.demand_scenarios(q[r], levels, u), on_hand[r], on_order[r], master.take(r), review[r],
                     can_order[r], service_weight, per_unit=None if per_unit is None else per_unit[a : a + CHUNK],
+                    markdowns=None if markdowns is None else markdowns.take(r),
                 )  # fmt: skip
             )
         return OrderLines(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from ..optimize.master import MasterData
-from ..optimize.orders import CORRELATION, N_SCENARIOS, OrderLines, optimal_orders, order_up_to
+from ..optimize.orders import CORRELATION, N_SCENARIOS, LastDayMarkdowns, OrderLines, optimal_orders, order_up_to
 
 PAST_DAYS = 35  # days of sales before the planning day a baseline may read
 
@@ -152,13 +152,14 @@ class Optimizer:
     n_scenarios: int = N_SCENARIOS
     seed: int = 0
     name: str = "optimizer"
+    markdowns: LastDayMarkdowns | None = None  # orders that count on the last day's markdowns
     needs_forecast: ClassVar[bool] = True
 
     def order(self, s: DayState) -> OrderLines:
         return optimal_orders(
             s.quantiles, s.levels, s.on_hand, s.on_order, s.master, s.review, s.can_order,
             service_weight=self.service_weight, n_scenarios=self.n_scenarios, correlation=self.correlation,
-            seed=self.seed,
+            seed=self.seed, markdowns=self.markdowns,
         )  # fmt: skip
 
 

@@ -163,10 +163,25 @@ def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: f
     )  # fmt: skip
 
 
-def _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, progress, lines=None) -> dict:
+def _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, progress, lines=None,
+                   joint_orders=False) -> dict:  # fmt: skip
     """Each markdown policy's replay with `orderer`'s orders, from the same opening stock;
-    per policy its summary (and, into dict `lines` if given, its per-line results)."""
+    per policy its summary (and, into dict `lines` if given, its per-line results). With
+    `joint_orders`, the optimizer's and the hindsight's orders count on the markdowns of a
+    batch's last day (`optimize.markdown.last_day_markdowns`, from the response freshcast
+    estimated); the sticker rules keep the plain orders. Off by default: on 2024-05-29 ..
+    06-04 of four cities it earned 20-50 less margin at every response scale, with a little
+    more waste (benchmarks/RESULTS.md, "Markdowns")."""
+    from dataclasses import replace
+
+    from ..optimize.markdown import last_day_markdowns
+
     n, T = demand.shape
+    joint = orderer
+    if joint_orders:
+        joint = replace(orderer, markdowns=last_day_markdowns(master, world.elasticity, world.deepest,
+                                                              world.evening_share))  # fmt: skip
+    orderers = {p: joint if p in ("optimizer", "hindsight") else orderer for p in MARKDOWN_POLICIES}
     S, L = master.shelf_life_days, master.lead_time_days
     opening, received = _opening_stock(panel, first_day, master, T)
     stock = {p: opening.copy() for p in MARKDOWN_POLICIES}
@@ -181,7 +196,7 @@ def _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, 
             book.end_floor(st, t)
             _deliver(st, log, master, t)
             state.on_hand, state.on_order = _split(st, S, L, t)
-            _book_orders(st, log, orderer.order(state), t, T, S, L)
+            _book_orders(st, log, orderers[p].order(state), t, T, S, L)
             if p == "hindsight":  # the actual demand ahead, as a distribution without spread
                 q, levels = np.repeat(demand_ahead(demand, S, t, state.on_hand.shape[1])[:, :, None], 2, axis=2), (0.25, 0.75)
             else:

@@ -97,3 +97,24 @@ def test_replay_cli_markdowns(tmp_path):
     assert set(summary["markdown_policies"]) == set(MARKDOWN_POLICIES)
     assert all(k in row for row in summary["markdown_policies"].values() for k in KEYS)
     assert summary["response_scale"] == 1.5
+
+
+def test_orders_that_count_on_markdowns_order_more_and_conserve_units(setup, result):
+    from freshcast.simulate.replay import _run_markdowns, price_world
+    from freshcast.simulate.scoring import served_demand
+    from freshcast.optimize.master import assume_master_data
+
+    panel, first, model, response = setup
+    history = panel.until(first - 1)
+    T = panel.last_day - first + 1
+    forecasts = model.predict_each_day(panel, first, T)
+    master, demand = assume_master_data(history), served_demand(panel, first, "recovered")
+    world = price_world(panel, first, history, 1.0, response)
+    args = (panel, first, demand, master, Optimizer(), forecasts, world, None)
+    plain, joint = _run_markdowns(*args), _run_markdowns(*args, joint_orders=True)
+    assert joint["optimizer"]["units_received"] > plain["optimizer"]["units_received"]
+    for name in ("no_markdown", "last_day_30", "ladder_30_60"):  # the sticker rules keep the plain orders
+        assert joint[name] == plain[name], name
+    for row in joint.values():
+        balance = row["units_received"] - row["units_sold"] - row["units_wasted"] - row["units_ending_stock"]
+        assert abs(balance) < 1e-6 * row["units_received"]

@@ -207,3 +207,71 @@ def test_a_budget_caps_the_spend_and_drops_the_least_valuable_cases():
     assert capped_spend[0] > 0.8 * budget[0]  # not far below: the budget is used
     assert capped.order_qty[3] == free.order_qty[3]  # the store within budget is untouched
     assert (capped.order_qty[:3] <= free.order_qty[:3] + 1e-9).all()
+
+
+# ---- orders that count on the last day's markdowns
+
+
+def test_the_orders_value_of_a_last_day_markdown_is_the_markdown_programmes():
+    # one day of stock and a demand known exactly: the markdown programme is exact there, so the
+    # money the order model expects a markdown to add must equal the programme's own gain
+    from freshcast.optimize.markdown import last_day_markdowns, plan_markdowns
+
+    rng = np.random.default_rng(3)
+    n = 400
+    units, demand = rng.uniform(0, 12, n), rng.uniform(0.2, 8, n)
+    el, deepest, share = rng.uniform(-4, 0, n), rng.choice([0.0, 0.2, 0.5], n), rng.choice([0.0, 0.3], n)
+    m = master(n, cost=0.6)
+    m.salvage_value[:] = rng.choice([0.0, 0.15, 0.45], n)
+    plan = plan_markdowns(np.repeat(demand[:, None, None], 5, axis=2)[:, :1], (0.1, 0.3, 0.5, 0.7, 0.9),
+                          units[:, None], m, el, deepest, evening_share=share)  # fmt: skip
+    md = last_day_markdowns(m, el, deepest, share)
+    gain = [K.markdown_gain(units[i : i + 1], demand[i : i + 1], md.price[i], md.lift[i], share[i], m.salvage_value[i])
+            for i in range(n)]  # fmt: skip
+    assert np.allclose(gain, plan.expected_revenue - plan.expected_revenue_kept, atol=1e-9)
+    assert np.all(np.asarray(gain) >= 0) and np.sum(np.asarray(gain) > 1e-9) > n // 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines, st.floats(-4.0, 0.0), st.sampled_from([0.1, 0.3, 0.5]), st.sampled_from([0.0, 0.25]))
+def test_counting_on_markdowns_never_orders_less_and_without_a_response_changes_nothing(x, el, deepest, share):
+    from freshcast.optimize.markdown import last_day_markdowns
+
+    plain, m = plan(x)
+    args = (paths_from(x["seed"], x["level"]), np.asarray([x["on_hand"]], float), np.zeros((1, 3)), m,
+            np.array([x["review"]]), np.array([True]))  # fmt: skip
+    counted = orders_from_paths(*args, markdowns=last_day_markdowns(m, np.array([el]), np.array([deepest]),
+                                                                     np.array([share])))  # fmt: skip
+    assert counted.order_qty[0] >= plain.order_qty[0] - 1e-9
+    flat = orders_from_paths(*args, markdowns=last_day_markdowns(m, np.zeros(1), np.array([deepest]), np.array([share])))
+    assert flat.order_qty[0] == plain.order_qty[0]
+
+
+def test_counting_on_markdowns_finds_the_cheapest_order_of_a_cost_that_is_not_convex():
+    from freshcast.optimize.markdown import last_day_markdowns
+
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        shelf = int(rng.integers(1, 4))
+        m = master(1, shelf=shelf, case_pack=0.5, min_order=0.5, cost=0.7)
+        paths = rng.gamma(2.0, rng.uniform(0.5, 4) / 2.0, size=(1, 16, D)).astype(np.float32)
+        md = last_day_markdowns(m, np.array([rng.uniform(-4, -1)]), np.array([0.5]), np.array([0.3]))
+        got = orders_from_paths(paths, np.zeros((1, 6)), np.zeros((1, 3)), m, np.array([1]), np.array([True]),
+                                markdowns=md).order_qty[0]  # fmt: skip
+        # the expected cost of every quantity on the case grid, worked out here path by path
+        def cost(q):
+            total, units, demand = 0.0, [], []
+            for k in range(paths.shape[1]):
+                p = paths[0, k].astype(np.float64)
+                life = p[1 : 1 + shelf].sum()
+                before = p[1:shelf].sum()
+                total += m.lost_margin[0] * max(p[1] - q, 0.0) + m.waste_cost[0] * max(q - life, 0.0)
+                total += sum(m.holding_cost[0] * max(q - p[1 : 2 + j].sum(), 0.0) for j in range(shelf - 1))
+                units.append(max(q - before, 0.0))
+                demand.append(life - before)
+            gain = K.markdown_gain(np.array(units), np.array(demand), md.price[0], md.lift[0], md.evening_share[0], 0.0)
+            return total / paths.shape[1] - gain
+
+        grid = np.arange(0, 80) * 0.5
+        costs = np.array([cost(q) for q in grid])
+        assert abs(cost(got) - costs.min()) < 1e-6, trial
