@@ -27,7 +27,7 @@ from .nightly.run import RunResult
 from .optimize.pricing import PricePlan
 from .optimize.purchase import PurchaseOrders
 
-__all__ = ["forecast", "plan_orders", "plan_prices", "run", "write_purchase_orders", "write_price_labels",
+__all__ = ["forecast", "tune", "plan_orders", "plan_prices", "run", "write_purchase_orders", "write_price_labels",
            "PurchaseOrders", "PricePlan", "RunResult"]  # fmt: skip
 
 
@@ -42,10 +42,12 @@ def forecast(
     recover_stockouts: bool = True,
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
     progress: Callable[[str], None] | None = None,
+    params: str | Path | dict | None = None,
 ) -> pd.DataFrame:
     """Train on `history` and forecast every store x product for each day of `future` (the
     declared covariates of the days to forecast): store_id, product_id, dt, yhat and the
     quantile columns (q10, q50, q90 ...) in units; per hour (`level="hour"`) or slot too.
+    `params`: a params file (what `tune` writes) or a dict of forecaster parameters.
     As `freshcast forecast`."""
     from .forecast.hourly import dayparts, parse_slots
     from .forecast.job import forecast_table
@@ -55,8 +57,27 @@ def forecast(
     if slots is not None:
         parse_slots(slots)
     pred, _ = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts,
-                             check_quantiles(quantiles), progress)  # fmt: skip
+                             check_quantiles(quantiles), progress, _params(params))  # fmt: skip
     return pred
+
+
+def tune(history, out: str | Path, *, trials: int = 30, origins: int = 4, horizon: int = 7, seed: int = 0,
+         column_map: dict[str, str] | None = None, progress: Callable[[str], None] | None = None):  # fmt: skip
+    """Search the forecaster's parameters on `history` (Optuna; the study in `out`, resumed if
+    it is there): returns a `forecast.tune.TuneResult`; `out/best_params.toml` is what
+    `forecast(..., params=)` reads. As `freshcast tune`."""
+    from .data import load_history
+    from .forecast.tune import tune as run_tune
+
+    return run_tune(load_history(history, column_map), out, trials, origins, horizon, seed, progress)
+
+
+def _params(params) -> dict | None:
+    from .forecast.params import check_params, read_params
+
+    if params is None or isinstance(params, dict):
+        return None if params is None else check_params(params, "params")
+    return read_params(params)
 
 
 def plan_orders(

@@ -28,6 +28,9 @@ MapOption = Annotated[
     Optional[list[str]],
     typer.Option("--map", help="Column mapping THEIR_NAME=NATIVE_NAME (repeatable), e.g. --map qty=hourly_sale"),
 ]
+ParamsOption = Annotated[
+    Optional[Path], typer.Option(help="Forecaster parameters from a TOML file, e.g. the best_params.toml of freshcast tune")
+]
 ThreadsOption = Annotated[
     int,
     typer.Option(
@@ -137,6 +140,7 @@ def forecast(
     quantiles: Annotated[
         str, typer.Option(help="Quantile levels added as columns q10, q50, q90 ...; 'none' for the mean only")
     ] = "0.1,0.5,0.9",
+    params: ParamsOption = None,
     threads: ThreadsOption = 0,
 ) -> None:
     """Train on the history and forecast every store x product for each day in FUTURE
@@ -153,10 +157,12 @@ def forecast(
     if slots is not None:
         _checked(parse_slots, slots, "--slots")
     levels = _checked(parse_quantiles, quantiles, "--quantiles")
+    tuned = _params(params)
     with _writing((out, None), (save_model, "model")):
         try:
             pred = forecast_to_file(
-                history, future, out, _column_map(map), seed, save_model, level, slots, recover_stockouts, levels, _say
+                history, future, out, _column_map(map), seed, save_model, level, slots, recover_stockouts, levels, _say,
+                tuned,
             )
         except (FreshcastError, OSError) as exc:
             _fail(exc)
@@ -171,6 +177,7 @@ def backtest(
     out: Annotated[Optional[Path], typer.Option(help="Write the scores table here (.csv or .parquet)")] = None,
     map: MapOption = None,
     seed: int = 0,
+    params: ParamsOption = None,
     threads: ThreadsOption = 0,
 ) -> None:
     """Rolling-origin backtest of freshcast beside seasonal-naive and moving-average baselines."""
@@ -180,11 +187,12 @@ def backtest(
     from .outputs import write_table
 
     _use_threads(threads)
+    tuned = _params(params) or {}
     with _writing((out, None)):
         try:
             with _Step(f"loading history {history}"):
                 panel = load_history(history, _column_map(map))
-            scores, _ = run_backtest(panel, folds, horizon, {"seed": seed}, progress=_say)
+            scores, _ = run_backtest(panel, folds, horizon, {**tuned, "seed": seed}, progress=_say)
             if out is not None:
                 write_table(scores, out)
         except (FreshcastError, OSError) as exc:
@@ -208,6 +216,7 @@ def replay(
     response_scale: Annotated[
         float, typer.Option(min=0.01, help="With --markdowns: the simulated price response = S x the estimated one")
     ] = 1.0,
+    params: ParamsOption = None,
     threads: ThreadsOption = 0,
 ) -> None:
     """Replay the real demand of ACTUALS through the ordering policies (the stores' rule of
@@ -225,10 +234,11 @@ def replay(
         raise typer.BadParameter(f"'{demand}' is not one of {', '.join(DEMAND_KINDS)}", param_hint="--demand")
     if response_scale != 1.0 and not markdowns:
         raise typer.BadParameter("only means something with --markdowns", param_hint="--response-scale")
+    tuned = _params(params)
     with _writing((out, "replay")):
         try:
             result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say,
-                                      markdowns=markdowns, response_scale=response_scale)  # fmt: skip
+                                      markdowns=markdowns, response_scale=response_scale, params=tuned)  # fmt: skip
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(replay_text(result.summary))
@@ -429,6 +439,45 @@ def make_future(
             _fail(exc)
     _say(assumption_note(panel))
     _say(f"wrote {len(frame):,} rows ({panel.n_series:,} series x {days} day(s)) to {out}")
+
+
+@app.command()
+def tune(
+    history: HistoryOption,
+    out: Annotated[Path, typer.Option(help="Folder of the study (study.db, trials.csv, best_params.toml); resumed")],
+    trials: Annotated[int, typer.Option(min=1, help="Trials in all (a resumed study runs the ones missing)")] = 30,
+    origins: Annotated[int, typer.Option(min=1, help="Weekly origins at the end of the history, scored by mean WAPE")] = 4,
+    horizon: Annotated[int, typer.Option(min=1, max=28, help="Days forecast after each origin")] = 7,
+    map: MapOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampler and the models")] = 0,
+    threads: ThreadsOption = 0,
+) -> None:
+    """Search the forecaster's parameters (Optuna TPE: LightGBM's, feature windows, stockout
+    recovery, training window) by mean WAPE over the last weekly origins of HISTORY; writes
+    OUT/best_params.toml for --params. Tune on weeks you will not report on."""
+    from .data import load_history
+    from .errors import FreshcastError, RunLocked
+    from .forecast.tune import tune as run_tune
+
+    _use_threads(threads)
+    try:
+        with _Step(f"loading history {history}"):
+            panel = load_history(history, _column_map(map))
+        result = run_tune(panel, out, trials, origins, horizon, seed, progress=_say)
+    except RunLocked as exc:  # another tune works in OUT
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(75) from None
+    except (FreshcastError, OSError) as exc:
+        _fail(exc)
+    print(f"best mean WAPE {result.best_wape:.4f} over origins {', '.join(result.origins)}; "
+          f"{len(result.trials)} trial(s) in {out / 'trials.csv'}")  # fmt: skip
+    _say(f"wrote {out / 'best_params.toml'}")
+
+
+def _params(path: Optional[Path]) -> Optional[dict]:
+    from .forecast.params import read_params
+
+    return None if path is None else _checked(read_params, path, "--params")
 
 
 @app.command()

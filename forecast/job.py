@@ -29,10 +29,12 @@ def forecast_to_file(
     recover_stockouts: bool = True,
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
     progress: Callable[[str], None] | None = None,
+    params: dict | None = None,
 ) -> pd.DataFrame:
     """Forecast the days of `future` after `history` (see `forecast_table`) and write the table
     to `out` (Parquet or CSV, written whole); with `save_model`, also save the model there."""
-    pred, model = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts, quantiles, progress)
+    pred, model = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts, quantiles, progress,
+                                 params)  # fmt: skip
     write_table(pred, out)
     if save_model is not None:
         model.save(save_model)
@@ -49,11 +51,13 @@ def forecast_table(
     recover_stockouts: bool = True,
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
     progress: Callable[[str], None] | None = None,
+    params: dict | None = None,
 ) -> tuple[pd.DataFrame, DailyForecaster]:
     """Train on `history` (a path, DataFrame or Arrow table) and forecast the days of `future`
     after it: returns the forecast table and the fitted model. The model forecasts as many
     days as `future` holds and learns from the days that have 28 or more days of history
-    before them."""
+    before them; `params` (e.g. `forecast.params.read_params` of a tuned file) set the
+    model's other parameters."""
     with Step(f"loading history {source_name(history)}", progress):
         panel = load_history(history, column_map)
     if progress:
@@ -63,7 +67,7 @@ def forecast_table(
     with Step(f"loading future covariates {source_name(future)}", progress):
         fut = load_future(future, panel, column_map)
     with Step(f"training on {panel.n_series:,} series", progress):
-        model = forecaster(fut.n_days, seed, quantiles, recover_stockouts).fit(panel)
+        model = forecaster(fut.n_days, seed, quantiles, recover_stockouts, params).fit(panel)
     if recover_stockouts and not model.recovered_ and progress:
         progress("daily input has no hours: training on sales as observed (no stockout recovery)")
     with Step(f"forecasting {fut.n_days} day(s)", progress):
@@ -71,8 +75,10 @@ def forecast_table(
     return pred, model
 
 
-def forecaster(days: int, seed: int = 0, quantiles=(0.1, 0.5, 0.9), recover_stockouts: bool = True) -> DailyForecaster:
+def forecaster(days: int, seed: int = 0, quantiles=(0.1, 0.5, 0.9), recover_stockouts: bool = True,
+               params: dict | None = None) -> DailyForecaster:  # fmt: skip
     """The model `freshcast forecast` trains for `days` days ahead: it learns from the days
-    that have max(28, days) days of history before them."""
-    return DailyForecaster(max_horizon=days, min_history_days=max(28, days), seed=seed, quantiles=quantiles,
-                           **({} if recover_stockouts else {"stockout_recovery": 0.0}))  # fmt: skip
+    that have max(28, days) days of history before them; `params` set its other parameters
+    (without `recover_stockouts` no stockout recovery, whatever they say)."""
+    return DailyForecaster(**{**(params or {}), "max_horizon": days, "min_history_days": max(28, days), "seed": seed,
+                              "quantiles": quantiles, **({} if recover_stockouts else {"stockout_recovery": 0.0})})

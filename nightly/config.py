@@ -44,6 +44,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "seed": Key("int", 0),
         "recover_stockouts": Key("bool", True),
         "quantiles": Key("numbers", (0.1, 0.5, 0.9)),
+        "params": Key("path"),  # forecaster parameters, e.g. the best_params.toml of `freshcast tune`
     },
     "forecast": {
         "days": Key("int", 7, low=1, high=28),
@@ -77,7 +78,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 OPTIONAL_SECTIONS = ("prices", "export")
-NOT_TEMPLATED = {("run", "root")}  # the one path that may not hold {date}
+NOT_TEMPLATED = {("run", "root"), ("model", "params")}  # the paths that may not hold {date}
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def _check_meaning(values: dict, path: Path) -> None:
     """Checks of a value's meaning, with the same parsers the command line uses."""
     from ..data.contract import parse_column_map
     from ..forecast.hourly import parse_slots
+    from ..forecast.params import read_params
     from ..optimize.pricing import time_zone
 
     def check(section, key, parse, text):
@@ -207,6 +209,7 @@ def _check_meaning(values: dict, path: Path) -> None:
 
     check("data", "map", parse_column_map, lambda m: [f"{k}={v}" for k, v in m.items()])
     check("model", "quantiles", _levels, lambda q: q)
+    check("model", "params", read_params, lambda p: p)
     check("forecast", "slots", parse_slots, str)
     check("prices", "ladder", ladder, lambda v: v)
     check("prices", "timezone", time_zone, str)

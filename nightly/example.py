@@ -38,6 +38,7 @@ retrain_every_days = 7   # train again when the saved model is this old, or its 
 seed = 0
 recover_stockouts = true # learn from demand recovered in stockout hours
 quantiles = [0.1, 0.5, 0.9]
+# params = "tune/best_params.toml"  # forecaster parameters, e.g. from `freshcast tune`
 
 [forecast]
 days = 7                 # the run date and the days after it

@@ -166,8 +166,13 @@ def panel_digest(panel) -> str:
 
 # ------------------------------------------------------------------ model
 def model_settings(config: RunConfig) -> dict:
-    """What shapes a trained model: the [model] section, the days it forecasts, the column map."""
-    return {**config.part("model")["model"], "days": config.get("forecast", "days"), "map": config.get("data", "map")}
+    """What shapes a trained model: the [model] section (and its params file's content), the
+    days it forecasts, the column map."""
+    from ..outputs import file_sha256
+
+    params = config.get("model", "params")
+    return {**config.part("model")["model"], "days": config.get("forecast", "days"), "map": config.get("data", "map"),
+            **({"params_sha256": file_sha256(params) if params.exists() else "missing"} if params else {})}  # fmt: skip
 
 
 def train_model(ctx: Context, out: Path) -> dict:
@@ -176,7 +181,10 @@ def train_model(ctx: Context, out: Path) -> dict:
 
     panel = ctx.panel()
     get = lambda k: ctx.config.get("model", k)  # noqa: E731
-    model = forecaster(ctx.config.get("forecast", "days"), get("seed"), get("quantiles"), get("recover_stockouts"))
+    from ..forecast.params import read_params
+
+    params = None if get("params") is None else read_params(get("params"))
+    model = forecaster(ctx.config.get("forecast", "days"), get("seed"), get("quantiles"), get("recover_stockouts"), params)
     with Step(f"training on {panel.n_series:,} series", ctx.progress):
         model.fit(panel, ctx.progress)
     model.save(out)
@@ -269,7 +277,7 @@ def export(ctx: Context, out: Path) -> dict:
 STAGES = (
     Stage("validate", validate, ("data",), (("data", "history"), ("data", "future"), *TABLE_READERS,
                                             ("prices", "labels"))),  # fmt: skip
-    Stage("model", train_model),  # what it depends on is decided in `run.model_basis`
+    Stage("model", train_model, (), (("model", "params"),)),  # what it depends on: `run._model_decision`
     Stage("forecast", forecast, ("forecast",), (), ("validate", "model")),
     Stage("orders", orders, ("orders",), tuple(("orders", k) for k in ("products", "inventory", "terms", "on_order",
                                                                           "capacity")), ("forecast",)),  # fmt: skip

@@ -359,11 +359,13 @@ def replay_to_folder(
     progress: Callable[[str], None] | None = None,
     markdowns: bool = False,
     response_scale: float = 1.0,
+    params: dict | None = None,
 ) -> ReplayResult:
     """The job of `freshcast replay`: replay the `demand` of the days of `actuals` after
     `history` through the default policies on ASSUMED master data and write summary.json and
     log.parquet into folder `out` (swapped in whole); with `markdowns`, markdown pricing too
-    (summary.json's `markdown_policies`)."""
+    (summary.json's `markdown_policies`). `params` set the replay's forecaster's parameters
+    over its defaults (`REPLAY_FORECASTER`, or `OBSERVED_FORECASTER` for observed demand)."""
     from ..data import load_history_with_actuals
 
     with Step(f"loading history {history} and actuals {actuals}", progress):
@@ -373,7 +375,13 @@ def replay_to_folder(
     master = assume_master_data(panel.until(first_day - 1))
     _note(progress, master.notes[0])
     with Step(f"replaying {days} day(s)", progress):
-        result = replay(panel, first_day, master=master, seed=seed, demand=demand, progress=progress,
+        model = None
+        if params:
+            from ..forecast.daily import DailyForecaster
+
+            defaults = REPLAY_FORECASTER if demand == "recovered" else OBSERVED_FORECASTER
+            model = DailyForecaster(**{**defaults, **params, "seed": seed})
+        result = replay(panel, first_day, model, master=master, seed=seed, demand=demand, progress=progress,
                         markdowns=markdowns, response_scale=response_scale)  # fmt: skip
     about = {
         "first_day": str(day_to_date(first_day)),

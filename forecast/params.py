@@ -1,0 +1,121 @@
+"""Forecaster parameters in a TOML file (what `freshcast tune` writes as best_params.toml and
+`forecast`, `backtest`, `replay` and the nightly run read with --params / [model] params).
+
+    [forecaster]
+    learning_rate = 0.08
+    n_estimators = 240
+    windows = [7, 14, 28]
+    [forecaster.lgb_params]
+    feature_fraction = 0.7
+
+Only the model's own settings belong there (`TUNABLE`); the commands keep setting the
+horizon, the history a row needs, the quantiles, the seed and the threads.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+from pathlib import Path
+
+from ..errors import ConfigError
+from .daily import DailyForecaster
+
+_DEFAULTS = {k: p.default for k, p in inspect.signature(DailyForecaster.__init__).parameters.items() if k != "self"}
+SET_BY_COMMANDS = ("max_horizon", "min_history_days", "quantiles", "seed", "n_jobs")
+TUNABLE = tuple(k for k in _DEFAULTS if k not in SET_BY_COMMANDS)
+_LISTS = ("lags", "windows", "ewm_alphas")
+_WHOLE = ("weekday_weeks", "n_estimators", "num_leaves", "min_child_samples", "max_bin", "train_days")
+
+
+def read_params(path: str | Path) -> dict:
+    """DailyForecaster keyword arguments from a params file; ConfigError naming the file and
+    the key for a file that cannot be read, an unknown key or a value of the wrong type."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such params file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as TOML: {exc}") from None
+    unknown = [k for k in data if k != "forecaster"]
+    if unknown or not isinstance(data.get("forecaster"), dict):
+        raise ConfigError(f"{path}: expected one [forecaster] table, got {sorted(data) or 'nothing'}")
+    return check_params(data["forecaster"], f"{path}: [forecaster]")
+
+
+def check_params(values: dict, where: str) -> dict:
+    """The values as DailyForecaster keyword arguments (lists become tuples), checked."""
+    out = {}
+    for key, value in values.items():
+        if key not in TUNABLE:
+            hint = " (set by the command)" if key in SET_BY_COMMANDS else ""
+            raise ConfigError(f"{where} {key}: not a forecaster parameter{hint}; known: {', '.join(TUNABLE)}")
+        out[key] = _checked(key, value, f"{where} {key}")
+    return out
+
+
+def _checked(key: str, value, where: str):
+    def bad(expected: str):
+        return ConfigError(f"{where}: expected {expected}, got {value!r}")
+
+    number = (int, float)
+    if key in _LISTS:
+        kind = int if key != "ewm_alphas" else number
+        if not isinstance(value, (list, tuple)) or not value or any(isinstance(v, bool) or not isinstance(v, kind) for v in value):
+            raise bad("a non-empty list of " + ("whole numbers" if kind is int else "numbers"))
+        if key == "ewm_alphas" and not all(0 < v <= 1 for v in value):
+            raise bad("numbers in (0, 1]")
+        if key != "ewm_alphas" and not all(v >= 1 for v in value):
+            raise bad("whole numbers of at least 1")
+        return tuple(value)
+    if key in _WHOLE:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise bad("a whole number of at least 1")
+        return value
+    if key in ("objective", "calibrate_on"):
+        allowed = ("in_stock", "demand") if key == "calibrate_on" else None
+        if not isinstance(value, str) or (allowed and value not in allowed):
+            raise bad(" or ".join(f'"{a}"' for a in allowed) if allowed else "text")
+        return value
+    if key == "lgb_params":
+        if not isinstance(value, dict):
+            raise bad("a table of LightGBM parameters")
+        return dict(value)
+    if isinstance(value, bool) or not isinstance(value, number):
+        raise bad("a number")
+    if key == "stockout_recovery" and not 0 <= value <= 1:
+        raise bad("a number between 0 and 1")
+    if value < 0:
+        raise bad("a number of at least 0")
+    return float(value)
+
+
+def params_text(params: dict, header: str) -> str:
+    """A params file holding `params` (DailyForecaster keyword arguments), `header` as comments."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()] + ["[forecaster]"]
+    tables = {}
+    for key in TUNABLE:
+        if key not in params or params[key] is None:
+            continue
+        value = params[key]
+        if isinstance(value, dict):
+            tables[key] = value
+        else:
+            lines.append(f"{key} = {_toml(value)}")
+    for key, table in tables.items():
+        lines.append(f"[forecaster.{key}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

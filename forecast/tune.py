@@ -1,0 +1,167 @@
+"""`freshcast tune`: search the forecaster's parameters on the user's own history.
+
+Optuna's TPE sampler proposes parameters (`SPACE`: LightGBM's, the feature windows, the
+stockout recovery weight and the training window); each trial trains freshcast's mean model
+(no quantile calibration) at K weekly origins at the end of the history and scores the
+mean WAPE of the `horizon` days after each origin. A trial whose first origin scores worse
+than the median of earlier trials at that origin is pruned. The study lives in
+`DIR/study.db` (SQLite), so a tune that was stopped resumes up to `trials` trials in all;
+`DIR/best_params.toml` (read by --params) and `DIR/trials.csv` are rewritten after each
+trial. Tune on days you will not report on: the origins are the last K weeks of the history
+given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.dates import day_to_date
+from ..data.panel import DailyPanel
+from ..errors import FreshcastError
+from ..outputs import write_table, write_text
+from .backtest import fold_cutoffs
+from .daily import DailyForecaster
+from .metrics import wape
+from .params import params_text
+
+STUDY = "freshcast"
+WINDOWS = {"7,14,28": (7, 14, 28), "7,28": (7, 28), "7,14,28,56": (7, 14, 28, 56)}
+TRAIN_DAYS = (0, 42, 56)  # 0: every day with enough history before it
+
+
+def suggest(trial) -> dict:
+    """One trial's DailyForecaster parameters (the search space)."""
+    train_days = trial.suggest_categorical("train_days", TRAIN_DAYS)
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.03, 0.3, log=True),
+        "n_estimators": trial.suggest_int("n_estimators", 40, 400, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 15, 255, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 20, 1000, log=True),
+        "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 100.0, log=True),
+        "max_bin": trial.suggest_categorical("max_bin", (63, 127, 255)),
+        "objective": trial.suggest_categorical("objective", ("tweedie", "poisson")),
+        "stockout_recovery": trial.suggest_float("stockout_recovery", 0.0, 1.0),
+        "windows": WINDOWS[trial.suggest_categorical("windows", tuple(WINDOWS))],
+        "train_days": None if train_days == 0 else train_days,
+        "lgb_params": {"feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0)},
+    }
+
+
+def origin_wapes(panel: DailyPanel, params: dict, cutoffs: list[int], horizon: int, seed: int = 0):
+    """WAPE of the mean forecast of the `horizon` days after each cutoff (a generator, oldest
+    origin first), the model trained on the history up to the cutoff."""
+    for cutoff in cutoffs:
+        model = DailyForecaster(**{**params, "max_horizon": horizon, "min_history_days": max(28, horizon),
+                                   "quantiles": (), "seed": seed}).fit(panel.until(cutoff))  # fmt: skip
+        kept = np.flatnonzero(panel.start <= cutoff)
+        forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon, kept))
+        actual = panel.sales[panel.positions(forecast.days[None, :], kept)]
+        yield wape(actual.ravel(), forecast.mean.ravel())
+
+
+@dataclass
+class TuneResult:
+    best_params: dict  # DailyForecaster keyword arguments of the best trial
+    best_wape: float  # its mean WAPE over the origins
+    trials: pd.DataFrame  # every trial: number, state, wape, per-origin WAPE, parameters, seconds
+    origins: list[str]  # the origins' last training days
+
+
+def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4, horizon: int = 7, seed: int = 0,
+         progress: Callable[[str], None] | None = None) -> TuneResult:  # fmt: skip
+    """Run (or resume) the study in folder `out` until it holds `trials` finished trials."""
+    try:
+        import optuna
+    except ImportError:
+        raise FreshcastError('freshcast tune needs Optuna: pip install "freshcast[tune]"') from None
+    from ..nightly.lock import run_lock
+
+    if trials < 1 or origins < 1 or horizon < 1:
+        raise FreshcastError("trials, origins and horizon must be at least 1")
+    cutoffs = fold_cutoffs(panel, origins, horizon)
+    names = [str(day_to_date(c)) for c in cutoffs]
+    out = Path(out)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with run_lock(out):
+        study = optuna.create_study(
+            study_name=STUDY, storage=f"sqlite:///{out / 'study.db'}", load_if_exists=True, direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
+        )  # fmt: skip
+        _check_same_study(study, names, horizon, out)
+        study.set_user_attr("origins", names)
+        study.set_user_attr("horizon", horizon)
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)  # left by a tune that was stopped
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+        def objective(trial):
+            params, t0, scores = suggest(trial), time.perf_counter(), []
+            for k, score in enumerate(origin_wapes(panel, params, cutoffs, horizon, seed)):
+                scores.append(score)
+                trial.set_user_attr(f"wape_{names[k]}", score)
+                trial.report(float(np.mean(scores)), k)
+                if k == 0 and trial.should_prune():
+                    trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+                    raise optuna.TrialPruned()
+            trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+            return float(np.mean(scores))
+
+        def after(study, trial):
+            _write(study, out, names, horizon)
+            if progress:
+                value = "pruned" if trial.value is None else f"WAPE {trial.value:.4f}"
+                best = study.best_value if _completed(study) else float("nan")
+                progress(f"trial {trial.number + 1}: {value} (best {best:.4f})")
+
+        todo = trials - len(study.get_trials(deepcopy=False, states=finished))
+        if todo > 0:
+            study.optimize(objective, n_trials=todo, callbacks=[after], catch=())
+        if not _completed(study):
+            raise FreshcastError(f"{out}: no trial finished, so there are no best parameters")
+        table = _write(study, out, names, horizon)
+        return TuneResult(_params(study.best_trial), study.best_value, table, names)
+
+
+def _completed(study) -> bool:
+    import optuna
+
+    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def _check_same_study(study, names: list[str], horizon: int, out: Path) -> None:
+    before = study.user_attrs.get("origins")
+    if before is not None and (before != names or study.user_attrs.get("horizon") != horizon):
+        raise FreshcastError(f"{out}: holds a study on origins {', '.join(before)} (horizon "
+                             f"{study.user_attrs.get('horizon')}); this history and horizon give {', '.join(names)} "
+                             f"(horizon {horizon}): tune into another folder")  # fmt: skip
+
+
+def _params(trial) -> dict:
+    """The DailyForecaster keyword arguments of a finished trial."""
+    from optuna.trial import FixedTrial
+
+    return suggest(FixedTrial(trial.params))
+
+
+def _write(study, out: Path, names: list[str], horizon: int) -> pd.DataFrame:
+    """trials.csv and, once a trial completed, best_params.toml (each written whole)."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        rows.append({"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value,
+                     **{f"wape_{n}": t.user_attrs.get(f"wape_{n}") for n in names}, **t.params,
+                     "seconds": t.user_attrs.get("seconds")})  # fmt: skip
+    table = pd.DataFrame(rows)
+    write_table(table, out / "trials.csv")
+    if _completed(study):
+        best = study.best_trial
+        header = (f"freshcast tune: trial {best.number + 1} of {len(rows)}, mean WAPE {best.value:.4f} over the "
+                  f"{len(names)} origins {', '.join(names)} (horizon {horizon} days)\n"
+                  f"read by: freshcast forecast|backtest|replay --params FILE, or [model] params in the run's config")  # fmt: skip
+        write_text(out / "best_params.toml", params_text(_params(best), header))
+    return table

@@ -1,0 +1,131 @@
+"""freshcast tune and the params files it writes: the study, its resumption, the files the
+forecast, backtest, replay and nightly run read, and their checks."""
+
+import re
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from freshcast import api
+from freshcast.cli import app
+from freshcast.data import load_history, sample_path
+from freshcast.data.dates import day_to_date
+from freshcast.errors import ConfigError, FreshcastError
+from freshcast.forecast.params import params_text, read_params
+from freshcast.forecast.tune import origin_wapes, tune
+
+FUTURE_DAYS = 7
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return load_history(sample_path())
+
+
+@pytest.fixture(scope="module")
+def tuned(panel, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tune")
+    return tune(panel, out, trials=3, origins=2), out
+
+
+def test_tune_scores_the_last_weekly_origins_and_writes_the_best_params(panel, tuned):
+    result, out = tuned
+    last = panel.last_day
+    assert result.origins == [str(day_to_date(last - 14)), str(day_to_date(last - 7))]
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 3 and set(trials["state"]) == {"complete"}
+    assert result.best_wape == pytest.approx(trials["wape"].min())
+    params = read_params(out / "best_params.toml")
+    assert params == result.best_params
+    # the score is what the params give again, origin by origin
+    again = list(origin_wapes(panel, params, [last - 14, last - 7], 7))
+    best = trials.loc[trials["wape"].idxmin()]
+    assert again == pytest.approx([best[f"wape_{n}"] for n in result.origins], rel=1e-12)
+    assert np.mean(again) == pytest.approx(result.best_wape, rel=1e-12)
+
+
+def test_an_origin_is_scored_on_days_after_it_only(panel):
+    # the sales after an origin's scored week cannot change its score (no leakage from later days)
+    cutoff = panel.last_day - 14
+    params = {"n_estimators": 30}
+    before = next(origin_wapes(panel, params, [cutoff], 7))
+    later = panel.positions(np.arange(cutoff + 8, panel.last_day + 1)[None, :])
+    scrambled = panel.sales.copy()
+    scrambled[later] = np.random.default_rng(0).permutation(scrambled[later].ravel()).reshape(later.shape) * 3
+    assert next(origin_wapes(panel.with_sales(scrambled), params, [cutoff], 7)) == before
+
+
+def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
+    tune(panel, tmp_path, trials=2, origins=1)
+    study = optuna.load_study(study_name="freshcast", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    study.ask()  # a trial left running by a tune that was killed
+    result = tune(panel, tmp_path, trials=4, origins=1)
+    states = list(result.trials["state"])
+    assert states.count("complete") + states.count("pruned") == 4 and states.count("fail") == 1
+    with pytest.raises(FreshcastError, match="holds a study on origins"):
+        tune(panel, tmp_path, trials=5, origins=2)
+
+
+def test_params_files_are_checked_naming_the_key(tmp_path):
+    path = tmp_path / "p.toml"
+    for text, named in (
+        ("[forecaster]\nleaves = 3\n", "[forecaster] leaves: not a forecaster parameter"),
+        ("[forecaster]\nnum_leaves = 2.5\n", "[forecaster] num_leaves: expected a whole number"),
+        ("[forecaster]\nwindows = [7, 0]\n", "[forecaster] windows: expected whole numbers of at least 1"),
+        ("[forecaster]\nstockout_recovery = 2\n", "[forecaster] stockout_recovery: expected a number between 0"),
+        ("[forecaster]\nquantiles = [0.5]\n", "quantiles: not a forecaster parameter (set by the command)"),
+        ("[model]\nseed = 1\n", "expected one [forecaster] table"),
+        ("[forecaster\n", "cannot be read as TOML"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+            read_params(path)
+    params = {"windows": (7, 28), "learning_rate": 0.2, "train_days": 42, "lgb_params": {"feature_fraction": 0.7}}
+    path.write_text(params_text(params, "round trip"))
+    assert read_params(path) == params
+    result = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--params", str(tmp_path / "no.toml")])
+    shown = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
+    assert result.exit_code == 2 and "--params" in shown and "no.toml: no such params file" in shown
+
+
+@pytest.mark.slow
+def test_forecast_with_params_is_the_api_forecast_with_them_and_not_the_default(tuned, tmp_path):
+    _, out = tuned
+    future = tmp_path / "future.parquet"
+    made = CliRunner().invoke(app, ["make-future", "--history", str(sample_path()), "--days", str(FUTURE_DAYS),
+                                    "--out", str(future)])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    pred = tmp_path / "pred.parquet"
+    result = CliRunner().invoke(app, ["forecast", "--history", str(sample_path()), "--future", str(future), "--out",
+                                      str(pred), "--params", str(out / "best_params.toml")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    by_cli = pd.read_parquet(pred)
+    by_api = api.forecast(sample_path(), future, params=out / "best_params.toml")
+    assert np.array_equal(by_cli["yhat"].to_numpy(), by_api["yhat"].to_numpy())
+    default = api.forecast(sample_path(), future)
+    assert not np.allclose(default["yhat"].to_numpy(), by_api["yhat"].to_numpy())
+
+
+def test_the_nightly_run_trains_with_the_params_file_and_again_when_it_changes(tmp_path):
+    from freshcast.nightly.example import write_example
+
+    config, _ = write_example(tmp_path / "freshcast.toml")
+    params = tmp_path / "best_params.toml"
+    params.write_text(params_text({"n_estimators": 20, "num_leaves": 15}, "test"))
+    text = config.read_text()
+    config.write_text(text.replace("quantiles = [0.1, 0.5, 0.9]\n", 'quantiles = [0.1, 0.5, 0.9]\nparams = "best_params.toml"\n', 1))
+    first = api.run(config)
+    assert "model" in first.redone
+    from freshcast.forecast.daily import DailyForecaster
+
+    model = DailyForecaster.load(first.folder / "model")
+    assert model.n_estimators == 20 and model.num_leaves == 15
+    assert api.run(config).redone == []
+    params.write_text(params_text({"n_estimators": 25, "num_leaves": 15}, "test"))
+    assert "model" in api.run(config).redone
+    params.write_text("[forecaster]\nnum_leaves = 'many'\n")
+    with pytest.raises(ConfigError, match=r"\[model\] params: .*num_leaves: expected a whole number"):
+        api.run(config)
