@@ -233,16 +233,16 @@ def test_the_orders_value_of_a_last_day_markdown_is_the_markdown_programmes():
 
 
 @settings(max_examples=60, deadline=None)
-@given(lines, st.floats(-4.0, 0.0), st.sampled_from([0.1, 0.3, 0.5]), st.sampled_from([0.0, 0.25]))
-def test_counting_on_markdowns_never_orders_less_and_without_a_response_changes_nothing(x, el, deepest, share):
+@given(lines, st.sampled_from([0.1, 0.3, 0.5]), st.sampled_from([0.0, 0.25]))
+def test_counting_on_markdowns_without_a_price_response_changes_nothing(x, deepest, share):
+    # (with a response the order is usually larger, not always: a markdown also prices the units
+    # that would have sold at the regular price, so more stock can make it worth less; 24 of
+    # 3,000 random lines ordered one or two cases less)
     from freshcast.optimize.markdown import last_day_markdowns
 
     plain, m = plan(x)
     args = (paths_from(x["seed"], x["level"]), np.asarray([x["on_hand"]], float), np.zeros((1, 3)), m,
             np.array([x["review"]]), np.array([True]))  # fmt: skip
-    counted = orders_from_paths(*args, markdowns=last_day_markdowns(m, np.array([el]), np.array([deepest]),
-                                                                     np.array([share])))  # fmt: skip
-    assert counted.order_qty[0] >= plain.order_qty[0] - 1e-9
     flat = orders_from_paths(*args, markdowns=last_day_markdowns(m, np.zeros(1), np.array([deepest]), np.array([share])))
     assert flat.order_qty[0] == plain.order_qty[0]
 
