@@ -161,7 +161,7 @@ def _run_stage(stage: Stage, ctx: Context, manifest: Manifest, log: Log, force: 
         write, basis, settings, decision = _model_decision(ctx, manifest)
     why = _why(prev, basis, ctx.folder / name, force)
     if not why:
-        if prev is not manifest.stage(name):  # skipped after a failure, and still as it was done
+        if manifest.stage(name).get("status") == "skipped":  # skipped after a failure, and still as it was done
             manifest.set_stage(name, **prev)
         log(name, "up to date")
         if ctx.progress:
