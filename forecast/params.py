@@ -5,8 +5,7 @@
     learning_rate = 0.08
     n_estimators = 240
     windows = [7, 14, 28]
-    [forecaster.lgb_params]
-    feature_fraction = 0.7
+    lgb_params = { feature_fraction = 0.7 }
 
 Only the model's own settings belong there (`TUNABLE`); the commands keep setting the
 horizon, the history a row needs, the quantiles, the seed and the threads.
@@ -26,6 +25,8 @@ SET_BY_COMMANDS = ("max_horizon", "min_history_days", "quantiles", "seed", "n_jo
 TUNABLE = tuple(k for k in _DEFAULTS if k not in SET_BY_COMMANDS)
 _LISTS = ("lags", "windows", "ewm_alphas")
 _WHOLE = ("weekday_weeks", "n_estimators", "num_leaves", "min_child_samples", "max_bin", "train_days")
+# LightGBM's objectives for a non-negative amount (its aliases are not taken)
+OBJECTIVES = ("tweedie", "poisson", "regression", "regression_l1", "huber", "fair", "gamma", "quantile", "mape")
 
 
 def read_params(path: str | Path) -> dict:
@@ -74,18 +75,20 @@ def _checked(key: str, value, where: str):
             raise bad("a whole number of at least 1")
         return value
     if key in ("objective", "calibrate_on"):
-        allowed = ("in_stock", "demand") if key == "calibrate_on" else None
-        if not isinstance(value, str) or (allowed and value not in allowed):
-            raise bad(" or ".join(f'"{a}"' for a in allowed) if allowed else "text")
+        allowed = ("in_stock", "demand") if key == "calibrate_on" else OBJECTIVES
+        if not isinstance(value, str) or value not in allowed:
+            raise bad(" or ".join(f'"{a}"' for a in allowed))
         return value
     if key == "lgb_params":
-        if not isinstance(value, dict):
-            raise bad("a table of LightGBM parameters")
+        if not isinstance(value, dict) or not all(isinstance(v, (bool, int, float, str)) for v in value.values()):
+            raise bad("a table of LightGBM parameters with single values")
         return dict(value)
     if isinstance(value, bool) or not isinstance(value, number):
         raise bad("a number")
     if key == "stockout_recovery" and not 0 <= value <= 1:
         raise bad("a number between 0 and 1")
+    if key == "learning_rate" and value <= 0:
+        raise bad("a number above 0")
     if value < 0:
         raise bad("a number of at least 0")
     return float(value)
@@ -94,18 +97,9 @@ def _checked(key: str, value, where: str):
 def params_text(params: dict, header: str) -> str:
     """A params file holding `params` (DailyForecaster keyword arguments), `header` as comments."""
     lines = [f"# {line}" if line else "#" for line in header.splitlines()] + ["[forecaster]"]
-    tables = {}
     for key in TUNABLE:
-        if key not in params or params[key] is None:
-            continue
-        value = params[key]
-        if isinstance(value, dict):
-            tables[key] = value
-        else:
-            lines.append(f"{key} = {_toml(value)}")
-    for key, table in tables.items():
-        lines.append(f"[forecaster.{key}]")
-        lines += [f"{k} = {_toml(v)}" for k, v in table.items()]
+        if key in params and params[key] is not None:
+            lines.append(f"{key} = {_toml(params[key])}")
     return "\n".join(lines) + "\n"
 
 
@@ -116,6 +110,8 @@ def _toml(value) -> str:
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):  # an inline table: a key added below stays in [forecaster]
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
     if isinstance(value, float):
         return repr(value)
     return str(value)

@@ -81,6 +81,7 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
     except ImportError:
         raise FreshcastError('freshcast tune needs Optuna: pip install "freshcast[tune]"') from None
     from ..nightly.lock import run_lock
+    from ..nightly.stages import panel_digest
 
     if trials < 1 or origins < 1 or horizon < 1:
         raise FreshcastError("trials, origins and horizon must be at least 1")
@@ -89,13 +90,19 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
     out = Path(out)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with run_lock(out):
+        storage = f"sqlite:///{out / 'study.db'}"
+        done_before = _trial_count(optuna, storage)
+        # a resumed study seeds its sampler anew from the trials it holds: the same seed again
+        # would repeat the first trials' random draws
         study = optuna.create_study(
-            study_name=STUDY, storage=f"sqlite:///{out / 'study.db'}", load_if_exists=True, direction="minimize",
-            sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
+            study_name=STUDY, storage=storage, load_if_exists=True, direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=seed + 1_000_003 * done_before),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
         )  # fmt: skip
-        _check_same_study(study, names, horizon, out)
-        study.set_user_attr("origins", names)
-        study.set_user_attr("horizon", horizon)
+        about = {"origins": names, "horizon": horizon, "history": panel_digest(panel)}
+        _check_same_study(study, about, out)
+        for key, value in about.items():
+            study.set_user_attr(key, value)
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             study.tell(t.number, state=optuna.trial.TrialState.FAIL)  # left by a tune that was stopped
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -115,7 +122,9 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
         def after(study, trial):
             _write(study, out, names, horizon)
             if progress:
-                value = "pruned" if trial.value is None else f"WAPE {trial.value:.4f}"
+                pruned = trial.state == optuna.trial.TrialState.PRUNED
+                value = f"pruned at the first origin (WAPE {trial.intermediate_values.get(0, float('nan')):.4f})" \
+                    if pruned else f"WAPE {trial.value:.4f}"  # fmt: skip
                 best = study.best_value if _completed(study) else float("nan")
                 progress(f"trial {trial.number + 1}: {value} (best {best:.4f})")
 
@@ -134,12 +143,24 @@ def _completed(study) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
-def _check_same_study(study, names: list[str], horizon: int, out: Path) -> None:
-    before = study.user_attrs.get("origins")
-    if before is not None and (before != names or study.user_attrs.get("horizon") != horizon):
-        raise FreshcastError(f"{out}: holds a study on origins {', '.join(before)} (horizon "
-                             f"{study.user_attrs.get('horizon')}); this history and horizon give {', '.join(names)} "
-                             f"(horizon {horizon}): tune into another folder")  # fmt: skip
+def _trial_count(optuna, storage: str) -> int:
+    try:
+        return len(optuna.load_study(study_name=STUDY, storage=storage).get_trials(deepcopy=False))
+    except KeyError:  # the database holds no study of that name
+        return 0
+
+
+def _check_same_study(study, about: dict, out: Path) -> None:
+    """A study is resumed only on the same history, origins and horizon."""
+    before = {k: study.user_attrs.get(k) for k in about}
+    if before["origins"] is None or before == about:
+        return
+    if before["history"] != about["history"] and before["origins"] == about["origins"]:
+        raise FreshcastError(f"{out}: holds a study on another history (same origins): its trials' WAPE are not "
+                             f"comparable with this one's: tune into another folder")  # fmt: skip
+    raise FreshcastError(f"{out}: holds a study on origins {', '.join(before['origins'])} (horizon "
+                         f"{before['horizon']}); this history and horizon give {', '.join(about['origins'])} "
+                         f"(horizon {about['horizon']}): tune into another folder")  # fmt: skip
 
 
 def _params(trial) -> dict:
@@ -151,16 +172,20 @@ def _params(trial) -> dict:
 
 def _write(study, out: Path, names: list[str], horizon: int) -> pd.DataFrame:
     """trials.csv and, once a trial completed, best_params.toml (each written whole)."""
+    import optuna
+
     rows = []
     for t in study.get_trials(deepcopy=False):
-        rows.append({"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value,
+        complete = t.state == optuna.trial.TrialState.COMPLETE
+        rows.append({"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value if complete else None,
                      **{f"wape_{n}": t.user_attrs.get(f"wape_{n}") for n in names}, **t.params,
                      "seconds": t.user_attrs.get("seconds")})  # fmt: skip
     table = pd.DataFrame(rows)
     write_table(table, out / "trials.csv")
     if _completed(study):
         best = study.best_trial
-        header = (f"freshcast tune: trial {best.number + 1} of {len(rows)}, mean WAPE {best.value:.4f} over the "
+        finished = sum(r["state"] in ("complete", "pruned") for r in rows)
+        header = (f"freshcast tune: trial {best.number + 1} of {finished}, mean WAPE {best.value:.4f} over the "
                   f"{len(names)} origins {', '.join(names)} (horizon {horizon} days)\n"
                   f"read by: freshcast forecast|backtest|replay --params FILE, or [model] params in the run's config")  # fmt: skip
         write_text(out / "best_params.toml", params_text(_params(best), header))

@@ -168,11 +168,12 @@ def panel_digest(panel) -> str:
 def model_settings(config: RunConfig) -> dict:
     """What shapes a trained model: the [model] section (and its params file's content), the
     days it forecasts, the column map."""
-    from ..outputs import file_sha256
+    from ..forecast.params import read_params
+    from .manifest import digest_of
 
-    params = config.get("model", "params")
+    params = config.get("model", "params")  # its values (a comment changed is no change), checked when loaded
     return {**config.part("model")["model"], "days": config.get("forecast", "days"), "map": config.get("data", "map"),
-            **({"params_sha256": file_sha256(params) if params.exists() else "missing"} if params else {})}  # fmt: skip
+            **({"params": digest_of(read_params(params))} if params else {})}  # fmt: skip
 
 
 def train_model(ctx: Context, out: Path) -> dict:

@@ -48,6 +48,7 @@ REPLAY_FORECASTER = dict(
     num_leaves=63,
 )
 OBSERVED_FORECASTER = dict(quantiles=REPLAY_QUANTILES)
+REPLAY_KEEPS = ("quantiles", "stockout_recovery", "calibrate_on")  # not taken from a params file
 
 
 @dataclass
@@ -365,7 +366,9 @@ def replay_to_folder(
     `history` through the default policies on ASSUMED master data and write summary.json and
     log.parquet into folder `out` (swapped in whole); with `markdowns`, markdown pricing too
     (summary.json's `markdown_policies`). `params` set the replay's forecaster's parameters
-    over its defaults (`REPLAY_FORECASTER`, or `OBSERVED_FORECASTER` for observed demand)."""
+    over its defaults (`REPLAY_FORECASTER`, or `OBSERVED_FORECASTER` for observed demand),
+    except what makes it forecast the demand served (`REPLAY_KEEPS`); summary.json records
+    them as `forecaster_params`."""
     from ..data import load_history_with_actuals
 
     with Step(f"loading history {history} and actuals {actuals}", progress):
@@ -380,7 +383,8 @@ def replay_to_folder(
             from ..forecast.daily import DailyForecaster
 
             defaults = REPLAY_FORECASTER if demand == "recovered" else OBSERVED_FORECASTER
-            model = DailyForecaster(**{**defaults, **params, "seed": seed})
+            kept = {k: v for k, v in defaults.items() if k in REPLAY_KEEPS}  # what the replay forecasts stays
+            model = DailyForecaster(**{**defaults, **params, **kept, "seed": seed})
         result = replay(panel, first_day, model, master=master, seed=seed, demand=demand, progress=progress,
                         markdowns=markdowns, response_scale=response_scale)  # fmt: skip
     about = {
@@ -389,6 +393,7 @@ def replay_to_folder(
         "series": panel.n_series,
         "assumptions": master.notes,
         **({"response_scale": response_scale, "markdown_evening_hour": EVENING_HOUR} if markdowns else {}),
+        **({"forecaster_params": {k: v for k, v in model.get_params().items() if k != "n_jobs"}} if params else {}),
     }
     write_replay(result, Path(out), about)
     return result

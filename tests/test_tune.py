@@ -65,8 +65,13 @@ def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
     result = tune(panel, tmp_path, trials=4, origins=1)
     states = list(result.trials["state"])
     assert states.count("complete") + states.count("pruned") == 4 and states.count("fail") == 1
+    tried = result.trials[result.trials["state"] != "fail"].drop(columns=["trial", "state", "wape", "seconds"])
+    tried = tried.drop(columns=[c for c in tried if c.startswith("wape_")])
+    assert not tried.duplicated().any()  # the resumed tune did not draw the first trials again
     with pytest.raises(FreshcastError, match="holds a study on origins"):
         tune(panel, tmp_path, trials=5, origins=2)
+    with pytest.raises(FreshcastError, match="holds a study on another history"):
+        tune(panel.take(np.arange(0, panel.n_series, 2)), tmp_path, trials=5, origins=1)
 
 
 def test_params_files_are_checked_naming_the_key(tmp_path):
@@ -79,6 +84,8 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster]\nquantiles = [0.5]\n", "quantiles: not a forecaster parameter (set by the command)"),
         ("[model]\nseed = 1\n", "expected one [forecaster] table"),
         ("[forecaster\n", "cannot be read as TOML"),
+        ('[forecaster]\nobjective = "banana"\n', '[forecaster] objective: expected "tweedie" or'),
+        ("[forecaster]\nlearning_rate = 0\n", "[forecaster] learning_rate: expected a number above 0"),
     ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
@@ -124,6 +131,8 @@ def test_the_nightly_run_trains_with_the_params_file_and_again_when_it_changes(t
     model = DailyForecaster.load(first.folder / "model")
     assert model.n_estimators == 20 and model.num_leaves == 15
     assert api.run(config).redone == []
+    params.write_text("# only a comment more\n" + params.read_text())
+    assert api.run(config).redone == []  # the values count, not the bytes
     params.write_text(params_text({"n_estimators": 25, "num_leaves": 15}, "test"))
     assert "model" in api.run(config).redone
     params.write_text("[forecaster]\nnum_leaves = 'many'\n")
