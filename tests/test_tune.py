@@ -138,3 +138,24 @@ def test_the_nightly_run_trains_with_the_params_file_and_again_when_it_changes(t
     params.write_text("[forecaster]\nnum_leaves = 'many'\n")
     with pytest.raises(ConfigError, match=r"\[model\] params: .*num_leaves: expected a whole number"):
         api.run(config)
+
+
+@pytest.mark.slow
+def test_replay_with_params_keeps_forecasting_demand_and_records_them(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(sample_path()).to_pandas()
+    day = pd.to_datetime(rows["dt"])
+    rows[day <= "2024-06-11"].to_parquet(tmp_path / "hist.parquet")
+    rows[day > "2024-06-11"].to_parquet(tmp_path / "act.parquet")
+    params = tmp_path / "p.toml"
+    params.write_text(params_text({"n_estimators": 30, "stockout_recovery": 0.1, "windows": (7, 28)}, "test"))
+    result = CliRunner().invoke(app, ["replay", "--history", str(tmp_path / "hist.parquet"), "--actuals",
+                                      str(tmp_path / "act.parquet"), "--out", str(tmp_path / "out"), "--params",
+                                      str(params)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    used = json.loads((tmp_path / "out" / "summary.json").read_text())["forecaster_params"]
+    assert used["n_estimators"] == 30 and used["windows"] == [7, 28]
+    assert used["stockout_recovery"] == 1.0 and used["calibrate_on"] == "demand"  # the replay's, not the file's
