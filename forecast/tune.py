@@ -85,9 +85,15 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
 
     if trials < 1 or origins < 1 or horizon < 1:
         raise FreshcastError("trials, origins and horizon must be at least 1")
-    cutoffs = fold_cutoffs(panel, origins, horizon)
+    try:
+        cutoffs = fold_cutoffs(panel, origins, horizon)
+    except FreshcastError:
+        raise FreshcastError(f"{panel.source}: history too short for {origins} weekly origin(s) of {horizon} days "
+                             f"(each keeps 28 days to train on)") from None  # fmt: skip
     names = [str(day_to_date(c)) for c in cutoffs]
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FreshcastError(f"{out}: is a file; give a folder for the study")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with run_lock(out):
         storage = f"sqlite:///{out / 'study.db'}"

@@ -70,6 +70,11 @@ def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
     assert not tried.duplicated().any()  # the resumed tune did not draw the first trials again
     with pytest.raises(FreshcastError, match="holds a study on origins"):
         tune(panel, tmp_path, trials=5, origins=2)
+    with pytest.raises(FreshcastError, match="history too short for 20 weekly origin"):
+        tune(panel, tmp_path / "other", trials=1, origins=20)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(FreshcastError, match="a_file: is a file"):
+        tune(panel, tmp_path / "a_file", trials=1, origins=1)
     with pytest.raises(FreshcastError, match="holds a study on another history"):
         tune(panel.take(np.arange(0, panel.n_series, 2)), tmp_path, trials=5, origins=1)
 
