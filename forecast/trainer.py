@@ -4,6 +4,8 @@ and turn it into text and back. A distributed trainer (for example on Dask) stan
 
 from __future__ import annotations
 
+import re
+
 import lightgbm as lgb
 import numpy as np
 
@@ -60,7 +62,10 @@ def predict(booster: lgb.Booster, X: np.ndarray, threads: int) -> np.ndarray:
 
 
 def to_text(booster: lgb.Booster) -> str:
-    return booster.model_to_string()
+    """The model as text, its thread count left out (written as 0): the trees do not depend on
+    it, and the count freshcast picks depends on how busy the machine was, so a saved model
+    would otherwise differ between two runs that trained the same trees."""
+    return re.sub(r"^\[num_threads: \d+\]$", "[num_threads: 0]", booster.model_to_string(), count=1, flags=re.M)
 
 
 def from_text(text: str) -> lgb.Booster:

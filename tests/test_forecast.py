@@ -207,3 +207,20 @@ def test_the_backtest_leaves_out_series_that_start_after_a_fold_cutoff(sample_fr
     per_fold = forecasts[(forecasts["store_id"] == late[0]) & (forecasts["product_id"] == late[1])]
     assert sorted(per_fold["fold"].unique()) == [2]  # unknown at the first cutoff, forecast at the second
     assert len(forecasts) == 7 * (2 * sample_frame.groupby(["store_id", "product_id"]).ngroups - 1)
+
+
+def test_a_saved_model_does_not_depend_on_the_threads_it_trained_with(tmp_path):
+    from freshcast.data import load_history, sample_path
+    from freshcast.outputs import file_sha256
+
+    from freshcast.threads import set_threads
+
+    panel = load_history(sample_path())
+    try:
+        for n in (1, 2):  # as when the machine is busy or not: the same parameters, other thread counts
+            set_threads(n)
+            DailyForecaster(n_estimators=5, quantiles=()).fit(panel).save(tmp_path / f"m{n}")
+    finally:
+        set_threads(None)
+    assert file_sha256(tmp_path / "m1" / "model.txt") == file_sha256(tmp_path / "m2" / "model.txt")
+    assert file_sha256(tmp_path / "m1" / "meta.json") == file_sha256(tmp_path / "m2" / "meta.json")
