@@ -45,15 +45,13 @@ def history_until(data: Path, last: str, out: Path) -> Path:
 
 
 def scores(panel, params: dict, cutoff: int, horizon: int):
-    """Per-row actual, forecast and in-stock flag of the mean forecast after `cutoff`, and each
-    row's series."""
-    from freshcast.forecast import DailyForecaster
+    """Per-row actual, mean forecast and in-stock flag of the days after `cutoff` (as the tune's
+    trials forecast them), and each row's series."""
+    from freshcast.forecast.tune import forecast_after
 
-    model = DailyForecaster(**{**params, "max_horizon": horizon, "quantiles": ()}).fit(panel.until(cutoff))
-    kept = np.flatnonzero(panel.start <= cutoff)
-    forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon, kept))
-    pos = panel.positions(forecast.days[None, :], kept)
-    return panel.sales[pos].ravel(), forecast.mean.ravel(), panel.in_stock()[pos].ravel(), np.repeat(kept, horizon)
+    mean, pos = forecast_after(panel, params, cutoff, horizon)
+    series = np.repeat(np.flatnonzero(panel.start <= cutoff), horizon)
+    return panel.sales[pos].ravel(), mean.ravel(), panel.in_stock()[pos].ravel(), series
 
 
 def paired_interval(actual, a, b, series, seed=0) -> list[float]:

@@ -53,16 +53,23 @@ def suggest(trial) -> dict:
     }
 
 
+def forecast_after(panel: DailyPanel, params: dict, cutoff: int, horizon: int, seed: int = 0):
+    """The mean forecast (series x days) of the `horizon` days after `cutoff` by a model with
+    `params` trained on the history up to it (no quantile calibration), and the panel
+    positions of those days (the same shape)."""
+    model = DailyForecaster(**{**params, "max_horizon": horizon, "min_history_days": max(28, horizon),
+                               "quantiles": (), "seed": seed}).fit(panel.until(cutoff))  # fmt: skip
+    kept = np.flatnonzero(panel.start <= cutoff)
+    forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon, kept))
+    return forecast.mean, panel.positions(forecast.days[None, :], kept)
+
+
 def origin_wapes(panel: DailyPanel, params: dict, cutoffs: list[int], horizon: int, seed: int = 0):
     """WAPE of the mean forecast of the `horizon` days after each cutoff (a generator, oldest
     origin first), the model trained on the history up to the cutoff."""
     for cutoff in cutoffs:
-        model = DailyForecaster(**{**params, "max_horizon": horizon, "min_history_days": max(28, horizon),
-                                   "quantiles": (), "seed": seed}).fit(panel.until(cutoff))  # fmt: skip
-        kept = np.flatnonzero(panel.start <= cutoff)
-        forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon, kept))
-        actual = panel.sales[panel.positions(forecast.days[None, :], kept)]
-        yield wape(actual.ravel(), forecast.mean.ravel())
+        mean, pos = forecast_after(panel, params, cutoff, horizon, seed)
+        yield wape(panel.sales[pos].ravel(), mean.ravel())
 
 
 @dataclass

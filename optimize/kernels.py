@@ -151,7 +151,10 @@ def markdown_gain(units, demand, price, lift, evening_share, salvage):
 
 @nb.njit(cache=True)
 def _expected_cost(q, window, tail_lost, life, cum, K, S, under, over, hold, md_price, md_lift, md_share, salvage,
-                   last_units, last_demand):  # fmt: skip
+                   before_last, last_demand, last_units):  # fmt: skip
+    """Expected cost of ordering q; with markdowns (md_price of more than one step), less what
+    the last day's markdown brings: `before_last[k]`, `last_demand[k]` the demand left for
+    the order before and on its last day; `last_units` scratch."""
     c = 0.0
     for k in range(K):
         c += under * (max(window[k] - q, 0.0) + tail_lost[k]) + over * max(q - life[k], 0.0)
@@ -160,8 +163,7 @@ def _expected_cost(q, window, tail_lost, life, cum, K, S, under, over, hold, md_
     c /= K
     if md_price.shape[0] > 1:  # units of the order on its last day: a markdown may sell some
         for k in range(K):
-            before = cum[k, S - 2] if S > 1 else 0.0
-            last_units[k], last_demand[k] = max(q - before, 0.0), life[k] - before
+            last_units[k] = max(q - before_last[k], 0.0)
         c -= markdown_gain(last_units, last_demand, md_price, md_lift, md_share, salvage)
     return c
 
@@ -264,25 +266,25 @@ def _order_lines(lo, hi, on_hand, on_order, shelf, lead, review, paths, under, o
         if not np.isnan(fixed[i]):
             best_q = fixed[i]
         elif can_order[i]:
+            before_last, last_demand, last_units = np.zeros(K), np.empty(K), np.empty(K)
             if not convex:  # a markdown on the last day sells up to its lift more of that day
                 lift = md_lift[i].max()
                 for k in range(K):
-                    before = cum[k, S - 2] if S > 1 else 0.0
-                    top = max(top, before + lift * (life[k] - before))
+                    if S > 1:
+                        before_last[k] = cum[k, S - 2]
+                    last_demand[k] = life[k] - before_last[k]
+                    top = max(top, before_last[k] + lift * last_demand[k])
             cp = case_pack[i]
             max_cases = int(math.ceil(top / cp)) + 1
             room = capacity[i] - usable[i]
             if room < np.inf:
                 max_cases = min(max_cases, int(math.floor(max(room, 0.0) / cp + 1e-9)))
             first = max(int(math.ceil(min_order[i] / cp - 1e-9)), 1)
-            mp, ml, ms, sv = md_price[i], md_lift[i], md_share[i], salvage[i]
-            lu, ld = np.empty(K), np.empty(K)
-            best = _expected_cost(0.0, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i], mp, ml, ms, sv,
-                                  lu, ld)  # fmt: skip
+            md = (md_price[i], md_lift[i], md_share[i], salvage[i], before_last, last_demand, last_units)
+            best = _expected_cost(0.0, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i], *md)
             prev = np.inf
             for m in range(first, max_cases + 1):
-                c = _expected_cost(m * cp, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i], mp, ml, ms,
-                                   sv, lu, ld)  # fmt: skip
+                c = _expected_cost(m * cp, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i], *md)
                 c += per_unit[i] * m * cp
                 if c < best - 1e-12:
                     best, best_q = c, m * cp
