@@ -61,7 +61,11 @@ def _parse(series: pd.Series) -> np.ndarray:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # pandas' note on the inferred format
-                    candidates.append(pd.to_datetime(series, errors="coerce", format=fmt))
+                    warnings.simplefilter("ignore", FutureWarning)  # pandas 2 on mixed offsets (handled below)
+                    parsed = pd.to_datetime(series, errors="coerce", format=fmt)
+                if parsed.dtype == object:  # pandas 2 keeps offsets that change as objects
+                    raise ValueError("mixed time-zone offsets")
+                candidates.append(parsed)
             except (ValueError, TypeError, OverflowError):  # e.g. offsets that change (summer time)
                 candidates.append(_one_by_one(series))
             if candidates[-1].notna().sum() == series.notna().sum():
