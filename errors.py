@@ -15,6 +15,9 @@ class DataError(FreshcastError):
         head = f"{source}: {len(self.problems)} problem(s) in the input data"
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))
 
+    def __reduce__(self):  # rebuilt whole when it crosses a process boundary (a Dask worker's error)
+        return (type(self), (self.source, self.problems))
+
 
 def one_line(exc: Exception) -> str:
     """The error as one line for a terminal or a log: a DataError's file and its first three

@@ -31,10 +31,13 @@ def sample_path() -> Path:
 Source = str | Path | pd.DataFrame | pa.Table
 
 
-def load_history(path: Source, column_map: C.ColumnMap | None = None) -> DailyPanel:
+def load_history(path: Source, column_map: C.ColumnMap | None = None, stores: tuple[int, int] | None = None
+                 ) -> DailyPanel:  # fmt: skip
     """Read and validate sales history (Parquet or CSV file, hive-partitioned folder, or an
-    in-memory table) and aggregate it to days. Raises DataError listing every problem found."""
-    parts, statics, covs, problems, source, hourly = read_day_records(path, column_map, with_sales=True)
+    in-memory table) and aggregate it to days; with `stores` (lo, hi), only the series of
+    store ids lo..hi (a partition, see `data.partitions`). Raises DataError listing every
+    problem found."""
+    parts, statics, covs, problems, source, hourly = read_day_records(path, column_map, True, stores)
     return panel_from_days(parts, statics, covs, source, hourly, problems)
 
 
@@ -77,11 +80,13 @@ def load_history_with_actuals(
     return panel_from_days(parts + a_parts, statics, covs, f"{source} + {a_source}", hourly), first
 
 
-def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | None = None) -> FutureCovariates:
+def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | None = None,
+                stores: tuple[int, int] | None = None) -> FutureCovariates:  # fmt: skip
     """Read the declared future covariates for the days after `history` and align them to its
-    series. Every history series needs a row for every future day; the days must start the
-    day after the history ends and follow each other."""
-    parts, _, covs, problems, source, hourly = read_day_records(path, column_map, with_sales=False)
+    series (with `stores`, only the rows of those store ids: `history` is that partition).
+    Every history series needs a row for every future day; the days must start the day after
+    the history ends and follow each other."""
+    parts, _, covs, problems, source, hourly = read_day_records(path, column_map, False, stores)
     for c in history.covariates:
         if c not in covs:
             problems.add(source, c, "is in the history but missing here", 0)

@@ -150,9 +150,12 @@ def _plan_columns(
     return name_of, covs
 
 
-def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool):
-    """Stream the input and reduce it to day records. Returns (per-batch record dicts, static
-    names, covariate names, problems, source name, whether rows are hourly)."""
+def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool,
+                     stores: tuple[int, int] | None = None):  # fmt: skip
+    """Stream the input and reduce it to day records; with `stores` (lo, hi), only the rows
+    of store ids lo..hi (a partition: hive folders and files sorted by store skip the rest).
+    Returns (per-batch record dicts, static names, covariate names, problems, source name,
+    whether rows are hourly)."""
     theirs = {native: their for their, native in (column_map or {}).items()}
     types = {theirs.get(C.DAY, C.DAY): pa.string()}
     types.update({theirs.get(c, c): pa.float64() for c in (C.SALES, *C.COVARIATES)})
@@ -163,7 +166,11 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     problems = Problems()
     parts: list[dict[str, np.ndarray]] = []
     rows_in_file: dict[str, int] = {}
-    scanner = dataset.scanner(columns=list(name_of.values()), batch_size=BATCH_ROWS)
+    where = None
+    if stores is not None:
+        store = ds.field(name_of[C.STORE])
+        where = (store >= stores[0]) & (store <= stores[1])
+    scanner = dataset.scanner(columns=list(name_of.values()), batch_size=BATCH_ROWS, filter=where)
     for tagged in _batches(scanner, dataset, list(name_of.values()), source):
         batch = tagged.record_batch
         if batch.num_rows == 0:
@@ -201,6 +208,28 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     if not parts and not problems:
         problems.add(source, "", "holds no rows", 0)
     return parts, statics, covs, problems, source, C.HOUR in name_of
+
+
+def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every store id of a sales history (sorted) and its number of rows, reading only the
+    store column."""
+    theirs = {native: their for their, native in (column_map or {}).items()}
+    dataset = _open_dataset(path)
+    column = theirs.get(C.STORE, C.STORE)
+    if column not in dataset.schema.names:
+        raise DataError(source_name(path), [f"column '{column}' is missing"])
+    counts: dict[int, int] = {}
+    for tagged in _batches(dataset.scanner(columns=[column], batch_size=BATCH_ROWS), dataset, [column],
+                           source_name(path)):  # fmt: skip
+        values = tagged.record_batch.column(0).to_numpy(zero_copy_only=False)
+        if values.dtype.kind not in "iu":
+            raise DataError(source_name(path), [f"column '{column}': store ids must be whole numbers to be "
+                                                f"split into partitions, got {values.dtype}"])  # fmt: skip
+        ids, n = np.unique(values, return_counts=True)
+        for i, k in zip(ids.tolist(), n.tolist()):
+            counts[i] = counts.get(i, 0) + k
+    ids = np.array(sorted(counts), np.int64)
+    return ids, np.array([counts[i] for i in ids.tolist()], np.int64)
 
 
 def read_frame(path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -85,8 +85,11 @@ def build_matrix(
     spec: DailyFeatureSpec,
     max_horizon: int,
     static: list[str],
+    pooled: dict[str, GroupSales] | None = None,
 ) -> np.ndarray:
-    """Feature matrix (float32, column-major, rows x features in `feature_names` order)."""
+    """Feature matrix (float32, column-major, rows x features in `feature_names` order).
+    `pooled`: the group tables of the trend features (`pooled_sales`), when the panel is a
+    partition of the chain; by default the panel's own."""
     series_table = panel.series
     offsets = panel.offsets
     origin = target - horizon
@@ -112,8 +115,9 @@ def build_matrix(
         hours = K.rolling_sum(panel.instock_hours, offsets, w)[origin]
         cols.append(np.where(hours > 0, sold / np.maximum(hours, 1), np.nan).astype(np.float32))
     origin_day = panel.day_of(series, origin)
+    pooled = pooled_sales(panel) if pooled is None else pooled
     for g in TREND_GROUPS:
-        cols.append(group_trend(panel, series_table[g].to_numpy(), series, origin_day))
+        cols.append(pooled[g].trend(series_table[g].to_numpy(np.int64)[series], origin_day))
     for c, v in panel.covariates.items():
         cols.append(v[target])
         if c == "discount":
@@ -133,29 +137,64 @@ def build_matrix(
 TREND_GROUPS = (STORE, PRODUCT)
 
 
-def group_trend(panel: DailyPanel, group_of_series: np.ndarray, series: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Momentum of a whole group of series (a store's products, a product across stores):
-    mean daily sales per series of the group over the 7 days up to `day`, divided by the same
-    over 28 days. Reads only sales up to `day` (the rows' origins)."""
-    _, group = np.unique(group_of_series, return_inverse=True)
-    n_groups = int(group.max()) + 1
-    lengths = np.diff(panel.offsets)
-    pos_series = np.repeat(np.arange(len(lengths)), lengths)
-    pos_day = panel.day_of(pos_series, np.arange(int(panel.offsets[-1])))
-    d0, n_days = int(panel.start.min()), int(pos_day.max() - panel.start.min() + 1)
-    cell = group[pos_series].astype(np.int64) * n_days + (pos_day - d0)
-    known = ~np.isnan(panel.sales)
-    total = np.bincount(cell[known], weights=panel.sales[known], minlength=n_groups * n_days)
-    active = np.bincount(cell[known], minlength=n_groups * n_days)
-    per_series = np.where(active > 0, total / np.maximum(active, 1), np.nan).astype(np.float32)
-    offsets = np.arange(n_groups + 1, dtype=np.int64) * n_days
-    short = K.rolling_mean(per_series, offsets, 7, 1)
-    long = K.rolling_mean(per_series, offsets, 28, 7)
-    at = group[series].astype(np.int64) * n_days + (day - d0)
-    long_at = long[at]
-    out = np.full(len(at), np.nan, np.float32)
-    np.divide(short[at], long_at, out=out, where=long_at > 0)
-    return out
+@dataclass(frozen=True)
+class GroupSales:
+    """Daily sales of the groups of series that share a `column` value (a store's products, a
+    product across stores): per group and day, the units summed over the series whose sales
+    are known and how many series that was. Partitions of a chain add theirs up (`+`) into the
+    chain's table, so a partition's features see the whole group."""
+
+    column: str
+    ids: np.ndarray  # int64 sorted group values
+    first_day: int
+    total: np.ndarray  # float64 (len(ids), n_days)
+    count: np.ndarray  # int64 (len(ids), n_days)
+
+    @classmethod
+    def of(cls, panel: DailyPanel, column: str) -> GroupSales:
+        ids, group = np.unique(panel.series[column].to_numpy(np.int64), return_inverse=True)
+        lengths = np.diff(panel.offsets)
+        day = panel.day_numbers()
+        first = int(panel.start.min())
+        n_days = int(day.max()) - first + 1
+        cell = np.repeat(group.astype(np.int64), lengths) * n_days + (day - first)
+        known = ~np.isnan(panel.sales)
+        size = len(ids) * n_days
+        total = np.bincount(cell[known], weights=panel.sales[known], minlength=size).reshape(len(ids), n_days)
+        count = np.bincount(cell[known], minlength=size).reshape(len(ids), n_days)
+        return cls(column, ids, first, total, count)
+
+    def __add__(self, other: GroupSales) -> GroupSales:
+        ids = np.union1d(self.ids, other.ids)
+        first = min(self.first_day, other.first_day)
+        last = max(self.first_day + self.total.shape[1], other.first_day + other.total.shape[1])
+        total = np.zeros((len(ids), last - first))
+        count = np.zeros((len(ids), last - first), np.int64)
+        for t in (self, other):
+            rows, cols = np.searchsorted(ids, t.ids)[:, None], t.first_day - first + np.arange(t.total.shape[1])
+            total[rows, cols] += t.total
+            count[rows, cols] += t.count
+        return GroupSales(self.column, ids, first, total, count)
+
+    def trend(self, group_values: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Momentum of the group of each row (`group_values`, its `column` value): mean daily
+        sales per series of the group over the 7 days up to `day`, divided by the same over 28
+        days. Reads only sales up to `day` (the rows' origins)."""
+        n_ids, n_days = self.total.shape
+        per_series = np.where(self.count > 0, self.total / np.maximum(self.count, 1), np.nan).astype(np.float32).ravel()
+        offsets = np.arange(n_ids + 1, dtype=np.int64) * n_days
+        short = K.rolling_mean(per_series, offsets, 7, 1)
+        long = K.rolling_mean(per_series, offsets, 28, 7)
+        at = np.searchsorted(self.ids, group_values).astype(np.int64) * n_days + (day - self.first_day)
+        long_at = long[at]
+        out = np.full(len(at), np.nan, np.float32)
+        np.divide(short[at], long_at, out=out, where=long_at > 0)
+        return out
+
+
+def pooled_sales(panel: DailyPanel) -> dict[str, GroupSales]:
+    """The group tables the trend features read, from this panel alone."""
+    return {g: GroupSales.of(panel, g) for g in TREND_GROUPS}
 
 
 def static_columns(series_table) -> list[str]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data.panel import DailyPanel, FutureCovariates
 from ..errors import FreshcastError
-from .daily import DailyFeatureSpec, build_matrix, feature_names, forecast_rows, static_columns, training_rows
+from .daily import DailyFeatureSpec, GroupSales, build_matrix, feature_names, forecast_rows, static_columns, training_rows
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,11 @@ class DailyFeatures:
         series, target, h = forecast_rows(extended, future.n_days, horizon)
         return FeatureRows(extended, series, target, h)
 
-    def matrix(self, rows: FeatureRows) -> np.ndarray:
-        """float32 (rows x features), column-major, columns in `names` order. FreshcastError
-        if the rows' panel lacks a series attribute or has other covariates than these
-        features read."""
+    def matrix(self, rows: FeatureRows, pooled: dict[str, GroupSales] | None = None) -> np.ndarray:
+        """float32 (rows x features), column-major, columns in `names` order. `pooled`: the
+        chain's group tables (`features.daily.pooled_sales`, added up over partitions) when
+        the rows' panel is a partition. FreshcastError if the rows' panel lacks a series
+        attribute or has other covariates than these features read."""
         panel = rows.panel
         missing = [c for c in self.static if c not in panel.series.columns]
         if missing or tuple(panel.covariates) != self.covariates:
@@ -92,5 +93,5 @@ class DailyFeatures:
                 f"{list(panel.covariates)}"
             )
         return build_matrix(
-            rows.panel, rows.series, rows.target, rows.horizon, self.spec, self.max_horizon, list(self.static)
+            rows.panel, rows.series, rows.target, rows.horizon, self.spec, self.max_horizon, list(self.static), pooled
         )
