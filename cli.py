@@ -142,6 +142,11 @@ def forecast(
     ] = "0.1,0.5,0.9",
     params: ParamsOption = None,
     threads: ThreadsOption = 0,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(help="Run on Dask: local:N (N worker processes here) or tcp://HOST:PORT (a running "
+                          "scheduler); needs freshcast[dask] and paths every worker can read"),
+    ] = None,
 ) -> None:
     """Train on the history and forecast every store x product for each day in FUTURE
     (or each hour or slot of those days): the mean (yhat) and quantiles of demand."""
@@ -162,7 +167,7 @@ def forecast(
         try:
             pred = forecast_to_file(
                 history, future, out, _column_map(map), seed, save_model, level, slots, recover_stockouts, levels, _say,
-                tuned,
+                tuned, scheduler,
             )
         except (FreshcastError, OSError) as exc:
             _fail(exc)

@@ -104,11 +104,13 @@ def _series_attribute(rec: dict, name: str, first_rec: np.ndarray, inverse: np.n
     return per_series
 
 
-def panel_from_days(parts, statics, covs, source: str, hourly: bool, problems: Problems | None = None) -> DailyPanel:
-    """Assemble the day records into a panel; DataError listing every problem found while
-    reading (`problems`) and assembling."""
+def panel_from_days(parts, statics, covs, source: str, hourly: bool, problems: Problems | None = None,
+                    last_day: int | None = None) -> DailyPanel:  # fmt: skip
+    """Assemble the day records into a panel whose series end on `last_day` (default: the
+    last day read); DataError listing every problem found while reading (`problems`) and
+    assembling."""
     problems = Problems() if problems is None else problems
-    a = assemble_days(parts, statics, covs, problems, source) if parts else None
+    a = assemble_days(parts, statics, covs, problems, source, last_day) if parts else None
     if problems or a is None:
         raise DataError(source, problems.lines())
     # Covariates of filled days are unknown: carry the series' previous day forward.

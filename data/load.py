@@ -31,14 +31,14 @@ def sample_path() -> Path:
 Source = str | Path | pd.DataFrame | pa.Table
 
 
-def load_history(path: Source, column_map: C.ColumnMap | None = None, stores: tuple[int, int] | None = None
-                 ) -> DailyPanel:  # fmt: skip
+def load_history(path: Source, column_map: C.ColumnMap | None = None, stores: tuple[int, int] | None = None,
+                 last_day: int | None = None) -> DailyPanel:  # fmt: skip
     """Read and validate sales history (Parquet or CSV file, hive-partitioned folder, or an
     in-memory table) and aggregate it to days; with `stores` (lo, hi), only the series of
-    store ids lo..hi (a partition, see `data.partitions`). Raises DataError listing every
-    problem found."""
+    store ids lo..hi (a partition, see `data.partitions`), whose series end on `last_day`
+    (the chain's last day; default their own). Raises DataError listing every problem found."""
     parts, statics, covs, problems, source, hourly = read_day_records(path, column_map, True, stores)
-    return panel_from_days(parts, statics, covs, source, hourly, problems)
+    return panel_from_days(parts, statics, covs, source, hourly, problems, last_day)
 
 
 def load_history_with_actuals(

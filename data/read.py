@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
@@ -165,20 +166,16 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     statics = [c for c in C.STATIC if c in name_of]
     problems = Problems()
     parts: list[dict[str, np.ndarray]] = []
-    rows_in_file: dict[str, int] = {}
-    where = None
-    if stores is not None:
-        store = ds.field(name_of[C.STORE])
-        where = (store >= stores[0]) & (store <= stores[1])
-    scanner = dataset.scanner(columns=list(name_of.values()), batch_size=BATCH_ROWS, filter=where)
-    for tagged in _batches(scanner, dataset, list(name_of.values()), source):
-        batch = tagged.record_batch
+    columns = list(name_of.values())
+    if stores is None:
+        batches = _numbered(_batches(dataset.scanner(columns=columns, batch_size=BATCH_ROWS), dataset, columns, source),
+                            source)  # fmt: skip
+    else:
+        batches = _store_batches(dataset, columns, source, name_of[C.STORE], *stores)
+    for batch, file, rows in batches:
         if batch.num_rows == 0:
             continue
-        file = getattr(tagged.fragment, "path", source)
-        row0 = rows_in_file.get(file, 0)
-        rows_in_file[file] = row0 + batch.num_rows
-        cols, ok = batch_columns(batch, name_of, covs, statics, file, row0, problems)
+        cols, ok = batch_columns(batch, name_of, covs, statics, file, rows, problems)
         if not ok:
             continue
         hour = cols.get(C.HOUR, np.full(batch.num_rows, -1, np.int8))
@@ -201,13 +198,50 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
             rec[k] = cols[k][first].astype(np.int64)
         rec[C.DAY] = cols[C.DAY][first]
         rec["file"] = np.full(len(first), len(parts), np.int32)
-        rec["row"] = (first + row0).astype(np.int64)
-        rec["dup_row"] = np.where(rec["dup_row"] >= 0, rec["dup_row"] + row0, -1)
+        rec["row"] = rows[first].astype(np.int64)
+        rec["dup_row"] = np.where(rec["dup_row"] >= 0, rows[np.maximum(rec["dup_row"], 0)], -1)
         rec["_file_name"] = file
         parts.append(rec)
     if not parts and not problems:
         problems.add(source, "", "holds no rows", 0)
     return parts, statics, covs, problems, source, C.HOUR in name_of
+
+
+def _numbered(tagged_batches, source: str):
+    """(batch, file, each row's 0-based number in its file) of a scan."""
+    rows_in_file: dict[str, int] = {}
+    for tagged in tagged_batches:
+        batch = tagged.record_batch
+        file = getattr(tagged.fragment, "path", source)
+        row0 = rows_in_file.get(file, 0)
+        rows_in_file[file] = row0 + batch.num_rows
+        yield batch, file, np.arange(row0, row0 + batch.num_rows, dtype=np.int64)
+
+
+def _store_batches(dataset: ds.Dataset, columns: list[str], source: str, store: str, lo: int, hi: int):
+    """(batch, file, row numbers) of the rows of store ids lo..hi (and of rows without a store
+    id, so that every partition reports them). Parquet row groups whose statistics hold no
+    such store are skipped; the rows kept carry their numbers in their file."""
+    for fragment in dataset.get_fragments():
+        file = getattr(fragment, "path", source)
+        pieces = [(fragment, 0)]
+        if isinstance(fragment, ds.ParquetFileFragment):
+            meta, pieces, start = fragment.metadata, [], 0
+            names = meta.schema.names
+            for k in range(meta.num_row_groups):
+                group = meta.row_group(k)
+                stats = group.column(names.index(store)).statistics if store in names else None
+                if stats is None or not stats.has_min_max or (stats.max >= lo and stats.min <= hi):
+                    pieces.append((fragment.subset(row_group_ids=[k]), start))
+                start += group.num_rows
+        for piece, row0 in pieces:
+            scanner = ds.Scanner.from_fragment(piece, schema=dataset.schema, columns=columns, batch_size=BATCH_ROWS)
+            for tagged in _batches(scanner, dataset, columns, source):
+                batch = tagged.record_batch
+                ids = batch.column(batch.schema.get_field_index(store))
+                keep = pc.fill_null(pc.and_(pc.greater_equal(ids, lo), pc.less_equal(ids, hi)), True)
+                yield batch.filter(keep), file, row0 + np.flatnonzero(keep.to_numpy(zero_copy_only=False))
+                row0 += batch.num_rows
 
 
 def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.ndarray, np.ndarray]:

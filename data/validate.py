@@ -44,15 +44,16 @@ class Problems:
         return bool(self._seen)
 
 
-def _describe_row(cols: dict[str, np.ndarray], i: int, row0: int) -> str:
+def _describe_row(cols: dict[str, np.ndarray], i: int, rows: np.ndarray) -> str:
     day = day_to_date(cols[C.DAY][i])
     hour = f", hour={cols[C.HOUR][i]}" if C.HOUR in cols else ""
-    return f"row {row0 + i + 1}: store_id={cols[C.STORE][i]}, product_id={cols[C.PRODUCT][i]}, dt={day}{hour}"
+    return f"row {rows[i] + 1}: store_id={cols[C.STORE][i]}, product_id={cols[C.PRODUCT][i]}, dt={day}{hour}"
 
 
-def batch_columns(batch, name_of, covs, statics, file, row0, problems):
-    """Convert one batch to numpy, recording every contract violation. Returns (cols, ok):
-    ok is False when the rows cannot be reduced to day records (bad keys, dates or hours)."""
+def batch_columns(batch, name_of, covs, statics, file, rows, problems):
+    """Convert one batch to numpy, recording every contract violation (`rows`: each row's
+    0-based row number in `file`). Returns (cols, ok): ok is False when the rows cannot be
+    reduced to day records (bad keys, dates or hours)."""
     cols: dict[str, np.ndarray] = {}
     ok = True
     for native, theirs in name_of.items():
@@ -70,7 +71,7 @@ def batch_columns(batch, name_of, covs, statics, file, row0, problems):
             if bad.any():
                 i = int(np.argmax(bad))
                 problems.add(file, theirs, "is not a date (expected YYYY-MM-DD)", int(bad.sum()),
-                             f"row {row0 + i + 1}: '{arr[i].as_py()}'")  # fmt: skip
+                             f"row {rows[i] + 1}: '{arr[i].as_py()}'")  # fmt: skip
                 ok = False
             cols[native] = days.astype(np.int32)
             continue
@@ -104,7 +105,7 @@ def batch_columns(batch, name_of, covs, statics, file, row0, problems):
             found.append((native, kind, *count_outside(values, lo, hi, values.dtype.kind == "f")))
     for native, kind, n_bad, first in found:
         if n_bad:
-            problems.add(file, name_of[native], kind, int(n_bad), _describe_row(cols, int(first), row0))
+            problems.add(file, name_of[native], kind, int(n_bad), _describe_row(cols, int(first), rows))
             # bad keys or hours make the batch unusable; bad values (sales, flags, covariates)
             # are reported, and the rows still serve the checks across rows (repeats, days)
             ok = ok and native not in (C.HOUR, C.STORE, C.PRODUCT, *statics)

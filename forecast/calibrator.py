@@ -37,9 +37,7 @@ class QuantileCalibrator:
 
     def fit(self, point, panel: DailyPanel, progress=None) -> QuantileCalibrator:
         H = point.max_horizon
-        cut = panel.last_day - H
-        kept = np.flatnonzero(panel.start <= cut)
-        early = panel.until(cut)
+        early = panel.until(panel.last_day - H)
         model = clone(point).set_params(quantiles=())
         try:
             model.fit(early, progress)
@@ -48,16 +46,7 @@ class QuantileCalibrator:
                 f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "
                 f"more than {point.min_history_days + H} days of history ({exc}); ask for none to skip them"
             ) from None
-        mean, vol = model.point_forecast(early, panel.future(cut + 1, H, kept), H)
-        pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
-        if panel.hourly:
-            actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
-            profile = intraday_profile(early, model.stockout_recovery if model.recovered_ else 0.0)
-        else:
-            actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
-            profile = np.ones((len(kept), 1), np.float32)
-        demand = recovered_demand(panel)[pos] if self.on == "demand" and panel.hourly else None
-        self.holdout_ = Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout, demand)
+        self.holdout_ = held_out(model, panel, self.on)
         return self
 
     @classmethod
@@ -74,3 +63,23 @@ class QuantileCalibrator:
 
     def table(self, groups: list[np.ndarray] | None = None) -> QuantileTable:
         return self.holdout_.table(groups, self.levels)
+
+
+def held_out(model, panel: DailyPanel, on: str, pooled=None) -> Holdout:
+    """The forecasts by `model`, fitted on `panel` without its last `model.max_horizon` days,
+    of those days, with what happened (`Holdout`; `on` as for `QuantileCalibrator`).
+    `pooled`: the chain's group tables when `panel` is a partition (see `features.daily`)."""
+    H = model.max_horizon
+    cut = panel.last_day - H
+    kept = np.flatnonzero(panel.start <= cut)
+    early = panel.until(cut)
+    mean, vol = model.point_forecast(early, panel.future(cut + 1, H, kept), H, pooled)
+    pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
+    if panel.hourly:
+        actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
+        profile = intraday_profile(early, model.stockout_recovery if model.recovered_ else 0.0)
+    else:
+        actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
+        profile = np.ones((len(kept), 1), np.float32)
+    demand = recovered_demand(panel)[pos] if on == "demand" and panel.hourly else None
+    return Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout, demand)

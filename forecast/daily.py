@@ -213,9 +213,12 @@ class DailyForecaster(BaseEstimator):
         history: DailyPanel | str | Path | pd.DataFrame | None = None,
         level: str = "day",
         slots: str | None = None,
+        pooled=None,
     ) -> pd.DataFrame:
         """Forecast the `horizon` days after the history. `future` holds the declared future
-        covariates of those days; `history` defaults to the history the model was fitted on.
+        covariates of those days; `history` defaults to the history the model was fitted on
+        (`pooled`: the chain's group tables when `history` is a partition of the chain, see
+        `features.daily.GroupSales`).
 
         Returns store_id, product_id, dt, yhat (units, >= 0) per day; with ``level="hour"``
         one row per hour (column ``hour``), with ``slots`` (like ``"06-10,10-14,14-22,22-06"``)
@@ -225,7 +228,7 @@ class DailyForecaster(BaseEstimator):
         panel, future = self._inputs(horizon, future, history)
         if groups is not None and self.quantiles_ and not self.calibrator_.hourly:
             raise FreshcastError("hour and slot quantiles need a model fitted on hourly rows")
-        forecast, vol = self._distribution(panel, future, horizon)
+        forecast, vol = self._distribution(panel, future, horizon, pooled)
         if groups is None:
             return forecast.to_frame()
         profile = intraday_profile(panel, self.stockout_recovery if self.recovered_ else 0.0)
@@ -241,10 +244,11 @@ class DailyForecaster(BaseEstimator):
         horizon: int,
         future: FutureCovariates | str | Path | pd.DataFrame,
         history: DailyPanel | str | Path | pd.DataFrame | None = None,
+        pooled=None,
     ) -> ForecastDistribution:
         """Daily forecasts of the `horizon` days after the history, in the history's series
         order: the mean and the quantiles of the model's levels (see `predict`)."""
-        return self._distribution(*self._inputs(horizon, future, history), horizon)[0]
+        return self._distribution(*self._inputs(horizon, future, history), horizon, pooled)[0]
 
     @_threaded
     def predict_each_day(self, panel: DailyPanel, first_day: int, n_days: int) -> list[ForecastDistribution]:
@@ -293,9 +297,9 @@ class DailyForecaster(BaseEstimator):
             first_day=first_day, mean=mean, levels=self.quantiles_, quantiles=q,
         )  # fmt: skip
 
-    def _distribution(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
+    def _distribution(self, panel: DailyPanel, future: FutureCovariates, horizon: int, pooled=None):
         """The daily forecast distribution, with the volatility of each series-day (series-major)."""
-        yhat, vol = self.point_forecast(panel, future, horizon)
+        yhat, vol = self.point_forecast(panel, future, horizon, pooled)
         n = len(yhat) // horizon
         return self._as_distribution(panel, panel.last_day + 1, yhat.reshape(n, horizon), vol), vol
 
@@ -332,12 +336,13 @@ class DailyForecaster(BaseEstimator):
             )
         return panel, future
 
-    def point_forecast(self, panel: DailyPanel, future: FutureCovariates, horizon: int):
+    def point_forecast(self, panel: DailyPanel, future: FutureCovariates, horizon: int, pooled=None):
         """(mean, volatility): mean daily forecasts (float32 units) of days 1..horizon after
         `panel` for every series, series-major, and the volatility of each (the spread the
-        quantile calibrator bins by). Inputs as `predict_distribution` checks them."""
+        quantile calibrator bins by). Inputs as `predict_distribution` checks them. `pooled`:
+        the chain's group tables when `panel` is a partition of it (`features.daily`)."""
         rows = self.features_.forecast_rows(panel.with_sales(self.training_target(panel)), future, horizon)
-        yhat = trainer.predict(self.booster_, self.features_.matrix(rows), thread_count(self.n_jobs))
+        yhat = trainer.predict(self.booster_, self.features_.matrix(rows, pooled), thread_count(self.n_jobs))
         return yhat, volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
 
     # ---------------------------------------------------------------- persistence

@@ -30,11 +30,12 @@ def forecast_to_file(
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
     progress: Callable[[str], None] | None = None,
     params: dict | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Forecast the days of `future` after `history` (see `forecast_table`) and write the table
     to `out` (Parquet or CSV, written whole); with `save_model`, also save the model there."""
     pred, model = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts, quantiles, progress,
-                                 params)  # fmt: skip
+                                 params, scheduler)  # fmt: skip
     write_table(pred, out)
     if save_model is not None:
         model.save(save_model)
@@ -52,12 +53,23 @@ def forecast_table(
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
     progress: Callable[[str], None] | None = None,
     params: dict | None = None,
+    scheduler: str | None = None,
 ) -> tuple[pd.DataFrame, DailyForecaster]:
     """Train on `history` (a path, DataFrame or Arrow table) and forecast the days of `future`
     after it: returns the forecast table and the fitted model. The model forecasts as many
     days as `future` holds and learns from the days that have 28 or more days of history
     before them; `params` (e.g. `forecast.params.read_params` of a tuned file) set the
-    model's other parameters."""
+    model's other parameters. With `scheduler` ("local:N" or "tcp://HOST:PORT") the work runs
+    on that Dask cluster, partitioned by store (`freshcast.cluster`; paths only)."""
+    if scheduler is not None:
+        from ..cluster.connect import connected
+        from ..cluster.forecast import forecast_on_dask
+
+        def make(days: int) -> DailyForecaster:
+            return forecaster(days, seed, quantiles, recover_stockouts, params)
+
+        with connected(scheduler) as client:
+            return forecast_on_dask(client, history, future, make, column_map, level, slots, progress)
     with Step(f"loading history {source_name(history)}", progress):
         panel = load_history(history, column_map)
     if progress:

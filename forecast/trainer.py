@@ -24,17 +24,19 @@ def train(
     n_estimators: int,
     max_bin: int,
     progress=None,
+    pre_partition: bool = False,
 ) -> lgb.Booster:
     """A booster of `n_estimators` trees on rows X (float32, the first `n_categorical`
     columns categorical) and target y, with LightGBM `params`. FreshcastError (one line)
     if LightGBM refuses the settings. `progress` (a function taking a line) hears of every
-    fifth of the trees."""
+    fifth of the trees. `pre_partition`: X holds this machine's share of the rows of a
+    distributed training (`params` name the network)."""
     data = lgb.Dataset(
         X,
         y,
         feature_name=feature_names,
         categorical_feature=list(range(n_categorical)),
-        params={"max_bin": max_bin, "verbosity": -1},
+        params={"max_bin": max_bin, "verbosity": -1, **({"pre_partition": True} if pre_partition else {})},
         free_raw_data=True,
     )
     try:
@@ -62,10 +64,16 @@ def predict(booster: lgb.Booster, X: np.ndarray, threads: int) -> np.ndarray:
 
 
 def to_text(booster: lgb.Booster) -> str:
-    """The model as text, its thread count left out (written as 0): the trees do not depend on
-    it, and the count freshcast picks depends on how busy the machine was, so a saved model
-    would otherwise differ between two runs that trained the same trees."""
-    return re.sub(r"^\[num_threads: \d+\]$", "[num_threads: 0]", booster.model_to_string(), count=1, flags=re.M)
+    """The model as text, with what depends on the machine rather than on the trees left
+    out: its thread count (written as 0: the count freshcast picks depends on how busy the
+    machine was) and, for a model trained over a network of workers, their addresses and
+    ports (written as LightGBM's defaults). Two runs that train the same trees save the same
+    bytes."""
+    text = booster.model_to_string()
+    for pattern, plain in ((r"^\[num_threads: \d+\]$", "[num_threads: 0]"), (r"^\[machines: .*\]$", "[machines: ]"),
+                           (r"^\[local_listen_port: \d+\]$", "[local_listen_port: 12400]")):  # fmt: skip
+        text = re.sub(pattern, plain, text, count=1, flags=re.M)
+    return text
 
 
 def from_text(text: str) -> lgb.Booster:

@@ -1,0 +1,48 @@
+"""The Dask client of a run: a local cluster of worker processes or a running scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..errors import FreshcastError
+
+
+@contextmanager
+def connected(scheduler: str) -> Iterator:
+    """A `distributed.Client` for `scheduler`: "local:N" starts N worker processes of one
+    thread each on this machine (stopped on leaving); "tcp://HOST:PORT" connects to a
+    scheduler that is running. FreshcastError when Dask is not installed, the name is
+    neither, or the scheduler cannot be reached."""
+    try:
+        import distributed
+    except ImportError:
+        raise FreshcastError('a scheduler needs Dask: pip install "freshcast[dask]"') from None
+    if scheduler.startswith("local:"):
+        n = scheduler.removeprefix("local:")
+        if not n.isdigit() or int(n) < 1:
+            raise FreshcastError(f"scheduler 'local:N' needs a number of worker processes of 1 or more, got '{scheduler}'")
+        import dask
+
+        # no work stealing: a partition's tasks stay where it was read, so LightGBM's ranks hold
+        # the same rows in every run (same inputs and seed, same trees)
+        with dask.config.set({"distributed.scheduler.work-stealing": False}), distributed.LocalCluster(
+            n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        ) as cluster, distributed.Client(cluster) as client:
+            yield client
+    elif scheduler.startswith("tcp://"):
+        try:
+            client = distributed.Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as exc:
+            raise FreshcastError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        with client:
+            yield client
+    else:
+        raise FreshcastError(f"scheduler must be local:N or tcp://HOST:PORT, got '{scheduler}'")
+
+
+def n_workers(client) -> int:
+    """Workers connected now (at least 1: waits for one)."""
+    client.wait_for_workers(1)
+    return len(client.scheduler_info()["workers"])

@@ -1,0 +1,189 @@
+"""The forecast job on a Dask cluster. The history is split by store into one partition per
+worker (`data.partitions`); each worker reads only its stores, recovers the demand hidden by
+stockouts and builds its feature rows with the same kernels as the local path; the product
+and store tables the trend features read are added up over the partitions and sent to every
+worker; LightGBM trains data-parallel over the workers' rows, and the quantile calibration
+likewise on the days before the last `max_horizon`; each worker forecasts its own series and
+only the forecast table comes back. No process holds the whole panel."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from ..console import Step
+from ..data import load_future, load_history
+from ..data.dates import day_to_date
+from ..data.partitions import store_partitions
+from ..data.read import source_name, store_row_counts
+from ..errors import FreshcastError
+from ..features import DailyFeatures
+from ..features.daily import pooled_sales
+from ..forecast.calibrator import QuantileCalibrator, held_out
+from ..forecast.daily import DailyForecaster
+from ..forecast.hourly import dayparts
+from ..forecast.quantiles import Holdout, check_quantiles
+from ..forecast.target import demand_target
+from . import trainer
+from .connect import n_workers
+
+
+def forecast_on_dask(client, history, future, make_model: Callable[[int], DailyForecaster], column_map=None,
+                     level: str = "day", slots: str | None = None, progress=None) -> tuple[pd.DataFrame, DailyForecaster]:  # fmt: skip
+    """Train the model `make_model(days)` (unfitted; `days` the number of future days) on the
+    history at path `history` and forecast the days of the covariates at path `future`, on the
+    workers of `client`. Returns the forecast table (as `DailyForecaster.predict`, series in
+    store order) and the fitted model, which holds no history (save it, or forecast with a
+    history given)."""
+    for name, source in (("history", history), ("future covariates", future)):
+        if not isinstance(source, str) and not hasattr(source, "__fspath__"):
+            raise FreshcastError(f"on a Dask cluster the {name} must be a path every worker can read")
+    dayparts(level, slots)  # checks both before any work
+    with Step(f"loading history {source_name(history)} by store", progress):
+        parts = store_partitions(history, n_workers(client), column_map)
+        panels, facts = _load(client, history, column_map, parts)
+    if (level == "hour" or slots) and not facts["hourly"]:
+        raise FreshcastError(f"{history}: hour and slot forecasts need hourly rows (an 'hour' column)")
+    if progress:
+        progress(f"{facts['n_series']:,} series in {len(parts)} partitions")
+    with Step(f"loading future covariates {source_name(future)}", progress):
+        futures, n_days = _load_future(client, future, column_map, parts, panels, facts)
+    with Step(f"training on {facts['n_series']:,} series", progress):
+        fitted, pooled = fit_on_dask(client, panels, facts, make_model(n_days))
+        if fitted.quantiles_:
+            fitted.calibrator_ = _calibrator(client, panels, facts, fitted)
+    with Step(f"forecasting {n_days} day(s)", progress):
+        [model] = client.scatter([fitted], broadcast=True, hash=False)
+        frames = client.gather(client.map(_forecast_part, panels, futures, model=model, pooled=pooled, level=level,
+                                          slots=slots))  # fmt: skip
+    return pd.concat(frames, ignore_index=True), fitted
+
+
+def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
+    """`model`'s point forecaster (no quantiles) fitted over the partition panels (futures):
+    returns it and the future of the chain's group tables its features read."""
+    t0 = time.perf_counter()
+    known = client.map(_known, panels, recovery=model.stockout_recovery)
+    tables = client.gather(client.map(pooled_sales, known))
+    chain = {g: functools.reduce(lambda a, b: a + b, (t[g] for t in tables)) for g in tables[0]}
+    [pooled] = client.scatter([chain], broadcast=True, hash=False)  # a dict alone would scatter under its keys
+    rows = client.map(_training_rows, known, model=model, pooled=pooled)
+    n_rows = sum(client.gather(client.map(lambda r: len(r[1]), rows)))
+    if n_rows == 0:
+        raise FreshcastError(f"{facts['source']}: no series has more than {model.min_history_days} days of history to learn from")
+    features = facts["features"](model)
+    booster = trainer.train(client, rows, facts["workers"], model.lightgbm_params(), features.names,
+                            len(features.static), model.n_estimators, model.max_bin)  # fmt: skip
+    fitted = clone(model)
+    fitted.quantiles_ = check_quantiles(model.quantiles)
+    fitted.recovered_ = facts["hourly"] and model.stockout_recovery > 0
+    fitted.features_, fitted.booster_ = features, booster
+    fitted.trained_range_ = (str(day_to_date(facts["first_day"])), str(day_to_date(facts["last_day"])))
+    fitted.n_train_rows_ = int(n_rows)
+    fitted.fit_seconds_ = {"train": time.perf_counter() - t0}
+    return fitted, pooled
+
+
+def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> QuantileCalibrator:
+    """The quantile calibrator of `fitted`, from a copy trained over the partitions without
+    their last `max_horizon` days (as `QuantileCalibrator.fit` does on one panel)."""
+    H = fitted.max_horizon
+    early = client.map(lambda p: p.until(p.last_day - H), panels)
+    early_facts = {**facts, "last_day": facts["last_day"] - H}
+    try:
+        point, pooled = fit_on_dask(client, early, early_facts, clone(fitted).set_params(quantiles=()))
+    except FreshcastError as exc:
+        raise FreshcastError(
+            f"{facts['source']}: quantiles are calibrated on forecasts of the last {H} days, which needs "
+            f"more than {fitted.min_history_days + H} days of history ({exc}); ask for none to skip them"
+        ) from None
+    calibrator = QuantileCalibrator(fitted.quantiles, fitted.calibrate_on)
+    [point] = client.scatter([point], broadcast=True, hash=False)
+    parts = client.gather(client.map(_held_out, panels, model=point, on=fitted.calibrate_on, pooled=pooled))
+    calibrator.holdout_ = Holdout(*(None if getattr(parts[0], f.name) is None else
+                                    np.concatenate([getattr(h, f.name) for h in parts])
+                                    for f in dataclasses.fields(Holdout)))  # fmt: skip
+    return calibrator
+
+
+def _held_out(panel, model: DailyForecaster, on: str, pooled: dict) -> Holdout:
+    return held_out(model, panel, on, pooled)
+
+
+def _load(client, history, column_map, parts: list[tuple[int, int]]):
+    """Futures of the partition panels (every series ending on the chain's last day) and the
+    facts the client needs of them."""
+    # partition i lives on the i-th worker: LightGBM's ranks then hold the same rows in every
+    # run, and the same inputs train the same trees
+    workers = sorted(client.scheduler_info()["workers"])
+    panels = [client.submit(load_history, history, column_map, part, workers=[workers[i % len(workers)]],
+                            allow_other_workers=True, pure=False) for i, part in enumerate(parts)]  # fmt: skip
+    facts = client.gather(client.map(_facts, panels))
+    last = max(f["last_day"] for f in facts)
+    short = [i for i, f in enumerate(facts) if f["last_day"] < last]
+    if short:  # stores whose rows end early are filled to the chain's last day, as on one machine
+        for i in short:
+            panels[i] = client.submit(load_history, history, column_map, parts[i], last, pure=False,
+                                      workers=[workers[i % len(workers)]], allow_other_workers=True)  # fmt: skip
+    first = facts[0]
+    for (lo, hi), f in zip(parts, facts):
+        if (f["covariates"], f["static"], f["hourly"]) != (first["covariates"], first["static"], first["hourly"]):
+            raise FreshcastError(
+                f"{source_name(history)}: store ids {lo}..{hi} have the columns {f['static'] + f['covariates']}, "
+                f"store ids {parts[0][0]}..{parts[0][1]} {first['static'] + first['covariates']}: every file needs the same columns"
+            )  # fmt: skip
+    return panels, {
+        "source": source_name(history), "n_series": sum(f["n_series"] for f in facts), "hourly": first["hourly"],
+        "first_day": min(f["first_day"] for f in facts), "last_day": last, "workers": workers,
+        "features": functools.partial(_features, first["static"], first["covariates"]),
+    }  # fmt: skip
+
+
+def _facts(panel) -> dict:
+    from ..features.daily import static_columns
+
+    return {"n_series": panel.n_series, "first_day": int(panel.start.min()), "last_day": panel.last_day,
+            "covariates": list(panel.covariates), "static": static_columns(panel.series), "hourly": panel.hourly}  # fmt: skip
+
+
+def _features(static: list[str], covariates: list[str], model: DailyForecaster) -> DailyFeatures:
+    return DailyFeatures(model.spec, model.max_horizon, tuple(static), tuple(covariates))
+
+
+def _known(panel, recovery: float):
+    """The partition with the demand the model learns from as its sales."""
+    return panel.with_sales(demand_target(panel, recovery)[0])
+
+
+def _training_rows(known, model: DailyForecaster, pooled: dict):
+    """(X, y) of a partition: its training rows (horizons drawn per partition with the model's
+    seed), features read with the chain's tables."""
+    features = DailyFeatures.for_history(known, model.spec, model.max_horizon)
+    rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days)
+    return features.matrix(rows, pooled), rows.demand.astype(np.float32)
+
+
+def _load_future(client, future, column_map, parts: list[tuple[int, int]], panels: list, facts: dict):
+    """Futures of each partition's future covariates (checked on its worker against its
+    series) and the number of future days. Stores of the future file outside every partition
+    are refused here, as the local path refuses series not in the history."""
+    ids, _ = store_row_counts(future, column_map)
+    lo, hi = np.array([p[0] for p in parts]), np.array([p[1] for p in parts])
+    at = np.searchsorted(lo, ids, side="right") - 1
+    outside = (at < 0) | (ids > hi[np.maximum(at, 0)])
+    if outside.any():
+        raise FreshcastError(f"{source_name(future)}: {int(outside.sum())} store(s) not in the history "
+                             f"{facts['source']}, e.g. store_id={int(ids[outside][0])}")  # fmt: skip
+    futures = client.map(load_future, [future] * len(parts), panels, [column_map] * len(parts), parts)
+    days = set(client.gather(client.map(lambda f: f.n_days, futures)))
+    return futures, days.pop()
+
+
+def _forecast_part(panel, future, model: DailyForecaster, pooled: dict, level: str, slots: str | None) -> pd.DataFrame:
+    return model.predict(future.n_days, future, history=panel, level=level, slots=slots, pooled=pooled)

@@ -1,0 +1,122 @@
+"""freshcast on Dask (`--scheduler`): a LocalCluster of worker processes on the embedded sample.
+One worker gives the local path's forecasts to the bit; two workers, each training on its own
+stores' rows, forecast as well as one machine; bad input found on a worker is the same
+one-line error; without a scheduler Dask is not imported."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")  # the [dask] extra is part of [test]: CI always runs these
+
+from conftest import split_sample  # noqa: E402
+
+from freshcast.cluster.connect import connected  # noqa: E402
+from freshcast.cluster.forecast import forecast_on_dask  # noqa: E402
+from freshcast.errors import DataError, FreshcastError, one_line  # noqa: E402
+from freshcast.forecast.job import forecast_table, forecaster  # noqa: E402
+from freshcast.forecast.metrics import wape  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    with connected("local:2") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cluster")
+    frame = split_sample(tmp)
+    return tmp / "history.parquet", tmp / "future.parquet", frame
+
+
+def _on_dask(client, files, **kw):
+    history, future, _ = files
+    return forecast_on_dask(client, history, future, lambda days: forecaster(days, **kw))
+
+
+def test_one_worker_forecasts_what_one_machine_does(files):
+    local, model = forecast_table(files[0], files[1])
+    with connected("local:1") as client:
+        dask, fitted = _on_dask(client, files)
+    pd.testing.assert_frame_equal(dask, local)
+    assert fitted.n_train_rows_ == model.n_train_rows_ and fitted.trained_range_ == model.trained_range_
+
+
+def test_two_workers_forecast_as_well_as_one_machine(files, two_workers):
+    local, _ = forecast_table(files[0], files[1])
+    dask, fitted = _on_dask(two_workers, files)
+    keys = ["store_id", "product_id", "dt"]
+    pd.testing.assert_frame_equal(dask[keys], local[keys])
+    assert not np.array_equal(dask["yhat"], local["yhat"])  # each worker drew its own rows' horizons
+    frame = files[2]
+    actual = frame.assign(dt=pd.to_datetime(frame.dt)).groupby(keys)["hourly_sale"].sum()
+    truth = actual.reindex(pd.MultiIndex.from_frame(local[keys].assign(dt=pd.to_datetime(local.dt)))).to_numpy()
+    assert abs(wape(truth, dask["yhat"].to_numpy()) - wape(truth, local["yhat"].to_numpy())) < 0.02
+    # the quantiles are calibrated over both workers' held-out days: still ordered, still spread
+    assert (dask["q10"] <= dask["q50"]).all() and (dask["q50"] <= dask["q90"]).all()
+    assert (dask["q90"] > dask["q10"]).mean() > 0.9
+
+
+def test_hour_forecasts_add_up_to_the_days(files, two_workers):
+    hours, _ = _on_dask_level(two_workers, files, "hour")
+    days, _ = _on_dask(two_workers, files, quantiles=())
+    summed = hours.groupby(["store_id", "product_id", "dt"], sort=False)["yhat"].sum().to_numpy()
+    np.testing.assert_allclose(summed, days["yhat"].to_numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _on_dask_level(client, files, level):
+    history, future, _ = files
+    return forecast_on_dask(client, history, future, lambda days: forecaster(days, quantiles=()), level=level)
+
+
+def test_bad_input_on_a_worker_is_the_same_one_line_error(files, two_workers, tmp_path):
+    frame = pd.read_parquet(files[0])
+    last_store = frame.store_id.max()  # found by the second partition's worker
+    frame.loc[frame.index[frame.store_id == last_store][:3], "hourly_sale"] = -1.0
+    bad = tmp_path / "bad.parquet"
+    frame.to_parquet(bad)
+    with pytest.raises(DataError) as local:
+        forecast_table(bad, files[1])
+    with pytest.raises(DataError) as dask:
+        forecast_on_dask(two_workers, bad, files[1], lambda days: forecaster(days))
+    assert one_line(dask.value) == one_line(local.value) and "hourly_sale" in one_line(dask.value)
+
+
+def test_future_stores_not_in_the_history_are_refused(files, two_workers, tmp_path):
+    future = pd.read_parquet(files[1])
+    future.loc[future.index[:24], "store_id"] = 99999
+    path = tmp_path / "future.parquet"
+    future.to_parquet(path)
+    with pytest.raises(FreshcastError, match="store_id=99999"):
+        forecast_on_dask(two_workers, files[0], path, lambda days: forecaster(days))
+
+
+def test_the_cluster_needs_paths_and_a_known_scheduler(files, two_workers):
+    with pytest.raises(FreshcastError, match="path every worker can read"):
+        forecast_on_dask(two_workers, pd.read_parquet(files[0]), files[1], lambda days: forecaster(days))
+    for name in ("local:0", "local:x", "spark://host:7077"):
+        with pytest.raises(FreshcastError, match="scheduler"):
+            with connected(name):
+                pass
+
+
+def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(files, tmp_path):
+    out = tmp_path / "pred.parquet"
+    cmd = [sys.executable, "-m", "freshcast.cli", "forecast", "--history", str(files[0]), "--future", str(files[1]),
+           "--out", str(out), "--quantiles", "none", "--scheduler", "local:2"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_parquet(out).columns) == ["store_id", "product_id", "dt", "yhat"]
+    bad = subprocess.run(cmd[:-1] + ["nowhere:1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "tcp://HOST:PORT" in bad.stderr
+    code = ("import sys; from freshcast.forecast.job import forecast_table; "
+            f"forecast_table({str(files[0])!r}, {str(files[1])!r}, quantiles=()); "
+            "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
