@@ -73,13 +73,17 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     tables = client.gather(client.map(pooled_sales, known))
     chain = {g: functools.reduce(lambda a, b: a + b, (t[g] for t in tables)) for g in tables[0]}
     [pooled] = client.scatter([chain], broadcast=True, hash=False)  # a dict alone would scatter under its keys
-    rows = client.map(_training_rows, known, model=model, pooled=pooled)
+    shapes = client.gather(client.map(lambda k: (k.n_series, int(np.diff(k.offsets).max(initial=0))), known))
+    blocks = -(-max(max(length for _, length in shapes) - model.min_history_days, 0) // model.max_horizon)
+    firsts = np.cumsum([0] + [n for n, _ in shapes])
+    places = [(int(firsts[i]), int(firsts[-1]), blocks) for i in range(len(shapes))]
+    rows = client.map(_training_rows, known, places, model=model, pooled=pooled)
     n_rows = sum(client.gather(client.map(lambda r: len(r[1]), rows)))
     if n_rows == 0:
         raise FreshcastError(f"{facts['source']}: no series has more than {model.min_history_days} days of history to learn from")
     features = facts["features"](model)
-    booster = trainer.train(client, rows, facts["workers"], model.lightgbm_params(), features.names,
-                            len(features.static), model.n_estimators, model.max_bin)  # fmt: skip
+    booster = trainer.train(client, rows, model.lightgbm_params(), features.names,
+                            len(features.static), model.n_estimators, model.max_bin, model.seed)  # fmt: skip
     fitted = clone(model)
     fitted.quantiles_ = check_quantiles(model.quantiles)
     fitted.recovered_ = facts["hourly"] and model.stockout_recovery > 0
@@ -140,7 +144,7 @@ def _load(client, history, column_map, parts: list[tuple[int, int]]):
             )  # fmt: skip
     return panels, {
         "source": source_name(history), "n_series": sum(f["n_series"] for f in facts), "hourly": first["hourly"],
-        "first_day": min(f["first_day"] for f in facts), "last_day": last, "workers": workers,
+        "first_day": min(f["first_day"] for f in facts), "last_day": last,
         "features": functools.partial(_features, first["static"], first["covariates"]),
     }  # fmt: skip
 
@@ -161,11 +165,11 @@ def _known(panel, recovery: float):
     return panel.with_sales(demand_target(panel, recovery)[0])
 
 
-def _training_rows(known, model: DailyForecaster, pooled: dict):
-    """(X, y) of a partition: its training rows (horizons drawn per partition with the model's
-    seed), features read with the chain's tables."""
+def _training_rows(known, place: tuple[int, int, int], model: DailyForecaster, pooled: dict):
+    """(X, y) of a partition: its training rows (the horizons the chain's panel draws for its
+    series), features read with the chain's tables."""
     features = DailyFeatures.for_history(known, model.spec, model.max_horizon)
-    rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days)
+    rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days, place)
     return features.matrix(rows, pooled), rows.demand.astype(np.float32)
 
 

@@ -28,11 +28,14 @@ class DailyFeatureSpec:
     holiday_max_days: int = 14
 
 
-def training_rows(panel: DailyPanel, max_horizon: int, min_history: int, seed: int):
+def training_rows(panel: DailyPanel, max_horizon: int, min_history: int, seed: int,
+                  place: tuple[int, int, int] | None = None):  # fmt: skip
     """Every day with at least `min_history` days before it becomes a training row with a
     horizon in 1..max_horizon. Horizons are stratified: each run of `max_horizon` consecutive
     days of a series gets a random permutation of 1..max_horizon, so every series trains on
-    every horizon equally often. Returns (series, target position, horizon)."""
+    every horizon equally often. `place` (first series, series in the chain, blocks of days):
+    where the panel's series sit when it is a partition of the chain; its horizons are then
+    those the whole chain's panel draws for them. Returns (series, target position, horizon)."""
     if min_history < max_horizon:
         raise ValueError("min_history must be at least max_horizon")
     lengths = np.diff(panel.offsets)
@@ -41,11 +44,22 @@ def training_rows(panel: DailyPanel, max_horizon: int, min_history: int, seed: i
     first = np.repeat(panel.offsets[:-1] + min_history, n_rows)
     within = np.arange(len(series)) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
     target = first + within
-    n_blocks = -(-int(n_rows.max(initial=0)) // max_horizon)
-    draws = np.random.default_rng(seed).random((len(lengths), n_blocks, max_horizon), dtype=np.float32)
+    skip, _, n_blocks = place or (0, len(lengths), -(-int(n_rows.max(initial=0)) // max_horizon))
+    draws = _draws(seed, skip, len(lengths), n_blocks, max_horizon)
     perms = np.argsort(draws, axis=2).astype(np.int32) + 1
     horizon = perms[series, within // max_horizon, within % max_horizon]
     return series, target, horizon
+
+
+def _draws(seed: int, skip: int, n: int, n_blocks: int, max_horizon: int) -> np.ndarray:
+    """Uniform draws (n, n_blocks, max_horizon) of series skip .. skip + n - 1 of the stream
+    `seed` draws series after series (the series before are drawn and dropped, a chunk at a
+    time: the stream does not depend on how it is cut)."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2**22 // max(n_blocks * max_horizon, 1))
+    for at in range(0, skip, chunk):
+        rng.random((min(chunk, skip - at), n_blocks, max_horizon), dtype=np.float32)
+    return rng.random((n, n_blocks, max_horizon), dtype=np.float32)
 
 
 def forecast_rows(panel: DailyPanel, n_future: int, horizon: int):

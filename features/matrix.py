@@ -64,10 +64,11 @@ class DailyFeatures:
         return feature_names(self.spec, list(self.static), list(self.covariates))
 
     def training_rows(self, panel: DailyPanel, min_history_days: int, seed: int,
-                      train_days: int | None = None) -> FeatureRows:  # fmt: skip
+                      train_days: int | None = None, place: tuple[int, int, int] | None = None) -> FeatureRows:  # fmt: skip
         """Every day with `min_history_days` before it, each with a horizon in 1..max_horizon
-        drawn by `seed`; only the last `train_days` days of the panel if given."""
-        series, target, horizon = training_rows(panel, self.max_horizon, min_history_days, seed)
+        drawn by `seed`; only the last `train_days` days of the panel if given. `place`: the
+        panel's place in the chain when it is a partition (`features.daily.training_rows`)."""
+        series, target, horizon = training_rows(panel, self.max_horizon, min_history_days, seed, place)
         if train_days is not None:
             keep = panel.day_of(series, target) > panel.last_day - train_days
             series, target, horizon = series[keep], target[keep], horizon[keep]

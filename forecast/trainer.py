@@ -5,6 +5,7 @@ and turn it into text and back. A distributed trainer (for example on Dask) stan
 from __future__ import annotations
 
 import re
+import warnings
 
 import lightgbm as lgb
 import numpy as np
@@ -24,23 +25,26 @@ def train(
     n_estimators: int,
     max_bin: int,
     progress=None,
-    pre_partition: bool = False,
+    bins_from: np.ndarray | None = None,
 ) -> lgb.Booster:
     """A booster of `n_estimators` trees on rows X (float32, the first `n_categorical`
     columns categorical) and target y, with LightGBM `params`. FreshcastError (one line)
     if LightGBM refuses the settings. `progress` (a function taking a line) hears of every
-    fifth of the trees. `pre_partition`: X holds this machine's share of the rows of a
-    distributed training (`params` name the network)."""
-    data = lgb.Dataset(
-        X,
-        y,
-        feature_name=feature_names,
-        categorical_feature=list(range(n_categorical)),
-        params={"max_bin": max_bin, "verbosity": -1, **({"pre_partition": True} if pre_partition else {})},
-        free_raw_data=True,
-    )
+    fifth of the trees. `bins_from`: rows whose values set the histogram bins instead of X's
+    (in a distributed training, the same sample of every machine's rows on each machine:
+    X is then this machine's share and `params` name the network)."""
+    settings = {"max_bin": max_bin, "verbosity": -1}
+    reference = None
+    if bins_from is not None:
+        reference = lgb.Dataset(bins_from, feature_name=feature_names, categorical_feature=list(range(n_categorical)),
+                                params=settings, free_raw_data=False).construct()  # fmt: skip
+        settings = {**settings, "pre_partition": True}
+    data = lgb.Dataset(X, y, feature_name=feature_names, categorical_feature=list(range(n_categorical)),
+                       params=settings, reference=reference, free_raw_data=True)  # fmt: skip
     try:
-        return lgb.train(params, data, num_boost_round=n_estimators, callbacks=_reporting(progress, n_estimators))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Overriding the parameters from Reference Dataset")  # the same bins
+            return lgb.train(params, data, num_boost_round=n_estimators, callbacks=_reporting(progress, n_estimators))
     except lgb.basic.LightGBMError as exc:
         raise FreshcastError(f"LightGBM refused the model settings: {str(exc).strip()}") from None
 

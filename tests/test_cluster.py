@@ -23,6 +23,14 @@ from freshcast.forecast.metrics import wape  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def short_network_timeout(monkeypatch):
+    """A LightGBM rank that cannot connect fails the test within a minute instead of hanging."""
+    from freshcast.cluster import trainer
+
+    monkeypatch.setattr(trainer, "NETWORK_TIMEOUT_MINUTES", 1)
+
+
 @pytest.fixture(scope="module")
 def two_workers():
     with connected("local:2") as client:

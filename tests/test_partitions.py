@@ -37,23 +37,27 @@ def test_partitions_add_up_to_the_whole_panel(sample_panel):
     np.testing.assert_array_equal(np.concatenate([p.hour_sales for p in panels]), sample_panel.hour_sales)
 
 
-def test_partition_features_with_the_chains_tables_equal_the_whole_panels(sample_panel):
-    parts = [load_history(sample_path(), stores=p) for p in store_partitions(sample_path(), 2)]
+def test_partition_rows_and_features_with_the_chains_tables_equal_the_whole_panels(sample_panel):
+    """A partition placed in the chain draws the chain's horizons for its series, and with the
+    chain's group tables builds the whole panel's feature rows for them."""
+    parts = [load_history(sample_path(), stores=p) for p in store_partitions(sample_path(), 3)]
     build = functools.partial(build_matrix, spec=DailyFeatureSpec(), max_horizon=7,
                               static=static_columns(sample_panel.series))  # fmt: skip
-    whole = build(sample_panel, *training_rows(sample_panel, 7, 28, seed=0))
+    series, target, horizon = training_rows(sample_panel, 7, 28, seed=0)
+    whole = build(sample_panel, series, target, horizon)
     chain = [functools.reduce(lambda a, b: a + b, tables) for tables in zip(*(pooled_sales(p).values() for p in parts))]
     pooled = dict(zip(pooled_sales(parts[0]), chain))
-    at, own_only_differs = 0, False
+    n_blocks = -(-int((np.diff(sample_panel.offsets) - 28).max()) // 7)
+    at, first, own_only_differs = 0, 0, False
     for p in parts:
-        rows = training_rows(p, 7, 28, seed=0)
+        rows = training_rows(p, 7, 28, seed=0, place=(first, sample_panel.n_series, n_blocks))
         n = len(rows[0])
+        np.testing.assert_array_equal(rows[2], horizon[at : at + n])
+        np.testing.assert_array_equal(rows[0] + first, series[at : at + n])
         got = build(p, *rows, pooled=pooled)
-        # horizons are drawn per panel: compare the rows of equal horizon
-        same = rows[2] == training_rows(sample_panel, 7, 28, seed=0)[2][at : at + n]
-        np.testing.assert_allclose(got[same], whole[at : at + n][same], rtol=1e-6, equal_nan=True)
-        own_only_differs |= not np.allclose(build(p, *rows)[same], got[same], equal_nan=True)
-        at += n
+        np.testing.assert_allclose(got, whole[at : at + n], rtol=1e-6, equal_nan=True)
+        own_only_differs |= not np.allclose(build(p, *rows), got, equal_nan=True)
+        at, first = at + n, first + p.n_series
     assert at == len(whole) and own_only_differs  # the product trend needs the other stores
 
 
