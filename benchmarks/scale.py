@@ -1,0 +1,121 @@
+"""Scale-out benchmark: the default forecast command (mean and quantiles, 7 days) on one
+machine and on a Dask cluster of local worker processes, each in its own process, on the same
+history and future files; wall time, peak memory of the client and of each worker, and WAPE /
+WPE of the mean on the actual days.
+
+    pip install ".[bench,dask]"
+    python benchmarks/scale.py --train-end 2024-06-11 --workers 2 --json benchmarks/scale.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from daily import DEFAULT_DATA
+
+KEYS = ["store_id", "product_id", "dt"]
+
+
+def prepare(data: Path, last: str, out: Path) -> tuple[Path, Path]:
+    """The history up to `last` (a hive copy) and the covariates of the 7 days after it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+    from tune import history_until
+
+    history = history_until(data, last, out / "history")
+    first, end = dt.date.fromisoformat(last) + dt.timedelta(days=1), dt.date.fromisoformat(last) + dt.timedelta(days=7)
+    source = ds.dataset(data, partitioning="hive")
+    days = (pc.field("dt") >= pa.scalar(first)) & (pc.field("dt") <= pa.scalar(end))
+    cols = [c for c in source.schema.names if c not in ("hourly_sale", "hourly_stockout")]
+    pq.write_table(source.to_table(filter=days, columns=cols), out / "future.parquet")
+    return history, out / "future.parquet"
+
+
+def peak_gb() -> float:
+    """This process's peak resident memory (VmHWM: since its exec; getrusage's maximum would
+    carry over what the forking parent held)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 2**20, 2)
+    return float("nan")
+
+
+def run_engine(engine: str, history: str, future: str, out: str, workers: int) -> dict:
+    """One engine's run in this process: the forecast table written to `out`, its figures."""
+    from freshcast.forecast.job import forecast_table, forecaster
+
+    t0 = time.perf_counter()
+    fig = {"engine": engine}
+    if engine == "local":
+        pred, _ = forecast_table(history, future)
+    else:
+        from freshcast.cluster.connect import connected
+        from freshcast.cluster.forecast import forecast_on_dask
+
+        with connected(f"local:{workers}") as client:
+            pred, _ = forecast_on_dask(client, history, future, lambda days: forecaster(days))
+            fig["worker_peak_gb"] = sorted(client.run(peak_gb).values())
+    fig["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    fig["client_peak_gb"] = peak_gb()
+    pred.to_parquet(out)
+    return fig
+
+
+def score(data: Path, last: str, pred_path: str) -> dict:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    pred = pd.read_parquet(pred_path)
+    pred["dt"] = pd.to_datetime(pred["dt"]).dt.date
+    after = pc.field("dt") > pa.scalar(dt.date.fromisoformat(last))
+    rows = ds.dataset(data, partitioning="hive").to_table(filter=after, columns=[*KEYS, "hourly_sale"]).to_pandas()
+    actual = rows.groupby(KEYS)["hourly_sale"].sum().reindex(pd.MultiIndex.from_frame(pred[KEYS])).to_numpy()
+    f = pred["yhat"].to_numpy()
+    return {"wape": round(float(np.abs(actual - f).sum() / actual.sum()), 4),
+            "wpe": round(float((f.sum() - actual.sum()) / actual.sum()), 4)}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--train-end", default="2024-06-11")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json")
+    ap.add_argument("--engine", help=argparse.SUPPRESS)
+    ap.add_argument("--files", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.engine:  # a child: one engine, its figures as JSON on stdout
+        print(json.dumps(run_engine(args.engine, *args.files, args.workers)))
+        return
+    results = {"date": str(dt.date.today()), "machine": f"{platform.machine()}, {platform.processor() or '?'}",
+               "train_end": args.train_end, "workers": args.workers, "engines": []}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        history, future = prepare(Path(args.data), args.train_end, Path(tmp))
+        for engine in ("local", "dask"):
+            out = str(Path(tmp) / f"{engine}.parquet")
+            cmd = [sys.executable, __file__, "--engine", engine, "--workers", str(args.workers), "--files", str(history),
+                   str(future), out]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            fig = json.loads(done.stdout.strip().splitlines()[-1])
+            fig.update(score(Path(args.data), args.train_end, out))
+            print(json.dumps(fig), flush=True)
+            results["engines"].append(fig)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
