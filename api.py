@@ -43,12 +43,14 @@ def forecast(
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
     progress: Callable[[str], None] | None = None,
     params: str | Path | dict | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Train on `history` and forecast every store x product for each day of `future` (the
     declared covariates of the days to forecast): store_id, product_id, dt, yhat and the
     quantile columns (q10, q50, q90 ...) in units; per hour (`level="hour"`) or slot too.
     `params`: a params file (what `tune` writes) or a dict of forecaster parameters.
-    As `freshcast forecast`."""
+    `scheduler`: "local:N" or "tcp://HOST:PORT" to run on Dask (paths only; README
+    "Scale-out on Dask"). As `freshcast forecast`."""
     from .forecast.hourly import dayparts, parse_slots
     from .forecast.job import forecast_table
     from .forecast.quantiles import check_quantiles
@@ -57,7 +59,7 @@ def forecast(
     if slots is not None:
         parse_slots(slots)
     pred, _ = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts,
-                             check_quantiles(quantiles), progress, _params(params))  # fmt: skip
+                             check_quantiles(quantiles), progress, _params(params), scheduler)  # fmt: skip
     return pred
 
 

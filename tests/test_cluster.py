@@ -72,6 +72,13 @@ def test_two_workers_forecast_as_well_as_one_machine(files, two_workers):
     assert (dask["q90"] > dask["q10"]).mean() > 0.9
 
 
+def test_the_api_runs_on_dask_too(files):
+    from freshcast import api
+
+    local = api.forecast(files[0], files[1], quantiles=())
+    pd.testing.assert_frame_equal(api.forecast(files[0], files[1], quantiles=(), scheduler="local:1"), local)
+
+
 def test_hour_forecasts_add_up_to_the_days(files, two_workers):
     hours, _ = _on_dask_level(two_workers, files, "hour")
     days, _ = _on_dask(two_workers, files, quantiles=())
