@@ -123,8 +123,7 @@ def _held_out(panel, model: DailyForecaster, on: str, pooled: dict) -> Holdout:
 def _load(client, history, column_map, parts: list[tuple[int, int]]):
     """Futures of the partition panels (every series ending on the chain's last day) and the
     facts the client needs of them."""
-    # partition i lives on the i-th worker: LightGBM's ranks then hold the same rows in every
-    # run, and the same inputs train the same trees
+    # partition i is read on the i-th worker, where its LightGBM rank will train (cluster.trainer)
     workers = sorted(client.scheduler_info()["workers"])
     panels = [client.submit(load_history, history, column_map, part, workers=[workers[i % len(workers)]],
                             allow_other_workers=True, pure=False) for i, part in enumerate(parts)]  # fmt: skip
@@ -185,8 +184,14 @@ def _load_future(client, future, column_map, parts: list[tuple[int, int]], panel
         raise FreshcastError(f"{source_name(future)}: {int(outside.sum())} store(s) not in the history "
                              f"{facts['source']}, e.g. store_id={int(ids[outside][0])}")  # fmt: skip
     futures = client.map(load_future, [future] * len(parts), panels, [column_map] * len(parts), parts)
-    days = set(client.gather(client.map(lambda f: f.n_days, futures)))
-    return futures, days.pop()
+    days = client.gather(client.map(lambda f: (f.first_day, f.n_days), futures))
+    other = next((i for i, d in enumerate(days) if d != days[0]), None)
+    if other is not None:  # one machine would find some store x product x day combinations missing
+        (d0, n0), (lo, hi), (d1, n1) = days[0], parts[other], days[other]
+        raise FreshcastError(f"{source_name(future)}: store ids {lo}..{hi} have future days "
+                             f"{day_to_date(d1)} .. {day_to_date(d1 + n1 - 1)}, store ids {parts[0][0]}..{parts[0][1]} "
+                             f"{day_to_date(d0)} .. {day_to_date(d0 + n0 - 1)}: every series needs the same days")  # fmt: skip
+    return futures, days[0][1]
 
 
 def _forecast_part(panel, future, model: DailyForecaster, pooled: dict, level: str, slots: str | None) -> pd.DataFrame:

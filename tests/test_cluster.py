@@ -16,6 +16,7 @@ from conftest import split_sample  # noqa: E402
 
 from freshcast.cluster.connect import connected  # noqa: E402
 from freshcast.cluster.forecast import forecast_on_dask  # noqa: E402
+from freshcast.data.partitions import store_partitions  # noqa: E402
 from freshcast.errors import DataError, FreshcastError, one_line  # noqa: E402
 from freshcast.forecast.job import forecast_table, forecaster  # noqa: E402
 from freshcast.forecast.metrics import wape  # noqa: E402
@@ -111,6 +112,20 @@ def test_future_stores_not_in_the_history_are_refused(files, two_workers, tmp_pa
     future.to_parquet(path)
     with pytest.raises(FreshcastError, match="store_id=99999"):
         forecast_on_dask(two_workers, files[0], path, lambda days: forecaster(days))
+
+
+def test_stores_with_fewer_future_days_are_refused(files, two_workers, tmp_path):
+    future = pd.read_parquet(files[1])
+    last = future.dt.max()
+    lo, hi = store_partitions(files[0], 2)[-1]  # the second worker's stores all lack the last day
+    future = future[~(future.store_id.between(lo, hi) & (future.dt == last))]
+    path = tmp_path / "future.parquet"
+    future.to_parquet(path)
+    with pytest.raises(FreshcastError, match="every series needs the same days") as dask:
+        forecast_on_dask(two_workers, files[0], path, lambda days: forecaster(days))
+    with pytest.raises(FreshcastError, match="missing from the future covariates"):
+        forecast_table(files[0], path)  # one machine refuses it too
+    assert f"store ids {lo}..{hi}" in str(dask.value)
 
 
 def test_the_cluster_needs_paths_and_a_known_scheduler(files, two_workers):
