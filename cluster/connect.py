@@ -28,7 +28,7 @@ def connected(scheduler: str) -> Iterator:
         # no work stealing: a partition's tasks stay where it was read, so LightGBM's ranks hold
         # the same rows in every run (same inputs and seed, same trees)
         with dask.config.set({"distributed.scheduler.work-stealing": False}), distributed.LocalCluster(
-            n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+            n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
         ) as cluster, distributed.Client(cluster) as client:
             yield client
     elif scheduler.startswith("tcp://"):
