@@ -255,7 +255,8 @@ def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.nd
     counts: dict[int, int] = {}
     for tagged in _batches(dataset.scanner(columns=[column], batch_size=BATCH_ROWS), dataset, [column],
                            source_name(path)):  # fmt: skip
-        values = tagged.record_batch.column(0).to_numpy(zero_copy_only=False)
+        values = pc.drop_null(tagged.record_batch.column(0)).to_numpy(zero_copy_only=False)  # empty ids: every
+        # partition reads those rows and reports them as one machine does
         if values.dtype.kind not in "iu":
             raise DataError(source_name(path), [f"column '{column}': store ids must be whole numbers to be "
                                                 f"split into partitions, got {values.dtype}"])  # fmt: skip

@@ -103,6 +103,14 @@ def test_bad_input_on_a_worker_is_the_same_one_line_error(files, two_workers, tm
     with pytest.raises(DataError) as dask:
         forecast_on_dask(two_workers, bad, files[1], lambda days: forecaster(days))
     assert one_line(dask.value) == one_line(local.value) and "hourly_sale" in one_line(dask.value)
+    frame = pd.read_parquet(files[0]).astype({"store_id": "Int64"})
+    frame.loc[frame.index[-2:], "store_id"] = pd.NA  # rows of no store: no partition may drop them
+    frame.to_parquet(bad)
+    with pytest.raises(DataError) as local:
+        forecast_table(bad, files[1])
+    with pytest.raises(DataError) as dask:
+        forecast_on_dask(two_workers, bad, files[1], lambda days: forecaster(days))
+    assert one_line(dask.value) == one_line(local.value) and "empty" in one_line(dask.value)
 
 
 def test_future_stores_not_in_the_history_are_refused(files, two_workers, tmp_path):
