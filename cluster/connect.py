@@ -23,13 +23,8 @@ def connected(scheduler: str) -> Iterator:
         n = scheduler.removeprefix("local:")
         if not n.isdigit() or int(n) < 1:
             raise FreshcastError(f"scheduler 'local:N' needs a number of worker processes of 1 or more, got '{scheduler}'")
-        import dask
-
-        # no work stealing: a partition's tasks stay where it was read, so LightGBM's ranks hold
-        # the same rows in every run (same inputs and seed, same trees)
-        with dask.config.set({"distributed.scheduler.work-stealing": False}), distributed.LocalCluster(
-            n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-        ) as cluster, distributed.Client(cluster) as client:
+        with distributed.LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=":0",
+                                      silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:  # fmt: skip
             yield client
     elif scheduler.startswith("tcp://"):
         try:
@@ -42,7 +37,8 @@ def connected(scheduler: str) -> Iterator:
         raise FreshcastError(f"scheduler must be local:N or tcp://HOST:PORT, got '{scheduler}'")
 
 
-def n_workers(client) -> int:
-    """Workers connected now (at least 1: waits for one)."""
-    client.wait_for_workers(1)
-    return len(client.scheduler_info()["workers"])
+def workers(client, at_least: int = 1, timeout: float | None = None) -> list[str]:
+    """Addresses of the workers connected now, sorted, once `at_least` are (TimeoutError after
+    `timeout` seconds)."""
+    client.wait_for_workers(at_least, timeout=timeout)
+    return sorted(client.scheduler_info()["workers"])

@@ -31,7 +31,7 @@ from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
 from ..forecast.target import demand_target
 from . import trainer
-from .connect import n_workers
+from .connect import workers
 
 
 def forecast_on_dask(client, history, future, make_model: Callable[[int], DailyForecaster], column_map=None,
@@ -46,7 +46,7 @@ def forecast_on_dask(client, history, future, make_model: Callable[[int], DailyF
             raise FreshcastError(f"on a Dask cluster the {name} must be a path every worker can read")
     dayparts(level, slots)  # checks both before any work
     with Step(f"loading history {source_name(history)} by store", progress):
-        parts = store_partitions(history, n_workers(client), column_map)
+        parts = store_partitions(history, len(workers(client)), column_map)
         panels, facts = _load(client, history, column_map, parts)
     if (level == "hour" or slots) and not facts["hourly"]:
         raise FreshcastError(f"{history}: hour and slot forecasts need hourly rows (an 'hour' column)")
@@ -124,8 +124,8 @@ def _load(client, history, column_map, parts: list[tuple[int, int]]):
     """Futures of the partition panels (every series ending on the chain's last day) and the
     facts the client needs of them."""
     # partition i is read on the i-th worker, where its LightGBM rank will train (cluster.trainer)
-    workers = sorted(client.scheduler_info()["workers"])
-    panels = [client.submit(load_history, history, column_map, part, workers=[workers[i % len(workers)]],
+    where = workers(client)
+    panels = [client.submit(load_history, history, column_map, part, workers=[where[i % len(where)]],
                             allow_other_workers=True, pure=False) for i, part in enumerate(parts)]  # fmt: skip
     facts = client.gather(client.map(_facts, panels))
     last = max(f["last_day"] for f in facts)
@@ -133,7 +133,7 @@ def _load(client, history, column_map, parts: list[tuple[int, int]]):
     if short:  # stores whose rows end early are filled to the chain's last day, as on one machine
         for i in short:
             panels[i] = client.submit(load_history, history, column_map, parts[i], last, pure=False,
-                                      workers=[workers[i % len(workers)]], allow_other_workers=True)  # fmt: skip
+                                      workers=[where[i % len(where)]], allow_other_workers=True)  # fmt: skip
     first = facts[0]
     for (lo, hi), f in zip(parts, facts):
         if (f["covariates"], f["static"], f["hourly"]) != (first["covariates"], first["static"], first["hourly"]):

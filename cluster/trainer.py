@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import FreshcastError
 from ..forecast import trainer as local
+from .connect import workers
 
 NETWORK_TIMEOUT_MINUTES = 10  # a rank that never connects (its worker died) fails the fit, not hangs it
 WAIT_FOR_WORKERS = 120  # seconds: a worker that died is restarted by its nanny meanwhile
@@ -28,11 +29,10 @@ def train(client, parts: list, params: dict, feature_names: list[str], n_categor
     bins on the same sample of all partitions' rows (BIN_SAMPLE rows, drawn with `seed`):
     bins found on one rank's rows alone would miss the other ranks' stores and products."""
     try:
-        client.wait_for_workers(len(parts), timeout=WAIT_FOR_WORKERS)
+        ranks_at = workers(client, len(parts), WAIT_FOR_WORKERS)[: len(parts)]
     except TimeoutError:
         raise FreshcastError(f"training needs {len(parts)} Dask workers at once (one per partition); "
-                             f"{len(client.scheduler_info()['workers'])} are connected") from None  # fmt: skip
-    workers = sorted(client.scheduler_info()["workers"])[: len(parts)]
+                             f"{len(workers(client))} are connected") from None  # fmt: skip
     ranks, sample, token = [params], None, ""
     if len(parts) > 1:
         sizes = client.gather([client.submit(lambda p: len(p[1]), part, pure=False) for part in parts])
@@ -41,12 +41,12 @@ def train(client, parts: list, params: dict, feature_names: list[str], n_categor
                               for i, (part, k) in enumerate(zip(parts, share))])  # fmt: skip
         [sample] = client.scatter([np.concatenate(rows)], broadcast=True, hash=False)
         token = uuid.uuid4().hex
-        ports = _ports(client, workers, token)
+        ports = _ports(client, ranks_at, token)
         network = {**params, "tree_learner": "data", "num_machines": len(parts), "time_out": NETWORK_TIMEOUT_MINUTES,
-                   "machines": ",".join(f"{urlparse(w).hostname}:{p}" for w, p in zip(workers, ports))}  # fmt: skip
+                   "machines": ",".join(f"{urlparse(w).hostname}:{p}" for w, p in zip(ranks_at, ports))}  # fmt: skip
         ranks = [{**network, "local_listen_port": port} for port in ports]
     tasks = [client.submit(_train_rank, part, rank, ranks[rank], feature_names, n_categorical, n_estimators, max_bin,
-                           sample, token, workers=[workers[rank]], allow_other_workers=False, pure=False)
+                           sample, token, workers=[ranks_at[rank]], allow_other_workers=False, pure=False)
              for rank, part in enumerate(parts)]  # fmt: skip
     text = client.gather(tasks)[0]
     return local.from_text(text)

@@ -158,7 +158,6 @@ class GroupSales:
     are known and how many series that was. Partitions of a chain add theirs up (`+`) into the
     chain's table, so a partition's features see the whole group."""
 
-    column: str
     ids: np.ndarray  # int64 sorted group values
     first_day: int
     total: np.ndarray  # float64 (len(ids), n_days)
@@ -176,7 +175,7 @@ class GroupSales:
         size = len(ids) * n_days
         total = np.bincount(cell[known], weights=panel.sales[known], minlength=size).reshape(len(ids), n_days)
         count = np.bincount(cell[known], minlength=size).reshape(len(ids), n_days)
-        return cls(column, ids, first, total, count)
+        return cls(ids, first, total, count)
 
     def __add__(self, other: GroupSales) -> GroupSales:
         ids = np.union1d(self.ids, other.ids)
@@ -188,10 +187,10 @@ class GroupSales:
             rows, cols = np.searchsorted(ids, t.ids)[:, None], t.first_day - first + np.arange(t.total.shape[1])
             total[rows, cols] += t.total
             count[rows, cols] += t.count
-        return GroupSales(self.column, ids, first, total, count)
+        return GroupSales(ids, first, total, count)
 
     def trend(self, group_values: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """Momentum of the group of each row (`group_values`, its `column` value): mean daily
+        """Momentum of the group of each row (`group_values`, the value its series share): mean daily
         sales per series of the group over the 7 days up to `day`, divided by the same over 28
         days. Reads only sales up to `day` (the rows' origins)."""
         n_ids, n_days = self.total.shape
