@@ -29,9 +29,10 @@ from freshcast.forecast.metrics import wape, wpe
 MATRIX_FREE = {"n_estimators", "learning_rate", "num_leaves", "min_child_samples", "reg_lambda", "max_bin", "lgb_params"}
 
 
-def matrices(panel, cut: int, horizon: int):
-    """Training and forecast matrices of the default model trained up to day `cut` (built by
-    the forecaster itself), with the actuals and in-stock flags of the forecast rows."""
+def default_rows(panel, cut: int, horizon: int):
+    """The default model to train up to day `cut`, its features, training and forecast rows
+    (built as the forecaster builds them), and the actuals and in-stock flags of the forecast
+    rows."""
     train, future = panel.until(cut), panel.future(cut + 1, horizon)
     model = DailyForecaster(max_horizon=horizon, quantiles=())
     features = DailyFeatures.for_history(train, model.spec, horizon)
@@ -39,8 +40,30 @@ def matrices(panel, cut: int, horizon: int):
     rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days)
     ahead = features.forecast_rows(known, future, horizon)
     pos = panel.positions(cut + ahead.horizon, np.flatnonzero(panel.start <= cut)[ahead.series])
-    return (features.matrix(rows), rows.demand, features.matrix(ahead), panel.sales[pos], panel.in_stock()[pos],
-            features.names, len(features.static))  # fmt: skip
+    return model, features, rows, ahead, panel.sales[pos], panel.in_stock()[pos]
+
+
+def matrices(panel, cut: int, horizon: int):
+    """Training and forecast matrices of the default model trained up to day `cut`, with the
+    actuals and in-stock flags of the forecast rows."""
+    _, features, rows, ahead, actual, in_stock = default_rows(panel, cut, horizon)
+    return (features.matrix(rows), rows.demand, features.matrix(ahead), actual, in_stock, features.names,
+            len(features.static))  # fmt: skip
+
+
+def scores(actual: np.ndarray, forecast: np.ndarray, in_stock: np.ndarray) -> dict:
+    """WAPE / WPE of `forecast` on all rows and on the in-stock ones."""
+    return {"wape": round(wape(actual, forecast), 4), "wpe": round(wpe(actual, forecast), 4),
+            "wape_instock": round(wape(actual[in_stock], forecast[in_stock]), 4),
+            "wpe_instock": round(wpe(actual[in_stock], forecast[in_stock]), 4)}  # fmt: skip
+
+
+def report(row: dict, path: str | None) -> None:
+    """Print one result as a JSON line and append it to the file at `path`, if given."""
+    print(json.dumps(row), flush=True)
+    if path:
+        with open(path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
 
 
 def main() -> None:
@@ -69,16 +92,9 @@ def main() -> None:
                                 sum(j < n_static for j in keep), model.n_estimators, model.max_bin)  # fmt: skip
         seconds = time.perf_counter() - t0
         f = trainer.predict(booster, Xfk, model.lightgbm_params()["num_threads"])
-        row = {
-            "variant": name, "train_end": args.train_end, "params": v, "train_seconds": round(seconds, 1),
-            "wape": round(wape(actual, f), 4), "wpe": round(wpe(actual, f), 4),
-            "wape_instock": round(wape(actual[in_stock], f[in_stock]), 4),
-            "wpe_instock": round(wpe(actual[in_stock], f[in_stock]), 4),
-        }  # fmt: skip
-        print(json.dumps(row), flush=True)
-        if args.json:
-            with open(args.json, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
+        row = {"variant": name, "train_end": args.train_end, "params": v, "train_seconds": round(seconds, 1),
+               **scores(actual, f, in_stock)}  # fmt: skip
+        report(row, args.json)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,11 @@ import time
 
 import lightgbm as lgb
 import numpy as np
+from ablation import default_rows, report, scores
 from daily import DEFAULT_DATA, _day
 
 from freshcast.data import load_history
-from freshcast.features import DailyFeatures
-from freshcast.forecast import DailyForecaster, trainer
-from freshcast.forecast.metrics import wape, wpe
+from freshcast.forecast import trainer
 
 
 def group_means(panel, values, group):
@@ -76,17 +75,10 @@ def main() -> None:
     variants = json.loads(args.variants)
     panel = load_history(args.data)
     for end in args.origins.split(","):
-        cut, horizon = _day(end), 7
-        train, future = panel.until(cut), panel.future(cut + 1, horizon)
-        model = DailyForecaster(max_horizon=horizon, quantiles=())
-        features = DailyFeatures.for_history(train, model.spec, horizon)
-        known = train.with_sales(model.training_target(train))
-        rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days)
-        ahead = features.forecast_rows(known, future, horizon)
-        pos = panel.positions(cut + ahead.horizon, np.flatnonzero(panel.start <= cut)[ahead.series])
+        cut = _day(end)
+        model, features, rows, ahead, actual, in_stock = default_rows(panel, cut, 7)
         X, y, Xf = features.matrix(rows), rows.demand, features.matrix(ahead)
-        actual, in_stock = panel.sales[pos], panel.in_stock()[pos]
-        s = train.series
+        s = rows.panel.series
         city = s["city_id"].to_numpy().astype(np.int64)
         keys = {"product": s["product_id"].to_numpy(), "store": s["store_id"].to_numpy(),
                 "product_city": s["product_id"].to_numpy().astype(np.int64) * 1000 + city,
@@ -100,7 +92,7 @@ def main() -> None:
                     else list(range(len(extra)))  # fmt: skip
                 Xv, Xfv = np.asfortranarray(np.hstack([X, E[:, keep]])), np.hstack([Xf, Ef[:, keep]])
                 names += [extra[j] for j in keep]
-            age = (cut - train.day_of(rows.series, rows.target)).astype(float)
+            age = (cut - rows.panel.day_of(rows.series, rows.target)).astype(float)
             weight = 0.5 ** (age / v["half_life"]) if "half_life" in v else None
             params = model.lightgbm_params()
             data = lgb.Dataset(Xv, y, weight=weight, feature_name=names, categorical_feature=list(range(len(features.static))),
@@ -111,13 +103,8 @@ def main() -> None:
                 forecasts.append(trainer.predict(booster, Xfv, params["num_threads"]))
             f = np.mean(forecasts, axis=0)
             row = {"origin": end, "variant": name, "params": v, "train_seconds": round(time.perf_counter() - t0, 1),
-                   "wape": round(wape(actual, f), 4), "wpe": round(wpe(actual, f), 4),
-                   "wape_instock": round(wape(actual[in_stock], f[in_stock]), 4),
-                   "wpe_instock": round(wpe(actual[in_stock], f[in_stock]), 4)}  # fmt: skip
-            print(json.dumps(row), flush=True)
-            if args.json:
-                with open(args.json, "a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                   **scores(actual, f, in_stock)}  # fmt: skip
+            report(row, args.json)
 
 
 if __name__ == "__main__":
