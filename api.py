@@ -27,7 +27,7 @@ from .nightly.run import RunResult
 from .optimize.pricing import PricePlan
 from .optimize.purchase import PurchaseOrders
 
-__all__ = ["forecast", "tune", "plan_orders", "plan_prices", "run", "write_purchase_orders", "write_price_labels",
+__all__ = ["forecast", "backtest", "tune", "plan_orders", "plan_prices", "run", "write_purchase_orders", "write_price_labels",
            "PurchaseOrders", "PricePlan", "RunResult"]  # fmt: skip
 
 
@@ -61,6 +61,18 @@ def forecast(
     pred, _ = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts,
                              check_quantiles(quantiles), progress, _params(params), scheduler)  # fmt: skip
     return pred
+
+
+def backtest(history, *, folds: int = 3, horizon: int = 7, seed: int = 0, params: str | Path | dict | None = None,
+             column_map: dict[str, str] | None = None, progress: Callable[[str], None] | None = None,
+             scheduler: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Rolling-origin backtest of `folds` weekly folds of `horizon` days ending on the
+    history's last day: (scores, forecasts), freshcast beside seasonal-naive and moving
+    average, as `freshcast backtest` (`scheduler` as in `forecast`)."""
+    from .forecast.job import backtest_history
+
+    return backtest_history(history, folds, horizon, {**(_params(params) or {}), "seed": seed}, column_map, progress,
+                            scheduler)  # fmt: skip
 
 
 def tune(history, out: str | Path, *, trials: int = 30, origins: int = 4, horizon: int = 7, seed: int = 0,

@@ -31,6 +31,11 @@ MapOption = Annotated[
 ParamsOption = Annotated[
     Optional[Path], typer.Option(help="Forecaster parameters from a TOML file, e.g. the best_params.toml of freshcast tune")
 ]
+SchedulerOption = Annotated[
+    Optional[str],
+    typer.Option(help="Run on Dask: local:N (N worker processes here) or tcp://HOST:PORT (a running "
+                      "scheduler); needs freshcast[dask] and paths every worker can read"),
+]
 ThreadsOption = Annotated[
     int,
     typer.Option(
@@ -142,11 +147,7 @@ def forecast(
     ] = "0.1,0.5,0.9",
     params: ParamsOption = None,
     threads: ThreadsOption = 0,
-    scheduler: Annotated[
-        Optional[str],
-        typer.Option(help="Run on Dask: local:N (N worker processes here) or tcp://HOST:PORT (a running "
-                          "scheduler); needs freshcast[dask] and paths every worker can read"),
-    ] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Train on the history and forecast every store x product for each day in FUTURE
     (or each hour or slot of those days): the mean (yhat) and quantiles of demand."""
@@ -184,20 +185,19 @@ def backtest(
     seed: int = 0,
     params: ParamsOption = None,
     threads: ThreadsOption = 0,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Rolling-origin backtest of freshcast beside seasonal-naive and moving-average baselines."""
-    from .data import load_history
     from .errors import FreshcastError
-    from .forecast.backtest import backtest as run_backtest
+    from .forecast.job import backtest_history
     from .outputs import write_table
 
     _use_threads(threads)
     tuned = _params(params) or {}
     with _writing((out, None)):
         try:
-            with _Step(f"loading history {history}"):
-                panel = load_history(history, _column_map(map))
-            scores, _ = run_backtest(panel, folds, horizon, {**tuned, "seed": seed}, progress=_say)
+            scores, _ = backtest_history(history, folds, horizon, {**tuned, "seed": seed}, _column_map(map), _say,
+                                         scheduler)  # fmt: skip
             if out is not None:
                 write_table(scores, out)
         except (FreshcastError, OSError) as exc:

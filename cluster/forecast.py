@@ -42,12 +42,11 @@ def forecast_on_dask(client, history, future, make_model: Callable[[int], DailyF
     store order) and the fitted model, which holds no history (save it, or forecast with a
     history given)."""
     for name, source in (("history", history), ("future covariates", future)):
-        if not isinstance(source, str) and not hasattr(source, "__fspath__"):
-            raise FreshcastError(f"on a Dask cluster the {name} must be a path every worker can read")
+        check_path(source, name)
     dayparts(level, slots)  # checks both before any work
     with Step(f"loading history {source_name(history)} by store", progress):
         parts = store_partitions(history, len(workers(client)), column_map)
-        panels, facts = _load(client, history, column_map, parts)
+        panels, facts = load_partitions(client, history, column_map, parts)
     if (level == "hour" or slots) and not facts["hourly"]:
         raise FreshcastError(f"{history}: hour and slot forecasts need hourly rows (an 'hour' column)")
     if progress:
@@ -55,14 +54,18 @@ def forecast_on_dask(client, history, future, make_model: Callable[[int], DailyF
     with Step(f"loading future covariates {source_name(future)}", progress):
         futures, n_days = _load_future(client, future, column_map, parts, panels, facts)
     with Step(f"training on {facts['n_series']:,} series", progress):
-        fitted, pooled = fit_on_dask(client, panels, facts, make_model(n_days))
-        if fitted.quantiles_:
-            fitted.calibrator_ = _calibrator(client, panels, facts, fitted)
+        fitted, pooled = calibrated(client, panels, facts, make_model(n_days))
     with Step(f"forecasting {n_days} day(s)", progress):
         [model] = client.scatter([fitted], broadcast=True, hash=False)
         frames = client.gather(client.map(_forecast_part, panels, futures, model=model, pooled=pooled, level=level,
                                           slots=slots))  # fmt: skip
     return pd.concat(frames, ignore_index=True), fitted
+
+
+def check_path(source, name: str) -> None:
+    """FreshcastError unless `source` is a path (which every worker must be able to read)."""
+    if not isinstance(source, str) and not hasattr(source, "__fspath__"):
+        raise FreshcastError(f"on a Dask cluster the {name} must be a path every worker can read")
 
 
 def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
@@ -94,6 +97,15 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     return fitted, pooled
 
 
+def calibrated(client, panels: list, facts: dict, model: DailyForecaster):
+    """`model` fitted over the partition panels (futures), with its quantile calibrator when it
+    has quantiles; and the future of the chain's group tables its features read."""
+    fitted, pooled = fit_on_dask(client, panels, facts, model)
+    if fitted.quantiles_:
+        fitted.calibrator_ = _calibrator(client, panels, facts, fitted)
+    return fitted, pooled
+
+
 def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> QuantileCalibrator:
     """The quantile calibrator of `fitted`, from a copy trained over the partitions without
     their last `max_horizon` days (as `QuantileCalibrator.fit` does on one panel)."""
@@ -120,9 +132,11 @@ def _held_out(panel, model: DailyForecaster, on: str, pooled: dict) -> Holdout:
     return held_out(model, panel, on, pooled)
 
 
-def _load(client, history, column_map, parts: list[tuple[int, int]]):
-    """Futures of the partition panels (every series ending on the chain's last day) and the
-    facts the client needs of them."""
+def load_partitions(client, history, column_map, parts: list[tuple[int, int]]):
+    """Futures of the panels of the store-id ranges `parts` of the history at path `history`
+    (every series ending on the chain's last day) and the facts the client needs of them
+    (source, n_series and each partition's `sizes`, hourly, first_day, last_day, and
+    `features(model)`: the DailyFeatures of the history's columns)."""
     # partition i is read on the i-th worker, where its LightGBM rank will train (cluster.trainer)
     where = workers(client)
     panels = [client.submit(load_history, history, column_map, part, workers=[where[i % len(where)]],
@@ -143,6 +157,7 @@ def _load(client, history, column_map, parts: list[tuple[int, int]]):
             )  # fmt: skip
     return panels, {
         "source": source_name(history), "n_series": sum(f["n_series"] for f in facts), "hourly": first["hourly"],
+        "sizes": [f["n_series"] for f in facts],
         "first_day": min(f["first_day"] for f in facts), "last_day": last,
         "features": functools.partial(_features, first["static"], first["covariates"]),
     }  # fmt: skip

@@ -21,11 +21,14 @@ METRICS = ["wape", "wpe", "mase", "wape_instock", "wpe_instock", "mase_instock"]
 
 def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7) -> list[int]:
     """Last training day of each fold, oldest first; the newest fold ends on the last day."""
-    cutoffs = [panel.last_day - horizon - step * k for k in range(folds - 1, -1, -1)]
-    if cutoffs[0] - panel.start.min() < 28:
-        raise FreshcastError(
-            f"{panel.source}: history too short for {folds} folds of {horizon} days (keep 28 days to train on)"
-        )
+    return cutoffs_between(int(panel.start.min()), panel.last_day, folds, horizon, panel.source, step)
+
+
+def cutoffs_between(first_day: int, last_day: int, folds: int, horizon: int, source: str, step: int = 7) -> list[int]:
+    """`fold_cutoffs` of a history of days `first_day` .. `last_day` (day numbers)."""
+    cutoffs = [last_day - horizon - step * k for k in range(folds - 1, -1, -1)]
+    if cutoffs[0] - first_day < 28:
+        raise FreshcastError(f"{source}: history too short for {folds} folds of {horizon} days (keep 28 days to train on)")
     return cutoffs
 
 
@@ -40,30 +43,52 @@ def backtest(
     plus fold "all" (freshcast's rows add pinball loss and coverage per quantile and the
     coverage of its outermost interval, on in-stock days); forecasts has every forecast row
     with its actual sales."""
-    params = {"max_horizon": horizon, **(params or {})}
-    scores, frames = [], []
-    # MASE scales come from each fold's training days: one scale per (fold, series).
-    scale = np.zeros(folds * panel.n_series)
+    frames, scales = [], []
     for k, cutoff in enumerate(fold_cutoffs(panel, folds, horizon), start=1):
         if progress:
             progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
-        train = panel.until(cutoff)
-        model = DailyForecaster(**params).fit(train)
-        kept = np.flatnonzero(panel.start <= cutoff)  # the series known by the cutoff (the forecast's)
-        forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon, kept))
-        scale[(k - 1) * panel.n_series + kept] = seasonal_scale(train.sales, train.offsets)
-        pos = panel.positions(forecast.days[None, :], kept)
-        frame = forecast.to_frame().assign(
-            fold=k,
-            horizon=np.tile(np.arange(1, horizon + 1, dtype=np.int32), len(kept)),
-            actual=panel.sales[pos].ravel(),
-            in_stock=panel.in_stock()[pos].ravel(),
-            seasonal_naive=baselines.seasonal_naive(train, horizon).ravel(),
-            moving_average=baselines.moving_average(train, horizon).ravel(),
-            series=np.repeat((k - 1) * panel.n_series + kept, horizon),
-        )
-        frames.append(frame)
-    forecasts = pd.concat(frames, ignore_index=True)
+        model = fold_model(horizon, params).fit(panel.until(cutoff))
+        frame, scale = fold_forecasts(panel, cutoff, horizon, model)
+        frames.append(frame.assign(fold=k, series=frame["series"] + (k - 1) * panel.n_series))
+        scales.append(scale)
+    return scored(pd.concat(frames, ignore_index=True), np.concatenate(scales), model.quantiles_)
+
+
+def fold_model(horizon: int, params: dict | None) -> DailyForecaster:
+    """The (unfitted) model each fold trains: `params` over the defaults, `horizon` days ahead."""
+    return DailyForecaster(**{"max_horizon": horizon, **(params or {})})
+
+
+def fold_forecasts(panel: DailyPanel, cutoff: int, horizon: int, model: DailyForecaster,
+                   pooled=None) -> tuple[pd.DataFrame, np.ndarray]:  # fmt: skip
+    """The forecasts of the `horizon` days after day `cutoff` by `model` (fitted on
+    `panel.until(cutoff)`; `pooled`: the chain's group tables when `panel` is a partition)
+    with the actual sales, in-stock flags and the baselines, for the series known by the
+    cutoff (column `series`: their index in `panel`); and the MASE scale of every series of
+    `panel` from its days up to the cutoff (0 for those not known yet)."""
+    train = panel.until(cutoff)
+    kept = np.flatnonzero(panel.start <= cutoff)  # the series known by the cutoff (the forecast's)
+    forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon, kept), train, pooled=pooled)
+    scale = np.zeros(panel.n_series)
+    scale[kept] = seasonal_scale(train.sales, train.offsets)
+    pos = panel.positions(forecast.days[None, :], kept)
+    frame = forecast.to_frame().assign(
+        horizon=np.tile(np.arange(1, horizon + 1, dtype=np.int32), len(kept)),
+        actual=panel.sales[pos].ravel(),
+        in_stock=panel.in_stock()[pos].ravel(),
+        seasonal_naive=baselines.seasonal_naive(train, horizon).ravel(),
+        moving_average=baselines.moving_average(train, horizon).ravel(),
+        series=np.repeat(kept, horizon),
+    )
+    return frame, scale
+
+
+def scored(forecasts: pd.DataFrame, scale: np.ndarray, levels: tuple[float, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, forecasts) of the backtest from the forecast rows of every fold (column
+    `series` indexing `scale`, the MASE scale of each fold's series): see `backtest`."""
+    cols = [c for c in forecasts.columns if c != "fold"]
+    forecasts = forecasts[cols[: cols.index("horizon")] + ["fold"] + cols[cols.index("horizon"):]]
+    scores = []
     for fold, group in [*forecasts.groupby("fold"), ("all", forecasts)]:
         for method in ("yhat", "seasonal_naive", "moving_average"):
             m = evaluate(
@@ -74,7 +99,7 @@ def backtest(
                 scale,
             )
             if method == "yhat":
-                m.update(_quantile_scores(group, model.quantiles_))
+                m.update(_quantile_scores(group, levels))
             name = "freshcast" if method == "yhat" else method
             scores.append({"fold": str(fold), "method": name, **m})
     return pd.DataFrame(scores), forecasts.drop(columns="series")

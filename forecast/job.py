@@ -87,6 +87,24 @@ def forecast_table(
     return pred, model
 
 
+def backtest_history(history, folds: int = 3, horizon: int = 7, params: dict | None = None, column_map=None,
+                     progress: Callable[[str], None] | None = None, scheduler: str | None = None):  # fmt: skip
+    """The rolling-origin backtest of `freshcast backtest` on `history` (a path, DataFrame or
+    Arrow table): (scores, forecasts) as `forecast.backtest.backtest` returns them; with
+    `scheduler` on that Dask cluster, partitioned by store (paths only)."""
+    if scheduler is not None:
+        from ..cluster.backtest import backtest_on_dask
+        from ..cluster.connect import connected
+
+        with connected(scheduler) as client:
+            return backtest_on_dask(client, history, folds, horizon, params, column_map, progress)
+    from .backtest import backtest
+
+    with Step(f"loading history {source_name(history)}", progress):
+        panel = load_history(history, column_map)
+    return backtest(panel, folds, horizon, params, progress)
+
+
 def forecaster(days: int, seed: int = 0, quantiles=(0.1, 0.5, 0.9), recover_stockouts: bool = True,
                params: dict | None = None) -> DailyForecaster:  # fmt: skip
     """The model `freshcast forecast` trains for `days` days ahead: it learns from the days

@@ -14,11 +14,12 @@ pytest.importorskip("distributed")  # the [dask] extra is part of [test]: CI alw
 
 from conftest import split_sample  # noqa: E402
 
+from freshcast.cluster.backtest import backtest_on_dask  # noqa: E402
 from freshcast.cluster.connect import connected  # noqa: E402
 from freshcast.cluster.forecast import forecast_on_dask  # noqa: E402
 from freshcast.data.partitions import store_partitions  # noqa: E402
 from freshcast.errors import DataError, FreshcastError, one_line  # noqa: E402
-from freshcast.forecast.job import forecast_table, forecaster  # noqa: E402
+from freshcast.forecast.job import backtest_history, forecast_table, forecaster  # noqa: E402
 from freshcast.forecast.metrics import wape  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -39,6 +40,12 @@ def two_workers():
 
 
 @pytest.fixture(scope="module")
+def one_worker():
+    with connected("local:1") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster")
     frame = split_sample(tmp)
@@ -50,10 +57,9 @@ def _on_dask(client, files, **kw):
     return forecast_on_dask(client, history, future, lambda days: forecaster(days, **kw))
 
 
-def test_one_worker_forecasts_what_one_machine_does(files):
+def test_one_worker_forecasts_what_one_machine_does(files, one_worker):
     local, model = forecast_table(files[0], files[1])
-    with connected("local:1") as client:
-        dask, fitted = _on_dask(client, files)
+    dask, fitted = _on_dask(one_worker, files)
     pd.testing.assert_frame_equal(dask, local)
     assert fitted.n_train_rows_ == model.n_train_rows_ and fitted.trained_range_ == model.trained_range_
 
@@ -78,6 +84,31 @@ def test_the_api_runs_on_dask_too(files):
 
     local = api.forecast(files[0], files[1], quantiles=())
     pd.testing.assert_frame_equal(api.forecast(files[0], files[1], quantiles=(), scheduler="local:1"), local)
+
+
+BACKTEST = {"n_estimators": 20, "seed": 0}
+
+
+def test_the_backtest_on_one_worker_is_the_local_backtest(files, one_worker):
+    from freshcast import api
+
+    local = api.backtest(files[0], folds=2, params={"n_estimators": 20})
+    dask = backtest_on_dask(one_worker, files[0], 2, 7, BACKTEST)
+    for got, want in zip(dask, local):  # scores, then forecasts
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_the_backtest_on_two_workers_scores_the_same_rows(files, two_workers):
+    local, rows = backtest_history(files[0], 2, 7, BACKTEST)
+    dask, dask_rows = backtest_on_dask(two_workers, files[0], 2, 7, BACKTEST)
+    keys = ["fold", "store_id", "product_id", "dt", "actual", "in_stock", "seasonal_naive", "moving_average"]
+    pd.testing.assert_frame_equal(dask_rows[keys], rows[keys])
+    # the baselines' scores (MASE too: each fold's series scales) come out the same; freshcast's are close
+    base = local["method"] != "freshcast"
+    pd.testing.assert_frame_equal(dask[base].dropna(axis=1), local[base].dropna(axis=1))
+    assert not np.array_equal(dask_rows["yhat"], rows["yhat"])
+    own = local["method"] == "freshcast"
+    np.testing.assert_allclose(dask.loc[own, "wape"], local.loc[own, "wape"], atol=0.03)
 
 
 def test_hour_forecasts_add_up_to_the_days(files, two_workers):
@@ -157,6 +188,12 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     assert list(pd.read_parquet(out).columns) == ["store_id", "product_id", "dt", "yhat"]
     bad = subprocess.run(cmd[:-1] + ["nowhere:1"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "tcp://HOST:PORT" in bad.stderr
+    scores = tmp_path / "scores.csv"
+    backtest = [sys.executable, "-m", "freshcast.cli", "backtest", "--history", str(files[0]), "--folds", "1",
+                "--out", str(scores), "--scheduler", "local:2"]  # fmt: skip
+    done = subprocess.run(backtest, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert set(pd.read_csv(scores)["method"]) == {"freshcast", "seasonal_naive", "moving_average"}
     code = ("import sys; from freshcast.forecast.job import forecast_table; "
             f"forecast_table({str(files[0])!r}, {str(files[1])!r}, quantiles=()); "
             "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")  # fmt: skip
