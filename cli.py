@@ -130,7 +130,8 @@ def validate(
 def forecast(
     history: HistoryOption,
     future: Annotated[Path, typer.Option(help="Future covariates of the days to forecast")],
-    out: Annotated[Path, typer.Option(help="Output Parquet (or .csv): store_id, product_id, dt, yhat, q10, q50, q90")],
+    out: Annotated[Path, typer.Option(help="Output Parquet (or .csv; a name without suffix: a folder of Parquet "
+                                           "parts): store_id, product_id, dt, yhat, q10, q50, q90")],
     map: MapOption = None,
     seed: Annotated[int, typer.Option(help="Random seed (same inputs and seed, same forecast)")] = 0,
     save_model: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this folder")] = None,
@@ -154,6 +155,7 @@ def forecast(
     from .errors import FreshcastError
     from .forecast.hourly import dayparts, parse_slots
     from .forecast.job import forecast_to_file
+    from .outputs import DATASET, is_dataset
     from .forecast.quantiles import parse_quantiles
 
     _use_threads(threads)
@@ -164,15 +166,15 @@ def forecast(
         _checked(parse_slots, slots, "--slots")
     levels = _checked(parse_quantiles, quantiles, "--quantiles")
     tuned = _params(params)
-    with _writing((out, None), (save_model, "model")):
+    with _writing((out, DATASET if is_dataset(out) else None), (save_model, "model")):
         try:
-            pred = forecast_to_file(
+            rows = forecast_to_file(
                 history, future, out, _column_map(map), seed, save_model, level, slots, recover_stockouts, levels, _say,
                 tuned, scheduler,
             )
         except (FreshcastError, OSError) as exc:
             _fail(exc)
-    _say(f"wrote {len(pred):,} rows to {out}")
+    _say(f"wrote {rows:,} rows to {out}")
 
 
 @app.command()

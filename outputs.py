@@ -113,6 +113,15 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
+DATASET = "forecast-dataset"  # the kind of a table output written as a folder of Parquet parts
+
+
+def is_dataset(path: str | Path) -> bool:
+    """Whether a table output named `path` is a folder of Parquet parts (a name without a
+    suffix, e.g. `pred/`) rather than one file (`pred.parquet`, `pred.csv`)."""
+    return Path(path).suffix == ""
+
+
 # ------------------------------------------------------------------ whole outputs
 MARKER = ".freshcast-output"  # in every output folder: its kind and the files freshcast wrote
 _held: dict[tuple[int, Path], list] = {}  # (thread, output) -> [kind, depth]: reservations nest

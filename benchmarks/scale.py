@@ -5,6 +5,14 @@ WPE of the mean on the actual days.
 
     pip install ".[bench,dask]"
     python benchmarks/scale.py --train-end 2024-06-11 --workers 2 --json benchmarks/scale.json
+
+The synthetic enlargement: `--enlarge 4` writes 4 copies of the history and future (store ids
+remapped, copy k adding k x STORE_STRIDE) to disk once and runs them; `--memory-limit 8GB`
+caps each worker (a Dask LocalCluster reached through its tcp:// address, as a cluster run by
+hand is); `--engines` picks what runs:
+
+    python benchmarks/scale.py --enlarge 4 --workers 4 --memory-limit 8GB --engines dask,local \
+        --json benchmarks/scale_x4.json
 """
 
 from __future__ import annotations
@@ -20,9 +28,34 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from daily import DEFAULT_DATA
 
 KEYS = ["store_id", "product_id", "dt"]
+STORE_STRIDE = 100_000  # copy k of the data has store ids + k x STORE_STRIDE
+
+
+def enlarge(history: Path, future: Path, copies: int, out: Path) -> tuple[Path, Path]:
+    """`copies` copies of the hive history and the future file, store ids remapped, in `out`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    def shifted(table, k):
+        i = table.schema.get_field_index("store_id")
+        ids = table.column(i)
+        return table.set_column(i, "store_id", pc.add(ids, pc.cast(k * STORE_STRIDE, ids.type)))
+
+    for f in sorted(history.rglob("*.parquet")):
+        t = pq.read_table(f, partitioning=None)
+        assert pc.max(t["store_id"]).as_py() < STORE_STRIDE
+        folder = out / "history" / f.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(copies):
+            pq.write_table(shifted(t, k), folder / f"copy-{k}-{f.name}")
+    t = pq.read_table(future)
+    pq.write_table(pa.concat_tables([shifted(t, k) for k in range(copies)]), out / "future.parquet")
+    return out / "history", out / "future.parquet"
 
 
 def prepare(data: Path, last: str, out: Path) -> tuple[Path, Path]:
@@ -51,7 +84,7 @@ def peak_gb() -> float:
     return float("nan")
 
 
-def run_engine(engine: str, history: str, future: str, out: str, workers: int) -> dict:
+def run_engine(engine: str, history: str, future: str, out: str, workers: int, memory_limit: str | None) -> dict:
     """One engine's run in this process: the forecast table written to `out`, its figures."""
     from freshcast.forecast.job import forecast_table, forecaster
 
@@ -63,9 +96,20 @@ def run_engine(engine: str, history: str, future: str, out: str, workers: int) -
         from freshcast.cluster.connect import connected
         from freshcast.cluster.forecast import forecast_on_dask
 
-        with connected(f"local:{workers}") as client:
+        if memory_limit:
+            from distributed import LocalCluster
+
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit=memory_limit,
+                                   dashboard_address=":0")  # fmt: skip
+            scheduler = cluster.scheduler_address
+            fig["memory_limit"] = memory_limit
+        else:
+            cluster, scheduler = None, f"local:{workers}"
+        with connected(scheduler) as client:
             pred, _ = forecast_on_dask(client, history, future, lambda days: forecaster(days))
             fig["worker_peak_gb"] = sorted(client.run(peak_gb).values())
+        if cluster is not None:
+            cluster.close()
     fig["wall_seconds"] = round(time.perf_counter() - t0, 1)
     fig["client_peak_gb"] = peak_gb()
     pred.to_parquet(out)
@@ -82,7 +126,8 @@ def score(data: Path, last: str, pred_path: str) -> dict:
     pred["dt"] = pd.to_datetime(pred["dt"]).dt.date
     after = pc.field("dt") > pa.scalar(dt.date.fromisoformat(last))
     rows = ds.dataset(data, partitioning="hive").to_table(filter=after, columns=[*KEYS, "hourly_sale"]).to_pandas()
-    actual = rows.groupby(KEYS)["hourly_sale"].sum().reindex(pd.MultiIndex.from_frame(pred[KEYS])).to_numpy()
+    keys = pred[KEYS].assign(store_id=pred["store_id"] % STORE_STRIDE)  # an enlarged copy's actuals are the original's
+    actual = rows.groupby(KEYS)["hourly_sale"].sum().reindex(pd.MultiIndex.from_frame(keys)).to_numpy()
     f = pred["yhat"].to_numpy()
     return {"wape": round(float(np.abs(actual - f).sum() / actual.sum()), 4),
             "wpe": round(float((f.sum() - actual.sum()) / actual.sum()), 4)}  # fmt: skip
@@ -93,23 +138,35 @@ def main() -> None:
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--train-end", default="2024-06-11")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--enlarge", type=int, default=1, help="copies of the data (store ids remapped)")
+    ap.add_argument("--memory-limit", help="each Dask worker's memory cap, e.g. 8GB")
+    ap.add_argument("--engines", default="local,dask")
     ap.add_argument("--json")
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--files", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.engine:  # a child: one engine, its figures as JSON on stdout
-        print(json.dumps(run_engine(args.engine, *args.files, args.workers)))
+        print(json.dumps(run_engine(args.engine, *args.files, args.workers, args.memory_limit)))
         return
     results = {"date": str(dt.date.today()), "machine": f"{platform.machine()}, {platform.processor() or '?'}",
-               "train_end": args.train_end, "workers": args.workers, "engines": []}  # fmt: skip
+               "train_end": args.train_end, "workers": args.workers, "enlarge": args.enlarge,
+               "memory_limit": args.memory_limit, "engines": []}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         history, future = prepare(Path(args.data), args.train_end, Path(tmp))
-        for engine in ("local", "dask"):
+        if args.enlarge > 1:
+            history, future = enlarge(history, future, args.enlarge, Path(tmp) / "enlarged")
+        for engine in args.engines.split(","):
             out = str(Path(tmp) / f"{engine}.parquet")
             cmd = [sys.executable, __file__, "--engine", engine, "--workers", str(args.workers), "--files", str(history),
-                   str(future), out]  # fmt: skip
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                   str(future), out, *(["--memory-limit", args.memory_limit] if args.memory_limit else [])]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                fig = {"engine": engine, "failed": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "?"}
+                results["engines"].append(fig)
+                continue
             fig = json.loads(done.stdout.strip().splitlines()[-1])
+            fig["series"] = int(len(pd.read_parquet(out, columns=["store_id"])) // 7)
             fig.update(score(Path(args.data), args.train_end, out))
             print(json.dumps(fig), flush=True)
             results["engines"].append(fig)

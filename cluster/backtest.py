@@ -15,7 +15,7 @@ from ..data.dates import day_to_date
 from ..data.partitions import store_partitions
 from ..data.read import source_name
 from ..forecast.backtest import cutoffs_between, fold_forecasts, fold_model, scored
-from .connect import workers
+from .connect import shared, workers
 from .forecast import calibrated, check_path, load_partitions
 
 
@@ -35,8 +35,7 @@ def backtest_on_dask(client, history, folds: int = 3, horizon: int = 7, params: 
             progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
         train = client.map(lambda p, day: p.until(day), panels, day=cutoff)
         model, pooled = calibrated(client, train, {**facts, "last_day": cutoff}, fold_model(horizon, params))
-        [shared] = client.scatter([model], broadcast=True, hash=False)
-        done = client.gather(client.map(fold_forecasts, panels, cutoff=cutoff, horizon=horizon, model=shared,
+        done = client.gather(client.map(fold_forecasts, panels, cutoff=cutoff, horizon=horizon, model=shared(client, model),
                                         pooled=pooled))  # fmt: skip
         offset = (k - 1) * facts["n_series"]
         frames += [f.assign(fold=k, series=f["series"] + offset + first) for (f, _), first in zip(done, firsts)]

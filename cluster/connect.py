@@ -42,3 +42,13 @@ def workers(client, at_least: int = 1, timeout: float | None = None) -> list[str
     `timeout` seconds)."""
     client.wait_for_workers(at_least, timeout=timeout)
     return sorted(client.scheduler_info()["workers"])
+
+
+def shared(client, value):
+    """A future of `value` for tasks on every worker. Unlike scattered data, which is lost
+    with the workers holding it, a task's result is computed again when they die."""
+    return client.submit(_same, value, pure=False)
+
+
+def _same(value):
+    return value

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,9 @@ from ..forecast.daily import DailyForecaster
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
 from ..forecast.target import demand_target
+from ..outputs import write_table
 from . import trainer
-from .connect import workers
+from .connect import shared, workers
 
 
 def forecast_on_dask(client, history, future, make_model: Callable[[int], DailyForecaster], column_map=None,
@@ -41,6 +43,26 @@ def forecast_on_dask(client, history, future, make_model: Callable[[int], DailyF
     workers of `client`. Returns the forecast table (as `DailyForecaster.predict`, series in
     store order) and the fitted model, which holds no history (save it, or forecast with a
     history given)."""
+    parts, fitted = forecast_parts(client, history, future, make_model, column_map, level, slots, progress)
+    return pd.concat(client.gather(parts), ignore_index=True), fitted
+
+
+def write_parts(client, parts: list, folder: Path) -> int:
+    """Each worker writes its forecast table `parts[i]` (futures) as `folder/part-{i:05d}.parquet`
+    (a Parquet dataset in store order; `folder` where every worker can write): the rows written."""
+    paths = [str(folder / f"part-{i:05d}.parquet") for i in range(len(parts))]
+    return sum(client.gather(client.map(_write_part, parts, paths)))
+
+
+def _write_part(frame: pd.DataFrame, path: str) -> int:
+    write_table(frame, path)
+    return len(frame)
+
+
+def forecast_parts(client, history, future, make_model: Callable[[int], DailyForecaster], column_map=None,
+                   level: str = "day", slots: str | None = None, progress=None) -> tuple[list, DailyForecaster]:  # fmt: skip
+    """`forecast_on_dask` with the forecast left on the workers: futures of each partition's
+    table (in store order) and the fitted model."""
     for name, source in (("history", history), ("future covariates", future)):
         check_path(source, name)
     dayparts(level, slots)  # checks both before any work
@@ -56,10 +78,12 @@ def forecast_on_dask(client, history, future, make_model: Callable[[int], DailyF
     with Step(f"training on {facts['n_series']:,} series", progress):
         fitted, pooled = calibrated(client, panels, facts, make_model(n_days))
     with Step(f"forecasting {n_days} day(s)", progress):
-        [model] = client.scatter([fitted], broadcast=True, hash=False)
-        frames = client.gather(client.map(_forecast_part, panels, futures, model=model, pooled=pooled, level=level,
-                                          slots=slots))  # fmt: skip
-    return pd.concat(frames, ignore_index=True), fitted
+        model = shared(client, fitted)
+        from distributed import wait
+
+        frames = client.map(_forecast_part, panels, futures, model=model, pooled=pooled, level=level, slots=slots)
+        wait(frames)
+    return frames, fitted
 
 
 def check_path(source, name: str) -> None:
@@ -73,9 +97,7 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     returns it and the future of the chain's group tables its features read."""
     t0 = time.perf_counter()
     known = client.map(_known, panels, recovery=model.stockout_recovery)
-    tables = client.gather(client.map(pooled_sales, known))
-    chain = {g: functools.reduce(lambda a, b: a + b, (t[g] for t in tables)) for g in tables[0]}
-    [pooled] = client.scatter([chain], broadcast=True, hash=False)  # a dict alone would scatter under its keys
+    pooled = client.submit(_chain_tables, client.map(pooled_sales, known), pure=False)
     shapes = client.gather(client.map(lambda k: (k.n_series, int(np.diff(k.offsets).max(initial=0))), known))
     blocks = -(-max(max(length for _, length in shapes) - model.min_history_days, 0) // model.max_horizon)
     firsts = np.cumsum([0] + [n for n, _ in shapes])
@@ -120,12 +142,17 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
             f"more than {fitted.min_history_days + H} days of history ({exc}); ask for none to skip them"
         ) from None
     calibrator = QuantileCalibrator(fitted.quantiles, fitted.calibrate_on)
-    [point] = client.scatter([point], broadcast=True, hash=False)
-    parts = client.gather(client.map(_held_out, panels, model=point, on=fitted.calibrate_on, pooled=pooled))
+    parts = client.gather(client.map(_held_out, panels, model=shared(client, point), on=fitted.calibrate_on,
+                                     pooled=pooled))  # fmt: skip
     calibrator.holdout_ = Holdout(*(None if getattr(parts[0], f.name) is None else
                                     np.concatenate([getattr(h, f.name) for h in parts])
                                     for f in dataclasses.fields(Holdout)))  # fmt: skip
     return calibrator
+
+
+def _chain_tables(tables: list[dict]) -> dict:
+    """The chain's group tables: the partitions' `pooled_sales` added up."""
+    return {g: functools.reduce(lambda a, b: a + b, (t[g] for t in tables)) for g in tables[0]}
 
 
 def _held_out(panel, model: DailyForecaster, on: str, pooled: dict) -> Holdout:

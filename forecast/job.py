@@ -4,6 +4,7 @@ write the table and optionally the model."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..console import Step
 from ..data import load_future, load_history
 from ..data.read import source_name
 from ..errors import FreshcastError
-from ..outputs import write_table
+from ..outputs import DATASET, is_dataset, output_folder, write_table
 from .daily import DailyForecaster
 
 
@@ -31,15 +32,38 @@ def forecast_to_file(
     progress: Callable[[str], None] | None = None,
     params: dict | None = None,
     scheduler: str | None = None,
-) -> pd.DataFrame:
+) -> int:
     """Forecast the days of `future` after `history` (see `forecast_table`) and write the table
-    to `out` (Parquet or CSV, written whole); with `save_model`, also save the model there."""
-    pred, model = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts, quantiles, progress,
-                                 params, scheduler)  # fmt: skip
-    write_table(pred, out)
+    to `out`: one file (Parquet, or CSV if the name ends in .csv, written whole), or, when the
+    name has no suffix, a folder of Parquet parts swapped in whole (`part-00000.parquet` ...,
+    in store order: one per partition on Dask, written by the workers). With `save_model`,
+    also save the model there. Returns the number of rows written."""
+    if scheduler is None:
+        pred, model = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts, quantiles,
+                                     progress, params)  # fmt: skip
+        if is_dataset(out):
+            with output_folder(out, DATASET) as tmp:
+                write_table(pred, tmp / "part-00000.parquet")
+        else:
+            write_table(pred, out)
+        rows = len(pred)
+    else:
+        from ..cluster.connect import connected
+        from ..cluster.forecast import forecast_parts, write_parts
+
+        with connected(scheduler) as client:
+            parts, model = forecast_parts(client, history, future, _maker(seed, quantiles, recover_stockouts, params),
+                                          column_map, level, slots, progress)  # fmt: skip
+            if is_dataset(out):
+                with output_folder(out, DATASET) as tmp:
+                    rows = write_parts(client, parts, tmp)
+            else:
+                pred = pd.concat(client.gather(parts), ignore_index=True)
+                write_table(pred, out)
+                rows = len(pred)
     if save_model is not None:
         model.save(save_model)
-    return pred
+    return rows
 
 
 def forecast_table(
@@ -65,11 +89,9 @@ def forecast_table(
         from ..cluster.connect import connected
         from ..cluster.forecast import forecast_on_dask
 
-        def make(days: int) -> DailyForecaster:
-            return forecaster(days, seed, quantiles, recover_stockouts, params)
-
         with connected(scheduler) as client:
-            return forecast_on_dask(client, history, future, make, column_map, level, slots, progress)
+            return forecast_on_dask(client, history, future, _maker(seed, quantiles, recover_stockouts, params),
+                                    column_map, level, slots, progress)  # fmt: skip
     with Step(f"loading history {source_name(history)}", progress):
         panel = load_history(history, column_map)
     if progress:
@@ -103,6 +125,12 @@ def backtest_history(history, folds: int = 3, horizon: int = 7, params: dict | N
     with Step(f"loading history {source_name(history)}", progress):
         panel = load_history(history, column_map)
     return backtest(panel, folds, horizon, params, progress)
+
+
+def _maker(seed, quantiles, recover_stockouts, params) -> Callable[[int], DailyForecaster]:
+    """The model of `forecaster` as a function of the days it forecasts (known once the future is read)."""
+    return functools.partial(forecaster, seed=seed, quantiles=quantiles, recover_stockouts=recover_stockouts,
+                             params=params)  # fmt: skip
 
 
 def forecaster(days: int, seed: int = 0, quantiles=(0.1, 0.5, 0.9), recover_stockouts: bool = True,

@@ -34,6 +34,13 @@ def test_forecast_command_writes_the_contract(tmp_path):
     # rerun: identical output
     runner.invoke(app, [*args, "--out", str(tmp_path / "again.parquet")])
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), pred)
+    # a name without suffix: a folder of Parquet parts (here one), replaced whole on a rerun
+    parts = tmp_path / "parts"
+    for _ in range(2):
+        result = runner.invoke(app, [*args, "--out", str(parts)])
+        assert result.exit_code == 0, result.output
+        assert sorted(f.name for f in parts.iterdir()) == [".freshcast-output", "part-00000.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(parts), pred)
 
 
 @pytest.mark.slow

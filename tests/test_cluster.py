@@ -3,6 +3,7 @@ One worker gives the local path's forecasts to the bit; two workers, each traini
 stores' rows, forecast as well as one machine; bad input found on a worker is the same
 one-line error; without a scheduler Dask is not imported."""
 
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import pytest
 pytest.importorskip("distributed")  # the [dask] extra is part of [test]: CI always runs these
 
 from conftest import split_sample  # noqa: E402
+from distributed import WorkerPlugin  # noqa: E402
 
 from freshcast.cluster.backtest import backtest_on_dask  # noqa: E402
 from freshcast.cluster.connect import connected  # noqa: E402
@@ -111,6 +113,36 @@ def test_the_backtest_on_two_workers_scores_the_same_rows(files, two_workers):
     np.testing.assert_allclose(dask.loc[own, "wape"], local.loc[own, "wape"], atol=0.03)
 
 
+class DiesOnce(WorkerPlugin):
+    """A Dask worker plugin: the first worker to start a task whose key begins with one of
+    `prefixes` dies there and then (as under kill -9), once per prefix (marker files in `folder`)."""
+
+    def __init__(self, prefixes: tuple[str, ...], folder: str):
+        self.prefixes, self.folder = prefixes, folder
+
+    def transition(self, key, start, finish, **kwargs):
+        name = str(key[0] if isinstance(key, tuple) else key)
+        for prefix in self.prefixes:
+            if finish == "executing" and name.startswith(prefix):
+                try:
+                    os.close(os.open(os.path.join(self.folder, prefix), os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    continue
+                os._exit(9)
+
+
+KILLED_IN = ("_training_rows", "_train_rank", "_forecast_part")  # features, LightGBM's ranks, forecasts
+
+
+def test_workers_killed_mid_task_give_the_same_forecast(files, two_workers, tmp_path):
+    undisturbed, _ = _on_dask(two_workers, files, quantiles=())
+    with connected("local:2") as client:
+        client.register_plugin(DiesOnce(KILLED_IN, str(tmp_path)))
+        dask, _ = _on_dask(client, files, quantiles=())
+    assert sorted(os.listdir(tmp_path)) == sorted(KILLED_IN)  # a worker died in each
+    pd.testing.assert_frame_equal(dask, undisturbed)
+
+
 def test_hour_forecasts_add_up_to_the_days(files, two_workers):
     hours, _ = _on_dask_level(two_workers, files, "hour")
     days, _ = _on_dask(two_workers, files, quantiles=())
@@ -186,6 +218,11 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert list(pd.read_parquet(out).columns) == ["store_id", "product_id", "dt", "yhat"]
+    parts = tmp_path / "parts"  # a name without suffix: each worker writes its part of the dataset
+    done = subprocess.run(cmd[:9] + [str(parts)] + cmd[10:], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(f.name for f in parts.iterdir()) == [".freshcast-output", "part-00000.parquet", "part-00001.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(parts), pd.read_parquet(out))
     bad = subprocess.run(cmd[:-1] + ["nowhere:1"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "tcp://HOST:PORT" in bad.stderr
     scores = tmp_path / "scores.csv"
