@@ -225,6 +225,7 @@ def replay(
     ] = 1.0,
     params: ParamsOption = None,
     threads: ThreadsOption = 0,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Replay the real demand of ACTUALS through the ordering policies (the stores' rule of
     thumb, three baselines with settings chosen on the week before, ordering to the mean
@@ -245,7 +246,8 @@ def replay(
     with _writing((out, "replay")):
         try:
             result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say,
-                                      markdowns=markdowns, response_scale=response_scale, params=tuned)  # fmt: skip
+                                      markdowns=markdowns, response_scale=response_scale, params=tuned,
+                                      scheduler=scheduler)  # fmt: skip
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(replay_text(result.summary))

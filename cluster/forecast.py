@@ -168,29 +168,34 @@ def load_partitions(client, history, column_map, parts: list[tuple[int, int]]):
     where = workers(client)
     panels = [client.submit(load_history, history, column_map, part, workers=[where[i % len(where)]],
                             allow_other_workers=True, pure=False) for i, part in enumerate(parts)]  # fmt: skip
-    facts = client.gather(client.map(_facts, panels))
+    facts = client.gather(client.map(partition_facts, panels))
     last = max(f["last_day"] for f in facts)
     short = [i for i, f in enumerate(facts) if f["last_day"] < last]
     if short:  # stores whose rows end early are filled to the chain's last day, as on one machine
         for i in short:
             panels[i] = client.submit(load_history, history, column_map, parts[i], last, pure=False,
                                       workers=[where[i % len(where)]], allow_other_workers=True)  # fmt: skip
+    return panels, combined_facts(source_name(history), parts, facts)
+
+
+def combined_facts(source: str, parts: list[tuple[int, int]], facts: list[dict]) -> dict:
+    """The facts of the chain from each partition's (`partition_facts`), checked alike."""
     first = facts[0]
     for (lo, hi), f in zip(parts, facts):
         if (f["covariates"], f["static"], f["hourly"]) != (first["covariates"], first["static"], first["hourly"]):
             raise FreshcastError(
-                f"{source_name(history)}: store ids {lo}..{hi} have the columns {f['static'] + f['covariates']}, "
+                f"{source}: store ids {lo}..{hi} have the columns {f['static'] + f['covariates']}, "
                 f"store ids {parts[0][0]}..{parts[0][1]} {first['static'] + first['covariates']}: every file needs the same columns"
             )  # fmt: skip
-    return panels, {
-        "source": source_name(history), "n_series": sum(f["n_series"] for f in facts), "hourly": first["hourly"],
+    return {
+        "source": source, "n_series": sum(f["n_series"] for f in facts), "hourly": first["hourly"],
         "sizes": [f["n_series"] for f in facts],
-        "first_day": min(f["first_day"] for f in facts), "last_day": last,
+        "first_day": min(f["first_day"] for f in facts), "last_day": max(f["last_day"] for f in facts),
         "features": functools.partial(_features, first["static"], first["covariates"]),
     }  # fmt: skip
 
 
-def _facts(panel) -> dict:
+def partition_facts(panel) -> dict:
     from ..features.daily import static_columns
 
     return {"n_series": panel.n_series, "first_day": int(panel.start.min()), "last_day": panel.last_day,
@@ -218,13 +223,7 @@ def _load_future(client, future, column_map, parts: list[tuple[int, int]], panel
     """Futures of each partition's future covariates (checked on its worker against its
     series) and the number of future days. Stores of the future file outside every partition
     are refused here, as the local path refuses series not in the history."""
-    ids, _ = store_row_counts(future, column_map)
-    lo, hi = np.array([p[0] for p in parts]), np.array([p[1] for p in parts])
-    at = np.searchsorted(lo, ids, side="right") - 1
-    outside = (at < 0) | (ids > hi[np.maximum(at, 0)])
-    if outside.any():
-        raise FreshcastError(f"{source_name(future)}: {int(outside.sum())} store(s) not in the history "
-                             f"{facts['source']}, e.g. store_id={int(ids[outside][0])}")  # fmt: skip
+    check_stores(future, column_map, parts, facts["source"])
     futures = client.map(load_future, [future] * len(parts), panels, [column_map] * len(parts), parts)
     days = client.gather(client.map(lambda f: (f.first_day, f.n_days), futures))
     other = next((i for i, d in enumerate(days) if d != days[0]), None)
@@ -234,6 +233,18 @@ def _load_future(client, future, column_map, parts: list[tuple[int, int]], panel
                              f"{day_to_date(d1)} .. {day_to_date(d1 + n1 - 1)}, store ids {parts[0][0]}..{parts[0][1]} "
                              f"{day_to_date(d0)} .. {day_to_date(d0 + n0 - 1)}: every series needs the same days")  # fmt: skip
     return futures, days[0][1]
+
+
+def check_stores(path, column_map, parts: list[tuple[int, int]], history: str) -> None:
+    """FreshcastError when the table at `path` has stores outside every partition `parts` of
+    the history (named `history`): as one machine refuses series not in the history."""
+    ids, _ = store_row_counts(path, column_map)
+    lo, hi = np.array([p[0] for p in parts]), np.array([p[1] for p in parts])
+    at = np.searchsorted(lo, ids, side="right") - 1
+    outside = (at < 0) | (ids > hi[np.maximum(at, 0)])
+    if outside.any():
+        raise FreshcastError(f"{source_name(path)}: {int(outside.sum())} store(s) not in the history {history}, "
+                             f"e.g. store_id={int(ids[outside][0])}")  # fmt: skip
 
 
 def _forecast_part(panel, future, model: DailyForecaster, pooled: dict, level: str, slots: str | None) -> pd.DataFrame:

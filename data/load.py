@@ -42,16 +42,17 @@ def load_history(path: Source, column_map: C.ColumnMap | None = None, stores: tu
 
 
 def load_history_with_actuals(
-    history: Source, actuals: Source, column_map: C.ColumnMap | None = None
+    history: Source, actuals: Source, column_map: C.ColumnMap | None = None, stores: tuple[int, int] | None = None
 ) -> tuple[DailyPanel, int]:
     """Sales history followed by the actual sales of the days after it (for replays), as one
     panel. Returns the panel and the day number of the first actual day. The actuals must
     start the day after the history ends and hold only series of the history; history series
-    without actual rows get filled days (zero sales, counted in filled_hours)."""
-    parts, statics, covs, problems, source, hourly = read_day_records(history, column_map, with_sales=True)
+    without actual rows get filled days (zero sales, counted in filled_hours). With `stores`
+    (lo, hi), only the series of store ids lo..hi (a partition, see `data.partitions`)."""
+    parts, statics, covs, problems, source, hourly = read_day_records(history, column_map, True, stores)
     if problems:
         raise DataError(source, problems.lines())
-    a_parts, a_statics, a_covs, a_problems, a_source, _ = read_day_records(actuals, column_map, with_sales=True)
+    a_parts, a_statics, a_covs, a_problems, a_source, _ = read_day_records(actuals, column_map, True, stores)
     if a_problems:
         raise DataError(a_source, a_problems.lines())
     missing = [c for c in [*statics, *covs] if c not in [*a_statics, *a_covs]]

@@ -251,13 +251,14 @@ class DailyForecaster(BaseEstimator):
         return self._distribution(*self._inputs(horizon, future, history), horizon, pooled)[0]
 
     @_threaded
-    def predict_each_day(self, panel: DailyPanel, first_day: int, n_days: int) -> list[ForecastDistribution]:
+    def predict_each_day(self, panel: DailyPanel, first_day: int, n_days: int, pooled=None) -> list[ForecastDistribution]:
         """The forecasts made on each of the `n_days` days from `first_day` (a day number) with
         the sales before that day: for day t, days t .. t + h - 1 with h = min(max_horizon,
         days left in `panel`). Equal to `predict_distribution(h, panel.future(t, h),
         panel.until(t - 1))` for each day (a test checks it), in one pass: every feature reads
         only the days up to its row's origin, and the training target is worked out day by day
-        from the past, so the later days of `panel` change nothing."""
+        from the past, so the later days of `panel` change nothing. `pooled`: the chain's group
+        tables when `panel` is a partition of it."""
         if not hasattr(self, "booster_"):
             raise FreshcastError("the forecaster is not fitted: call fit() or load() first")
         if n_days < 1 or first_day <= int(panel.start.max()) or first_day + n_days - 1 > panel.last_day:
@@ -271,7 +272,7 @@ class DailyForecaster(BaseEstimator):
         series = np.tile(np.arange(n), len(h))
         target = panel.positions(np.repeat(origins + h, n), series)
         rows = FeatureRows(known, series, target, np.repeat(h, n).astype(np.int32))
-        yhat = trainer.predict(self.booster_, self.features_.matrix(rows), thread_count(self.n_jobs))
+        yhat = trainer.predict(self.booster_, self.features_.matrix(rows, pooled), thread_count(self.n_jobs))
         vol = volatility(known.sales, known.offsets, rows.origin)
         table = self.calibrator_.table() if self.quantiles_ else None
         out, at = [], 0

@@ -86,16 +86,27 @@ def _nice_case_pack(units: np.ndarray) -> np.ndarray:
     return packs[idx]
 
 
-def assume_master_data(panel: DailyPanel) -> MasterData:
-    """The documented assumptions (`ASSUMPTIONS`) for every series of `panel`."""
+def series_mean_sales(panel: DailyPanel) -> pd.Series:
+    """Each series' mean daily sales (units), indexed by its product id."""
+    lengths = np.diff(panel.offsets)
+    mean_sales = np.add.reduceat(panel.sales.astype(np.float64), panel.offsets[:-1]) / np.maximum(lengths, 1)
+    return pd.Series(mean_sales, index=panel.series[PRODUCT].to_numpy())
+
+
+def typical_sales(means: pd.Series) -> pd.Series:
+    """Each product's median over its stores of the mean daily sales `means` (`series_mean_sales`)."""
+    return means.groupby(level=0).median()
+
+
+def assume_master_data(panel: DailyPanel, typical: pd.Series | None = None) -> MasterData:
+    """The documented assumptions (`ASSUMPTIONS`) for every series of `panel`; case packs
+    from `typical` (`typical_sales` of the chain; default: of `panel`'s series)."""
     if "first_category_id" not in panel.series:
         raise DataError(panel.source, ["column 'first_category_id' is needed to assume master data"])
     cat = panel.series["first_category_id"].to_numpy().astype(np.int64)
     n = len(cat)
-    lengths = np.diff(panel.offsets)
-    mean_sales = np.add.reduceat(panel.sales.astype(np.float64), panel.offsets[:-1]) / np.maximum(lengths, 1)
-    per_product = pd.Series(mean_sales).groupby(panel.series[PRODUCT].to_numpy()).median()
-    typical = per_product.reindex(panel.series[PRODUCT].to_numpy()).to_numpy()
+    typical = typical_sales(series_mean_sales(panel)) if typical is None else typical
+    typical = typical.reindex(panel.series[PRODUCT].to_numpy()).to_numpy()
     case_pack = _nice_case_pack(0.5 * typical)
     shelf = np.asarray(ASSUMED_SHELF_LIVES)[cat % len(ASSUMED_SHELF_LIVES)]
     price = np.ones(n)

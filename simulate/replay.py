@@ -82,6 +82,7 @@ def replay(
     markdowns: bool = False,
     response_scale: float = 1.0,
     response=None,
+    pooled=None,
 ) -> ReplayResult:
     """Replay the days `first_day` .. `panel.last_day` of `panel` (history followed by the
     actual days) through each policy, serving the `demand` of those days (see
@@ -93,7 +94,9 @@ def replay(
     Without `log`, the result's log is None (the summary is all that is kept). With
     `markdowns`, ordering (freshcast's optimizer) and markdown pricing are replayed together
     for each markdown policy (`simulate.markdowns`), the simulator's price response being
-    `response_scale` x `response` (a fitted PriceResponse; default: fitted on the history)."""
+    `response_scale` x `response` (a fitted PriceResponse; default: fitted on the history).
+    `pooled`: the chain's group tables the forecasts read when `panel` is a partition of the
+    chain (`cluster.replay`)."""
     T = panel.last_day - first_day + 1
     if T < 1 or int(panel.start.max()) >= first_day:
         raise FreshcastError(
@@ -109,7 +112,7 @@ def replay(
         policies += chosen
     forecasts = None
     if any(p.needs_forecast for p in policies):
-        forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T)
+        forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T, pooled)
     opening, received = _opening_stock(panel, first_day, master, T)
     if hindsight:
         _note(progress, "working out the hindsight bound")
@@ -131,7 +134,7 @@ def replay(
     priced = None
     if markdowns:
         if forecasts is None:
-            forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T)
+            forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T, pooled)
         world = price_world(panel, first_day, history, response_scale, response, progress)
         orderer = next((p for p in policies if isinstance(p, Optimizer)), None) or Optimizer(seed=seed)
         priced = _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, progress)
@@ -258,17 +261,34 @@ def choose_baselines(panel: DailyPanel, first_day: int, days: int, master: Maste
     when replayed on the `days` (at least 7) days before `first_day`, never on the replayed
     days. Returns the policies and a record of the choice (window, grid costs, chosen); with
     too little history before that window, the defaults and a note."""
-    W = max(days, 7)
-    start = first_day - W
-    if int(panel.start.max()) > start - PAST_DAYS:
-        note = f"too little history before {day_to_date(start)} to choose the baselines' settings: defaults used"
+    start = baseline_window(panel, first_day, days)
+    if start is None:
+        window = day_to_date(first_day - max(days, 7))
+        note = f"too little history before {window} to choose the baselines' settings: defaults used"
         _note(progress, note)
         return [cls() for cls in BASELINES], {"note": note}
-    grid = [cls(**{param: v, "name": f"{cls().name} {param}={v}"}) for cls, (param, values) in BASELINES.items()
-            for v in values]  # fmt: skip
     _note(progress, f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}")
-    tried = replay(panel.until(first_day - 1), start, master=master, policies=grid, demand=demand, hindsight=False,
-                   baselines=False, log=False).summary  # fmt: skip
+    tried = replay(panel.until(first_day - 1), start, master=master, policies=baseline_grid(), demand=demand,
+                   hindsight=False, baselines=False, log=False).summary  # fmt: skip
+    return chosen_baselines(tried, start, first_day)
+
+
+def baseline_window(panel: DailyPanel, first_day: int, days: int) -> int | None:
+    """The first day of the window the baselines' settings are chosen on (the max(days, 7)
+    days before `first_day`), or None when some series has too little history before it."""
+    start = first_day - max(days, 7)
+    return None if int(panel.start.max()) > start - PAST_DAYS else start
+
+
+def baseline_grid() -> list[Policy]:
+    """Every baseline at every setting of its grid, named "<name> <param>=<value>"."""
+    return [cls(**{param: v, "name": f"{cls().name} {param}={v}"}) for cls, (param, values) in BASELINES.items()
+            for v in values]  # fmt: skip
+
+
+def chosen_baselines(tried: dict, start: int, first_day: int) -> tuple[list[Policy], dict]:
+    """The baselines at the settings of `baseline_grid` whose replay on days `start` ..
+    `first_day` - 1 cost least (`tried`: summary per grid policy), and the record."""
     chosen, record = [], {"first_day": str(day_to_date(start)), "last_day": str(day_to_date(first_day - 1))}
     for cls, (param, values) in BASELINES.items():
         name = cls().name
@@ -361,6 +381,7 @@ def replay_to_folder(
     markdowns: bool = False,
     response_scale: float = 1.0,
     params: dict | None = None,
+    scheduler: str | None = None,
 ) -> ReplayResult:
     """The job of `freshcast replay`: replay the `demand` of the days of `actuals` after
     `history` through the default policies on ASSUMED master data and write summary.json and
@@ -368,8 +389,20 @@ def replay_to_folder(
     (summary.json's `markdown_policies`). `params` set the replay's forecaster's parameters
     over its defaults (`REPLAY_FORECASTER`, or `OBSERVED_FORECASTER` for observed demand),
     except what makes it forecast the demand served (`REPLAY_KEEPS`); summary.json records
-    them as `forecaster_params`."""
+    them as `forecaster_params`. With `scheduler` ("local:N" or "tcp://HOST:PORT", paths only)
+    on that Dask cluster, partitioned by store (`cluster.replay`; not with `markdowns`)."""
     from ..data import load_history_with_actuals
+
+    if scheduler is not None:
+        from ..cluster.connect import connected
+        from ..cluster.replay import replay_on_dask
+
+        if markdowns:
+            raise FreshcastError("markdowns are not replayed on a Dask cluster yet: replay them without --scheduler")
+        with connected(scheduler) as client:
+            result, about = replay_on_dask(client, history, actuals, column_map, seed, demand, progress, params)
+        write_replay(result, Path(out), about)
+        return result
 
     with Step(f"loading history {history} and actuals {actuals}", progress):
         panel, first_day = load_history_with_actuals(history, actuals, column_map)
@@ -377,26 +410,35 @@ def replay_to_folder(
     _note(progress, f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
     master = assume_master_data(panel.until(first_day - 1))
     _note(progress, master.notes[0])
+    model = replay_forecaster(demand, params, seed)
     with Step(f"replaying {days} day(s)", progress):
-        model = None
-        if params:
-            from ..forecast.daily import DailyForecaster
-
-            defaults = REPLAY_FORECASTER if demand == "recovered" else OBSERVED_FORECASTER
-            kept = {k: v for k, v in defaults.items() if k in REPLAY_KEEPS}  # what the replay forecasts stays
-            model = DailyForecaster(**{**defaults, **params, **kept, "seed": seed})
         result = replay(panel, first_day, model, master=master, seed=seed, demand=demand, progress=progress,
                         markdowns=markdowns, response_scale=response_scale)  # fmt: skip
-    about = {
-        "first_day": str(day_to_date(first_day)),
-        "last_day": str(day_to_date(panel.last_day)),
-        "series": panel.n_series,
-        "assumptions": master.notes,
-        **({"response_scale": response_scale, "markdown_evening_hour": EVENING_HOUR} if markdowns else {}),
-        **({"forecaster_params": {k: v for k, v in model.get_params().items() if k != "n_jobs"}} if params else {}),
-    }
+    about = replay_about(first_day, panel.last_day, panel.n_series, master.notes, model, params)
+    if markdowns:
+        about.update(response_scale=response_scale, markdown_evening_hour=EVENING_HOUR)
     write_replay(result, Path(out), about)
     return result
+
+
+def replay_forecaster(demand: str, params: dict | None, seed: int):
+    """The (unfitted) forecaster of a replay serving `demand`: `params` over its defaults
+    (`REPLAY_FORECASTER`, or `OBSERVED_FORECASTER` for observed demand), except what makes
+    it forecast the demand served (`REPLAY_KEEPS`)."""
+    from ..forecast.daily import DailyForecaster
+
+    defaults = REPLAY_FORECASTER if demand == "recovered" else OBSERVED_FORECASTER
+    kept = {k: v for k, v in defaults.items() if k in REPLAY_KEEPS}  # what the replay forecasts stays
+    return DailyForecaster(**{**defaults, **(params or {}), **kept, "seed": seed})
+
+
+def replay_about(first_day: int, last_day: int, series: int, notes: list[str], model, params: dict | None) -> dict:
+    """What summary.json says of a replay besides its results."""
+    return {
+        "first_day": str(day_to_date(first_day)), "last_day": str(day_to_date(last_day)), "series": series,
+        "assumptions": notes,
+        **({"forecaster_params": {k: v for k, v in model.get_params().items() if k != "n_jobs"}} if params else {}),
+    }  # fmt: skip
 
 
 def write_replay(result: ReplayResult, out: Path, about: dict) -> None:

@@ -57,6 +57,20 @@ def following_demand(demand: np.ndarray, shelf: np.ndarray) -> np.ndarray:
     return weekly_extend(demand, T + int(shelf.max()))[:, T:]
 
 
+RATIOS = ("waste_pct", "fill_rate", "average_stock")  # of `summarise`; its other figures add up over lines
+
+
+def merged(summaries: list[dict], lines: list[int]) -> dict:
+    """One `summarise` of several groups of lines (partitions of the chain, with `lines`
+    series each) replayed over the same days: the totals added, the ratios worked out again."""
+    out = {k: float(sum(s[k] for s in summaries)) for k in summaries[0] if k not in RATIOS}
+    received, demanded = out["units_received"], out["units_demanded"]
+    out["waste_pct"] = 100.0 * out["units_wasted"] / received if received > 0 else 0.0
+    out["fill_rate"] = out["units_sold"] / demanded if demanded > 0 else 1.0
+    out["average_stock"] = float(sum(s["average_stock"] * n for s, n in zip(summaries, lines)) / max(sum(lines), 1))
+    return {k: out[k] for k in summaries[0]}
+
+
 def ending_stock(stock: np.ndarray, shelf: np.ndarray, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What becomes of the stock left after the T replayed days (`stock` by expiry day, as the
     replay holds it; not changed): it is sold first-in-first-out, with nothing else

@@ -3,6 +3,7 @@ One worker gives the local path's forecasts to the bit; two workers, each traini
 stores' rows, forecast as well as one machine; bad input found on a worker is the same
 one-line error; without a scheduler Dask is not imported."""
 
+import json
 import os
 import subprocess
 import sys
@@ -18,11 +19,14 @@ from distributed import WorkerPlugin  # noqa: E402
 
 from freshcast.cluster.backtest import backtest_on_dask  # noqa: E402
 from freshcast.cluster.connect import connected  # noqa: E402
+from freshcast.cluster.replay import replay_on_dask  # noqa: E402
+from freshcast.data import load_history_with_actuals, sample_path  # noqa: E402
 from freshcast.cluster.forecast import forecast_on_dask  # noqa: E402
 from freshcast.data.partitions import store_partitions  # noqa: E402
 from freshcast.errors import DataError, FreshcastError, one_line  # noqa: E402
 from freshcast.forecast.job import backtest_history, forecast_table, forecaster  # noqa: E402
 from freshcast.forecast.metrics import wape  # noqa: E402
+from freshcast.simulate.replay import replay, replay_forecaster, replay_to_folder  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -131,6 +135,51 @@ class DiesOnce(WorkerPlugin):
                 os._exit(9)
 
 
+@pytest.fixture(scope="module")
+def replay_files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("replay")
+    df = pd.read_parquet(sample_path())
+    cut = pd.Timestamp("2024-06-14").date()
+    df[df.dt <= cut].to_parquet(tmp / "history.parquet")
+    df[df.dt > cut].to_parquet(tmp / "actuals.parquet")
+    return tmp / "history.parquet", tmp / "actuals.parquet"
+
+
+REPLAY = {"n_estimators": 20}
+
+
+def test_the_replay_on_one_worker_is_the_local_replay(replay_files, one_worker, tmp_path):
+    local = replay_to_folder(*replay_files, tmp_path / "local", params=REPLAY)
+    dask, about = replay_on_dask(one_worker, *replay_files, params=REPLAY)
+    assert dask.summary == local.summary and dask.baselines_chosen == local.baselines_chosen
+    pd.testing.assert_frame_equal(dask.log, local.log)
+    summary = json.loads((tmp_path / "local" / "summary.json").read_text())
+    assert {k: summary[k] for k in about} == json.loads(json.dumps(about))
+
+
+def test_the_replay_on_two_workers_adds_up_the_chain(replay_files, two_workers):
+    one, _ = replay_on_dask(two_workers, *replay_files, params=REPLAY)
+    panel, first = load_history_with_actuals(*replay_files)
+    local = replay(panel, first, replay_forecaster("recovered", REPLAY, 0))
+    assert set(one.summary) == set(local.summary)
+    for name, chosen in local.baselines_chosen.items():  # the same settings, from the same costs (added in another order)
+        if isinstance(chosen, dict):
+            costs = chosen.pop("total_cost_by_setting")
+            np.testing.assert_allclose(list(one.baselines_chosen[name].pop("total_cost_by_setting").values()),
+                                       list(costs.values()), rtol=1e-12)  # fmt: skip
+    assert one.baselines_chosen == local.baselines_chosen
+    # the policies that do not forecast, and the demand every policy serves, come out the same
+    for name, row in local.summary.items():
+        np.testing.assert_allclose(one.summary[name]["units_demanded"], row["units_demanded"], rtol=1e-12)
+        if "forecast" not in name and "optimizer" not in name:
+            for key in ("total_cost", "fill_rate", "waste_pct", "units_wasted", "units_lost", "gross_margin",
+                        "ending_stock_value", "average_stock"):  # fmt: skip
+                np.testing.assert_allclose(one.summary[name][key], row[key], rtol=1e-9, err_msg=f"{name} {key}")
+    same = ~local.log["policy"].str.contains("forecast|optimizer").to_numpy()
+    pd.testing.assert_frame_equal(one.log[same].reset_index(drop=True), local.log[same].reset_index(drop=True))
+    assert abs(one.summary["optimizer"]["total_cost"] / local.summary["optimizer"]["total_cost"] - 1) < 0.05
+
+
 KILLED_IN = ("_training_rows", "_train_rank", "_forecast_part")  # features, LightGBM's ranks, forecasts
 
 
@@ -211,7 +260,7 @@ def test_the_cluster_needs_paths_and_a_known_scheduler(files, two_workers):
                 pass
 
 
-def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(files, tmp_path):
+def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(files, replay_files, tmp_path):
     out = tmp_path / "pred.parquet"
     cmd = [sys.executable, "-m", "freshcast.cli", "forecast", "--history", str(files[0]), "--future", str(files[1]),
            "--out", str(out), "--quantiles", "none", "--scheduler", "local:2"]  # fmt: skip
@@ -231,6 +280,14 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     done = subprocess.run(backtest, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert set(pd.read_csv(scores)["method"]) == {"freshcast", "seasonal_naive", "moving_average"}
+    replay = [sys.executable, "-m", "freshcast.cli", "replay", "--history", str(replay_files[0]), "--actuals",
+              str(replay_files[1]), "--out", str(tmp_path / "replay"), "--scheduler", "local:2"]  # fmt: skip
+    done = subprocess.run(replay, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
+    assert summary["demand"] == "recovered" and {"optimizer", "hindsight"} <= set(summary["policies"])
+    refused = subprocess.run(replay + ["--markdowns"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "without --scheduler" in refused.stderr
     code = ("import sys; from freshcast.forecast.job import forecast_table; "
             f"forecast_table({str(files[0])!r}, {str(files[1])!r}, quantiles=()); "
             "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")  # fmt: skip

@@ -1,0 +1,114 @@
+"""`freshcast replay` on a Dask cluster. The history and the actual days are split by store as
+for the forecast (`cluster.forecast`); each worker reads its stores' rows and assumes their
+master data. The baselines' settings are chosen on the chain's costs of the window before the
+replay (each worker replays the grid on its lines; the costs are added up); the forecaster
+trains data-parallel on the partitions' history; then each worker replays its lines through
+every policy, forecasting each day with the chain's group tables, and only the summaries and
+the log come back. Lines are independent in the replay, so the chain's summary is the
+partitions' added up."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+
+import pandas as pd
+
+from ..console import Step
+from ..data import load_history_with_actuals
+from ..data.dates import day_to_date
+from ..data.partitions import store_partitions
+from ..data.read import source_name
+from ..errors import FreshcastError
+from ..features.daily import pooled_sales
+from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
+from ..simulate.policies import RuleOfThumb, default_policies
+from ..simulate.replay import (BASELINES, ReplayResult, baseline_grid, baseline_window, chosen_baselines, replay,
+                               replay_about, replay_forecaster)  # fmt: skip
+from ..simulate.scoring import merged, ranked
+from .connect import shared, workers
+from .forecast import _chain_tables, _known, calibrated, check_path, check_stores, combined_facts, partition_facts
+
+NOT_ADDED = ("rank", "gap_closed")  # of a partition's summary: worked out again for the chain
+
+
+def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, demand: str = "recovered",
+                   progress: Callable[[str], None] | None = None, params: dict | None = None) -> tuple[ReplayResult, dict]:  # fmt: skip
+    """The replay of `simulate.replay.replay_to_folder` (without markdowns) of the history
+    and actuals at these paths, on the workers of `client`: the result (its log in store
+    order within each policy) and what summary.json says of it."""
+    check_path(history, "history")
+    check_path(actuals, "actuals")
+    with Step(f"loading history {source_name(history)} and actuals {source_name(actuals)} by store", progress):
+        parts = store_partitions(history, len(workers(client)), column_map)
+        check_stores(actuals, column_map, parts, source_name(history))
+        where = workers(client)
+        loaded = [client.submit(load_history_with_actuals, history, actuals, column_map, part, pure=False,
+                                workers=[where[i % len(where)]], allow_other_workers=True)
+                  for i, part in enumerate(parts)]  # fmt: skip
+        panels = client.map(operator.itemgetter(0), loaded)
+        days = client.gather(client.map(lambda x: (x[1], x[0].last_day), loaded))
+    other = next((i for i, d in enumerate(days) if d != days[0]), None)
+    if other is not None:
+        raise FreshcastError(
+            f"{source_name(actuals)}: store ids {parts[other][0]}..{parts[other][1]} have actual days "
+            f"{day_to_date(days[other][0])} .. {day_to_date(days[other][1])}, store ids {parts[0][0]}..{parts[0][1]} "
+            f"{day_to_date(days[0][0])} .. {day_to_date(days[0][1])}: every store needs the same days"
+        )  # fmt: skip
+    first_day, last_day = days[0]
+    T = last_day - first_day + 1
+    histories = client.map(lambda p, day: p.until(day), panels, day=first_day - 1)
+    facts = combined_facts(source_name(history), parts, client.gather(client.map(partition_facts, histories)))
+    if progress:
+        progress(f"{facts['n_series']:,} series in {len(parts)} partitions, {T} day(s) to replay from "
+                 f"{day_to_date(first_day)}")
+    typical = typical_sales(pd.concat(client.gather(client.map(series_mean_sales, histories))))  # the chain's
+    masters = client.map(assume_master_data, histories, typical=shared(client, typical))
+    notes = client.submit(lambda m: m.notes, masters[0]).result()
+    chosen, choices = _baselines(client, panels, masters, first_day, T, demand, facts["sizes"], progress)
+    with Step(f"training the forecaster on {facts['n_series']:,} series", progress):
+        model = replay_forecaster(demand, params, seed)
+        fitted, _ = calibrated(client, histories, facts, model)
+        pooled = client.submit(_chain_tables, client.map(pooled_sales, client.map(_known, panels,
+                               recovery=fitted.stockout_recovery)), pure=False)  # fmt: skip
+    with Step(f"replaying {T} day(s)", progress):
+        done = client.gather(client.map(_replay_part, panels, masters, first_day=first_day, model=shared(client, fitted),
+                                        chosen=chosen, seed=seed, demand=demand, pooled=pooled))  # fmt: skip
+    names = list(done[0].summary)
+    gap_from = [p.name for p in chosen] + [p.name for p in default_policies(seed) if isinstance(p, RuleOfThumb)]
+    summary = ranked({name: _added([r.summary[name] for r in done], facts["sizes"]) for name in names}, gap_from)
+    order = list(done[0].log["policy"].unique())  # the local log's: policy by policy, lines in store order
+    log = pd.concat([r.log[r.log["policy"].to_numpy() == name] for name in order for r in done], ignore_index=True)
+    seconds = {name: sum(r.seconds[name] for r in done) for name in done[0].seconds}
+    about = replay_about(first_day, last_day, facts["n_series"], notes, model, params)
+    return ReplayResult(summary, log, seconds, demand, choices), about
+
+
+def _baselines(client, panels, masters, first_day: int, T: int, demand: str, sizes: list[int], progress):
+    """`simulate.replay.choose_baselines` over the partitions: each replays the grid on its
+    lines, the chain's costs choose."""
+    starts = client.gather(client.map(baseline_window, panels, first_day=first_day, days=T))
+    if any(s is None for s in starts):
+        window = day_to_date(first_day - max(T, 7))
+        note = f"too little history before {window} to choose the baselines' settings: defaults used"
+        if progress:
+            progress(note)
+        return [cls() for cls in BASELINES], {"note": note}
+    start = starts[0]
+    with Step(f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}", progress):
+        tried = client.gather(client.map(_grid_part, panels, masters, first_day=first_day, start=start, demand=demand))
+    return chosen_baselines({name: _added([t[name] for t in tried], sizes) for name in tried[0]}, start, first_day)
+
+
+def _grid_part(panel, master, first_day: int, start: int, demand: str) -> dict:
+    return replay(panel.until(first_day - 1), start, master=master, policies=baseline_grid(), demand=demand,
+                  hindsight=False, baselines=False, log=False).summary  # fmt: skip
+
+
+def _replay_part(panel, master, first_day: int, model, chosen: list, seed: int, demand: str, pooled) -> ReplayResult:
+    return replay(panel, first_day, model, master=master, policies=default_policies(seed) + list(chosen), seed=seed,
+                  demand=demand, baselines=False, pooled=pooled)  # fmt: skip
+
+
+def _added(summaries: list[dict], sizes: list[int]) -> dict:
+    return merged([{k: v for k, v in s.items() if k not in NOT_ADDED} for s in summaries], sizes)
