@@ -124,8 +124,12 @@ def _lost(client, ranks_at: list[str], wait: float = 10.0) -> bool:
 def _train_rank(part, rank: int, params: dict, feature_names, n_categorical, n_estimators, max_bin,
                 sample, token: str) -> str | None:  # fmt: skip
     """This worker's rank: trains on its partition's rows; rank 0 returns the model as text."""
+    import logging
+
+    import lightgbm as lgb
     from distributed import get_worker
 
+    lgb.register_logger(logging.getLogger("freshcast.lightgbm"))  # its network's "Listening..." not on stdout
     X, y = part
     _release_port(token)  # LightGBM binds it next
     params = {**params, "num_threads": get_worker().state.nthreads}
@@ -133,8 +137,6 @@ def _train_rank(part, rank: int, params: dict, feature_names, n_categorical, n_e
         booster = local.train(X, y, params, feature_names, n_categorical, n_estimators, max_bin, bins_from=sample)
         return local.to_text(booster) if rank == 0 else None
     finally:  # LightGBM's network is one per process: closed now, not when the booster is collected
-        import lightgbm as lgb
-
         lgb.basic._LIB.LGBM_NetworkFree()
 
 
