@@ -15,14 +15,13 @@ def connected(scheduler: str) -> Iterator:
     thread each on this machine (stopped on leaving); "tcp://HOST:PORT" connects to a
     scheduler that is running. FreshcastError when Dask is not installed, the name is
     neither, or the scheduler cannot be reached."""
+    check_scheduler(scheduler)
     try:
         import distributed
     except ImportError:
         raise FreshcastError('a scheduler needs Dask: pip install "freshcast[dask]"') from None
     if scheduler.startswith("local:"):
         n = scheduler.removeprefix("local:")
-        if not n.isdigit() or int(n) < 1:
-            raise FreshcastError(f"scheduler 'local:N' needs a number of worker processes of 1 or more, got '{scheduler}'")
         with distributed.LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=":0",
                                       silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:  # fmt: skip
             yield client
@@ -33,8 +32,17 @@ def connected(scheduler: str) -> Iterator:
             raise FreshcastError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
             yield client
-    else:
+
+
+def check_scheduler(scheduler: str) -> str:
+    """`scheduler` if it names one ("local:N" with N >= 1, or "tcp://HOST:PORT"), else FreshcastError."""
+    if scheduler.startswith("local:"):
+        n = scheduler.removeprefix("local:")
+        if not n.isdigit() or int(n) < 1:
+            raise FreshcastError(f"scheduler 'local:N' needs a number of worker processes of 1 or more, got '{scheduler}'")
+    elif not scheduler.startswith("tcp://"):
         raise FreshcastError(f"scheduler must be local:N or tcp://HOST:PORT, got '{scheduler}'")
+    return scheduler
 
 
 def workers(client, at_least: int = 1, timeout: float | None = None) -> list[str]:

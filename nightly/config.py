@@ -33,6 +33,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "root": Key("path", "runs"),
         "date": Key("choice", "today", choices=("today", "after-history")),
         "threads": Key("int", 0, low=0),
+        "scheduler": Key("text"),  # local:N or tcp://HOST:PORT: validate, train and forecast on Dask (`cluster`)
     },
     "data": {
         "history": Key("path", REQUIRED),
@@ -207,6 +208,9 @@ def _check_meaning(values: dict, path: Path) -> None:
         except (ValueError, FreshcastError) as exc:
             raise ConfigError(f"{path}: [{section}] {key}: {exc}") from None
 
+    from ..cluster.connect import check_scheduler
+
+    check("run", "scheduler", check_scheduler, str)
     check("data", "map", parse_column_map, lambda m: [f"{k}={v}" for k, v in m.items()])
     check("model", "quantiles", _levels, lambda q: q)
     check("model", "params", read_params, lambda p: p)

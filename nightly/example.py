@@ -26,6 +26,8 @@ root = "runs"            # <root>/<date>/: manifest.json, log.jsonl and one fold
 date = "after-history"   # the run date without --date: "today" (cron), or "after-history":
                          # the day after the history's last day (this sample ends {last})
 threads = 0              # 0: the physical cores not kept busy by other processes
+# scheduler = "local:4"  # read the history, train and forecast on Dask: local:N worker processes
+                         # or a running cluster, "tcp://HOST:PORT" (needs freshcast[dask])
 
 [data]
 history = "{history}"    # sales through the day before the run date (file or hive folder)

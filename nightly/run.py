@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +45,8 @@ def run(config: str | Path | RunConfig, date: str | None = None, force: bool = F
     config = config if isinstance(config, RunConfig) else load_config(config)
     root = Path(config.get("run", "root"))
     set_threads(config.get("run", "threads"))
-    with run_lock(root) as earlier, _stop_on_signals():
-        ctx = _context(config, date, root, progress)
+    with run_lock(root) as earlier, _stop_on_signals(), ExitStack() as stack:
+        ctx = _context(config, date, root, progress, stack)
         ctx.folder.mkdir(parents=True, exist_ok=True)
         log = Log(ctx.folder / "log.jsonl")
         log("run", "start", pid=os.getpid(), force=force, **({"lock_taken_over_from": earlier} if earlier else {}))
@@ -86,8 +86,9 @@ def _as_done(entry: dict) -> dict:
     return entry["done"] if entry.get("status") == "skipped" and "done" in entry else entry
 
 
-def _context(config: RunConfig, date: str | None, root: Path, progress) -> Context:
-    full = None
+def _context(config: RunConfig, date: str | None, root: Path, progress, stack: ExitStack) -> Context:
+    full, parts = None, None
+    scheduler = config.get("run", "scheduler")
     if date is not None:
         day = day_number(date)
     elif config.get("run", "date") == "today":
@@ -98,15 +99,23 @@ def _context(config: RunConfig, date: str | None, root: Path, progress) -> Conte
 
         history = config.get("data", "history")
         try:
-            with Step(f"loading history {history}", progress):
-                full = load_history(history, config.get("data", "map"))
+            if scheduler is None:
+                with Step(f"loading history {history}", progress):
+                    full = load_history(history, config.get("data", "map"))
+                day = full.last_day + 1
+            else:
+                from ..cluster.connect import connected
+                from ..cluster.nightly import Partitions
+
+                parts = Partitions(stack.enter_context(connected(scheduler)), history, config.get("data", "map"), progress)
+                day = parts.facts["last_day"] + 1
         except FreshcastError as exc:
             message = f"cannot tell the run date ([run] date = \"after-history\"): {one_line(exc)}"
             manifest = _record_undated(config, root, message)
             raise StageFailed(f"stage validate failed: {message} (see {manifest})") from None
-        day = full.last_day + 1
     iso = str(day_to_date(day))
-    return Context(config, iso, day, root / iso, progress, full_panel=full)
+    return Context(config, iso, day, root / iso, progress, full_panel=full, scheduler=scheduler, stack=stack,
+                   full_parts=parts, _client=None if parts is None else parts.client)  # fmt: skip
 
 
 UNDATED = "undated"  # <root>/undated/: the record of a run that failed before it knew its date

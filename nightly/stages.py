@@ -33,10 +33,38 @@ class Context:
     folder: Path  # <root>/<date>
     progress: Callable[[str], None] | None = None
     full_panel: object = None  # the history as read (set when the date was worked out from it)
+    scheduler: str | None = None  # [run] scheduler: the history is read, and the model trained, on Dask
+    stack: object = None  # an ExitStack the run closes: it holds the Dask client, once connected
+    full_parts: object = None  # the history by store on the cluster, as read (`cluster.nightly.Partitions`)
     _panel: object = None
+    _parts: object = None
+    _client: object = None
+
+    def client(self):
+        """The Dask client of [run] scheduler, connected on first use."""
+        if self._client is None:
+            from ..cluster.connect import connected
+
+            self._client = self.stack.enter_context(connected(self.scheduler))
+        return self._client
 
     def path(self, section: str, key: str) -> Path | None:
         return self.config.get(section, key, self.date) if self.config.has(section) else None
+
+    def partitions(self):
+        """On a Dask cluster: the history through the day before the run date, by store."""
+        if self._parts is None:
+            from ..cluster.nightly import Partitions
+
+            parts = self.full_parts
+            if parts is None:
+                parts = Partitions(self.client(), self.path("data", "history"), self.config.get("data", "map"),
+                                   self.progress)  # fmt: skip
+            if parts.facts["first_day"] > self.day - 1:
+                raise FreshcastError(f"{parts.facts['source']}: the history starts on "
+                                     f"{day_to_date(parts.facts['first_day'])}; the run for {self.date} needs sales before it")  # fmt: skip
+            self._parts = parts.cut(self.day - 1)
+        return self._parts
 
     def panel(self):
         """The history through the day before the run date (DataError if it ends earlier)."""
@@ -83,7 +111,6 @@ def validate(ctx: Context, out: Path) -> dict:
     future covariates (or assume them, as `make-future` does) and the decision tables.
     Writes summary.json and future.parquet, the covariates the forecast uses."""
     from ..data import load_future
-    from ..data import tables
     from ..data.future import assume_future, assumption_note
 
     missing = [(section, key) for section, key in INPUT_KEYS
@@ -91,51 +118,67 @@ def validate(ctx: Context, out: Path) -> dict:
     if missing:
         raise FreshcastError("; ".join(f"[{section}] {key} = {ctx.path(section, key)}: no such file or folder"
                                        for section, key in missing))  # fmt: skip
-    panel = ctx.panel()
     days = ctx.config.get("forecast", "days")
     future_path = ctx.path("data", "future")
+    if ctx.scheduler is not None:
+        from ..cluster.nightly import validated
+
+        future, note, history, products = validated(ctx.partitions(), future_path, days)
+        _check_tables(ctx, products)
+        return _write_validated(ctx, out, future, note, history)
+    panel = ctx.panel()
     if future_path is not None:
         with Step(f"loading future covariates {future_path}", ctx.progress):
             fut = load_future(future_path, panel, ctx.config.get("data", "map"))
         if fut.n_days < days:
             raise FreshcastError(f"{future_path}: covers {fut.n_days} day(s) from {ctx.date}; [forecast] days = {days}")
-        future = _future_frame(panel, fut, days)
+        future = future_frame(panel, fut, days)
         note = f"future covariates from {future_path}"
     else:
         future = assume_future(panel, days)
         note = assumption_note(panel)
+    _check_tables(ctx, panel.series[C.PRODUCT].unique())
+    history = {"first_day": str(day_to_date(int(panel.start.min()))), "last_day": str(day_to_date(panel.last_day)),
+               "series": panel.n_series, "series_days": panel.n_flat, "hourly": panel.hourly,
+               "covariates": list(panel.covariates), "sha256": panel_digest(panel)}  # fmt: skip
+    return _write_validated(ctx, out, future, note, history)
+
+
+def _check_tables(ctx: Context, products: np.ndarray) -> None:
+    """Read and check the decision tables; the products table must cover `products` (the
+    history's product ids)."""
+    from ..data import tables
+
     for (section, key), reader in TABLE_READERS.items():
         path = ctx.path(section, key)
         if path is not None and not (section == "prices" and path == ctx.path("orders", key)):
             table = getattr(tables, reader)(path)
             if key == "products":
-                _covers(table, panel, path)
+                _covers(table, products, path)
     if ctx.config.has("prices"):
         from ..optimize.pricing import LABELS, LABELS_OPTIONAL
 
         tables.read_table(ctx.path("prices", "labels"), LABELS, LABELS_OPTIONAL, keys=(C.STORE, C.PRODUCT))
-    summary = {
-        "run_date": ctx.date,
-        "history": {"first_day": str(day_to_date(int(panel.start.min()))), "last_day": str(day_to_date(panel.last_day)),
-                    "series": panel.n_series, "series_days": panel.n_flat, "hourly": panel.hourly,
-                    "covariates": list(panel.covariates), "sha256": panel_digest(panel)},
-        "future": note,
-    }  # fmt: skip
+
+
+def _write_validated(ctx: Context, out: Path, future: pd.DataFrame, note: str, history: dict) -> dict:
+    summary = {"run_date": ctx.date, "history": history, "future": note}
     with output_folder(out, "run-validate") as tmp:
         write_table(future, tmp / "future.parquet")
         write_text(tmp / "summary.json", json.dumps(summary, indent=1) + "\n")
-    return {"series": panel.n_series, "series_days": panel.n_flat, "future_rows": len(future)}
+    return {"series": history["series"], "series_days": history["series_days"], "future_rows": len(future)}
 
 
-def _covers(products: pd.DataFrame, panel, path: Path) -> None:
+def _covers(products: pd.DataFrame, product_ids: np.ndarray, path: Path) -> None:
     """Every product with sales in the history needs a row in the products table."""
-    missing = np.setdiff1d(panel.series[C.PRODUCT].unique(), products[C.PRODUCT].to_numpy())
+    missing = np.setdiff1d(product_ids, products[C.PRODUCT].to_numpy())
     if len(missing):
         raise FreshcastError(f"{path}: {len(missing)} product(s) of the history are not in the products table, "
                              f"e.g. product_id={missing[0]}")  # fmt: skip
 
 
-def _future_frame(panel, fut, days: int) -> pd.DataFrame:
+def future_frame(panel, fut, days: int) -> pd.DataFrame:
+    """The covariates `fut` of the `days` days after `panel` as a table, a row per series and day."""
     n = panel.n_series
     frame = pd.DataFrame({
         C.STORE: np.repeat(panel.series[C.STORE].to_numpy(), days),
@@ -179,15 +222,21 @@ def model_settings(config: RunConfig) -> dict:
 def train_model(ctx: Context, out: Path) -> dict:
     """Train on the history (as `freshcast forecast` does) and save the model to `out`."""
     from ..forecast.job import forecaster
-
-    panel = ctx.panel()
-    get = lambda k: ctx.config.get("model", k)  # noqa: E731
     from ..forecast.params import read_params
 
+    get = lambda k: ctx.config.get("model", k)  # noqa: E731
     params = None if get("params") is None else read_params(get("params"))
     model = forecaster(ctx.config.get("forecast", "days"), get("seed"), get("quantiles"), get("recover_stockouts"), params)
-    with Step(f"training on {panel.n_series:,} series", ctx.progress):
-        model.fit(panel, ctx.progress)
+    if ctx.scheduler is not None:
+        from ..cluster.nightly import trained
+
+        parts = ctx.partitions()
+        with Step(f"training on {parts.facts['n_series']:,} series", ctx.progress):
+            model = trained(parts, model)
+    else:
+        panel = ctx.panel()
+        with Step(f"training on {panel.n_series:,} series", ctx.progress):
+            model.fit(panel, ctx.progress)
     model.save(out)
     return {"trained": 1, "train_rows": int(model.n_train_rows_)}
 
@@ -209,15 +258,22 @@ def forecast(ctx: Context, out: Path) -> dict:
 
     days, level, slots = (ctx.config.get("forecast", k) for k in ("days", "level", "slots"))
     model = DailyForecaster.load(ctx.folder / "model")
-    panel = ctx.panel()
     future = ctx.folder / "validate" / "future.parquet"
+    kinds = [(name, lv, sl) for name, lv, sl in (("forecast", "day", None), ("forecast_hour", "hour", None),
+                                                 ("forecast_slot", "day", slots))
+             if name == "forecast" or (name == "forecast_hour" and level == "hour") or (name == "forecast_slot" and slots)]  # fmt: skip
     rows = {}
     with output_folder(out, "run-forecast") as tmp, Step(f"forecasting {days} day(s)", ctx.progress):
-        for name, lv, sl in (("forecast", "day", None), ("forecast_hour", "hour", None), ("forecast_slot", "day", slots)):
-            if name == "forecast" or (name == "forecast_hour" and level == "hour") or (name == "forecast_slot" and slots):
-                pred = model.predict(days, future, history=panel, level=lv, slots=sl)
-                write_table(pred, tmp / f"{name}.parquet")
-                rows[name] = len(pred)
+        if ctx.scheduler is not None:
+            from ..cluster.nightly import forecasts
+
+            tables = forecasts(ctx.partitions(), model, future, kinds)
+        else:
+            panel = ctx.panel()
+            tables = {name: model.predict(days, future, history=panel, level=lv, slots=sl) for name, lv, sl in kinds}
+        for name, pred in tables.items():
+            write_table(pred, tmp / f"{name}.parquet")
+            rows[name] = len(pred)
     return rows
 
 

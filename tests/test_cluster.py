@@ -180,6 +180,33 @@ def test_the_replay_on_two_workers_adds_up_the_chain(replay_files, two_workers):
     assert abs(one.summary["optimizer"]["total_cost"] / local.summary["optimizer"]["total_cost"] - 1) < 0.05
 
 
+def test_the_nightly_run_on_one_worker_writes_what_the_local_run_does(tmp_path):
+    from freshcast import api
+    from freshcast.nightly.example import write_example
+
+    runs = {}
+    for name, scheduler in (("local", None), ("dask", "local:1")):
+        config, _ = write_example(tmp_path / name / "freshcast.toml")
+        if scheduler:
+            config.write_text(config.read_text().replace('# scheduler = "local:4"', f'scheduler = "{scheduler}"', 1))
+        runs[name] = api.run(config)
+    local, dask = runs["local"].folder, runs["dask"].folder
+    for table in ("validate/future.parquet", "forecast/forecast.parquet", "orders/po_lines.csv"):
+        read = pd.read_csv if table.endswith(".csv") else pd.read_parquet
+        pd.testing.assert_frame_equal(read(dask / table), read(local / table))
+    about = [json.loads((f / "validate" / "summary.json").read_text())["history"] for f in (local, dask)]
+    assert {k: v for k, v in about[0].items() if k != "sha256"} == {k: v for k, v in about[1].items() if k != "sha256"}
+    manifest = json.loads((dask / "manifest.json").read_text())
+    assert all(manifest["stages"][s]["status"] == "done" for s in ("validate", "model", "forecast", "orders"))
+    from freshcast.errors import ConfigError
+    from freshcast.nightly.config import load_config
+
+    config = tmp_path / "dask" / "freshcast.toml"
+    config.write_text(config.read_text().replace('scheduler = "local:1"', 'scheduler = "spark://host:7077"'))
+    with pytest.raises(ConfigError, match=r"\[run\] scheduler: scheduler must be local:N or tcp://HOST:PORT"):
+        load_config(config)
+
+
 KILLED_IN = ("_training_rows", "_train_rank", "_forecast_part")  # features, LightGBM's ranks, forecasts
 
 
