@@ -113,6 +113,26 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
+def write_joined(parts: list[Path], path: str | Path) -> Path:
+    """Join the Parquet files `parts` (one schema) into the one table output `path` (Parquet,
+    or CSV when the name ends in .csv), one part in memory at a time, written whole."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+
+    def write(tmp: str) -> None:
+        if path.suffix == ".csv":
+            for i, part in enumerate(parts):
+                _csv_ready(pd.read_parquet(part)).to_csv(tmp, mode="a" if i else "w", header=i == 0, index=False,
+                                                         date_format="%Y-%m-%d")  # fmt: skip
+            return
+        with pq.ParquetWriter(tmp, pq.read_schema(parts[0]), compression="zstd") as writer:
+            for part in parts:
+                writer.write_table(pq.read_table(part))
+
+    return _atomic(path, write)
+
+
 DATASET = "forecast-dataset"  # the kind of a table output written as a folder of Parquet parts
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +33,7 @@ from ..forecast.daily import DailyForecaster
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
 from ..forecast.target import demand_target
-from ..outputs import write_table
+from ..outputs import write_joined, write_table
 from . import trainer
 from .connect import shared, workers
 
@@ -52,6 +54,21 @@ def write_parts(client, parts: list, folder: Path) -> int:
     (a Parquet dataset in store order; `folder` where every worker can write): the rows written."""
     paths = [str(folder / f"part-{i:05d}.parquet") for i in range(len(parts))]
     return sum(client.gather(client.map(_write_part, parts, paths)))
+
+
+def write_gathered(client, parts: list, path: Path) -> int:
+    """The forecast tables `parts` (futures) as the one file `path`: each worker writes its part
+    into a hidden folder beside `path` (where every worker can write), then the parts are
+    joined part by part, so the client never holds the whole table. Returns the rows written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))  # removed after a kill
+    try:  # by the next run (outputs.reserve)
+        rows = write_parts(client, parts, staging)
+        write_joined(sorted(staging.glob("part-*.parquet")), path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return rows
 
 
 def _write_part(frame: pd.DataFrame, path: str) -> int:

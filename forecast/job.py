@@ -36,7 +36,8 @@ def forecast_to_file(
     """Forecast the days of `future` after `history` (see `forecast_table`) and write the table
     to `out`: one file (Parquet, or CSV if the name ends in .csv, written whole), or, when the
     name has no suffix, a folder of Parquet parts swapped in whole (`part-00000.parquet` ...,
-    in store order: one per partition on Dask, written by the workers). With `save_model`,
+    in store order: one per partition on Dask, written by the workers; a file is joined from
+    the workers' parts one at a time). With `save_model`,
     also save the model there. Returns the number of rows written."""
     if scheduler is None:
         pred, model = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts, quantiles,
@@ -49,7 +50,7 @@ def forecast_to_file(
         rows = len(pred)
     else:
         from ..cluster.connect import connected
-        from ..cluster.forecast import forecast_parts, write_parts
+        from ..cluster.forecast import forecast_parts, write_gathered, write_parts
 
         with connected(scheduler) as client:
             parts, model = forecast_parts(client, history, future, _maker(seed, quantiles, recover_stockouts, params),
@@ -58,9 +59,7 @@ def forecast_to_file(
                 with output_folder(out, DATASET) as tmp:
                     rows = write_parts(client, parts, tmp)
             else:
-                pred = pd.concat(client.gather(parts), ignore_index=True)
-                write_table(pred, out)
-                rows = len(pred)
+                rows = write_gathered(client, parts, Path(out))
     if save_model is not None:
         model.save(save_model)
     return rows

@@ -299,6 +299,13 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     assert done.returncode == 0, done.stderr
     assert sorted(f.name for f in parts.iterdir()) == [".freshcast-output", "part-00000.parquet", "part-00001.parquet"]
     pd.testing.assert_frame_equal(pd.read_parquet(parts), pd.read_parquet(out))
+    csv = tmp_path / "pred.csv"  # one file joined from the workers' parts, one part at a time
+    done = subprocess.run(cmd[:9] + [str(csv)] + cmd[10:], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    joined = pd.read_csv(csv)
+    assert list(joined.columns) == ["store_id", "product_id", "dt", "yhat"] and len(joined) == len(pd.read_parquet(out))
+    np.testing.assert_allclose(joined["yhat"], pd.read_parquet(out)["yhat"], rtol=1e-6)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".pred")]  # no staging left
     bad = subprocess.run(cmd[:-1] + ["nowhere:1"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "tcp://HOST:PORT" in bad.stderr
     scores = tmp_path / "scores.csv"
