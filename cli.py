@@ -218,7 +218,8 @@ def replay(
         str, typer.Option(help="recovered: demand lost in stockout hours added back; observed: the sales as recorded")
     ] = "recovered",
     markdowns: Annotated[
-        bool, typer.Option("--markdowns", help="Replay markdown pricing too (summary.json: markdown_policies)")
+        bool, typer.Option("--markdowns", help="Replay markdown pricing too (summary.json: markdown_policies); "
+                                                "not with --scheduler yet")
     ] = False,
     response_scale: Annotated[
         float, typer.Option(min=0.01, help="With --markdowns: the simulated price response = S x the estimated one")

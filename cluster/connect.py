@@ -23,7 +23,7 @@ def connected(scheduler: str) -> Iterator:
     if scheduler.startswith("local:"):
         n = scheduler.removeprefix("local:")
         with distributed.LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=":0",
-                                      silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:  # fmt: skip
+                                      silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:  # fmt: skip
             yield client
     elif scheduler.startswith("tcp://"):
         try:
@@ -40,7 +40,16 @@ def check_scheduler(scheduler: str) -> str:
         n = scheduler.removeprefix("local:")
         if not n.isdigit() or int(n) < 1:
             raise FreshcastError(f"scheduler 'local:N' needs a number of worker processes of 1 or more, got '{scheduler}'")
-    elif not scheduler.startswith("tcp://"):
+    elif scheduler.startswith("tcp://"):
+        from urllib.parse import urlsplit
+
+        try:
+            host, port = urlsplit(scheduler).hostname, urlsplit(scheduler).port
+        except ValueError:
+            host = port = None
+        if not host or port is None:
+            raise FreshcastError(f"scheduler 'tcp://HOST:PORT' needs a host and a port number, got '{scheduler}'")
+    else:
         raise FreshcastError(f"scheduler must be local:N or tcp://HOST:PORT, got '{scheduler}'")
     return scheduler
 

@@ -6,8 +6,12 @@ One worker trains exactly as one machine does."""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 import time
 import uuid
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import numpy as np
@@ -129,15 +133,35 @@ def _train_rank(part, rank: int, params: dict, feature_names, n_categorical, n_e
     import lightgbm as lgb
     from distributed import get_worker
 
-    lgb.register_logger(logging.getLogger("freshcast.lightgbm"))  # its network's "Listening..." not on stdout
+    quiet = logging.getLogger("freshcast.lightgbm")  # its network's "Listening..." not on stdout,
+    quiet.setLevel(logging.ERROR)  # nor its warnings about the reference Dataset's parameters on stderr
+    lgb.register_logger(quiet)
+    lgb.basic._LIB.LGBM_RegisterLogCallback(lgb.basic._LIB.callback)  # LightGBM's callback is per thread
     X, y = part
     _release_port(token)  # LightGBM binds it next
     params = {**params, "num_threads": get_worker().state.nthreads}
     try:
-        booster = local.train(X, y, params, feature_names, n_categorical, n_estimators, max_bin, bins_from=sample)
+        with _no_stdout():  # LightGBM's listening thread prints to stdout (the command's, on a local cluster)
+            booster = local.train(X, y, params, feature_names, n_categorical, n_estimators, max_bin, bins_from=sample)
         return local.to_text(booster) if rank == 0 else None
     finally:  # LightGBM's network is one per process: closed now, not when the booster is collected
         lgb.basic._LIB.LGBM_NetworkFree()
+
+
+@contextmanager
+def _no_stdout():
+    """This process's standard output (file descriptor 1, C's buffer flushed) to /dev/null."""
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    try:
+        yield
+    finally:
+        libc.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _sample_rows(part, n: int, seed: int) -> np.ndarray:

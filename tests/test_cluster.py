@@ -281,7 +281,7 @@ def test_stores_with_fewer_future_days_are_refused(files, two_workers, tmp_path)
 def test_the_cluster_needs_paths_and_a_known_scheduler(files, two_workers):
     with pytest.raises(FreshcastError, match="path every worker can read"):
         forecast_on_dask(two_workers, pd.read_parquet(files[0]), files[1], lambda days: forecaster(days))
-    for name in ("local:0", "local:x", "spark://host:7077"):
+    for name in ("local:0", "local:x", "spark://host:7077", "tcp://host", "tcp://host:port"):
         with pytest.raises(FreshcastError, match="scheduler"):
             with connected(name):
                 pass
@@ -314,6 +314,15 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     done = subprocess.run(backtest, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert set(pd.read_csv(scores)["method"]) == {"freshcast", "seasonal_naive", "moving_average"}
+    assert "LightGBM" not in done.stdout and done.stdout.lstrip().startswith("method")  # the table alone
+    bad = pd.read_parquet(files[0])
+    bad.loc[bad.index[-3:], "hourly_sale"] = -1.0
+    bad.to_parquet(tmp_path / "bad.parquet")
+    done = subprocess.run(backtest[:5] + [str(tmp_path / "bad.parquet")] + backtest[6:], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 1 and "hourly_sale" in done.stderr
+    assert [line for line in done.stderr.splitlines() if not line.startswith("[freshcast]")] == [
+        next(line for line in done.stderr.splitlines() if line.startswith("error:"))]  # no Dask log, one line
     replay = [sys.executable, "-m", "freshcast.cli", "replay", "--history", str(replay_files[0]), "--actuals",
               str(replay_files[1]), "--out", str(tmp_path / "replay"), "--scheduler", "local:2"]  # fmt: skip
     done = subprocess.run(replay, capture_output=True, text=True, timeout=300)
