@@ -80,6 +80,8 @@ def forecast_parts(client, history, future, make_model: Callable[[int], DailyFor
                    level: str = "day", slots: str | None = None, progress=None) -> tuple[list, DailyForecaster]:  # fmt: skip
     """`forecast_on_dask` with the forecast left on the workers: futures of each partition's
     table (in store order) and the fitted model."""
+    from distributed import wait
+
     for name, source in (("history", history), ("future covariates", future)):
         check_path(source, name)
     dayparts(level, slots)  # checks both before any work
@@ -91,14 +93,12 @@ def forecast_parts(client, history, future, make_model: Callable[[int], DailyFor
     if progress:
         progress(f"{facts['n_series']:,} series in {len(parts)} partitions")
     with Step(f"loading future covariates {source_name(future)}", progress):
-        futures, n_days = _load_future(client, future, column_map, parts, panels, facts)
+        futures, n_days = load_partition_futures(client, future, column_map, parts, panels, facts)
     with Step(f"training on {facts['n_series']:,} series", progress):
         fitted, pooled = calibrated(client, panels, facts, make_model(n_days))
     with Step(f"forecasting {n_days} day(s)", progress):
         model = shared(client, fitted)
-        from distributed import wait
-
-        frames = client.map(_forecast_part, panels, futures, model=model, pooled=pooled, level=level, slots=slots)
+        frames = client.map(forecast_part, panels, futures, model=model, pooled=pooled, level=level, slots=slots)
         wait(frames)
     return frames, fitted
 
@@ -113,8 +113,8 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     """`model`'s point forecaster (no quantiles) fitted over the partition panels (futures):
     returns it and the future of the chain's group tables its features read."""
     t0 = time.perf_counter()
-    known = client.map(_known, panels, recovery=model.stockout_recovery)
-    pooled = client.submit(_chain_tables, client.map(pooled_sales, known), pure=False)
+    known = client.map(known_panel, panels, recovery=model.stockout_recovery)
+    pooled = client.submit(chain_tables, client.map(pooled_sales, known), pure=False)
     shapes = client.gather(client.map(lambda k: (k.n_series, int(np.diff(k.offsets).max(initial=0))), known))
     blocks = -(-max(max(length for _, length in shapes) - model.min_history_days, 0) // model.max_horizon)
     firsts = np.cumsum([0] + [n for n, _ in shapes])
@@ -167,7 +167,7 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
     return calibrator
 
 
-def _chain_tables(tables: list[dict]) -> dict:
+def chain_tables(tables: list[dict]) -> dict:
     """The chain's group tables: the partitions' `pooled_sales` added up."""
     return {g: functools.reduce(lambda a, b: a + b, (t[g] for t in tables)) for g in tables[0]}
 
@@ -223,7 +223,7 @@ def _features(static: list[str], covariates: list[str], model: DailyForecaster) 
     return DailyFeatures(model.spec, model.max_horizon, tuple(static), tuple(covariates))
 
 
-def _known(panel, recovery: float):
+def known_panel(panel, recovery: float):
     """The partition with the demand the model learns from as its sales."""
     return panel.with_sales(demand_target(panel, recovery)[0])
 
@@ -236,7 +236,7 @@ def _training_rows(known, place: tuple[int, int, int], model: DailyForecaster, p
     return features.matrix(rows, pooled), rows.demand.astype(np.float32)
 
 
-def _load_future(client, future, column_map, parts: list[tuple[int, int]], panels: list, facts: dict):
+def load_partition_futures(client, future, column_map, parts: list[tuple[int, int]], panels: list, facts: dict):
     """Futures of each partition's future covariates (checked on its worker against its
     series) and the number of future days. Stores of the future file outside every partition
     are refused here, as the local path refuses series not in the history."""
@@ -264,5 +264,5 @@ def check_stores(path, column_map, parts: list[tuple[int, int]], history: str) -
                              f"e.g. store_id={int(ids[outside][0])}")  # fmt: skip
 
 
-def _forecast_part(panel, future, model: DailyForecaster, pooled: dict, level: str, slots: str | None) -> pd.DataFrame:
+def forecast_part(panel, future, model: DailyForecaster, pooled: dict, level: str, slots: str | None) -> pd.DataFrame:
     return model.predict(future.n_days, future, history=panel, level=level, slots=slots, pooled=pooled)

@@ -21,7 +21,8 @@ from ..data.read import source_name
 from ..errors import FreshcastError
 from ..features.daily import pooled_sales
 from .connect import shared, workers
-from .forecast import _chain_tables, _forecast_part, _known, _load_future, calibrated, load_partitions, partition_facts
+from .forecast import (calibrated, chain_tables, forecast_part, known_panel, load_partition_futures, load_partitions,
+                       partition_facts)  # fmt: skip
 
 
 class Partitions:
@@ -53,7 +54,8 @@ def validated(parts: Partitions, future_path, days: int) -> tuple[pd.DataFrame, 
     note on where they come from, the history's summary and its product ids."""
     client, panels = parts.client, parts.panels
     if future_path is not None:
-        futures, n_days = _load_future(client, str(future_path), parts.column_map, parts.parts, panels, parts.facts)
+        futures, n_days = load_partition_futures(client, str(future_path), parts.column_map, parts.parts, panels,
+                                                 parts.facts)  # fmt: skip
         if n_days < days:
             first = day_to_date(parts.facts["last_day"] + 1)
             raise FreshcastError(f"{future_path}: covers {n_days} day(s) from {first}; [forecast] days = {days}")
@@ -97,12 +99,12 @@ def forecasts(parts: Partitions, model, future_path, kinds: list[tuple[str, str,
     """`model`'s forecasts of the days of the validated covariates at `future_path`, per
     (name, level, slots) of `kinds`: name -> the table, series in store order."""
     client = parts.client
-    futures, _ = _load_future(client, str(future_path), None, parts.parts, parts.panels, parts.facts)
-    known = client.map(_known, parts.panels, recovery=model.stockout_recovery)
-    pooled = client.submit(_chain_tables, client.map(pooled_sales, known), pure=False)
+    futures, _ = load_partition_futures(client, str(future_path), None, parts.parts, parts.panels, parts.facts)
+    known = client.map(known_panel, parts.panels, recovery=model.stockout_recovery)
+    pooled = client.submit(chain_tables, client.map(pooled_sales, known), pure=False)
     held = shared(client, model)
     out = {}
     for name, level, slots in kinds:
-        frames = client.map(_forecast_part, parts.panels, futures, model=held, pooled=pooled, level=level, slots=slots)
+        frames = client.map(forecast_part, parts.panels, futures, model=held, pooled=pooled, level=level, slots=slots)
         out[name] = pd.concat(client.gather(frames), ignore_index=True)
     return out

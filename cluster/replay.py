@@ -27,7 +27,7 @@ from ..simulate.replay import (BASELINES, ReplayResult, baseline_grid, baseline_
                                replay_about, replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
-from .forecast import _chain_tables, _known, calibrated, check_path, check_stores, combined_facts, partition_facts
+from .forecast import calibrated, chain_tables, check_path, check_stores, combined_facts, known_panel, partition_facts
 
 NOT_ADDED = ("rank", "gap_closed")  # of a partition's summary: worked out again for the chain
 
@@ -69,7 +69,7 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     with Step(f"training the forecaster on {facts['n_series']:,} series", progress):
         model = replay_forecaster(demand, params, seed)
         fitted, _ = calibrated(client, histories, facts, model)
-        pooled = client.submit(_chain_tables, client.map(pooled_sales, client.map(_known, panels,
+        pooled = client.submit(chain_tables, client.map(pooled_sales, client.map(known_panel, panels,
                                recovery=fitted.stockout_recovery)), pure=False)  # fmt: skip
     with Step(f"replaying {T} day(s)", progress):
         done = client.gather(client.map(_replay_part, panels, masters, first_day=first_day, model=shared(client, fitted),

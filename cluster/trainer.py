@@ -133,10 +133,10 @@ def _train_rank(part, rank: int, params: dict, feature_names, n_categorical, n_e
     import lightgbm as lgb
     from distributed import get_worker
 
-    quiet = logging.getLogger("freshcast.lightgbm")  # its network's "Listening..." not on stdout,
-    quiet.setLevel(logging.ERROR)  # nor its warnings about the reference Dataset's parameters on stderr
+    quiet = logging.getLogger("freshcast.lightgbm")  # LightGBM's messages of this thread (its callback is per
+    quiet.setLevel(logging.ERROR)  # thread), e.g. about the reference Dataset's parameters, not on stderr
     lgb.register_logger(quiet)
-    lgb.basic._LIB.LGBM_RegisterLogCallback(lgb.basic._LIB.callback)  # LightGBM's callback is per thread
+    lgb.basic._LIB.LGBM_RegisterLogCallback(lgb.basic._LIB.callback)
     X, y = part
     _release_port(token)  # LightGBM binds it next
     params = {**params, "num_threads": get_worker().state.nthreads}

@@ -207,7 +207,7 @@ def test_the_nightly_run_on_one_worker_writes_what_the_local_run_does(tmp_path):
         load_config(config)
 
 
-KILLED_IN = ("_training_rows", "_train_rank", "_forecast_part")  # features, LightGBM's ranks, forecasts
+KILLED_IN = ("_training_rows", "_train_rank", "forecast_part")  # features, LightGBM's ranks, forecasts
 
 
 def test_workers_killed_mid_task_give_the_same_forecast(files, two_workers, tmp_path):
