@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..console import Step
 from ..data.dates import day_to_date
+from ..data.panel import DailyPanel
 from ..data.partitions import store_partitions
 from ..data.read import source_name
 from ..forecast.backtest import cutoffs_between, fold_forecasts, fold_model, scored
@@ -33,9 +34,9 @@ def backtest_on_dask(client, history, folds: int = 3, horizon: int = 7, params: 
     for k, cutoff in enumerate(cutoffs, start=1):
         if progress:
             progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
-        train = client.map(lambda p, day: p.until(day), panels, day=cutoff)
+        train = client.map(DailyPanel.until, panels, day=cutoff)
         model, pooled = calibrated(client, train, {**facts, "last_day": cutoff}, fold_model(horizon, params))
-        done = client.gather(client.map(fold_forecasts, panels, cutoff=cutoff, horizon=horizon, model=shared(client, model),
+        done = client.gather(client.map(fold_forecasts, panels, train, horizon=horizon, model=shared(client, model),
                                         pooled=pooled))  # fmt: skip
         offset = (k - 1) * facts["n_series"]
         frames += [f.assign(fold=k, series=f["series"] + offset + first) for (f, _), first in zip(done, firsts)]

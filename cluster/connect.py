@@ -43,8 +43,9 @@ def check_scheduler(scheduler: str) -> str:
     elif scheduler.startswith("tcp://"):
         from urllib.parse import urlsplit
 
+        address = urlsplit(scheduler)
         try:
-            host, port = urlsplit(scheduler).hostname, urlsplit(scheduler).port
+            host, port = address.hostname, address.port
         except ValueError:
             host = port = None
         if not host or port is None:

@@ -23,6 +23,7 @@ from sklearn.base import clone
 from ..console import Step
 from ..data import load_future, load_history
 from ..data.dates import day_to_date
+from ..data.panel import DailyPanel
 from ..data.partitions import store_partitions
 from ..data.read import source_name, store_row_counts
 from ..errors import FreshcastError
@@ -114,7 +115,7 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     returns it and the future of the chain's group tables its features read."""
     t0 = time.perf_counter()
     known = client.map(known_panel, panels, recovery=model.stockout_recovery)
-    pooled = client.submit(chain_tables, client.map(pooled_sales, known), pure=False)
+    pooled = group_tables(client, known)
     shapes = client.gather(client.map(lambda k: (k.n_series, int(np.diff(k.offsets).max(initial=0))), known))
     blocks = -(-max(max(length for _, length in shapes) - model.min_history_days, 0) // model.max_horizon)
     firsts = np.cumsum([0] + [n for n, _ in shapes])
@@ -149,7 +150,7 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
     """The quantile calibrator of `fitted`, from a copy trained over the partitions without
     their last `max_horizon` days (as `QuantileCalibrator.fit` does on one panel)."""
     H = fitted.max_horizon
-    early = client.map(lambda p: p.until(p.last_day - H), panels)
+    early = client.map(DailyPanel.until, panels, day=facts["last_day"] - H)
     early_facts = {**facts, "last_day": facts["last_day"] - H}
     try:
         point, pooled = fit_on_dask(client, early, early_facts, clone(fitted).set_params(quantiles=()))
@@ -167,8 +168,13 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
     return calibrator
 
 
-def chain_tables(tables: list[dict]) -> dict:
-    """The chain's group tables: the partitions' `pooled_sales` added up."""
+def group_tables(client, known: list):
+    """A future of the chain's group tables the features read (`features.daily.GroupSales`):
+    the `pooled_sales` of the partitions `known` (futures of `known_panel`) added up."""
+    return client.submit(_added_tables, client.map(pooled_sales, known), pure=False)
+
+
+def _added_tables(tables: list[dict]) -> dict:
     return {g: functools.reduce(lambda a, b: a + b, (t[g] for t in tables)) for g in tables[0]}
 
 
@@ -242,14 +248,21 @@ def load_partition_futures(client, future, column_map, parts: list[tuple[int, in
     are refused here, as the local path refuses series not in the history."""
     check_stores(future, column_map, parts, facts["source"])
     futures = client.map(load_future, [future] * len(parts), panels, [column_map] * len(parts), parts)
-    days = client.gather(client.map(lambda f: (f.first_day, f.n_days), futures))
+    days = client.gather(client.map(lambda f: (f.first_day, f.first_day + f.n_days - 1), futures))
+    first, last = same_days(source_name(future), "future", parts, days)  # else one machine would find some
+    return futures, last - first + 1  # store x product x day combinations missing
+
+
+def same_days(source: str, what: str, parts: list[tuple[int, int]], days: list[tuple[int, int]]) -> tuple[int, int]:
+    """The (first, last) day numbers every partition `parts[i]` has (`days[i]`) in the table
+    `source`; FreshcastError naming two partitions that differ."""
     other = next((i for i, d in enumerate(days) if d != days[0]), None)
-    if other is not None:  # one machine would find some store x product x day combinations missing
-        (d0, n0), (lo, hi), (d1, n1) = days[0], parts[other], days[other]
-        raise FreshcastError(f"{source_name(future)}: store ids {lo}..{hi} have future days "
-                             f"{day_to_date(d1)} .. {day_to_date(d1 + n1 - 1)}, store ids {parts[0][0]}..{parts[0][1]} "
-                             f"{day_to_date(d0)} .. {day_to_date(d0 + n0 - 1)}: every series needs the same days")  # fmt: skip
-    return futures, days[0][1]
+    if other is not None:
+        (a0, b0), (lo, hi), (a1, b1) = days[0], parts[other], days[other]
+        raise FreshcastError(f"{source}: store ids {lo}..{hi} have {what} days {day_to_date(a1)} .. {day_to_date(b1)}, "
+                             f"store ids {parts[0][0]}..{parts[0][1]} {day_to_date(a0)} .. {day_to_date(b0)}: every "
+                             f"series needs the same days")  # fmt: skip
+    return days[0]
 
 
 def check_stores(path, column_map, parts: list[tuple[int, int]], history: str) -> None:

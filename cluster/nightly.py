@@ -16,12 +16,12 @@ from ..data import contract as C
 from ..data import load_future
 from ..data.dates import day_to_date
 from ..data.future import assume_future, assumption_note
+from ..data.panel import DailyPanel
 from ..data.partitions import store_partitions
 from ..data.read import source_name
 from ..errors import FreshcastError
-from ..features.daily import pooled_sales
 from .connect import shared, workers
-from .forecast import (calibrated, chain_tables, forecast_part, known_panel, load_partition_futures, load_partitions,
+from .forecast import (calibrated, forecast_part, group_tables, known_panel, load_partition_futures, load_partitions,
                        partition_facts)  # fmt: skip
 
 
@@ -34,6 +34,14 @@ class Partitions:
             self.client, self.column_map = client, column_map
             self.parts = store_partitions(history, len(workers(client)), column_map)
             self.panels, self.facts = load_partitions(client, history, column_map, self.parts)
+        self.tables = {}  # stockout recovery -> the chain's group tables (a future), once worked out
+
+    def group_tables(self, recovery: float):
+        """The chain's group tables of the demand with `recovery` of what stockouts hid."""
+        if recovery not in self.tables:
+            self.tables[recovery] = group_tables(self.client, self.client.map(known_panel, self.panels,
+                                                                              recovery=recovery))  # fmt: skip
+        return self.tables[recovery]
 
     def cut(self, day: int) -> Partitions:
         """The partitions through `day` (FreshcastError if the history ends before it)."""
@@ -41,7 +49,7 @@ class Partitions:
             raise FreshcastError(f"{self.facts['source']}: the history ends on {day_to_date(self.facts['last_day'])}; "
                                  f"the run for {day_to_date(day + 1)} needs sales through {day_to_date(day)}")  # fmt: skip
         if self.facts["last_day"] > day:
-            self.panels = self.client.map(lambda p, d: p.until(d), self.panels, d=day)
+            self.panels, self.tables = self.client.map(DailyPanel.until, self.panels, day=day), {}
             facts = self.client.gather(self.client.map(partition_facts, self.panels))
             self.facts = {**self.facts, "last_day": day, "sizes": [f["n_series"] for f in facts],
                           "n_series": sum(f["n_series"] for f in facts)}  # fmt: skip
@@ -91,7 +99,7 @@ def _about(panel) -> dict:
 
 def trained(parts: Partitions, model):
     """`model` (unfitted) fitted over the partitions, with its quantile calibration."""
-    fitted, _ = calibrated(parts.client, parts.panels, parts.facts, model)
+    fitted, parts.tables[model.stockout_recovery] = calibrated(parts.client, parts.panels, parts.facts, model)
     return fitted
 
 
@@ -100,8 +108,7 @@ def forecasts(parts: Partitions, model, future_path, kinds: list[tuple[str, str,
     (name, level, slots) of `kinds`: name -> the table, series in store order."""
     client = parts.client
     futures, _ = load_partition_futures(client, str(future_path), None, parts.parts, parts.panels, parts.facts)
-    known = client.map(known_panel, parts.panels, recovery=model.stockout_recovery)
-    pooled = client.submit(chain_tables, client.map(pooled_sales, known), pure=False)
+    pooled = parts.group_tables(model.stockout_recovery)  # the training's, when the model was trained in this run
     held = shared(client, model)
     out = {}
     for name, level, slots in kinds:

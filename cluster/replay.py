@@ -17,17 +17,17 @@ import pandas as pd
 from ..console import Step
 from ..data import load_history_with_actuals
 from ..data.dates import day_to_date
+from ..data.panel import DailyPanel
 from ..data.partitions import store_partitions
 from ..data.read import source_name
-from ..errors import FreshcastError
-from ..features.daily import pooled_sales
 from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
 from ..simulate.policies import RuleOfThumb, default_policies
 from ..simulate.replay import (BASELINES, ReplayResult, baseline_grid, baseline_window, chosen_baselines, replay,
                                replay_about, replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
-from .forecast import calibrated, chain_tables, check_path, check_stores, combined_facts, known_panel, partition_facts
+from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
+                       same_days)  # fmt: skip
 
 NOT_ADDED = ("rank", "gap_closed")  # of a partition's summary: worked out again for the chain
 
@@ -48,16 +48,9 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
                   for i, part in enumerate(parts)]  # fmt: skip
         panels = client.map(operator.itemgetter(0), loaded)
         days = client.gather(client.map(lambda x: (x[1], x[0].last_day), loaded))
-    other = next((i for i, d in enumerate(days) if d != days[0]), None)
-    if other is not None:
-        raise FreshcastError(
-            f"{source_name(actuals)}: store ids {parts[other][0]}..{parts[other][1]} have actual days "
-            f"{day_to_date(days[other][0])} .. {day_to_date(days[other][1])}, store ids {parts[0][0]}..{parts[0][1]} "
-            f"{day_to_date(days[0][0])} .. {day_to_date(days[0][1])}: every store needs the same days"
-        )  # fmt: skip
-    first_day, last_day = days[0]
+    first_day, last_day = same_days(source_name(actuals), "actual", parts, days)
     T = last_day - first_day + 1
-    histories = client.map(lambda p, day: p.until(day), panels, day=first_day - 1)
+    histories = client.map(DailyPanel.until, panels, day=first_day - 1)
     facts = combined_facts(source_name(history), parts, client.gather(client.map(partition_facts, histories)))
     if progress:
         progress(f"{facts['n_series']:,} series in {len(parts)} partitions, {T} day(s) to replay from "
@@ -65,12 +58,11 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     typical = typical_sales(pd.concat(client.gather(client.map(series_mean_sales, histories))))  # the chain's
     masters = client.map(assume_master_data, histories, typical=shared(client, typical))
     notes = client.submit(lambda m: m.notes, masters[0]).result()
-    chosen, choices = _baselines(client, panels, masters, first_day, T, demand, facts["sizes"], progress)
+    chosen, choices = _baselines(client, panels, histories, masters, first_day, T, demand, facts["sizes"], progress)
     with Step(f"training the forecaster on {facts['n_series']:,} series", progress):
         model = replay_forecaster(demand, params, seed)
         fitted, _ = calibrated(client, histories, facts, model)
-        pooled = client.submit(chain_tables, client.map(pooled_sales, client.map(known_panel, panels,
-                               recovery=fitted.stockout_recovery)), pure=False)  # fmt: skip
+        pooled = group_tables(client, client.map(known_panel, panels, recovery=fitted.stockout_recovery))
     with Step(f"replaying {T} day(s)", progress):
         done = client.gather(client.map(_replay_part, panels, masters, first_day=first_day, model=shared(client, fitted),
                                         chosen=chosen, seed=seed, demand=demand, pooled=pooled))  # fmt: skip
@@ -84,7 +76,7 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     return ReplayResult(summary, log, seconds, demand, choices), about
 
 
-def _baselines(client, panels, masters, first_day: int, T: int, demand: str, sizes: list[int], progress):
+def _baselines(client, panels, histories, masters, first_day: int, T: int, demand: str, sizes: list[int], progress):
     """`simulate.replay.choose_baselines` over the partitions: each replays the grid on its
     lines, the chain's costs choose."""
     starts = client.gather(client.map(baseline_window, panels, first_day=first_day, days=T))
@@ -96,13 +88,13 @@ def _baselines(client, panels, masters, first_day: int, T: int, demand: str, siz
         return [cls() for cls in BASELINES], {"note": note}
     start = starts[0]
     with Step(f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}", progress):
-        tried = client.gather(client.map(_grid_part, panels, masters, first_day=first_day, start=start, demand=demand))
+        tried = client.gather(client.map(_grid_part, histories, masters, start=start, demand=demand))
     return chosen_baselines({name: _added([t[name] for t in tried], sizes) for name in tried[0]}, start, first_day)
 
 
-def _grid_part(panel, master, first_day: int, start: int, demand: str) -> dict:
-    return replay(panel.until(first_day - 1), start, master=master, policies=baseline_grid(), demand=demand,
-                  hindsight=False, baselines=False, log=False).summary  # fmt: skip
+def _grid_part(history, master, start: int, demand: str) -> dict:
+    return replay(history, start, master=master, policies=baseline_grid(), demand=demand, hindsight=False,
+                  baselines=False, log=False).summary  # fmt: skip
 
 
 def _replay_part(panel, master, first_day: int, model, chosen: list, seed: int, demand: str, pooled) -> ReplayResult:

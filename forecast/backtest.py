@@ -47,8 +47,9 @@ def backtest(
     for k, cutoff in enumerate(fold_cutoffs(panel, folds, horizon), start=1):
         if progress:
             progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
-        model = fold_model(horizon, params).fit(panel.until(cutoff))
-        frame, scale = fold_forecasts(panel, cutoff, horizon, model)
+        train = panel.until(cutoff)
+        model = fold_model(horizon, params).fit(train)
+        frame, scale = fold_forecasts(panel, train, horizon, model)
         frames.append(frame.assign(fold=k, series=frame["series"] + (k - 1) * panel.n_series))
         scales.append(scale)
     return scored(pd.concat(frames, ignore_index=True), np.concatenate(scales), model.quantiles_)
@@ -59,14 +60,14 @@ def fold_model(horizon: int, params: dict | None) -> DailyForecaster:
     return DailyForecaster(**{"max_horizon": horizon, **(params or {})})
 
 
-def fold_forecasts(panel: DailyPanel, cutoff: int, horizon: int, model: DailyForecaster,
+def fold_forecasts(panel: DailyPanel, train: DailyPanel, horizon: int, model: DailyForecaster,
                    pooled=None) -> tuple[pd.DataFrame, np.ndarray]:  # fmt: skip
-    """The forecasts of the `horizon` days after day `cutoff` by `model` (fitted on
-    `panel.until(cutoff)`; `pooled`: the chain's group tables when `panel` is a partition)
-    with the actual sales, in-stock flags and the baselines, for the series known by the
-    cutoff (column `series`: their index in `panel`); and the MASE scale of every series of
-    `panel` from its days up to the cutoff (0 for those not known yet)."""
-    train = panel.until(cutoff)
+    """The forecasts of the `horizon` days after `train` (= `panel.until(cutoff)`) by `model`
+    (fitted on it; `pooled`: the chain's group tables when `panel` is a partition) with the
+    actual sales, in-stock flags and the baselines, for the series known by the cutoff
+    (column `series`: their index in `panel`); and the MASE scale of every series of `panel`
+    from its days up to the cutoff (0 for those not known yet)."""
+    cutoff = train.last_day
     kept = np.flatnonzero(panel.start <= cutoff)  # the series known by the cutoff (the forecast's)
     forecast = model.predict_distribution(horizon, panel.future(cutoff + 1, horizon, kept), train, pooled=pooled)
     scale = np.zeros(panel.n_series)

@@ -37,8 +37,8 @@ def forecast_to_file(
     to `out`: one file (Parquet, or CSV if the name ends in .csv, written whole), or, when the
     name has no suffix, a folder of Parquet parts swapped in whole (`part-00000.parquet` ...,
     in store order: one per partition on Dask, written by the workers; a file is joined from
-    the workers' parts one at a time). With `save_model`,
-    also save the model there. Returns the number of rows written."""
+    the workers' parts one at a time). With `save_model`, also save the model there. Returns
+    the number of rows written."""
     if scheduler is None:
         pred, model = forecast_table(history, future, column_map, seed, level, slots, recover_stockouts, quantiles,
                                      progress, params)  # fmt: skip

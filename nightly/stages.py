@@ -259,9 +259,8 @@ def forecast(ctx: Context, out: Path) -> dict:
     days, level, slots = (ctx.config.get("forecast", k) for k in ("days", "level", "slots"))
     model = DailyForecaster.load(ctx.folder / "model")
     future = ctx.folder / "validate" / "future.parquet"
-    kinds = [(name, lv, sl) for name, lv, sl in (("forecast", "day", None), ("forecast_hour", "hour", None),
-                                                 ("forecast_slot", "day", slots))
-             if name == "forecast" or (name == "forecast_hour" and level == "hour") or (name == "forecast_slot" and slots)]  # fmt: skip
+    kinds = [("forecast", "day", None), *([("forecast_hour", "hour", None)] if level == "hour" else []),
+             *([("forecast_slot", "day", slots)] if slots else [])]  # (file, level, slots)
     rows = {}
     with output_folder(out, "run-forecast") as tmp, Step(f"forecasting {days} day(s)", ctx.progress):
         if ctx.scheduler is not None:
