@@ -18,7 +18,7 @@ import json
 import time
 
 import numpy as np
-from daily import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day
 
 from freshcast.data import load_history
 from freshcast.features import DailyFeatures

@@ -22,7 +22,7 @@ import time
 import lightgbm as lgb
 import numpy as np
 from ablation import default_rows, report, scores
-from daily import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day
 
 from freshcast.data import load_history
 from freshcast.forecast import trainer

@@ -1,14 +1,22 @@
-"""Daily benchmark on the full shared data: freshcast beside seasonal naive, moving average and
-mlforecast + LightGBM, in one run.
+"""Daily benchmark, fair protocol: freshcast and mlforecast + LightGBM, each tuned with the same
+Optuna budget on the first weekly origins, then scored on the last four origins only.
 
-Train on days up to --train-end, forecast the next --horizon days for every series, score
-WAPE / WPE on all days and on in-stock days (freshcast also trained without stockout
-recovery, as `freshcast_observed`), and time each stage (load, features, train,
-predict) with its peak resident memory. Each engine runs in its own process so that its time
-and memory are its own.
+Origins are last training days; each is scored on the `--horizon` days after it. The first
+`--tuning-origins` of `--origins` are the only days either search sees: freshcast runs
+`freshcast tune` on the history up to the first scoring origin (whose last weeks are the tuning
+origins), the peer an Optuna study with the same sampler, pruner and number of trials over the
+LightGBM parameters both engines have (freshcast's own ranges and objective choices). At each
+scoring origin, in its own process per engine: the default command (freshcast: mean and
+quantiles P10/P50/P90; the peer: 500 trees, 127 leaves, l2, and at the last origin also with
+its conformal P10-P90 interval) timed stage by stage with peak memory, then the tuned model,
+then the baselines. Scores per origin: WAPE and WPE on all and on in-stock days, and a paired
+bootstrap 95% interval over series of each WAPE difference.
 
-    pip install ".[bench]"
-    python benchmarks/daily.py --json benchmarks/daily.json
+Every finished step is kept in `--work DIR` (the two studies, one folder per origin), so a run
+that was stopped resumes where it was; delete DIR to start over.
+
+    pip install ".[bench,tune]"
+    python benchmarks/daily.py --work DIR --json benchmarks/daily.json
 
 Needs ../shared/data/freshretailnet-50k beside the repository (or --data).
 """
@@ -21,107 +29,240 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+from common import COVARIATES, DEFAULT_DATA, KEYS, STATIC, Stages, _day, _processor, paired_interval, warm_file_cache
 
-from freshcast.data import contract as C
-from freshcast.data.dates import day_number as _day
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "freshretailnet-50k" / "hourly"
-KEYS = list(C.KEYS)
-STATIC = [C.STORE, C.PRODUCT, *C.STATIC]
-COVARIATES = list(C.COVARIATES)
+ORIGINS = "2024-04-30,2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
+PEER_DEFAULT = {"n_estimators": 500, "num_leaves": 127}  # and LightGBM's defaults (l2, learning rate 0.1)
+INTERVAL = 80  # the peer's conformal interval (%): its bounds are P10 and P90
 
 
-# ------------------------------------------------------------------------ measurement
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+# ------------------------------------------------------------------------ the shared search space
+def shared_space() -> dict:
+    """freshcast's tuning space restricted to the LightGBM parameters both engines have:
+    {name: (kind, args, kwargs)} as `freshcast.forecast.tune.suggest` asks for them."""
+    from freshcast.forecast.tune import suggest
+
+    calls = {}
+
+    class Recorder:  # answers every question with its first choice and notes the question
+        def __getattr__(self, method):
+            kind = method.removeprefix("suggest_")
+
+            def ask(name, *a, **k):
+                calls[name] = (kind, a, k)
+                return a[0][0] if kind == "categorical" else a[0]
+
+            return ask
+
+    suggest(Recorder())
+    shared = ("learning_rate", "n_estimators", "num_leaves", "min_child_samples", "reg_lambda", "max_bin",
+              "objective", "feature_fraction")  # fmt: skip
+    return {name: calls[name] for name in shared}
 
 
-class Stages:
-    """Wall time and peak resident memory (sampled every 10 ms) of named stages."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, dict] = {}
-
-    @contextmanager
-    def stage(self, name: str):
-        peak = [_rss()]
-        stop = threading.Event()
-
-        def sample():
-            while not stop.wait(0.01):
-                peak[0] = max(peak[0], _rss())
-
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            seconds = time.perf_counter() - t0
-            stop.set()
-            thread.join()
-            peak[0] = max(peak[0], _rss())
-            self.rows[name] = {"seconds": round(seconds, 2), "peak_rss_gb": round(peak[0] / 1e9, 2)}
-            print(f"  {name}: {seconds:.1f} s, peak {peak[0] / 1e9:.2f} GB", file=sys.stderr, flush=True)
+def peer_suggest(trial, space: dict) -> dict:
+    """One trial's LGBMRegressor keyword arguments."""
+    params = {name: getattr(trial, f"suggest_{kind}")(name, *a, **k) for name, (kind, a, k) in space.items()}
+    params["colsample_bytree"] = params.pop("feature_fraction")
+    return params
 
 
-def _processor() -> str:
-    """The CPU model from /proc/cpuinfo (timings differ by several tens of percent between
-    the machines this benchmark has run on)."""
+# ------------------------------------------------------------------------ the peer
+def peer_frame(data: str):
+    """Daily rows (`unique_id, ds, y`, the ids and category levels as categoricals, the
+    day-level covariates) from pyarrow's group_by on the hourly rows."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(data, partitioning="hive").to_table(columns=[*STATIC, "dt", "hourly_sale", *COVARIATES])
+    daily = table.group_by([*STATIC, "dt"]).aggregate([("hourly_sale", "sum")] + [(c, "mean") for c in COVARIATES])
+    del table
+    df = daily.to_pandas()
+    del daily
+    df.columns = [c.removesuffix("_sum").removesuffix("_mean") for c in df.columns]
+    df = df.rename(columns={"dt": "ds", "hourly_sale": "y"})
+    df["ds"] = pd.to_datetime(df["ds"])
+    df["unique_id"] = df["store_id"].astype("int64") * 1_000_000 + df["product_id"]
+    for c in STATIC:
+        df[c] = df[c].astype("category")
+    return df.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+class PeerOrigin:
+    """mlforecast at one origin: lags 1/7/14, rolling mean and std over 7 and 28 days on lags 1
+    and 7, day of week, ids and category levels as categoricals, the covariates as dynamic
+    features, recursive forecast. Features are built once; `forecast` trains a model on them."""
+
+    def __init__(self, df, origin: str, horizon: int, stages: Stages | None = None):
+        import pandas as pd
+        from mlforecast import MLForecast
+        from mlforecast.lag_transforms import RollingMean, RollingStd
+
+        end = pd.Timestamp(origin)
+        self.horizon, self.stages = horizon, stages or Stages()
+        self.train = df[df.ds <= end]
+        future = df[(df.ds > end) & (df.ds <= end + pd.Timedelta(days=horizon))]
+        self.x_future = future[["unique_id", "ds", *COVARIATES]]
+        self.actual = future[["unique_id", "ds", "y"]]
+        rolls = [RollingMean(7), RollingStd(7), RollingMean(28), RollingStd(28)]
+        self.fcst = MLForecast(models={}, freq="D", lags=[1, 7, 14], lag_transforms={1: rolls, 7: rolls},
+                               date_features=["dayofweek"], num_threads=2)  # fmt: skip
+        with self.stages.stage("features"):
+            prep = self.fcst.preprocess(self.train, static_features=STATIC)
+            self.y = prep["y"].to_numpy()
+            self.X = prep.drop(columns=["unique_id", "ds", "y"])
+            del prep
+
+    def forecast(self, params: dict, name: str = "yhat"):
+        """Rows `unique_id, ds, <name>` of the horizon after the origin by LGBMRegressor(**params)."""
+        import lightgbm as lgb
+
+        self.fcst.models = {name: lgb.LGBMRegressor(random_state=0, verbosity=-1, n_jobs=2, **params)}
+        with self.stages.stage(f"train_{name}"):
+            self.fcst.fit_models(self.X, self.y)
+        with self.stages.stage(f"predict_{name}"):
+            return self.fcst.predict(self.horizon, X_df=self.x_future)
+
+    def wape(self, pred, name: str = "yhat") -> float:
+        from freshcast.forecast.metrics import wape
+
+        both = self.actual.merge(pred, on=["unique_id", "ds"], how="left", validate="one_to_one")
+        return wape(both["y"].to_numpy(), both[name].to_numpy())
+
+
+def run_mlforecast(args, out: Path) -> dict:
+    """The peer at one scoring origin: default (timed), tuned, and with its interval."""
+    st = Stages()
+    with st.stage("load"):
+        df = peer_frame(args.data)
+    origin = PeerOrigin(df, args.origin, args.horizon, st)
+    frames = [origin.forecast(PEER_DEFAULT, "mlforecast")]
+    tuned = json.loads((Path(args.work) / "tune_mlforecast" / "best_params.json").read_text())["params"]
+    frames.append(origin.forecast(tuned, "mlforecast_tuned"))
+    if args.origin == args.origins.split(",")[-1]:
+        frames.append(_peer_with_interval(origin, st))
+    pred = frames[0]
+    for f in frames[1:]:
+        pred = pred.merge(f, on=["unique_id", "ds"], validate="one_to_one")
+    keys = df.drop_duplicates("unique_id")[["unique_id", "store_id", "product_id"]]
+    pred = pred.merge(keys, on="unique_id").rename(columns={"ds": "dt"})
+    pred["store_id"] = pred["store_id"].astype("int64")
+    pred["product_id"] = pred["product_id"].astype("int64")
+    pred["dt"] = pred["dt"].dt.date
+    pred.drop(columns="unique_id").to_parquet(out / "mlforecast.parquet")
+    return {"stages": st.rows, "train_rows": int(len(origin.train)), "tuned_params": tuned}
+
+
+def _peer_with_interval(origin: PeerOrigin, st: Stages):
+    """The peer's default model with mlforecast's conformal interval (2 windows of the horizon,
+    each a model of its own), its whole fit and predict timed as one stage."""
+    import lightgbm as lgb
+    from mlforecast.utils import PredictionIntervals
+
+    fcst = origin.fcst
+    fcst.models = {"mlforecast_int": lgb.LGBMRegressor(random_state=0, verbosity=-1, n_jobs=2, **PEER_DEFAULT)}
+    with st.stage("default_with_interval"):
+        fcst.fit(origin.train, static_features=STATIC,
+                 prediction_intervals=PredictionIntervals(n_windows=2, h=origin.horizon))  # fmt: skip
+        pred = fcst.predict(origin.horizon, X_df=origin.x_future, level=[INTERVAL])
+    return pred.rename(columns={f"mlforecast_int-lo-{INTERVAL}": "mlforecast_q10",
+                                f"mlforecast_int-hi-{INTERVAL}": "mlforecast_q90"})  # fmt: skip
+
+
+def tune_mlforecast(args, work: Path) -> dict:
+    """The peer's Optuna study on the tuning origins (resumes from work/study.db)."""
+    import optuna
+    import pandas as pd
+
+    space, origins = shared_space(), args.origins.split(",")[: args.tuning_origins]
+    work.mkdir(parents=True, exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{work / 'study.db'}"
     try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
+        done_before = len(optuna.load_study(study_name="peer", storage=storage).get_trials(deepcopy=False))
+    except KeyError:
+        done_before = 0
+    study = optuna.create_study(study_name="peer", storage=storage, load_if_exists=True, direction="minimize",
+                                sampler=optuna.samplers.TPESampler(seed=args.seed + 1_000_003 * done_before),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5))  # fmt: skip
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    df = peer_frame(args.data)
+    at = {}
+
+    def objective(trial):
+        params, t0, scores = peer_suggest(trial, space), time.perf_counter(), []
+        for k, origin in enumerate(origins):
+            if origin not in at:
+                at[origin] = PeerOrigin(df, origin, args.horizon)
+            scores.append(at[origin].wape(at[origin].forecast(params)))
+            trial.set_user_attr(f"wape_{origin}", scores[-1])
+            trial.report(float(np.mean(scores)), k)
+            if k == 0 and trial.should_prune():
+                trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+                raise optuna.TrialPruned()
+        trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+        return float(np.mean(scores))
+
+    def after(study, trial):
+        value = f"WAPE {trial.value:.4f}" if trial.value is not None else "pruned"
+        print(f"  peer trial {trial.number + 1}: {value}", file=sys.stderr, flush=True)
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    todo = args.trials - len(study.get_trials(deepcopy=False, states=finished))
+    if todo > 0:
+        study.optimize(objective, n_trials=todo, callbacks=[after])
+    rows = [{"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value,
+             **{k: v for k, v in t.user_attrs.items()}, **t.params} for t in study.get_trials(deepcopy=False)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(work / "trials.csv", index=False)
+    best = {"wape": study.best_value, "trial": study.best_trial.number + 1,
+            "params": peer_suggest(optuna.trial.FixedTrial(study.best_trial.params), space)}  # fmt: skip
+    _write_json(work / "best_params.json", best)
+    return best
 
 
-
-
-# ------------------------------------------------------------------------ engines
+# ------------------------------------------------------------------------ freshcast
 def run_freshcast(args, out: Path) -> dict:
+    """freshcast at one scoring origin: the default command (timed), the tuned mean, baselines."""
     from freshcast.data import load_history
     from freshcast.features import kernels as K
     from freshcast.forecast import DailyForecaster, baselines
+    from freshcast.forecast.params import read_params
     from freshcast.forecast.quantiles import quantile_column
+    from freshcast.forecast.tune import forecast_after
 
     st = Stages()
-    cut = _day(args.train_end)
+    cut = _day(args.origin)
     with st.stage("load"):
         panel = load_history(args.data)
         train = panel.until(cut)
         future = panel.future(cut + 1, args.horizon)
     with st.stage("features_peer_set"):
         peer_like_features(train, K)
-    model = DailyForecaster(**{"max_horizon": args.horizon, "seed": 0, **json.loads(args.freshcast_params)})
-    with st.stage("features_and_train"):
+    model = DailyForecaster(max_horizon=args.horizon, seed=0)
+    with st.stage("fit"):
         model.fit(train)
     for part, seconds in model.fit_seconds_.items():  # features, train, calibration (of quantiles)
         st.rows[part] = {"seconds": round(seconds, 2)}
     with st.stage("predict"):
         pred = model.predict(args.horizon, future)
-    # the same model trained on sales as observed (no stockout recovery), untimed
-    if model.stockout_recovery > 0:
-        observed = DailyForecaster(**{**model.get_params(), "stockout_recovery": 0.0, "quantiles": ()}).fit(train)
-        pred["freshcast_observed"] = observed.predict(args.horizon, future)["yhat"].to_numpy()
-    # actuals and baselines for the same rows (series of the training panel, days 1..horizon)
+    del model
+    tuned = read_params(Path(args.work) / "tune_freshcast" / "best_params.toml")
+    mean, _ = forecast_after(panel, tuned, cut, args.horizon)
+    pred["freshcast_tuned"] = mean.ravel()
     pos = panel.positions((cut + 1 + np.arange(args.horizon))[None, :], np.flatnonzero(panel.start <= cut))
     pred["actual"] = panel.sales[pos].ravel()
     pred["in_stock"] = panel.in_stock()[pos].ravel()
     pred["seasonal_naive"] = baselines.seasonal_naive(train, args.horizon).ravel()
     pred["moving_average"] = baselines.moving_average(train, args.horizon).ravel()
-    quantiles = {quantile_column(q): f"freshcast_{quantile_column(q)}" for q in model.quantiles_}
+    quantiles = {quantile_column(q): f"freshcast_{quantile_column(q)}" for q in (0.1, 0.5, 0.9)}
     pred.rename(columns={"yhat": "freshcast", **quantiles}).to_parquet(out / "freshcast.parquet")
-    return {"stages": st.rows, "params": {k: str(v) for k, v in model.get_params().items()}, "train_rows": model.n_train_rows_}
+    return {"stages": st.rows, "train_rows": int(train.n_flat), "tuned_params": {k: str(v) for k, v in tuned.items()}}
 
 
 def peer_like_features(panel, K) -> np.ndarray:
@@ -142,161 +283,136 @@ def peer_like_features(panel, K) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def run_mlforecast(args, out: Path) -> dict:
-    import lightgbm as lgb
-    import pandas as pd
-    import pyarrow.dataset as ds
-    from mlforecast import MLForecast
-    from mlforecast.lag_transforms import RollingMean, RollingStd
+def tune_freshcast(args, work: Path) -> dict:
+    """`freshcast tune` on the history up to the first scoring origin (resumes from work/)."""
+    from freshcast.data import load_history
+    from freshcast.forecast.tune import tune
 
-    st = Stages()
-    with st.stage("load"):
-        table = ds.dataset(args.data, partitioning="hive").to_table(columns=[*STATIC, "dt", "hourly_sale", *COVARIATES])
-        daily = table.group_by([*STATIC, "dt"]).aggregate(
-            [("hourly_sale", "sum")] + [(c, "mean") for c in COVARIATES]
-        )
-        del table
-        df = daily.to_pandas()
-        del daily
-        df.columns = [c.removesuffix("_sum").removesuffix("_mean") for c in df.columns]
-        df = df.rename(columns={"dt": "ds", "hourly_sale": "y"})
-        df["ds"] = pd.to_datetime(df["ds"])
-        df["unique_id"] = df["store_id"].astype("int64") * 1_000_000 + df["product_id"]
-        for c in STATIC:
-            df[c] = df[c].astype("category")
-        df = df.sort_values(["unique_id", "ds"], ignore_index=True)
-        end = pd.Timestamp(args.train_end)
-        train = df[df.ds <= end]
-        future = df[(df.ds > end) & (df.ds <= end + pd.Timedelta(days=args.horizon))]
-        x_future = future[["unique_id", "ds", *COVARIATES]]
-    model = lgb.LGBMRegressor(n_estimators=500, num_leaves=127, random_state=0, verbosity=-1, n_jobs=2)
-    rolls = [RollingMean(7), RollingStd(7), RollingMean(28), RollingStd(28)]
-    fcst = MLForecast(
-        models={"mlforecast": model},
-        freq="D",
-        lags=[1, 7, 14],
-        lag_transforms={1: rolls, 7: rolls},
-        date_features=["dayofweek"],
-        num_threads=2,
-    )
-    with st.stage("features"):
-        prep = fcst.preprocess(train, static_features=STATIC)
-    with st.stage("train"):
-        X = prep.drop(columns=["unique_id", "ds", "y"])
-        fcst.fit_models(X, prep["y"])
-        del X, prep
-    with st.stage("predict"):
-        pred = fcst.predict(args.horizon, X_df=x_future)
-    keys = df.drop_duplicates("unique_id")[["unique_id", "store_id", "product_id"]]
-    pred = pred.merge(keys, on="unique_id").rename(columns={"ds": "dt"})
-    pred["store_id"] = pred["store_id"].astype("int64")
-    pred["product_id"] = pred["product_id"].astype("int64")
-    pred["dt"] = pred["dt"].dt.date
-    pred[KEYS + ["mlforecast"]].to_parquet(out / "mlforecast.parquet")
-    return {"stages": st.rows, "train_rows": int(len(train))}
+    origins = args.origins.split(",")
+    panel = load_history(args.data).until(_day(origins[args.tuning_origins]))
+    result = tune(panel, work, args.trials, args.tuning_origins, args.horizon, args.seed,
+                  progress=lambda m: print(f"  freshcast {m}", file=sys.stderr, flush=True))  # fmt: skip
+    if result.origins != origins[: args.tuning_origins]:
+        raise SystemExit(f"freshcast tune used origins {result.origins}, not {origins[: args.tuning_origins]}")
+    return {"wape": result.best_wape, "params": {k: str(v) for k, v in result.best_params.items()}}
 
 
+STEPS = {"freshcast": ("tune_freshcast", tune_freshcast), "mlforecast": ("tune_mlforecast", tune_mlforecast)}
 ENGINES = {"freshcast": run_freshcast, "mlforecast": run_mlforecast}
 
 
-# ------------------------------------------------------------------------ driver
-def warm_file_cache(data: str) -> None:
-    """Read every input file once, so that no engine pays for a cold disk cache."""
-    for f in sorted(Path(data).rglob("*")):
-        if f.is_file():
-            with open(f, "rb") as fh:
-                while fh.read(1 << 24):
-                    pass
-
-
-def score(out: Path, engines: list[str]) -> dict:
+# ------------------------------------------------------------------------ scoring
+def score_origin(folder: Path) -> dict:
     import pandas as pd
 
-    from freshcast.forecast.metrics import coverage, pinball, wape, wpe
+    from freshcast.forecast.metrics import coverage, wape, wpe
 
-    base = pd.read_parquet(out / "freshcast.parquet")
-    base["dt"] = pd.to_datetime(base["dt"]).dt.date
-    methods = ["freshcast", "seasonal_naive", "moving_average"]
-    if "freshcast_observed" in base:
-        methods.insert(1, "freshcast_observed")
-    if "mlforecast" in engines:
-        peer = pd.read_parquet(out / "mlforecast.parquet")
+    base = pd.read_parquet(folder / "freshcast.parquet")
+    methods = ["freshcast", "freshcast_tuned", "moving_average", "seasonal_naive"]
+    pairs = [("freshcast", "moving_average"), ("freshcast_tuned", "moving_average")]
+    if (folder / "mlforecast.parquet").exists():
+        peer = pd.read_parquet(folder / "mlforecast.parquet")
         peer["dt"] = pd.to_datetime(peer["dt"]).dt.date
+        base["dt"] = pd.to_datetime(base["dt"]).dt.date
         base = base.merge(peer, on=KEYS, how="left", validate="one_to_one")
         if base["mlforecast"].isna().any():
-            raise SystemExit(f"mlforecast missed {int(base['mlforecast'].isna().sum())} forecast rows")
-        methods.append("mlforecast")
-    y = base["actual"].to_numpy()
-    m = base["in_stock"].to_numpy()
-    result = {}
+            raise SystemExit(f"{folder}: mlforecast missed {int(base['mlforecast'].isna().sum())} forecast rows")
+        methods[2:2] = ["mlforecast", "mlforecast_tuned"]
+        pairs = [("freshcast", "mlforecast_tuned"), ("freshcast_tuned", "mlforecast_tuned"), ("freshcast", "mlforecast")]
+    y, m = base["actual"].to_numpy(), base["in_stock"].to_numpy()
+    series = (base["store_id"].to_numpy(np.int64) << 32) | base["product_id"].to_numpy(np.int64)
+    result = {"rows": int(len(base)), "rows_in_stock": int(m.sum()), "methods": {}}
     for name in methods:
         f = base[name].to_numpy()
-        result[name] = {
-            "wape": round(wape(y, f), 4),
-            "wpe": round(wpe(y, f), 4),
-            "wape_instock": round(wape(y[m], f[m]), 4),
-            "wpe_instock": round(wpe(y[m], f[m]), 4),
-        }
-    levels = sorted(float(c.removeprefix("freshcast_q")) / 100 for c in base.columns if c.startswith("freshcast_q"))
-    if levels:  # freshcast's quantiles, on in-stock days
-        q = {lv: base[f"freshcast_q{lv * 100:g}"].to_numpy()[m] for lv in levels}
-        result["freshcast_quantiles"] = {
-            **{f"pinball_q{lv * 100:g}": round(pinball(y[m], q[lv], lv), 4) for lv in levels},
-            **{f"coverage_q{lv * 100:g}": round(coverage(y[m], q[lv]), 4) for lv in levels},
-            "interval_coverage": round(float(np.mean((y[m] >= q[levels[0]]) & (y[m] <= q[levels[-1]]))), 4),
-        }
-    result["_rows"] = int(len(base))
+        result["methods"][name] = {"wape": wape(y, f), "wpe": wpe(y, f), "wape_instock": wape(y[m], f[m]),
+                                   "wpe_instock": wpe(y[m], f[m])}  # fmt: skip
+    result["wape_difference_95"] = {f"{a} - {b}": paired_interval(y, base[a].to_numpy(), base[b].to_numpy(), series)
+                                    for a, b in pairs}  # fmt: skip
+    cover = {}  # share of in-stock actuals at or below each quantile, and inside P10-P90
+    for name in ("freshcast", "mlforecast"):
+        if f"{name}_q10" in base:
+            levels = [c for c in base if c.startswith(f"{name}_q") and c.removeprefix(f"{name}_q").isdigit()]
+            cover[name] = {f"coverage_{c.removeprefix(name + '_')}": coverage(y[m], base[c].to_numpy()[m]) for c in levels}
+            lo, hi = base[f"{name}_q10"].to_numpy()[m], base[f"{name}_q90"].to_numpy()[m]
+            cover[name]["interval_coverage"] = float(np.mean((y[m] >= lo) & (y[m] <= hi)))
+    result["quantiles_in_stock"] = cover
     return result
 
 
-def run(args, engines: dict, script: str, score) -> None:
-    """Run a benchmark script: as a child (--engine), one engine; as the driver, every engine
-    of --engines in its own process of `script`, then `score(out, engines)` when freshcast ran,
-    and the report (stdout, and --json)."""
-    if args.engine:  # child process: run one engine
-        figures = engines[args.engine](args, Path(args.out))
-        (Path(args.out) / f"{args.engine}.json").write_text(json.dumps(figures))
-        return
-    names = args.engines.split(",")
-    warm_file_cache(args.data)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        report = {
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "date": date.today().isoformat(),
-            "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, {platform.python_version()}",
-            "train_end": args.train_end,
-            "horizon_days": args.horizon,
-            "engines": {},
-        }
-        for name in names:
-            print(f"{name}:", file=sys.stderr, flush=True)
-            cmd = [sys.executable, script, "--engine", name, "--out", tmp, *sys.argv[1:]]
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True)
-            figures = json.loads((out / f"{name}.json").read_text())
-            figures["process_seconds"] = round(time.perf_counter() - t0, 1)
-            report["engines"][name] = figures
-        if "freshcast" in names:
-            report["accuracy"] = score(out, names)
-    print(json.dumps(report, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+# ------------------------------------------------------------------------ driver
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _child(args, *extra: str) -> None:
+    cmd = [sys.executable, __file__, *sys.argv[1:], *extra]
+    subprocess.run(cmd, check=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
-    ap.add_argument("--train-end", default="2024-06-11")
+    ap.add_argument("--origins", default=ORIGINS, help="last training days, oldest first")
+    ap.add_argument("--tuning-origins", type=int, default=3, help="how many of the first origins tune")
+    ap.add_argument("--trials", type=int, default=30, help="Optuna trials for each engine")
     ap.add_argument("--horizon", type=int, default=7)
-    ap.add_argument("--engines", default="freshcast,mlforecast")
-    ap.add_argument("--freshcast-params", default="{}", help="JSON of DailyForecaster parameters")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--engines", default="freshcast,mlforecast", help="freshcast alone leaves the peer out")
+    ap.add_argument("--work", required=True, help="folder keeping each finished step")
     ap.add_argument("--json", help="write all figures to this JSON file")
+    ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)
-    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--origin", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    work = Path(args.work)
+    origins = args.origins.split(",")
+    if not 1 <= args.tuning_origins <= len(origins) - 1:
+        raise SystemExit("--tuning-origins must leave at least one scoring origin")
 
-    run(args, ENGINES, __file__, score)
+    engines = args.engines.split(",")
+    if "freshcast" not in engines or not set(engines) <= set(ENGINES):
+        raise SystemExit(f"--engines: freshcast and optionally mlforecast, not {args.engines}")
+    steps = dict(STEPS[e] for e in engines)
+    if args.step:  # child: one tuning study
+        _write_json(work / args.step / "result.json", steps[args.step](args, work / args.step))
+        return
+    if args.engine:  # child: one engine at one origin
+        folder = work / args.origin
+        figures = ENGINES[args.engine](args, folder)
+        _write_json(folder / f"{args.engine}.json", figures)
+        return
+
+    warm_file_cache(args.data)
+    work.mkdir(parents=True, exist_ok=True)
+    for step in steps:
+        if not (work / step / "result.json").exists():
+            print(f"{step}:", file=sys.stderr, flush=True)
+            _child(args, "--step", step)
+    report = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "date": date.today().isoformat(),
+              "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, {platform.python_version()}",
+              "tuning_origins": origins[: args.tuning_origins], "scoring_origins": origins[args.tuning_origins:],
+              "horizon_days": args.horizon, "trials_each": args.trials,
+              "tuning": {s: json.loads((work / s / "result.json").read_text()) for s in steps}, "origins": {}}  # fmt: skip
+    for origin in origins[args.tuning_origins:]:
+        folder = work / origin
+        folder.mkdir(exist_ok=True)
+        figures = {}
+        for name in engines:
+            if not (folder / f"{name}.json").exists():
+                print(f"{name} at {origin}:", file=sys.stderr, flush=True)
+                t0 = time.perf_counter()
+                _child(args, "--engine", name, "--origin", origin)
+                stamp = json.loads((folder / f"{name}.json").read_text())
+                stamp["process_seconds"] = round(time.perf_counter() - t0, 1)
+                _write_json(folder / f"{name}.json", stamp)
+            figures[name] = json.loads((folder / f"{name}.json").read_text())
+        report["origins"][origin] = {"engines": figures, "accuracy": score_origin(folder)}
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daily import COVARIATES, DEFAULT_DATA, STATIC, Stages, _day, run
+from common import COVARIATES, DEFAULT_DATA, STATIC, Stages, _day, run
 
 HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
 SLOTS = "06-10,10-14,14-18,18-22,22-06"

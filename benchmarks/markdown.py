@@ -31,7 +31,7 @@ import time
 from datetime import date
 
 import numpy as np
-from daily import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day
 
 RULES = ("no_markdown", "last_day_30", "ladder_30_60")
 BOOTSTRAP = 1000

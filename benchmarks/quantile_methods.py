@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from daily import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day
 
 from freshcast.data import load_history
 from freshcast.features import FeatureRows

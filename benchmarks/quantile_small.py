@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from daily import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day
 
 LEVELS = (0.1, 0.5, 0.9)
 CITIES = (8, 9, 17, 10, 2, 7)  # the six smallest cities (65 .. 444 series)

@@ -28,7 +28,7 @@ import time
 from datetime import date
 
 import numpy as np
-from daily import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day
 
 WEIGHTS = (0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)
 KEYS = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "ending_stock_value", "total_cost", "gap_closed")

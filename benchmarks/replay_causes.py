@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import date
 
 import numpy as np
-from daily import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day
 
 
 class LevelOracle:

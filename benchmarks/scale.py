@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from daily import DEFAULT_DATA
+from common import DEFAULT_DATA
 
 KEYS = ["store_id", "product_id", "dt"]
 STORE_STRIDE = 100_000  # copy k of the data has store ids + k x STORE_STRIDE

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from daily import DEFAULT_DATA
+from common import DEFAULT_DATA
 
 FIT = """
 import json, sys, time

@@ -24,10 +24,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from daily import DEFAULT_DATA, _day
-
-BOOTSTRAP = 1000
-
+from common import DEFAULT_DATA, _day, paired_interval
 
 def history_until(data: Path, last: str, out: Path) -> Path:
     """A copy of the hive folder `data` with the rows up to day `last` (its `dt` column)."""
@@ -52,19 +49,6 @@ def scores(panel, params: dict, cutoff: int, horizon: int):
     mean, pos = forecast_after(panel, params, cutoff, horizon)
     series = np.repeat(np.flatnonzero(panel.start <= cutoff), horizon)
     return panel.sales[pos].ravel(), mean.ravel(), panel.in_stock()[pos].ravel(), series
-
-
-def paired_interval(actual, a, b, series, seed=0) -> list[float]:
-    """95% bootstrap interval over series of WAPE(a) - WAPE(b)."""
-    _, s = np.unique(series, return_inverse=True)
-    n = s.max() + 1
-    y, ea, eb = (np.bincount(s, w, n) for w in (actual, np.abs(actual - a), np.abs(actual - b)))
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(BOOTSTRAP):
-        i = rng.integers(0, n, n)
-        draws.append((ea[i].sum() - eb[i].sum()) / y[i].sum())
-    return [float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))]
 
 
 def main() -> None:
