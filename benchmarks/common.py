@@ -4,13 +4,11 @@ the paired bootstrap interval of a WAPE difference."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -20,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from freshcast.data import contract as C
-from freshcast.data.dates import day_number as _day
+from freshcast.data.dates import day_number as _day  # noqa: F401 (the scripts take it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "freshretailnet-50k" / "hourly"
@@ -85,39 +83,38 @@ def warm_file_cache(data: str) -> None:
                     pass
 
 
-def run(args, engines: dict, script: str, score) -> None:
-    """Run a benchmark script: as a child (--engine), one engine; as the driver, every engine
-    of --engines in its own process of `script`, then `score(out, engines)` when freshcast ran,
-    and the report (stdout, and --json)."""
-    if args.engine:  # child process: run one engine
-        figures = engines[args.engine](args, Path(args.out))
-        (Path(args.out) / f"{args.engine}.json").write_text(json.dumps(figures))
-        return
-    names = args.engines.split(",")
-    warm_file_cache(args.data)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        report = {
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "date": date.today().isoformat(),
-            "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, {platform.python_version()}",
-            "train_end": args.train_end,
-            "horizon_days": args.horizon,
-            "engines": {},
-        }
-        for name in names:
-            print(f"{name}:", file=sys.stderr, flush=True)
-            cmd = [sys.executable, script, "--engine", name, "--out", tmp, *sys.argv[1:]]
+def write_json(path: Path, data) -> None:
+    """`data` as JSON at `path`, written whole (a temporary file, then renamed)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def report_head() -> dict:
+    """The command, date and machine a report was made with."""
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "date": date.today().isoformat(),
+            "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, {platform.python_version()}"}  # fmt: skip
+
+
+def engines_at(script: str, work: Path, origin: str, engines: list[str]) -> dict:
+    """Each engine's figures at `origin` (a last training day): an engine whose figures are
+    not in work/origin yet runs there first, in its own process of `script` (called with this
+    command's arguments and `--engine NAME --origin ORIGIN`), so its time and memory are its own
+    and a stopped benchmark resumes."""
+    folder = work / origin
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    for name in engines:
+        done = folder / f"{name}.json"
+        if not done.exists():
+            print(f"{name} at {origin}:", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
-            subprocess.run(cmd, check=True)
-            figures = json.loads((out / f"{name}.json").read_text())
-            figures["process_seconds"] = round(time.perf_counter() - t0, 1)
-            report["engines"][name] = figures
-        if "freshcast" in names:
-            report["accuracy"] = score(out, names)
-    print(json.dumps(report, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+            subprocess.run([sys.executable, script, *sys.argv[1:], "--engine", name, "--origin", origin], check=True)
+            stamp = json.loads(done.read_text())
+            stamp["process_seconds"] = round(time.perf_counter() - t0, 1)
+            write_json(done, stamp)
+        figures[name] = json.loads(done.read_text())
+    return figures
 
 
 BOOTSTRAP = 1000

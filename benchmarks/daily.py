@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
-from common import COVARIATES, DEFAULT_DATA, KEYS, STATIC, Stages, _day, _processor, paired_interval, warm_file_cache
+from common import (COVARIATES, DEFAULT_DATA, KEYS, STATIC, Stages, _day, engines_at, paired_interval, report_head,
+                    warm_file_cache, write_json)
 
 ORIGINS = "2024-04-30,2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
 PEER_DEFAULT = {"n_estimators": 500, "num_leaves": 127}  # and LightGBM's defaults (l2, learning rate 0.1)
@@ -222,7 +220,7 @@ def tune_mlforecast(args, work: Path) -> dict:
     pd.DataFrame(rows).to_csv(work / "trials.csv", index=False)
     best = {"wape": study.best_value, "trial": study.best_trial.number + 1,
             "params": peer_suggest(optuna.trial.FixedTrial(study.best_trial.params), space)}  # fmt: skip
-    _write_json(work / "best_params.json", best)
+    write_json(work / "best_params.json", best)
     return best
 
 
@@ -340,15 +338,8 @@ def score_origin(folder: Path) -> dict:
 
 
 # ------------------------------------------------------------------------ driver
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
-def _child(args, *extra: str) -> None:
-    cmd = [sys.executable, __file__, *sys.argv[1:], *extra]
-    subprocess.run(cmd, check=True)
+def _child(*extra: str) -> None:
+    subprocess.run([sys.executable, __file__, *sys.argv[1:], *extra], check=True)
 
 
 def main() -> None:
@@ -376,12 +367,12 @@ def main() -> None:
         raise SystemExit(f"--engines: freshcast and optionally mlforecast, not {args.engines}")
     steps = dict(STEPS[e] for e in engines)
     if args.step:  # child: one tuning study
-        _write_json(work / args.step / "result.json", steps[args.step](args, work / args.step))
+        write_json(work / args.step / "result.json", steps[args.step](args, work / args.step))
         return
     if args.engine:  # child: one engine at one origin
         folder = work / args.origin
         figures = ENGINES[args.engine](args, folder)
-        _write_json(folder / f"{args.engine}.json", figures)
+        write_json(folder / f"{args.engine}.json", figures)
         return
 
     warm_file_cache(args.data)
@@ -389,26 +380,13 @@ def main() -> None:
     for step in steps:
         if not (work / step / "result.json").exists():
             print(f"{step}:", file=sys.stderr, flush=True)
-            _child(args, "--step", step)
-    report = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "date": date.today().isoformat(),
-              "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, {platform.python_version()}",
-              "tuning_origins": origins[: args.tuning_origins], "scoring_origins": origins[args.tuning_origins:],
-              "horizon_days": args.horizon, "trials_each": args.trials,
+            _child("--step", step)
+    report = {**report_head(), "tuning_origins": origins[: args.tuning_origins],
+              "scoring_origins": origins[args.tuning_origins:], "horizon_days": args.horizon, "trials_each": args.trials,
               "tuning": {s: json.loads((work / s / "result.json").read_text()) for s in steps}, "origins": {}}  # fmt: skip
     for origin in origins[args.tuning_origins:]:
-        folder = work / origin
-        folder.mkdir(exist_ok=True)
-        figures = {}
-        for name in engines:
-            if not (folder / f"{name}.json").exists():
-                print(f"{name} at {origin}:", file=sys.stderr, flush=True)
-                t0 = time.perf_counter()
-                _child(args, "--engine", name, "--origin", origin)
-                stamp = json.loads((folder / f"{name}.json").read_text())
-                stamp["process_seconds"] = round(time.perf_counter() - t0, 1)
-                _write_json(folder / f"{name}.json", stamp)
-            figures[name] = json.loads((folder / f"{name}.json").read_text())
-        report["origins"][origin] = {"engines": figures, "accuracy": score_origin(folder)}
+        figures = engines_at(__file__, work, origin, engines)
+        report["origins"][origin] = {"engines": figures, "accuracy": score_origin(work / origin)}
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:
