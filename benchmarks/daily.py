@@ -34,7 +34,7 @@ import numpy as np
 from common import (COVARIATES, DEFAULT_DATA, KEYS, STATIC, Stages, _day, engines_at, paired_interval, report_head,
                     warm_file_cache, write_json)
 
-ORIGINS = "2024-04-30,2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
+ORIGINS = "2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
 PEER_DEFAULT = {"n_estimators": 500, "num_leaves": 127}  # and LightGBM's defaults (l2, learning rate 0.1)
 INTERVAL = 80  # the peer's conformal interval (%): its bounds are P10 and P90
 
@@ -346,8 +346,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--origins", default=ORIGINS, help="last training days, oldest first")
-    ap.add_argument("--tuning-origins", type=int, default=3, help="how many of the first origins tune")
-    ap.add_argument("--trials", type=int, default=30, help="Optuna trials for each engine")
+    ap.add_argument("--tuning-origins", type=int, default=2, help="how many of the first origins tune")
+    ap.add_argument("--trials", type=int, default=20, help="Optuna trials for each engine")
     ap.add_argument("--horizon", type=int, default=7)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--engines", default="freshcast,mlforecast", help="freshcast alone leaves the peer out")
