@@ -377,6 +377,10 @@ def main() -> None:
 
     warm_file_cache(args.data)
     work.mkdir(parents=True, exist_ok=True)
+    protocol = {k: getattr(args, k) for k in ("data", "origins", "tuning_origins", "trials", "horizon", "seed")}
+    if (work / "protocol.json").exists() and json.loads((work / "protocol.json").read_text()) != protocol:
+        raise SystemExit(f"{work}: holds a run of another protocol ({work / 'protocol.json'}); use another --work")
+    write_json(work / "protocol.json", protocol)
     for step in steps:
         if not (work / step / "result.json").exists():
             print(f"{step}:", file=sys.stderr, flush=True)
