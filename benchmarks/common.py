@@ -96,6 +96,11 @@ def report_head() -> dict:
             "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, {platform.python_version()}"}  # fmt: skip
 
 
+def run_self(script: str, *extra: str) -> None:
+    """Run `script` in a child process with this command's arguments and `extra` ones."""
+    subprocess.run([sys.executable, script, *sys.argv[1:], *extra], check=True)
+
+
 def engines_at(script: str, work: Path, origin: str, engines: list[str]) -> dict:
     """Each engine's figures at `origin` (a last training day): an engine whose figures are
     not in work/origin yet runs there first, in its own process of `script` (called with this
@@ -109,7 +114,7 @@ def engines_at(script: str, work: Path, origin: str, engines: list[str]) -> dict
         if not done.exists():
             print(f"{name} at {origin}:", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, script, *sys.argv[1:], "--engine", name, "--origin", origin], check=True)
+            run_self(script, "--engine", name, "--origin", origin)
             stamp = json.loads(done.read_text())
             stamp["process_seconds"] = round(time.perf_counter() - t0, 1)
             write_json(done, stamp)

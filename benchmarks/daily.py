@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from common import (COVARIATES, DEFAULT_DATA, KEYS, STATIC, Stages, _day, engines_at, paired_interval, report_head,
-                    warm_file_cache, write_json)
+                    run_self, warm_file_cache, write_json)
 
 ORIGINS = "2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
 PEER_DEFAULT = {"n_estimators": 500, "num_leaves": 127}  # and LightGBM's defaults (l2, learning rate 0.1)
@@ -176,46 +175,32 @@ def tune_mlforecast(args, work: Path) -> dict:
     """The peer's Optuna study on the tuning origins (resumes from work/study.db)."""
     import optuna
     import pandas as pd
+    from freshcast.forecast.tune import finished_count, open_study, scored_trial, trial_line
 
     space, origins = shared_space(), args.origins.split(",")[: args.tuning_origins]
     work.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = f"sqlite:///{work / 'study.db'}"
-    try:
-        done_before = len(optuna.load_study(study_name="peer", storage=storage).get_trials(deepcopy=False))
-    except KeyError:
-        done_before = 0
-    study = optuna.create_study(study_name="peer", storage=storage, load_if_exists=True, direction="minimize",
-                                sampler=optuna.samplers.TPESampler(seed=args.seed + 1_000_003 * done_before),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5))  # fmt: skip
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    study = open_study(f"sqlite:///{work / 'study.db'}", "peer", args.seed)
     df = peer_frame(args.data)
     at = {}
 
-    def objective(trial):
-        params, t0, scores = peer_suggest(trial, space), time.perf_counter(), []
-        for k, origin in enumerate(origins):
+    def scores(params):
+        for origin in origins:
             if origin not in at:
                 at[origin] = PeerOrigin(df, origin, args.horizon)
-            scores.append(at[origin].wape(at[origin].forecast(params)))
-            trial.set_user_attr(f"wape_{origin}", scores[-1])
-            trial.report(float(np.mean(scores)), k)
-            if k == 0 and trial.should_prune():
-                trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
-                raise optuna.TrialPruned()
-        trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
-        return float(np.mean(scores))
+            yield at[origin].wape(at[origin].forecast(params))
+
+    def objective(trial):
+        return scored_trial(trial, scores(peer_suggest(trial, space)), origins)
 
     def after(study, trial):
-        value = f"WAPE {trial.value:.4f}" if trial.value is not None else "pruned"
-        print(f"  peer trial {trial.number + 1}: {value}", file=sys.stderr, flush=True)
+        print(f"  peer {trial_line(study, trial)}", file=sys.stderr, flush=True)
 
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    todo = args.trials - len(study.get_trials(deepcopy=False, states=finished))
+    todo = args.trials - finished_count(study)
     if todo > 0:
-        study.optimize(objective, n_trials=todo, callbacks=[after])
-    rows = [{"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value,
+        study.optimize(objective, n_trials=todo, callbacks=[after], catch=())
+    complete = optuna.trial.TrialState.COMPLETE
+    rows = [{"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value if t.state == complete else None,
              **{k: v for k, v in t.user_attrs.items()}, **t.params} for t in study.get_trials(deepcopy=False)]  # fmt: skip
     pd.DataFrame(rows).to_csv(work / "trials.csv", index=False)
     best = {"wape": study.best_value, "trial": study.best_trial.number + 1,
@@ -338,10 +323,6 @@ def score_origin(folder: Path) -> dict:
 
 
 # ------------------------------------------------------------------------ driver
-def _child(*extra: str) -> None:
-    subprocess.run([sys.executable, __file__, *sys.argv[1:], *extra], check=True)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
@@ -384,7 +365,7 @@ def main() -> None:
     for step in steps:
         if not (work / step / "result.json").exists():
             print(f"{step}:", file=sys.stderr, flush=True)
-            _child("--step", step)
+            run_self(__file__, "--step", step)
     report = {**report_head(), "tuning_origins": origins[: args.tuning_origins],
               "scoring_origins": origins[args.tuning_origins:], "horizon_days": args.horizon, "trials_each": args.trials,
               "tuning": {s: json.loads((work / s / "result.json").read_text()) for s in steps}, "origins": {}}  # fmt: skip

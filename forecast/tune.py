@@ -14,7 +14,7 @@ given.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,45 +103,21 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
         raise FreshcastError(f"{out}: is a file; give a folder for the study")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with run_lock(out):
-        storage = f"sqlite:///{out / 'study.db'}"
-        done_before = _trial_count(optuna, storage)
-        # a resumed study seeds its sampler anew from the trials it holds: the same seed again
-        # would repeat the first trials' random draws
-        study = optuna.create_study(
-            study_name=STUDY, storage=storage, load_if_exists=True, direction="minimize",
-            sampler=optuna.samplers.TPESampler(seed=seed + 1_000_003 * done_before),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
-        )  # fmt: skip
+        study = open_study(f"sqlite:///{out / 'study.db'}", STUDY, seed)
         about = {"origins": names, "horizon": horizon, "history": panel_digest(panel)}
         _check_same_study(study, about, out)
         for key, value in about.items():
             study.set_user_attr(key, value)
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            study.tell(t.number, state=optuna.trial.TrialState.FAIL)  # left by a tune that was stopped
-        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
         def objective(trial):
-            params, t0, scores = suggest(trial), time.perf_counter(), []
-            for k, score in enumerate(origin_wapes(panel, params, cutoffs, horizon, seed)):
-                scores.append(score)
-                trial.set_user_attr(f"wape_{names[k]}", score)
-                trial.report(float(np.mean(scores)), k)
-                if k == 0 and trial.should_prune():
-                    trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
-                    raise optuna.TrialPruned()
-            trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
-            return float(np.mean(scores))
+            return scored_trial(trial, origin_wapes(panel, suggest(trial), cutoffs, horizon, seed), names)
 
         def after(study, trial):
             _write(study, out, names, horizon)
             if progress:
-                pruned = trial.state == optuna.trial.TrialState.PRUNED
-                value = f"pruned at the first origin (WAPE {trial.intermediate_values.get(0, float('nan')):.4f})" \
-                    if pruned else f"WAPE {trial.value:.4f}"  # fmt: skip
-                best = study.best_value if _completed(study) else float("nan")
-                progress(f"trial {trial.number + 1}: {value} (best {best:.4f})")
+                progress(trial_line(study, trial))
 
-        todo = trials - len(study.get_trials(deepcopy=False, states=finished))
+        todo = trials - finished_count(study)
         if todo > 0:
             study.optimize(objective, n_trials=todo, callbacks=[after], catch=())
         if not _completed(study):
@@ -150,15 +126,71 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
         return TuneResult(_params(study.best_trial), study.best_value, table, names)
 
 
+def open_study(storage: str, name: str, seed: int):
+    """Create or resume the Optuna study `name` in `storage`: TPE sampler, median pruner after
+    5 trials. Trials left running by a stopped run are marked failed."""
+    import optuna
+
+    done_before = _trial_count(optuna, storage, name)
+    # a resumed study seeds its sampler anew from the trials it holds: the same seed again
+    # would repeat the first trials' random draws
+    study = optuna.create_study(
+        study_name=name, storage=storage, load_if_exists=True, direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed + 1_000_003 * done_before),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
+    )  # fmt: skip
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    return study
+
+
+def scored_trial(trial, scores: Iterable[float], names: list[str]) -> float:
+    """A trial's mean WAPE over the origins `names`, drawn one origin at a time from `scores`;
+    after the first origin the trial is pruned if it scores worse than the median of earlier
+    trials there. Records each origin's WAPE and the trial's seconds."""
+    import optuna
+
+    t0, seen = time.perf_counter(), []
+    for k, score in enumerate(scores):
+        seen.append(score)
+        trial.set_user_attr(f"wape_{names[k]}", score)
+        trial.report(float(np.mean(seen)), k)
+        if k == 0 and trial.should_prune():
+            trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+            raise optuna.TrialPruned()
+    trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+    return float(np.mean(seen))
+
+
+def finished_count(study) -> int:
+    """Trials of the study that completed or were pruned."""
+    import optuna
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=done))
+
+
+def trial_line(study, trial) -> str:
+    """One progress line for a finished trial."""
+    import optuna
+
+    if trial.state == optuna.trial.TrialState.PRUNED:
+        value = f"pruned at the first origin (WAPE {trial.intermediate_values.get(0, float('nan')):.4f})"
+    else:
+        value = f"WAPE {trial.value:.4f}"
+    best = study.best_value if _completed(study) else float("nan")
+    return f"trial {trial.number + 1}: {value} (best {best:.4f})"
+
+
 def _completed(study) -> bool:
     import optuna
 
     return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
-def _trial_count(optuna, storage: str) -> int:
+def _trial_count(optuna, storage: str, name: str) -> int:
     try:
-        return len(optuna.load_study(study_name=STUDY, storage=storage).get_trials(deepcopy=False))
+        return len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
     except KeyError:  # the database holds no study of that name
         return 0
 
