@@ -125,12 +125,16 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     if n_rows == 0:
         raise FreshcastError(f"{facts['source']}: no series has more than {model.min_history_days} days of history to learn from")
     features = facts["features"](model)
-    booster = trainer.train(client, rows, model.lightgbm_params(), features.names,
+    booster = trainer.train(client, client.map(_units, rows), model.lightgbm_params(), features.names,
                             len(features.static), model.n_estimators, model.max_bin, model.seed)  # fmt: skip
+    relative = None
+    if model.relative_model:
+        relative = trainer.train(client, client.map(_relative, rows, features=features), model.lightgbm_params(),
+                                 features.names, len(features.static), model.n_estimators, model.max_bin, model.seed)  # fmt: skip
     fitted = clone(model)
     fitted.quantiles_ = check_quantiles(model.quantiles)
     fitted.recovered_ = facts["hourly"] and model.stockout_recovery > 0
-    fitted.features_, fitted.booster_ = features, booster
+    fitted.features_, fitted.booster_, fitted.relative_booster_ = features, booster, relative
     fitted.trained_range_ = (str(day_to_date(facts["first_day"])), str(day_to_date(facts["last_day"])))
     fitted.n_train_rows_ = int(n_rows)
     fitted.fit_seconds_ = {"train": time.perf_counter() - t0}
@@ -235,11 +239,25 @@ def known_panel(panel, recovery: float):
 
 
 def _training_rows(known, place: tuple[int, int, int], model: DailyForecaster, pooled: dict):
-    """(X, y) of a partition: its training rows (the horizons the chain's panel draws for its
-    series), features read with the chain's tables."""
+    """(X, y, level) of a partition: its training rows (the horizons the chain's panel draws
+    for its series), features read with the chain's tables, and each row's level."""
     features = DailyFeatures.for_history(known, model.spec, model.max_horizon)
     rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days, place)
-    return features.matrix(rows, pooled), rows.demand.astype(np.float32)
+    return features.matrix(rows, pooled), rows.demand.astype(np.float32), rows.level
+
+
+def _units(part):
+    """(X, y) of a partition's rows, for the units model."""
+    return part[0], part[1]
+
+
+def _relative(part, features: DailyFeatures):
+    """(X, y, weight) of a partition's rows for the model relative to each row's level (a
+    copy: the units model reads the rows as they are)."""
+    X, y, level = part
+    X = X.copy(order="F")
+    features.to_relative(X, level)
+    return X, (y / level).astype(np.float32), level
 
 
 def load_partition_futures(client, future, column_map, parts: list[tuple[int, int]], panels: list, facts: dict):

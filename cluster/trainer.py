@@ -29,8 +29,8 @@ BIN_SAMPLE = 200_000  # rows LightGBM finds its bins on (its bin_construct_sampl
 
 def train(client, parts: list, params: dict, feature_names: list[str], n_categorical: int, n_estimators: int,
           max_bin: int, seed: int = 0):  # fmt: skip
-    """A booster of `n_estimators` trees on the rows of the futures `parts` ((X, y) per
-    partition, X float32 with the first `n_categorical` columns categorical); partition i
+    """A booster of `n_estimators` trees on the rows of the futures `parts` ((X, y) or (X, y,
+    row weights) per partition, X float32 with the first `n_categorical` columns categorical); partition i
     trains as LightGBM rank i on the i-th worker connected now (all at once: one worker per
     partition, waited for up to WAIT_FOR_WORKERS seconds). Every rank finds its histogram
     bins on the same sample of all partitions' rows (BIN_SAMPLE rows, drawn with `seed`):
@@ -137,12 +137,13 @@ def _train_rank(part, rank: int, params: dict, feature_names, n_categorical, n_e
     quiet.setLevel(logging.ERROR)  # thread), e.g. about the reference Dataset's parameters, not on stderr
     lgb.register_logger(quiet)
     lgb.basic._LIB.LGBM_RegisterLogCallback(lgb.basic._LIB.callback)
-    X, y = part
+    X, y, *weight = part
     _release_port(token)  # LightGBM binds it next
     params = {**params, "num_threads": get_worker().state.nthreads}
     try:
         with _no_stdout():  # LightGBM's listening thread prints to stdout (the command's, on a local cluster)
-            booster = local.train(X, y, params, feature_names, n_categorical, n_estimators, max_bin, bins_from=sample)
+            booster = local.train(X, y, params, feature_names, n_categorical, n_estimators, max_bin, bins_from=sample,
+                                  weight=weight[0] if weight else None)  # fmt: skip
         return local.to_text(booster) if rank == 0 else None
     finally:  # LightGBM's network is one per process: closed now, not when the booster is collected
         lgb.basic._LIB.LGBM_NetworkFree()

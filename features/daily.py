@@ -91,6 +91,16 @@ def feature_names(spec: DailyFeatureSpec, static: list[str], covariates: list[st
     return names
 
 
+UNIT_FEATURES = ("lag_", "weekday_mean_", "mean_", "std_", "max_", "ewm_", "instock_rate_")
+
+
+def unit_columns(names: list[str]) -> list[int]:
+    """Positions of the features measured in units of demand (lags, rolling means, spreads and
+    maxima, exponential means, sales per in-stock hour): what a relative model divides by
+    each row's level."""
+    return [j for j, name in enumerate(names) if name.startswith(UNIT_FEATURES)]
+
+
 def build_matrix(
     panel: DailyPanel,
     series: np.ndarray,

@@ -9,7 +9,12 @@ import numpy as np
 
 from ..data.panel import DailyPanel, FutureCovariates
 from ..errors import FreshcastError
-from .daily import DailyFeatureSpec, GroupSales, build_matrix, feature_names, forecast_rows, static_columns, training_rows
+from . import kernels as K
+from .daily import (DailyFeatureSpec, GroupSales, build_matrix, feature_names, forecast_rows, static_columns,
+                    training_rows, unit_columns)
+
+LEVEL_ALPHA = 0.1  # per day: a row's level is its demand over about the last 10 days
+LEVEL_FLOOR = 0.1  # units per day: the smallest level a row is measured against
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,14 @@ class FeatureRows:
     def demand(self) -> np.ndarray:
         """The target each row learns (NaN on future days)."""
         return self.panel.sales[self.target]
+
+    @property
+    def level(self) -> np.ndarray:
+        """Each row's recent daily demand at its origin (float64 units per day): the
+        exponentially weighted mean (LEVEL_ALPHA) of the demand up to the origin, at least
+        LEVEL_FLOOR (also for a series with no demand yet)."""
+        ewm = K.ewm_mean(self.panel.sales, self.panel.offsets, LEVEL_ALPHA)[self.origin].astype(np.float64)
+        return np.maximum(np.nan_to_num(ewm, nan=0.0), LEVEL_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,12 @@ class DailyFeatures:
         extended = panel.extend(future)
         series, target, h = forecast_rows(extended, future.n_days, horizon)
         return FeatureRows(extended, series, target, h)
+
+    def to_relative(self, X: np.ndarray, level: np.ndarray) -> None:
+        """Divide, in place, the columns of `X` (a `matrix`) measured in units by each row's
+        `level`, as a relative model reads them."""
+        for j in unit_columns(self.names):
+            X[:, j] /= level
 
     def matrix(self, rows: FeatureRows, pooled: dict[str, GroupSales] | None = None) -> np.ndarray:
         """float32 (rows x features), column-major, columns in `names` order. `pooled`: the

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
 from ..features.latent import recovered_demand
-from .hourly import intraday_profile
+from .hourly import sales_profile
 from .quantiles import Holdout, QuantileTable, check_quantiles
 
 
@@ -77,7 +77,7 @@ def held_out(model, panel: DailyPanel, on: str, pooled=None) -> Holdout:
     pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
     if panel.hourly:
         actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
-        profile = intraday_profile(early, model.stockout_recovery if model.recovered_ else 0.0)
+        profile = sales_profile(early)
     else:
         actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
         profile = np.ones((len(kept), 1), np.float32)

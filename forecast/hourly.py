@@ -1,9 +1,11 @@
 """Hour and time-slot forecasts, reconciled with the daily forecast.
 
-Each series' daily forecast is split over the hours of the day by its intraday profile: the
-exponentially weighted share of its demand per hour (stockout hours counted with the same
-recovered demand the daily model learns from). Hours, and slots made of hours, therefore add
-up exactly to the daily forecast.
+Each series' daily forecast is split over the hours of the day by its sales profile: its
+demand profile (the exponentially weighted share of its demand per hour, stockout hours
+counted with their recovered demand) times how often each hour was in stock over the last
+days, normalised. An hour that has lately been out of stock most days gets little of the
+day's forecast: it will most likely sell little again. Hours, and slots made of hours,
+therefore add up exactly to the daily forecast.
 """
 
 from __future__ import annotations
@@ -17,20 +19,31 @@ from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
-from ..features.intraday import ewm_profile
+from ..features.intraday import ewm_in_stock, ewm_profile
 from ..features.latent import demand_hours
 from .distribution import ForecastDistribution
 from .quantiles import quantile_column
 
-PROFILE_ALPHA = 0.05  # per day: a profile remembers about the last 20 days
+PROFILE_ALPHA = 0.05  # per day: a demand profile remembers about the last 20 days
+IN_STOCK_ALPHA = 0.2  # per day: how often an hour was in stock, over about the last 5 days
 
 
-def intraday_profile(panel: DailyPanel, stockout_recovery: float, alpha: float = PROFILE_ALPHA) -> np.ndarray:
+def demand_profile(panel: DailyPanel, stockout_recovery: float = 1.0, alpha: float = PROFILE_ALPHA) -> np.ndarray:
     """(n_series, 24) float32 share of each series' daily demand per hour, as of the panel's
-    last day."""
+    last day, stockout shop hours counted with `stockout_recovery` x their recovered demand."""
     if not panel.hourly:
         raise FreshcastError(f"{panel.source}: hourly forecasts need hourly rows (an 'hour' column)")
     return ewm_profile(demand_hours(panel, stockout_recovery), panel.offsets, alpha)
+
+
+def sales_profile(panel: DailyPanel, alpha: float = PROFILE_ALPHA, in_stock_alpha: float = IN_STOCK_ALPHA) -> np.ndarray:
+    """(n_series, 24) float32 share of each series' daily sales per hour, as of the panel's
+    last day: the demand profile times each hour's recent in-stock share, normalised (the
+    demand profile alone for a series out of stock at every hour it sells)."""
+    demand = demand_profile(panel, 1.0, alpha)
+    sales = demand * ewm_in_stock(panel.stockout_mask, panel.offsets, in_stock_alpha)
+    total = sales.sum(axis=1, keepdims=True)
+    return np.where(total > 0, sales / np.where(total > 0, total, 1), demand).astype(np.float32)
 
 
 def parse_slots(text: str) -> list[tuple[str, np.ndarray]]:

@@ -79,6 +79,10 @@ def _checked(key: str, value, where: str):
         if not isinstance(value, str) or value not in allowed:
             raise bad(" or ".join(f'"{a}"' for a in allowed))
         return value
+    if key == "relative_model":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
     if key == "lgb_params":
         if not isinstance(value, dict) or not all(isinstance(v, (bool, int, float, str)) for v in value.values()):
             raise bad("a table of LightGBM parameters with single values")

@@ -22,9 +22,10 @@ from .calibrator import QuantileCalibrator
 from .quantiles import Holdout, check_quantiles
 
 MODEL_FILE = "model.txt"
+RELATIVE_FILE = "relative_model.txt"  # the model relative to each row's level, when trained
 META_FILE = "meta.json"
 HOLDOUT_FILE = "calibration.npz"
-DATA_FILES = (MODEL_FILE, HOLDOUT_FILE)
+DATA_FILES = (MODEL_FILE, RELATIVE_FILE, HOLDOUT_FILE)
 FORMAT = "freshcast.daily/1"
 
 
@@ -54,6 +55,8 @@ def save(model, path: Path) -> Path:
     }
     with output_folder(path, "model") as tmp:
         write_text(tmp / MODEL_FILE, trainer.to_text(model.booster_))
+        if model.relative_booster_ is not None:
+            write_text(tmp / RELATIVE_FILE, trainer.to_text(model.relative_booster_))
         if model.quantiles_:
             model.calibrator_.holdout_.save(tmp / HOLDOUT_FILE)
         meta["sha256"] = {f.name: file_sha256(f) for f in sorted(tmp.iterdir()) if f.name in DATA_FILES}
@@ -69,14 +72,19 @@ def load(cls, path: Path):
         meta = json.loads(files[META_FILE].decode())
         _check_sums(meta, files)
         booster = trainer.from_text(files[MODEL_FILE].decode())
+        relative = trainer.from_text(files[RELATIVE_FILE].decode()) if files[RELATIVE_FILE] is not None else None
         holdout = Holdout.load(io.BytesIO(files[HOLDOUT_FILE])) if meta["params"].get("quantiles") else None
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise FreshcastError(f"{path}: not a saved freshcast model ({exc})") from exc
-    params = {"quantiles": (), **meta["params"]}  # models saved before quantiles existed have none
+    # models saved before quantiles or the relative model existed have neither
+    params = {"quantiles": (), "relative_model": False, **meta["params"]}
+    if params["relative_model"] != (relative is not None):
+        raise FreshcastError(f"{path}: not a whole save: relative_model is {params['relative_model']} and "
+                             f"{RELATIVE_FILE} is {'there' if relative is not None else 'missing'}")  # fmt: skip
     for k in ("lags", "windows", "ewm_alphas", "quantiles"):
         params[k] = tuple(params[k])
     model = cls(**params)
-    model.booster_ = booster
+    model.booster_, model.relative_booster_ = booster, relative
     if holdout is not None:
         model.calibrator_ = QuantileCalibrator.from_holdout(params["quantiles"], holdout)
     model.features_ = DailyFeatures(model.spec, model.max_horizon, tuple(meta["static"]), tuple(meta["covariates"]))

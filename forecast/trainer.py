@@ -26,20 +26,22 @@ def train(
     max_bin: int,
     progress=None,
     bins_from: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> lgb.Booster:
     """A booster of `n_estimators` trees on rows X (float32, the first `n_categorical`
     columns categorical) and target y, with LightGBM `params`. FreshcastError (one line)
     if LightGBM refuses the settings. `progress` (a function taking a line) hears of every
     fifth of the trees. `bins_from`: rows whose values set the histogram bins instead of X's
     (in a distributed training, the same sample of every machine's rows on each machine:
-    X is then this machine's share and `params` name the network)."""
+    X is then this machine's share and `params` name the network). `weight`: each row's weight
+    (None: all 1)."""
     settings = {"max_bin": max_bin, "verbosity": -1}
     reference = None
     if bins_from is not None:
         reference = lgb.Dataset(bins_from, feature_name=feature_names, categorical_feature=list(range(n_categorical)),
                                 params=settings, free_raw_data=False).construct()  # fmt: skip
         settings = {**settings, "pre_partition": True}
-    data = lgb.Dataset(X, y, feature_name=feature_names, categorical_feature=list(range(n_categorical)),
+    data = lgb.Dataset(X, y, weight=weight, feature_name=feature_names, categorical_feature=list(range(n_categorical)),
                        params=settings, reference=reference, free_raw_data=True)  # fmt: skip
     try:
         with warnings.catch_warnings():

@@ -146,7 +146,7 @@ def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: f
     """What the markdown replay prices with: the price response (fitted on the history
     unless given), each line's evening share of demand (its intraday profile as of the
     history's end) and the logged price ratios of the replayed days (above 1 read as 1)."""
-    from ..forecast.hourly import intraday_profile
+    from ..forecast.hourly import demand_profile
     from ..forecast.price_response import CATEGORY, PriceResponse
 
     if scale <= 0:
@@ -159,7 +159,7 @@ def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: f
     T = panel.last_day - first_day + 1
     pos = panel.positions(first_day)[:, None] + np.arange(T)
     logged = np.clip(panel.covariates["discount"][pos].astype(np.float64), 0.05, 1.0)
-    profile = intraday_profile(history, 1.0)
+    profile = demand_profile(history)
     return PriceWorld(
         elasticity=response.elasticity(category), deepest=response.deepest(category),
         borrowed=max(response.neighbours_.get("log_price_yesterday", {"coef": 0.0})["coef"], 0.0),

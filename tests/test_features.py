@@ -171,6 +171,10 @@ def test_the_public_builder_makes_the_matrix_the_forecaster_predicts_from(sample
     rows = features.forecast_rows(train.with_sales(model.training_target(train)), future, 7)
     X = features.matrix(rows)
     assert X.shape == (train.n_series * 7, len(features.names)) and X.flags.f_contiguous
-    mean = np.clip(model.booster_.predict(X), 0, None).astype(np.float32)
-    np.testing.assert_array_equal(mean, model.predict_distribution(7, future).mean.ravel())
+    units = np.clip(model.booster_.predict(X), 0, None).astype(np.float32)
+    level = rows.level
+    features.to_relative(X, level)
+    relative = np.clip(model.relative_booster_.predict(X), 0, None).astype(np.float32) * level
+    mean = (0.5 * (units + relative)).astype(np.float32)
+    np.testing.assert_allclose(mean, model.predict_distribution(7, future).mean.ravel(), rtol=1e-6)
     assert np.isnan(rows.demand).all()  # future days: nothing known

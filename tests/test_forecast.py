@@ -101,6 +101,10 @@ def test_a_model_folder_mixed_from_two_saves_is_refused(fitted, split, tmp_path)
     (tmp_path / "a" / "calibration.npz").unlink()
     with pytest.raises(FreshcastError, match="calibration.npz is missing"):
         DailyForecaster.load(tmp_path / "a")
+    fitted.save(tmp_path / "a")
+    (tmp_path / "a" / "relative_model.txt").unlink()
+    with pytest.raises(FreshcastError, match="relative_model.txt is missing"):
+        DailyForecaster.load(tmp_path / "a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no temporary or lock files left
 
 
@@ -224,3 +228,32 @@ def test_a_saved_model_does_not_depend_on_the_threads_it_trained_with(tmp_path):
         set_threads(None)
     assert file_sha256(tmp_path / "m1" / "model.txt") == file_sha256(tmp_path / "m2" / "model.txt")
     assert file_sha256(tmp_path / "m1" / "meta.json") == file_sha256(tmp_path / "m2" / "meta.json")
+
+
+def test_the_relative_model_reads_unit_features_over_each_rows_level(split, tmp_path):
+    from freshcast.features import kernels as K
+    from freshcast.features.matrix import LEVEL_FLOOR
+
+    train, future = split
+    units = DailyForecaster(**{**FAST, "relative_model": False, "quantiles": ()}).fit(train)
+    both = DailyForecaster(**{**FAST, "quantiles": ()}).fit(train)
+    assert units.relative_booster_ is None and both.relative_booster_ is not None
+    a, b = units.predict_distribution(7, future).mean, both.predict_distribution(7, future).mean
+    assert np.all(b >= 0) and not np.allclose(a, b)
+    rows = both.features_.training_rows(train, 28, 0)
+    X = both.features_.matrix(rows)
+    level = rows.level
+    ewm = K.ewm_mean(train.sales, train.offsets, 0.1)[rows.origin]
+    np.testing.assert_allclose(level, np.maximum(np.nan_to_num(ewm), LEVEL_FLOOR), rtol=1e-6)
+    relative = X.copy(order="F")
+    both.features_.to_relative(relative, level)
+    names = both.features_.names
+    in_units = ("lag_", "weekday_mean_", "mean_", "std_", "max_", "ewm_", "instock_rate_")
+    for j, name in enumerate(names):  # units divided by the level; shares, flags, covariates as they were
+        ratio = relative[:, j] * (level if name.startswith(in_units) else 1)
+        np.testing.assert_allclose(ratio, X[:, j], rtol=1e-5, err_msg=name)
+    assert {"lag_1", "mean_28", "ewm_0.1", "weekday_mean_4w", "instock_rate_7", "discount", "dow"} <= set(names)
+    units.save(tmp_path / "units")  # a model without the relative one saves and loads as it was
+    loaded = DailyForecaster.load(tmp_path / "units")
+    assert loaded.relative_model is False and loaded.relative_booster_ is None
+    np.testing.assert_array_equal(loaded.predict_distribution(7, future, history=train).mean, a)

@@ -103,3 +103,38 @@ def test_cli_level_hour_and_slots(tmp_path):
     bad = runner.invoke(app, [*base, "--out", str(tmp_path / "x.parquet"), "--slots", "06-10,10-14"])
     assert bad.exit_code == 2 and "covered" in bad.output
     assert not (tmp_path / "x.parquet").exists()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.01, 0.9))
+def test_in_stock_share_matches_a_weighted_mean(seed, alpha):
+    from freshcast.features.intraday import ewm_in_stock
+
+    rng = np.random.default_rng(seed)
+    stockout = rng.integers(0, 2**24, 30, dtype=np.int64).astype(np.uint32) * (rng.random(30) < 0.5)
+    offsets = np.array([0, 12, 12, 30])  # includes an empty series
+    got = ewm_in_stock(stockout.astype(np.uint32), offsets, alpha)
+    np.testing.assert_array_equal(got[1], 1.0)
+    for i in (0, 2):
+        bits = (stockout[offsets[i] : offsets[i + 1], None] >> np.arange(24)) & 1
+        w = (1 - alpha) ** np.arange(len(bits))[::-1]
+        np.testing.assert_allclose(got[i], (w[:, None] * (1 - bits)).sum(0) / w.sum(), rtol=1e-5)
+
+
+def test_sales_profile_moves_hours_that_keep_stocking_out(sample_panel):
+    from freshcast.forecast.hourly import demand_profile, sales_profile
+
+    panel = sample_panel.take(np.arange(3))
+    evening = np.uint32(sum(1 << h for h in range(18, 24)))
+    last = panel.offsets[1:] - 1
+    mask = panel.stockout_mask.copy()
+    mask[panel.offsets[1] :] = 0  # series 1 and 2 never out of stock
+    mask[last[0] - 9 : last[0] + 1] = evening  # series 0 out of stock from 18:00 on its last 10 days
+    hours = panel.hour_sales.copy()
+    hours[last[0] - 9 : last[0] + 1, 18:] = 0  # so it sold nothing then
+    shelf = type(panel)(**{**panel.__dict__, "stockout_mask": mask, "hour_sales": hours})
+    sales, demand = sales_profile(shelf), demand_profile(shelf)
+    np.testing.assert_allclose(sales.sum(axis=1), 1, rtol=1e-5)
+    assert sales[0, 18:].sum() < 0.2 * demand[0, 18:].sum()  # its evenings will likely sell little
+    assert demand[0, 18:].sum() > 0.05  # though their recovered demand is there
+    np.testing.assert_allclose(sales[1:], demand[1:] / demand[1:].sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)

@@ -91,11 +91,13 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster\n", "cannot be read as TOML"),
         ('[forecaster]\nobjective = "banana"\n', '[forecaster] objective: expected "tweedie" or'),
         ("[forecaster]\nlearning_rate = 0\n", "[forecaster] learning_rate: expected a number above 0"),
+        ("[forecaster]\nrelative_model = 1\n", "[forecaster] relative_model: expected true or false"),
     ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
             read_params(path)
-    params = {"windows": (7, 28), "learning_rate": 0.2, "train_days": 42, "lgb_params": {"feature_fraction": 0.7}}
+    params = {"windows": (7, 28), "learning_rate": 0.2, "train_days": 42, "relative_model": False,
+              "lgb_params": {"feature_fraction": 0.7}}
     path.write_text(params_text(params, "round trip"))
     assert read_params(path) == params
     result = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--params", str(tmp_path / "no.toml")])

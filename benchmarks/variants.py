@@ -1,0 +1,53 @@
+"""DailyForecaster settings side by side at weekly origins on the full shared data: each
+variant (keyword arguments over freshcast's defaults) is trained once per origin on the
+history up to it, exactly as `freshcast tune` scores a trial (mean model, no quantiles), and
+scored on the days after it: WAPE / WPE of the mean, all days and in-stock days.
+
+    python benchmarks/variants.py --origins 2024-05-07,2024-05-14 \\
+        --variants '{"units only": {"relative_model": false}, "default": {}}' --json benchmarks/variants.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import DEFAULT_DATA, _day, report_head, write_json
+
+from freshcast.data import load_history
+from freshcast.forecast.metrics import wape, wpe
+from freshcast.forecast.tune import forecast_after
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--origins", required=True, help="last training days, comma-separated")
+    ap.add_argument("--variants", required=True, help="JSON: name -> DailyForecaster keyword arguments")
+    ap.add_argument("--horizon", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="write the figures to this JSON file")
+    args = ap.parse_args()
+    variants = json.loads(args.variants)
+    panel = load_history(args.data)
+    in_stock = panel.in_stock()
+    report = {**report_head(), "variants": variants, "origins": {}}
+    for origin in args.origins.split(","):
+        scores = report["origins"][origin] = {}
+        for name, params in variants.items():
+            t0 = time.perf_counter()
+            mean, pos = forecast_after(panel, params, _day(origin), args.horizon, args.seed)
+            y, f, k = panel.sales[pos].ravel(), mean.ravel(), in_stock[pos].ravel()
+            scores[name] = {"wape": wape(y, f), "wpe": wpe(y, f), "wape_in_stock": wape(y[k], f[k]),
+                            "wpe_in_stock": wpe(y[k], f[k]), "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+            print(origin, name, json.dumps({m: round(v, 4) for m, v in scores[name].items()}), file=sys.stderr, flush=True)
+    if args.json:
+        write_json(Path(args.json), report)
+
+
+if __name__ == "__main__":
+    main()
