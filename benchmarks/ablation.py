@@ -1,6 +1,8 @@
 """Ablations of the daily model on the full shared data: the same training and forecast rows
 as `DailyForecaster.fit` / `predict`, trained once per variant with some LightGBM settings
-changed or some feature columns left out, scored on the days after --train-end.
+changed or some feature columns left out, scored on the days after --train-end. Only the
+units model is trained (the forecaster's `relative_model` is left out; `variants.py`
+compares whole forecasters).
 
     python benchmarks/ablation.py --train-end 2024-06-11 \\
         --variants '{"default": {}, "no_store": {"drop": ["store_id"]}, "lr": {"learning_rate": 0.15, "n_estimators": 130}}'

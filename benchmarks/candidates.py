@@ -1,6 +1,6 @@
 """Accuracy candidates measured at weekly origins on the full shared data: features pooled
-over groups of series and training-row weights, added to the default model's own rows and
-features (nothing in freshcast changes), each variant trained once per origin and scored on
+over groups of series and training-row weights, added to the units model's own rows and
+features (the default forecaster's first model; nothing in freshcast changes), each variant trained once per origin and scored on
 the 7 days after it (WAPE / WPE of the mean, all and in-stock days).
 
     python benchmarks/candidates.py --origins 2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11 \\

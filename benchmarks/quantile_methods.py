@@ -41,7 +41,7 @@ def forecast(model, train, future=None, rows=None):
     covariates), or the given (series, position, horizon) rows of `train`."""
     known = train.with_sales(model.training_target(train))
     rows = model.features_.forecast_rows(known, future, H) if rows is None else FeatureRows(known, *rows)
-    mean = np.clip(model.booster_.predict(model.features_.matrix(rows)), 0, None)
+    mean = model.predict_rows(rows)
     return mean, volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
 
 

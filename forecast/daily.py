@@ -293,7 +293,7 @@ class DailyForecaster(BaseEstimator):
         series = np.tile(np.arange(n), len(h))
         target = panel.positions(np.repeat(origins + h, n), series)
         rows = FeatureRows(known, series, target, np.repeat(h, n).astype(np.int32))
-        yhat = self._predict_rows(rows, pooled)
+        yhat = self.predict_rows(rows, pooled)
         vol = volatility(known.sales, known.offsets, rows.origin)
         table = self.calibrator_.table() if self.quantiles_ else None
         out, at = [], 0
@@ -364,14 +364,15 @@ class DailyForecaster(BaseEstimator):
         quantile calibrator bins by). Inputs as `predict_distribution` checks them. `pooled`:
         the chain's group tables when `panel` is a partition of it (`features.daily`)."""
         rows = self.features_.forecast_rows(panel.with_sales(self.training_target(panel)), future, horizon)
-        return self._predict_rows(rows, pooled), volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
+        return self.predict_rows(rows, pooled), volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
 
-    def _predict_rows(self, rows: FeatureRows, pooled=None) -> np.ndarray:
-        """The mean forecast (float32 units) of each row: the units model's, or its mean with
-        the relative model's times the row's level."""
+    def predict_rows(self, rows: FeatureRows, pooled=None) -> np.ndarray:
+        """The mean forecast (float32 units) of each feature row (`features_.training_rows` or
+        `forecast_rows`): the units model's, or its mean with the relative model's times the
+        row's level."""
         X, threads = self.features_.matrix(rows, pooled), thread_count(self.n_jobs)
         yhat = trainer.predict(self.booster_, X, threads)
-        if getattr(self, "relative_booster_", None) is None:
+        if self.relative_booster_ is None:
             return yhat
         level = rows.level
         self.features_.to_relative(X, level)
