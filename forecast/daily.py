@@ -178,6 +178,8 @@ class DailyForecaster(BaseEstimator):
             raise FreshcastError("min_history_days must be at least max_horizon")
         if not 0.0 <= self.stockout_recovery <= 1.0:
             raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
+        if not isinstance(self.relative_model, (bool, np.bool_)):
+            raise FreshcastError(f"relative_model must be True or False, got {self.relative_model!r}")
         levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
         if self.calibrate_on not in CALIBRATE_ON:
             raise FreshcastError(f"calibrate_on must be one of {', '.join(CALIBRATE_ON)}, got '{self.calibrate_on}'")

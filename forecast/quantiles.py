@@ -60,7 +60,11 @@ def parse_quantiles(text: str) -> tuple[float, ...]:
 
 
 def check_quantiles(levels) -> tuple[float, ...]:
-    levels = tuple(float(q) for q in levels)
+    """The quantile levels sorted, checked: distinct numbers strictly between 0 and 1."""
+    try:
+        levels = tuple(float(q) for q in levels)
+    except (TypeError, ValueError):
+        raise FreshcastError(f"quantiles must be a list of levels between 0 and 1, or () for none; got {levels!r}") from None
     if any(not 0 < q < 1 for q in levels):
         raise FreshcastError(f"quantile levels must be between 0 and 1 (exclusive), got {list(levels)}")
     if len(set(levels)) != len(levels):

@@ -118,6 +118,8 @@ def test_api_misuse_gives_one_line_freshcast_errors(fitted, split, sample_panel)
         (lambda: DailyForecaster(**FAST).fit(None), "needs the sales history"),
         (lambda: fitted.predict(7, future, level="hour", slots="06-18,18-06"), "not both"),
         (lambda: fitted.predict(7, future, level="week"), "level must be"),
+        (lambda: DailyForecaster(**{**FAST, "relative_model": "no"}).fit(train), "relative_model must be True or False"),
+        (lambda: DailyForecaster(**{**FAST, "quantiles": None}).fit(train), r"or \(\) for none"),
         (lambda: fitted.predict(7, future, history=replace(train, series=train.series.drop(columns="city_id"))),
          "series attributes"),
     ]:
