@@ -22,9 +22,8 @@ import numpy as np
 from common import DEFAULT_DATA, _day, report_head, write_json
 
 from freshcast.data import load_history
-from freshcast.features.intraday import ewm_in_stock
 from freshcast.forecast import DailyForecaster
-from freshcast.forecast.hourly import demand_profile
+from freshcast.forecast.hourly import demand_profile, sales_profile
 
 RECOVERY = (0.0, 0.25, 1.0)
 IN_STOCK = (0.05, 0.1, 0.2, 0.3, 0.5)
@@ -33,11 +32,7 @@ IN_STOCK = (0.05, 0.1, 0.2, 0.3, 0.5)
 def profiles(train) -> dict[str, np.ndarray]:
     """Each candidate's (n_series, 24) shares as of the history's last day."""
     out = {f"demand {r:g}": demand_profile(train, r) for r in RECOVERY}
-    for b in IN_STOCK:
-        sales = out["demand 1"] * ewm_in_stock(train.stockout_mask, train.offsets, b)
-        total = sales.sum(axis=1, keepdims=True)
-        out[f"sales {b:g}"] = np.where(total > 0, sales / np.where(total > 0, total, 1), out["demand 1"])
-    return out
+    return out | {f"sales {b:g}": sales_profile(train, in_stock_alpha=b) for b in IN_STOCK}
 
 
 def main() -> None:

@@ -1,5 +1,7 @@
 """Hour and slot forecasts: the intraday profile kernel, slot parsing, reconciliation."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,9 +113,9 @@ def test_in_stock_share_matches_a_weighted_mean(seed, alpha):
     from freshcast.features.intraday import ewm_in_stock
 
     rng = np.random.default_rng(seed)
-    stockout = rng.integers(0, 2**24, 30, dtype=np.int64).astype(np.uint32) * (rng.random(30) < 0.5)
+    stockout = (rng.integers(0, 2**24, 30) * (rng.random(30) < 0.5)).astype(np.uint32)
     offsets = np.array([0, 12, 12, 30])  # includes an empty series
-    got = ewm_in_stock(stockout.astype(np.uint32), offsets, alpha)
+    got = ewm_in_stock(stockout, offsets, alpha)
     np.testing.assert_array_equal(got[1], 1.0)
     for i in (0, 2):
         bits = (stockout[offsets[i] : offsets[i + 1], None] >> np.arange(24)) & 1
@@ -132,7 +134,7 @@ def test_sales_profile_moves_hours_that_keep_stocking_out(sample_panel):
     mask[last[0] - 9 : last[0] + 1] = evening  # series 0 out of stock from 18:00 on its last 10 days
     hours = panel.hour_sales.copy()
     hours[last[0] - 9 : last[0] + 1, 18:] = 0  # so it sold nothing then
-    shelf = type(panel)(**{**panel.__dict__, "stockout_mask": mask, "hour_sales": hours})
+    shelf = replace(panel, stockout_mask=mask, hour_sales=hours)
     sales, demand = sales_profile(shelf), demand_profile(shelf)
     np.testing.assert_allclose(sales.sum(axis=1), 1, rtol=1e-5)
     assert sales[0, 18:].sum() < 0.2 * demand[0, 18:].sum()  # its evenings will likely sell little
