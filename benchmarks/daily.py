@@ -26,47 +26,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from common import (COVARIATES, DEFAULT_DATA, KEYS, STATIC, Stages, _day, engines_at, paired_interval, report_head,
                     run_self, warm_file_cache, write_json)
+from peer import PeerOrigin, tune_peer
 
 ORIGINS = "2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
 PEER_DEFAULT = {"n_estimators": 500, "num_leaves": 127}  # and LightGBM's defaults (l2, learning rate 0.1)
 INTERVAL = 80  # the peer's conformal interval (%): its bounds are P10 and P90
-
-
-# ------------------------------------------------------------------------ the shared search space
-def shared_space() -> dict:
-    """freshcast's tuning space restricted to the LightGBM parameters both engines have:
-    {name: (kind, args, kwargs)} as `freshcast.forecast.tune.suggest` asks for them."""
-    from freshcast.forecast.tune import suggest
-
-    calls = {}
-
-    class Recorder:  # answers every question with its first choice and notes the question
-        def __getattr__(self, method):
-            kind = method.removeprefix("suggest_")
-
-            def ask(name, *a, **k):
-                calls[name] = (kind, a, k)
-                return a[0][0] if kind == "categorical" else a[0]
-
-            return ask
-
-    suggest(Recorder())
-    shared = ("learning_rate", "n_estimators", "num_leaves", "min_child_samples", "reg_lambda", "max_bin",
-              "objective", "feature_fraction")  # fmt: skip
-    return {name: calls[name] for name in shared}
-
-
-def peer_suggest(trial, space: dict) -> dict:
-    """One trial's LGBMRegressor keyword arguments."""
-    params = {name: getattr(trial, f"suggest_{kind}")(name, *a, **k) for name, (kind, a, k) in space.items()}
-    params["colsample_bytree"] = params.pop("feature_fraction")
-    return params
 
 
 # ------------------------------------------------------------------------ the peer
@@ -90,46 +59,18 @@ def peer_frame(data: str):
     return df.sort_values(["unique_id", "ds"], ignore_index=True)
 
 
-class PeerOrigin:
+def peer_origin(df, origin: str, horizon: int, stages: Stages | None = None) -> PeerOrigin:
     """mlforecast at one origin: lags 1/7/14, rolling mean and std over 7 and 28 days on lags 1
     and 7, day of week, ids and category levels as categoricals, the covariates as dynamic
-    features, recursive forecast. Features are built once; `forecast` trains a model on them."""
+    features, recursive forecast of the `horizon` days after `origin`."""
+    import pandas as pd
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean, RollingStd
 
-    def __init__(self, df, origin: str, horizon: int, stages: Stages | None = None):
-        import pandas as pd
-        from mlforecast import MLForecast
-        from mlforecast.lag_transforms import RollingMean, RollingStd
-
-        end = pd.Timestamp(origin)
-        self.horizon, self.stages = horizon, stages or Stages()
-        self.train = df[df.ds <= end]
-        future = df[(df.ds > end) & (df.ds <= end + pd.Timedelta(days=horizon))]
-        self.x_future = future[["unique_id", "ds", *COVARIATES]]
-        self.actual = future[["unique_id", "ds", "y"]]
-        rolls = [RollingMean(7), RollingStd(7), RollingMean(28), RollingStd(28)]
-        self.fcst = MLForecast(models={}, freq="D", lags=[1, 7, 14], lag_transforms={1: rolls, 7: rolls},
-                               date_features=["dayofweek"], num_threads=2)  # fmt: skip
-        with self.stages.stage("features"):
-            prep = self.fcst.preprocess(self.train, static_features=STATIC)
-            self.y = prep["y"].to_numpy()
-            self.X = prep.drop(columns=["unique_id", "ds", "y"])
-            del prep
-
-    def forecast(self, params: dict, name: str = "yhat"):
-        """Rows `unique_id, ds, <name>` of the horizon after the origin by LGBMRegressor(**params)."""
-        import lightgbm as lgb
-
-        self.fcst.models = {name: lgb.LGBMRegressor(random_state=0, verbosity=-1, n_jobs=2, **params)}
-        with self.stages.stage(f"train_{name}"):
-            self.fcst.fit_models(self.X, self.y)
-        with self.stages.stage(f"predict_{name}"):
-            return self.fcst.predict(self.horizon, X_df=self.x_future)
-
-    def wape(self, pred, name: str = "yhat") -> float:
-        from freshcast.forecast.metrics import wape
-
-        both = self.actual.merge(pred, on=["unique_id", "ds"], how="left", validate="one_to_one")
-        return wape(both["y"].to_numpy(), both[name].to_numpy())
+    rolls = [RollingMean(7), RollingStd(7), RollingMean(28), RollingStd(28)]
+    fcst = MLForecast(models={}, freq="D", lags=[1, 7, 14], lag_transforms={1: rolls, 7: rolls},
+                      date_features=["dayofweek"], num_threads=2)  # fmt: skip
+    return PeerOrigin(df, fcst, pd.Timestamp(origin), horizon, pd.Timedelta(days=1), stages)
 
 
 def run_mlforecast(args, out: Path) -> dict:
@@ -137,7 +78,7 @@ def run_mlforecast(args, out: Path) -> dict:
     st = Stages()
     with st.stage("load"):
         df = peer_frame(args.data)
-    origin = PeerOrigin(df, args.origin, args.horizon, st)
+    origin = peer_origin(df, args.origin, args.horizon, st)
     frames = [origin.forecast(PEER_DEFAULT, "mlforecast")]
     tuned = json.loads((Path(args.work) / "tune_mlforecast" / "best_params.json").read_text())["params"]
     frames.append(origin.forecast(tuned, "mlforecast_tuned"))
@@ -165,48 +106,17 @@ def _peer_with_interval(origin: PeerOrigin, st: Stages):
     fcst.models = {"mlforecast_int": lgb.LGBMRegressor(random_state=0, verbosity=-1, n_jobs=2, **PEER_DEFAULT)}
     with st.stage("default_with_interval"):
         fcst.fit(origin.train, static_features=STATIC,
-                 prediction_intervals=PredictionIntervals(n_windows=2, h=origin.horizon))  # fmt: skip
-        pred = fcst.predict(origin.horizon, X_df=origin.x_future, level=[INTERVAL])
+                 prediction_intervals=PredictionIntervals(n_windows=2, h=origin.steps))  # fmt: skip
+        pred = fcst.predict(origin.steps, X_df=origin.x_future, level=[INTERVAL])
     return pred.rename(columns={f"mlforecast_int-lo-{INTERVAL}": "mlforecast_q10",
                                 f"mlforecast_int-hi-{INTERVAL}": "mlforecast_q90"})  # fmt: skip
 
 
 def tune_mlforecast(args, work: Path) -> dict:
     """The peer's Optuna study on the tuning origins (resumes from work/study.db)."""
-    import optuna
-    import pandas as pd
-    from freshcast.forecast.tune import finished_count, open_study, scored_trial, trial_line
-
-    space, origins = shared_space(), args.origins.split(",")[: args.tuning_origins]
-    work.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = open_study(f"sqlite:///{work / 'study.db'}", "peer", args.seed)
     df = peer_frame(args.data)
-    at = {}
-
-    def scores(params):
-        for origin in origins:
-            if origin not in at:
-                at[origin] = PeerOrigin(df, origin, args.horizon)
-            yield at[origin].wape(at[origin].forecast(params))
-
-    def objective(trial):
-        return scored_trial(trial, scores(peer_suggest(trial, space)), origins)
-
-    def after(study, trial):
-        print(f"  peer {trial_line(study, trial)}", file=sys.stderr, flush=True)
-
-    todo = args.trials - finished_count(study)
-    if todo > 0:
-        study.optimize(objective, n_trials=todo, callbacks=[after], catch=())
-    complete = optuna.trial.TrialState.COMPLETE
-    rows = [{"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value if t.state == complete else None,
-             **{k: v for k, v in t.user_attrs.items()}, **t.params} for t in study.get_trials(deepcopy=False)]  # fmt: skip
-    pd.DataFrame(rows).to_csv(work / "trials.csv", index=False)
-    best = {"wape": study.best_value, "trial": study.best_trial.number + 1,
-            "params": peer_suggest(optuna.trial.FixedTrial(study.best_trial.params), space)}  # fmt: skip
-    write_json(work / "best_params.json", best)
-    return best
+    origins = args.origins.split(",")[: args.tuning_origins]
+    return tune_peer(work, args.seed, args.trials, origins, lambda origin: peer_origin(df, origin, args.horizon))
 
 
 # ------------------------------------------------------------------------ freshcast

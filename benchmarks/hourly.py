@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from common import (COVARIATES, DEFAULT_DATA, STATIC, Stages, _day, engines_at, paired_interval, report_head,
-                    warm_file_cache, write_json)
+                    run_self, warm_file_cache, write_json)
+from peer import PeerOrigin, tune_peer
 
 HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
 SLOTS = "06-10,10-14,14-18,18-22,22-06"
@@ -155,16 +157,50 @@ def run_mlforecast(args, out: Path) -> dict:
         del X, prep
     with st.stage("predict"):
         pred = fcst.predict(24 * args.horizon, X_df=x_future)
+    for m in ("mlforecast", "mlforecast_q50"):
+        pred[m] = pred[m].clip(lower=0)
+    _hour_rows(pred, df, ["mlforecast", "mlforecast_q50"]).to_parquet(out / "mlforecast.parquet")
+    return {"stages": st.rows, "train_rows": int(len(train)), "series": int(df["unique_id"].nunique())}
+
+
+def _hour_rows(pred, df, columns: list[str]):
+    """mlforecast's rows (`unique_id, ds, columns`) keyed by store, product, day and hour."""
     keys = df.drop_duplicates("unique_id")[["unique_id", "store_id", "product_id"]]
     pred = pred.merge(keys, on="unique_id")
     pred["store_id"] = pred["store_id"].astype("int64")
     pred["product_id"] = pred["product_id"].astype("int64")
     pred["dt"] = pred["ds"].dt.date
     pred["hour"] = pred["ds"].dt.hour.astype("int8")
-    for m in ("mlforecast", "mlforecast_q50"):
-        pred[m] = pred[m].clip(lower=0)
-    pred[[*HOUR_KEYS, "mlforecast", "mlforecast_q50"]].to_parquet(out / "mlforecast.parquet")
-    return {"stages": st.rows, "train_rows": int(len(train)), "series": int(len(keys))}
+    return pred[[*HOUR_KEYS, *columns]]
+
+
+def peer_origin(df, origin: str, horizon: int, stages: Stages | None = None) -> PeerOrigin:
+    """The peer's features at one origin (a last training day), for the hours of the `horizon`
+    days after it."""
+    import pandas as pd
+
+    end = pd.Timestamp(origin) + pd.Timedelta(hours=23)
+    return PeerOrigin(df, _peer_forecaster({}), end, 24 * horizon, pd.Timedelta(hours=1), stages)
+
+
+def run_mlforecast_tuned(args, out: Path) -> dict:
+    """The peer's mean model with its study's best parameters at one scoring origin."""
+    st = Stages()
+    with st.stage("load"):
+        df = _peer_frame(args, sample=True)
+    tuned = json.loads((Path(args.work) / "tune_mlforecast" / "best_params.json").read_text())["params"]
+    pred = peer_origin(df, args.origin, args.horizon, st).forecast(tuned, "mlforecast_tuned")
+    _hour_rows(pred, df, ["mlforecast_tuned"]).to_parquet(out / "mlforecast_tuned.parquet")
+    return {"stages": st.rows, "tuned_params": tuned}
+
+
+def tune_mlforecast(args, work: Path) -> dict:
+    """The peer's Optuna study (the daily benchmark's budget and space) scored by the hourly
+    WAPE of its mean on its series at the tuning origins; resumes from work/study.db."""
+    df = _peer_frame(args, sample=True)
+    origins = args.tuning_origins.split(",")
+    return tune_peer(work, args.seed, args.trials, origins, lambda origin: peer_origin(df, origin, args.horizon))
+
 
 
 def _peer_frame(args, sample: bool):
@@ -232,7 +268,8 @@ def run_mlforecast_features(args, out: Path) -> dict:
     return {"stages": st.rows, "hourly_feature_rows": rows}
 
 
-ENGINES = {"freshcast": run_freshcast, "mlforecast": run_mlforecast, "mlforecast_features": run_mlforecast_features}
+ENGINES = {"freshcast": run_freshcast, "mlforecast": run_mlforecast, "mlforecast_tuned": run_mlforecast_tuned,
+           "mlforecast_features": run_mlforecast_features}  # fmt: skip
 
 
 def _scores(frame, methods) -> dict:
@@ -269,14 +306,21 @@ def score_origin(folder: Path) -> dict:
     base = pd.read_parquet(folder / "freshcast.parquet")
     peer = pd.read_parquet(folder / "mlforecast.parquet")
     base = base.merge(peer, on=HOUR_KEYS, how="left", validate="one_to_one")
-    if base["mlforecast"].isna().any():
-        raise SystemExit(f"{folder}: mlforecast missed {int(base['mlforecast'].isna().sum())} forecast rows")
-    result = _scores(base, ["freshcast", "mlforecast", "freshcast_q50", "mlforecast_q50", "seasonal_naive"])
+    methods = ["freshcast", "mlforecast", "freshcast_q50", "mlforecast_q50", "seasonal_naive"]
+    pairs = [("freshcast", "mlforecast"), ("freshcast_q50", "mlforecast_q50")]
+    if (folder / "mlforecast_tuned.parquet").exists():
+        tuned = pd.read_parquet(folder / "mlforecast_tuned.parquet")
+        base = base.merge(tuned, on=HOUR_KEYS, how="left", validate="one_to_one")
+        methods.insert(2, "mlforecast_tuned")
+        pairs.insert(0, ("freshcast", "mlforecast_tuned"))
+    for m in methods[1:3]:
+        if base[m].isna().any():
+            raise SystemExit(f"{folder}: {m} missed {int(base[m].isna().sum())} forecast rows")
+    result = _scores(base, methods)
     y = base["actual"].to_numpy()
     series = (base["store_id"].to_numpy(np.int64) << 32) | base["product_id"].to_numpy(np.int64)
     result["hourly_wape_difference_95"] = {
-        f"{a} - {b}": paired_interval(y, base[a].to_numpy(), base[b].to_numpy(), series)
-        for a, b in (("freshcast", "mlforecast"), ("freshcast_q50", "mlforecast_q50"))
+        f"{a} - {b}": paired_interval(y, base[a].to_numpy(), base[b].to_numpy(), series) for a, b in pairs
     }
     result["_series"] = int(len(np.unique(series)))
     return result
@@ -288,19 +332,37 @@ def main() -> None:
     ap.add_argument("--origins", default="2024-05-21,2024-05-28,2024-06-04,2024-06-11", help="last training days")
     ap.add_argument("--horizon", type=int, default=7)
     ap.add_argument("--peer-series", type=int, default=5000)
-    ap.add_argument("--engines", default="freshcast,mlforecast", help="also: mlforecast_features (feature build "
-                    "of mlforecast on all hourly rows, timed)")  # fmt: skip
-    ap.add_argument("--work", required=True, help="folder keeping each finished origin")
+    ap.add_argument("--tuning-origins", default="2024-05-07,2024-05-14", help="the peer's study's origins")
+    ap.add_argument("--trials", type=int, default=20, help="Optuna trials of the peer's study")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--engines", default="freshcast,mlforecast,mlforecast_tuned", help="also: mlforecast_features "
+                    "(feature build of mlforecast on all hourly rows, timed)")  # fmt: skip
+    ap.add_argument("--work", required=True, help="folder keeping each finished step")
     ap.add_argument("--json", help="write all figures to this JSON file")
+    ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--origin", help=argparse.SUPPRESS)
     args = ap.parse_args()
     work, engines = Path(args.work), args.engines.split(",")
+    if not set(engines) <= set(ENGINES):
+        raise SystemExit(f"--engines: some of {', '.join(ENGINES)}, not {args.engines}")
+    if set(args.tuning_origins.split(",")) & set(args.origins.split(",")):
+        raise SystemExit("--tuning-origins and --origins must not share an origin")
+    if args.step:  # child: the peer's study
+        write_json(work / args.step / "result.json", tune_mlforecast(args, work / args.step))
+        return
     if args.engine:  # child: one engine at one origin
         write_json(work / args.origin / f"{args.engine}.json", ENGINES[args.engine](args, work / args.origin))
         return
     warm_file_cache(args.data)
+    work.mkdir(parents=True, exist_ok=True)
     report = {**report_head(), "origins": {}, "horizon_days": args.horizon, "peer_series": args.peer_series}
+    if "mlforecast_tuned" in engines:
+        if not (work / "tune_mlforecast" / "result.json").exists():
+            print("tune_mlforecast:", file=sys.stderr, flush=True)
+            run_self(__file__, "--step", "tune_mlforecast")
+        report["tuning"] = {"origins": args.tuning_origins.split(","), "trials": args.trials,
+                            "mlforecast": json.loads((work / "tune_mlforecast" / "result.json").read_text())}  # fmt: skip
     for origin in args.origins.split(","):
         figures = engines_at(__file__, work, origin, engines)
         accuracy = score_origin(work / origin) if {"freshcast", "mlforecast"} <= set(engines) else None
