@@ -12,9 +12,14 @@ series drawn with a fixed seed, and every method is scored on those series: the 
 each other and the medians against each other, with a paired bootstrap 95% interval over
 series of each hourly WAPE difference. Also: daily WAPE of the summed hours, freshcast's
 quantile coverage by hour and by slot on all series, and stage times with peak memory.
-Finished origins are kept in `--work DIR`, so a stopped run resumes.
+The peer is also tuned (`mlforecast_tuned`): an Optuna study with the daily benchmark's budget
+and space (`peer.py`: 20 trials over the LightGBM parameters both engines share, TPE, median
+pruning at the first origin) scored by the hourly WAPE of its mean on its series at
+`--tuning-origins` (05-07 and 05-14, before every scoring origin); its best mean model is then
+scored at each origin beside the rest. Finished steps are kept in `--work DIR`, so a stopped
+run resumes.
 
-    pip install ".[bench]"
+    pip install ".[bench,tune]"
     python benchmarks/hourly.py --work DIR --json benchmarks/hourly.json
 """
 
