@@ -26,6 +26,13 @@ class DailyFeatureSpec:
     ewm_alphas: tuple[float, ...] = (0.1, 0.3)
     weekday_weeks: int = 4
     holiday_max_days: int = 14
+    promotion_runs: bool = True
+    run_max_days: int = 28
+
+
+# Declared covariates whose runs (how long the target day's value has held, when it changes
+# next) are features, and the change that starts a new run.
+RUN_TOLERANCE = {"discount": 0.02, "activity_flag": 0.5}
 
 
 def training_rows(panel: DailyPanel, max_horizon: int, min_history: int, seed: int,
@@ -84,7 +91,9 @@ def feature_names(spec: DailyFeatureSpec, static: list[str], covariates: list[st
         names.append(c)
         if c == "discount":
             names += ["discount_change", "discount_vs_mean_28"]
-        elif c == "holiday_flag":
+        if spec.promotion_runs and c in RUN_TOLERANCE:
+            names += [f"{c}_held_days", f"{c}_days_to_change", f"{c}_step", f"{c}_next_step"]
+        if c == "holiday_flag":
             names += ["days_since_holiday", "days_to_holiday"]
         elif c in WEATHER:
             names.append(f"{c}_vs_mean_28")
@@ -147,7 +156,12 @@ def build_matrix(
         if c == "discount":
             cols.append(v[target] - v[origin])
             cols.append(v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
-        elif c == "holiday_flag":
+        if spec.promotion_runs and c in RUN_TOLERANCE:
+            cols += K.run_bounds(v, row_start, row_end, target, spec.run_max_days, RUN_TOLERANCE[c])
+            before, after = np.maximum(target - 1, 0), np.minimum(target + 1, len(v) - 1)
+            cols.append(np.where(target > row_start, v[target] - v[before], np.nan).astype(np.float32))
+            cols.append(np.where(target + 1 < row_end, v[after] - v[target], np.nan).astype(np.float32))
+        if c == "holiday_flag":
             since, until = K.flag_distance(v, row_start, row_end, target, spec.holiday_max_days)
             cols += [since, until]
         elif c in WEATHER:

@@ -202,3 +202,42 @@ def _flag_distance_lines(lo, hi, flag, row_start, row_end, target, max_days, sin
             if flag[t + d] > 0:
                 until[r] = d
                 break
+
+
+def run_bounds(values, row_start, row_end, target, max_days, tol):
+    """How long the target day's value of a declared covariate (a discount, a promotion flag)
+    has held and when it next changes: days since it last changed by more than `tol` (looking
+    back to row_start; max_days when longer) and days until the next such change (looking
+    forward to row_end, exclusive: the last day whose covariates are known; NaN when none is
+    declared by then)."""
+    since = np.empty(target.shape[0], np.float32)
+    until = np.full(target.shape[0], np.nan, np.float32)
+    run_lines(_run_bounds_lines, target.shape[0], values, row_start, row_end, target, max_days, tol, since, until)
+    return since, until
+
+
+@nb.njit(cache=True, nogil=True)
+def _differ(a, b, tol):
+    if np.isnan(a) or np.isnan(b):
+        return np.isnan(a) != np.isnan(b)
+    return abs(a - b) > tol
+
+
+@nb.njit(cache=True, nogil=True)
+def _run_bounds_lines(lo, hi, values, row_start, row_end, target, max_days, tol, since, until):
+    for r in range(lo, hi):
+        t = target[r]
+        since[r] = max_days
+        for d in range(1, max_days + 1):
+            if t - d < row_start[r]:
+                since[r] = d - 1
+                break
+            if _differ(values[t - d], values[t], tol):
+                since[r] = d - 1
+                break
+        d = 1
+        while t + d < row_end[r]:
+            if _differ(values[t + d], values[t], tol):
+                until[r] = d
+                break
+            d += 1

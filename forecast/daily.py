@@ -63,6 +63,9 @@ class DailyForecaster(BaseEstimator):
         moves; measured on two weekly origins of the shared data (benchmarks/RESULTS.md) the
         mean of the two had a 1.4% and 2.4% lower WAPE than the units model alone, for twice
         the training time.
+    promotion_runs : features of how long the target day's discount and promotion flag have
+        held and when they change next (as declared up to the last known day), with the
+        day-to-day steps into and out of the target day (`features.daily.RUN_TOLERANCE`).
     quantiles : quantile levels every forecast row carries (columns q10, q50, q90 for the
         default); () for mean forecasts only. They are calibrated on a second model's
         forecasts of the last `max_horizon` days of history (`calibrator_`, a
@@ -101,6 +104,7 @@ class DailyForecaster(BaseEstimator):
         max_bin: int = 127,
         stockout_recovery: float = 0.25,
         relative_model: bool = True,
+        promotion_runs: bool = True,
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
         calibrate_on: str = "in_stock",
         min_history_days: int = 28,
@@ -123,6 +127,7 @@ class DailyForecaster(BaseEstimator):
         self.max_bin = max_bin
         self.stockout_recovery = stockout_recovery
         self.relative_model = relative_model
+        self.promotion_runs = promotion_runs
         self.quantiles = quantiles
         self.calibrate_on = calibrate_on
         self.min_history_days = min_history_days
@@ -134,7 +139,8 @@ class DailyForecaster(BaseEstimator):
     # ---------------------------------------------------------------- parameters
     @property
     def spec(self) -> DailyFeatureSpec:
-        return DailyFeatureSpec(tuple(self.lags), tuple(self.windows), tuple(self.ewm_alphas), self.weekday_weeks)
+        return DailyFeatureSpec(tuple(self.lags), tuple(self.windows), tuple(self.ewm_alphas), self.weekday_weeks,
+                                promotion_runs=self.promotion_runs)  # fmt: skip
 
     def lightgbm_params(self) -> dict:
         """The LightGBM parameters `fit` trains with (freshcast's defaults, then `lgb_params`)."""
@@ -178,8 +184,9 @@ class DailyForecaster(BaseEstimator):
             raise FreshcastError("min_history_days must be at least max_horizon")
         if not 0.0 <= self.stockout_recovery <= 1.0:
             raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
-        if not isinstance(self.relative_model, (bool, np.bool_)):
-            raise FreshcastError(f"relative_model must be True or False, got {self.relative_model!r}")
+        for flag in ("relative_model", "promotion_runs"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise FreshcastError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
         if self.calibrate_on not in CALIBRATE_ON:
             raise FreshcastError(f"calibrate_on must be one of {', '.join(CALIBRATE_ON)}, got '{self.calibrate_on}'")

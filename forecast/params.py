@@ -79,7 +79,7 @@ def _checked(key: str, value, where: str):
         if not isinstance(value, str) or value not in allowed:
             raise bad(" or ".join(f'"{a}"' for a in allowed))
         return value
-    if key == "relative_model":
+    if key in ("relative_model", "promotion_runs"):
         if not isinstance(value, bool):
             raise bad("true or false")
         return value

@@ -63,6 +63,30 @@ def test_target_lags_and_weekday_mean_respect_the_origin():
     np.testing.assert_allclose(wk, [(13 + 6) / 2, (13 + 6) / 2, 6])  # 20 - 21 < start
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0.5, 0.51, 0.7, 1.0, np.nan]), min_size=2, max_size=30), st.data())
+def test_run_bounds_counts_the_days_a_value_held_and_until_it_changes(values, data):
+    """Against a direct reading: days before the target with the target's value (within the
+    tolerance; NaN equals only NaN), up to max_days, and the first later day below row_end
+    that differs."""
+    x = np.asarray(values, np.float32)
+    n = len(x)
+    t = data.draw(st.integers(0, n - 1))
+    lo = data.draw(st.integers(0, t))
+    end = data.draw(st.integers(t + 1, n))
+    since, until = K.run_bounds(x, np.array([lo]), np.array([end]), np.array([t]), 5, 0.02)
+
+    def same(a, b):
+        return (np.isnan(a) and np.isnan(b)) or (not np.isnan(a) and not np.isnan(b) and abs(a - b) <= 0.02)
+
+    held = 0
+    while held < 5 and t - held - 1 >= lo and same(x[t - held - 1], x[t]):
+        held += 1
+    change = next((d for d in range(1, end - t) if not same(x[t + d], x[t])), np.nan)
+    assert since[0] == held
+    np.testing.assert_array_equal(until, [change])
+
+
 def _matrix(panel, series, target, horizon, future=None, max_horizon=7):
     arrays = panel if future is None else panel.extend(future)
     static = static_columns(panel.series)

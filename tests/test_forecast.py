@@ -259,3 +259,20 @@ def test_the_relative_model_reads_unit_features_over_each_rows_level(split, tmp_
     loaded = DailyForecaster.load(tmp_path / "units")
     assert loaded.relative_model is False and loaded.relative_booster_ is None
     np.testing.assert_array_equal(loaded.predict_distribution(7, future, history=train).mean, a)
+
+
+def test_promotion_runs_are_features_and_older_saves_load_without_them(split, fitted, tmp_path):
+    train, future = split
+    plain = DailyForecaster(**{**FAST, "promotion_runs": False, "quantiles": ()}).fit(train)
+    runs = {"discount_held_days", "discount_days_to_change", "activity_flag_next_step"}
+    assert runs <= set(fitted.feature_names_)
+    assert not runs & set(plain.feature_names_)
+    plain.save(tmp_path / "old")
+    meta_path = tmp_path / "old" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["params"]["promotion_runs"]  # as a model saved before the setting existed
+    meta_path.write_text(json.dumps(meta))
+    loaded = DailyForecaster.load(tmp_path / "old")
+    assert loaded.promotion_runs is False
+    np.testing.assert_array_equal(loaded.predict_distribution(7, future, history=train).mean,
+                                  plain.predict_distribution(7, future).mean)  # fmt: skip
