@@ -24,6 +24,9 @@ from .hourly import dayparts, part_shares, sales_profile, split_days
 from .quantiles import check_quantiles, volatility
 from .target import demand_target
 
+FLAGS = ("relative_model", "promotion_runs")  # the settings that are True or False
+
+
 def _threaded(method):
     """Run a method with the numba kernels limited to the forecaster's thread count."""
 
@@ -184,7 +187,7 @@ class DailyForecaster(BaseEstimator):
             raise FreshcastError("min_history_days must be at least max_horizon")
         if not 0.0 <= self.stockout_recovery <= 1.0:
             raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
-        for flag in ("relative_model", "promotion_runs"):
+        for flag in FLAGS:
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise FreshcastError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels

@@ -18,7 +18,8 @@ import tomllib
 from pathlib import Path
 
 from ..errors import ConfigError
-from .daily import DailyForecaster
+from .calibrator import CALIBRATE_ON
+from .daily import FLAGS, DailyForecaster
 
 _DEFAULTS = {k: p.default for k, p in inspect.signature(DailyForecaster.__init__).parameters.items() if k != "self"}
 SET_BY_COMMANDS = ("max_horizon", "min_history_days", "quantiles", "seed", "n_jobs")
@@ -75,11 +76,11 @@ def _checked(key: str, value, where: str):
             raise bad("a whole number of at least 1")
         return value
     if key in ("objective", "calibrate_on"):
-        allowed = ("in_stock", "demand") if key == "calibrate_on" else OBJECTIVES
+        allowed = CALIBRATE_ON if key == "calibrate_on" else OBJECTIVES
         if not isinstance(value, str) or value not in allowed:
             raise bad(" or ".join(f'"{a}"' for a in allowed))
         return value
-    if key in ("relative_model", "promotion_runs"):
+    if key in FLAGS:
         if not isinstance(value, bool):
             raise bad("true or false")
         return value

@@ -3,8 +3,8 @@
 Optuna's TPE sampler proposes parameters (`SPACE`: LightGBM's, the feature windows, the
 stockout recovery weight and the training window); each trial trains freshcast's mean model
 (no quantile calibration) at K weekly origins at the end of the history and scores the
-mean WAPE of the `horizon` days after each origin. A trial whose first origin scores worse
-than the median of earlier trials at that origin is pruned. The study lives in
+mean WAPE of the `horizon` days after each origin. After each origin but the last, a trial
+whose mean WAPE so far is worse than the median of earlier trials' there is pruned. The study lives in
 `DIR/study.db` (SQLite), so a tune that was stopped resumes up to `trials` trials in all;
 `DIR/best_params.toml` (read by --params) and `DIR/trials.csv` are rewritten after each
 trial. Tune on days you will not report on: the origins are the last K weeks of the history
@@ -33,6 +33,7 @@ from .params import params_text
 STUDY = "freshcast"
 WINDOWS = {"7,14,28": (7, 14, 28), "7,28": (7, 28), "7,14,28,56": (7, 14, 28, 56)}
 TRAIN_DAYS = (0, 42, 56)  # 0: every day with enough history before it
+PRUNE_AFTER = 5  # complete trials before any trial is pruned
 
 
 def suggest(trial) -> dict:
@@ -127,8 +128,8 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
 
 
 def open_study(storage: str, name: str, seed: int):
-    """Create or resume the Optuna study `name` in `storage`: TPE sampler, median pruner after
-    5 trials. Trials left running by a stopped run are marked failed."""
+    """Create or resume the Optuna study `name` in `storage`: TPE sampler; trials are pruned
+    by `scored_trial`. Trials left running by a stopped run are marked failed."""
     import optuna
 
     done_before = _trial_count(optuna, storage, name)
@@ -137,7 +138,7 @@ def open_study(storage: str, name: str, seed: int):
     study = optuna.create_study(
         study_name=name, storage=storage, load_if_exists=True, direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed + 1_000_003 * done_before),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
+        pruner=optuna.pruners.NopPruner(),
     )  # fmt: skip
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
@@ -146,8 +147,9 @@ def open_study(storage: str, name: str, seed: int):
 
 def scored_trial(trial, scores: Iterable[float], names: list[str]) -> float:
     """A trial's mean WAPE over the origins `names`, drawn one origin at a time from `scores`;
-    after the first origin the trial is pruned if it scores worse than the median of earlier
-    trials there. Records each origin's WAPE and the trial's seconds."""
+    after each origin but the last the trial is pruned if its mean WAPE so far is worse than
+    the median of the complete trials' there (once `PRUNE_AFTER` trials are complete). Records
+    each origin's WAPE and the trial's seconds."""
     import optuna
 
     t0, seen = time.perf_counter(), []
@@ -155,11 +157,23 @@ def scored_trial(trial, scores: Iterable[float], names: list[str]) -> float:
         seen.append(score)
         trial.set_user_attr(f"wape_{names[k]}", score)
         trial.report(float(np.mean(seen)), k)
-        if k == 0 and trial.should_prune():
+        if k < len(names) - 1 and _worse_than_median(trial.study, k, float(np.mean(seen))):
             trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
             raise optuna.TrialPruned()
     trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
     return float(np.mean(seen))
+
+
+def _worse_than_median(study, k: int, value: float) -> bool:
+    """Whether `value`, a trial's mean WAPE over its first k + 1 origins, is above the median
+    of the complete trials' at that origin. (Optuna's median pruner compares a trial's best
+    value over the origins so far: a trial good at the first origin would never be pruned.)"""
+    import optuna
+
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(done) < PRUNE_AFTER:
+        return False
+    return value > float(np.median([t.intermediate_values[k] for t in done]))
 
 
 def finished_count(study) -> int:
@@ -175,7 +189,8 @@ def trial_line(study, trial) -> str:
     import optuna
 
     if trial.state == optuna.trial.TrialState.PRUNED:
-        value = f"pruned at the first origin (WAPE {trial.intermediate_values.get(0, float('nan')):.4f})"
+        step, wape = max(trial.intermediate_values.items(), default=(0, float("nan")))
+        value = f"pruned after origin {step + 1} (mean WAPE so far {wape:.4f})"
     else:
         value = f"WAPE {trial.value:.4f}"
     best = study.best_value if _completed(study) else float("nan")

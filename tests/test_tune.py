@@ -15,7 +15,7 @@ from freshcast.data import load_history, sample_path
 from freshcast.data.dates import day_to_date
 from freshcast.errors import ConfigError, FreshcastError
 from freshcast.forecast.params import params_text, read_params
-from freshcast.forecast.tune import origin_wapes, tune
+from freshcast.forecast.tune import PRUNE_AFTER, origin_wapes, scored_trial, trial_line, tune
 
 FUTURE_DAYS = 7
 
@@ -56,6 +56,32 @@ def test_an_origin_is_scored_on_days_after_it_only(panel):
     scrambled = panel.sales.copy()
     scrambled[later] = np.random.default_rng(0).permutation(scrambled[later].ravel()).reshape(later.shape) * 3
     assert next(origin_wapes(panel.with_sales(scrambled), params, [cutoff], 7)) == before
+
+
+def test_a_trial_is_pruned_after_any_origin_but_the_last_and_its_later_origins_are_not_trained():
+    study = optuna.create_study()
+    names = ["o1", "o2", "o3"]
+    trained = []
+
+    def scores(wapes):
+        for k, w in enumerate(wapes):
+            trained.append(k)
+            yield w
+
+    def run(wapes):
+        trained.clear()
+        study.optimize(lambda t: scored_trial(t, scores(wapes), names), n_trials=1)
+        return study.trials[-1]
+
+    for _ in range(PRUNE_AFTER - 1):
+        assert run([0.30, 0.30, 0.30]).state == optuna.trial.TrialState.COMPLETE
+    # no trial is pruned before PRUNE_AFTER are complete
+    assert run([0.30, 0.50, 0.50]).state == optuna.trial.TrialState.COMPLETE
+    pruned = run([0.30, 0.50, 0.50])  # level at the first origin, worse at the second
+    assert pruned.state == optuna.trial.TrialState.PRUNED and trained == [0, 1]
+    assert "pruned after origin 2" in trial_line(study, pruned)
+    last = run([0.30, 0.30, 0.90])  # worse only at the last origin: scored, not pruned
+    assert last.state == optuna.trial.TrialState.COMPLETE and trained == [0, 1, 2] and last.value == pytest.approx(0.5)
 
 
 def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
