@@ -29,7 +29,7 @@ from ..data.read import source_name, store_row_counts
 from ..errors import FreshcastError
 from ..features import DailyFeatures
 from ..features.daily import pooled_sales
-from ..forecast.calibrator import QuantileCalibrator, held_out
+from ..forecast.calibrator import QuantileCalibrator, calibration_copy, held_out
 from ..forecast.daily import DailyForecaster
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
@@ -157,7 +157,7 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
     early = client.map(DailyPanel.until, panels, day=facts["last_day"] - H)
     early_facts = {**facts, "last_day": facts["last_day"] - H}
     try:
-        point, pooled = fit_on_dask(client, early, early_facts, clone(fitted).set_params(quantiles=()))
+        point, pooled = fit_on_dask(client, early, early_facts, calibration_copy(fitted))
     except FreshcastError as exc:
         raise FreshcastError(
             f"{facts['source']}: quantiles are calibrated on forecasts of the last {H} days, which needs "

@@ -73,7 +73,11 @@ class DailyForecaster(BaseEstimator):
         default); () for mean forecasts only. They are calibrated on a second model's
         forecasts of the last `max_horizon` days of history (`calibrator_`, a
         `freshcast.forecast.calibrator.QuantileCalibrator`; method in `forecast.quantiles`),
-        which doubles the training time.
+        which adds `calibration_tree_share` of the training time.
+    calibration_tree_share : share of `n_estimators` the calibration's model trains, at a
+        learning rate raised by the same factor (1: the same settings as the forecaster).
+        Half the trees at twice the rate make errors of nearly the same spread in half the
+        time (benchmarks/RESULTS.md).
     calibrate_on : "in_stock" (default): daily quantiles of the sales of days that stay in
         stock; "demand": of every day's demand, recovered where stockouts hid it (what
         ordering decisions are scored on; the replay's forecaster uses it).
@@ -109,6 +113,7 @@ class DailyForecaster(BaseEstimator):
         relative_model: bool = True,
         promotion_runs: bool = True,
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        calibration_tree_share: float = 0.5,
         calibrate_on: str = "in_stock",
         min_history_days: int = 28,
         train_days: int | None = None,
@@ -132,6 +137,7 @@ class DailyForecaster(BaseEstimator):
         self.relative_model = relative_model
         self.promotion_runs = promotion_runs
         self.quantiles = quantiles
+        self.calibration_tree_share = calibration_tree_share
         self.calibrate_on = calibrate_on
         self.min_history_days = min_history_days
         self.train_days = train_days
@@ -191,6 +197,8 @@ class DailyForecaster(BaseEstimator):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise FreshcastError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
+        if not 0 < self.calibration_tree_share <= 1:
+            raise FreshcastError(f"calibration_tree_share must be above 0 and at most 1, got {self.calibration_tree_share}")
         if self.calibrate_on not in CALIBRATE_ON:
             raise FreshcastError(f"calibrate_on must be one of {', '.join(CALIBRATE_ON)}, got '{self.calibrate_on}'")
         if history is None:

@@ -94,6 +94,8 @@ def _checked(key: str, value, where: str):
         raise bad("a number between 0 and 1")
     if key == "learning_rate" and value <= 0:
         raise bad("a number above 0")
+    if key == "calibration_tree_share" and not 0 < value <= 1:
+        raise bad("a number above 0 and at most 1")
     if value < 0:
         raise bad("a number of at least 0")
     return float(value)

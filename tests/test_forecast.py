@@ -270,9 +270,10 @@ def test_promotion_runs_are_features_and_older_saves_load_without_them(split, fi
     plain.save(tmp_path / "old")
     meta_path = tmp_path / "old" / "meta.json"
     meta = json.loads(meta_path.read_text())
-    del meta["params"]["promotion_runs"]  # as a model saved before the setting existed
+    for setting in ("promotion_runs", "calibration_tree_share"):  # as a model saved before they existed
+        del meta["params"][setting]
     meta_path.write_text(json.dumps(meta))
     loaded = DailyForecaster.load(tmp_path / "old")
-    assert loaded.promotion_runs is False
+    assert loaded.promotion_runs is False and loaded.calibration_tree_share == 1.0  # it calibrated on all the trees
     np.testing.assert_array_equal(loaded.predict_distribution(7, future, history=train).mean,
                                   plain.predict_distribution(7, future).mean)  # fmt: skip

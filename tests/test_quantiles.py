@@ -153,6 +153,22 @@ def test_the_calibrator_wraps_any_point_forecaster(split):
     np.testing.assert_array_equal(fitted.calibrator_.holdout_.mean, calibrator.holdout_.mean)
 
 
+def test_the_calibration_model_trains_a_share_of_the_trees_at_a_rate_raised_as_much(split):
+    from freshcast.forecast.calibrator import QuantileCalibrator, calibration_copy, held_out
+
+    train, _ = split
+    point = DailyForecaster(**FAST, quantiles=(), calibration_tree_share=0.25)
+    copy = calibration_copy(point)
+    assert copy.n_estimators == 10 and copy.learning_rate == pytest.approx(4 * point.learning_rate) and copy.quantiles == ()
+    calibrator = QuantileCalibrator([0.1, 0.9]).fit(point, train)
+    by_hand = DailyForecaster(**{**FAST, "n_estimators": 10, "learning_rate": 4 * point.learning_rate}, quantiles=())
+    by_hand.fit(train.until(train.last_day - point.max_horizon))
+    np.testing.assert_array_equal(calibrator.holdout_.mean, held_out(by_hand, train, "in_stock").mean)
+    for share in (0, 1.5):
+        with pytest.raises(FreshcastError, match="calibration_tree_share must be above 0 and at most 1"):
+            DailyForecaster(**FAST, calibration_tree_share=share).fit(train)
+
+
 def test_quantiles_calibrated_on_demand_count_the_days_stockouts_censored(split, tmp_path):
     from freshcast.features.latent import recovered_demand
 

@@ -119,6 +119,7 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster]\nlearning_rate = 0\n", "[forecaster] learning_rate: expected a number above 0"),
         ("[forecaster]\nrelative_model = 1\n", "[forecaster] relative_model: expected true or false"),
         ("[forecaster]\npromotion_runs = \"yes\"\n", "[forecaster] promotion_runs: expected true or false"),
+        ("[forecaster]\ncalibration_tree_share = 1.5\n", "calibration_tree_share: expected a number above 0 and at most 1"),
     ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
