@@ -4,11 +4,11 @@ Optuna's TPE sampler proposes parameters (`SPACE`: LightGBM's, the feature windo
 stockout recovery weight and the training window); each trial trains freshcast's mean model
 (no quantile calibration) at K weekly origins at the end of the history and scores the
 mean WAPE of the `horizon` days after each origin. After each origin but the last, a trial
-whose mean WAPE so far is worse than the median of earlier trials' there is pruned. The study lives in
-`DIR/study.db` (SQLite), so a tune that was stopped resumes up to `trials` trials in all;
-`DIR/best_params.toml` (read by --params) and `DIR/trials.csv` are rewritten after each
-trial. Tune on days you will not report on: the origins are the last K weeks of the history
-given.
+whose mean WAPE so far is worse than the median of earlier trials' there is pruned. The
+study lives in `DIR/study.db` (SQLite), so a tune that was stopped resumes up to `trials`
+trials in all; `DIR/best_params.toml` (read by --params) and `DIR/trials.csv` are rewritten
+after each trial. Tune on days you will not report on: the origins are the last K weeks of
+the history given.
 """
 
 from __future__ import annotations
