@@ -317,8 +317,8 @@ def score_origin(folder: Path) -> dict:
         base = base.merge(tuned, on=HOUR_KEYS, how="left", validate="one_to_one")
         methods.insert(2, "mlforecast_tuned")
         pairs.insert(0, ("freshcast", "mlforecast_tuned"))
-    for m in (m for m in methods if m.startswith("mlforecast")):
-        if base[m].isna().any():
+    for m in methods:
+        if m.startswith("mlforecast") and base[m].isna().any():
             raise SystemExit(f"{folder}: {m} missed {int(base[m].isna().sum())} forecast rows")
     result = _scores(base, methods)
     y = base["actual"].to_numpy()

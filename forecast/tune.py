@@ -155,9 +155,10 @@ def scored_trial(trial, scores: Iterable[float], names: list[str]) -> float:
     t0, seen = time.perf_counter(), []
     for k, score in enumerate(scores):
         seen.append(score)
+        so_far = float(np.mean(seen))
         trial.set_user_attr(f"wape_{names[k]}", score)
-        trial.report(float(np.mean(seen)), k)
-        if k < len(names) - 1 and _worse_than_median(trial.study, k, float(np.mean(seen))):
+        trial.report(so_far, k)
+        if k < len(names) - 1 and _worse_than_median(trial.study, k, so_far):
             trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
             raise optuna.TrialPruned()
     trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
