@@ -90,10 +90,15 @@ def write_json(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+def machine() -> str:
+    """Architecture, CPU model, cores and Python version, as every report records them."""
+    return f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, python {platform.python_version()}"
+
+
 def report_head() -> dict:
     """The command, date and machine a report was made with."""
     return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "date": date.today().isoformat(),
-            "machine": f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, {platform.python_version()}"}  # fmt: skip
+            "machine": machine()}
 
 
 def run_self(script: str, *extra: str) -> None:

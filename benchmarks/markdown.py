@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day, machine
 
 RULES = ("no_markdown", "last_day_30", "ladder_30_60")
 BOOTSTRAP = 1000
@@ -152,7 +151,7 @@ def main() -> None:
     panel = load_history(args.data)
     say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
     scales = [float(s) for s in args.scales.split(",")]
-    result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": platform.processor() or platform.machine(),
+    result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": machine(),
               "data": args.data, "series": panel.n_series, "windows": {}}  # fmt: skip
     for window in args.windows.split(","):
         a, b = window.split(":")

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import machine
+
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data" / "freshretailnet-50k" / "hourly"
 FRESHCAST = [sys.executable, "-m", "freshcast.cli"]
@@ -110,7 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         result = {"cold_start": cold_start(Path(a)), "overhead": overhead(args.city, Path(b))}
     result["when"] = time.strftime("%Y-%m-%d")
-    result["machine"] = f"{os.cpu_count()} cores, {os.uname().machine}"
+    result["machine"] = machine()
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:

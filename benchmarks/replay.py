@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day, machine
 
 WEIGHTS = (0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)
 KEYS = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "ending_stock_value", "total_cost", "gap_closed")
@@ -127,7 +126,7 @@ def main() -> None:
     if args.json:
         record = {
             "date": str(date.today()),
-            "machine": f"{platform.machine()}, {platform.processor() or 'unknown CPU'}, python {platform.python_version()}",
+            "machine": machine(),
             "command": " ".join(["python", "benchmarks/replay.py", *sys.argv[1:]]),
             "series": panel.n_series,
             "load_seconds": load_seconds,

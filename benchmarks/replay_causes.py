@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from dataclasses import replace
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day, machine
 
 
 class LevelOracle:
@@ -77,7 +76,7 @@ def main() -> None:
             print(spec, label, row[label], flush=True)
         results[spec] = row
     if args.json:
-        record = {"date": str(date.today()), "machine": f"{platform.machine()}, python {platform.python_version()}",
+        record = {"date": str(date.today()), "machine": machine(),
                   "command": " ".join(["python", "benchmarks/replay_causes.py", *sys.argv[1:]]), "windows": results}  # fmt: skip
         with open(args.json, "w") as fh:
             json.dump(record, fh, indent=2)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import DEFAULT_DATA
+from common import DEFAULT_DATA, machine
 
 KEYS = ["store_id", "product_id", "dt"]
 STORE_STRIDE = 100_000  # copy k of the data has store ids + k x STORE_STRIDE
@@ -148,7 +147,7 @@ def main() -> None:
     if args.engine:  # a child: one engine, its figures as JSON on stdout
         print(json.dumps(run_engine(args.engine, *args.files, args.workers, args.memory_limit)))
         return
-    results = {"date": str(dt.date.today()), "machine": f"{platform.machine()}, {platform.processor() or '?'}",
+    results = {"date": str(dt.date.today()), "machine": machine(),
                "train_end": args.train_end, "workers": args.workers, "enlarge": args.enlarge,
                "memory_limit": args.memory_limit, "engines": []}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:

@@ -121,7 +121,7 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     firsts = np.cumsum([0] + [n for n, _ in shapes])
     places = [(int(firsts[i]), int(firsts[-1]), blocks) for i in range(len(shapes))]
     rows = client.map(_training_rows, known, places, model=model, pooled=pooled)
-    n_rows = sum(client.gather(client.map(lambda r: len(r[1]), rows)))
+    n_rows = sum(client.gather(client.map(len, rows)))
     if n_rows == 0:
         raise FreshcastError(f"{facts['source']}: no series has more than {model.min_history_days} days of history to learn from")
     features = facts["features"](model)
@@ -238,26 +238,43 @@ def known_panel(panel, recovery: float):
     return panel.with_sales(demand_target(panel, recovery)[0])
 
 
-def _training_rows(known, place: tuple[int, int, int], model: DailyForecaster, pooled: dict):
-    """(X, y, level) of a partition: its training rows (the horizons the chain's panel draws
-    for its series), features read with the chain's tables, and each row's level."""
+@dataclasses.dataclass
+class PartitionRows:
+    """A partition's training rows: features X (in units, or relative to each row's level once
+    `relative`), target y (units) and each row's level (units per day)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    level: np.ndarray
+    relative: bool = False
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def _training_rows(known, place: tuple[int, int, int], model: DailyForecaster, pooled: dict) -> PartitionRows:
+    """A partition's training rows (the horizons the chain's panel draws for its series),
+    features read with the chain's tables."""
     features = DailyFeatures.for_history(known, model.spec, model.max_horizon)
     rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days, place)
-    return features.matrix(rows, pooled), rows.demand.astype(np.float32), rows.level
+    return PartitionRows(features.matrix(rows, pooled), rows.demand.astype(np.float32), rows.level)
 
 
-def _units(part):
-    """(X, y) of a partition's rows, for the units model."""
-    return part[0], part[1]
+def _units(part: PartitionRows):
+    """(X, y) of a partition's rows, for the units model (trained before any relative one)."""
+    if part.relative:
+        raise RuntimeError("the units model needs the rows in units; they were made relative already")
+    return part.X, part.y
 
 
-def _relative(part, features: DailyFeatures):
-    """(X, y, weight) of a partition's rows for the model relative to each row's level (a
-    copy: the units model reads the rows as they are)."""
-    X, y, level = part
-    X = X.copy(order="F")
-    features.to_relative(X, level)
-    return X, (y / level).astype(np.float32), level
+def _relative(part: PartitionRows, features: DailyFeatures):
+    """(X, y, weight) of a partition's rows for the model relative to each row's level. The
+    rows are made relative in place (no second copy of the partition's matrix on the worker)
+    once, after the units model has trained on them: run again, the task finds them done."""
+    if not part.relative:
+        features.to_relative(part.X, part.level)
+        part.relative = True
+    return part.X, (part.y / part.level).astype(np.float32), part.level
 
 
 def load_partition_futures(client, future, column_map, parts: list[tuple[int, int]], panels: list, facts: dict):

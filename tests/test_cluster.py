@@ -20,7 +20,7 @@ from distributed import WorkerPlugin  # noqa: E402
 from freshcast.cluster.backtest import backtest_on_dask  # noqa: E402
 from freshcast.cluster.connect import connected  # noqa: E402
 from freshcast.cluster.replay import replay_on_dask  # noqa: E402
-from freshcast.data import load_history_with_actuals, sample_path  # noqa: E402
+from freshcast.data import load_history, load_history_with_actuals, sample_path  # noqa: E402
 from freshcast.cluster.forecast import forecast_on_dask  # noqa: E402
 from freshcast.data.partitions import store_partitions  # noqa: E402
 from freshcast.errors import DataError, FreshcastError, one_line  # noqa: E402
@@ -335,3 +335,30 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
             f"forecast_table({str(files[0])!r}, {str(files[1])!r}, quantiles=()); "
             "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")  # fmt: skip
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_partition_rows_become_relative_once_and_in_place():
+    """A worker holds one copy of its partition's matrix: the relative model's rows are the
+    units model's, divided by each row's level in place; a task run again (Dask recomputing a
+    lost result) finds them done instead of dividing twice, and the units model refuses them."""
+    from freshcast.cluster.forecast import PartitionRows, _relative, _units
+    from freshcast.features import DailyFeatures
+    from freshcast.forecast.daily import DailyForecaster
+
+    panel = load_history(sample_path())
+    model = DailyForecaster()
+    features = DailyFeatures.for_history(panel, model.spec, model.max_horizon)
+    rows = features.training_rows(panel, model.min_history_days, model.seed)
+    X = features.matrix(rows)
+    part = PartitionRows(X, rows.demand.astype(np.float32), rows.level)
+    units = _units(part)[0].copy()
+    first = _relative(part, features)
+    again = _relative(part, features)
+    assert first[0] is X and again[0] is X  # the same matrix, not a copy
+    expected = units.copy()
+    features.to_relative(expected, rows.level)
+    np.testing.assert_array_equal(again[0], expected)
+    assert not np.array_equal(expected, units)  # some column was in units
+    np.testing.assert_array_equal(again[1], (part.y / part.level).astype(np.float32))
+    with pytest.raises(RuntimeError, match="units"):
+        _units(part)
