@@ -29,7 +29,7 @@ from ..data.read import source_name, store_row_counts
 from ..errors import FreshcastError
 from ..features import DailyFeatures
 from ..features.daily import pooled_sales
-from ..forecast.calibrator import QuantileCalibrator, calibration_copy, held_out
+from ..forecast.calibrator import QuantileCalibrator, calibration_copy, held_out, holdout_share
 from ..forecast.daily import DailyForecaster
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
@@ -165,7 +165,7 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
         ) from None
     calibrator = QuantileCalibrator(fitted.quantiles, fitted.calibrate_on)
     parts = client.gather(client.map(_held_out, panels, model=shared(client, point), on=fitted.calibrate_on,
-                                     pooled=pooled))  # fmt: skip
+                                     pooled=pooled, share=holdout_share(facts["n_series"])))  # fmt: skip
     calibrator.holdout_ = Holdout(*(None if getattr(parts[0], f.name) is None else
                                     np.concatenate([getattr(h, f.name) for h in parts])
                                     for f in dataclasses.fields(Holdout)))  # fmt: skip
@@ -182,8 +182,8 @@ def _added_tables(tables: list[dict]) -> dict:
     return {g: functools.reduce(lambda a, b: a + b, (t[g] for t in tables)) for g in tables[0]}
 
 
-def _held_out(panel, model: DailyForecaster, on: str, pooled: dict) -> Holdout:
-    return held_out(model, panel, on, pooled)
+def _held_out(panel, model: DailyForecaster, on: str, pooled: dict, share: float) -> Holdout:
+    return held_out(model, panel, on, pooled, share)
 
 
 def load_partitions(client, history, column_map, parts: list[tuple[int, int]]):

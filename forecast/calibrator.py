@@ -15,6 +15,10 @@ from .quantiles import Holdout, QuantileTable, check_quantiles
 
 
 CALIBRATE_ON = ("in_stock", "demand")
+# Series whose held-out days a quantile table is fitted on, at most: above it, a sample of the
+# chain's series (100,000 series give 700,000 daily pairs, the full grid needs 8,000), so the
+# held-out arrays a Dask client gathers stop growing with the chain.
+HOLDOUT_SERIES = 100_000
 
 
 class QuantileCalibrator:
@@ -47,7 +51,7 @@ class QuantileCalibrator:
                 f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "
                 f"more than {point.min_history_days + H} days of history ({exc}); ask for none to skip them"
             ) from None
-        self.holdout_ = held_out(model, panel, self.on)
+        self.holdout_ = held_out(model, panel, self.on, share=holdout_share(panel.n_series))
         return self
 
     @classmethod
@@ -76,21 +80,42 @@ def calibration_copy(point):
     return clone(point).set_params(quantiles=(), n_estimators=trees, learning_rate=rate)
 
 
-def held_out(model, panel: DailyPanel, on: str, pooled=None) -> Holdout:
+def holdout_share(n_series: int) -> float:
+    """The share of a chain of `n_series` series whose held-out days calibrate the quantiles."""
+    return min(1.0, HOLDOUT_SERIES / max(n_series, 1))
+
+
+def in_holdout_sample(keys: np.ndarray, share: float) -> np.ndarray:
+    """Whether each series (`DailyPanel.keys`) is among the `share` of the chain's series whose
+    held-out days calibrate the quantiles: decided by a hash of its store and product ids
+    alone, so one machine and every partition of a cluster pick the same series."""
+    if share >= 1:
+        return np.ones(len(keys), bool)
+    x = keys.astype(np.uint64)
+    with np.errstate(over="ignore"):  # splitmix64's finaliser: the ids' bits spread over the word
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / 2.0**53 < share
+
+
+def held_out(model, panel: DailyPanel, on: str, pooled=None, share: float = 1.0) -> Holdout:
     """The forecasts by `model`, fitted on `panel` without its last `model.max_horizon` days,
-    of those days, with what happened (`Holdout`; `on` as for `QuantileCalibrator`).
-    `pooled`: the chain's group tables when `panel` is a partition (see `features.daily`)."""
+    of those days, with what happened (`Holdout`; `on` as for `QuantileCalibrator`), for the
+    series `in_holdout_sample` at `share` (1: all). `pooled`: the chain's group tables when
+    `panel` is a partition (see `features.daily`)."""
     H = model.max_horizon
     cut = panel.last_day - H
     kept = np.flatnonzero(panel.start <= cut)
     early = panel.until(cut)
     mean, vol = model.point_forecast(early, panel.future(cut + 1, H, kept), H, pooled)
-    pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
+    pick = in_holdout_sample(panel.keys()[kept], share)
+    pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept[pick])
     if panel.hourly:
         actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
-        profile = sales_profile(early)
+        profile = sales_profile(early)[pick]
     else:
         actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
-        profile = np.ones((len(kept), 1), np.float32)
+        profile = np.ones((int(pick.sum()), 1), np.float32)
     demand = recovered_demand(panel)[pos] if on == "demand" and panel.hourly else None
-    return Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout, demand)
+    return Holdout(mean.reshape(-1, H)[pick], vol.reshape(-1, H)[pick], actual, profile, stockout, demand)

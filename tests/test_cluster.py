@@ -70,9 +70,17 @@ def test_one_worker_forecasts_what_one_machine_does(files, one_worker):
     assert fitted.n_train_rows_ == model.n_train_rows_ and fitted.trained_range_ == model.trained_range_
 
 
-def test_two_workers_forecast_as_well_as_one_machine(files, two_workers):
-    local, _ = forecast_table(files[0], files[1])
+def test_two_workers_forecast_as_well_as_one_machine(files, two_workers, monkeypatch):
+    from freshcast.forecast import calibrator
+
+    monkeypatch.setattr(calibrator, "HOLDOUT_SERIES", 100)  # a chain this big calibrates on a sample of its series
+    local, model = forecast_table(files[0], files[1])
     dask, fitted = _on_dask(two_workers, files)
+    # both pick the same series: the workers' held-out days are the one machine's
+    held, held_local = fitted.calibrator_.holdout_, model.calibrator_.holdout_
+    assert 50 < len(held.actual) < model.history_.n_series
+    np.testing.assert_array_equal(held.actual, held_local.actual)
+    np.testing.assert_array_equal(held.stockout, held_local.stockout)
     keys = ["store_id", "product_id", "dt"]
     pd.testing.assert_frame_equal(dask[keys], local[keys])
     assert not np.array_equal(dask["yhat"], local["yhat"])  # each worker drew its own rows' horizons
