@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from common import DEFAULT_DATA, _day, report_head, write_json
 
 from freshcast.data import load_history
