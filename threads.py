@@ -5,8 +5,8 @@ use, at most once a minute), at least one; `--threads` / `set_threads` / `n_jobs
 
 Measured (benchmarks/RESULTS.md, "Threads"): beside another job that keeps both cores of a
 2-core machine busy, a one-city fit with 2 OpenMP threads took 0.5-12.7 s (threads wait at
-LightGBM's barriers for a descheduled partner), with 1 thread 0.24 s; an OpenMP passive wait
-policy avoids that but makes every fit on an idle machine 2.5x slower, a short spin count
+LightGBM's barriers for a descheduled partner), with 1 thread 0.32 s; an OpenMP passive wait
+policy avoids that but makes every fit on an idle machine 2.5-6x slower, a short spin count
 does not help, so freshcast leaves OpenMP's settings alone and picks the thread count.
 """
 

@@ -76,7 +76,7 @@ class DailyForecaster(BaseEstimator):
         which adds `calibration_tree_share` of the training time.
     calibration_tree_share : share of `n_estimators` the calibration's model trains, at a
         learning rate raised by the same factor (1: the same settings as the forecaster).
-        Half the trees at twice the rate make errors of nearly the same spread in half the
+        Half the trees at twice the rate make errors of nearly the same spread in 41-44% less
         time (benchmarks/RESULTS.md).
     calibrate_on : "in_stock" (default): daily quantiles of the sales of days that stay in
         stock; "demand": of every day's demand, recovered where stockouts hid it (what

@@ -157,7 +157,7 @@ def optimal_orders(
     """Expected-cost orders from daily forecast quantiles (n, H, J) at `levels` (at least
     two, e.g. 0.1, 0.5, 0.9), day 0 = the planning day. Demand paths are drawn from the
     quantiles (piecewise-linear inside, exponential upper tail) with a shared shock per path
-    (`correlation`); days past H repeat the forecast of the same weekday.
+    (`correlation`); days past H repeat the forecast of the same weekday (`weekly_extend`).
 
     With a `budget` (money per group, e.g. per store) and each line's `budget_group`, a
     group whose orders would cost more gets a price per unit of money spent, raised by

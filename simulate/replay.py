@@ -175,7 +175,7 @@ def _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, 
     `joint_orders`, the optimizer's and the hindsight's orders count on the markdowns of a
     batch's last day (`optimize.markdown.last_day_markdowns`, from the response freshcast
     estimated); the sticker rules keep the plain orders. Off by default: on 2024-05-29 ..
-    06-04 of four cities it earned 20-50 less margin at every response scale, with a little
+    06-04 of four cities it earned 18-51 less margin at every response scale, with a little
     more waste (benchmarks/RESULTS.md, "Markdowns")."""
     from dataclasses import replace
 
