@@ -4,8 +4,8 @@ Method (chosen by measurement, see benchmarks/RESULTS.md): while fitting, a seco
 trained on the history cut ``max_horizon`` days before its end and forecasts those held-out
 days with horizons 1..H, exactly as the production model will. On held-out in-stock days
 (hours, slots), where sales are demand, each forecast mean ``mu`` and actual ``y`` give a
-ratio ``y / mu`` (calibrated on demand, whole days count every day against its demand,
-recovered where stockouts hid it). The pairs are binned by ``mu`` (quantile bins) and by the series'
+ratio ``y / mu`` (with ``calibrate_on="demand"`` whole days count every day, against its
+demand recovered where stockouts hid it). The pairs are binned by ``mu`` (quantile bins) and by the series'
 volatility (coefficient of variation of its last 28 days); the quantiles of the ratio in a
 bin scale every new forecast that falls into it: ``q_tau = mu x ratio_bin(tau)``. Quantiles
 are therefore non-negative and monotone in tau, and come from errors made out of sample, so
