@@ -5,9 +5,9 @@ trained on the history cut ``max_horizon`` days before its end and forecasts tho
 days with horizons 1..H, exactly as the production model will. On held-out in-stock days
 (hours, slots), where sales are demand, each forecast mean ``mu`` and actual ``y`` give a
 ratio ``y / mu`` (with ``calibrate_on="demand"`` whole days count every day, against its
-demand recovered where stockouts hid it). The pairs are binned by ``mu`` (quantile bins) and by the series'
-volatility (coefficient of variation of its last 28 days); the quantiles of the ratio in a
-bin scale every new forecast that falls into it: ``q_tau = mu x ratio_bin(tau)``. Quantiles
+demand recovered where stockouts hid it). The pairs are binned by ``mu`` (quantile bins) and
+by the series' volatility (coefficient of variation of its last 28 days); the quantiles of the
+ratio in a bin scale every new forecast that falls into it: ``q_tau = mu x ratio_bin(tau)``. Quantiles
 are therefore non-negative and monotone in tau, and come from errors made out of sample, so
 their coverage is honest. Hours and slots get their own tables from the same held-out days,
 split by the intraday profile the held-out model used.
