@@ -8,7 +8,14 @@ keeps every series' error around the chain's level and removes only the error co
 series on a day (a holiday, a busy weekend, the weather): the gap it closes beyond the first
 is what forecasting the day's chain-wide level would be worth.
 
-    python benchmarks/replay_causes.py --json benchmarks/replay_causes.json
+Then, with `--sharper`, the optimizer is replayed with forecasts made sharper by a share k:
+every mean forecast, those of the held-out days the quantiles are calibrated on and those of
+each replayed day, is moved k of the way to the demand that happened, so each error shrinks
+by exactly k (relative) and the quantile table, refitted on the shrunk held-out errors,
+narrows with it: how much the gap closed would gain from a forecast whose errors against
+demand were k smaller, everywhere.
+
+    python benchmarks/replay_causes.py --sharper 0.05,0.1,0.2 --json benchmarks/replay_causes.json
 """
 
 from __future__ import annotations
@@ -31,15 +38,40 @@ class LevelOracle:
         self.model, self.demand, self.first_day = model, demand, first_day
         self.quantiles, self.booster_ = model.quantiles, model.booster_
 
-    def predict_each_day(self, panel, first_day, n_days):
+    def predict_each_day(self, panel, first_day, n_days, pooled=None):
         out = []
-        for f in self.model.predict_each_day(panel, first_day, n_days):
+        for f in self.model.predict_each_day(panel, first_day, n_days, pooled):
             t0 = f.first_day - self.first_day
             k = min(f.horizon, self.demand.shape[1] - t0)
             scale = np.ones(f.horizon, np.float32)
             scale[:k] = self.demand[:, t0 : t0 + k].sum(axis=0) / np.maximum(f.mean[:, :k].sum(axis=0), 1e-9)
             out.append(replace(f, mean=f.mean * scale, quantiles=f.quantiles * scale[None, :, None]))
         return out
+
+
+class Sharper:
+    """The fitted forecaster with every mean forecast moved `share` of the way to the demand
+    that happened (held-out days and replayed days alike), its quantiles from the held-out
+    errors shrunk the same way."""
+
+    def __init__(self, model, share: float):
+        self.model, self.share = model, share
+        self.quantiles, self.booster_ = model.quantiles, model.booster_
+
+    def predict_each_day(self, panel, first_day, n_days, pooled=None):
+        from freshcast.features.latent import recovered_demand
+
+        model, k, truth = self.model, self.share, recovered_demand(panel)
+        held = model.calibrator_.holdout_
+        sharp = replace(held, mean=((1 - k) * held.mean + k * held.demand).astype(np.float32))
+        own = type(model).predict_rows
+        model.predict_rows = lambda rows, pooled=None: ((1 - k) * own(model, rows, pooled) + k * truth[rows.target]).astype(np.float32)
+        model.calibrator_.holdout_ = sharp
+        try:
+            return model.predict_each_day(panel, first_day, n_days, pooled)
+        finally:
+            del model.predict_rows
+            model.calibrator_.holdout_ = held
 
 
 def main() -> None:
@@ -53,6 +85,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--windows", default="2024-06-05:2024-06-11,2024-06-12:2024-06-18", help="FIRST:LAST,...")
+    ap.add_argument("--sharper", default="", help="shares by which the errors shrink, comma-separated (e.g. 0.05,0.1)")
     ap.add_argument("--json")
     args = ap.parse_args()
     panel = load_history(args.data)
@@ -65,7 +98,9 @@ def main() -> None:
         model = DailyForecaster(**REPLAY_FORECASTER, seed=0).fit(history)
         demand = served_demand(window, first, "recovered")
         row = {}
-        for label, forecaster in (("own forecasts", model), ("chain-wide daily level known", LevelOracle(model, demand, first))):
+        variants = [("own forecasts", model), ("chain-wide daily level known", LevelOracle(model, demand, first))]
+        variants += [(f"errors {float(k):.0%} smaller", Sharper(model, float(k))) for k in filter(None, args.sharper.split(","))]
+        for label, forecaster in variants:
             s = replay(window, first, forecaster, master, [Optimizer()], log=False).summary
             base = min((k for k in s if k not in ("optimizer", "hindsight")), key=lambda k: s[k]["total_cost"])
             gap = s[base]["total_cost"] - s["hindsight"]["total_cost"]
