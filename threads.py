@@ -4,10 +4,11 @@ cores other processes keep busy right now (sampled over 0.2 s on the CPUs this p
 use, at most once a minute), at least one; `--threads` / `set_threads` / `n_jobs` override it.
 
 Measured (benchmarks/RESULTS.md, "Threads"): beside another job that keeps both cores of a
-2-core machine busy, a one-city fit with 2 OpenMP threads took 0.5-12.7 s (threads wait at
-LightGBM's barriers for a descheduled partner), with 1 thread 0.32 s; an OpenMP passive wait
-policy avoids that but makes every fit on an idle machine 2.5-6x slower, a short spin count
-does not help, so freshcast leaves OpenMP's settings alone and picks the thread count.
+2-core machine busy, a one-city fit with 2 OpenMP threads took 1.6-4.2 s (0.5-12.7 s in an
+earlier run: threads wait at LightGBM's barriers for a descheduled partner), with 1 thread
+0.51 s; an OpenMP passive wait policy avoids that but makes every fit on an idle machine
+1.8-6x slower, a short spin count does not help, so freshcast leaves OpenMP's settings alone
+and picks the thread count.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Threads under contention: a one-city fit (city 8, 65 series, quantiles on: two LightGBM
 fits) timed alone and beside another freshcast job that trains on three cities in a loop,
-with OpenMP's default spin, GOMP_SPINCOUNT=10000 (freshcast's default) and a passive wait
+with OpenMP's default spin (freshcast's default), GOMP_SPINCOUNT=10000 and a passive wait
 policy; and a three-city fit (4,240 series) alone, to see what each setting costs on an idle
 machine. Each setting runs in its own process (OpenMP reads them when it loads).
 
