@@ -227,16 +227,18 @@ def _basis(stage: Stage, ctx: Context, manifest: Manifest) -> dict:
 
 def _model_decision(ctx: Context, manifest: Manifest):
     """Train today, or copy the latest model trained before the run date with the same
-    settings and less than [model] retrain_every_days old. A decision once done stands while
-    what it rests on is unchanged (a run of another date does not change it). Returns (write,
-    basis, settings, reason)."""
+    settings and less than [model] retrain_every_days old. A decision once taken stands while
+    what it rests on is unchanged, also when the stage was stopped before it finished (a
+    resumed run ends as the uninterrupted one would have; a run of another date does not
+    change it). Returns (write, basis, settings, reason)."""
     settings = digest_of(model_settings(ctx.config))
     trained = {"model": "trained", "settings": settings,
                "output of stage validate": digest_of(manifest.stage("validate").get("outputs"))}  # fmt: skip
     prev = _as_done(manifest.stage("model"))
-    if prev.get("status") == "done" and prev.get("basis") == trained:
+    taken = prev.get("status") in ("done", "running", "failed")  # running: killed; failed: stopped or an error
+    if taken and prev.get("basis") == trained:
         return train_model, trained, settings, "trained"
-    if prev.get("status") == "done" and prev.get("settings") == settings and "source" in prev.get("basis", {}):
+    if taken and prev.get("settings") == settings and "source" in prev.get("basis", {}):
         copied = _copy_basis(ctx.folder.parent / prev["basis"]["from"])
         if copied == prev["basis"]:
             return _copy_from(ctx.folder.parent / copied["from"] / "model"), copied, settings, "copied"

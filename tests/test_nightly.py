@@ -97,6 +97,21 @@ def test_the_model_is_retrained_when_due_and_never_taken_from_a_later_day(config
     assert "settings changed" in manifest(result)["stages"]["model"]["why"][-1]
 
 
+@pytest.mark.parametrize("stopped", ["failed", "running"])  # stopped by a signal or an error; killed
+def test_a_stopped_model_stage_resumes_with_the_decision_it_had_taken(config, stopped):
+    later = api.run(config, "2024-06-13")  # trained: no model before it
+    api.run(config, "2024-06-12")  # trained; a model 06-13 could copy now
+    expected = outputs(later.folder)
+    path = later.folder / "manifest.json"
+    m = json.loads(path.read_text())
+    m["stages"]["model"] = {**m["stages"]["model"], "status": stopped, "pid": 999999, "error": "stopped by SIGTERM"}
+    path.write_text(json.dumps(m))  # what a forced rerun of 06-13 stopped in its model stage leaves
+    result = api.run(config, "2024-06-13")
+    assert result.redone == ["model"]
+    assert manifest(result)["stages"]["model"]["why"][-1] == "model trained"
+    assert outputs(result.folder) == expected
+
+
 @pytest.mark.parametrize(
     "old, new, named",
     [
