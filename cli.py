@@ -51,24 +51,28 @@ def _use_threads(n: int) -> None:
 
 
 def _fail(exc: Exception) -> None:
-    """Print one line for a user-facing error and exit 1."""
-    from .errors import one_line
+    """Print one line for a user-facing error (then, for bad data, the problems after the
+    first three, one per line) and exit 1."""
+    from .errors import DataError, one_line
 
     print(f"error: {one_line(exc)}", file=sys.stderr)
+    if isinstance(exc, DataError):
+        for problem in exc.problems[3:]:
+            print(f"  - {problem}", file=sys.stderr)
     raise typer.Exit(1)
 
 
 @contextmanager
-def _writing(*targets):
+def _writing(*targets, inputs=()):
     """Reserve each (path, kind) output (kind None: a file, else a folder of that kind) before
-    the work starts: exit 1 with one line at once if one cannot be written or another
-    freshcast run is writing it."""
+    the work starts: exit 1 with one line at once if one cannot be written, is (or is in, or
+    holds) one of the command's `inputs`, or another freshcast run is writing it."""
     from .errors import FreshcastError
     from .outputs import reserve_all
 
     with ExitStack() as stack:
         try:
-            stack.enter_context(reserve_all(*targets))
+            stack.enter_context(reserve_all(*targets, inputs=inputs))
         except FreshcastError as exc:
             _fail(exc)
         yield
@@ -166,7 +170,7 @@ def forecast(
         _checked(parse_slots, slots, "--slots")
     levels = _checked(parse_quantiles, quantiles, "--quantiles")
     tuned = _params(params)
-    with _writing((out, DATASET if is_dataset(out) else None), (save_model, "model")):
+    with _writing((out, DATASET if is_dataset(out) else None), (save_model, "model"), inputs=(history, future, params)):
         try:
             rows = forecast_to_file(
                 history, future, out, _column_map(map), seed, save_model, level, slots, recover_stockouts, levels, _say,
@@ -185,6 +189,9 @@ def backtest(
     out: Annotated[Optional[Path], typer.Option(help="Write the scores table here (.csv or .parquet)")] = None,
     map: MapOption = None,
     seed: int = 0,
+    quantiles: Annotated[
+        str, typer.Option(help="Quantile levels scored (pinball loss, coverage); 'none' for the mean only")
+    ] = "0.1,0.5,0.9",
     params: ParamsOption = None,
     threads: ThreadsOption = 0,
     scheduler: SchedulerOption = None,
@@ -192,14 +199,16 @@ def backtest(
     """Rolling-origin backtest of freshcast beside seasonal-naive and moving-average baselines."""
     from .errors import FreshcastError
     from .forecast.job import backtest_history
+    from .forecast.quantiles import parse_quantiles
     from .outputs import write_table
 
     _use_threads(threads)
+    levels = _checked(parse_quantiles, quantiles, "--quantiles")
     tuned = _params(params) or {}
-    with _writing((out, None)):
+    with _writing((out, None), inputs=(history, params)):
         try:
-            scores, _ = backtest_history(history, folds, horizon, {**tuned, "seed": seed}, _column_map(map), _say,
-                                         scheduler)  # fmt: skip
+            scores, _ = backtest_history(history, folds, horizon, {**tuned, "seed": seed, "quantiles": levels},
+                                         _column_map(map), _say, scheduler)  # fmt: skip
             if out is not None:
                 write_table(scores, out)
         except (FreshcastError, OSError) as exc:
@@ -244,7 +253,7 @@ def replay(
     if response_scale != 1.0 and not markdowns:
         raise typer.BadParameter("only means something with --markdowns", param_hint="--response-scale")
     tuned = _params(params)
-    with _writing((out, "replay")):
+    with _writing((out, "replay"), inputs=(history, actuals, params)):
         try:
             result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say,
                                       markdowns=markdowns, response_scale=response_scale, params=tuned,
@@ -276,7 +285,7 @@ def price_response(
     from .forecast.price_response import price_response_to_folder
 
     _use_threads(threads)
-    with _writing((out, "price-response")):
+    with _writing((out, "price-response"), inputs=(history,)):
         try:
             response, summary = price_response_to_folder(history, out, _column_map(map), holdout_days, progress=_say)
         except (FreshcastError, OSError) as exc:
@@ -325,7 +334,7 @@ def plan_orders(
     _use_threads(threads)
     if order_date is not None:
         _checked(day_number, order_date, "--order-date")
-    with _writing((out, "purchase-orders")):
+    with _writing((out, "purchase-orders"), inputs=(forecast, products, inventory, on_order, terms, capacity)):
         try:
             with _Step("reading forecast, master data and stock; optimising orders"):
                 po = run_plan(
@@ -379,7 +388,7 @@ def plan_prices(
         _checked(day_number, date, "--date")
     depths = _checked(_ladder, ladder, "--ladder")
     _checked(time_zone, timezone, "--timezone")
-    with _writing((out, "price-labels")):
+    with _writing((out, "price-labels"), inputs=(forecast, products, inventory, labels, response, hourly_forecast)):
         try:
             with _Step("reading forecast, products, stock and labels; choosing prices"):
                 plan = run_plan(forecast, products, inventory, labels, date=date, evening_hour=evening_hour,
@@ -416,7 +425,7 @@ def master_data(
     from .errors import FreshcastError
     from .optimize.master import ASSUMPTIONS, write_assumed_tables
 
-    with _writing((out, "master-data")):
+    with _writing((out, "master-data"), inputs=(history,)):
         try:
             products, terms = write_assumed_tables(load_history(history, _column_map(map)), out)
         except (FreshcastError, OSError) as exc:
@@ -440,7 +449,7 @@ def make_future(
     from .errors import FreshcastError
     from .outputs import write_table
 
-    with _writing((out, None)):
+    with _writing((out, None), inputs=(history,)):
         try:
             panel = load_history(history, _column_map(map))
             frame = assume_future(panel, days)

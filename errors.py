@@ -24,7 +24,7 @@ def one_line(exc: Exception) -> str:
     problems (the rest counted), any other error's message."""
     if not isinstance(exc, DataError):
         return str(exc)
-    more = f" (and {len(exc.problems) - 3} more: run `freshcast validate`)" if len(exc.problems) > 3 else ""
+    more = f" (and {len(exc.problems) - 3} more)" if len(exc.problems) > 3 else ""
     return f"{exc.source}: {'; '.join(exc.problems[:3])}{more}"
 
 

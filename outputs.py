@@ -180,14 +180,23 @@ def reserve(path: str | Path, kind: str | None = None) -> Iterator[Path]:
 
 
 @contextmanager
-def reserve_all(*targets: tuple[str | Path | None, str | None]) -> Iterator[None]:
+def reserve_all(*targets: tuple[str | Path | None, str | None], inputs=()) -> Iterator[None]:
     """`reserve` every (path, kind) output of one job (None paths skipped), after checking
-    that no two are the same place or one inside the other."""
+    that no two are the same place or one inside the other, and that none is one of the
+    job's `inputs` (paths; None skipped), inside an input folder, or a folder holding one."""
     paths = [Path(os.path.abspath(p)) for p, _ in targets if p is not None]
     for i, a in enumerate(paths):
         for b in paths[i + 1 :]:
             if a == b or a in b.parents or b in a.parents:
                 raise FreshcastError(f"{a} and {b}: give each output its own place, neither inside the other")
+    for a in paths:
+        real = Path(os.path.realpath(a))
+        for given in (p for p in inputs if p is not None):
+            b = Path(os.path.realpath(given))
+            if real == b or b in real.parents or real in b.parents:
+                where = "is" if real == b else "is inside" if b in real.parents else "holds"
+                raise FreshcastError(f"{a}: this output {where} the input {given}; give the output another place "
+                                     f"(writing it would overwrite or change the input)")  # fmt: skip
     with ExitStack() as stack:
         for path, kind in targets:
             if path is not None:

@@ -106,12 +106,19 @@ def _restart_survivors(client, ranks_at: list[str]) -> None:
 
 
 def _rank_workers(client, n: int) -> list[str]:
-    """The addresses of the `n` workers the ranks train on (the first `n` connected, sorted)."""
-    try:
-        return workers(client, n, WAIT_FOR_WORKERS)[:n]
-    except TimeoutError:
-        raise FreshcastError(f"training needs {n} Dask workers at once (one per partition); "
-                             f"{len(workers(client))} are connected") from None  # fmt: skip
+    """The addresses of the `n` workers the ranks train on (the first `n` connected, sorted),
+    waited for up to WAIT_FOR_WORKERS seconds (again when one leaves between the scheduler's
+    saying that `n` run and its list of them)."""
+    deadline = time.monotonic() + WAIT_FOR_WORKERS
+    while True:
+        try:
+            found = workers(client, n, max(deadline - time.monotonic(), 0.1))
+        except TimeoutError:
+            raise FreshcastError(f"training needs {n} Dask workers at once (one per partition); "
+                                 f"{len(workers(client))} are connected") from None  # fmt: skip
+        if len(found) >= n:
+            return found[:n]
+        time.sleep(0.1)
 
 
 def _lost(client, ranks_at: list[str], wait: float = 10.0) -> bool:

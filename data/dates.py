@@ -49,15 +49,18 @@ def day_numbers(values) -> np.ndarray:
 
 
 def _parse(series: pd.Series) -> np.ndarray:
-    """datetime64[D] of each value (NaT where not a date): ISO 8601 first; otherwise the one
-    format pandas infers from the first value, for the whole column (a day-first column is
-    never read day-first in some rows and month-first in others: rows that do not fit the
-    format are not dates). Time-zone offsets count in their own zone (the wall-clock day)."""
+    """datetime64[D] of each value (NaT where not a date): ISO 8601 first; otherwise one
+    format for the whole column, the one pandas infers from the first value or, for a format
+    with a day and a month, the same with the two swapped when only that reads every value
+    (a column is never read day-first in some rows and month-first in others). A column that
+    both orders read in full but to different days is ambiguous (01/04/2024: 1 April or
+    January 4?) and no value of it is a date. Time-zone offsets count in their own zone (the
+    wall-clock day)."""
     if series.dtype.kind == "M":
         parsed = series
     else:
         candidates = []
-        for fmt in ("ISO8601", None):
+        for fmt in ("ISO8601", *_inferred_formats(series)):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # pandas' note on the inferred format
@@ -68,12 +71,32 @@ def _parse(series: pd.Series) -> np.ndarray:
                 candidates.append(parsed)
             except (ValueError, TypeError, OverflowError):  # e.g. offsets that change (summer time)
                 candidates.append(_one_by_one(series))
-            if candidates[-1].notna().sum() == series.notna().sum():
+            if fmt == "ISO8601" and candidates[-1].notna().sum() == series.notna().sum():
                 break
-        parsed = max(candidates, key=lambda c: int(c.notna().sum()))
+        full = [c for c in candidates[1:] if c.notna().sum() == series.notna().sum()]
+        if len(full) == 2 and not full[0].equals(full[1]):
+            parsed = pd.Series(pd.NaT, index=series.index)  # day-first and month-first both fit
+        else:
+            parsed = max(candidates, key=lambda c: int(c.notna().sum()))
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)  # wall-clock day in the values' own zone
     return parsed.to_numpy().astype("datetime64[D]")
+
+
+def _inferred_formats(series: pd.Series) -> list[str | None]:
+    """The format pandas infers from the column's first value, and that format with its day
+    and month swapped when it has both; [None] (pandas infers on its own) when it infers none."""
+    from pandas.tseries.api import guess_datetime_format
+
+    first = series.dropna()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas' note that it read a day first
+        fmt = guess_datetime_format(str(first.iloc[0])) if len(first) else None
+    if fmt is None:
+        return [None]
+    if "%d" in fmt and "%m" in fmt:
+        return [fmt, fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")]
+    return [fmt]
 
 
 def _one_by_one(series: pd.Series) -> pd.Series:

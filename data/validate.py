@@ -70,7 +70,7 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
             bad = days == NOT_A_DAY
             if bad.any():
                 i = int(np.argmax(bad))
-                problems.add(file, theirs, "is not a date (expected YYYY-MM-DD)", int(bad.sum()),
+                problems.add(file, theirs, "is not a date (expected YYYY-MM-DD; dates that read as day-first and month-first alike are refused)", int(bad.sum()),
                              f"row {rows[i] + 1}: '{arr[i].as_py()}'")  # fmt: skip
                 ok = False
             cols[native] = days.astype(np.int32)

@@ -178,3 +178,28 @@ def test_version_csv_numbers_and_file_named_once(tmp_path):
                               str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "p.parquet")])  # fmt: skip
     line = [ln for ln in out.output.splitlines() if ln.startswith("error:")][0]
     assert line.count("bad.parquet") == 1 and "row 5" in line, line
+
+
+def test_backtest_scores_the_quantiles_asked_for(tmp_path):
+    for asked, columns in (("none", set()), ("0.5", {"pinball_q50", "coverage_q50"})):
+        out = tmp_path / f"scores_{asked}.csv"
+        res = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--folds", "1", "--horizon", "3",
+                                       "--quantiles", asked, "--out", str(out)])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        scored = {c for c in pd.read_csv(out).columns if c.startswith(("pinball", "coverage", "interval"))}
+        assert scored == columns
+
+
+def test_a_data_error_prints_every_problem(tmp_path):
+    df = pd.read_parquet(sample_path()).head(100)
+    df.loc[4, "hourly_sale"] = -1
+    df.loc[5, "hour"] = 30
+    df.loc[6, "hourly_stockout"] = 2
+    df.loc[7, "discount"] = 5.0
+    df.to_parquet(tmp_path / "bad.parquet")
+    out = CliRunner().invoke(app, ["forecast", "--history", str(tmp_path / "bad.parquet"), "--future",
+                                   str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "p.parquet")])  # fmt: skip
+    lines = out.output.splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("error:"))
+    assert out.exit_code == 1 and lines[first].endswith("(and 1 more)"), out.output
+    assert len(lines) == first + 2 and lines[first + 1].startswith("  - ") and "discount" in lines[first + 1] + lines[first]

@@ -370,3 +370,20 @@ def test_partition_rows_become_relative_once_and_in_place():
     np.testing.assert_array_equal(again[1], (part.y / part.level).astype(np.float32))
     with pytest.raises(RuntimeError, match="units"):
         _units(part)
+
+
+def test_the_ranks_get_as_many_workers_as_partitions_even_when_one_leaves_meanwhile():
+    """The scheduler said two workers run, then listed one (the other left in between): the
+    ranks wait for two again instead of training with too few (an IndexError before)."""
+    from freshcast.cluster.trainer import _rank_workers
+
+    class Scheduler:
+        lists = [{"b": {}}, {"a": {}, "b": {}, "c": {}}]
+
+        def wait_for_workers(self, n, timeout=None):
+            assert timeout > 0
+
+        def scheduler_info(self):
+            return {"workers": self.lists.pop(0)}
+
+    assert _rank_workers(Scheduler(), 2) == ["a", "b"]

@@ -65,8 +65,15 @@ def test_day_number_round_trip_and_error():
 def test_one_format_for_a_whole_column_and_offsets_in_their_own_zone():
     jan = day_number("2024-01-13")
     assert day_numbers(pd.Series(["13/01/2024", "10/01/2024"])).tolist() == [jan, jan - 3]  # day first
-    # read month first from its first value: a day-first row does not fit and is not a date
-    assert day_numbers(pd.Series(["10/01/2024", "13/01/2024"])).tolist() == [day_number("2024-10-01"), NOT_A_DAY]
+    # month first from its first value does not fit the second row; day first fits both
+    assert day_numbers(pd.Series(["10/01/2024", "13/01/2024"])).tolist() == [jan - 3, jan]
+    # both orders fit every row and disagree: ambiguous, so none is a date
+    april = pd.Series([f"{d:02d}/04/2024" for d in range(1, 13)])
+    assert (day_numbers(april) == NOT_A_DAY).all()
+    assert (day_numbers(pa.array(april.tolist())) == NOT_A_DAY).all()  # Arrow strings alike
+    assert day_numbers(pd.Series(["04/04/2024", "04/04/2024"])).tolist() == [day_number("2024-04-04")] * 2
+    assert day_numbers(pd.Series(["12/31/2024", "01/04/2024"])).tolist() == [day_number("2024-12-31"),
+                                                                             day_number("2024-01-04")]  # fmt: skip
     summer = pd.Series(["2024-03-30T23:30:00+01:00", "2024-03-31T23:30:00+02:00"])  # offsets change
     assert day_numbers(summer).tolist() == [day_number("2024-03-30"), day_number("2024-03-31")]
 

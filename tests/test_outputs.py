@@ -231,3 +231,31 @@ def test_files_added_while_a_run_works_stop_the_swap(tmp_path):
             write_text(tmp / "a.txt", "2")
             (out / "user_notes.txt").write_text("mine")  # arrives mid-run
     assert (out / "user_notes.txt").exists() and (out / "a.txt").read_text() == "1"
+
+
+def test_no_output_may_overwrite_or_sit_in_an_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from freshcast.cli import app
+    from freshcast.data import sample_path
+
+    history = tmp_path / "history.csv"
+    history.write_text("store_id,product_id\n1,2\n")  # checked before any reading: the content does not matter
+    (tmp_path / "hive").mkdir()
+    link = tmp_path / "link.csv"
+    link.symlink_to(history)
+    runs = [
+        (["forecast", "--history", str(history), "--future", "f.parquet", "--out", str(history)], "is the input"),
+        (["forecast", "--history", str(history), "--future", "f.parquet", "--out", str(link)], "is the input"),
+        (["make-future", "--history", str(history), "--days", "7", "--out", str(history)], "is the input"),
+        (["backtest", "--history", str(history), "--out", str(history)], "is the input"),
+        (["make-future", "--history", str(sample_path()), "--days", "7", "--out", str(sample_path() / "future.parquet")],
+         "is inside the input"),
+        (["plan-orders", "--forecast", str(tmp_path / "o" / "f.parquet"), "--products", "p.csv", "--inventory", "i.csv",
+          "--out", str(tmp_path / "o")], "holds the input"),
+    ]  # fmt: skip
+    for args, says in runs:
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 1 and says in res.output, (args, res.output)
+    assert history.read_text() == "store_id,product_id\n1,2\n"
+    assert not (sample_path() / "future.parquet").exists()
