@@ -169,6 +169,7 @@ def forecast(
     if slots is not None:
         _checked(parse_slots, slots, "--slots")
     levels = _checked(parse_quantiles, quantiles, "--quantiles")
+    _table_name(out, folder=True)
     tuned = _params(params)
     with _writing((out, DATASET if is_dataset(out) else None), (save_model, "model"), inputs=(history, future, params)):
         try:
@@ -204,6 +205,7 @@ def backtest(
 
     _use_threads(threads)
     levels = _checked(parse_quantiles, quantiles, "--quantiles")
+    _table_name(out)
     tuned = _params(params) or {}
     with _writing((out, None), inputs=(history, params)):
         try:
@@ -449,6 +451,7 @@ def make_future(
     from .errors import FreshcastError
     from .outputs import write_table
 
+    _table_name(out)
     with _writing((out, None), inputs=(history,)):
         try:
             panel = load_history(history, _column_map(map))
@@ -491,6 +494,14 @@ def tune(
     print(f"best mean WAPE {result.best_wape:.4f} over origins {', '.join(result.origins)}; "
           f"{len(result.trials)} trial(s) in {out / 'trials.csv'}")  # fmt: skip
     _say(f"wrote {out / 'best_params.toml'}")
+
+
+def _table_name(path: Optional[Path], option: str = "--out", folder: bool = False) -> None:
+    """A usage error (exit 2) unless a table output's name ends in .parquet or .csv (or, with
+    `folder`, has no suffix: a folder of Parquet parts)."""
+    if path is not None and path.suffix not in (".parquet", ".csv") and not (folder and path.suffix == ""):
+        also = ", or no suffix for a folder of Parquet parts" if folder else ""
+        raise typer.BadParameter(f"'{path}': name a table .parquet or .csv{also}", param_hint=option)
 
 
 def _params(path: Optional[Path]) -> Optional[dict]:

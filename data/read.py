@@ -3,7 +3,9 @@ table) batch by batch with Arrow, and reducing its rows to day records."""
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +69,7 @@ def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_i
         dataset.schema.names  # noqa: B018 (column names are decoded here: a file that is not UTF-8 fails now)
         return dataset
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(str(path), [f"cannot be read as {fmt}: {exc}"]) from exc
+        raise DataError(str(path), [_csv_problem(exc, path) or f"cannot be read as {fmt}: {exc}"]) from exc
     except UnicodeDecodeError as exc:
         raise DataError(str(path), [f"cannot be read: not UTF-8 text ({exc.reason} at byte {exc.start}); "
                                     f"save it as UTF-8"]) from None  # fmt: skip
@@ -131,15 +133,20 @@ def _plan_columns(
         theirs = from_native.get(native, native)
         if theirs in schema.names and (theirs not in to_native or to_native[theirs] == native):
             name_of[native] = theirs
+    if len(schema.names) == 1 and any(sep in schema.names[0] for sep in ";\t|"):
+        problems.append(f"the header is one column, '{schema.names[0][:60]}': CSV fields are separated by commas")
     required = [*C.KEYS, C.SALES] if with_sales else list(C.KEYS)
     for native in required:
         if native not in name_of:
             hint = f" (mapped from '{from_native[native]}')" if native in from_native else ""
             problems.append(f"required column '{native}'{hint} is missing")
+    empty = [theirs for theirs in name_of.values() if pa.types.is_null(schema.field(theirs).type)]
+    if empty:  # a CSV column without a single value has no type (a file of a header alone: all of them)
+        names = ", ".join(f"'{c}'" for c in empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        problems.append(f"no value in any row of column(s) {names}: does the file hold any rows?")
     for native, theirs in name_of.items():
         t = schema.field(theirs).type
-        ok = _is_date(t) if native == C.DAY else _is_number(t)
-        if not ok:
+        if not pa.types.is_null(t) and not (_is_date(t) if native == C.DAY else _is_number(t)):
             expected = "a date" if native == C.DAY else "a number"
             problems.append(f"column '{theirs}' has type {t}; expected {expected}")
     if not with_sales:
@@ -303,7 +310,32 @@ def _batches(scanner: ds.Scanner, dataset: ds.Dataset, columns: list[str], sourc
             except (pa.ArrowException, OSError):
                 culprit = getattr(fragment, "path", source)
                 break
-        raise DataError(culprit, [f"cannot be read: {str(exc).splitlines()[0]}"]) from None
+        raise DataError(culprit, [_csv_problem(exc, culprit) or f"cannot be read: {str(exc).splitlines()[0]}"]) from None
+
+
+_CSV_VALUE = re.compile(r"CSV column #(\d+): Row #(\d+): CSV conversion error to (\w+): invalid value '(.*)'")
+_CSV_FIELDS = re.compile(r"Expected (\d+) columns, got (\d+)")
+
+
+def _csv_problem(exc: Exception, path) -> str | None:
+    """Arrow's CSV reading errors in a planner's words (the column by name, rows counted from
+    1 without the header), or None for other errors."""
+    text = str(exc)
+    if (m := _CSV_VALUE.search(text)) is not None:
+        column, row, kind, value = int(m[1]), int(m[2]), m[3], m[4]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                name = next(csv.reader(fh))[column]
+        except (OSError, UnicodeDecodeError, StopIteration, IndexError, csv.Error):
+            name = f"#{column + 1}"
+        what = "a number" if kind in ("double", "float", "int64", "int32", "int16", "int8") else kind
+        return f"column '{name}' is not {what}: row {row - 1}: '{value}'"
+    if "Empty CSV file" in text:
+        return "is empty: no header line, no rows"
+    if (m := _CSV_FIELDS.search(text)) is not None:
+        return (f"a line has {m[2]} field(s) where the header has {m[1]} (fields are separated by commas; "
+                f"quote a value that holds one)")  # fmt: skip
+    return None
 
 
 def _read_only(values: np.ndarray, dtype) -> np.ndarray:

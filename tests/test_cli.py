@@ -203,3 +203,13 @@ def test_a_data_error_prints_every_problem(tmp_path):
     first = next(i for i, ln in enumerate(lines) if ln.startswith("error:"))
     assert out.exit_code == 1 and lines[first].endswith("(and 1 more)"), out.output
     assert len(lines) == first + 2 and lines[first + 1].startswith("  - ") and "discount" in lines[first + 1] + lines[first]
+
+
+def test_a_table_output_needs_a_table_name(tmp_path):
+    history = str(sample_path())
+    for args in (["forecast", "--history", history, "--future", "f.parquet", "--out", str(tmp_path / "p.xlsx")],
+                 ["backtest", "--history", history, "--out", str(tmp_path / "scores.xlsx")],
+                 ["make-future", "--history", history, "--days", "7", "--out", str(tmp_path / "future.CSV")]):  # fmt: skip
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2 and "name a table .parquet or .csv" in res.output, res.output
+    assert not any(tmp_path.iterdir())

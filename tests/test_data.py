@@ -129,6 +129,14 @@ def test_bad_input_names_file_column_and_problem(tmp_path, corrupt, message):
     assert message.search(text) if isinstance(message, re.Pattern) else message in text
 
 
+def test_a_csv_of_a_header_alone_says_it_holds_no_rows(tmp_path):
+    path = tmp_path / "header.csv"
+    make_hourly(n_stores=1, n_products=1, days=1).head(0).to_csv(path, index=False)
+    with pytest.raises(DataError) as err:
+        load_history(path)
+    assert len(err.value.problems) == 1 and "does the file hold any rows?" in err.value.problems[0]
+
+
 def test_validate_reports_all_problems(tmp_path):
     df = make_hourly(n_stores=1, n_products=2, days=5)
     df.loc[3, "hourly_sale"] = -2.0
@@ -294,3 +302,18 @@ def test_future_covariates_are_refused_when_implausible(tmp_path):
     result = CliRunner().invoke(app, ["validate", "--future", str(tmp_path / "week.parquet"),
                                       "--history", str(tmp_path / "hist.parquet")])  # fmt: skip
     assert result.exit_code == 0 and "days: 7" in result.output, result.output
+
+
+def test_csv_reading_errors_in_a_planners_words(tmp_path):
+    df = make_hourly(n_stores=1, n_products=2, days=5)
+    bad = df.astype({"hourly_sale": object})
+    bad.loc[7, "hourly_sale"] = "abc"
+    bad.to_csv(tmp_path / "text.csv", index=False)
+    (tmp_path / "empty.csv").write_text("")
+    df.to_csv(tmp_path / "semicolons.csv", index=False, sep=";")
+    for name, says in (("text.csv", "column 'hourly_sale' is not a number: row 8: 'abc'"),
+                       ("empty.csv", "is empty: no header line, no rows"),
+                       ("semicolons.csv", "the header is one column")):  # fmt: skip
+        with pytest.raises(DataError) as err:
+            load_history(tmp_path / name)
+        assert says in err.value.problems[0] and name in str(err.value), str(err.value)
