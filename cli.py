@@ -627,7 +627,22 @@ def _options(
 
 
 def main() -> None:
-    app()
+    """The `freshcast` command. SIGTERM (a cron job's or a service manager's stop) ends any
+    command as Ctrl-C does: what it was writing is removed, one line says so, exit 143."""
+    import signal
+
+    from .errors import Interrupted
+
+    def stop(signum, _frame):
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        app()
+    except Interrupted as exc:
+        print(f"error: stopped by {signal.Signals(exc.signum).name}; nothing of the output was written",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(128 + exc.signum)
 
 
 if __name__ == "__main__":

@@ -213,3 +213,22 @@ def test_a_table_output_needs_a_table_name(tmp_path):
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 2 and "name a table .parquet or .csv" in res.output, res.output
     assert not any(tmp_path.iterdir())
+
+
+def test_sigterm_stops_a_command_cleanly(tmp_path):
+    import signal
+
+    fut = tmp_path / "fut.parquet"
+    assert CliRunner().invoke(app, ["make-future", "--history", str(sample_path()), "--days", "7",
+                                    "--out", str(fut)]).exit_code == 0  # fmt: skip
+    run = subprocess.Popen([sys.executable, "-m", "freshcast.cli", "forecast", "--history", str(sample_path()),
+                            "--future", str(fut), "--out", str(tmp_path / "pred.parquet")],
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    seen = ""
+    while "training" not in seen and run.poll() is None:
+        seen += run.stderr.readline()
+    run.send_signal(signal.SIGTERM)
+    err = run.stderr.read()
+    assert run.wait(timeout=120) == 128 + signal.SIGTERM, seen + err
+    assert "stopped by SIGTERM" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fut.parquet"]  # no output, temp file or lock left
