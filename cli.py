@@ -21,6 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # help paragraphs reflow; [dask] is text, not a rich style tag
 )
 
 HistoryOption = Annotated[Path, typer.Option(help="Sales history (file or folder, shared layout)")]
@@ -541,7 +542,7 @@ def run(
     force: Annotated[bool, typer.Option("--force", help="Redo every stage, even those up to date")] = False,
 ) -> None:
     """The business day's batch: validate inputs, train or load the model, forecast, orders,
-    prices, export, each stage into <root>/<date>/<stage>/ with manifest.json and log.jsonl.
+    prices, export, each stage into `<root>/<date>/<stage>/` with manifest.json and log.jsonl.
     Rerunning a done day changes nothing; a killed run resumes. Exit codes: 0 done, 1 bad
     input or failed stage, 2 usage or bad config, 75 another run holds the lock, 130/143
     stopped by SIGINT/SIGTERM."""
