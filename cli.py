@@ -631,13 +631,15 @@ def main() -> None:
     """The `freshcast` command. SIGTERM (a cron job's or a service manager's stop) ends any
     command as Ctrl-C does: what it was writing is removed, one line says so, exit 143."""
     import signal
+    import threading
 
     from .errors import Interrupted
 
     def stop(signum, _frame):
         raise Interrupted(signum)
 
-    signal.signal(signal.SIGTERM, stop)
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, stop)
     try:
         app()
     except Interrupted as exc:
