@@ -631,17 +631,12 @@ def main() -> None:
     """The `freshcast` command. SIGTERM (a cron job's or a service manager's stop) ends any
     command as Ctrl-C does: what it was writing is removed, one line says so, exit 143."""
     import signal
-    import threading
 
-    from .errors import Interrupted
+    from .errors import Interrupted, stop_on_signals
 
-    def stop(signum, _frame):
-        raise Interrupted(signum)
-
-    if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
-        signal.signal(signal.SIGTERM, stop)
     try:
-        app()
+        with stop_on_signals((signal.SIGTERM,)):
+            app()
     except Interrupted as exc:
         print(f"error: stopped by {signal.Signals(exc.signum).name}; nothing of the output was written",
               file=sys.stderr)  # fmt: skip

@@ -1,5 +1,8 @@
 """Errors a planner can act on: each names the file, the column and the problem."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class FreshcastError(Exception):
     """Base class for errors freshcast reports to the user (exit code 1 in the CLI)."""
@@ -50,3 +53,26 @@ class Interrupted(BaseException):
         self.signum = signum
         super().__init__(f"stopped by {signal.Signals(signum).name}: the stage in progress was abandoned "
                          f"(nothing of it written); run again to resume")  # fmt: skip
+
+
+@contextmanager
+def stop_on_signals(signals: tuple[int, ...] | None = None) -> Iterator[None]:
+    """`signals` (default SIGTERM and SIGINT) raise Interrupted in the main thread while the
+    block runs (elsewhere signals stay as they are); the handlers before are put back after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise Interrupted(signum)
+
+    before = {s: signal.signal(s, stop) for s in (signals or (signal.SIGTERM, signal.SIGINT))}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+

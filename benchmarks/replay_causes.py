@@ -65,7 +65,11 @@ class Sharper:
         held = model.calibrator_.holdout_
         sharp = replace(held, mean=((1 - k) * held.mean + k * held.demand).astype(np.float32))
         own = type(model).predict_rows
-        model.predict_rows = lambda rows, pooled=None: ((1 - k) * own(model, rows, pooled) + k * truth[rows.target]).astype(np.float32)
+
+        def sharp_rows(rows, pooled=None):
+            return ((1 - k) * own(model, rows, pooled) + k * truth[rows.target]).astype(np.float32)
+
+        model.predict_rows = sharp_rows
         model.calibrator_.holdout_ = sharp
         try:
             return model.predict_each_day(panel, first_day, n_days, pooled)

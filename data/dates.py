@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 NOT_A_DAY = np.iinfo(np.int64).min  # day number of a missing or unparseable date
+NOT_A_DATE = "is not a date (expected YYYY-MM-DD; dates that read as day-first and month-first alike are refused)"
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .dates import NOT_A_DAY, day_numbers
+from .dates import NOT_A_DATE, NOT_A_DAY, day_numbers
 from .read import read_frame, source_name
 from .validate import Problems
 
@@ -87,7 +87,7 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
             days = day_numbers(col)
             unparsed = (days == NOT_A_DAY) & ~bad_rows
             if unparsed.any():
-                _where(problems, df, name, unparsed, "is not a date (expected YYYY-MM-DD; dates that read as day-first and month-first alike are refused)")
+                _where(problems, df, name, unparsed, NOT_A_DATE)
             out[name] = days
         else:
             out[name] = _number(problems, df, name, kind, rule, bad_rows)

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import contract as C
-from .dates import NOT_A_DAY, day_numbers, day_to_date
+from .dates import NOT_A_DATE, NOT_A_DAY, day_numbers, day_to_date
 from .kernels import (
     count_bad_sales,
     count_implausible,
@@ -70,7 +70,7 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
             bad = days == NOT_A_DAY
             if bad.any():
                 i = int(np.argmax(bad))
-                problems.add(file, theirs, "is not a date (expected YYYY-MM-DD; dates that read as day-first and month-first alike are refused)", int(bad.sum()),
+                problems.add(file, theirs, NOT_A_DATE, int(bad.sum()),
                              f"row {rows[i] + 1}: '{arr[i].as_py()}'")  # fmt: skip
                 ok = False
             cols[native] = days.astype(np.int32)

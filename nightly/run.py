@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.dates import day_number, day_to_date
-from ..errors import FreshcastError, Interrupted, StageFailed, one_line
+from ..errors import FreshcastError, Interrupted, StageFailed, one_line, stop_on_signals
 from .config import RunConfig, load_config
 from .lock import run_lock
 from .manifest import Log, Manifest, digest_of, folder_outputs, now
@@ -45,7 +43,7 @@ def run(config: str | Path | RunConfig, date: str | None = None, force: bool = F
     config = config if isinstance(config, RunConfig) else load_config(config)
     root = Path(config.get("run", "root"))
     set_threads(config.get("run", "threads"))
-    with run_lock(root) as earlier, _stop_on_signals(), ExitStack() as stack:
+    with run_lock(root) as earlier, stop_on_signals(), ExitStack() as stack:
         ctx = _context(config, date, root, progress, stack)
         ctx.folder.mkdir(parents=True, exist_ok=True)
         log = Log(ctx.folder / "log.jsonl")
@@ -296,19 +294,3 @@ def _why(prev: dict, basis: dict, folder: Path, force: bool) -> list[str]:
     return why
 
 
-@contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGINT raise Interrupted in the main thread (elsewhere signals stay as they are)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, _frame):
-        raise Interrupted(signum)
-
-    before = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
