@@ -11,12 +11,8 @@ are freshcast's documented assumptions. Also the optimizer's markdown planning t
 
     python benchmarks/markdown.py --json benchmarks/markdown.json
 
-The evening's pace weight was chosen with the same script on an earlier window of four cities:
-
-    python benchmarks/markdown.py --data <cities 3, 6, 12, 13> --windows 2024-05-29:2024-06-04 --scales 1 --pace 0
-    ... --pace 0.5, --pace 1 (then, with the pace weight 1: --scales 1 --spread 0, 0.25, 0.5, 1)
-
-and orders that count on the last day's markdowns were tried there and not kept:
+Orders that count on the last day's markdowns were tried on an earlier window of four cities
+and not kept:
 
     python benchmarks/markdown.py --data <cities 3, 6, 12, 13> --windows 2024-05-29:2024-06-04 --joint-orders 1
 """
@@ -56,8 +52,7 @@ def waste_interval(a: dict, b: dict, seed: int = 0) -> list[float]:
     return [float(np.quantile(out, 0.025)), float(np.quantile(out, 0.975))]
 
 
-def run_window(panel, first: int, last: int, scales, pace: float | None, spread: float | None, say,
-               joint_orders: bool = False) -> dict:  # fmt: skip
+def run_window(panel, first: int, last: int, scales, say, joint_orders: bool = False) -> dict:
     from freshcast.forecast import DailyForecaster
     from freshcast.forecast.price_response import PriceResponse
     from freshcast.optimize import markdown
@@ -92,10 +87,6 @@ def run_window(panel, first: int, last: int, scales, pace: float | None, spread:
     try:
         for scale in scales:
             world = price_world(whole, first, history, scale, response)
-            if pace is not None:
-                world.pace_weight = pace
-            if spread is not None:
-                world.evening_spread = spread
             lines = {}
             t0 = time.perf_counter()
             summary = _run_markdowns(whole, first, demand, master, Optimizer(), forecasts, world, None, lines,
@@ -136,8 +127,6 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--windows", default="2024-06-05:2024-06-11,2024-06-12:2024-06-18")
     parser.add_argument("--scales", default="0.5,1,1.5")
-    parser.add_argument("--pace", type=float, default=None, help="the evening's pace weight (default: freshcast's)")
-    parser.add_argument("--spread", type=float, default=None, help="the evening forecast's spread (default: freshcast's)")
     parser.add_argument("--joint-orders", type=int, choices=(0, 1), default=0,
                         help="1: the optimizer's and the hindsight's orders count on the last day's markdowns")
     parser.add_argument("--json", default=None)
@@ -156,8 +145,7 @@ def main() -> None:
     for window in args.windows.split(","):
         a, b = window.split(":")
         say(f"window {a} .. {b}")
-        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, args.pace, args.spread, say,
-                                               bool(args.joint_orders))
+        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, say, bool(args.joint_orders))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)

@@ -3,8 +3,10 @@
 Every markdown policy runs its own replay with freshcast's orders (the optimizer), from the
 same opening stock: each morning the deliveries arrive, the order is placed, the policy sets
 the day's price (and an evening price from `EVENING_HOUR`), and the day's demand is served
-first-in-first-out in two parts, before and after the evening hour (each line's share of
-demand after it comes from its intraday profile). Demand at a new price is the demand at the
+first-in-first-out in two parts, before and after the evening hour, split as that day's
+hourly demand fell (`PriceWorld.day_share`: freshcast's optimizer decides the evening step
+from the stock left then and the line's usual share of the day's demand after it; only the
+hindsight knows the day's own). Demand at a new price is the demand at the
 logged price x (new price / logged price) ** (scale x elasticity): the simulator's response is
 `scale` times the one freshcast estimated from the history before the replay, while the
 optimizer always plans with the estimate (scale != 1: it is wrong, by that much). A markdown
@@ -38,15 +40,12 @@ class PriceWorld:
     elasticity: np.ndarray  # estimated (capped at 0), what the optimizer plans with
     deepest: np.ndarray  # deepest depth the line's category supports
     borrowed: float  # the estimate's response to yesterday's log price (>= 0)
-    evening_share: np.ndarray  # share of a day's demand after EVENING_HOUR
+    evening_share: np.ndarray  # share of a day's demand after EVENING_HOUR, the line's usual profile
     logged: np.ndarray  # (n, T) price paid / regular price on each replayed day
+    # (n, T) share of each replayed day's demand after EVENING_HOUR as it happened (the day's own
+    # hours): what the simulator serves then and the hindsight knows; None: `evening_share`
+    day_share: np.ndarray | None = None
     scale: float = 1.0  # the simulator's response = scale x the estimate
-    # how much the evening's forecast follows the day's sales so far (`day_pace`): 1, chosen
-    # among 0, 0.5 and 1 on 2024-05-29 .. 06-04 of four cities (benchmarks/RESULTS.md)
-    pace_weight: float = 1.0
-    # the evening forecast's quantiles are drawn towards its median by this share: 0.5, chosen
-    # among 0, 0.25, 0.5 and 1 on the same window (0.5 and below within 0.3 points of each other)
-    evening_spread: float = 0.5
 
 
 def rule_depths(name: str, on_hand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,63 +109,55 @@ def morning_price(policy: str, book: MarkdownBook, world: PriceWorld, t: int, on
 
 
 def evening_price(policy: str, world: PriceWorld, t: int, on_hand: np.ndarray, master: MasterData,
-                  quantiles: np.ndarray, levels, day_depth: np.ndarray, pace: np.ndarray) -> np.ndarray:  # fmt: skip
+                  quantiles: np.ndarray, levels, day_depth: np.ndarray) -> np.ndarray:  # fmt: skip
     """Evening depth (NaN: none) of freshcast's or the hindsight's policy at the evening hour
     of day t, from the stock left then (`on_hand` by expiry) on the lines where units expire
-    tonight; the demand ahead is the evening's share of today's, times `pace` (how the day
-    has sold against its forecast), then the following days'."""
+    tonight; the demand ahead is the evening's share of today's (freshcast: the usual share;
+    the hindsight: the day's own), then the following days'."""
     out = np.full(len(on_hand), np.nan)
     rows = np.flatnonzero(on_hand[:, 0] > 0)
     if len(rows) == 0:
         return out
     q = np.array(quantiles[rows], np.float32)
-    if policy == "optimizer":  # the pace explains part of the day's surprise: a narrower evening
-        mid = np.median(q[:, 0], axis=1, keepdims=True)
-        q[:, 0] = np.maximum(mid + world.evening_spread * (q[:, 0] - mid), 0)
-    q[:, 0] *= (world.evening_share[rows] * pace[rows])[:, None].astype(np.float32)
+    q[:, 0] *= evening_share(policy, world, t)[rows, None].astype(np.float32)
     plan = _plan(policy, world, t, on_hand[rows], master.take(rows), q, levels, day_depth[rows], True, rows)
     deeper = plan.depth > day_depth[rows] + 1e-12
     out[rows[deeper]] = plan.depth[deeper]
     return out
 
 
+def evening_share(policy: str, world: PriceWorld, t: int) -> np.ndarray:
+    """(n,) share of day t's demand after the evening hour as `policy` knows it: the
+    hindsight the day's own, any other policy the usual one."""
+    if policy == "hindsight" and world.day_share is not None:
+        return world.day_share[:, t]
+    return world.evening_share
+
+
 def _plan(policy, world, t, on_hand, master, quantiles, levels, floor, evening, rows=slice(None)):
     el = world.elasticity[rows] * (world.scale if policy == "hindsight" else 1.0)  # the hindsight knows the truth
     borrowed = 0.0 if policy == "hindsight" else world.borrowed
     return plan_markdowns(quantiles, levels, on_hand, master, el, world.deepest[rows], depth_in_force=floor,
-                          evening_share=world.evening_share[rows], borrowed=borrowed,
+                          evening_share=evening_share(policy, world, t)[rows], borrowed=borrowed,
                           ladder=LADDER, planned_ratio=world.logged[rows, t], evening=evening)  # fmt: skip
 
 
-def day_pace(sold: np.ndarray, lost: np.ndarray, expected: np.ndarray, weight: float) -> np.ndarray:
-    """How a day has sold so far against its forecast `expected`, as a multiplier for the
-    rest of the day: (sales / expected) ** weight, never below 1 where the shelf ran empty
-    (sales then understate demand); 1 where nothing was expected."""
-    ratio = np.where(expected > 1e-9, (sold + 1e-9) / np.maximum(expected, 1e-9), 1.0)
-    ratio = np.where(lost > 1e-9, np.maximum(ratio, 1.0), ratio)
-    return np.clip(ratio, 0.25, 4.0) ** weight
-
-
 def trade_day(policy: str, stock: np.ndarray, master: MasterData, book: MarkdownBook, world: PriceWorld, t: int,
-              demand: np.ndarray, on_hand: np.ndarray, quantiles: np.ndarray, levels, mean: np.ndarray):  # fmt: skip
+              demand: np.ndarray, on_hand: np.ndarray, quantiles: np.ndarray, levels):  # fmt: skip
     """Day t of one markdown policy: the morning price, the hours before the evening hour,
     the evening price, the hours after, the evening's waste. `on_hand` is the morning stock
-    by expiry (day 0 = t); `mean` (n,) the day's mean forecast. Returns (sold, lost, wasted,
-    stock_end)."""
+    by expiry (day 0 = t). Returns (sold, lost, wasted, stock_end)."""
     S = master.shelf_life_days
     day_depth, evening_depth = morning_price(policy, book, world, t, on_hand, master, quantiles, levels)
     r_log = world.logged[:, t]
     r_day = np.minimum(r_log, 1.0 - day_depth)
     power = world.scale * world.elasticity
-    share = world.evening_share
+    share = evening_share("hindsight", world, t)  # as it happened
     first = demand * (1 - share) * (r_day / r_log) ** power
     sold1, lost1 = K.sell_part(stock, S, t, first)
     if policy in ("optimizer", "hindsight"):
-        pace = np.ones(len(demand))
-        if policy == "optimizer" and world.pace_weight > 0:
-            pace = day_pace(sold1, lost1, mean * (1 - share) * (r_day / r_log) ** world.elasticity, world.pace_weight)
         evening_depth = evening_price(policy, world, t, held_by_expiry(stock, S, t), master, quantiles, levels,
-                                      day_depth, pace)  # fmt: skip
+                                      day_depth)  # fmt: skip
     r_eve = np.where(np.isfinite(evening_depth), np.minimum(r_day, 1.0 - np.nan_to_num(evening_depth)), r_day)
     second = demand * share * (r_eve / r_log) ** power
     sold2, lost2 = K.sell_part(stock, S, t, second)

@@ -136,17 +136,20 @@ def replay(
     if markdowns:
         if forecasts is None:
             forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T, pooled)
-        world = price_world(panel, first_day, history, response_scale, response, progress)
+        world = price_world(panel, first_day, history, response_scale, response, progress, kind)
         orderer = next((p for p in policies if isinstance(p, Optimizer)), None) or Optimizer(seed=seed)
         priced = _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, progress)
     return ReplayResult(summary, frame, seconds, kind, choices, priced)
 
 
 def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: float, response=None,
-                progress=None) -> PriceWorld:  # fmt: skip
+                progress=None, demand: str = "recovered") -> PriceWorld:  # fmt: skip
     """What the markdown replay prices with: the price response (fitted on the history
     unless given), each line's evening share of demand (its intraday profile as of the
-    history's end) and the logged price ratios of the replayed days (above 1 read as 1)."""
+    history's end), the share of each replayed day's `demand` (see `served_demand`) that came
+    after the evening hour (from the day's hours; the usual share on a day without demand or
+    for daily input) and the logged price ratios of the replayed days (above 1 read as 1)."""
+    from ..features.latent import demand_hours
     from ..forecast.hourly import demand_profile
     from ..forecast.price_response import CATEGORY, PriceResponse
 
@@ -160,11 +163,16 @@ def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: f
     T = panel.last_day - first_day + 1
     pos = panel.positions(first_day)[:, None] + np.arange(T)
     logged = np.clip(panel.covariates["discount"][pos].astype(np.float64), 0.05, 1.0)
-    profile = demand_profile(history)
+    usual = demand_profile(history)[:, EVENING_HOUR:].sum(axis=1).astype(np.float64)
+    day_share = np.repeat(usual[:, None], T, axis=1)
+    if panel.hourly:
+        hours = demand_hours(panel, 1.0 if demand == "recovered" else 0.0)[pos].astype(np.float64)
+        total, late = hours.sum(axis=2), hours[:, :, EVENING_HOUR:].sum(axis=2)
+        day_share = np.where(total > 0, late / np.where(total > 0, total, 1.0), day_share)
     return PriceWorld(
         elasticity=response.elasticity(category), deepest=response.deepest(category),
         borrowed=max(response.neighbours_.get("log_price_yesterday", {"coef": 0.0})["coef"], 0.0),
-        evening_share=profile[:, EVENING_HOUR:].sum(axis=1).astype(np.float64), logged=logged, scale=scale,
+        evening_share=usual, logged=logged, scale=scale, day_share=day_share,
     )  # fmt: skip
 
 
@@ -206,8 +214,7 @@ def _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, 
                 q, levels = np.repeat(demand_ahead(demand, S, t, state.on_hand.shape[1])[:, :, None], 2, axis=2), (0.25, 0.75)
             else:
                 q, levels = forecasts[t].quantiles, forecasts[t].levels
-            sold, lost, wasted, left = trade_day(p, st, master, book, world, t, demand[:, t], state.on_hand, q, levels,
-                                                 forecasts[t].mean[:, 0].astype(np.float64))  # fmt: skip
+            sold, lost, wasted, left = trade_day(p, st, master, book, world, t, demand[:, t], state.on_hand, q, levels)
             log["sold"][:, t], log["lost"][:, t], log["wasted"][:, t], log["stock_end"][:, t] = sold, lost, wasted, left
         _note(progress, f"replayed prices of {day_to_date(state.day)}")
     if lines is not None:

@@ -11,7 +11,7 @@ from freshcast.data import load_history, sample_path
 from freshcast.data.dates import day_number
 from freshcast.forecast import DailyForecaster
 from freshcast.forecast.price_response import PriceResponse
-from freshcast.simulate.markdowns import MARKDOWN_POLICIES, day_pace, rule_depths
+from freshcast.simulate.markdowns import EVENING_HOUR, MARKDOWN_POLICIES, rule_depths
 from freshcast.simulate.policies import Optimizer
 from freshcast.simulate.replay import REPLAY_QUANTILES, replay
 
@@ -72,14 +72,32 @@ def test_a_stronger_simulated_response_makes_the_rules_sell_more(setup, result):
     assert stronger["no_markdown"]["units_demanded"] == pytest.approx(result.markdowns["no_markdown"]["units_demanded"])
 
 
-def test_rules_and_pace():
+def test_rules():
     on_hand = np.array([[1.0, 0, 0], [0, 2.0, 0], [0, 0, 3.0]])
     day, evening = rule_depths("ladder_30_60", on_hand)
     assert list(day) == [0.3, 0.3, 0.0] and evening[0] == 0.6 and np.isnan(evening[1:]).all()
     day, evening = rule_depths("last_day_30", on_hand)
     assert list(day) == [0.3, 0.0, 0.0] and np.isnan(evening).all()
-    pace = day_pace(np.array([2.0, 1.0, 1.0]), np.array([0.0, 0.0, 0.5]), np.array([1.0, 2.0, 2.0]), 1.0)
-    assert list(pace) == pytest.approx([2.0, 0.5, 1.0])  # a day that ran out sold at least at pace
+
+
+def test_the_simulator_splits_each_day_as_its_hours_sold(setup):
+    """Demand before and after the evening hour follows the replayed day's own hours, not the
+    line's usual profile (which would tell the optimizer the rest of the day from its morning)."""
+    from freshcast.features.latent import demand_hours
+    from freshcast.simulate.replay import price_world
+
+    panel, first, _, response = setup
+    history = panel.until(first - 1)
+    T = panel.last_day - first + 1
+    world = price_world(panel, first, history, 1.0, response)
+    hours = demand_hours(panel, 1.0)[panel.positions(first)[:, None] + np.arange(T)].astype(np.float64)
+    total = hours.sum(axis=2)
+    sold = total > 0
+    expected = hours[:, :, EVENING_HOUR:].sum(axis=2)[sold] / total[sold]
+    assert world.day_share[sold] == pytest.approx(expected)
+    assert np.all(world.day_share[~sold] == np.broadcast_to(world.evening_share[:, None], total.shape)[~sold])
+    spread = world.day_share[sold] - np.broadcast_to(world.evening_share[:, None], total.shape)[sold]
+    assert np.abs(spread).mean() > 0.02  # days differ from the usual share
 
 
 def test_replay_cli_markdowns(tmp_path):
