@@ -376,11 +376,20 @@ def plan_prices(
     ladder: Annotated[str, typer.Option(help="Markdown depths in percent off the regular price")] = "0,10,20,30,40,50",
     max_changes: Annotated[Optional[int], typer.Option(min=0, help="Most label changes per store and day")] = None,
     timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name) for the validity times")] = "UTC",
+    at_evening_hour: Annotated[
+        bool,
+        typer.Option("--at-evening-hour", help="Run at --evening-hour with the stock left then: only the evening "
+                                               "markdowns of units expiring tonight"),
+    ] = False,
     threads: ThreadsOption = 0,
 ) -> None:
     """Work out today's price of every store x product with stock on hand (markdowns of stock
     near its expiry date) and write the label changes: price_changes and decisions (Parquet
-    and CSV), esl/<store_id>.json (freshcast's layout) and esl/vusion/<store_id>.json."""
+    and CSV), esl/<store_id>.json (freshcast's layout) and esl/vusion/<store_id>.json.
+
+    Run it again at the evening hour with `--at-evening-hour` and the stock left then: the
+    evening markdowns are chosen from what the day has left, which earns more than the
+    morning's evening step."""
     from .errors import FreshcastError
     from .data.dates import day_number
     from .documents.price_labels import write_price_labels
@@ -396,7 +405,7 @@ def plan_prices(
             with _Step("reading forecast, products, stock and labels; choosing prices"):
                 plan = run_plan(forecast, products, inventory, labels, date=date, evening_hour=evening_hour,
                                 response=response, hourly_forecast=hourly_forecast, ladder=depths,
-                                max_changes=max_changes, timezone=timezone)  # fmt: skip
+                                max_changes=max_changes, timezone=timezone, at_evening_hour=at_evening_hour)  # fmt: skip
             for note in plan.notes:
                 _say(note)
             write_price_labels(plan, out)

@@ -27,7 +27,7 @@ from ..data.contract import PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
-from .markdown import LADDER, oldest_expiry, plan_markdowns
+from .markdown import LADDER, MarkdownPlan, oldest_expiry, plan_markdowns
 from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays
 
 LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", ">= 0")}
@@ -57,13 +57,21 @@ def plan_prices(
     ladder=LADDER,
     max_changes: int | None = None,
     timezone: str = "UTC",
+    at_evening_hour: bool = False,
 ) -> PricePlan:
     """Markdowns for `date` (default: the forecast's first day, whose sales are still to come)
     of every store x product of the forecast. `evening_hour` allows a deeper evening step from
     that hour on a day when units expire; the share of the day's demand left then comes from
     `hourly_forecast` (`freshcast forecast --level hour`) or, without it, even demand over shop
     hours 06-22. Returns of ended markdowns are not capped by `max_changes`. Prices of the feed are valid from midnight (the evening step from its hour) in
-    `timezone` (an IANA name like Europe/Berlin), written ISO-8601 with the offset."""
+    `timezone` (an IANA name like Europe/Berlin), written ISO-8601 with the offset.
+
+    `at_evening_hour`: the plan is made at the evening hour of `date`, `on_hand` being the
+    stock left then and `labels` what they show then: only the evening step of the lines
+    whose units expire tonight is chosen, for the evening's share of the day's demand (the
+    day's labels stay; a markdown whose batch is gone still ends). Deciding it then, from the
+    stock the day has left, rather than in the morning's plan earns more (benchmarks/RESULTS.md,
+    "Markdowns")."""
     distribution = read_forecast(forecast)
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
@@ -77,6 +85,8 @@ def plan_prices(
     zone = time_zone(timezone)
     if evening_hour is not None and not SHOP_OPEN < evening_hour < 24:
         raise FreshcastError(f"the evening hour must be between {SHOP_OPEN + 1} and 23, got {evening_hour}")
+    if at_evening_hour and evening_hour is None:
+        raise FreshcastError("planning at the evening hour needs the evening hour (--evening-hour)")
     day0 = _order_day(distribution, date, name["forecast"])
     master, _ = master_for(lines, products_table, None, None, (name["products"], "terms"))
     E = int(master.shelf_life_days.max()) + 1
@@ -102,12 +112,51 @@ def plan_prices(
     if evening_hour is not None:
         share = _evening_share(hourly_forecast, lines, day0, evening_hour, notes)
     quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
-    plan = plan_markdowns(quantiles, distribution.levels, held, master, elasticity, deepest, depth_in_force=floor,
-                          evening_share=share, borrowed=borrowed, ladder=ladder, store=lines[STORE].to_numpy(),
-                          max_changes=max_changes)  # fmt: skip
+    if at_evening_hour:
+        plan = _evening_plan(quantiles, distribution.levels, held, master, elasticity, deepest, floor, share, borrowed,
+                             ladder, lines[STORE].to_numpy(), max_changes)  # fmt: skip
+    else:
+        plan = plan_markdowns(quantiles, distribution.levels, held, master, elasticity, deepest, depth_in_force=floor,
+                              evening_share=share, borrowed=borrowed, ladder=ladder, store=lines[STORE].to_numpy(),
+                              max_changes=max_changes)  # fmt: skip
     decisions = _decisions(lines, day0, master, held, shown, floor, plan, ended, above)
-    changes = _changes(decisions, day0, evening_hour, zone)
+    changes = _changes(decisions, day0, evening_hour, zone, evening_hour if at_evening_hour else 0)
     return PricePlan(changes, decisions, day0, notes)
+
+
+def _evening_plan(quantiles, levels, held, master, elasticity, deepest, floor, share, borrowed, ladder, store,
+                  max_changes) -> MarkdownPlan:  # fmt: skip
+    """The plan made at the evening hour: the day's depth stays `floor`; on the lines whose
+    units expire tonight an evening step (deeper than it) for the evening's demand, the day's
+    quantiles x `share`, and the days after."""
+    n = len(held)
+    regular = master.regular_price
+    kept = _keep(held, floor, regular)
+    rows = np.flatnonzero(held[:, 0] > 0)
+    if len(rows) == 0:
+        return kept
+    q = np.array(quantiles[rows], np.float32)
+    q[:, 0] *= share[rows, None].astype(np.float32)
+    p = plan_markdowns(q, levels, held[rows], master.take(rows), elasticity[rows], deepest[rows],
+                       depth_in_force=floor[rows], borrowed=borrowed, ladder=ladder, store=store[rows],
+                       max_changes=max_changes, evening=True)  # fmt: skip
+    deeper = p.depth > floor[rows] + 1e-12
+    evening = np.full(n, np.nan)
+    evening[rows[deeper]] = p.depth[deeper]
+    for name in ("expected_waste", "expected_waste_kept", "expected_revenue", "expected_revenue_kept"):
+        getattr(kept, name)[rows] = getattr(p, name)
+    kept.evening_depth, kept.evening_price, kept.changed = evening, regular * (1 - evening), np.isfinite(evening)
+    return kept
+
+
+def _keep(held: np.ndarray, floor: np.ndarray, regular: np.ndarray) -> MarkdownPlan:
+    """The plan that keeps the depth `floor` (expected waste and revenue not worked out: NaN)."""
+    n = len(held)
+    zero = np.full(n, np.nan)
+    return MarkdownPlan(depth=floor.copy(), evening_depth=np.full(n, np.nan), price=regular * (1 - floor),
+                        evening_price=np.full(n, np.nan), units_expiring=held[:, 0].astype(np.float64),
+                        expected_waste=zero.copy(), expected_waste_kept=zero.copy(), expected_revenue=zero.copy(),
+                        expected_revenue_kept=zero.copy(), changed=np.zeros(n, bool))  # fmt: skip
 
 
 def _response(response, products: pd.DataFrame, lines: pd.DataFrame, source: str):
@@ -232,12 +281,14 @@ def _decisions(lines, day0, master, held, shown, floor, plan, ended, above) -> p
     })  # fmt: skip
 
 
-def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone: ZoneInfo) -> pd.DataFrame:
-    """The label changes: the day's price (valid from midnight until the end of the batch's
-    expiry day, or open-ended for a return to the regular price) and the evening step (from
-    its hour to midnight), only where the price shown changes."""
+def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone: ZoneInfo,
+             from_hour: int = 0) -> pd.DataFrame:  # fmt: skip
+    """The label changes: the day's price (valid from `from_hour` until the end of the
+    batch's expiry day, or open-ended for a return to the regular price) and the evening step
+    (from its hour to midnight), only where the price shown changes."""
     today = pd.Timestamp(day_to_date(day0)).date()
     date = datetime.combine(today, time(0), tzinfo=zone)
+    start_day = datetime.combine(today, time(from_hour), tzinfo=zone)
     rows = []
     for r in decisions.itertuples(index=False):
         expiry = pd.Timestamp(r.batch_expiry).date()
@@ -245,7 +296,7 @@ def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone:
         if abs(r.new_price - r.current_price) > 1e-9:
             markdown = r.new_price < r.regular_price - 1e-9
             rows.append((r.store_id, r.product_id, r.regular_price, r.current_price, r.new_price, r.markdown_pct,
-                         date, until if markdown else None, r.reason, expiry if markdown else None))  # fmt: skip
+                         start_day, until if markdown else None, r.reason, expiry if markdown else None))  # fmt: skip
         if np.isfinite(r.evening_price):
             start = datetime.combine(today, time(evening_hour), tzinfo=zone)
             rows.append((r.store_id, r.product_id, r.regular_price, r.new_price, r.evening_price,

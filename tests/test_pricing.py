@@ -130,3 +130,38 @@ def test_a_label_above_the_regular_price_is_set_back(tmp_path):
     row = plan.changes[(plan.changes.store_id == labels.store_id[0]) & (plan.changes.product_id == labels.product_id[0])]
     assert len(row) == 1 and row.current_price.iat[0] == 1.5 and row.new_price.iat[0] == 1.0
     assert any("more than the regular price" in n for n in plan.notes)
+
+
+def test_the_evening_run_marks_down_only_what_expires_tonight(tmp_path):
+    """`--at-evening-hour`: with the stock left at the evening hour, only evening steps (from
+    that hour, deeper than the label shows) on lines whose units expire tonight; more stock
+    left never a shallower one; the evening hour is required."""
+    d = inputs(tmp_path, stock_scale=3.0)
+    stock = pd.read_csv(d / "stock.csv")
+    none_tonight = (stock.product_id <= 101) & (stock.expiry_date == str(DAY0.date()))
+    stock.loc[none_tonight, "on_hand"] = 0.0
+    stock.to_csv(d / "stock.csv", index=False)
+    labels = pd.read_csv(d / "labels.csv")
+    labels["expiry_date"] = ""
+    labels.loc[labels.product_id == 103, ["price", "expiry_date"]] = [0.9, str(DAY0.date())]  # a day markdown in force
+    labels.to_csv(d / "labels.csv", index=False)
+    run = CliRunner().invoke(app, args(d, "evening", "--evening-hour", "19", "--at-evening-hour"))
+    assert run.exit_code == 0, run.output
+    changes = pd.read_parquet(d / "evening" / "price_changes.parquet")
+    assert len(changes) > 0 and changes.valid_from.str.contains("T19:00:00").all()
+    assert (changes.new_price < changes.current_price - 1e-9).all()
+    assert not changes.product_id.isin([100, 101]).any()
+    shown = changes.merge(labels, on=["store_id", "product_id"])
+    assert np.allclose(shown.current_price, shown.price)
+
+    def depth(scale):
+        s = stock.copy()
+        s.loc[s.expiry_date == str(DAY0.date()), "on_hand"] *= scale
+        plan = plan_prices(d / "pred.parquet", d / "products.csv", s, d / "labels.csv", evening_hour=19,
+                           at_evening_hour=True)  # fmt: skip
+        return plan.decisions.evening_markdown_pct.fillna(0).to_numpy()
+
+    few, many = depth(0.1), depth(1.0)
+    assert (many >= few - 1e-9).all() and many.sum() > few.sum()
+    with pytest.raises(FreshcastError, match="evening hour"):
+        plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv", at_evening_hour=True)
