@@ -47,6 +47,10 @@ class PriceWorld:
     day_share: np.ndarray | None = None
     scale: float = 1.0  # the simulator's response = scale x the estimate
 
+    def served_share(self, t: int) -> np.ndarray:
+        """(n,) share of day t's demand after the evening hour, as it happened."""
+        return self.evening_share if self.day_share is None else self.day_share[:, t]
+
 
 def rule_depths(name: str, on_hand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(day depth, evening depth or NaN) of a fixed sticker rule from the stock by expiry."""
@@ -129,9 +133,7 @@ def evening_price(policy: str, world: PriceWorld, t: int, on_hand: np.ndarray, m
 def evening_share(policy: str, world: PriceWorld, t: int) -> np.ndarray:
     """(n,) share of day t's demand after the evening hour as `policy` knows it: the
     hindsight the day's own, any other policy the usual one."""
-    if policy == "hindsight" and world.day_share is not None:
-        return world.day_share[:, t]
-    return world.evening_share
+    return world.served_share(t) if policy == "hindsight" else world.evening_share
 
 
 def _plan(policy, world, t, on_hand, master, quantiles, levels, floor, evening, rows=slice(None)):
@@ -152,7 +154,7 @@ def trade_day(policy: str, stock: np.ndarray, master: MasterData, book: Markdown
     r_log = world.logged[:, t]
     r_day = np.minimum(r_log, 1.0 - day_depth)
     power = world.scale * world.elasticity
-    share = evening_share("hindsight", world, t)  # as it happened
+    share = world.served_share(t)
     first = demand * (1 - share) * (r_day / r_log) ** power
     sold1, lost1 = K.sell_part(stock, S, t, first)
     if policy in ("optimizer", "hindsight"):
