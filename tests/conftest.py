@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,3 +56,9 @@ def split_sample(tmp_path):
     df[df.dt <= cut].to_parquet(tmp_path / "history.parquet")
     df[df.dt > cut].drop(columns=["hourly_sale", "hourly_stockout"]).to_parquet(tmp_path / "future.parquet")
     return df
+
+
+def unboxed(output: str) -> str:
+    """A command's output with rich's error box drawn away and every run of white space one
+    space, so that a message wrapped at the terminal's width reads as one line."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", output).split())

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from freshcast.cli import app
-from conftest import split_sample
+from conftest import split_sample, unboxed
 from freshcast.data import sample_path
 
 runner = CliRunner()
@@ -211,7 +211,7 @@ def test_a_table_output_needs_a_table_name(tmp_path):
                  ["backtest", "--history", history, "--out", str(tmp_path / "scores.xlsx")],
                  ["make-future", "--history", history, "--days", "7", "--out", str(tmp_path / "future.CSV")]):  # fmt: skip
         res = CliRunner().invoke(app, args)
-        assert res.exit_code == 2 and "name a table .parquet or .csv" in res.output, res.output
+        assert res.exit_code == 2 and "name a table .parquet or .csv" in unboxed(res.output), res.output
     assert not any(tmp_path.iterdir())
 
 

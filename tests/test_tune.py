@@ -1,14 +1,13 @@
 """freshcast tune and the params files it writes: the study, its resumption, the files the
 forecast, backtest, replay and nightly run read, and their checks."""
 
-import re
-
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import unboxed
 from freshcast import api
 from freshcast.cli import app
 from freshcast.data import load_history, sample_path
@@ -129,7 +128,7 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
     path.write_text(params_text(params, "round trip"))
     assert read_params(path) == params
     result = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--params", str(tmp_path / "no.toml")])
-    shown = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
+    shown = unboxed(result.output)
     assert result.exit_code == 2 and "--params" in shown and "no.toml: no such params file" in shown
 
 
