@@ -128,15 +128,18 @@ def plan_prices(
     max_changes: int | None = None,
     timezone: str = "UTC",
     at_evening_hour: bool = False,
+    evening_later: bool = False,
 ) -> PricePlan:
     """Markdowns of stock near its expiry date and the label changes (as `freshcast
     plan-prices`; `ladder` in percent off the regular price; `at_evening_hour`: the evening
-    run, `inventory` the stock left at `evening_hour`); write them with `write_price_labels`."""
+    run, `inventory` the stock left at `evening_hour`; `evening_later`: the morning run before
+    it, no evening step written); write them with `write_price_labels`."""
     from .optimize.pricing import plan_prices as plan
 
     return plan(_frame(forecast), products, inventory, labels, date=date, evening_hour=evening_hour,
                 response=response, hourly_forecast=_frame(hourly_forecast), ladder=_ladder(ladder),
-                max_changes=max_changes, timezone=timezone, at_evening_hour=at_evening_hour)  # fmt: skip
+                max_changes=max_changes, timezone=timezone, at_evening_hour=at_evening_hour,
+                evening_later=evening_later)  # fmt: skip
 
 
 def run(config: str | Path, date: str | None = None, force: bool = False,

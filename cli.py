@@ -374,12 +374,17 @@ def plan_prices(
         Optional[Path], typer.Option(help="Hourly forecast (forecast --level hour): the evening's share of the day")
     ] = None,
     ladder: Annotated[str, typer.Option(help="Markdown depths in percent off the regular price")] = "0,10,20,30,40,50",
-    max_changes: Annotated[Optional[int], typer.Option(min=0, help="Most label changes per store and day")] = None,
+    max_changes: Annotated[Optional[int], typer.Option(min=0, help="Most new markdowns per store in this run")] = None,
     timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name) for the validity times")] = "UTC",
     at_evening_hour: Annotated[
         bool,
         typer.Option("--at-evening-hour", help="Run at --evening-hour with the stock left then: only the evening "
                                                "markdowns of units expiring tonight"),
+    ] = False,
+    evening_later: Annotated[
+        bool,
+        typer.Option("--evening-later", help="Morning run of a store that also runs --at-evening-hour: plan the "
+                                             "day for an evening step, write none"),
     ] = False,
     threads: ThreadsOption = 0,
 ) -> None:
@@ -387,9 +392,9 @@ def plan_prices(
     near its expiry date) and write the label changes: price_changes and decisions (Parquet
     and CSV), esl/<store_id>.json (freshcast's layout) and esl/vusion/<store_id>.json.
 
-    Run it again at the evening hour with `--at-evening-hour` and the stock left then: the
-    evening markdowns are chosen from what the day has left, which earns more than the
-    morning's evening step."""
+    Run it again at the evening hour with `--at-evening-hour` and the stock left then (the
+    morning run with `--evening-later`): the evening markdowns are chosen from what the day
+    has left, which earns more than the morning's evening step."""
     from .errors import FreshcastError
     from .data.dates import day_number
     from .documents.price_labels import write_price_labels
@@ -400,20 +405,28 @@ def plan_prices(
         _checked(day_number, date, "--date")
     depths = _checked(_ladder, ladder, "--ladder")
     _checked(time_zone, timezone, "--timezone")
+    if (at_evening_hour or evening_later) and evening_hour is None:
+        flag = "--at-evening-hour" if at_evening_hour else "--evening-later"
+        raise typer.BadParameter("needs --evening-hour (the hour the evening run prices from)", param_hint=flag)
+    if at_evening_hour and evening_later:
+        raise typer.BadParameter("is for the morning run, --at-evening-hour for the evening one: give one",
+                                 param_hint="--evening-later")
     with _writing((out, "price-labels"), inputs=(forecast, products, inventory, labels, response, hourly_forecast)):
         try:
             with _Step("reading forecast, products, stock and labels; choosing prices"):
                 plan = run_plan(forecast, products, inventory, labels, date=date, evening_hour=evening_hour,
                                 response=response, hourly_forecast=hourly_forecast, ladder=depths,
-                                max_changes=max_changes, timezone=timezone, at_evening_hour=at_evening_hour)  # fmt: skip
+                                max_changes=max_changes, timezone=timezone, at_evening_hour=at_evening_hour,
+                                evening_later=evening_later)  # fmt: skip
             for note in plan.notes:
                 _say(note)
             write_price_labels(plan, out)
         except (FreshcastError, OSError, ValueError) as exc:
             _fail(exc)
     d = plan.decisions
+    marked = d["evening_markdown_pct"].notna() if at_evening_hour else d["markdown_pct"] > 0
     print(f"{len(plan.changes):,} label change(s) in {plan.changes['store_id'].nunique():,} store(s); "
-          f"{int((d['markdown_pct'] > 0).sum()):,} of {len(d):,} lines marked down; expected waste "
+          f"{int(marked.sum()):,} of {len(d):,} lines marked down{' tonight' if at_evening_hour else ''}; expected waste "
           f"{d['expected_waste_without'].sum():,.2f} -> {d['expected_waste'].sum():,.2f} units")  # fmt: skip
     _say(f"wrote {out}/: price_changes, decisions (.parquet, .csv), esl/, notes.txt")
 

@@ -32,6 +32,7 @@ from .purchase import _order_day, _source, master_for, read_forecast, stock_arra
 
 LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", ">= 0")}
 LABELS_OPTIONAL = {"expiry_date": ("date", "may be empty")}
+PRICE_STEP = 1e-4  # prices are written to 4 decimals: a smaller difference is no change
 SHOP_OPEN, SHOP_CLOSE = 6, 22  # hours; without hourly forecasts demand is assumed even between them
 CHANGE_COLUMNS = ("change_id", "store_id", "product_id", "regular_price", "current_price", "new_price", "markdown_pct",
                   "valid_from", "valid_to", "reason", "expiry_date")  # fmt: skip
@@ -58,6 +59,7 @@ def plan_prices(
     max_changes: int | None = None,
     timezone: str = "UTC",
     at_evening_hour: bool = False,
+    evening_later: bool = False,
 ) -> PricePlan:
     """Markdowns for `date` (default: the forecast's first day, whose sales are still to come)
     of every store x product of the forecast. `evening_hour` allows a deeper evening step from
@@ -71,7 +73,13 @@ def plan_prices(
     whose units expire tonight is chosen, for the evening's share of the day's demand (the
     day's labels stay; a markdown whose batch is gone still ends). Deciding it then, from the
     stock the day has left, rather than in the morning's plan earns more (benchmarks/RESULTS.md,
-    "Markdowns")."""
+    "Markdowns"). `evening_later` (the morning run of a store that runs the evening one): the
+    day's price is planned for an evening step, but none is written, the evening run choosing it.
+    A markdown shown off the ladder is kept as it is, never raised to the ladder's step."""
+    if (at_evening_hour or evening_later) and evening_hour is None:
+        raise FreshcastError("the evening run needs the evening hour (--evening-hour)")
+    if at_evening_hour and evening_later:
+        raise FreshcastError("evening_later is for the morning run, at_evening_hour for the evening one: give one")
     distribution = read_forecast(forecast)
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
@@ -85,8 +93,6 @@ def plan_prices(
     zone = time_zone(timezone)
     if evening_hour is not None and not SHOP_OPEN < evening_hour < 24:
         raise FreshcastError(f"the evening hour must be between {SHOP_OPEN + 1} and 23, got {evening_hour}")
-    if at_evening_hour and evening_hour is None:
-        raise FreshcastError("planning at the evening hour needs the evening hour (--evening-hour)")
     day0 = _order_day(distribution, date, name["forecast"])
     master, _ = master_for(lines, products_table, None, None, (name["products"], "terms"))
     E = int(master.shelf_life_days.max()) + 1
@@ -119,6 +125,10 @@ def plan_prices(
         plan = plan_markdowns(quantiles, distribution.levels, held, master, elasticity, deepest, depth_in_force=floor,
                               evening_share=share, borrowed=borrowed, ladder=ladder, store=lines[STORE].to_numpy(),
                               max_changes=max_changes)  # fmt: skip
+        _keep_off_ladder(plan, floor, regular)
+        if evening_later:
+            plan.evening_depth, plan.evening_price = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
+            plan.changed = np.abs(plan.depth - floor) > 1e-12
     decisions = _decisions(lines, day0, master, held, shown, floor, plan, ended, above)
     changes = _changes(decisions, day0, evening_hour, zone, evening_hour if at_evening_hour else 0)
     return PricePlan(changes, decisions, day0, notes)
@@ -147,6 +157,15 @@ def _evening_plan(quantiles, levels, held, master, elasticity, deepest, floor, s
         getattr(kept, name)[rows] = getattr(p, name)
     kept.evening_depth, kept.evening_price, kept.changed = evening, regular * (1 - evening), np.isfinite(evening)
     return kept
+
+
+def _keep_off_ladder(plan: MarkdownPlan, floor: np.ndarray, regular: np.ndarray) -> None:
+    """A markdown in force that lies between two steps of the ladder (the plan rounds it down
+    to the shallower one) stays as it is where the plan keeps it: a markdown never rises."""
+    kept = plan.depth < floor - 1e-12
+    plan.depth = np.where(kept, floor, plan.depth)
+    plan.price = np.where(kept, regular * (1 - floor), plan.price)
+    plan.changed = plan.changed & ~(kept & ~np.isfinite(plan.evening_depth))
 
 
 def _keep(held: np.ndarray, floor: np.ndarray, regular: np.ndarray) -> MarkdownPlan:
@@ -293,7 +312,7 @@ def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone:
     for r in decisions.itertuples(index=False):
         expiry = pd.Timestamp(r.batch_expiry).date()
         until = datetime.combine(expiry + timedelta(days=1), time(0), tzinfo=zone)
-        if abs(r.new_price - r.current_price) > 1e-9:
+        if abs(r.new_price - r.current_price) > PRICE_STEP / 2:
             markdown = r.new_price < r.regular_price - 1e-9
             rows.append((r.store_id, r.product_id, r.regular_price, r.current_price, r.new_price, r.markdown_pct,
                          start_day, until if markdown else None, r.reason, expiry if markdown else None))  # fmt: skip

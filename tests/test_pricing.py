@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import unboxed
 from freshcast.cli import app
 from freshcast.errors import FreshcastError
 from freshcast.forecast.distribution import ForecastDistribution
@@ -165,3 +166,35 @@ def test_the_evening_run_marks_down_only_what_expires_tonight(tmp_path):
     assert (many >= few - 1e-9).all() and many.sum() > few.sum()
     with pytest.raises(FreshcastError, match="evening hour"):
         plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv", at_evening_hour=True)
+    run = CliRunner().invoke(app, args(d, "nope", "--at-evening-hour"))
+    assert run.exit_code == 2 and "needs --evening-hour" in unboxed(run.output) and not (d / "nope").exists()
+
+
+def test_the_morning_before_an_evening_run_writes_no_evening_step(tmp_path):
+    """`--evening-later`: the same day prices as a morning run with the evening step, and no
+    evening step in the feed."""
+    d = inputs(tmp_path, stock_scale=3.0)
+    assert CliRunner().invoke(app, args(d, "both", "--evening-hour", "19")).exit_code == 0
+    run = CliRunner().invoke(app, args(d, "later", "--evening-hour", "19", "--evening-later"))
+    assert run.exit_code == 0, run.output
+    both, later = (pd.read_parquet(d / f / "decisions.parquet") for f in ("both", "later"))
+    assert both.evening_price.notna().any() and later.evening_price.isna().all()
+    assert np.array_equal(both.new_price, later.new_price)
+    changes = pd.read_parquet(d / "later" / "price_changes.parquet")
+    assert len(changes) > 0 and changes.valid_from.str.contains("T00:00:00").all()
+
+
+def test_a_markdown_between_ladder_steps_is_never_raised(tmp_path):
+    d = inputs(tmp_path, stock_scale=0.05)
+    labels = pd.read_csv(d / "labels.csv")
+    labels["expiry_date"] = str((DAY0 + pd.Timedelta(days=2)).date())  # the batch still on hand
+    labels.loc[0, "price"] = 0.85  # 15% off: between the ladder's 10% and 20%
+    labels.to_csv(d / "labels.csv", index=False)
+    for extra in ((), ("--evening-hour", "19", "--at-evening-hour")):
+        run = CliRunner().invoke(app, args(d, "p", *extra))
+        assert run.exit_code == 0, run.output
+        decisions = pd.read_parquet(d / "p" / "decisions.parquet")
+        assert decisions.new_price.iloc[0] == pytest.approx(0.85)
+        changes = pd.read_parquet(d / "p" / "price_changes.parquet")
+        first = (changes.store_id == labels.store_id[0]) & (changes.product_id == labels.product_id[0])
+        assert (changes.new_price[first] < 0.85).all()
