@@ -67,6 +67,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "products": Key("path"),  # default: [orders] products
         "inventory": Key("path"),  # default: [orders] inventory
         "evening_hour": Key("int", low=7, high=23),
+        "evening_later": Key("bool", False),  # the evening step left to `plan-prices --at-evening-hour`
         "response": Key("path"),
         "hourly_forecast": Key("path"),  # default: the run's own hourly forecast when [forecast] level = "hour"
         "ladder": Key("numbers", (0, 10, 20, 30, 40, 50)),

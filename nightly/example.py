@@ -61,9 +61,10 @@ seed = 0
 labels = "{inputs}/labels.csv"       # what each label shows now: store_id, product_id, price [, expiry_date]
 # products and inventory default to those of [orders]
 evening_hour = 19                    # a deeper evening markdown from this hour on a batch's last day
+# evening_later = true               # left to `freshcast plan-prices --at-evening-hour` run at that hour
 # response = "price_response"        # `freshcast price-response` folder (default: FreshRetailNet's)
 ladder = [0, 10, 20, 30, 40, 50]     # percent off the regular price
-# max_changes = 200                  # most label changes per store and day
+# max_changes = 200                  # most new markdowns per store in the run
 timezone = "UTC"                     # the stores' time zone (IANA name) for the validity times
 
 # [export]                           # folders the ERP and the label system pick files up from

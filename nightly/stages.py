@@ -305,7 +305,8 @@ def prices(ctx: Context, out: Path) -> dict:
                            date=ctx.date, evening_hour=ctx.config.get("prices", "evening_hour"), response=p("response"),
                            hourly_forecast=hourly, ladder=ladder(ctx.config.get("prices", "ladder")),
                            max_changes=ctx.config.get("prices", "max_changes"),
-                           timezone=ctx.config.get("prices", "timezone"))  # fmt: skip
+                           timezone=ctx.config.get("prices", "timezone"),
+                           evening_later=ctx.config.get("prices", "evening_later"))  # fmt: skip
     write_price_labels(plan, out)
     return {"label_changes": len(plan.changes), "lines": len(plan.decisions)}
 
