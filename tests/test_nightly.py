@@ -76,6 +76,10 @@ def test_a_changed_input_redoes_the_stages_that_read_it(config):
     result = api.run(config)
     assert result.redone == ["prices"]
     assert manifest(result)["stages"]["prices"]["why"] == ["config [prices] changed"]
+    evening = lambda: pd.read_parquet(result.folder / "prices" / "price_changes.parquet").valid_from.str.contains("T18:00")  # noqa: E731
+    assert evening().any()
+    edit(config, "# evening_later = true", "evening_later = true")  # left to the evening run
+    assert api.run(config).redone == ["prices"] and not evening().any()
     (result.folder / "orders" / "po_lines.csv").write_text("tampered\n")
     assert api.run(config).redone == ["orders"]
 
