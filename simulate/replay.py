@@ -424,7 +424,8 @@ def replay_to_folder(
                         markdowns=markdowns, response_scale=response_scale)  # fmt: skip
     about = replay_about(first_day, panel.last_day, panel.n_series, master.notes, model, params)
     if markdowns:
-        about.update(response_scale=response_scale, markdown_evening_hour=EVENING_HOUR)
+        about.update(response_scale=response_scale, markdown_evening_hour=EVENING_HOUR,
+                     markdown_day_split="each day's demand before and after the evening hour as its own hours sold")
     write_replay(result, Path(out), about)
     return result
 

@@ -114,7 +114,7 @@ def test_replay_cli_markdowns(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["markdown_policies"]) == set(MARKDOWN_POLICIES)
     assert all(k in row for row in summary["markdown_policies"].values() for k in KEYS)
-    assert summary["response_scale"] == 1.5
+    assert summary["response_scale"] == 1.5 and "own hours" in summary["markdown_day_split"]
 
 
 def test_orders_that_count_on_markdowns_order_more_and_conserve_units(setup, result):
