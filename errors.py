@@ -75,4 +75,3 @@ def stop_on_signals(signals: tuple[int, ...] | None = None) -> Iterator[None]:
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
-

@@ -179,6 +179,11 @@ def reserve(path: str | Path, kind: str | None = None) -> Iterator[Path]:
         _unlock(path, fd)
 
 
+def _overlap(a: Path, b: Path) -> bool:
+    """Whether two absolute paths are the same place or one lies inside the other."""
+    return a == b or a in b.parents or b in a.parents
+
+
 @contextmanager
 def reserve_all(*targets: tuple[str | Path | None, str | None], inputs=()) -> Iterator[None]:
     """`reserve` every (path, kind) output of one job (None paths skipped), after checking
@@ -187,13 +192,13 @@ def reserve_all(*targets: tuple[str | Path | None, str | None], inputs=()) -> It
     paths = [Path(os.path.abspath(p)) for p, _ in targets if p is not None]
     for i, a in enumerate(paths):
         for b in paths[i + 1 :]:
-            if a == b or a in b.parents or b in a.parents:
+            if _overlap(a, b):
                 raise FreshcastError(f"{a} and {b}: give each output its own place, neither inside the other")
     for a in paths:
         real = Path(os.path.realpath(a))
         for given in (p for p in inputs if p is not None):
             b = Path(os.path.realpath(given))
-            if real == b or b in real.parents or real in b.parents:
+            if _overlap(real, b):
                 where = "is" if real == b else "is inside" if b in real.parents else "holds"
                 raise FreshcastError(f"{a}: this output {where} the input {given}; give the output another place "
                                      f"(writing it would overwrite or change the input)")  # fmt: skip

@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -85,8 +86,9 @@ def run_window(panel, first: int, last: int, scales, say, joint_orders: bool = F
 
     markdown._plan = timed
     try:
+        about = price_world(whole, first, history, 1.0, response)  # the same for every scale but the scale
         for scale in scales:
-            world = price_world(whole, first, history, scale, response)
+            world = replace(about, scale=scale)
             lines = {}
             t0 = time.perf_counter()
             summary = _run_markdowns(whole, first, demand, master, Optimizer(), forecasts, world, None, lines,

@@ -61,6 +61,7 @@ def _parse(series: pd.Series) -> np.ndarray:
         parsed = series
     else:
         candidates = []
+        values = int(series.notna().sum())
         for fmt in ("ISO8601", *_inferred_formats(series)):
             try:
                 with warnings.catch_warnings():
@@ -72,9 +73,9 @@ def _parse(series: pd.Series) -> np.ndarray:
                 candidates.append(parsed)
             except (ValueError, TypeError, OverflowError):  # e.g. offsets that change (summer time)
                 candidates.append(_one_by_one(series))
-            if fmt == "ISO8601" and candidates[-1].notna().sum() == series.notna().sum():
+            if fmt == "ISO8601" and candidates[-1].notna().sum() == values:
                 break
-        full = [c for c in candidates[1:] if c.notna().sum() == series.notna().sum()]
+        full = [c for c in candidates[1:] if c.notna().sum() == values]
         if len(full) == 2 and not full[0].equals(full[1]):
             parsed = pd.Series(pd.NaT, index=series.index)  # day-first and month-first both fit
         else:

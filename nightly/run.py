@@ -292,5 +292,3 @@ def _why(prev: dict, basis: dict, folder: Path, force: bool) -> list[str]:
     if not why and folder_outputs(folder) != prev.get("outputs"):
         why.append(f"its outputs in {folder} are missing or were changed")
     return why
-
-

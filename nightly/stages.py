@@ -360,4 +360,3 @@ def describe_inputs(ctx: Context) -> dict:
         elif name not in out:
             out[name] = describe_input(path)
     return out
-

@@ -171,11 +171,12 @@ def _keep_off_ladder(plan: MarkdownPlan, floor: np.ndarray, regular: np.ndarray)
 def _keep(held: np.ndarray, floor: np.ndarray, regular: np.ndarray) -> MarkdownPlan:
     """The plan that keeps the depth `floor` (expected waste and revenue not worked out: NaN)."""
     n = len(held)
-    zero = np.full(n, np.nan)
-    return MarkdownPlan(depth=floor.copy(), evening_depth=np.full(n, np.nan), price=regular * (1 - floor),
-                        evening_price=np.full(n, np.nan), units_expiring=held[:, 0].astype(np.float64),
-                        expected_waste=zero.copy(), expected_waste_kept=zero.copy(), expected_revenue=zero.copy(),
-                        expected_revenue_kept=zero.copy(), changed=np.zeros(n, bool))  # fmt: skip
+    unknown = np.full(n, np.nan)
+    return MarkdownPlan(depth=floor.copy(), evening_depth=unknown.copy(), price=regular * (1 - floor),
+                        evening_price=unknown.copy(), units_expiring=held[:, 0].astype(np.float64),
+                        expected_waste=unknown.copy(), expected_waste_kept=unknown.copy(),
+                        expected_revenue=unknown.copy(), expected_revenue_kept=unknown.copy(),
+                        changed=np.zeros(n, bool))  # fmt: skip
 
 
 def _response(response, products: pd.DataFrame, lines: pd.DataFrame, source: str):

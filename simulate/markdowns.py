@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import FreshcastError
 from ..optimize import kernels as K
 from ..optimize.markdown import LADDER, oldest_expiry, plan_markdowns
 from ..optimize.master import MasterData
@@ -43,13 +44,17 @@ class PriceWorld:
     evening_share: np.ndarray  # share of a day's demand after EVENING_HOUR, the line's usual profile
     logged: np.ndarray  # (n, T) price paid / regular price on each replayed day
     # (n, T) share of each replayed day's demand after EVENING_HOUR as it happened (the day's own
-    # hours): what the simulator serves then and the hindsight knows; None: `evening_share`
-    day_share: np.ndarray | None = None
+    # hours): what the simulator serves then and the hindsight knows
+    day_share: np.ndarray
     scale: float = 1.0  # the simulator's response = scale x the estimate
+
+    def __post_init__(self):
+        if self.scale <= 0:
+            raise FreshcastError(f"the response scale must be above 0, got {self.scale}")
 
     def served_share(self, t: int) -> np.ndarray:
         """(n,) share of day t's demand after the evening hour, as it happened."""
-        return self.evening_share if self.day_share is None else self.day_share[:, t]
+        return self.day_share[:, t]
 
 
 def rule_depths(name: str, on_hand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -155,8 +155,6 @@ def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: f
     from ..forecast.hourly import demand_profile
     from ..forecast.price_response import CATEGORY, PriceResponse
 
-    if scale <= 0:
-        raise FreshcastError(f"the response scale must be above 0, got {scale}")
     if response is None:
         _note(progress, "estimating the price response on the history")
         response = PriceResponse().fit(history)
