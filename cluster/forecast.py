@@ -29,7 +29,7 @@ from ..data.read import source_name, store_row_counts
 from ..errors import FreshcastError
 from ..features import DailyFeatures
 from ..features.daily import pooled_sales
-from ..forecast.calibrator import QuantileCalibrator, calibration_copy, held_out, holdout_share
+from ..forecast.calibrator import QuantileCalibrator, calibration_copy, calibration_sample, calibration_share, held_out
 from ..forecast.daily import DailyForecaster
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
@@ -152,8 +152,12 @@ def calibrated(client, panels: list, facts: dict, model: DailyForecaster):
 
 def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> QuantileCalibrator:
     """The quantile calibrator of `fitted`, from a copy trained over the partitions without
-    their last `max_horizon` days (as `QuantileCalibrator.fit` does on one panel)."""
+    their last `max_horizon` days, on the same sample of series (as `QuantileCalibrator.fit`
+    does on one panel)."""
     H = fitted.max_horizon
+    share = calibration_share(facts["n_series"], fitted.calibration_series)
+    if share < 1:
+        panels = client.map(_sampled, panels, share=share)
     early = client.map(DailyPanel.until, panels, day=facts["last_day"] - H)
     early_facts = {**facts, "last_day": facts["last_day"] - H}
     try:
@@ -165,7 +169,7 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
         ) from None
     calibrator = QuantileCalibrator(fitted.quantiles, fitted.calibrate_on)
     parts = client.gather(client.map(_held_out, panels, model=shared(client, point), on=fitted.calibrate_on,
-                                     pooled=pooled, share=holdout_share(facts["n_series"])))  # fmt: skip
+                                     pooled=pooled))  # fmt: skip
     calibrator.holdout_ = Holdout(*(None if getattr(parts[0], f.name) is None else
                                     np.concatenate([getattr(h, f.name) for h in parts])
                                     for f in dataclasses.fields(Holdout)))  # fmt: skip
@@ -182,8 +186,13 @@ def _added_tables(tables: list[dict]) -> dict:
     return {g: functools.reduce(lambda a, b: a + b, (t[g] for t in tables)) for g in tables[0]}
 
 
-def _held_out(panel, model: DailyForecaster, on: str, pooled: dict, share: float) -> Holdout:
-    return held_out(model, panel, on, pooled, share)
+def _held_out(panel, model: DailyForecaster, on: str, pooled: dict) -> Holdout:
+    return held_out(model, panel, on, pooled)
+
+
+def _sampled(panel: DailyPanel, share: float) -> DailyPanel:
+    """The partition's series among the chain's sample the quantiles are calibrated on."""
+    return panel.take(np.flatnonzero(calibration_sample(panel.keys(), share)))
 
 
 def load_partitions(client, history, column_map, parts: list[tuple[int, int]]):

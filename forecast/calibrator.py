@@ -15,10 +15,6 @@ from .quantiles import Holdout, QuantileTable, check_quantiles
 
 
 CALIBRATE_ON = ("in_stock", "demand")
-# Series whose held-out days a quantile table is fitted on, at most: above it, a sample of the
-# chain's series (100,000 series give 700,000 daily pairs, the full grid needs 8,000), so the
-# held-out arrays a Dask client gathers stop growing with the chain.
-HOLDOUT_SERIES = 100_000
 
 
 class QuantileCalibrator:
@@ -30,7 +26,9 @@ class QuantileCalibrator:
 
     `fit(point, panel)` trains a copy of the point forecaster `point` (`calibration_copy`;
     unfitted parameters are enough) on `panel` without its last `max_horizon` days, forecasts
-    those days with horizons 1..H and keeps the forecasts with what happened (`holdout_`);
+    those days with horizons 1..H and keeps the forecasts with what happened (`holdout_`); on
+    a chain of more than `point.calibration_series` series, on a sample of about that many
+    (`calibration_sample`);
     `table(groups)` is the ratio table for whole days (None) or for the parts of a day given
     as hour groups."""
 
@@ -42,6 +40,9 @@ class QuantileCalibrator:
 
     def fit(self, point, panel: DailyPanel, progress=None) -> QuantileCalibrator:
         H = point.max_horizon
+        share = calibration_share(panel.n_series, point.calibration_series)
+        if share < 1:
+            panel = panel.take(np.flatnonzero(calibration_sample(panel.keys(), share)))
         early = panel.until(panel.last_day - H)
         model = calibration_copy(point)
         try:
@@ -51,7 +52,7 @@ class QuantileCalibrator:
                 f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "
                 f"more than {point.min_history_days + H} days of history ({exc}); ask for none to skip them"
             ) from None
-        self.holdout_ = held_out(model, panel, self.on, share=holdout_share(panel.n_series))
+        self.holdout_ = held_out(model, panel, self.on)
         return self
 
     @classmethod
@@ -80,15 +81,17 @@ def calibration_copy(point):
     return clone(point).set_params(quantiles=(), n_estimators=trees, learning_rate=rate)
 
 
-def holdout_share(n_series: int) -> float:
-    """The share of a chain of `n_series` series whose held-out days calibrate the quantiles."""
-    return min(1.0, HOLDOUT_SERIES / max(n_series, 1))
+def calibration_share(n_series: int, limit: int | None) -> float:
+    """The share of a chain of `n_series` series the calibration's model trains on and is held
+    out on: about `limit` of them (None: all)."""
+    return 1.0 if limit is None else min(1.0, limit / max(n_series, 1))
 
 
-def in_holdout_sample(keys: np.ndarray, share: float) -> np.ndarray:
-    """Whether each series (`DailyPanel.keys`) is among the `share` of the chain's series whose
-    held-out days calibrate the quantiles: decided by a hash of its store and product ids
-    alone, so one machine and every partition of a cluster pick the same series."""
+def calibration_sample(keys: np.ndarray, share: float) -> np.ndarray:
+    """Whether each series (`DailyPanel.keys`) is among the `share` of the chain's series the
+    quantiles are calibrated on: decided by a hash of its store and product ids alone, so one
+    machine and every partition of a cluster pick the same series, and a smaller share picks
+    among the series of a larger one."""
     if share >= 1:
         return np.ones(len(keys), bool)
     x = keys.astype(np.uint64)
@@ -99,23 +102,21 @@ def in_holdout_sample(keys: np.ndarray, share: float) -> np.ndarray:
     return (x >> np.uint64(11)).astype(np.float64) / 2.0**53 < share
 
 
-def held_out(model, panel: DailyPanel, on: str, pooled=None, share: float = 1.0) -> Holdout:
+def held_out(model, panel: DailyPanel, on: str, pooled=None) -> Holdout:
     """The forecasts by `model`, fitted on `panel` without its last `model.max_horizon` days,
-    of those days, with what happened (`Holdout`; `on` as for `QuantileCalibrator`), for the
-    series `in_holdout_sample` at `share` (1: all). `pooled`: the chain's group tables when
-    `panel` is a partition (see `features.daily`)."""
+    of those days, with what happened (`Holdout`; `on` as for `QuantileCalibrator`).
+    `pooled`: the chain's group tables when `panel` is a partition (see `features.daily`)."""
     H = model.max_horizon
     cut = panel.last_day - H
     kept = np.flatnonzero(panel.start <= cut)
     early = panel.until(cut)
     mean, vol = model.point_forecast(early, panel.future(cut + 1, H, kept), H, pooled)
-    pick = in_holdout_sample(panel.keys()[kept], share)
-    pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept[pick])
+    pos = panel.positions(cut + 1 + np.arange(H)[None, :], kept)
     if panel.hourly:
         actual, stockout = panel.hour_sales[pos], panel.stockout_mask[pos]
-        profile = sales_profile(early)[pick]
+        profile = sales_profile(early)
     else:
         actual, stockout = panel.sales[pos][:, :, None], (~panel.in_stock()[pos]).astype(np.uint32)
-        profile = np.ones((int(pick.sum()), 1), np.float32)
+        profile = np.ones((len(kept), 1), np.float32)
     demand = recovered_demand(panel)[pos] if on == "demand" and panel.hourly else None
-    return Holdout(mean.reshape(-1, H)[pick], vol.reshape(-1, H)[pick], actual, profile, stockout, demand)
+    return Holdout(mean.reshape(-1, H), vol.reshape(-1, H), actual, profile, stockout, demand)

@@ -25,7 +25,8 @@ _DEFAULTS = {k: p.default for k, p in inspect.signature(DailyForecaster.__init__
 SET_BY_COMMANDS = ("max_horizon", "min_history_days", "quantiles", "seed", "n_jobs")
 TUNABLE = tuple(k for k in _DEFAULTS if k not in SET_BY_COMMANDS)
 _LISTS = ("lags", "windows", "ewm_alphas")
-_WHOLE = ("weekday_weeks", "n_estimators", "num_leaves", "min_child_samples", "max_bin", "train_days")
+_WHOLE = ("weekday_weeks", "n_estimators", "num_leaves", "min_child_samples", "max_bin", "train_days",
+          "calibration_series")  # fmt: skip
 # LightGBM's objectives for a non-negative amount (its aliases are not taken)
 OBJECTIVES = ("tweedie", "poisson", "regression", "regression_l1", "huber", "fair", "gamma", "quantile", "mape")
 

@@ -76,10 +76,11 @@ def load(cls, path: Path):
         holdout = Holdout.load(io.BytesIO(files[HOLDOUT_FILE])) if meta["params"].get("quantiles") else None
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise FreshcastError(f"{path}: not a saved freshcast model ({exc})") from exc
-    # models saved before quantiles, the relative model, the promotion runs or the calibration's
-    # share of the trees existed have none (and calibrated on a copy with all the trees)
+    # models saved before quantiles, the relative model, the promotion runs, the calibration's
+    # share of the trees or its sample of series existed have none (and calibrated on a copy
+    # with all the trees, trained on every series)
     params = {"quantiles": (), "relative_model": False, "promotion_runs": False, "calibration_tree_share": 1.0,
-              **meta["params"]}  # fmt: skip
+              "calibration_series": None, **meta["params"]}  # fmt: skip
     if params["relative_model"] != (relative is not None):
         raise FreshcastError(f"{path}: not a whole save: relative_model is {params['relative_model']} and "
                              f"{RELATIVE_FILE} is {'there' if relative is not None else 'missing'}")  # fmt: skip

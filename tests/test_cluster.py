@@ -70,12 +70,10 @@ def test_one_worker_forecasts_what_one_machine_does(files, one_worker):
     assert fitted.n_train_rows_ == model.n_train_rows_ and fitted.trained_range_ == model.trained_range_
 
 
-def test_two_workers_forecast_as_well_as_one_machine(files, two_workers, monkeypatch):
-    from freshcast.forecast import calibrator
-
-    monkeypatch.setattr(calibrator, "HOLDOUT_SERIES", 100)  # a chain this big calibrates on a sample of its series
-    local, model = forecast_table(files[0], files[1])
-    dask, fitted = _on_dask(two_workers, files)
+def test_two_workers_forecast_as_well_as_one_machine(files, two_workers):
+    sample = {"calibration_series": 100}  # the quantiles of a chain this big are calibrated on a sample of its series
+    local, model = forecast_table(files[0], files[1], params=sample)
+    dask, fitted = _on_dask(two_workers, files, params=sample)
     # both pick the same series: the workers' held-out days are the one machine's
     held, held_local = fitted.calibrator_.holdout_, model.calibrator_.holdout_
     assert 50 < len(held.actual) < model.history_.n_series

@@ -193,29 +193,41 @@ def test_quantiles_calibrated_on_demand_count_the_days_stockouts_censored(split,
         DailyForecaster(**FAST, calibrate_on="sales").fit(train)
 
 
-def test_a_big_chain_calibrates_on_a_sample_of_series_picked_by_their_ids(split, monkeypatch):
-    """Above HOLDOUT_SERIES series, the held-out days of a share of the series calibrate the
-    quantiles: the same series whatever else the history holds (a hash of the ids), about
-    the share of them, and their rows are those the whole chain's held-out days hold."""
+def test_a_big_chain_calibrates_on_a_sample_of_series_picked_by_their_ids(split):
+    """Above `calibration_series` series, the calibration's model trains on, and is held out
+    on, about that many series: the same series whatever else the history holds (a hash of
+    the ids), a smaller sample among the series of a larger one; exactly what calibrating on
+    those series alone gives, their held-out days those of the whole chain."""
     from dataclasses import fields
 
     from freshcast.forecast import calibrator as cal
     from freshcast.forecast.quantiles import Holdout
 
     keys = (np.arange(1000, dtype=np.int64).repeat(100) << 32) | np.tile(np.arange(100, dtype=np.int64), 1000)
-    pick = cal.in_holdout_sample(keys, 0.3)
+    pick = cal.calibration_sample(keys, 0.3)
     assert abs(pick.mean() - 0.3) < 0.01  # 100,000 series
-    np.testing.assert_array_equal(cal.in_holdout_sample(keys[::-7], 0.3), pick[::-7])  # any partition picks alike
-    assert not (cal.in_holdout_sample(keys, 0.1) & ~pick).any()  # a smaller share picks among the same
-    assert cal.in_holdout_sample(keys, 1.0).all() and cal.holdout_share(50_000) == 1.0
+    np.testing.assert_array_equal(cal.calibration_sample(keys[::-7], 0.3), pick[::-7])  # any partition picks alike
+    assert not (cal.calibration_sample(keys, 0.1) & ~pick).any()  # a smaller share picks among the same
+    assert cal.calibration_sample(keys, 1.0).all()
+    assert cal.calibration_share(50_000, 25_000) == 0.5 and cal.calibration_share(100, 25_000) == 1.0
+    assert cal.calibration_share(50_000, None) == 1.0
 
     train, _ = split
-    point = DailyForecaster(**FAST, quantiles=())
-    full = cal.QuantileCalibrator([0.1, 0.9]).fit(point, train).holdout_
-    monkeypatch.setattr(cal, "HOLDOUT_SERIES", train.n_series // 2)
-    sampled = cal.QuantileCalibrator([0.1, 0.9]).fit(point, train).holdout_
-    kept = cal.in_holdout_sample(train.keys(), cal.holdout_share(train.n_series))
-    assert 0.3 < kept.mean() < 0.7 and len(full.mean) == train.n_series
+    half = train.n_series // 2
+
+    def holdout(panel, limit):
+        return cal.QuantileCalibrator([0.1, 0.9]).fit(DailyForecaster(**FAST, quantiles=(), calibration_series=limit),
+                                                      panel).holdout_  # fmt: skip
+
+    full, sampled = holdout(train, None), holdout(train, half)
+    kept = cal.calibration_sample(train.keys(), cal.calibration_share(train.n_series, half))
+    assert 0.3 < kept.mean() < 0.7 and len(full.mean) == train.n_series and len(sampled.mean) == kept.sum()
+    alone = holdout(train.take(np.flatnonzero(kept)), None)
     for f in fields(Holdout):
         if getattr(full, f.name) is not None:
-            np.testing.assert_array_equal(getattr(sampled, f.name), getattr(full, f.name)[kept])
+            np.testing.assert_array_equal(getattr(sampled, f.name), getattr(alone, f.name))
+    for name in ("actual", "stockout", "volatility"):
+        np.testing.assert_array_equal(getattr(sampled, name), getattr(full, name)[kept])
+    assert not np.allclose(sampled.mean, full.mean[kept])  # its model learnt from the sample's series only
+    with pytest.raises(FreshcastError, match="calibration_series must be a whole number"):
+        DailyForecaster(**FAST, calibration_series=0).fit(train)
