@@ -81,7 +81,7 @@ class DailyForecaster(BaseEstimator):
     calibration_series : the calibration's model trains on, and is held out on, a sample of
         about this many series when the chain has more (a fixed sample, by a hash of the store
         and product ids; None: every series). On the 50,000 shared series 25,000 calibrate as
-        well (summed pinball within 0.9% of every series' on three weeks) in 40-46% less time
+        well (summed pinball within 0.9% of every series' on three weeks) in 38-48% less time
         (benchmarks/RESULTS.md).
     calibrate_on : "in_stock" (default): daily quantiles of the sales of days that stay in
         stock; "demand": of every day's demand, recovered where stockouts hid it (what
