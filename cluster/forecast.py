@@ -29,7 +29,8 @@ from ..data.read import source_name, store_row_counts
 from ..errors import FreshcastError
 from ..features import DailyFeatures
 from ..features.daily import pooled_sales
-from ..forecast.calibrator import QuantileCalibrator, calibration_copy, calibration_sample, calibration_share, held_out
+from ..forecast.calibrator import (QuantileCalibrator, calibration_copy, calibration_sample, calibration_share,
+                                   empty_sample, held_out)
 from ..forecast.daily import DailyForecaster
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
@@ -156,8 +157,12 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
     does on one panel)."""
     H = fitted.max_horizon
     share = calibration_share(facts["n_series"], fitted.calibration_series)
-    if share < 1:
-        panels = client.map(_sampled, panels, share=share)
+    if share < 1:  # the partitions' series in the sample; a partition with none of them sits out
+        sampled = client.map(_sampled, panels, share=share)
+        sizes = client.gather(client.map(lambda p: p.n_series, sampled))
+        panels = [p for p, n in zip(sampled, sizes) if n > 0]
+        if not panels:
+            raise FreshcastError(empty_sample(facts["source"], fitted.calibration_series, facts["n_series"]))
     early = client.map(DailyPanel.until, panels, day=facts["last_day"] - H)
     early_facts = {**facts, "last_day": facts["last_day"] - H}
     try:

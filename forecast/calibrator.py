@@ -42,7 +42,10 @@ class QuantileCalibrator:
         H = point.max_horizon
         share = calibration_share(panel.n_series, point.calibration_series)
         if share < 1:
-            panel = panel.take(np.flatnonzero(calibration_sample(panel.keys(), share)))
+            pick = np.flatnonzero(calibration_sample(panel.keys(), share))
+            if len(pick) == 0:
+                raise FreshcastError(empty_sample(panel.source, point.calibration_series, panel.n_series))
+            panel = panel.take(pick)
         early = panel.until(panel.last_day - H)
         model = calibration_copy(point)
         try:
@@ -83,8 +86,19 @@ def calibration_copy(point):
 
 def calibration_share(n_series: int, limit: int | None) -> float:
     """The share of a chain of `n_series` series the calibration's model trains on and is held
-    out on: about `limit` of them (None: all)."""
+    out on: about `limit` of them (None: all; FreshcastError unless a whole number >= 1)."""
+    check_calibration_series(limit)
     return 1.0 if limit is None else min(1.0, limit / max(n_series, 1))
+
+
+def check_calibration_series(limit) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise FreshcastError(f"calibration_series must be a whole number of at least 1 or None, got {limit!r}")
+
+
+def empty_sample(source: str, limit: int, n_series: int) -> str:
+    return (f"{source}: calibration_series = {limit} picks none of the {n_series} series to calibrate the "
+            f"quantiles on: give a larger one")  # fmt: skip
 
 
 def calibration_sample(keys: np.ndarray, share: float) -> np.ndarray:

@@ -18,7 +18,7 @@ from ..errors import FreshcastError
 from ..threads import numba_threads, thread_count
 from ..features import DailyFeatureSpec, DailyFeatures, FeatureRows
 from . import persist, trainer
-from .calibrator import CALIBRATE_ON, QuantileCalibrator
+from .calibrator import CALIBRATE_ON, QuantileCalibrator, check_calibration_series
 from .distribution import ForecastDistribution
 from .hourly import dayparts, part_shares, sales_profile, split_days
 from .quantiles import check_quantiles, volatility
@@ -206,11 +206,7 @@ class DailyForecaster(BaseEstimator):
         levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
         if not 0 < self.calibration_tree_share <= 1:
             raise FreshcastError(f"calibration_tree_share must be above 0 and at most 1, got {self.calibration_tree_share}")
-        if self.calibration_series is not None and (isinstance(self.calibration_series, bool) or not
-                                                    isinstance(self.calibration_series, (int, np.integer)) or
-                                                    self.calibration_series < 1):  # fmt: skip
-            raise FreshcastError(f"calibration_series must be a whole number of at least 1 or None, "
-                                 f"got {self.calibration_series!r}")  # fmt: skip
+        check_calibration_series(self.calibration_series)
         if self.calibrate_on not in CALIBRATE_ON:
             raise FreshcastError(f"calibrate_on must be one of {', '.join(CALIBRATE_ON)}, got '{self.calibrate_on}'")
         if history is None:

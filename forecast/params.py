@@ -72,9 +72,11 @@ def _checked(key: str, value, where: str):
         if key != "ewm_alphas" and not all(v >= 1 for v in value):
             raise bad("whole numbers of at least 1")
         return tuple(value)
+    if key == "calibration_series" and value == "all":
+        return None  # every series
     if key in _WHOLE:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise bad("a whole number of at least 1")
+            raise bad("a whole number of at least 1" + (' or "all"' if key == "calibration_series" else ""))
         return value
     if key in ("objective", "calibrate_on"):
         allowed = CALIBRATE_ON if key == "calibrate_on" else OBJECTIVES
@@ -108,6 +110,8 @@ def params_text(params: dict, header: str) -> str:
     for key in TUNABLE:
         if key in params and params[key] is not None:
             lines.append(f"{key} = {_toml(params[key])}")
+        elif key == "calibration_series" and key in params:  # None: every series (the default is a sample)
+            lines.append(f'{key} = "all"')
     return "\n".join(lines) + "\n"
 
 

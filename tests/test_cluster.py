@@ -91,6 +91,38 @@ def test_two_workers_forecast_as_well_as_one_machine(files, two_workers):
     assert (dask["q90"] > dask["q10"]).mean() > 0.9
 
 
+def test_a_partition_with_none_of_the_calibration_sample_sits_the_calibration_out(files, two_workers, tmp_path):
+    """The first stores keep only series a sample of 45% leaves out, so the first partition
+    holds none of the calibration's sample: the other partition's series alone calibrate, the
+    ones a single machine picks."""
+    from freshcast.forecast.calibrator import calibration_sample
+
+    frame = pd.read_parquet(files[0])
+    panel = load_history(files[0])
+    ids = panel.series[["store_id", "product_id"]]
+    unpicked = ids[~calibration_sample(panel.keys(), 0.5)]
+    stores = np.sort(ids.store_id.unique())
+    first = frame.store_id.isin(stores[:-1])
+    kept = frame.merge(unpicked, on=["store_id", "product_id"]).loc[lambda f: f.store_id.isin(stores[:-1])]
+    history, future = tmp_path / "history.parquet", tmp_path / "future.parquet"
+    chain = pd.concat([kept, frame[~first]])
+    chain.to_parquet(history)
+    pd.read_parquet(files[1]).merge(chain[["store_id", "product_id"]].drop_duplicates()).to_parquet(future)
+    parts = store_partitions(history, 2)
+    assert len(parts) == 2 and parts[0][1] < stores[-1]  # the last store, whole, is in the second partition
+    chain_panel = load_history(history)
+    sample = {"calibration_series": int(0.45 * chain_panel.n_series)}
+    picked = calibration_sample(chain_panel.keys(), sample["calibration_series"] / chain_panel.n_series)
+    in_first = chain_panel.series.store_id.to_numpy() <= parts[0][1]
+    assert in_first.any() and not (picked & in_first).any() and picked.sum() >= 5
+    local, model = forecast_table(history, future, params=sample)
+    dask, fitted = forecast_on_dask(two_workers, history, future, lambda days: forecaster(days, params=sample))
+    held, held_local = fitted.calibrator_.holdout_, model.calibrator_.holdout_
+    assert 0 < len(held.actual) == len(held_local.actual)
+    np.testing.assert_array_equal(held.actual, held_local.actual)
+    assert (dask["q90"] > dask["q10"]).mean() > 0.9
+
+
 def test_the_api_runs_on_dask_too(files):
     from freshcast import api
 

@@ -231,3 +231,10 @@ def test_a_big_chain_calibrates_on_a_sample_of_series_picked_by_their_ids(split)
     assert not np.allclose(sampled.mean, full.mean[kept])  # its model learnt from the sample's series only
     with pytest.raises(FreshcastError, match="calibration_series must be a whole number"):
         DailyForecaster(**FAST, calibration_series=0).fit(train)
+    with pytest.raises(FreshcastError, match="calibration_series must be a whole number"):
+        cal.calibration_share(1000, 2.5)  # the Dask path checks it there
+    # series none of which a sample of one picks (each left out of a sample of 5%, at least 20 of them)
+    rest = train.take(np.flatnonzero(~cal.calibration_sample(train.keys(), 0.05)))
+    assert rest.n_series >= 20
+    with pytest.raises(FreshcastError, match="calibration_series = 1 picks none of the"):
+        holdout(rest, 1)

@@ -119,6 +119,8 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster]\nrelative_model = 1\n", "[forecaster] relative_model: expected true or false"),
         ("[forecaster]\npromotion_runs = \"yes\"\n", "[forecaster] promotion_runs: expected true or false"),
         ("[forecaster]\ncalibration_tree_share = 1.5\n", "calibration_tree_share: expected a number above 0 and at most 1"),
+        ("[forecaster]\ncalibration_series = 0\n", 'calibration_series: expected a whole number of at least 1 or "all"'),
+        ("[forecaster]\ncalibration_series = \"some\"\n", 'calibration_series: expected a whole number of at least 1 or "all"'),
     ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
@@ -127,6 +129,9 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
               "lgb_params": {"feature_fraction": 0.7}}
     path.write_text(params_text(params, "round trip"))
     assert read_params(path) == params
+    for sample in (None, 5000):  # None, every series, is written as "all" (left out, it would be the default sample)
+        path.write_text(params_text({"calibration_series": sample}, "round trip"))
+        assert read_params(path) == {"calibration_series": sample}
     result = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--params", str(tmp_path / "no.toml")])
     shown = unboxed(result.output)
     assert result.exit_code == 2 and "--params" in shown and "no.toml: no such params file" in shown
