@@ -29,8 +29,8 @@ from ..data.read import source_name, store_row_counts
 from ..errors import FreshcastError
 from ..features import DailyFeatures
 from ..features.daily import pooled_sales
-from ..forecast.calibrator import (QuantileCalibrator, calibration_copy, calibration_sample, calibration_share,
-                                   empty_sample, held_out)
+from ..forecast.calibrator import (QuantileCalibrator, calibration_copy, calibration_share, empty_sample, held_out,
+                                   sampled_panel)
 from ..forecast.daily import DailyForecaster
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
@@ -158,7 +158,7 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
     H = fitted.max_horizon
     share = calibration_share(facts["n_series"], fitted.calibration_series)
     if share < 1:  # the partitions' series in the sample; a partition with none of them sits out
-        sampled = client.map(_sampled, panels, share=share)
+        sampled = client.map(sampled_panel, panels, share=share)
         sizes = client.gather(client.map(lambda p: p.n_series, sampled))
         panels = [p for p, n in zip(sampled, sizes) if n > 0]
         if not panels:
@@ -193,11 +193,6 @@ def _added_tables(tables: list[dict]) -> dict:
 
 def _held_out(panel, model: DailyForecaster, on: str, pooled: dict) -> Holdout:
     return held_out(model, panel, on, pooled)
-
-
-def _sampled(panel: DailyPanel, share: float) -> DailyPanel:
-    """The partition's series among the chain's sample the quantiles are calibrated on."""
-    return panel.take(np.flatnonzero(calibration_sample(panel.keys(), share)))
 
 
 def load_partitions(client, history, column_map, parts: list[tuple[int, int]]):

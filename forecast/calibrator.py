@@ -42,10 +42,10 @@ class QuantileCalibrator:
         H = point.max_horizon
         share = calibration_share(panel.n_series, point.calibration_series)
         if share < 1:
-            pick = np.flatnonzero(calibration_sample(panel.keys(), share))
-            if len(pick) == 0:
+            sample = sampled_panel(panel, share)
+            if sample.n_series == 0:
                 raise FreshcastError(empty_sample(panel.source, point.calibration_series, panel.n_series))
-            panel = panel.take(pick)
+            panel = sample
         early = panel.until(panel.last_day - H)
         model = calibration_copy(point)
         try:
@@ -92,6 +92,7 @@ def calibration_share(n_series: int, limit: int | None) -> float:
 
 
 def check_calibration_series(limit) -> None:
+    """FreshcastError unless `limit` (`calibration_series`) is None or a whole number >= 1."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise FreshcastError(f"calibration_series must be a whole number of at least 1 or None, got {limit!r}")
 
@@ -114,6 +115,11 @@ def calibration_sample(keys: np.ndarray, share: float) -> np.ndarray:
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         x = x ^ (x >> np.uint64(31))
     return (x >> np.uint64(11)).astype(np.float64) / 2.0**53 < share
+
+
+def sampled_panel(panel: DailyPanel, share: float) -> DailyPanel:
+    """The series of `panel` (the chain or a partition of it) in the chain's `calibration_sample`."""
+    return panel.take(np.flatnonzero(calibration_sample(panel.keys(), share)))
 
 
 def held_out(model, panel: DailyPanel, on: str, pooled=None) -> Holdout:

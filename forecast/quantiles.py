@@ -101,8 +101,8 @@ class QuantileTable:
         """Calibrate on held-out pairs (forecast mean, actual) with the series' volatility."""
         if len(mean) < FEWEST_PAIRS:
             raise FreshcastError(f"too few held-out in-stock forecasts ({len(mean)}, at least {FEWEST_PAIRS}) to "
-                                 f"calibrate quantiles: give more series or days (or a larger calibration_series), or ask for none "
-                                 f"(--quantiles none, quantiles=())")  # fmt: skip
+                                 f"calibrate quantiles: give more series or days (or a larger calibration_series), "
+                                 f"or ask for none (--quantiles none, quantiles=())")  # fmt: skip
         n_level, n_volatility, fewest = bin_grid(len(mean))
         probs = np.linspace(0, 1, n_level + 1)[1:-1]
         level_edges = np.unique(np.quantile(mean, probs))
