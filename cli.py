@@ -424,10 +424,12 @@ def plan_prices(
         except (FreshcastError, OSError, ValueError) as exc:
             _fail(exc)
     d = plan.decisions
-    marked = d["evening_markdown_pct"].notna() if at_evening_hour else d["markdown_pct"] > 0
+    evening = d["evening_markdown_pct"].notna()
+    marked = evening if at_evening_hour else d["markdown_pct"] > 0
+    steps = "" if at_evening_hour else f", {int(evening.sum()):,} with an evening step"
     print(f"{len(plan.changes):,} label change(s) in {plan.changes['store_id'].nunique():,} store(s); "
-          f"{int(marked.sum()):,} of {len(d):,} lines marked down{' tonight' if at_evening_hour else ''}; expected waste "
-          f"{d['expected_waste_without'].sum():,.2f} -> {d['expected_waste'].sum():,.2f} units")  # fmt: skip
+          f"{int(marked.sum()):,} of {len(d):,} lines marked down{' tonight' if at_evening_hour else ''}{steps}; "
+          f"expected waste {d['expected_waste_without'].sum():,.2f} -> {d['expected_waste'].sum():,.2f} units")  # fmt: skip
     _say(f"wrote {out}/: price_changes, decisions (.parquet, .csv), esl/, notes.txt")
 
 

@@ -54,17 +54,20 @@ ON_ORDER = {
 
 
 def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict | None = None,
-               keys: tuple[str, ...] = (), source: str | None = None) -> pd.DataFrame:  # fmt: skip
+               keys: tuple[str, ...] = (), source: str | None = None, empty: str | None = None) -> pd.DataFrame:  # fmt: skip
     """Read a table, check its columns (types, missing values, ranges) and that `keys` are
     unique. Returns only the known columns, ids as int64, dates as day numbers (int64, days
     since 1970-01-01, see `freshcast.data.dates`); an optional text column that may be empty
-    reads '' there. Problems name `source` (default: the path)."""
+    reads '' there. Problems name `source` (default: the path). `empty`: a table without rows
+    is refused with this advice (None: allowed)."""
     source = source or source_name(path)
     text = tuple(name for name, (kind, _) in {**required, **(optional or {})}.items() if kind in ("text", "date"))
     df = read_frame(path, text)
     files = df.attrs.get("files", [])
     df = df.reset_index(drop=True)
     df.attrs["files"] = files
+    if empty is not None and len(df) == 0:
+        raise DataError(source, [f"holds no rows (an empty export?): {empty}"])
     problems = Problems()
     columns = {**required, **{k: v for k, v in (optional or {}).items() if k in df.columns}}
     for name in required:
@@ -201,8 +204,11 @@ def read_capacity(path) -> pd.DataFrame:
     return read_table(path, CAPACITY, keys=("store_id", "product_id"))
 
 
-def read_on_hand(path) -> pd.DataFrame:
-    return read_table(path, ON_HAND)
+def read_on_hand(path, source: str | None = None) -> pd.DataFrame:
+    """The stock on hand, one row per batch; a table without rows is refused (an export that
+    came out empty would order every line as if nothing were in stock)."""
+    return read_table(path, ON_HAND, source=source,
+                      empty="list the lines with nothing in stock with on_hand 0")  # fmt: skip
 
 
 def read_on_order(path) -> pd.DataFrame:

@@ -156,9 +156,9 @@ def _check_tables(ctx: Context, products: np.ndarray) -> None:
             if key == "products":
                 _covers(table, products, path)
     if ctx.config.has("prices"):
-        from ..optimize.pricing import LABELS, LABELS_OPTIONAL
+        from ..optimize.pricing import read_labels
 
-        tables.read_table(ctx.path("prices", "labels"), LABELS, LABELS_OPTIONAL, keys=(C.STORE, C.PRODUCT))
+        read_labels(ctx.path("prices", "labels"))
 
 
 def _write_validated(ctx: Context, out: Path, future: pd.DataFrame, note: str, history: dict) -> dict:

@@ -28,7 +28,7 @@ from ..data.dates import day_to_date
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
 from .markdown import LADDER, MarkdownPlan, oldest_expiry, plan_markdowns
-from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays
+from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays, unknown_lines
 
 LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", ">= 0")}
 LABELS_OPTIONAL = {"expiry_date": ("date", "may be empty")}
@@ -86,8 +86,8 @@ def plan_prices(
                                                 labels=labels).items()}  # fmt: skip
     raw_products = tables.read_frame(products)  # with the optional pricing columns the check drops
     products_table = tables.read_products(raw_products, source=name["products"])
-    stock = tables.read_on_hand(on_hand)
-    current = tables.read_table(labels, LABELS, LABELS_OPTIONAL, keys=(STORE, PRODUCT), source=name["labels"])
+    stock = tables.read_on_hand(on_hand, name["inventory"])
+    current = read_labels(labels, name["labels"])
     if "expiry_date" in current:
         current["expiry_date"] = _dates_or_empty(current["expiry_date"], name["labels"], "expiry_date")
     zone = time_zone(timezone)
@@ -102,7 +102,7 @@ def plan_prices(
     elasticity, deepest, borrowed, about = _response(response, raw_products, lines, name["products"])
     notes.append(about)
     regular = master.regular_price
-    shown, batch_expiry = _current_labels(current, lines, regular)
+    shown, batch_expiry = _current_labels(unknown_lines(lines, current, name["labels"], notes), lines, regular)
     ladder = np.asarray(ladder, np.float64)
     above = shown > regular + 1e-9
     if above.any():
@@ -209,18 +209,24 @@ def _response(response, products: pd.DataFrame, lines: pd.DataFrame, source: str
     return fitted.elasticity(category), deepest, max(borrowed, 0.0), about
 
 
-def _current_labels(current: pd.DataFrame, lines: pd.DataFrame, regular: np.ndarray):
-    """(price shown, expiry day of the batch its markdown is for or -1) per line; a line
-    without a label shows the regular price."""
-    index = pd.MultiIndex.from_frame(lines)
-    pos = index.get_indexer(pd.MultiIndex.from_frame(current[[STORE, PRODUCT]]))
-    found = pos >= 0
+def read_labels(path, source: str | None = None) -> pd.DataFrame:
+    """What each label shows now (LABELS, one row per store x product); a table without rows
+    is refused (it would set every label back to the regular price)."""
+    return tables.read_table(path, LABELS, LABELS_OPTIONAL, keys=(STORE, PRODUCT), source=source,
+                             empty="list every label with the price it shows")  # fmt: skip
+
+
+def _current_labels(located: tuple[pd.DataFrame, np.ndarray], lines: pd.DataFrame, regular: np.ndarray):
+    """(price shown, expiry day of the batch its markdown is for or -1) per line, from the
+    labels of forecast lines and their positions (`unknown_lines`); a line without a label
+    shows the regular price."""
+    current, pos = located
     shown = regular.copy()
-    shown[pos[found]] = current["price"].to_numpy(np.float64)[found]
+    shown[pos] = current["price"].to_numpy(np.float64)
     expiry = np.full(len(lines), -1, np.int64)
     if "expiry_date" in current:
         e = current["expiry_date"].to_numpy()
-        expiry[pos[found]] = np.where(e[found] == tables.NOT_A_DAY, -1, e[found])
+        expiry[pos] = np.where(e == tables.NOT_A_DAY, -1, e)
     return shown, expiry
 
 

@@ -21,7 +21,6 @@ from .master import MasterData
 from .orders import days_needed, optimal_orders
 
 
-
 @dataclass
 class PurchaseOrders:
     headers: pd.DataFrame  # one row per purchase order
@@ -93,24 +92,21 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
     days from the order date (a day number; the tables' dates are day numbers too). Stock
     that expires, and orders that arrive, `n_days` or more days out (past every day a
     decision looks at) are counted on day `n_days`: the orders are the same, the arrays small.
-    Rows for lines without a forecast are left out, with a note; `names` name the two tables
-    in notes and errors."""
+    Rows for lines without a forecast are left out, with a note; so are rows repeating the
+    store, product and date of an earlier row, which are added to it (two batches alike, or
+    an export that wrote a row twice); `names` name the two tables in notes and errors."""
     notes = []
-    index = pd.MultiIndex.from_frame(lines)
     n = len(lines)
 
-    def locate(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, np.ndarray]:
-        pos = index.get_indexer(pd.MultiIndex.from_frame(df[[STORE, PRODUCT]]))
-        unknown = pos < 0
-        if unknown.any():
-            i = int(np.argmax(unknown))
-            notes.append(f"{name}: {int(unknown.sum())} row(s) for store x product lines without a forecast are "
-                         f"not used (first row {i + 1}: store_id={df[STORE].iat[i]}, "
-                         f"product_id={df[PRODUCT].iat[i]})")  # fmt: skip
-        return df[~unknown], pos[~unknown]
+    def locate(df: pd.DataFrame, name: str, date: str) -> tuple[pd.DataFrame, np.ndarray]:
+        repeated = df.duplicated([STORE, PRODUCT, date]).to_numpy()
+        if repeated.any():
+            notes.append(f"{name}: {int(repeated.sum())} row(s) repeat the store_id, product_id and {date} of an "
+                         f"earlier row and are added to it ({first_row(df, repeated)})")  # fmt: skip
+        return unknown_lines(lines, df, name, notes)
 
     held = np.zeros((n, int(master.shelf_life_days.max()) + 1))
-    on_hand, pos = locate(on_hand, names[0]) if on_hand is not None else (on_hand, None)
+    on_hand, pos = locate(on_hand, names[0], "expiry_date") if on_hand is not None else (on_hand, None)
     if on_hand is not None and len(on_hand):
         e = np.minimum(on_hand["expiry_date"].to_numpy(np.int64) - order_day, n_days)
         expired = e < 0
@@ -120,7 +116,7 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
         held = np.zeros((n, max(int(e.max()) + 1, held.shape[1])))
         np.add.at(held, (pos[~expired], e[~expired]), on_hand["on_hand"].to_numpy()[~expired])
     due = np.zeros((n, int(master.lead_time_days.max()) + 1))
-    on_order, pos = locate(on_order, names[1]) if on_order is not None else (on_order, None)
+    on_order, pos = locate(on_order, names[1], "arrival_date") if on_order is not None else (on_order, None)
     if on_order is not None and len(on_order):
         a = np.minimum(on_order["arrival_date"].to_numpy(np.int64) - order_day, n_days)
         if (a < 0).any():
@@ -129,6 +125,23 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
         due = np.zeros((n, max(int(a.max()) + 1, due.shape[1])))
         np.add.at(due, (pos, a), on_order["on_order"].to_numpy())
     return held, due, notes
+
+
+def first_row(df: pd.DataFrame, rows: np.ndarray) -> str:
+    """'first row K: store_id=.., product_id=..' of the marked rows of a decision table."""
+    i = int(np.argmax(rows))
+    return f"first row {i + 1}: store_id={df[STORE].iat[i]}, product_id={df[PRODUCT].iat[i]}"
+
+
+def unknown_lines(lines: pd.DataFrame, df: pd.DataFrame, name: str, notes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of table `df` (`name`) for store x product `lines`, and their line positions;
+    a note counts the rows for lines without a forecast, which are left out."""
+    pos = pd.MultiIndex.from_frame(lines).get_indexer(pd.MultiIndex.from_frame(df[[STORE, PRODUCT]]))
+    unknown = pos < 0
+    if unknown.any():
+        notes.append(f"{name}: {int(unknown.sum())} row(s) for store x product lines without a forecast are "
+                     f"not used ({first_row(df, unknown)})")  # fmt: skip
+    return df[~unknown], pos[~unknown]
 
 
 def plan_orders(
@@ -153,7 +166,7 @@ def plan_orders(
     products = tables.read_products(products)
     terms = None if terms is None else tables.read_terms(terms)
     capacity = None if capacity is None else tables.read_capacity(capacity)
-    on_hand = None if on_hand is None else tables.read_on_hand(on_hand)
+    on_hand = None if on_hand is None else tables.read_on_hand(on_hand, name["inventory"])
     on_order = None if on_order is None else tables.read_on_order(on_order)
     day0 = _order_day(distribution, order_date, name["forecast"])
     quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]

@@ -418,6 +418,9 @@ def replay_to_folder(
         panel, first_day = load_history_with_actuals(history, actuals, column_map)
     days = panel.last_day - first_day + 1
     _note(progress, f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
+    notes = absent_series_note(panel, first_day, actuals)
+    for note in notes:
+        _note(progress, note)
     master = assume_master_data(panel.until(first_day - 1))
     _note(progress, master.notes[0])
     model = replay_forecaster(demand, params, seed)
@@ -425,11 +428,27 @@ def replay_to_folder(
         result = replay(panel, first_day, model, master=master, seed=seed, demand=demand, progress=progress,
                         markdowns=markdowns, response_scale=response_scale)  # fmt: skip
     about = replay_about(first_day, panel.last_day, panel.n_series, master.notes, model, params)
+    if notes:
+        about["notes"] = notes
     if markdowns:
         about.update(response_scale=response_scale, markdown_evening_hour=EVENING_HOUR,
                      markdown_day_split="each day's demand before and after the evening hour as its own hours sold")
     write_replay(result, Path(out), about)
     return result
+
+
+def absent_series_note(panel: DailyPanel, first_day: int, actuals) -> list[str]:
+    """A note (or none) counting the series with no row in the actuals (days from
+    `first_day`): they are replayed with zero demand, which a series delisted that week has
+    and an export that left it out does not."""
+    pos = panel.positions(np.arange(first_day, panel.last_day + 1)[None, :])
+    absent = (panel.filled_hours[pos] >= 24).all(axis=1)
+    if not absent.any():
+        return []
+    i = int(np.argmax(absent))
+    first = f"store_id={panel.series[STORE].iat[i]}, product_id={panel.series[PRODUCT].iat[i]}"
+    return [f"{actuals}: {int(absent.sum()):,} series of the history have no row here and are replayed with zero "
+            f"demand (first: {first})"]  # fmt: skip
 
 
 def replay_forecaster(demand: str, params: dict | None, seed: int):

@@ -198,3 +198,27 @@ def test_a_markdown_between_ladder_steps_is_never_raised(tmp_path):
         changes = pd.read_parquet(d / "p" / "price_changes.parquet")
         first = (changes.store_id == labels.store_id[0]) & (changes.product_id == labels.product_id[0])
         assert (changes.new_price[first] < 0.85).all()
+
+
+def test_empty_stock_or_labels_refused_and_labels_of_unknown_lines_said(tmp_path):
+    """A stock or labels table with a header and no rows (an export that came out empty) is
+    refused naming the file, nothing written; labels of lines the forecast does not cover are
+    left out with a note, and a label's own line keeps the price it shows."""
+    d = inputs(tmp_path)
+    stock, labels = pd.read_csv(d / "stock.csv"), pd.read_csv(d / "labels.csv")
+    stock.head(0).to_csv(d / "stock.csv", index=False)
+    run = CliRunner().invoke(app, args(d))
+    assert run.exit_code == 1 and f"{d / 'stock.csv'}: holds no rows" in run.output and not (d / "prices").exists()
+    stock.to_csv(d / "stock.csv", index=False)
+    labels.head(0).to_csv(d / "labels.csv", index=False)
+    run = CliRunner().invoke(app, args(d))
+    assert run.exit_code == 1 and f"{d / 'labels.csv'}: holds no rows" in run.output and not (d / "prices").exists()
+    labels.loc[0, "price"] = 0.8
+    stray = pd.DataFrame({"store_id": [999], "product_id": [100], "price": [0.5]})
+    pd.concat([labels, stray]).to_csv(d / "labels.csv", index=False)
+    plan = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    note = f"{d / 'labels.csv'}: 1 row(s) for store x product lines without a forecast are not used " \
+           f"(first row {len(labels) + 1}: store_id=999, product_id=100)"  # fmt: skip
+    assert note in plan.notes
+    first = plan.decisions.iloc[0]
+    assert (first.store_id, first.product_id, first.current_price) == (labels.store_id[0], labels.product_id[0], 0.8)

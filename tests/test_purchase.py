@@ -294,3 +294,26 @@ def test_master_data_and_stock_tables_are_read_like_the_sales_history(files, tmp
                  ).to_csv(tmp_path / "inv.csv", index=False)  # fmt: skip
     with pytest.raises(DataError, match=r"'expiry_date' is empty: 1 row\(s\) \(first: row 2: store_id=3, product_id=4\)"):
         tables.read_on_hand(tmp_path / "inv.csv")
+
+
+def test_empty_stock_refused_and_repeated_rows_added_with_a_note(files, tmp_path):
+    d, pred = files
+    args = ["plan-orders", "--forecast", str(d / "pred.parquet"), "--products", str(d / "md" / "products.csv"),
+            "--inventory", str(tmp_path / "inv.csv")]  # fmt: skip
+    stock = pd.DataFrame({"store_id": [36, 36], "product_id": [0, 4], "on_hand": [1.5, 2.0],
+                          "expiry_date": ["2024-06-14", "2024-06-14"]})  # fmt: skip
+    stock.head(0).to_csv(tmp_path / "inv.csv", index=False)
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "empty")])
+    assert res.exit_code == 1 and f"{tmp_path / 'inv.csv'}: holds no rows" in res.output
+    assert not (tmp_path / "empty").exists()
+    stock.to_csv(tmp_path / "inv.csv", index=False)
+    once = plan_orders(pred, tables.read_products(d / "md" / "products.csv"), on_hand=tmp_path / "inv.csv")
+    assert not any("repeat the store_id" in n for n in once.notes)
+    pd.concat([stock, stock.head(1)]).to_csv(tmp_path / "inv.csv", index=False)
+    twice = plan_orders(pred, tables.read_products(d / "md" / "products.csv"), on_hand=tmp_path / "inv.csv")
+    note = f"{tmp_path / 'inv.csv'}: 1 row(s) repeat the store_id, product_id and expiry_date of an earlier row " \
+           f"and are added to it (first row 3: store_id=36, product_id=0)"  # fmt: skip
+    assert note in twice.notes
+    line = (twice.decisions.store_id == 36) & (twice.decisions.product_id == 0)
+    assert once.decisions.loc[line, "on_hand"].iat[0] == pytest.approx(1.5)
+    assert twice.decisions.loc[line, "on_hand"].iat[0] == pytest.approx(3.0)

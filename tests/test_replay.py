@@ -13,12 +13,10 @@ from freshcast.data.dates import day_number as _day
 from freshcast.errors import DataError, FreshcastError
 from freshcast.forecast import DailyForecaster
 from freshcast.optimize.master import assume_master_data
-from freshcast.simulate.replay import REPLAY_QUANTILES, replay
+from freshcast.simulate.replay import REPLAY_QUANTILES, absent_series_note, replay
 from freshcast.simulate.scoring import ending_stock, served_demand
 
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
-
-
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +164,7 @@ def test_replay_cli_writes_summary_and_log(tmp_path):
     log = pd.read_parquet(out / "log.parquet")
     assert len(log) == 4 * len(POLICIES) * summary["series"]
     assert summary["baselines_chosen_on"]["last_day"] == "2024-06-14"
+    assert "notes" not in summary  # every series has actual rows
     # actuals that do not follow the history: one clear line, exit 1, nothing written
     bad = CliRunner().invoke(app, ["replay", "--history", str(tmp_path / "actuals.parquet"), "--actuals",
                                    str(tmp_path / "history.parquet"), "--out", str(tmp_path / "bad")])  # fmt: skip
@@ -183,6 +182,24 @@ def test_actuals_with_unknown_series_are_refused(tmp_path):
     act.to_parquet(tmp_path / "a.parquet")
     with pytest.raises(DataError, match="not in the history"):
         load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "a.parquet")
+
+
+def test_series_without_actual_rows_are_counted_in_a_note(tmp_path):
+    df = pd.read_parquet(sample_path())
+    cut = pd.Timestamp("2024-06-14").date()
+    hist, act = df[df.dt <= cut], df[df.dt > cut]
+    gone = hist.drop_duplicates(["store_id", "product_id"]).head(2)[["store_id", "product_id"]]
+    left = act.merge(gone, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
+    hist.to_parquet(tmp_path / "h.parquet")
+    act.to_parquet(tmp_path / "a.parquet")
+    left.to_parquet(tmp_path / "left.parquet")
+    panel, first = load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "a.parquet")
+    assert absent_series_note(panel, first, "a.parquet") == []
+    panel, first = load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "left.parquet")
+    (note,) = absent_series_note(panel, first, "left.parquet")
+    s, p = gone.sort_values(["store_id", "product_id"]).iloc[0]
+    assert note.startswith("left.parquet: 2 series of the history have no row here and are replayed with zero demand")
+    assert f"store_id={s}, product_id={p}" in note
 
 
 def test_forecasts_of_each_replayed_day_equal_a_rebuild_from_the_past(setup):
