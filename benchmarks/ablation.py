@@ -38,7 +38,7 @@ def default_rows(panel, cut: int, horizon: int):
     train, future = panel.until(cut), panel.future(cut + 1, horizon)
     model = DailyForecaster(max_horizon=horizon, quantiles=())
     features = DailyFeatures.for_history(train, model.spec, horizon)
-    known = train.with_sales(model.training_target(train))
+    known = train.with_sales(model.feature_demand(train))
     rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days)
     ahead = features.forecast_rows(known, future, horizon)
     pos = panel.positions(cut + ahead.horizon, np.flatnonzero(panel.start <= cut)[ahead.series])

@@ -39,7 +39,7 @@ IN_SAMPLE_DAYS = 14  # the production model's own last days, for the in-sample t
 def forecast(model, train, future=None, rows=None):
     """Mean forecasts and volatility: the next H days after `train` (with `future`'s
     covariates), or the given (series, position, horizon) rows of `train`."""
-    known = train.with_sales(model.training_target(train))
+    known = train.with_sales(model.feature_demand(train))
     rows = model.features_.forecast_rows(known, future, H) if rows is None else FeatureRows(known, *rows)
     mean = model.predict_rows(rows)
     return mean, volatility(rows.panel.sales, rows.panel.offsets, rows.origin)

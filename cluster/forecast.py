@@ -115,13 +115,13 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     """`model`'s point forecaster (no quantiles) fitted over the partition panels (futures):
     returns it and the future of the chain's group tables its features read."""
     t0 = time.perf_counter()
-    known = client.map(known_panel, panels, recovery=model.stockout_recovery)
+    known = client.map(known_panel, panels, recovery=model.feature_share)
     pooled = group_tables(client, known)
     shapes = client.gather(client.map(lambda k: (k.n_series, int(np.diff(k.offsets).max(initial=0))), known))
     blocks = -(-max(max(length for _, length in shapes) - model.min_history_days, 0) // model.max_horizon)
     firsts = np.cumsum([0] + [n for n, _ in shapes])
     places = [(int(firsts[i]), int(firsts[-1]), blocks) for i in range(len(shapes))]
-    rows = client.map(_training_rows, known, places, model=model, pooled=pooled)
+    rows = client.map(_training_rows, panels, known, places, model=model, pooled=pooled)
     n_rows = sum(client.gather(client.map(len, rows)))
     if n_rows == 0:
         raise FreshcastError(f"{facts['source']}: no series has more than {model.min_history_days} days of history to learn from")
@@ -243,7 +243,8 @@ def _features(static: list[str], covariates: list[str], model: DailyForecaster) 
 
 
 def known_panel(panel, recovery: float):
-    """The partition with the demand the model learns from as its sales."""
+    """The partition with the demand its features read (`DailyForecaster.feature_share` of
+    what stockouts hid added back) as its sales."""
     return panel.with_sales(demand_target(panel, recovery)[0])
 
 
@@ -261,12 +262,15 @@ class PartitionRows:
         return len(self.y)
 
 
-def _training_rows(known, place: tuple[int, int, int], model: DailyForecaster, pooled: dict) -> PartitionRows:
-    """A partition's training rows (the horizons the chain's panel draws for its series),
-    features read with the chain's tables."""
+def _training_rows(panel, known, place: tuple[int, int, int], model: DailyForecaster, pooled: dict) -> PartitionRows:
+    """A partition's training rows (the horizons the chain's panel draws for its series):
+    features of its `known_panel`, read with the chain's tables, and the demand the model
+    learns (`stockout_recovery` of what stockouts hid added to the sales of `panel`)."""
     features = DailyFeatures.for_history(known, model.spec, model.max_horizon)
     rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days, place)
-    return PartitionRows(features.matrix(rows, pooled), rows.demand.astype(np.float32), rows.level)
+    same = model.feature_share == model.stockout_recovery
+    demand = known.sales if same else demand_target(panel, model.stockout_recovery)[0]
+    return PartitionRows(features.matrix(rows, pooled), demand[rows.target].astype(np.float32), rows.level)
 
 
 def _units(part: PartitionRows):

@@ -13,7 +13,6 @@ import pandas as pd
 
 from ..console import Step
 from ..data import contract as C
-from ..data import load_future
 from ..data.dates import day_to_date
 from ..data.future import assume_future, assumption_note
 from ..data.panel import DailyPanel
@@ -37,7 +36,8 @@ class Partitions:
         self.tables = {}  # stockout recovery -> the chain's group tables (a future), once worked out
 
     def group_tables(self, recovery: float):
-        """The chain's group tables of the demand with `recovery` of what stockouts hid."""
+        """The chain's group tables of the demand with `recovery` of what stockouts hid (a
+        model's `feature_share`)."""
         if recovery not in self.tables:
             self.tables[recovery] = group_tables(self.client, self.client.map(known_panel, self.panels,
                                                                               recovery=recovery))  # fmt: skip
@@ -99,7 +99,7 @@ def _about(panel) -> dict:
 
 def trained(parts: Partitions, model):
     """`model` (unfitted) fitted over the partitions, with its quantile calibration."""
-    fitted, parts.tables[model.stockout_recovery] = calibrated(parts.client, parts.panels, parts.facts, model)
+    fitted, parts.tables[model.feature_share] = calibrated(parts.client, parts.panels, parts.facts, model)
     return fitted
 
 
@@ -108,7 +108,7 @@ def forecasts(parts: Partitions, model, future_path, kinds: list[tuple[str, str,
     (name, level, slots) of `kinds`: name -> the table, series in store order."""
     client = parts.client
     futures, _ = load_partition_futures(client, str(future_path), None, parts.parts, parts.panels, parts.facts)
-    pooled = parts.group_tables(model.stockout_recovery)  # the training's, when the model was trained in this run
+    pooled = parts.group_tables(model.feature_share)  # the training's, when the model was trained in this run
     held = shared(client, model)
     out = {}
     for name, level, slots in kinds:

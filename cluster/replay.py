@@ -62,7 +62,7 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     with Step(f"training the forecaster on {facts['n_series']:,} series", progress):
         model = replay_forecaster(demand, params, seed)
         fitted, _ = calibrated(client, histories, facts, model)
-        pooled = group_tables(client, client.map(known_panel, panels, recovery=fitted.stockout_recovery))
+        pooled = group_tables(client, client.map(known_panel, panels, recovery=fitted.feature_share))
     with Step(f"replaying {T} day(s)", progress):
         done = client.gather(client.map(_replay_part, panels, masters, first_day=first_day, model=shared(client, fitted),
                                         chosen=chosen, seed=seed, demand=demand, pooled=pooled))  # fmt: skip

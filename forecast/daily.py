@@ -56,9 +56,15 @@ class DailyForecaster(BaseEstimator):
     reg_lambda : L2 regularisation of leaf values (LightGBM's lambda_l2).
     max_bin : histogram bins per feature (fewer bins train faster).
     stockout_recovery : share of the demand censored by stockout shop hours that is added back
-        to the sales the model learns from and builds features on (0: sales as observed, 1:
+        to the sales the model learns from and, unless `feature_recovery` is given, builds its
+        features on (0: sales as observed, 1:
         the full recovered demand; see `freshcast.features.latent`). Needs hourly rows;
         daily input is used as observed (``recovered_`` tells which happened).
+    feature_recovery : the same share for the sales the features read (lags, windows, levels),
+        None: `stockout_recovery`. A model may learn all of the demand (1) from features on
+        less of it, whose recovery is noisier than the sales (measured for the replay's
+        forecaster in benchmarks/RESULTS.md: better on its choosing windows, mixed on the
+        reported ones, so not its default).
     relative_model : also train a model of demand relative to each row's level (its
         exponentially weighted demand over about the last 10 days at the origin, at least 0.1
         a day; the features in units divided by it, rows weighted by it) and forecast the mean
@@ -115,6 +121,7 @@ class DailyForecaster(BaseEstimator):
         reg_lambda: float = 10.0,
         max_bin: int = 127,
         stockout_recovery: float = 0.25,
+        feature_recovery: float | None = None,
         relative_model: bool = True,
         promotion_runs: bool = True,
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
@@ -140,6 +147,7 @@ class DailyForecaster(BaseEstimator):
         self.reg_lambda = reg_lambda
         self.max_bin = max_bin
         self.stockout_recovery = stockout_recovery
+        self.feature_recovery = feature_recovery
         self.relative_model = relative_model
         self.promotion_runs = promotion_runs
         self.quantiles = quantiles
@@ -183,13 +191,18 @@ class DailyForecaster(BaseEstimator):
             **(self.lgb_params or {}),
         }
 
-    def training_target(self, panel: DailyPanel) -> np.ndarray:
-        """The daily demand the model learns from and builds its sales features on: sales with
-        `stockout_recovery` of the stockout-censored demand added back (`forecast.target`).
-        Worked out once for the fitted history; nothing about the model changes."""
+    @property
+    def feature_share(self) -> float:
+        """Share of the stockout-censored demand in the sales the features read."""
+        return self.stockout_recovery if self.feature_recovery is None else self.feature_recovery
+
+    def feature_demand(self, panel: DailyPanel) -> np.ndarray:
+        """The daily demand the model's sales features read: sales with `feature_share` of
+        the stockout-censored demand added back (`forecast.target`). Worked out once for the
+        fitted history; nothing about the model changes."""
         if panel is getattr(self, "history_", None):
             return self.history_demand_
-        return demand_target(panel, self.stockout_recovery)[0]
+        return demand_target(panel, self.feature_share)[0]
 
     # ---------------------------------------------------------------- training
     @_threaded
@@ -198,8 +211,10 @@ class DailyForecaster(BaseEstimator):
         `progress`, a function taking a line, hears how training goes."""
         if self.min_history_days < self.max_horizon:
             raise FreshcastError("min_history_days must be at least max_horizon")
-        if not 0.0 <= self.stockout_recovery <= 1.0:
-            raise FreshcastError(f"stockout_recovery must be between 0 and 1, got {self.stockout_recovery}")
+        for name in ("stockout_recovery", "feature_recovery"):
+            share = getattr(self, name)
+            if (share is not None or name == "stockout_recovery") and not 0.0 <= share <= 1.0:
+                raise FreshcastError(f"{name} must be between 0 and 1, got {share}")
         for flag in FLAGS:
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise FreshcastError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
@@ -214,13 +229,14 @@ class DailyForecaster(BaseEstimator):
         panel = _as_panel(history)
         t0 = time.perf_counter()
         demand, recovered = demand_target(panel, self.stockout_recovery)
+        known = demand if self.feature_share == self.stockout_recovery else demand_target(panel, self.feature_share)[0]
         features = DailyFeatures.for_history(panel, self.spec, self.max_horizon)
-        rows = features.training_rows(panel.with_sales(demand), self.min_history_days, self.seed, self.train_days)
+        rows = features.training_rows(panel.with_sales(known), self.min_history_days, self.seed, self.train_days)
         if len(rows) == 0:
             raise FreshcastError(
                 f"{panel.source}: no series has more than {self.min_history_days} days of history to learn from"
             )
-        X, y = features.matrix(rows), rows.demand
+        X, y = features.matrix(rows), demand[rows.target]
         t1 = time.perf_counter()
         booster = trainer.train(X, y, self.lightgbm_params(), features.names, len(features.static), self.n_estimators,
                                 self.max_bin, progress)  # fmt: skip
@@ -247,7 +263,7 @@ class DailyForecaster(BaseEstimator):
             self.calibrator_ = calibrator
         self.quantiles_, self.recovered_, self.features_, self.booster_ = levels, recovered, features, booster
         self.relative_booster_ = relative
-        self.history_, self.history_demand_ = panel, demand
+        self.history_, self.history_demand_ = panel, known
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
         self.fit_seconds_ = seconds
@@ -313,7 +329,7 @@ class DailyForecaster(BaseEstimator):
         if n_days < 1 or first_day <= int(panel.start.max()) or first_day + n_days - 1 > panel.last_day:
             raise FreshcastError(f"{panel.source}: every series needs sales before {day_to_date(first_day)} and "
                                  f"the panel days up to {day_to_date(first_day + n_days - 1)}")  # fmt: skip
-        known = panel.with_sales(self.training_target(panel))
+        known = panel.with_sales(self.feature_demand(panel))
         horizons = [min(self.max_horizon, panel.last_day - (first_day + t) + 1) for t in range(n_days)]
         origins = np.repeat(first_day - 1 + np.arange(n_days), horizons)  # per (day, horizon) block
         h = np.concatenate([np.arange(1, k + 1) for k in horizons])
@@ -391,7 +407,7 @@ class DailyForecaster(BaseEstimator):
         `panel` for every series, series-major, and the volatility of each (the spread the
         quantile calibrator bins by). Inputs as `predict_distribution` checks them. `pooled`:
         the chain's group tables when `panel` is a partition of it (`features.daily`)."""
-        rows = self.features_.forecast_rows(panel.with_sales(self.training_target(panel)), future, horizon)
+        rows = self.features_.forecast_rows(panel.with_sales(self.feature_demand(panel)), future, horizon)
         return self.predict_rows(rows, pooled), volatility(rows.panel.sales, rows.panel.offsets, rows.origin)
 
     def predict_rows(self, rows: FeatureRows, pooled=None) -> np.ndarray:

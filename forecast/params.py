@@ -93,7 +93,7 @@ def _checked(key: str, value, where: str):
         return dict(value)
     if isinstance(value, bool) or not isinstance(value, number):
         raise bad("a number")
-    if key == "stockout_recovery" and not 0 <= value <= 1:
+    if key in ("stockout_recovery", "feature_recovery") and not 0 <= value <= 1:
         raise bad("a number between 0 and 1")
     if key == "learning_rate" and value <= 0:
         raise bad("a number above 0")

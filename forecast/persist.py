@@ -133,4 +133,3 @@ def _read_folder(path: Path, names: tuple[str, ...]) -> dict[str, bytes | None]:
         return out
     finally:
         os.close(folder)
-

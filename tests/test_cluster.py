@@ -183,7 +183,7 @@ def replay_files(tmp_path_factory):
     return tmp / "history.parquet", tmp / "actuals.parquet"
 
 
-REPLAY = {"n_estimators": 20}
+REPLAY = {"n_estimators": 20, "feature_recovery": 0.25}  # features on less of the demand than the target: the Dask path too
 
 
 def test_the_replay_on_one_worker_is_the_local_replay(replay_files, one_worker, tmp_path):

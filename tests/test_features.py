@@ -192,7 +192,7 @@ def test_the_public_builder_makes_the_matrix_the_forecaster_predicts_from(sample
     model = DailyForecaster(n_estimators=20, quantiles=()).fit(train)
     features = DailyFeatures.for_history(train, model.spec, model.max_horizon)
     assert features == model.features_ and features.names == model.feature_names_
-    rows = features.forecast_rows(train.with_sales(model.training_target(train)), future, 7)
+    rows = features.forecast_rows(train.with_sales(model.feature_demand(train)), future, 7)
     X = features.matrix(rows)
     assert X.shape == (train.n_series * 7, len(features.names)) and X.flags.f_contiguous
     units = np.clip(model.booster_.predict(X), 0, None).astype(np.float32)

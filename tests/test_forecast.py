@@ -277,3 +277,30 @@ def test_promotion_runs_are_features_and_older_saves_load_without_them(split, fi
     assert loaded.promotion_runs is False and loaded.calibration_tree_share == 1.0  # it calibrated on all the trees
     np.testing.assert_array_equal(loaded.predict_distribution(7, future, history=train).mean,
                                   plain.predict_distribution(7, future).mean)  # fmt: skip
+
+
+def test_features_read_their_own_share_of_the_recovered_demand(split, monkeypatch):
+    """`feature_recovery`: the features of the training rows are those of a model recovering
+    that share, the target that of `stockout_recovery`; None reads the target's share."""
+    from freshcast.forecast import trainer
+
+    seen = []
+
+    class Seen(Exception):
+        pass
+
+    def capture(X, y, *args, **kwargs):
+        seen.append((X.copy(), y.copy()))
+        raise Seen  # the rows are all this test needs
+
+    monkeypatch.setattr(trainer, "train", capture)
+    settings = dict(FAST, relative_model=False, quantiles=())
+    for recovery, features in ((1.0, 0.0), (0.0, None), (1.0, None), (1.0, 1.0)):
+        with pytest.raises(Seen):
+            DailyForecaster(**settings, stockout_recovery=recovery, feature_recovery=features).fit(split[0])
+    (X_mixed, y_mixed), (X_sales, y_sales), (X_demand, y_demand), (X_same, y_same) = seen
+    assert np.array_equal(X_mixed, X_sales, equal_nan=True) and np.array_equal(y_mixed, y_demand)
+    assert not np.array_equal(y_mixed, y_sales) and not np.array_equal(X_mixed, X_demand, equal_nan=True)
+    assert np.array_equal(X_same, X_demand, equal_nan=True) and np.array_equal(y_same, y_demand)
+    with pytest.raises(FreshcastError, match="feature_recovery must be between 0 and 1"):
+        DailyForecaster(**settings, feature_recovery=1.5).fit(split[0])

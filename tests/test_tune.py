@@ -111,6 +111,7 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster]\nnum_leaves = 2.5\n", "[forecaster] num_leaves: expected a whole number"),
         ("[forecaster]\nwindows = [7, 0]\n", "[forecaster] windows: expected whole numbers of at least 1"),
         ("[forecaster]\nstockout_recovery = 2\n", "[forecaster] stockout_recovery: expected a number between 0"),
+        ("[forecaster]\nfeature_recovery = -0.5\n", "[forecaster] feature_recovery: expected a number between 0"),
         ("[forecaster]\nquantiles = [0.5]\n", "quantiles: not a forecaster parameter (set by the command)"),
         ("[model]\nseed = 1\n", "expected one [forecaster] table"),
         ("[forecaster\n", "cannot be read as TOML"),
