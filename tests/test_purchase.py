@@ -317,3 +317,10 @@ def test_empty_stock_refused_and_repeated_rows_added_with_a_note(files, tmp_path
     line = (twice.decisions.store_id == 36) & (twice.decisions.product_id == 0)
     assert once.decisions.loc[line, "on_hand"].iat[0] == pytest.approx(1.5)
     assert twice.decisions.loc[line, "on_hand"].iat[0] == pytest.approx(3.0)
+
+
+def test_a_table_with_another_separator_is_named_so(tmp_path):
+    (tmp_path / "inv.csv").write_text("store_id;product_id;on_hand;expiry_date\n36;0;1.5;2024-06-14\n")
+    with pytest.raises(DataError, match="the header is one column, 'store_id;product_id;on_hand;expiry_date': CSV "
+                                        "fields are separated by commas"):  # fmt: skip
+        tables.read_on_hand(tmp_path / "inv.csv")
