@@ -22,8 +22,8 @@ from ..data.partitions import store_partitions
 from ..data.read import source_name
 from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
 from ..simulate.policies import RuleOfThumb, default_policies
-from ..simulate.replay import (BASELINES, ReplayResult, baseline_grid, baseline_window, chosen_baselines, replay,
-                               replay_about, replay_forecaster)  # fmt: skip
+from ..simulate.replay import (BASELINES, ReplayResult, absent_note, absent_series, baseline_grid, baseline_window,
+                               chosen_baselines, replay, replay_about, replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
 from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
@@ -50,6 +50,11 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
         days = client.gather(client.map(lambda x: (x[1], x[0].last_day), loaded))
     first_day, last_day = same_days(source_name(actuals), "actual", parts, days)
     T = last_day - first_day + 1
+    notes_absent = absent_note(source_name(actuals), client.gather(client.map(absent_series, panels,
+                                                                              first_day=first_day)))  # fmt: skip
+    for note in notes_absent:
+        if progress:
+            progress(note)
     histories = client.map(DailyPanel.until, panels, day=first_day - 1)
     facts = combined_facts(source_name(history), parts, client.gather(client.map(partition_facts, histories)))
     if progress:
@@ -73,6 +78,8 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     log = pd.concat([r.log[r.log["policy"].to_numpy() == name] for name in order for r in done], ignore_index=True)
     seconds = {name: sum(r.seconds[name] for r in done) for name in done[0].seconds}
     about = replay_about(first_day, last_day, facts["n_series"], notes, model, params)
+    if notes_absent:
+        about["notes"] = notes_absent
     return ReplayResult(summary, log, seconds, demand, choices), about
 
 

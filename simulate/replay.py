@@ -418,7 +418,7 @@ def replay_to_folder(
         panel, first_day = load_history_with_actuals(history, actuals, column_map)
     days = panel.last_day - first_day + 1
     _note(progress, f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
-    notes = absent_series_note(panel, first_day, actuals)
+    notes = absent_note(actuals, [absent_series(panel, first_day)])
     for note in notes:
         _note(progress, note)
     master = assume_master_data(panel.until(first_day - 1))
@@ -437,18 +437,26 @@ def replay_to_folder(
     return result
 
 
-def absent_series_note(panel: DailyPanel, first_day: int, actuals) -> list[str]:
-    """A note (or none) counting the series with no row in the actuals (days from
-    `first_day`): they are replayed with zero demand, which a series delisted that week has
-    and an export that left it out does not."""
+def absent_series(panel: DailyPanel, first_day: int) -> tuple[int, str]:
+    """(how many series have no row in the actuals, days from `first_day`, the first of
+    them as 'store_id=.., product_id=..' or ''): they are replayed with zero demand, which a
+    series delisted that week has and an export that left it out does not."""
     pos = panel.positions(np.arange(first_day, panel.last_day + 1)[None, :])
     absent = (panel.filled_hours[pos] >= 24).all(axis=1)
     if not absent.any():
-        return []
+        return 0, ""
     i = int(np.argmax(absent))
-    first = f"store_id={panel.series[STORE].iat[i]}, product_id={panel.series[PRODUCT].iat[i]}"
-    return [f"{actuals}: {int(absent.sum()):,} series of the history have no row here and are replayed with zero "
-            f"demand (first: {first})"]  # fmt: skip
+    return int(absent.sum()), f"store_id={panel.series[STORE].iat[i]}, product_id={panel.series[PRODUCT].iat[i]}"
+
+
+def absent_note(actuals, found: list[tuple[int, str]]) -> list[str]:
+    """The note (or none) of the `absent_series` of a panel, or of its partitions in store order."""
+    count = sum(n for n, _ in found)
+    if count == 0:
+        return []
+    first = next(f for n, f in found if n)
+    return [f"{actuals}: {count:,} series of the history have no row here and are replayed with zero demand "
+            f"(first: {first})"]  # fmt: skip
 
 
 def replay_forecaster(demand: str, params: dict | None, seed: int):

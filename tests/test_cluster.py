@@ -26,7 +26,7 @@ from freshcast.data.partitions import store_partitions  # noqa: E402
 from freshcast.errors import DataError, FreshcastError, one_line  # noqa: E402
 from freshcast.forecast.job import backtest_history, forecast_table, forecaster  # noqa: E402
 from freshcast.forecast.metrics import wape  # noqa: E402
-from freshcast.simulate.replay import replay, replay_forecaster, replay_to_folder  # noqa: E402
+from freshcast.simulate.replay import absent_note, absent_series, replay, replay_forecaster, replay_to_folder  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -195,10 +195,20 @@ def test_the_replay_on_one_worker_is_the_local_replay(replay_files, one_worker, 
     assert {k: summary[k] for k in about} == json.loads(json.dumps(about))
 
 
-def test_the_replay_on_two_workers_adds_up_the_chain(replay_files, two_workers):
-    one, _ = replay_on_dask(two_workers, *replay_files, params=REPLAY)
-    panel, first = load_history_with_actuals(*replay_files)
+def test_the_replay_on_two_workers_adds_up_the_chain(replay_files, two_workers, tmp_path):
+    history, actuals = replay_files  # without the actual rows of a series of each partition's ...
+    act = pd.read_parquet(actuals)
+    stores = np.sort(act.store_id.unique())
+    gone = act[act.store_id.isin([stores[0], stores[-1]])].drop_duplicates("store_id")[["store_id", "product_id"]]
+    act.merge(gone, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge").to_parquet(
+        tmp_path / "actuals.parquet")  # fmt: skip
+    files = history, tmp_path / "actuals.parquet"
+    one, about = replay_on_dask(two_workers, *files, params=REPLAY)
+    panel, first = load_history_with_actuals(*files)
     local = replay(panel, first, replay_forecaster("recovered", REPLAY, 0))
+    # ... replayed with zero demand and counted as on one machine
+    assert about["notes"] == absent_note(str(files[1]), [absent_series(panel, first)])
+    assert about["notes"][0].startswith(f"{files[1]}: 2 series of the history have no row here")
     assert set(one.summary) == set(local.summary)
     for name, chosen in local.baselines_chosen.items():  # the same settings, from the same costs (added in another order)
         if isinstance(chosen, dict):

@@ -13,7 +13,7 @@ from freshcast.data.dates import day_number as _day
 from freshcast.errors import DataError, FreshcastError
 from freshcast.forecast import DailyForecaster
 from freshcast.optimize.master import assume_master_data
-from freshcast.simulate.replay import REPLAY_QUANTILES, absent_series_note, replay
+from freshcast.simulate.replay import REPLAY_QUANTILES, absent_note, absent_series, replay
 from freshcast.simulate.scoring import ending_stock, served_demand
 
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
@@ -194,12 +194,14 @@ def test_series_without_actual_rows_are_counted_in_a_note(tmp_path):
     act.to_parquet(tmp_path / "a.parquet")
     left.to_parquet(tmp_path / "left.parquet")
     panel, first = load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "a.parquet")
-    assert absent_series_note(panel, first, "a.parquet") == []
+    assert absent_series(panel, first) == (0, "") and absent_note("a.parquet", [(0, "")]) == []
     panel, first = load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "left.parquet")
-    (note,) = absent_series_note(panel, first, "left.parquet")
     s, p = gone.sort_values(["store_id", "product_id"]).iloc[0]
-    assert note.startswith("left.parquet: 2 series of the history have no row here and are replayed with zero demand")
-    assert f"store_id={s}, product_id={p}" in note
+    assert absent_series(panel, first) == (2, f"store_id={s}, product_id={p}")
+    # a chain's partitions in store order: the counts add up, the first partition with one names it
+    (note,) = absent_note("left.parquet", [(0, ""), (2, "store_id=7, product_id=1"), (1, "store_id=9, product_id=2")])
+    assert note == ("left.parquet: 3 series of the history have no row here and are replayed with zero demand "
+                    "(first: store_id=7, product_id=1)")  # fmt: skip
 
 
 def test_forecasts_of_each_replayed_day_equal_a_rebuild_from_the_past(setup):
