@@ -133,8 +133,8 @@ def _plan_columns(
         theirs = from_native.get(native, native)
         if theirs in schema.names and (theirs not in to_native or to_native[theirs] == native):
             name_of[native] = theirs
-    if len(schema.names) == 1 and any(sep in schema.names[0] for sep in ";\t|"):
-        problems.append(f"the header is one column, '{schema.names[0][:60]}': CSV fields are separated by commas")
+    if (hint := other_separator(schema.names)) is not None:
+        problems.append(hint)
     required = [*C.KEYS, C.SALES] if with_sales else list(C.KEYS)
     for native in required:
         if native not in name_of:
@@ -156,6 +156,14 @@ def _plan_columns(
         raise DataError(source, problems)
     covs = [c for c in C.COVARIATES if c in name_of]
     return name_of, covs
+
+
+def other_separator(names: list[str]) -> str | None:
+    """The problem of a CSV header read as one column because its fields are separated by
+    something other than commas (None when it is not)."""
+    if len(names) == 1 and any(sep in str(names[0]) for sep in ";\t|"):
+        return f"the header is one column, '{str(names[0])[:60]}': CSV fields are separated by commas"
+    return None
 
 
 def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: bool,

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .dates import NOT_A_DATE, NOT_A_DAY, day_numbers
-from .read import read_frame, source_name
+from .read import other_separator, read_frame, source_name
 from .validate import Problems
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -70,9 +70,8 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
         raise DataError(source, [f"holds no rows (an empty export?): {empty}"])
     problems = Problems()
     columns = {**required, **{k: v for k, v in (optional or {}).items() if k in df.columns}}
-    if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in ";\t|"):
-        problems.add("", "", f"the header is one column, '{str(df.columns[0])[:60]}': CSV fields are separated by "
-                             f"commas", 0)  # fmt: skip
+    if (hint := other_separator(list(df.columns))) is not None:
+        problems.add("", "", hint, 0)
     for name in required:
         if name not in df.columns:
             problems.add("", "", f"required column '{name}' is missing", 0)

@@ -211,9 +211,8 @@ class DailyForecaster(BaseEstimator):
         `progress`, a function taking a line, hears how training goes."""
         if self.min_history_days < self.max_horizon:
             raise FreshcastError("min_history_days must be at least max_horizon")
-        for name in ("stockout_recovery", "feature_recovery"):
-            share = getattr(self, name)
-            if (share is not None or name == "stockout_recovery") and not 0.0 <= share <= 1.0:
+        for name, share in (("stockout_recovery", self.stockout_recovery), ("feature_recovery", self.feature_share)):
+            if not 0.0 <= share <= 1.0:
                 raise FreshcastError(f"{name} must be between 0 and 1, got {share}")
         for flag in FLAGS:
             if not isinstance(getattr(self, flag), (bool, np.bool_)):

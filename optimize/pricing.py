@@ -102,7 +102,7 @@ def plan_prices(
     elasticity, deepest, borrowed, about = _response(response, raw_products, lines, name["products"])
     notes.append(about)
     regular = master.regular_price
-    shown, batch_expiry = _current_labels(unknown_lines(lines, current, name["labels"], notes), lines, regular)
+    shown, batch_expiry = _current_labels(*unknown_lines(lines, current, name["labels"], notes), lines, regular)
     ladder = np.asarray(ladder, np.float64)
     above = shown > regular + 1e-9
     if above.any():
@@ -216,11 +216,10 @@ def read_labels(path, source: str | None = None) -> pd.DataFrame:
                              empty="list every label with the price it shows")  # fmt: skip
 
 
-def _current_labels(located: tuple[pd.DataFrame, np.ndarray], lines: pd.DataFrame, regular: np.ndarray):
+def _current_labels(current: pd.DataFrame, pos: np.ndarray, lines: pd.DataFrame, regular: np.ndarray):
     """(price shown, expiry day of the batch its markdown is for or -1) per line, from the
-    labels of forecast lines and their positions (`unknown_lines`); a line without a label
-    shows the regular price."""
-    current, pos = located
+    labels of forecast lines and their line positions (`unknown_lines`); a line without a
+    label shows the regular price."""
     shown = regular.copy()
     shown[pos] = current["price"].to_numpy(np.float64)
     expiry = np.full(len(lines), -1, np.int64)
