@@ -50,7 +50,7 @@ def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_
         _report_repeats(rec, pos, dups, files, problems, source)
     series = pd.DataFrame({C.STORE: (series_keys >> 32).astype(np.int64), C.PRODUCT: series_keys & 0xFFFFFFFF})
     for s in statics:
-        series[s] = _series_attribute(rec, s, first_rec, inverse, files, problems, source)
+        series[s] = _series_attribute(rec, s, first_rec, inverse, files, problems)
     hours = popcount24(mask)
     filled = (24 - hours).astype(np.float32)
     return dict(
@@ -82,7 +82,7 @@ def _report_repeats(rec: dict, pos: np.ndarray, dups: np.ndarray, files: list[st
 
 
 def _series_attribute(rec: dict, name: str, first_rec: np.ndarray, inverse: np.ndarray, files: list[str],
-                      problems: Problems, source: str) -> np.ndarray:  # fmt: skip
+                      problems: Problems) -> np.ndarray:  # fmt: skip
     """Each series' value of attribute `name` (its first record's), recording values that
     are not ids and values that change within a series."""
     values = rec[name]
@@ -98,8 +98,8 @@ def _series_attribute(rec: dict, name: str, first_rec: np.ndarray, inverse: np.n
     if mismatch.any():
         r = int(np.argmax(mismatch))
         problems.add(
-            source, name, "changes within a store x product series", int(mismatch.sum()),
-            f"store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
+            files[rec["file"][r]], name, "changes within a store x product series", int(mismatch.sum()),
+            f"row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
         )  # fmt: skip
     return per_series
 

@@ -26,6 +26,16 @@ def assumption_note(panel: DailyPanel) -> str:
     )
 
 
+def _six_digits(x: np.ndarray) -> np.ndarray:
+    """x rounded to 6 significant digits, as float64: the history holds float32 values (0.85
+    is 0.85000002 there), which a CSV would otherwise show with their float32 noise."""
+    x = np.asarray(x, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 10.0 ** (5 - np.floor(np.log10(np.abs(x))))
+        out = np.round(x * scale) / scale
+    return np.where(np.isfinite(out), out, np.where(x == 0, 0.0, x))
+
+
 def assume_future(panel: DailyPanel, n_days: int) -> pd.DataFrame:
     """One row per series and day for the `n_days` days after the history: store_id,
     product_id, dt, each covariate of the history, and `covariates_source` = ASSUMED."""
@@ -52,7 +62,7 @@ def assume_future(panel: DailyPanel, n_days: int) -> pd.DataFrame:
             column = np.where(pos >= first[:, None], values[np.maximum(pos, 0)], np.nan)
         else:  # discount, activity_flag and anything else: the last known day's value
             column = np.repeat(values[last][:, None], n_days, axis=1)
-        out[name] = column.astype(np.float32).ravel()
+        out[name] = _six_digits(column).ravel()
     frame = pd.DataFrame(out)
     frame["covariates_source"] = ASSUMED
     return frame

@@ -20,7 +20,7 @@ from . import contract as C
 from .kernels import (
     day_records,
 )
-from .validate import Problems, batch_columns
+from .validate import Problems, attribute_changes, batch_columns
 
 
 BATCH_ROWS = 1 << 21
@@ -116,10 +116,11 @@ def _is_date(t: pa.DataType) -> bool:
 
 
 def _plan_columns(
-    schema: pa.Schema, source: str, column_map: C.ColumnMap | None, with_sales: bool
+    dataset: ds.Dataset, source: str, column_map: C.ColumnMap | None, with_sales: bool
 ) -> tuple[dict[str, str], list[str]]:
     """Decide which native columns to read and from which input names. Raises DataError
     listing every missing or mistyped column."""
+    schema = dataset.schema
     to_native = dict(column_map or {})
     problems = []
     for k, v in to_native.items():
@@ -148,7 +149,7 @@ def _plan_columns(
         t = schema.field(theirs).type
         if not pa.types.is_null(t) and not (_is_date(t) if native == C.DAY else _is_number(t)):
             expected = "a date" if native == C.DAY else "a number"
-            problems.append(f"column '{theirs}' has type {t}; expected {expected}")
+            problems.append(f"column '{theirs}' has type {t}; expected {expected}{_first_text(dataset, theirs, source)}")
     if not with_sales:
         name_of.pop(C.SALES, None)
         name_of.pop(C.STOCKOUT, None)
@@ -156,6 +157,28 @@ def _plan_columns(
         raise DataError(source, problems)
     covs = [c for c in C.COVARIATES if c in name_of]
     return name_of, covs
+
+
+def _first_text(dataset: ds.Dataset, column: str, source: str) -> str:
+    """Where a text column meant to hold numbers first holds something else: " (first: FILE
+    row N: 'VALUE')", or "" when no such value is found (a column of another type)."""
+    scanner = dataset.scanner(columns=[column], batch_size=BATCH_ROWS)
+    try:
+        for batch, file, rows in _numbered(scanner.scan_batches(), source):
+            arr = batch.column(0)
+            if pa.types.is_dictionary(arr.type):
+                arr = arr.dictionary_decode()
+            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+                return ""
+            text = pd.Series(arr.to_pandas())
+            bad = text.notna() & pd.to_numeric(text, errors="coerce").isna()
+            if bad.any():
+                i = int(np.argmax(bad.to_numpy()))
+                where = f"{file} " if file != source else ""
+                return f" (first: {where}row {rows[i] + 1}: '{str(text.iloc[i])[:40]}')"
+    except (pa.ArrowException, OSError):
+        return ""
+    return ""
 
 
 def other_separator(names: list[str]) -> str | None:
@@ -177,7 +200,7 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     types.update({theirs.get(c, c): pa.float64() for c in (C.SALES, *C.COVARIATES)})
     dataset = _open_dataset(path, types)
     source = source_name(path)
-    name_of, covs = _plan_columns(dataset.schema, source, column_map, with_sales)
+    name_of, covs = _plan_columns(dataset, source, column_map, with_sales)
     statics = [c for c in C.STATIC if c in name_of]
     problems = Problems()
     parts: list[dict[str, np.ndarray]] = []
@@ -202,6 +225,7 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
         args = [(cols[C.STORE], np.int64), (cols[C.PRODUCT], np.int64), (cols[C.DAY], np.int32), (hour, np.int8),
                 (sale, np.float32), (stock, np.int8), (cov, np.float32)]  # fmt: skip
         first, *fields = day_records(*(_read_only(a, t) for a, t in args), *C.SHOP_HOURS)
+        attribute_changes(cols, statics, name_of, file, rows, problems)
         rec = dict(
             zip(
                 ("mask", "dups", "dup_row", "rows", "sales", "so_hours", "so_shop", "in_sales", "in_hours", "cov_sum",

@@ -44,10 +44,14 @@ class Problems:
         return bool(self._seen)
 
 
-def _describe_row(cols: dict[str, np.ndarray], i: int, rows: np.ndarray) -> str:
+def describe_row(cols: dict[str, np.ndarray], i: int, rows: np.ndarray) -> str:
     day = day_to_date(cols[C.DAY][i])
     hour = f", hour={cols[C.HOUR][i]}" if C.HOUR in cols else ""
     return f"row {rows[i] + 1}: store_id={cols[C.STORE][i]}, product_id={cols[C.PRODUCT][i]}, dt={day}{hour}"
+
+
+def _first_null(arr: pa.Array, rows: np.ndarray) -> str:
+    return f"row {rows[int(np.argmax(arr.is_null().to_numpy(zero_copy_only=False)))] + 1}"
 
 
 def batch_columns(batch, name_of, covs, statics, file, rows, problems):
@@ -62,7 +66,7 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
             arr = arr.dictionary_decode()
         nulls = arr.null_count
         if native in (*C.KEYS, C.HOUR, *statics) and nulls:
-            problems.add(file, theirs, "is empty (NaN or null)", nulls)
+            problems.add(file, theirs, "is empty (NaN or null)", nulls, _first_null(arr, rows))
             ok = False
             continue
         if native == C.DAY:
@@ -76,7 +80,7 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
             cols[native] = days.astype(np.int32)
             continue
         if native in (C.SALES, C.STOCKOUT) and nulls:
-            problems.add(file, theirs, "is empty (NaN or null)", nulls)
+            problems.add(file, theirs, "is empty (NaN or null)", nulls, _first_null(arr, rows))
             ok = False
             continue
         values = arr.to_numpy(zero_copy_only=False)
@@ -105,7 +109,7 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
             found.append((native, kind, *count_outside(values, lo, hi, values.dtype.kind == "f")))
     for native, kind, n_bad, first in found:
         if n_bad:
-            problems.add(file, name_of[native], kind, int(n_bad), _describe_row(cols, int(first), rows))
+            problems.add(file, name_of[native], kind, int(n_bad), describe_row(cols, int(first), rows))
             # bad keys or hours make the batch unusable; bad values (sales, flags, covariates)
             # are reported, and the rows still serve the checks across rows (repeats, days)
             ok = ok and native not in (C.HOUR, C.STORE, C.PRODUCT, *statics)
@@ -115,6 +119,19 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
     if C.HOUR in cols:
         cols[C.HOUR] = cols[C.HOUR].astype(np.int8, copy=False)
     return cols, ok
+
+
+def attribute_changes(cols: dict[str, np.ndarray], statics: list[str], name_of: dict[str, str], file: str,
+                      rows: np.ndarray, problems: Problems) -> None:  # fmt: skip
+    """Record series attributes that change from one row to the next of the same store x
+    product within a batch (changes across batches are caught when the series are assembled)."""
+    same = (cols[C.STORE][1:] == cols[C.STORE][:-1]) & (cols[C.PRODUCT][1:] == cols[C.PRODUCT][:-1])
+    for s in statics:
+        change = same & (cols[s][1:] != cols[s][:-1])
+        if change.any():
+            i = int(np.argmax(change)) + 1
+            problems.add(file, name_of[s], "changes within a store x product series", int(change.sum()),
+                         f"{describe_row(cols, i, rows)}, against row {rows[i - 1] + 1}")  # fmt: skip
 
 
 def repeated_row(cell: np.ndarray, repeated: np.ndarray, rec: dict) -> int:

@@ -266,6 +266,13 @@ class DailyForecaster(BaseEstimator):
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
         self.fit_seconds_ = seconds
+        self.notes_ = []
+        if trainer.learned_nothing(booster):
+            self.notes_.append(
+                f"the model found nothing to split on in {len(y):,} training rows of {panel.n_series:,} series "
+                f"(min_child_samples {self.min_child_samples}): the forecasts are flat, the same every day of a "
+                f"series; more series or a lower min_child_samples (--params) would let it learn weekdays and discounts"
+            )
         return self
 
     # ---------------------------------------------------------------- forecasting

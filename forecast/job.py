@@ -103,6 +103,8 @@ def forecast_table(
         model = forecaster(fut.n_days, seed, quantiles, recover_stockouts, params).fit(panel)
     if recover_stockouts and not model.recovered_ and progress:
         progress("daily input has no hours: training on sales as observed (no stockout recovery)")
+    for note in model.notes_ if progress else ():
+        progress(note)
     with Step(f"forecasting {fut.n_days} day(s)", progress):
         pred = model.predict(fut.n_days, fut, level=level, slots=slots)
     return pred, model

@@ -64,6 +64,11 @@ def _reporting(progress, n_estimators: int) -> list:
     return [report]
 
 
+def learned_nothing(booster: lgb.Booster) -> bool:
+    """True when no tree of the booster splits: it predicts one value for every row."""
+    return int(booster.feature_importance("split").sum()) == 0
+
+
 def predict(booster: lgb.Booster, X: np.ndarray, threads: int) -> np.ndarray:
     """Predictions for rows X, clipped at 0 (units), as float32."""
     return np.clip(booster.predict(X, num_threads=threads), 0.0, None).astype(np.float32)

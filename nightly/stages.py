@@ -238,7 +238,10 @@ def train_model(ctx: Context, out: Path) -> dict:
         with Step(f"training on {panel.n_series:,} series", ctx.progress):
             model.fit(panel, ctx.progress)
     model.save(out)
-    return {"trained": 1, "train_rows": int(model.n_train_rows_)}
+    notes = getattr(model, "notes_", [])
+    for note in notes if ctx.progress else ():
+        ctx.progress(note)
+    return {"trained": 1, "train_rows": int(model.n_train_rows_), **({"notes": notes} if notes else {})}
 
 
 def copy_model(source: Path, out: Path) -> dict:

@@ -135,6 +135,8 @@ def test_make_future_writes_assumed_covariates_that_forecast_accepts(tmp_path):
     assert result.exit_code == 0, result.output
     assert "ASSUMED" in result.output
     fut = pd.read_csv(out)
+    text = out.read_text()
+    assert "00001," not in text and "99999," not in text  # no float32 noise (0.85 read as 0.85000002)
     n = hist.groupby(["store_id", "product_id"]).ngroups
     assert len(fut) == n * 9 and (fut["covariates_source"] == "assumed (freshcast make-future)").all()
     assert fut["dt"].min() == "2024-06-16" and fut["dt"].max() == "2024-06-24"

@@ -62,6 +62,17 @@ def test_same_seed_same_forecast_and_save_load_roundtrip(fitted, split, tmp_path
     pd.testing.assert_frame_equal(loaded.predict(7, future, history=train), first)
 
 
+def test_a_model_that_learned_nothing_says_so(fitted, split):
+    tiny = split[0].take(np.arange(5))
+    flat = DailyForecaster(**FAST, quantiles=()).fit(tiny)
+    assert len(flat.notes_) == 1 and "nothing to split on" in flat.notes_[0] and "5 series" in flat.notes_[0]
+    future = replace(split[1], values={k: v[:5] for k, v in split[1].values.items()}, keys=split[1].keys[:5])
+    forecast = flat.predict(7, future)
+    assert (forecast.groupby("product_id").yhat.nunique() == 1).all()  # what the note warns of
+    learned = DailyForecaster(**FAST, quantiles=(), min_child_samples=5).fit(tiny)
+    assert learned.notes_ == [] and fitted.notes_ == []
+
+
 def test_shorter_horizon_and_bad_horizon(fitted, split):
     _, future = split
     assert fitted.predict(3, future).dt.nunique() == 3
