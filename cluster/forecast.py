@@ -28,7 +28,7 @@ from ..data.partitions import store_partitions
 from ..data.read import source_name, store_row_counts
 from ..errors import FreshcastError
 from ..features import DailyFeatures
-from ..features.daily import pooled_sales
+from ..features.daily import large_ids, pooled_sales, static_columns
 from ..forecast.calibrator import (QuantileCalibrator, calibration_copy, calibration_share, empty_sample, held_out,
                                    sampled_panel)
 from ..forecast.daily import DailyForecaster
@@ -121,11 +121,11 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     blocks = -(-max(max(length for _, length in shapes) - model.min_history_days, 0) // model.max_horizon)
     firsts = np.cumsum([0] + [n for n, _ in shapes])
     places = [(int(firsts[i]), int(firsts[-1]), blocks) for i in range(len(shapes))]
-    rows = client.map(_training_rows, panels, known, places, model=model, pooled=pooled)
+    features = facts["features"](model)
+    rows = client.map(_training_rows, panels, known, places, model=model, pooled=pooled, features=features)
     n_rows = sum(client.gather(client.map(len, rows)))
     if n_rows == 0:
         raise FreshcastError(f"{facts['source']}: no series has more than {model.min_history_days} days of history to learn from")
-    features = facts["features"](model)
     booster = trainer.train(client, client.map(_units, rows), model.lightgbm_params(), features.names,
                             len(features.static), model.n_estimators, model.max_bin, model.seed)  # fmt: skip
     relative = None
@@ -223,23 +223,24 @@ def combined_facts(source: str, parts: list[tuple[int, int]], facts: list[dict])
                 f"{source}: store ids {lo}..{hi} have the columns {f['static'] + f['covariates']}, "
                 f"store ids {parts[0][0]}..{parts[0][1]} {first['static'] + first['covariates']}: every file needs the same columns"
             )  # fmt: skip
+    categories = large_ids({c: np.concatenate([f["ids"][c] for f in facts]) for c in first["static"]})
     return {
         "source": source, "n_series": sum(f["n_series"] for f in facts), "hourly": first["hourly"],
         "sizes": [f["n_series"] for f in facts],
         "first_day": min(f["first_day"] for f in facts), "last_day": max(f["last_day"] for f in facts),
-        "features": functools.partial(_features, first["static"], first["covariates"]),
+        "features": functools.partial(_features, first["static"], first["covariates"], categories),
     }  # fmt: skip
 
 
 def partition_facts(panel) -> dict:
-    from ..features.daily import static_columns
-
+    static = static_columns(panel.series)
     return {"n_series": panel.n_series, "first_day": int(panel.start.min()), "last_day": panel.last_day,
-            "covariates": list(panel.covariates), "static": static_columns(panel.series), "hourly": panel.hourly}  # fmt: skip
+            "covariates": list(panel.covariates), "static": static, "hourly": panel.hourly,
+            "ids": {c: np.unique(panel.series[c].to_numpy()) for c in static}}  # fmt: skip
 
 
-def _features(static: list[str], covariates: list[str], model: DailyForecaster) -> DailyFeatures:
-    return DailyFeatures(model.spec, model.max_horizon, tuple(static), tuple(covariates))
+def _features(static: list[str], covariates: list[str], categories: dict, model: DailyForecaster) -> DailyFeatures:
+    return DailyFeatures(model.spec, model.max_horizon, tuple(static), tuple(covariates), categories)
 
 
 def known_panel(panel, recovery: float):
@@ -262,11 +263,11 @@ class PartitionRows:
         return len(self.y)
 
 
-def _training_rows(panel, known, place: tuple[int, int, int], model: DailyForecaster, pooled: dict) -> PartitionRows:
+def _training_rows(panel, known, place: tuple[int, int, int], model: DailyForecaster, pooled: dict,
+                   features: DailyFeatures) -> PartitionRows:  # fmt: skip
     """A partition's training rows (the horizons the chain's panel draws for its series):
-    features of its `known_panel`, read with the chain's tables, and the demand the model
-    learns (`stockout_recovery` of what stockouts hid added to the sales of `panel`)."""
-    features = DailyFeatures.for_history(known, model.spec, model.max_horizon)
+    the chain's `features` of its `known_panel`, read with the chain's tables, and the demand
+    the model learns (`stockout_recovery` of what stockouts hid added to the sales of `panel`)."""
     rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days, place)
     same = model.feature_share == model.stockout_recovery
     demand = known.sales if same else demand_target(panel, model.stockout_recovery)[0]

@@ -17,6 +17,7 @@ from ..data.contract import PRODUCT, STATIC, STORE, WEATHER
 from ..data.panel import DailyPanel
 from . import kernels as K
 
+
 @dataclass(frozen=True)
 class DailyFeatureSpec:
     """Which daily features to build. Lags and windows are in days."""
@@ -119,10 +120,12 @@ def build_matrix(
     max_horizon: int,
     static: list[str],
     pooled: dict[str, GroupSales] | None = None,
+    categories: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Feature matrix (float32, column-major, rows x features in `feature_names` order).
     `pooled`: the group tables of the trend features (`pooled_sales`), when the panel is a
-    partition of the chain; by default the panel's own."""
+    partition of the chain; by default the panel's own. `categories`: the known ids of the
+    series attributes read by position (`large_ids`)."""
     series_table = panel.series
     offsets = panel.offsets
     origin = target - horizon
@@ -130,7 +133,7 @@ def build_matrix(
     row_end = np.minimum(origin + max_horizon + 1, offsets[1:][series])
     day = panel.day_of(series, target)
     y = panel.sales
-    cols: list[np.ndarray] = [series_table[c].to_numpy()[series].astype(np.float32) for c in static]
+    cols = [category_codes(series_table[c].to_numpy()[series], (categories or {}).get(c)) for c in static]
     cols += [horizon.astype(np.float32), panel.weekday(day).astype(np.float32)]
     lags = K.target_lags(y, row_start, target, horizon, np.asarray(spec.lags, np.int64))
     cols += list(lags.T)
@@ -173,6 +176,7 @@ def build_matrix(
 
 
 TREND_GROUPS = (STORE, PRODUCT)
+FLOAT32_EXACT = 1 << 24  # from here on, float32 cannot hold every whole number
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,23 @@ class GroupSales:
 def pooled_sales(panel: DailyPanel) -> dict[str, GroupSales]:
     """The group tables the trend features read, from this panel alone."""
     return {g: GroupSales.of(panel, g) for g in TREND_GROUPS}
+
+
+def large_ids(ids: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Of the ids of each series attribute (`ids`: attribute -> ids), the sorted distinct ids
+    of the attributes holding one of 2**24 or more, which float32 (the feature matrix) cannot
+    hold exactly: such ids are read by their position."""
+    return {c: np.unique(v) for c, v in ids.items() if len(v) and v.max() >= FLOAT32_EXACT}
+
+
+def category_codes(ids: np.ndarray, known: np.ndarray | None) -> np.ndarray:
+    """float32 column of a series attribute: the ids themselves, or with `known` (sorted ids)
+    each id's position among them, NaN for an id not among them."""
+    if known is None:
+        return ids.astype(np.float32)
+    pos = np.searchsorted(known, ids)
+    found = (pos < len(known)) & (known[np.minimum(pos, len(known) - 1)] == ids)
+    return np.where(found, pos, np.nan).astype(np.float32)
 
 
 def static_columns(series_table) -> list[str]:

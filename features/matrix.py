@@ -3,15 +3,15 @@ it trains and forecasts on (the layout and leakage rules are in `features.daily`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..data.panel import DailyPanel, FutureCovariates
 from ..errors import FreshcastError
 from . import kernels as K
-from .daily import (DailyFeatureSpec, GroupSales, build_matrix, feature_names, forecast_rows, static_columns,
-                    training_rows, unit_columns)
+from .daily import (DailyFeatureSpec, GroupSales, build_matrix, feature_names, forecast_rows, large_ids,
+                    static_columns, training_rows, unit_columns)
 
 LEVEL_ALPHA = 0.1  # per day: a row's level is its demand over about the last 10 days
 LEVEL_FLOOR = 0.1  # units per day: the smallest level a row is measured against
@@ -59,17 +59,23 @@ class DailyFeatures:
     max_horizon : longest horizon in days; future covariates are read up to it.
     static : series attributes used as categorical features (ids, category levels).
     covariates : the declared covariates the model reads (discount, holidays, weather ...).
+    categories : for the series attributes with ids too large for the float32 matrix (2**24
+        and above), the sorted ids the model knows: the matrix holds each id's position
+        among them (NaN for an id it does not know); other ids are read as they are.
     """
 
     spec: DailyFeatureSpec
     max_horizon: int
     static: tuple[str, ...]
     covariates: tuple[str, ...]
+    categories: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
 
     @classmethod
     def for_history(cls, panel: DailyPanel, spec: DailyFeatureSpec, max_horizon: int) -> DailyFeatures:
         """The features a history supports: its series attributes and declared covariates."""
-        return cls(spec, max_horizon, tuple(static_columns(panel.series)), tuple(panel.covariates))
+        static = static_columns(panel.series)
+        categories = large_ids({c: panel.series[c].to_numpy() for c in static})
+        return cls(spec, max_horizon, tuple(static), tuple(panel.covariates), categories)
 
     @property
     def names(self) -> list[str]:
@@ -112,6 +118,5 @@ class DailyFeatures:
                 f"covariates {list(self.covariates)}; the data have {list(panel.series.columns)} and "
                 f"{list(panel.covariates)}"
             )
-        return build_matrix(
-            rows.panel, rows.series, rows.target, rows.horizon, self.spec, self.max_horizon, list(self.static), pooled
-        )
+        return build_matrix(rows.panel, rows.series, rows.target, rows.horizon, self.spec, self.max_horizon,
+                            list(self.static), pooled, self.categories)  # fmt: skip

@@ -38,6 +38,12 @@ def _threaded(method):
     return run
 
 
+# LightGBM's names (and aliases) of the tree count and the learning rate, which the
+# forecaster's own parameters set: in lgb_params they would escape the calibration's scaling
+OWN_LIGHTGBM_KEYS = {"num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round", "num_rounds",
+                     "nrounds", "num_boost_round", "n_estimators", "max_iter", "learning_rate", "shrinkage_rate", "eta"}
+
+
 class DailyForecaster(BaseEstimator):
     """Forecast daily units sold per store x product for the next 1..max_horizon days.
 
@@ -217,6 +223,10 @@ class DailyForecaster(BaseEstimator):
         for flag in FLAGS:
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise FreshcastError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
+        taken = sorted(set(self.lgb_params or {}) & OWN_LIGHTGBM_KEYS)
+        if taken:
+            raise FreshcastError(f"lgb_params may not set {', '.join(taken)}: use n_estimators and learning_rate "
+                                 f"(the quantiles' calibration scales both)")  # fmt: skip
         levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
         if not 0 < self.calibration_tree_share <= 1:
             raise FreshcastError(f"calibration_tree_share must be above 0 and at most 1, got {self.calibration_tree_share}")

@@ -42,6 +42,7 @@ def save(model, path: Path) -> Path:
         "feature_names": model.features_.names,
         "static": list(model.features_.static),
         "covariates": list(model.features_.covariates),
+        "categories": {c: ids.tolist() for c, ids in model.features_.categories.items()},
         "trained_range": list(model.trained_range_),
         "n_train_rows": model.n_train_rows_,
         "stockout_recovered": model.recovered_,
@@ -90,7 +91,9 @@ def load(cls, path: Path):
     model.booster_, model.relative_booster_ = booster, relative
     if holdout is not None:
         model.calibrator_ = QuantileCalibrator.from_holdout(params["quantiles"], holdout)
-    model.features_ = DailyFeatures(model.spec, model.max_horizon, tuple(meta["static"]), tuple(meta["covariates"]))
+    categories = {c: np.asarray(ids, np.int64) for c, ids in meta.get("categories", {}).items()}
+    model.features_ = DailyFeatures(model.spec, model.max_horizon, tuple(meta["static"]), tuple(meta["covariates"]),
+                                    categories)  # fmt: skip
     spec = json.loads(json.dumps(asdict(model.spec)))  # tuples as JSON lists
     if model.features_.names != meta["feature_names"] or spec != meta["feature_spec"]:
         raise FreshcastError(f"{path}: the saved model's features are not the ones this freshcast builds: save it again")

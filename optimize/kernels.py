@@ -275,11 +275,11 @@ def _order_lines(lo, hi, on_hand, on_order, shelf, lead, review, paths, under, o
                     last_demand[k] = life[k] - before_last[k]
                     top = max(top, before_last[k] + lift * last_demand[k])
             cp = case_pack[i]
-            max_cases = int(math.ceil(top / cp)) + 1
+            first = max(int(math.ceil(min_order[i] / cp - 1e-9)), 1)
+            max_cases = max(int(math.ceil(top / cp)) + 1, first)  # a minimum order may exceed what could sell
             room = capacity[i] - usable[i]
             if room < np.inf:
                 max_cases = min(max_cases, int(math.floor(max(room, 0.0) / cp + 1e-9)))
-            first = max(int(math.ceil(min_order[i] / cp - 1e-9)), 1)
             md = (md_price[i], md_lift[i], md_share[i], salvage[i], before_last, last_demand, last_units)
             best = _expected_cost(0.0, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i], *md)
             prev = np.inf

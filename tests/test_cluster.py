@@ -21,7 +21,7 @@ from freshcast.cluster.backtest import backtest_on_dask  # noqa: E402
 from freshcast.cluster.connect import connected  # noqa: E402
 from freshcast.cluster.replay import replay_on_dask  # noqa: E402
 from freshcast.data import load_history, load_history_with_actuals, sample_path  # noqa: E402
-from freshcast.cluster.forecast import forecast_on_dask  # noqa: E402
+from freshcast.cluster.forecast import forecast_on_dask, load_partitions  # noqa: E402
 from freshcast.data.partitions import store_partitions  # noqa: E402
 from freshcast.errors import DataError, FreshcastError, one_line  # noqa: E402
 from freshcast.forecast.job import backtest_history, forecast_table, forecaster  # noqa: E402
@@ -89,6 +89,24 @@ def test_two_workers_forecast_as_well_as_one_machine(files, two_workers):
     # the quantiles are calibrated over both workers' held-out days: still ordered, still spread
     assert (dask["q10"] <= dask["q50"]).all() and (dask["q50"] <= dask["q90"]).all()
     assert (dask["q90"] > dask["q10"]).mean() > 0.9
+
+
+def test_ids_too_large_for_float32_are_told_apart_on_the_cluster_too(files, one_worker, two_workers, tmp_path):
+    """Product ids of 40,000,000 and more (float32, the feature matrix, cannot hold every one)
+    are read by their position among the chain's ids: on two workers the position table is the
+    whole chain's, and one worker forecasts what one machine does."""
+    for name in ("history", "future"):
+        frame = pd.read_parquet(files[0 if name == "history" else 1])
+        frame.assign(product_id=frame.product_id.astype("int64") + 40_000_000).to_parquet(tmp_path / f"{name}.parquet")
+    large = (tmp_path / "history.parquet", tmp_path / "future.parquet", None)
+    local, model = forecast_table(large[0], large[1], quantiles=())
+    products = model.features_.categories["product_id"]
+    assert len(products) == model.history_.series.product_id.nunique() and list(model.features_.categories) == ["product_id"]
+    dask, _ = _on_dask(one_worker, large, quantiles=())
+    pd.testing.assert_frame_equal(dask, local)
+    parts = store_partitions(large[0], 2, None)
+    _, facts = load_partitions(two_workers, str(large[0]), None, parts)
+    np.testing.assert_array_equal(facts["features"](model).categories["product_id"], products)
 
 
 def test_a_partition_with_none_of_the_calibration_sample_sits_the_calibration_out(files, two_workers, tmp_path):

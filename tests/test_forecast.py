@@ -11,6 +11,8 @@ from freshcast.errors import FreshcastError
 from freshcast.forecast import DailyForecaster
 from freshcast.forecast.backtest import backtest
 from freshcast.forecast.metrics import mase, seasonal_scale, wape, wpe
+from freshcast.data import load_history
+from freshcast.features.daily import category_codes
 
 FAST = dict(n_estimators=40, num_leaves=31, n_jobs=2)
 
@@ -73,6 +75,29 @@ def test_a_model_that_learned_nothing_says_so(fitted, split):
     assert learned.notes_ == [] and fitted.notes_ == []
 
 
+def test_ids_beyond_float32_are_told_apart_and_saved(sample_frame, tmp_path):
+    """Ids of 2**24 and more (float32, the feature matrix, cannot hold them all) are read by
+    their position among the ids the model knows: the same forecasts as small ids, before and
+    after a save; an id the model does not know is read as missing."""
+    kw = dict(FAST, quantiles=(), relative_model=False)
+    frame = sample_frame.assign(product_id=sample_frame.product_id.astype("int64"))
+    forecasts = []
+    for shift in (0, 40_000_000):
+        panel = load_history(frame.assign(product_id=frame.product_id + shift))
+        model = DailyForecaster(**kw).fit(panel.until(panel.last_day - 7))
+        forecasts.append(model.predict(7, panel.future(panel.last_day - 6, 7)))
+    small, large = forecasts
+    np.testing.assert_array_equal(small.yhat.to_numpy(), large.yhat.to_numpy())
+    assert (large.product_id - small.product_id == 40_000_000).all()
+    assert list(model.features_.categories) == ["product_id"] and model.features_.categories["product_id"].min() >= 40_000_000
+    loaded = DailyForecaster.load(model.save(tmp_path / "model"))
+    again = loaded.predict(7, panel.future(panel.last_day - 6, 7), history=panel.until(panel.last_day - 7))
+    np.testing.assert_array_equal(again.yhat, large.yhat)
+    known = model.features_.categories["product_id"]
+    codes = category_codes(np.array([known[3], known[0] + 1 if known[0] + 1 not in known else 1 << 30]), known)
+    assert codes[0] == 3 and np.isnan(codes[1])
+
+
 def test_shorter_horizon_and_bad_horizon(fitted, split):
     _, future = split
     assert fitted.predict(3, future).dt.nunique() == 3
@@ -131,6 +156,8 @@ def test_api_misuse_gives_one_line_freshcast_errors(fitted, split, sample_panel)
         (lambda: fitted.predict(7, future, level="week"), "level must be"),
         (lambda: DailyForecaster(**{**FAST, "relative_model": "no"}).fit(train), "relative_model must be True or False"),
         (lambda: DailyForecaster(**{**FAST, "quantiles": None}).fit(train), r"or \(\) for none"),
+        (lambda: DailyForecaster(**{**FAST, "lgb_params": {"eta": 0.3, "num_trees": 9}}).fit(train),
+         "lgb_params may not set eta, num_trees: use n_estimators and learning_rate"),
         (lambda: fitted.predict(7, future, history=replace(train, series=train.series.drop(columns="city_id"))),
          "series attributes"),
     ]:

@@ -64,6 +64,17 @@ def test_orders_are_whole_cases_above_minimum_within_capacity(x, capacity):
     assert q == 0 or out.usable_at_delivery[0] + q <= capacity + 1e-9
 
 
+def test_a_minimum_order_above_what_could_sell_is_ordered_when_it_pays():
+    """3 units sell for sure and the supplier's minimum is 10, at a cost of 0.6 each: at a
+    price of 10 the 7 thrown away (4.2) cost less than the margin of the 3 (28.2), so the 10
+    are ordered; at a price of 1 they cost more (against 1.2), so nothing is."""
+    paths = np.full((1, 64, 3), 3.0, np.float32)
+    for price, expected in ((10.0, 10.0), (1.0, 0.0)):
+        m = master(shelf=1, case_pack=1.0, min_order=10.0, cost=0.6, price=price)
+        out = orders_from_paths(paths, np.zeros((1, 1)), np.zeros((1, 3)), m, np.array([1]), np.array([True]))
+        assert out.order_qty[0] == expected
+
+
 @settings(max_examples=60, deadline=None)
 @given(lines, st.integers(0, 5), st.floats(0.1, 3.0))
 def test_more_usable_stock_never_raises_the_order(x, batch, extra):
