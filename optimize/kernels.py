@@ -150,32 +150,43 @@ def markdown_gain(units, demand, price, lift, evening_share, salvage):
 
 
 @nb.njit(cache=True)
-def _expected_cost(q, window, tail_lost, life, cum, K, S, under, over, hold, md_price, md_lift, md_share, salvage,
-                   before_last, last_demand, last_units):  # fmt: skip
-    """Expected cost of ordering q; with markdowns (md_price of more than one step), less what
-    the last day's markdown brings: `before_last[k]`, `last_demand[k]` the demand left for
-    the order before and on its last day; `last_units` scratch."""
+def _delivered(q, held, capacity, case_pack, min_order):
+    """What arrives of an order q when `held` units are already on hand: the whole cases that
+    fit within `capacity`, nothing if they fall below the minimum order (as the replay delivers)."""
+    if held + q <= capacity + 1e-9:
+        return q
+    fit = math.floor(max(capacity - held, 0.0) / case_pack + 1e-9) * case_pack
+    return fit if fit >= min_order - 1e-9 else 0.0
+
+
+@nb.njit(cache=True)
+def _expected_cost(q, window, tail_lost, life, cum, K, S, under, over, hold, held, capacity, case_pack, min_order,
+                   md_price, md_lift, md_share, salvage, before_last, last_demand, last_units):  # fmt: skip
+    """Expected cost of ordering q, each demand path k receiving what fits beside the `held[k]`
+    units it has on hand at the delivery; with markdowns (md_price of more than one step), less
+    what the last day's markdown brings: `before_last[k]`, `last_demand[k]` the demand left
+    for the order before and on its last day; `last_units` scratch."""
     c = 0.0
     for k in range(K):
-        c += under * (max(window[k] - q, 0.0) + tail_lost[k]) + over * max(q - life[k], 0.0)
+        qk = _delivered(q, held[k], capacity, case_pack, min_order)
+        c += under * (max(window[k] - qk, 0.0) + tail_lost[k]) + over * max(qk - life[k], 0.0)
         for j in range(S - 1):
-            c += hold * max(q - cum[k, j], 0.0)
+            c += hold * max(qk - cum[k, j], 0.0)
+        last_units[k] = max(qk - before_last[k], 0.0)
     c /= K
     if md_price.shape[0] > 1:  # units of the order on its last day: a markdown may sell some
-        for k in range(K):
-            last_units[k] = max(q - before_last[k], 0.0)
         c -= markdown_gain(last_units, last_demand, md_price, md_lift, md_share, salvage)
     return c
 
 
 @nb.njit(cache=True)
-def _line_outlook(on_hand, on_order, S, L, R, paths, window, tail_lost, life, cum):
+def _line_outlook(on_hand, on_order, S, L, R, paths, window, tail_lost, life, cum, held):
     """Serve each demand path of one line from its existing stock and summarise the demand
     left for a new order (arriving on day L, kept S days, next delivery on day L + R):
     `window` residual demand in the review window while the order keeps, `tail_lost` in the
     window after it expired (lost whatever is ordered), `life` over its shelf life, `cum`
-    cumulative over its first S - 1 nights. Returns (mean usable stock at arrival, total
-    demand in the window over all paths, largest `life`)."""
+    cumulative over its first S - 1 nights, `held` the usable stock at arrival. Returns (its
+    mean, total demand in the window over all paths, largest `life`)."""
     K = paths.shape[0]
     residual = np.empty(paths.shape[1])
     need_days = L + max(R, S)
@@ -183,7 +194,8 @@ def _line_outlook(on_hand, on_order, S, L, R, paths, window, tail_lost, life, cu
     demand_window = 0.0
     top = 0.0
     for k in range(K):
-        usable += _serve_existing(on_hand, on_order, S, paths[k], L, need_days, residual)
+        held[k] = _serve_existing(on_hand, on_order, S, paths[k], L, need_days, residual)
+        usable += held[k]
         w = 0.0
         t = 0.0
         f = 0.0
@@ -203,14 +215,15 @@ def _line_outlook(on_hand, on_order, S, L, R, paths, window, tail_lost, life, cu
 
 
 @nb.njit(cache=True)
-def _outcome(q, window, tail_lost, life, demand_window):
+def _outcome(q, window, tail_lost, life, demand_window, held, capacity, case_pack, min_order):
     """(expected units of an order q that expire unsold, expected fill rate in the window)."""
     K = window.shape[0]
     lost = 0.0
     over = 0.0
     for k in range(K):
-        lost += max(window[k] - q, 0.0) + tail_lost[k]
-        over += max(q - life[k], 0.0)
+        qk = _delivered(q, held[k], capacity, case_pack, min_order)
+        lost += max(window[k] - qk, 0.0) + tail_lost[k]
+        over += max(qk - life[k], 0.0)
     return over / K, (1.0 - lost / demand_window if demand_window > 0 else 1.0)
 
 
@@ -226,10 +239,13 @@ def order_quantities(
     between its arrival and the next order's arrival (day L + review), `over` for every unit
     of it that expires unsold, `hold` for each night it stays in the store, and `per_unit`
     for each unit ordered (a shadow price that keeps a budget; 0 without one). The quantity is
-    a multiple of `case_pack`, zero or at least `min_order`, and keeps the usable stock at
-    arrival within `capacity`. The cost is convex in the quantity, so cases are added until
-    one more case costs more than it saves. Lines whose `fixed` quantity is not NaN keep it
-    (their outlook is still worked out).
+    a multiple of `case_pack`, zero or at least `min_order`, and keeps the usable stock
+    expected at arrival within `capacity`; on each demand path the delivery is cut to the
+    whole cases that fit beside the stock held then (to nothing below `min_order`), as the
+    replay delivers. Without a capacity the cost is convex in the
+    quantity, so cases are added until one more case costs more than it saves; with one,
+    every quantity is tried. Lines whose `fixed` quantity is not NaN keep it (their outlook is
+    still worked out).
 
     Markdowns (`md_price`, `md_lift` (n, J) the price and demand multiplier of the ladder
     steps a line may use on a batch's last day, step 0 the regular price; `md_share` (n,)
@@ -255,13 +271,16 @@ def _order_lines(lo, hi, on_hand, on_order, shelf, lead, review, paths, under, o
                  fill):  # fmt: skip
     """Lines lo..hi-1 of `order_quantities`, into its four outputs."""
     K = paths.shape[1]
-    convex = md_price.shape[1] == 1
     for i in range(lo, hi):
         S = shelf[i]
         window, tail_lost, life, cum = np.empty(K), np.empty(K), np.empty(K), np.empty((K, max(S - 1, 1)))
+        held = np.empty(K)
         usable[i], demand_window, top = _line_outlook(
-            on_hand[i], on_order[i], S, lead[i], review[i], paths[i], window, tail_lost, life, cum
+            on_hand[i], on_order[i], S, lead[i], review[i], paths[i], window, tail_lost, life, cum, held
         )
+        cap, cp = capacity[i], case_pack[i]
+        # a capacity cuts the delivery on some paths and not others: the cost is then not convex
+        convex = md_price.shape[1] == 1 and cap == np.inf
         best_q = 0.0
         if not np.isnan(fixed[i]):
             best_q = fixed[i]
@@ -274,13 +293,12 @@ def _order_lines(lo, hi, on_hand, on_order, shelf, lead, review, paths, under, o
                         before_last[k] = cum[k, S - 2]
                     last_demand[k] = life[k] - before_last[k]
                     top = max(top, before_last[k] + lift * last_demand[k])
-            cp = case_pack[i]
             first = max(int(math.ceil(min_order[i] / cp - 1e-9)), 1)
             max_cases = max(int(math.ceil(top / cp)) + 1, first)  # a minimum order may exceed what could sell
-            room = capacity[i] - usable[i]
-            if room < np.inf:
-                max_cases = min(max_cases, int(math.floor(max(room, 0.0) / cp + 1e-9)))
-            md = (md_price[i], md_lift[i], md_share[i], salvage[i], before_last, last_demand, last_units)
+            if cap < np.inf:  # no more than fits beside the stock expected at arrival
+                max_cases = min(max_cases, int(math.floor(max(cap - usable[i], 0.0) / cp + 1e-9)))
+            md = (held, cap, cp, min_order[i], md_price[i], md_lift[i], md_share[i], salvage[i], before_last,
+                  last_demand, last_units)  # fmt: skip
             best = _expected_cost(0.0, window, tail_lost, life, cum, K, S, under[i], over[i], hold[i], *md)
             prev = np.inf
             for m in range(first, max_cases + 1):
@@ -292,7 +310,7 @@ def _order_lines(lo, hi, on_hand, on_order, shelf, lead, review, paths, under, o
                     break
                 prev = c
         order[i] = best_q
-        waste[i], fill[i] = _outcome(best_q, window, tail_lost, life, demand_window)
+        waste[i], fill[i] = _outcome(best_q, window, tail_lost, life, demand_window, held, cap, cp, min_order[i])
 
 
 def sell_day(stock, shelf, day, demand):

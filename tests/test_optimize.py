@@ -75,6 +75,54 @@ def test_a_minimum_order_above_what_could_sell_is_ordered_when_it_pays():
         assert out.order_qty[0] == expected
 
 
+def _path_cost(on_hand, S, L, R, demand, q, m, under, over, hold):
+    """One demand path replayed day by day: FIFO selling, expiry at day end, the new order's
+    delivery cut to the whole cases that fit within the capacity beside the stock held that
+    morning (nothing below the minimum order), as the replay delivers; lost, wasted and held."""
+    batches = [[0, e, x, False] for e, x in enumerate(on_hand) if x > 0] + [[L, L + S - 1, q, True]]
+    lost = waste = held = 0.0
+    for day in range(len(demand)):
+        if day == L:
+            have = sum(b[2] for b in batches if not b[3] and b[0] <= day <= b[1])
+            if have + q > m.capacity[0] + 1e-9:
+                fit = np.floor(max(m.capacity[0] - have, 0.0) / m.case_pack[0] + 1e-9) * m.case_pack[0]
+                batches[-1][2] = fit if fit >= m.min_order_qty[0] - 1e-9 else 0.0
+        need = demand[day]
+        for b in sorted((b for b in batches if b[0] <= day <= b[1]), key=lambda b: b[1]):
+            take = min(b[2], need)
+            b[2] -= take
+            need -= take
+        lost += need if L <= day < L + R else 0.0
+        for b in batches:
+            if b[3] and b[1] == day:
+                waste += b[2]
+                b[2] = 0.0
+            if b[3] and b[0] <= day < b[1]:
+                held += b[2]
+    return under * lost + over * waste + hold * held
+
+
+def test_with_a_capacity_the_order_is_the_cheapest_of_the_cut_deliveries():
+    """A capacity cuts the delivery on the demand paths that still hold much when it arrives:
+    the order is the one whose deliveries, cut path by path as the replay cuts them, cost the
+    least on average among every quantity the rules allow (found by replaying each path)."""
+    rng = np.random.default_rng(3)
+    for _ in range(300):  # the cut paths decide the order in a few of them
+        S, L, R = int(rng.integers(1, 4)), 1, int(rng.integers(1, 3))
+        cp = float(rng.choice([1.0, 2.0]))
+        m = master(shelf=S, case_pack=cp, min_order=cp * int(rng.integers(1, 3)), cost=0.6, lead=L,
+                   capacity=float(rng.integers(3, 9)))  # fmt: skip
+        on_hand = rng.integers(0, 5, S).astype(float)
+        paths = rng.integers(0, 6, (1, 8, L + max(R, S))).astype(np.float32)
+        out = orders_from_paths(paths, on_hand[None, :], np.zeros((1, L + 1)), m, np.array([R]), np.array([True]))
+        under, over, hold = 1.0 - 0.6, 0.6, m.holding_cost[0]  # lost margin, waste, a night held
+        cost = lambda q: np.mean([_path_cost(on_hand, S, L, R, p, q, m, under, over, hold) for p in paths[0]])  # noqa: E731
+        allowed = [0.0] + [k * cp for k in range(1, 20) if k * cp >= m.min_order_qty[0] - 1e-9
+                           and out.usable_at_delivery[0] + k * cp <= m.capacity[0] + 1e-9]  # fmt: skip
+        assert out.order_qty[0] in allowed
+        assert cost(out.order_qty[0]) <= min(cost(q) for q in allowed) + 1e-9
+
+
 @settings(max_examples=60, deadline=None)
 @given(lines, st.integers(0, 5), st.floats(0.1, 3.0))
 def test_more_usable_stock_never_raises_the_order(x, batch, extra):
