@@ -438,9 +438,9 @@ def replay_to_folder(
 
 
 def absent_series(panel: DailyPanel, first_day: int) -> tuple[int, str]:
-    """(how many series have no row in the actuals, days from `first_day`, the first of
-    them as 'store_id=.., product_id=..' or ''): they are replayed with zero demand, which a
-    series delisted that week has and an export that left it out does not."""
+    """(how many series have no row on any day from `first_day` on, the first of them as
+    'store_id=.., product_id=..' or ''): they are replayed with zero demand, which a series
+    delisted that week has and an export that left it out does not."""
     pos = panel.positions(np.arange(first_day, panel.last_day + 1)[None, :])
     absent = (panel.filled_hours[pos] >= 24).all(axis=1)
     if not absent.any():
