@@ -31,7 +31,7 @@ from ..features import DailyFeatures
 from ..features.daily import large_ids, pooled_sales, static_columns
 from ..forecast.calibrator import (QuantileCalibrator, calibration_copy, calibration_share, empty_sample, held_out,
                                    sampled_panel)
-from ..forecast.daily import DailyForecaster
+from ..forecast.daily import DailyForecaster, fit_notes
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
 from ..forecast.target import demand_target
@@ -98,6 +98,8 @@ def forecast_parts(client, history, future, make_model: Callable[[int], DailyFor
         futures, n_days = load_partition_futures(client, future, column_map, parts, panels, facts)
     with Step(f"training on {facts['n_series']:,} series", progress):
         fitted, pooled = calibrated(client, panels, facts, make_model(n_days))
+    for note in fitted.notes_ if progress else ():
+        progress(note)
     with Step(f"forecasting {n_days} day(s)", progress):
         model = shared(client, fitted)
         frames = client.map(forecast_part, panels, futures, model=model, pooled=pooled, level=level, slots=slots)
@@ -139,6 +141,7 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     fitted.trained_range_ = (str(day_to_date(facts["first_day"])), str(day_to_date(facts["last_day"])))
     fitted.n_train_rows_ = int(n_rows)
     fitted.fit_seconds_ = {"train": time.perf_counter() - t0}
+    fitted.notes_ = fit_notes(model, booster, n_rows, facts["n_series"])
     return fitted, pooled
 
 

@@ -276,13 +276,7 @@ class DailyForecaster(BaseEstimator):
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
         self.fit_seconds_ = seconds
-        self.notes_ = []
-        if trainer.learned_nothing(booster):
-            self.notes_.append(
-                f"the model found nothing to split on in {len(y):,} training rows of {panel.n_series:,} series "
-                f"(min_child_samples {self.min_child_samples}): the forecasts are flat, the same every day of a "
-                f"series; more series or a lower min_child_samples (--params) would let it learn weekdays and discounts"
-            )
+        self.notes_ = fit_notes(self, booster, len(y), panel.n_series)
         return self
 
     # ---------------------------------------------------------------- forecasting
@@ -461,3 +455,13 @@ class DailyForecaster(BaseEstimator):
 
 def _as_panel(history) -> DailyPanel:
     return history if isinstance(history, DailyPanel) else load_history(history)
+
+
+def fit_notes(model: DailyForecaster, booster, n_rows: int, n_series: int) -> list[str]:
+    """What a planner should know about a model just trained on `n_rows` rows of `n_series`
+    series (`notes_`, on one machine and on Dask alike): today, only that it learned nothing."""
+    if not trainer.learned_nothing(booster):
+        return []
+    return [f"the model found nothing to split on in {n_rows:,} training rows of {n_series:,} series "
+            f"(min_child_samples {model.min_child_samples}): the forecasts are flat, the same every day of a "
+            f"series; more series or a lower min_child_samples (--params) would let it learn weekdays and discounts"]

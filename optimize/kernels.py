@@ -160,6 +160,16 @@ def _delivered(q, held, capacity, case_pack, min_order):
 
 
 @nb.njit(cache=True)
+def delivered(q, held, capacity, case_pack, min_order):
+    """Per line, what arrives of its order q (`_delivered`): the replay's deliveries and the
+    optimizer's expected cost follow the same rule."""
+    out = np.empty(q.shape[0])
+    for i in range(q.shape[0]):
+        out[i] = _delivered(q[i], held[i], capacity[i], case_pack[i], min_order[i])
+    return out
+
+
+@nb.njit(cache=True)
 def _expected_cost(q, window, tail_lost, life, cum, K, S, under, over, hold, held, capacity, case_pack, min_order,
                    md_price, md_lift, md_share, salvage, before_last, last_demand, last_units):  # fmt: skip
     """Expected cost of ordering q, each demand path k receiving what fits beside the `held[k]`

@@ -366,9 +366,8 @@ def _deliver(stock: np.ndarray, log: dict, master: MasterData, t: int) -> None:
     span = np.arange(int(S.max()))
     held = np.where(span[None, :] < S[lines, None],
                     stock[lines[:, None], np.minimum(t + span[None, :], stock.shape[1] - 1)], 0.0).sum(axis=1) - arriving  # fmt: skip
-    pack = master.case_pack[lines]
-    keep = np.minimum(arriving, np.floor(np.maximum(cap[lines] - held, 0.0) / pack + 1e-9) * pack)
-    keep = np.where(keep < master.min_order_qty[lines] - 1e-9, 0.0, keep)
+    keep = K.delivered(arriving, held, cap[lines].astype(np.float64), master.case_pack[lines].astype(np.float64),
+                       master.min_order_qty[lines].astype(np.float64))  # fmt: skip
     stock[lines, col] = keep
     log["received"][lines, t] -= arriving - keep
 

@@ -68,6 +68,16 @@ def test_one_worker_forecasts_what_one_machine_does(files, one_worker):
     dask, fitted = _on_dask(one_worker, files)
     pd.testing.assert_frame_equal(dask, local)
     assert fitted.n_train_rows_ == model.n_train_rows_ and fitted.trained_range_ == model.trained_range_
+    assert fitted.notes_ == model.notes_ == []
+
+
+def test_a_model_that_learned_nothing_on_dask_says_so_as_on_one_machine(files, one_worker):
+    """The note of `DailyForecaster.notes_` comes from the same function on both paths."""
+    params = {"min_child_samples": 10**6}
+    _, model = forecast_table(files[0], files[1], params=params)
+    _, fitted = _on_dask(one_worker, files, params=params)
+    assert len(fitted.notes_) == 1 and "nothing to split on" in fitted.notes_[0]
+    assert fitted.notes_ == model.notes_
 
 
 def test_two_workers_forecast_as_well_as_one_machine(files, two_workers):
