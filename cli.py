@@ -374,7 +374,9 @@ def plan_prices(
         Optional[Path], typer.Option(help="Hourly forecast (forecast --level hour): the evening's share of the day")
     ] = None,
     ladder: Annotated[str, typer.Option(help="Markdown depths in percent off the regular price")] = "0,10,20,30,40,50",
-    max_changes: Annotated[Optional[int], typer.Option(min=0, help="Most new markdowns per store in this run")] = None,
+    max_changes: Annotated[Optional[int], typer.Option(
+        min=0, help="Most label changes per store in this run (a day price and an evening step count as two; "
+                    "returns of ended markdowns not counted)")] = None,
     timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name) for the validity times")] = "UTC",
     at_evening_hour: Annotated[
         bool,

@@ -99,7 +99,8 @@ def write_arrays(path: str | Path, arrays: dict) -> Path:
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a DataFrame as Parquet (or CSV when the name ends in .csv); datetime columns
-    become calendar dates."""
+    become calendar dates, text columns Arrow strings (also when the table has no rows, and
+    whichever string type the pandas version makes)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -110,6 +111,9 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     for i, f in enumerate(table.schema):
         if pa.types.is_timestamp(f.type):
             table = table.set_column(i, f.name, table.column(i).cast(pa.date32()))
+        elif pa.types.is_large_string(f.type) or (pa.types.is_null(f.type)
+                                                  and not pd.api.types.is_numeric_dtype(df[f.name])):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
     return _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 

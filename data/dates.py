@@ -22,12 +22,13 @@ def day_to_date(day: np.ndarray | int) -> np.ndarray:
     return _EPOCH + np.asarray(day, dtype="timedelta64[D]")
 
 
-def day_numbers(values) -> np.ndarray:
+def day_numbers(values, zone: str | None = None) -> np.ndarray:
     """Calendar day of every value as int64 days since 1970-01-01; `NOT_A_DAY` where a value
     is missing or not a date. Times of day are dropped (a timestamp at 23:59 is that day);
-    time-zone aware timestamps count in their own zone. Numbers are not dates."""
+    time-zone aware timestamps count in `zone` (an IANA name, the stores' zone) when given,
+    else in their own zone. Numbers are not dates."""
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        return _arrow_day_numbers(values)
+        return _arrow_day_numbers(values, zone)
     if isinstance(values, (str, _dt.date, np.datetime64, pd.Timestamp)) or np.ndim(values) == 0:
         values = [values]
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
@@ -37,26 +38,26 @@ def day_numbers(values) -> np.ndarray:
         if series.dtype.kind in "iufb":  # day numbers or floats are not calendar dates
             return np.full(len(series), NOT_A_DAY, np.int64)
         if isinstance(series.dtype, pd.ArrowDtype):
-            return _arrow_day_numbers(pa.array(series))
+            return _arrow_day_numbers(pa.array(series), zone)
         if series.dtype == object:
             # pandas would read numbers as nanoseconds since 1970: refuse them
             numeric = series.map(lambda v: isinstance(v, (int, float, np.number)) and not pd.isna(v)).to_numpy(bool)
         else:
             numeric = np.zeros(len(series), bool)
-        days = _parse(series.where(~numeric))
+        days = _parse(series.where(~numeric), zone)
     out = days.view(np.int64).copy()
     out[np.isnat(days)] = NOT_A_DAY
     return out
 
 
-def _parse(series: pd.Series) -> np.ndarray:
+def _parse(series: pd.Series, zone: str | None = None) -> np.ndarray:
     """datetime64[D] of each value (NaT where not a date): ISO 8601 first; otherwise one
     format for the whole column, the one pandas infers from the first value or, for a format
     with a day and a month, the same with the two swapped when only that reads every value
     (a column is never read day-first in some rows and month-first in others). A column that
     both orders read in full but to different days is ambiguous (01/04/2024: 1 April or
-    January 4?) and no value of it is a date. Time-zone offsets count in their own zone (the
-    wall-clock day)."""
+    January 4?) and no value of it is a date. Time-zone offsets count in `zone` if given, else
+    in their own zone (the wall-clock day)."""
     if series.dtype.kind == "M":
         parsed = series
     else:
@@ -72,7 +73,7 @@ def _parse(series: pd.Series) -> np.ndarray:
                     raise ValueError("mixed time-zone offsets")
                 candidates.append(parsed)
             except (ValueError, TypeError, OverflowError):  # e.g. offsets that change (summer time)
-                candidates.append(_one_by_one(series))
+                candidates.append(_one_by_one(series, zone))
             if fmt == "ISO8601" and candidates[-1].notna().sum() == values:
                 break
         full = [c for c in candidates[1:] if c.notna().sum() == values]
@@ -81,7 +82,7 @@ def _parse(series: pd.Series) -> np.ndarray:
         else:
             parsed = max(candidates, key=lambda c: int(c.notna().sum()))
     if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)  # wall-clock day in the values' own zone
+        parsed = (parsed.dt.tz_convert(zone) if zone else parsed).dt.tz_localize(None)  # wall-clock day
     return parsed.to_numpy().astype("datetime64[D]")
 
 
@@ -101,15 +102,17 @@ def _inferred_formats(series: pd.Series) -> list[str | None]:
     return [fmt]
 
 
-def _one_by_one(series: pd.Series) -> pd.Series:
-    """Wall-clock day of each value parsed on its own (slow; for columns whose time zones
-    differ from row to row)."""
+def _one_by_one(series: pd.Series, zone: str | None = None) -> pd.Series:
+    """Wall-clock day of each value parsed on its own, in `zone` if given (slow; for columns
+    whose time zones differ from row to row)."""
 
     def one(v):
         try:
             t = pd.Timestamp(v)
         except (ValueError, TypeError, OverflowError):
             return pd.NaT
+        if zone and not pd.isna(t) and t.tz is not None:
+            t = t.tz_convert(zone)
         return pd.NaT if pd.isna(t) else pd.Timestamp(t.date())
 
     return pd.to_datetime(series.map(one), errors="coerce")
@@ -123,7 +126,7 @@ def day_number(value) -> int:
     return day
 
 
-def _arrow_day_numbers(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def _arrow_day_numbers(arr: pa.Array | pa.ChunkedArray, zone: str | None = None) -> np.ndarray:
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode() if isinstance(arr, pa.Array) else pa.chunked_array(
             [c.dictionary_decode() for c in arr.chunks], arr.type.value_type
@@ -133,9 +136,9 @@ def _arrow_day_numbers(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         try:  # ISO dates, parsed by Arrow (fast); anything else by pandas
             arr = pc.cast(pc.cast(arr, pa.timestamp("s")), pa.date32())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return day_numbers(pd.Series(arr.to_pandas(), dtype=object))
+            return day_numbers(pd.Series(arr.to_pandas(), dtype=object), zone)
     if pa.types.is_timestamp(t) and t.tz is not None:
-        return day_numbers(arr.to_pandas())
+        return day_numbers(arr.to_pandas(), zone)
     if pa.types.is_timestamp(t) or pa.types.is_date64(t):
         arr = pc.cast(arr, pa.date32())  # floors to the calendar day
     if not pa.types.is_date32(arr.type):

@@ -54,12 +54,14 @@ ON_ORDER = {
 
 
 def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict | None = None,
-               keys: tuple[str, ...] = (), source: str | None = None, empty: str | None = None) -> pd.DataFrame:  # fmt: skip
+               keys: tuple[str, ...] = (), source: str | None = None, empty: str | None = None,
+               zone: str | None = None) -> pd.DataFrame:  # fmt: skip
     """Read a table, check its columns (types, missing values, ranges) and that `keys` are
     unique. Returns only the known columns, ids as int64, dates as day numbers (int64, days
     since 1970-01-01, see `freshcast.data.dates`); an optional text column that may be empty
-    reads '' there. Problems name `source` (default: the path). `empty`: a table without rows
-    is refused with this advice (None: allowed)."""
+    reads '' there, an optional date column NOT_A_DAY. Problems name `source` (default: the
+    path). `empty`: a table without rows is refused with this advice (None: allowed). `zone`:
+    the stores' time zone, in which time-zone aware timestamps are dated."""
     source = source or source_name(path)
     text = tuple(name for name, (kind, _) in {**required, **(optional or {})}.items() if kind in ("text", "date"))
     df = read_frame(path, text)
@@ -82,14 +84,21 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
         col = df[name]
         bad_rows = col.isna().to_numpy()
         if rule == "may be empty":
-            out[name] = col.fillna("").astype(str)
+            if kind == "date":  # day numbers, NOT_A_DAY where empty (a null, or blank text)
+                empty = bad_rows | (col.astype(str).str.strip() == "").to_numpy()
+                days = day_numbers(col.where(~empty, None), zone)
+                if ((days == NOT_A_DAY) & ~empty).any():
+                    _where(problems, df, name, (days == NOT_A_DAY) & ~empty, NOT_A_DATE)
+                out[name] = np.where(empty, NOT_A_DAY, days)
+            else:
+                out[name] = col.fillna("").astype(str)
             continue
         if bad_rows.any():
             _where(problems, df, name, bad_rows, "is empty")
         if kind == "text":
             out[name] = col.astype(str)
         elif kind == "date":
-            days = day_numbers(col)
+            days = day_numbers(col, zone)
             unparsed = (days == NOT_A_DAY) & ~bad_rows
             if unparsed.any():
                 _where(problems, df, name, unparsed, NOT_A_DATE)
@@ -113,7 +122,10 @@ def _number(problems: Problems, df: pd.DataFrame, name: str, kind: str, rule: st
     unparsed = np.isnan(values) & ~empty
     if unparsed.any():
         _where(problems, df, name, unparsed, "is not a number")
-    ok = ~np.isnan(values)
+    infinite = np.isinf(values)
+    if infinite.any():
+        _where(problems, df, name, infinite, "is infinite (a quantity or price must be a finite number)")
+    ok = np.isfinite(values)
     if kind in ("id", "int"):
         frac = ok & (values != np.round(values))
         if frac.any():
@@ -206,10 +218,11 @@ def read_capacity(path) -> pd.DataFrame:
     return read_table(path, CAPACITY, keys=("store_id", "product_id"))
 
 
-def read_on_hand(path, source: str | None = None) -> pd.DataFrame:
+def read_on_hand(path, source: str | None = None, zone: str | None = None) -> pd.DataFrame:
     """The stock on hand, one row per batch; a table without rows is refused (an export that
-    came out empty would order every line as if nothing were in stock)."""
-    return read_table(path, ON_HAND, source=source,
+    came out empty would order every line as if nothing were in stock). `zone`: the stores'
+    time zone, in which time-zone aware expiry timestamps are dated."""
+    return read_table(path, ON_HAND, source=source, zone=zone,
                       empty="list the lines with nothing in stock with on_hand 0")  # fmt: skip
 
 

@@ -84,10 +84,11 @@ class ForecastDistribution:
         qcols = sorted((float(m.group(1)) / 100, c) for c in df.columns if (m := _QUANTILE.match(c)))
         value_cols = ["yhat"] + [c for _, c in qcols]
         values = df[value_cols].to_numpy(np.float64)
-        bad = np.isnan(values) | (values < 0)
+        bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
             col = value_cols[int(np.argmax(bad.any(axis=0)))]
-            raise DataError(source, [f"column '{col}' is NaN or negative in {int(bad.any(axis=1).sum())} row(s)"])
+            raise DataError(source, [f"column '{col}' is NaN, infinite or negative in {int(bad.any(axis=1).sum())} "
+                                     f"row(s)"])  # fmt: skip
         falling = (np.diff(values[:, 1:], axis=1) < -1e-6 * (1 + np.abs(values[:, 2:]))).any(axis=1)
         if falling.any():
             names = ", ".join(c for _, c in qcols)

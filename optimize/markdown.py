@@ -9,8 +9,8 @@ times the price response (`forecast.price_response`): (new price / planned price
 elasticity, with the share a discount borrows from the next day. Prices never go above the
 regular price, never deeper than the data supports for the line's category, never below the
 unit cost except on a day when units expire (then not below salvage), and a markdown in
-force only deepens while its stock lasts. At most `max_changes` labels change per store and
-day: the changes worth most are kept.
+force only deepens while its stock lasts. At most `max_changes` label changes per store and
+day (a day price and an evening step count as two): the changes worth most are kept.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def plan_markdowns(
         no evening step).
     borrowed : response of a day's demand to yesterday's log price (>= 0; `PriceResponse`'s
         `log_price_yesterday`); a discount today lowers tomorrow's demand by r ** borrowed.
-    store, max_changes : at most `max_changes` markdown changes per store (the largest gains).
+    store, max_changes : at most `max_changes` label changes per store, a day price and an
+        evening step counting one each (the largest gains first).
     planned_ratio (n,) : price / regular price the forecast assumed (a central promotion;
         default 1): a markdown step prices at the lower of it and the step's price, and
         demand moves by (that price / the planned one) ** elasticity.
@@ -106,7 +107,8 @@ def plan_markdowns(
     )  # fmt: skip
     changed = (step != floor) | (evening >= 0)
     if max_changes is not None and store is not None:
-        keep = _top_per_store(np.asarray(store), value - value_kept, changed, max_changes)
+        changes = (step != floor).astype(np.int64) + (evening >= 0)  # a day price and an evening step: two
+        keep = _top_per_store(np.asarray(store), value - value_kept, changes, max_changes)
         undo = changed & ~keep
         step, evening = np.where(undo, floor, step), np.where(undo, -1, evening)
         value, waste = np.where(undo, value_kept, value), np.where(undo, waste_kept, waste)
@@ -146,12 +148,14 @@ def oldest_expiry(on_hand: np.ndarray) -> np.ndarray:
     return np.where(held.any(axis=1), held.argmax(axis=1), 0)
 
 
-def _top_per_store(store: np.ndarray, gain: np.ndarray, changed: np.ndarray, limit: int) -> np.ndarray:
-    """The changes kept: per store, the `limit` with the largest gain (ties: the first line)."""
+def _top_per_store(store: np.ndarray, gain: np.ndarray, changes: np.ndarray, limit: int) -> np.ndarray:
+    """The lines whose changes are kept: per store, from the largest gain down (ties: the first
+    line), each line whose label changes (`changes`, 1 or 2) still fit within `limit`."""
     order = np.lexsort((np.arange(len(store)), -gain, store))
-    ranked = order[changed[order]]
-    _, first = np.unique(store[ranked], return_index=True)
-    rank = np.arange(len(ranked)) - np.repeat(first, np.diff(np.r_[first, len(ranked)]))
     keep = np.zeros(len(store), bool)
-    keep[ranked[rank < limit]] = True
+    used: dict = {}
+    for i in order[changes[order] > 0]:
+        if used.get(store[i], 0) + changes[i] <= limit:
+            keep[i] = True
+            used[store[i]] = used.get(store[i], 0) + changes[i]
     return keep

@@ -36,6 +36,9 @@ PRICE_STEP = 1e-4  # prices are written to 4 decimals: a smaller difference is n
 SHOP_OPEN, SHOP_CLOSE = 6, 22  # hours; without hourly forecasts demand is assumed even between them
 CHANGE_COLUMNS = ("change_id", "store_id", "product_id", "regular_price", "current_price", "new_price", "markdown_pct",
                   "valid_from", "valid_to", "reason", "expiry_date")  # fmt: skip
+CHANGE_TYPES = {"store_id": "int64", "product_id": "int64", "regular_price": "float64", "current_price": "float64",
+                "new_price": "float64", "markdown_pct": "float64", "valid_from": str, "valid_to": str, "reason": str,
+                "expiry_date": str}  # fmt: skip
 
 
 @dataclass
@@ -86,11 +89,9 @@ def plan_prices(
                                                 labels=labels).items()}  # fmt: skip
     raw_products = tables.read_frame(products)  # with the optional pricing columns the check drops
     products_table = tables.read_products(raw_products, source=name["products"])
-    stock = tables.read_on_hand(on_hand, name["inventory"])
-    current = read_labels(labels, name["labels"])
-    if "expiry_date" in current:
-        current["expiry_date"] = _dates_or_empty(current["expiry_date"], name["labels"], "expiry_date")
     zone = time_zone(timezone)
+    stock = tables.read_on_hand(on_hand, name["inventory"], zone=timezone)
+    current = read_labels(labels, name["labels"], zone=timezone)
     if evening_hour is not None and not SHOP_OPEN < evening_hour < 24:
         raise FreshcastError(f"the evening hour must be between {SHOP_OPEN + 1} and 23, got {evening_hour}")
     day0 = _order_day(distribution, date, name["forecast"])
@@ -129,7 +130,7 @@ def plan_prices(
         if evening_later:
             plan.evening_depth, plan.evening_price = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
             plan.changed = np.abs(plan.depth - floor) > 1e-12
-    decisions = _decisions(lines, day0, master, held, shown, floor, plan, ended, above)
+    decisions = _decisions(lines, day0, master, held, shown, batch_expiry, floor, plan, ended, above)
     changes = _changes(decisions, day0, evening_hour, zone, evening_hour if at_evening_hour else 0)
     return PricePlan(changes, decisions, day0, notes)
 
@@ -209,10 +210,11 @@ def _response(response, products: pd.DataFrame, lines: pd.DataFrame, source: str
     return fitted.elasticity(category), deepest, max(borrowed, 0.0), about
 
 
-def read_labels(path, source: str | None = None) -> pd.DataFrame:
-    """What each label shows now (LABELS, one row per store x product); a table without rows
+def read_labels(path, source: str | None = None, zone: str | None = None) -> pd.DataFrame:
+    """What each label shows now (LABELS, one row per store x product; `expiry_date` as day
+    numbers, NOT_A_DAY where empty, aware timestamps dated in `zone`); a table without rows
     is refused (it would set every label back to the regular price)."""
-    return tables.read_table(path, LABELS, LABELS_OPTIONAL, keys=(STORE, PRODUCT), source=source,
+    return tables.read_table(path, LABELS, LABELS_OPTIONAL, keys=(STORE, PRODUCT), source=source, zone=zone,
                              empty="list every label with the price it shows")  # fmt: skip
 
 
@@ -227,18 +229,6 @@ def _current_labels(current: pd.DataFrame, pos: np.ndarray, lines: pd.DataFrame,
         e = current["expiry_date"].to_numpy()
         expiry[pos] = np.where(e == tables.NOT_A_DAY, -1, e)
     return shown, expiry
-
-
-def _dates_or_empty(text: pd.Series, source: str, column: str) -> np.ndarray:
-    """Day numbers of a text column whose empty cells mean no date (NOT_A_DAY)."""
-    empty = (text.str.strip() == "").to_numpy()
-    days = tables.day_numbers(text.where(~empty, None))
-    bad = (days == tables.NOT_A_DAY) & ~empty
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(source, [f"column '{column}' is not a date (expected YYYY-MM-DD) in {int(bad.sum())} row(s), "
-                                 f"first row {i + 1}: '{text.iat[i]}'"])  # fmt: skip
-    return days
 
 
 def _held_expiring(held: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -269,9 +259,10 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     return np.where(sums["yhat"].to_numpy() > 0, sums["late"].to_numpy() / sums["yhat"].to_numpy(), 0.0)
 
 
-def _decisions(lines, day0, master, held, shown, floor, plan, ended, above) -> pd.DataFrame:
-    """One row per line: the stock, the price shown and chosen, the expected waste and revenue
-    with and without the change, and the reason."""
+def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ended, above) -> pd.DataFrame:
+    """One row per line: the stock, the price shown (and the expiry of the batch its markdown
+    is for, if known) and chosen, the expected waste and revenue with and without the change,
+    and the reason."""
     reason = np.full(len(lines), "", object)
     has_evening = np.isfinite(plan.evening_depth)
     for i in range(len(lines)):
@@ -297,6 +288,9 @@ def _decisions(lines, day0, master, held, shown, floor, plan, ended, above) -> p
         "date": day_to_date(np.full(len(lines), day0)).astype("datetime64[s]"),
         "on_hand": held.sum(axis=1), "units_expiring": plan.units_expiring,
         "regular_price": master.regular_price, "unit_cost": master.unit_cost, "current_price": shown,
+        "current_expiry_date": np.where(shown_expiry >= 0, day_to_date(np.maximum(shown_expiry, 0)),
+                                        np.datetime64("NaT")).astype("datetime64[s]"),
+        "markdown_ended": ended,
         "new_price": np.round(plan.price, 4), "markdown_pct": np.round(plan.depth * 100, 2),
         "evening_price": np.round(plan.evening_price, 4), "evening_markdown_pct": np.round(plan.evening_depth * 100, 2),
         "expected_waste": plan.expected_waste, "expected_waste_without": plan.expected_waste_kept,
@@ -310,7 +304,10 @@ def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone:
              from_hour: int = 0) -> pd.DataFrame:  # fmt: skip
     """The label changes: the day's price (valid from `from_hour` until the end of the
     batch's expiry day, or open-ended for a return to the regular price) and the evening step
-    (from its hour to midnight), only where the price shown changes."""
+    (from its hour to midnight), only where the price shown changes. A markdown whose batch is
+    gone but which the plan keeps, at the same price, for the next batch is written again with
+    that batch's validity (the label's would end with the old batch); a markdown in force for a
+    later batch that a deeper one for an earlier batch replaces resumes when that one ends."""
     today = pd.Timestamp(day_to_date(day0)).date()
     date = datetime.combine(today, time(0), tzinfo=zone)
     start_day = datetime.combine(today, time(from_hour), tzinfo=zone)
@@ -318,10 +315,18 @@ def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone:
     for r in decisions.itertuples(index=False):
         expiry = pd.Timestamp(r.batch_expiry).date()
         until = datetime.combine(expiry + timedelta(days=1), time(0), tzinfo=zone)
-        if abs(r.new_price - r.current_price) > PRICE_STEP / 2:
-            markdown = r.new_price < r.regular_price - 1e-9
+        markdown = r.new_price < r.regular_price - 1e-9
+        moves = abs(r.new_price - r.current_price) > PRICE_STEP / 2
+        if moves or (markdown and r.markdown_ended):
             rows.append((r.store_id, r.product_id, r.regular_price, r.current_price, r.new_price, r.markdown_pct,
                          start_day, until if markdown else None, r.reason, expiry if markdown else None))  # fmt: skip
+        later = pd.Timestamp(r.current_expiry_date).date() if not pd.isna(r.current_expiry_date) else None
+        if (markdown and moves and r.new_price < r.current_price and r.current_price < r.regular_price - 1e-9
+                and not r.markdown_ended and later is not None and later > expiry):
+            rows.append((r.store_id, r.product_id, r.regular_price, r.new_price, r.current_price,
+                         round((1 - r.current_price / r.regular_price) * 100, 2), until,
+                         datetime.combine(later + timedelta(days=1), time(0), tzinfo=zone),
+                         f"the markdown in force for the batch expiring {later} resumes", later))  # fmt: skip
         if np.isfinite(r.evening_price):
             start = datetime.combine(today, time(evening_hour), tzinfo=zone)
             rows.append((r.store_id, r.product_id, r.regular_price, r.new_price, r.evening_price,
@@ -329,9 +334,9 @@ def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone:
                          today))  # fmt: skip
     rows = [r[:5] + (r[5], r[6].isoformat(), r[7].isoformat() if r[7] else "", r[8], str(r[9]) if r[9] else "")
             for r in rows]  # fmt: skip
-    df = pd.DataFrame(rows, columns=CHANGE_COLUMNS[1:])
-    df.insert(0, "change_id", [change_id(*v) for v in zip(df.store_id, df.product_id, df.new_price, df.valid_from,
-                                                           df.valid_to)])  # fmt: skip
+    df = pd.DataFrame(rows, columns=CHANGE_COLUMNS[1:]).astype(CHANGE_TYPES)  # the same types without rows
+    ids = [change_id(*v) for v in zip(df.store_id, df.product_id, df.new_price, df.valid_from, df.valid_to)]
+    df.insert(0, "change_id", pd.Series(ids, dtype=object))
     return df.sort_values(["store_id", "product_id", "valid_from"], kind="stable").reset_index(drop=True)
 
 

@@ -87,3 +87,16 @@ def test_a_csv_history_with_offsets_keeps_its_local_days(tmp_path):
     df.assign(dt=df.dt.astype(str) + "T00:00:00+01:00").to_csv(tmp_path / "h.csv", index=False)
     panel = load_history(tmp_path / "h.csv")
     assert str(day_to_date(panel.start[0])) == "2024-01-01" and str(day_to_date(panel.last_day)) == "2024-01-10"
+
+
+def test_aware_timestamps_are_dated_in_the_stores_zone_when_given():
+    """15:00 UTC on 06-19 is already 06-20 in Tokyo: with the stores' zone, every aware type
+    (pandas, Arrow, text with an offset, offsets changing row to row) is dated there."""
+    utc = pd.Series(pd.to_datetime(["2024-06-19 15:00", "2024-06-19 14:59"]).tz_localize("UTC"))
+    texts = ["2024-06-19T15:00:00+00:00", "2024-06-20T00:59:00+10:00"]
+    for values in (utc, pa.array(utc), pd.Series(texts), pd.Series([texts[0], "2024-06-19T15:59:00+01:00"])):
+        tokyo = day_numbers(values, "Asia/Tokyo")
+        assert tokyo[0] == DAY and tokyo[1] == DAY - 1, values
+    assert list(day_numbers(utc)) == [DAY - 1, DAY - 1]  # without a zone: the values' own
+    naive = pd.Series(pd.to_datetime(["2024-06-20 23:00"]))
+    assert day_numbers(naive, "Asia/Tokyo")[0] == DAY  # naive times are local already

@@ -95,12 +95,56 @@ def test_markdown_of_a_gone_batch_ends_and_one_of_an_unknown_batch_stays(tmp_pat
     assert any("without the expiry date" in n for n in plan.notes)
 
 
+def test_a_markdown_kept_for_the_next_batch_is_sent_again_and_one_for_a_later_batch_resumes(tmp_path):
+    """The feed's validity follows the batch: a markdown whose batch is gone, chosen again at
+    the same price for the next batch, is written with that batch's validity; a markdown in
+    force for a later batch comes back when a deeper one for an earlier batch ends."""
+    d = inputs(tmp_path, n_products=10, stock_scale=3.0)
+    first = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv").decisions
+    marked = first.new_price < first.regular_price
+    assert marked.sum() >= 3
+    labels = pd.read_csv(d / "labels.csv")
+    labels["price"] = first.new_price.to_numpy()
+    labels["expiry_date"] = np.where(marked, str((DAY0 - pd.Timedelta(days=1)).date()), "")
+    labels.to_csv(d / "labels.csv", index=False)
+    again = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    same = marked & (again.decisions.new_price == first.new_price)
+    assert same.sum() >= 3 and again.decisions.markdown_ended[marked].all()
+    sent = again.changes.set_index(["store_id", "product_id"])
+    for r in again.decisions[same].itertuples():
+        row = sent.loc[(r.store_id, r.product_id)]
+        assert row.new_price == r.new_price and row.expiry_date == str(pd.Timestamp(r.batch_expiry).date())
+        assert row.valid_to.startswith(str((pd.Timestamp(r.batch_expiry) + pd.Timedelta(days=1)).date()))
+
+    later = DAY0 + pd.Timedelta(days=2)  # the inputs' second batch of every line
+    labels["price"], labels["expiry_date"] = 0.9, str(later.date())
+    labels.to_csv(d / "labels.csv", index=False)
+    deeper = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    dec = deeper.decisions
+    today = dec[(dec.new_price < 0.9 - 1e-9) & (dec.batch_expiry == DAY0)]
+    assert len(today) >= 3 and not dec.markdown_ended.any()
+    for r in today.itertuples():
+        rows = deeper.changes[(deeper.changes.store_id == r.store_id) & (deeper.changes.product_id == r.product_id)]
+        day, back = rows.iloc[0], rows.iloc[-1]
+        assert day.new_price == r.new_price and day.valid_to == back.valid_from
+        assert back.new_price == 0.9 and back.current_price == r.new_price and back.expiry_date == str(later.date())
+        assert back.valid_from.startswith(str((DAY0 + pd.Timedelta(days=1)).date()))
+        assert back.valid_to.startswith(str((later + pd.Timedelta(days=1)).date()))
+    assert deeper.changes.change_id.is_unique
+
+
 def test_label_changes_capped_per_store(tmp_path):
     d = inputs(tmp_path, n_products=10, stock_scale=3.0)
     free = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
     capped = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv", max_changes=2)
     assert free.changes.groupby("store_id").size().max() > 2
     assert capped.changes.groupby("store_id").size().max() <= 2
+    steps = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv", evening_hour=19)
+    assert steps.changes.reason.str.startswith("evening").any()
+    for cap in (1, 3):  # a day price and an evening step are two label changes
+        capped = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv",
+                             evening_hour=19, max_changes=cap)  # fmt: skip
+        assert 0 < capped.changes.groupby("store_id").size().max() <= cap
 
 
 def test_bad_tables_named(tmp_path):
@@ -222,3 +266,38 @@ def test_empty_stock_or_labels_refused_and_labels_of_unknown_lines_said(tmp_path
     assert note in plan.notes
     first = plan.decisions.iloc[0]
     assert (first.store_id, first.product_id, first.current_price) == (labels.store_id[0], labels.product_id[0], 0.8)
+
+
+def test_infinite_numbers_refused_empty_feed_typed_and_dates_of_parquet_labels(tmp_path):
+    """An infinite stock is refused with its row; a feed without changes keeps the column
+    types of one with changes; a Parquet label's missing expiry date (a null) means none;
+    aware expiry timestamps are dated in the stores' time zone."""
+    d = inputs(tmp_path)
+    stock = pd.read_csv(d / "stock.csv")
+    bad = stock.assign(on_hand=stock.on_hand.where(stock.index != 2, np.inf))
+    bad.to_csv(d / "inf.csv", index=False)
+    with pytest.raises(FreshcastError, match=r"on_hand.*infinite.*row 3"):
+        plan_prices(d / "pred.parquet", d / "products.csv", d / "inf.csv", d / "labels.csv")
+    run = CliRunner().invoke(app, args(d, "none", "--max-changes", "0"))
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(app, args(d, "some"))
+    assert run.exit_code == 0, run.output
+    empty, some = (pd.read_parquet(d / name / "price_changes.parquet") for name in ("none", "some"))
+    assert len(empty) == 0 < len(some)
+    assert empty.dtypes.astype(str).tolist() == some.dtypes.astype(str).tolist()
+
+    labels = pd.read_csv(d / "labels.csv")
+    labels["price"] = [0.8] + [1.0] * (len(labels) - 1)
+    labels["expiry_date"] = pd.to_datetime([str(DAY0.date() - pd.Timedelta(days=1))] + [None] * (len(labels) - 1))
+    labels.to_parquet(d / "labels.parquet")
+    plan = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.parquet")
+    assert plan.decisions.markdown_ended.tolist() == [True] + [False] * (len(labels) - 1)
+
+    aware = stock.assign(expiry_date=(pd.to_datetime(stock.expiry_date) - pd.Timedelta(hours=9)).dt.tz_localize("UTC"))
+    aware.to_parquet(d / "aware.parquet")  # Tokyo midnight written in UTC: the day before at 15:00
+    local = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv",
+                        timezone="Asia/Tokyo")  # fmt: skip
+    utc = plan_prices(d / "pred.parquet", d / "products.csv", d / "aware.parquet", d / "labels.csv",
+                      timezone="Asia/Tokyo")  # fmt: skip
+    pd.testing.assert_frame_equal(utc.changes, local.changes)
+    assert len(local.changes) > 0
