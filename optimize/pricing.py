@@ -94,7 +94,7 @@ def plan_prices(
     current = read_labels(labels, name["labels"], zone=timezone)
     if evening_hour is not None and not SHOP_OPEN < evening_hour < 24:
         raise FreshcastError(f"the evening hour must be between {SHOP_OPEN + 1} and 23, got {evening_hour}")
-    day0 = _order_day(distribution, date, name["forecast"])
+    day0 = _order_day(distribution, date, name["forecast"], "price date")
     master, _ = master_for(lines, products_table, None, None, (name["products"], "terms"))
     E = int(master.shelf_life_days.max()) + 1
     held, _, notes = stock_arrays(lines, day0, master, stock, None, E, (name["inventory"], "on order"))

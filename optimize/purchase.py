@@ -188,16 +188,16 @@ def plan_orders(
     return PurchaseOrders(headers, po_lines, decisions.drop(columns=["order_cutoff"]), notes)
 
 
-def _order_day(distribution: ForecastDistribution, order_date, source: str) -> int:
-    """The order date as a day number (default: the forecast's first day), one of the
-    forecast's days."""
+def _order_day(distribution: ForecastDistribution, order_date, source: str, what: str = "order date") -> int:
+    """The order date (or the plan's date, `what`) as a day number (default: the forecast's
+    first day), one of the forecast's days."""
     days = distribution.days
     try:
         day0 = int(days[0]) if order_date is None else day_number(order_date)
     except ValueError as exc:
-        raise FreshcastError(f"order date: {exc}") from None
+        raise FreshcastError(f"{what}: {exc}") from None
     if not days[0] <= day0 <= days[-1]:
-        raise DataError(source, [f"the order date {day_to_date(day0)} is not among the forecast days "
+        raise DataError(source, [f"the {what} {day_to_date(day0)} is not among the forecast days "
                                  f"{day_to_date(days[0])} .. {day_to_date(days[-1])}"])  # fmt: skip
     return day0
 
