@@ -66,14 +66,17 @@ def _fail(exc: Exception) -> None:
 @contextmanager
 def _writing(*targets, inputs=()):
     """Reserve each (path, kind) output (kind None: a file, else a folder of that kind) before
-    the work starts: exit 1 with one line at once if one cannot be written, is (or is in, or
-    holds) one of the command's `inputs`, or another freshcast run is writing it."""
-    from .errors import FreshcastError
+    the work starts: exit 1 with one line at once if one cannot be written or is (or is in, or
+    holds) one of the command's `inputs`; exit 75 if another freshcast run is writing it."""
+    from .errors import FreshcastError, RunLocked
     from .outputs import reserve_all
 
     with ExitStack() as stack:
         try:
             stack.enter_context(reserve_all(*targets, inputs=inputs))
+        except RunLocked as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(75) from None
         except FreshcastError as exc:
             _fail(exc)
         yield
@@ -508,8 +511,11 @@ def tune(
     from .errors import FreshcastError, RunLocked
     from .forecast.tune import tune as run_tune
 
+    from .outputs import apart
+
     _use_threads(threads)
     try:
+        apart((out, "folder"), inputs=(history,))
         with _Step(f"loading history {history}"):
             panel = load_history(history, _column_map(map))
         result = run_tune(panel, out, trials, origins, horizon, seed, progress=_say)

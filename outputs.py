@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import FreshcastError
+from .errors import FreshcastError, RunLocked
 
 
 def _umask() -> int:
@@ -42,6 +42,8 @@ def _atomic(path: Path, write: Callable[[str], None]) -> Path:
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; others (an ERP) read it
+        with open(tmp, "rb") as fh:  # on disk before it takes the name: a power cut leaves the old file or the new
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -193,6 +195,17 @@ def reserve_all(*targets: tuple[str | Path | None, str | None], inputs=()) -> It
     """`reserve` every (path, kind) output of one job (None paths skipped), after checking
     that no two are the same place or one inside the other, and that none is one of the
     job's `inputs` (paths; None skipped), inside an input folder, or a folder holding one."""
+    apart(*targets, inputs=inputs)
+    with ExitStack() as stack:
+        for path, kind in targets:
+            if path is not None:
+                stack.enter_context(reserve(path, kind))
+        yield
+
+
+def apart(*targets: tuple[str | Path | None, str | None], inputs=()) -> None:
+    """FreshcastError unless the outputs `targets` ((path, kind); None paths skipped) are
+    apart from each other and from the job's `inputs` (the checks of `reserve_all`)."""
     paths = [Path(os.path.abspath(p)) for p, _ in targets if p is not None]
     for i, a in enumerate(paths):
         for b in paths[i + 1 :]:
@@ -206,11 +219,6 @@ def reserve_all(*targets: tuple[str | Path | None, str | None], inputs=()) -> It
                 where = "is" if real == b else "is inside" if b in real.parents else "holds"
                 raise FreshcastError(f"{a}: this output {where} the input {given}; give the output another place "
                                      f"(writing it would overwrite or change the input)")  # fmt: skip
-    with ExitStack() as stack:
-        for path, kind in targets:
-            if path is not None:
-                stack.enter_context(reserve(path, kind))
-        yield
 
 
 @contextmanager
@@ -296,8 +304,8 @@ def _lock(path: Path) -> int:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise FreshcastError(f"{path}: another freshcast run (pid {holder}) is writing this output; wait for "
-                                 f"it to finish or choose another path") from None  # fmt: skip
+            raise RunLocked(f"{path}: another freshcast run (pid {holder}) is writing this output; wait for "
+                            f"it to finish or choose another path") from None  # fmt: skip
         try:
             if os.stat(lock).st_ino == os.fstat(fd).st_ino:  # not unlinked by a run that just ended
                 try:

@@ -78,6 +78,7 @@ def validated(parts: Partitions, future_path, days: int) -> tuple[pd.DataFrame, 
     history = {
         "first_day": str(day_to_date(parts.facts["first_day"])), "last_day": str(day_to_date(parts.facts["last_day"])),
         "series": parts.facts["n_series"], "series_days": sum(a["series_days"] for a in about),
+        **_filled(about),
         "hourly": first["hourly"], "covariates": first["covariates"],
         "sha256": hashlib.sha256("".join(a["sha256"] for a in about).encode()).hexdigest(),
     }  # fmt: skip
@@ -91,9 +92,10 @@ def _future_frame(panel, future, days: int) -> pd.DataFrame:
 
 
 def _about(panel) -> dict:
-    from ..nightly.stages import panel_digest
+    from ..nightly.stages import filled_counts, panel_digest
 
-    return {"series_days": panel.n_flat, "hourly": panel.hourly, "covariates": list(panel.covariates),
+    return {"series_days": panel.n_flat, **filled_counts(panel), "hourly": panel.hourly,
+            "covariates": list(panel.covariates),
             "sha256": panel_digest(panel), "products": np.unique(panel.series[C.PRODUCT].to_numpy())}  # fmt: skip
 
 
@@ -115,3 +117,10 @@ def forecasts(parts: Partitions, model, future_path, kinds: list[tuple[str, str,
         frames = client.map(forecast_part, parts.panels, futures, model=held, pooled=pooled, level=level, slots=slots)
         out[name] = pd.concat(client.gather(frames), ignore_index=True)
     return out
+
+
+def _filled(about: list[dict]) -> dict:
+    """The partitions' filled days added up (`nightly.stages.filled_counts`)."""
+    stores = [v for a in about for v in a["filled_last_day_stores"]]
+    return {"filled_days": sum(a["filled_days"] for a in about),
+            "filled_last_day": sum(a["filled_last_day"] for a in about), "filled_last_day_stores": stores[:5]}

@@ -14,6 +14,7 @@ horizon, the history a row needs, the quantiles, the seed and the threads.
 from __future__ import annotations
 
 import inspect
+import math
 import tomllib
 from pathlib import Path
 
@@ -27,6 +28,7 @@ TUNABLE = tuple(k for k in _DEFAULTS if k not in SET_BY_COMMANDS)
 _LISTS = ("lags", "windows", "ewm_alphas")
 _WHOLE = ("weekday_weeks", "n_estimators", "num_leaves", "min_child_samples", "max_bin", "train_days",
           "calibration_series")  # fmt: skip
+_ALL = ("train_days", "calibration_series")  # None, written "all": every day, every series
 # LightGBM's objectives for a non-negative amount (its aliases are not taken)
 OBJECTIVES = ("tweedie", "poisson", "regression", "regression_l1", "huber", "fair", "gamma", "quantile", "mape")
 
@@ -72,11 +74,12 @@ def _checked(key: str, value, where: str):
         if key != "ewm_alphas" and not all(v >= 1 for v in value):
             raise bad("whole numbers of at least 1")
         return tuple(value)
-    if key == "calibration_series" and value == "all":
-        return None  # every series
+    if key in _ALL and value == "all":
+        return None  # every series, or every day
     if key in _WHOLE:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise bad("a whole number of at least 1" + (' or "all"' if key == "calibration_series" else ""))
+        least = 2 if key in ("num_leaves", "max_bin") else 1  # LightGBM needs two leaves and two bins
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise bad(f"a whole number of at least {least}" + (' or "all"' if key in _ALL else ""))
         return value
     if key in ("objective", "calibrate_on"):
         allowed = CALIBRATE_ON if key == "calibrate_on" else OBJECTIVES
@@ -91,8 +94,8 @@ def _checked(key: str, value, where: str):
         if not isinstance(value, dict) or not all(isinstance(v, (bool, int, float, str)) for v in value.values()):
             raise bad("a table of LightGBM parameters with single values")
         return dict(value)
-    if isinstance(value, bool) or not isinstance(value, number):
-        raise bad("a number")
+    if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
+        raise bad("a finite number")
     if key in ("stockout_recovery", "feature_recovery") and not 0 <= value <= 1:
         raise bad("a number between 0 and 1")
     if key == "learning_rate" and value <= 0:
@@ -110,7 +113,7 @@ def params_text(params: dict, header: str) -> str:
     for key in TUNABLE:
         if key in params and params[key] is not None:
             lines.append(f"{key} = {_toml(params[key])}")
-        elif key == "calibration_series" and key in params:  # None: every series (the default is a sample)
+        elif key in _ALL and key in params:  # None: every series (the default is a sample) or every day
             lines.append(f'{key} = "all"')
     return "\n".join(lines) + "\n"
 

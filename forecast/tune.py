@@ -118,9 +118,11 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
             if progress:
                 progress(trial_line(study, trial))
 
-        todo = trials - finished_count(study)
-        if todo > 0:
-            study.optimize(objective, n_trials=todo, callbacks=[after], catch=())
+        while finished_count(study) < trials:
+            # each trial's sampler is seeded by how many trials finished before it, so a resumed
+            # study draws what the uninterrupted one would have
+            study.sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * finished_count(study))
+            study.optimize(objective, n_trials=1, callbacks=[after], catch=())
         if not _completed(study):
             raise FreshcastError(f"{out}: no trial finished, so there are no best parameters")
         table = _write(study, out, names, horizon)
@@ -128,20 +130,19 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
 
 
 def open_study(storage: str, name: str, seed: int):
-    """Create or resume the Optuna study `name` in `storage`: TPE sampler; trials are pruned
-    by `scored_trial`. Trials left running by a stopped run are marked failed."""
+    """Create or resume the Optuna study `name` in `storage` (TPE sampler, seeded per trial by
+    `tune`; trials are pruned by `scored_trial`). A trial left running by a stopped run is
+    marked failed and its parameters are tried again next."""
     import optuna
 
-    done_before = _trial_count(optuna, storage, name)
-    # a resumed study seeds its sampler anew from the trials it holds: the same seed again
-    # would repeat the first trials' random draws
     study = optuna.create_study(
         study_name=name, storage=storage, load_if_exists=True, direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed + 1_000_003 * done_before),
-        pruner=optuna.pruners.NopPruner(),
+        sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.NopPruner(),
     )  # fmt: skip
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        if t.params:
+            study.enqueue_trial(t.params)
     return study
 
 
@@ -204,13 +205,6 @@ def _completed(study) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
-def _trial_count(optuna, storage: str, name: str) -> int:
-    try:
-        return len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
-    except KeyError:  # the database holds no study of that name
-        return 0
-
-
 def _check_same_study(study, about: dict, out: Path) -> None:
     """A study is resumed only on the same history, origins and horizon."""
     before = {k: study.user_attrs.get(k) for k in about}
@@ -245,8 +239,7 @@ def _write(study, out: Path, names: list[str], horizon: int) -> pd.DataFrame:
     write_table(table, out / "trials.csv")
     if _completed(study):
         best = study.best_trial
-        finished = sum(r["state"] in ("complete", "pruned") for r in rows)
-        header = (f"freshcast tune: trial {best.number + 1} of {finished}, mean WAPE {best.value:.4f} over the "
+        header = (f"freshcast tune: trial {best.number + 1} of {len(rows)}, mean WAPE {best.value:.4f} over the "
                   f"{len(names)} origins {', '.join(names)} (horizon {horizon} days)\n"
                   f"read by: freshcast forecast|backtest|replay --params FILE, or [model] params in the run's config")  # fmt: skip
         write_text(out / "best_params.toml", params_text(_params(best), header))

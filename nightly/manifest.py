@@ -48,8 +48,14 @@ class Manifest:
 
     def __init__(self, path: Path):
         self.path = path
-        self.data = json.loads(path.read_text()) if path.exists() else {"stages": {}}
-        self.data.setdefault("stages", {})
+        self.data = {"stages": {}}
+        if path.exists():
+            try:
+                self.data = json.loads(path.read_text())
+                if not isinstance(self.data, dict) or not isinstance(self.data.setdefault("stages", {}), dict):
+                    raise ValueError("not a manifest")
+            except (ValueError, UnicodeDecodeError) as exc:  # e.g. emptied by a power cut: every stage is redone
+                self.data = {"stages": {}, "unreadable_before": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
     def stage(self, name: str) -> dict:
         return self.data["stages"].get(name, {})

@@ -49,6 +49,10 @@ def run(config: str | Path | RunConfig, date: str | None = None, force: bool = F
         log = Log(ctx.folder / "log.jsonl")
         log("run", "start", pid=os.getpid(), force=force, **({"lock_taken_over_from": earlier} if earlier else {}))
         manifest = Manifest(ctx.folder / "manifest.json")
+        if "unreadable_before" in manifest.data:
+            log("run", "manifest unreadable: every stage is redone", problem=manifest.data["unreadable_before"])
+            if ctx.progress:
+                ctx.progress(f"{ctx.folder / 'manifest.json'} could not be read: every stage is redone")
         manifest.data = {**_about(config, ctx), "stages": {s.name: manifest.stage(s.name) for s in STAGES
                                                            if manifest.stage(s.name)}}  # fmt: skip
         manifest.save()

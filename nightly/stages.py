@@ -139,9 +139,35 @@ def validate(ctx: Context, out: Path) -> dict:
         note = assumption_note(panel)
     _check_tables(ctx, panel.series[C.PRODUCT].unique())
     history = {"first_day": str(day_to_date(int(panel.start.min()))), "last_day": str(day_to_date(panel.last_day)),
-               "series": panel.n_series, "series_days": panel.n_flat, "hourly": panel.hourly,
+               "series": panel.n_series, "series_days": panel.n_flat, **filled_counts(panel), "hourly": panel.hourly,
                "covariates": list(panel.covariates), "sha256": panel_digest(panel)}  # fmt: skip
     return _write_validated(ctx, out, future, note, history)
+
+
+def filled_counts(panel) -> dict:
+    """Days without any input row (filled with zero sales): how many series-days, how many of
+    them on the history's last day (the day the forecast and the orders lean on most), and
+    the stores with the most of those."""
+    whole = panel.filled_hours >= 24
+    last = np.flatnonzero(whole[panel.offsets[1:] - 1])
+    stores = panel.series[C.STORE].to_numpy()[last]
+    ids, counts = np.unique(stores, return_counts=True)
+    top = ids[np.argsort(-counts, kind="stable")][:5]
+    return {"filled_days": int(whole.sum()), "filled_last_day": len(last),
+            "filled_last_day_stores": [int(v) for v in top]}
+
+
+def filled_note(history: dict) -> list[str]:
+    """What a planner should hear of filled days (none: [])."""
+    if not history.get("filled_days"):
+        return []
+    note = (f"{history['filled_days']:,} series-day(s) of the history have no rows and count as zero sales "
+            f"(an export gap?)")  # fmt: skip
+    if history["filled_last_day"]:
+        stores = ", ".join(map(str, history["filled_last_day_stores"]))
+        note += (f"; {history['filled_last_day']:,} series lack the last day {history['last_day']}, e.g. in store(s) "
+                 f"{stores}: their forecasts and orders are lower")  # fmt: skip
+    return [note]
 
 
 def _check_tables(ctx: Context, products: np.ndarray) -> None:
@@ -166,7 +192,11 @@ def _write_validated(ctx: Context, out: Path, future: pd.DataFrame, note: str, h
     with output_folder(out, "run-validate") as tmp:
         write_table(future, tmp / "future.parquet")
         write_text(tmp / "summary.json", json.dumps(summary, indent=1) + "\n")
-    return {"series": history["series"], "series_days": history["series_days"], "future_rows": len(future)}
+    notes = filled_note(history)
+    for line in notes if ctx.progress else ():
+        ctx.progress(line)
+    return {"series": history["series"], "series_days": history["series_days"], "future_rows": len(future),
+            "filled_days": history.get("filled_days", 0), **({"notes": notes} if notes else {})}  # fmt: skip
 
 
 def _covers(products: pd.DataFrame, product_ids: np.ndarray, path: Path) -> None:

@@ -101,6 +101,41 @@ def test_the_model_is_retrained_when_due_and_never_taken_from_a_later_day(config
     assert "settings changed" in manifest(result)["stages"]["model"]["why"][-1]
 
 
+def test_days_without_rows_are_counted_and_said(tmp_path):
+    """An export gap (a store's last day missing) is filled with zero sales, as everywhere,
+    and the nightly run says so where an operator looks: the stage's notes and summary."""
+    from freshcast.data import sample_path
+
+    frame = pd.read_parquet(sample_path())
+    store = int(frame.store_id.max())
+    gap = frame[~((frame.dt == frame.dt.max()) & (frame.store_id == store))]
+    gap.to_parquet(tmp_path / "gap.parquet")
+    config, _ = write_example(tmp_path / "freshcast.toml", history=tmp_path / "gap.parquet")
+    result = api.run(config, "2024-06-19")
+    rows = manifest(result)["stages"]["validate"]["rows"]
+    missing = frame[(frame.dt == frame.dt.max()) & (frame.store_id == store)].product_id.nunique()
+    assert rows["filled_days"] >= missing > 0
+    note = rows["notes"][0]
+    assert f"{missing} series lack the last day 2024-06-18" in note and f"store(s) {store}" in note
+    summary = json.loads((result.folder / "validate" / "summary.json").read_text())
+    assert summary["history"]["filled_last_day"] == missing and summary["history"]["filled_last_day_stores"] == [store]
+
+
+def test_an_unreadable_manifest_is_redone_not_a_crash(config):
+    """A manifest emptied (a power cut before the disk had it) makes its run date's stages
+    redo and is passed over when a later date looks for a model to copy."""
+    first = api.run(config, "2024-06-12")
+    (first.folder / "manifest.json").write_text("")
+    later = api.run(config, "2024-06-13")
+    assert manifest(later)["stages"]["model"]["why"][-1] == "model trained: no model trained before this date"
+    before = outputs(later.folder)
+    (later.folder / "manifest.json").write_text('{"stages": ')
+    again = api.run(config, "2024-06-13")
+    assert again.redone == list(STAGE_FOLDERS) and outputs(again.folder) == before
+    log = [json.loads(line) for line in (again.folder / "log.jsonl").read_text().splitlines()]
+    assert any(e["event"].startswith("manifest unreadable") for e in log)
+
+
 @pytest.mark.parametrize("stopped", ["failed", "running"])  # stopped by a signal or an error; killed
 def test_a_stopped_model_stage_resumes_with_the_decision_it_had_taken(config, stopped):
     later = api.run(config, "2024-06-13")  # trained: no model before it

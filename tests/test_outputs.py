@@ -148,6 +148,13 @@ def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
         with pytest.raises(FreshcastError, match=rf"another freshcast run \(pid {holder.pid}\) is writing"):
             with reserve(out, "orders"):
                 pass
+        from typer.testing import CliRunner
+
+        from freshcast.cli import app
+
+        res = CliRunner().invoke(app, ["plan-orders", "--forecast", "f.parquet", "--products", "p.csv", "--inventory",
+                                       "i.csv", "--out", str(out)])  # fmt: skip
+        assert res.exit_code == 75 and f"(pid {holder.pid})" in res.output  # as a run's lock: try again later
     finally:
         holder.communicate("")
     with reserve(out, "orders"):  # free again once the other run ended
@@ -249,6 +256,9 @@ def test_no_output_may_overwrite_or_sit_in_an_input(tmp_path):
         (["forecast", "--history", str(history), "--future", "f.parquet", "--out", str(link)], "is the input"),
         (["make-future", "--history", str(history), "--days", "7", "--out", str(history)], "is the input"),
         (["backtest", "--history", str(history), "--out", str(history)], "is the input"),
+        (["tune", "--history", str(tmp_path / "hive"), "--out", str(tmp_path / "hive")], "is the input"),
+        (["tune", "--history", str(tmp_path / "hive"), "--out", str(tmp_path / "hive" / "study")],
+         "is inside the input"),
         (["make-future", "--history", str(sample_path()), "--days", "7", "--out", str(sample_path() / "future.parquet")],
          "is inside the input"),
         (["plan-orders", "--forecast", str(tmp_path / "o" / "f.parquet"), "--products", "p.csv", "--inventory", "i.csv",

@@ -104,6 +104,31 @@ def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
         tune(panel.take(np.arange(0, panel.n_series, 2)), tmp_path, trials=5, origins=1)
 
 
+def test_a_killed_tune_resumes_to_the_trials_of_one_never_stopped(panel, tmp_path, monkeypatch):
+    """A trial cut off by a kill is tried again with its parameters and each trial's sampler is
+    seeded by the trials finished before it: the same trials, values and best parameters."""
+    import freshcast.forecast.tune as tuning
+
+    whole = tune(panel, tmp_path / "whole", trials=3, origins=1)
+    real, calls = tuning.origin_wapes, []
+
+    def killed_at_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit("killed")  # leaves its trial running, as kill -9 does
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tuning, "origin_wapes", killed_at_the_second)
+    with pytest.raises(SystemExit):
+        tune(panel, tmp_path / "cut", trials=3, origins=1)
+    monkeypatch.setattr(tuning, "origin_wapes", real)
+    resumed = tune(panel, tmp_path / "cut", trials=3, origins=1)
+    assert list(resumed.trials.state) == ["complete", "fail", "complete", "complete"]
+    ran = resumed.trials[resumed.trials.state != "fail"].drop(columns=["trial", "seconds"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ran, whole.trials.drop(columns=["trial", "seconds"]))
+    assert resumed.best_params == whole.best_params and resumed.best_wape == whole.best_wape
+
+
 def test_params_files_are_checked_naming_the_key(tmp_path):
     path = tmp_path / "p.toml"
     for text, named in (
@@ -122,6 +147,10 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster]\ncalibration_tree_share = 1.5\n", "calibration_tree_share: expected a number above 0 and at most 1"),
         ("[forecaster]\ncalibration_series = 0\n", 'calibration_series: expected a whole number of at least 1 or "all"'),
         ("[forecaster]\ncalibration_series = \"some\"\n", 'calibration_series: expected a whole number of at least 1 or "all"'),
+        ("[forecaster]\nnum_leaves = 1\n", "[forecaster] num_leaves: expected a whole number of at least 2"),
+        ("[forecaster]\nmax_bin = 1\n", "[forecaster] max_bin: expected a whole number of at least 2"),
+        ("[forecaster]\nreg_lambda = nan\n", "[forecaster] reg_lambda: expected a finite number"),
+        ("[forecaster]\nreg_lambda = inf\n", "[forecaster] reg_lambda: expected a finite number"),
     ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
