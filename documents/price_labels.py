@@ -8,10 +8,12 @@ one JSON file per store for the electronic shelf label (ESL) system.
                   "markdown_pct": 20.0, "valid_from": "2024-06-12T00:00:00+08:00",
                   "valid_to": "2024-06-13T00:00:00+08:00", "reason": "...", "expiry_date": "2024-06-12"}]}
 
-(`valid_to` and `expiry_date` are "" for a return to the regular price: valid until changed.)
+(`valid_to` and `expiry_date` are "" for a return to the regular price: valid until changed.
+A product priced by batch has a label per batch, named by `expiry_date`, also when it ends.)
 
 `esl/vusion/<store_id>.json`, an item array modelled on VusionCloud's: one object per change,
-``{"id": "<product_id>", "price": new price}`` plus, for a markdown,
+``{"id": "<product_id>", "price": new price}`` (for a batch's label, the id
+"<product_id>-<expiry_date>") plus, for a markdown,
 ``"promotion": {"regularPrice": ..., "start": valid_from, "end": valid_to}``.
 
 Stores without a change get no file; JSON keys are sorted, so a rerun on the same inputs
@@ -34,6 +36,8 @@ def write_price_labels(plan: PricePlan, out: str | Path) -> list[Path]:
     out = Path(out)
     names = []
     date = str(day_to_date(plan.date))
+    by_batch = plan.decisions[plan.decisions["price_by_batch"]]
+    batch = set(zip(by_batch["store_id"], by_batch["product_id"]))
     with output_folder(out, "price-labels") as tmp:
         for name, df in (("price_changes", plan.changes), ("decisions", plan.decisions)):
             for ext in ("parquet", "csv"):
@@ -49,7 +53,8 @@ def write_price_labels(plan: PricePlan, out: str | Path) -> list[Path]:
             }  # fmt: skip
             items = []
             for r in changes.itertuples(index=False):
-                item = {"id": str(int(r.product_id)), "price": float(r.new_price)}
+                label = str(int(r.product_id)) + (f"-{r.expiry_date}" if (store, r.product_id) in batch else "")
+                item = {"id": label, "price": float(r.new_price)}
                 if r.new_price < r.regular_price:
                     item["promotion"] = {"regularPrice": float(r.regular_price), "start": r.valid_from, "end": r.valid_to}
                 items.append(item)

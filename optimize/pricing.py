@@ -28,7 +28,7 @@ from ..data.dates import day_to_date
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
 from .markdown import LADDER, MarkdownPlan, oldest_expiry, plan_markdowns
-from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays, unknown_lines
+from .purchase import _order_day, _source, first_row, master_for, read_forecast, stock_arrays, unknown_lines
 
 LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", ">= 0")}
 LABELS_OPTIONAL = {"expiry_date": ("date", "may be empty")}
@@ -99,11 +99,17 @@ def plan_prices(
     E = int(master.shelf_life_days.max()) + 1
     held, _, notes = stock_arrays(lines, day0, master, stock, None, E, (name["inventory"], "on order"))
     notes = [n for n in notes if not n.startswith("no supplier terms")]
-    held = held[:, :E]
+    held = whole = held[:, :E]
     elasticity, deepest, borrowed, about = _response(response, raw_products, lines, name["products"])
     notes.append(about)
     regular = master.regular_price
-    shown, batch_expiry = _current_labels(*unknown_lines(lines, current, name["labels"], notes), lines, regular)
+    by_batch = _by_batch(raw_products, lines, name["products"])
+    oldest = day0 + oldest_expiry(held)
+    rows, pos = unknown_lines(lines, current, name["labels"], notes)
+    shown, batch_expiry, gone = _current_labels(rows, pos, lines, regular, by_batch, oldest, name["labels"],
+                                                held, day0)  # fmt: skip
+    if by_batch.any():  # the plan prices each such line's oldest batch, on its own label
+        held = np.where(by_batch[:, None] & (np.arange(E)[None, :] != (oldest - day0)[:, None]), 0.0, held)
     ladder = np.asarray(ladder, np.float64)
     above = shown > regular + 1e-9
     if above.any():
@@ -130,8 +136,8 @@ def plan_prices(
         if evening_later:
             plan.evening_depth, plan.evening_price = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
             plan.changed = np.abs(plan.depth - floor) > 1e-12
-    decisions = _decisions(lines, day0, master, held, shown, batch_expiry, floor, plan, ended, above)
-    changes = _changes(decisions, day0, evening_hour, zone, evening_hour if at_evening_hour else 0)
+    decisions = _decisions(lines, day0, master, whole, shown, batch_expiry, floor, plan, ended, above, by_batch)
+    changes = _changes(decisions, day0, evening_hour, zone, evening_hour if at_evening_hour else 0, gone)
     return PricePlan(changes, decisions, day0, notes)
 
 
@@ -211,24 +217,67 @@ def _response(response, products: pd.DataFrame, lines: pd.DataFrame, source: str
 
 
 def read_labels(path, source: str | None = None, zone: str | None = None) -> pd.DataFrame:
-    """What each label shows now (LABELS, one row per store x product; `expiry_date` as day
-    numbers, NOT_A_DAY where empty, aware timestamps dated in `zone`); a table without rows
-    is refused (it would set every label back to the regular price)."""
-    return tables.read_table(path, LABELS, LABELS_OPTIONAL, keys=(STORE, PRODUCT), source=source, zone=zone,
-                             empty="list every label with the price it shows")  # fmt: skip
+    """What each label shows now (LABELS; `expiry_date` as day numbers, NOT_A_DAY where
+    empty, aware timestamps dated in `zone`): one row per store x product, or, for a product
+    priced by batch, one per batch (store x product x expiry date); a table without rows is
+    refused (it would set every label back to the regular price)."""
+    keys = (STORE, PRODUCT, "expiry_date")
+    df = tables.read_table(path, LABELS, LABELS_OPTIONAL, source=source, zone=zone,
+                           empty="list every label with the price it shows")  # fmt: skip
+    repeated = df.duplicated([k for k in keys if k in df.columns], keep=False).to_numpy()
+    if repeated.any():
+        raise DataError(source or tables.source_name(path), [
+            f"{', '.join(k for k in keys if k in df.columns)}: {first_row(df, repeated)} repeats a key (one label per "
+            f"store x product, or per batch for a product priced by batch)"])  # fmt: skip
+    return df
 
 
-def _current_labels(current: pd.DataFrame, pos: np.ndarray, lines: pd.DataFrame, regular: np.ndarray):
-    """(price shown, expiry day of the batch its markdown is for or -1) per line, from the
-    labels of forecast lines and their line positions (`unknown_lines`); a line without a
-    label shows the regular price."""
-    shown = regular.copy()
-    shown[pos] = current["price"].to_numpy(np.float64)
-    expiry = np.full(len(lines), -1, np.int64)
+def _current_labels(current: pd.DataFrame, pos: np.ndarray, lines: pd.DataFrame, regular: np.ndarray,
+                    by_batch: np.ndarray, oldest: np.ndarray, source: str, held: np.ndarray, day0: int):  # fmt: skip
+    """(price shown, expiry day of the batch its markdown is for or -1) per line, and the
+    labels of batches gone (a frame), from the labels of forecast lines and their line
+    positions (`unknown_lines`). A line without a label shows the regular price. A line priced
+    by batch shows its oldest batch's label (or its label without a date, or the regular
+    price); the labels of its batches gone before today end."""
+    n = len(lines)
+    expiry = np.full(len(current), -1, np.int64)
     if "expiry_date" in current:
         e = current["expiry_date"].to_numpy()
-        expiry[pos] = np.where(e == tables.NOT_A_DAY, -1, e)
-    return shown, expiry
+        expiry = np.where(e == tables.NOT_A_DAY, -1, e)
+    price = current["price"].to_numpy(np.float64)
+    batch = by_batch[pos]
+    several = np.bincount(pos[~batch], minlength=n) > 1
+    if several.any():
+        i = int(np.flatnonzero(several[pos] & ~batch)[0])
+        raise DataError(source, [f"store_id={lines[STORE].iat[pos[i]]}, product_id={lines[PRODUCT].iat[pos[i]]} has "
+                                 f"{int(np.bincount(pos[~batch])[pos[i]])} labels: one per store x product unless the "
+                                 f"products table's price_by_batch prices each batch on its own"])  # fmt: skip
+    shown, shown_expiry = regular.copy(), np.full(n, -1, np.int64)
+    undated = ~batch | (expiry < 0)  # a line's one label, or a batch line's label without a date
+    shown[pos[undated]], shown_expiry[pos[undated]] = price[undated], expiry[undated]
+    own = batch & (expiry == oldest[pos])  # the oldest batch's own label
+    shown[pos[own]], shown_expiry[pos[own]] = price[own], expiry[own]
+    gone = batch & (expiry >= 0) & (price < regular[pos] - 1e-9) & ~_held_expiring(held[pos], expiry - day0)
+    at = pos[gone]
+    ended = pd.DataFrame({STORE: lines[STORE].to_numpy()[at], PRODUCT: lines[PRODUCT].to_numpy()[at],
+                          "regular_price": regular[at], "current_price": price[gone],
+                          "expiry": expiry[gone]})  # fmt: skip
+    return shown, shown_expiry, ended
+
+
+def _by_batch(products: pd.DataFrame, lines: pd.DataFrame, source: str) -> np.ndarray:
+    """Whether each line's product is priced by batch (products column `price_by_batch`, 1 or
+    0, true or false; absent: no line is)."""
+    if "price_by_batch" not in products.columns:
+        return np.zeros(len(lines), bool)
+    flag = products.set_index(PRODUCT)["price_by_batch"].reindex(lines[PRODUCT]).to_numpy()
+    text = pd.Series(flag, dtype=object).map(lambda v: str(v).strip().lower())
+    ok = text.isin(["1", "0", "1.0", "0.0", "true", "false"]).to_numpy()
+    if not ok.all():
+        i = int(np.argmin(ok))
+        raise DataError(source, [f"column 'price_by_batch' must be 1 or 0 (true or false) for every product of the "
+                                 f"forecast, got {flag[i]!r} for product_id={lines[PRODUCT].iat[i]}"])  # fmt: skip
+    return text.isin(["1", "1.0", "true"]).to_numpy()
 
 
 def _held_expiring(held: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -259,7 +308,7 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     return np.where(sums["yhat"].to_numpy() > 0, sums["late"].to_numpy() / sums["yhat"].to_numpy(), 0.0)
 
 
-def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ended, above) -> pd.DataFrame:
+def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ended, above, by_batch) -> pd.DataFrame:
     """One row per line: the stock, the price shown (and the expiry of the batch its markdown
     is for, if known) and chosen, the expected waste and revenue with and without the change,
     and the reason."""
@@ -290,7 +339,7 @@ def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ende
         "regular_price": master.regular_price, "unit_cost": master.unit_cost, "current_price": shown,
         "current_expiry_date": np.where(shown_expiry >= 0, day_to_date(np.maximum(shown_expiry, 0)),
                                         np.datetime64("NaT")).astype("datetime64[s]"),
-        "markdown_ended": ended,
+        "markdown_ended": ended, "price_by_batch": by_batch,
         "new_price": np.round(plan.price, 4), "markdown_pct": np.round(plan.depth * 100, 2),
         "evening_price": np.round(plan.evening_price, 4), "evening_markdown_pct": np.round(plan.evening_depth * 100, 2),
         "expected_waste": plan.expected_waste, "expected_waste_without": plan.expected_waste_kept,
@@ -301,7 +350,7 @@ def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ende
 
 
 def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone: ZoneInfo,
-             from_hour: int = 0) -> pd.DataFrame:  # fmt: skip
+             from_hour: int = 0, gone: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
     """The label changes: the day's price (valid from `from_hour` until the end of the
     batch's expiry day, or open-ended for a return to the regular price) and the evening step
     (from its hour to midnight), only where the price shown changes. A markdown whose batch is
@@ -332,6 +381,10 @@ def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone:
             rows.append((r.store_id, r.product_id, r.regular_price, r.new_price, r.evening_price,
                          r.evening_markdown_pct, start, date + timedelta(days=1), "evening: " + r.reason,
                          today))  # fmt: skip
+    for r in () if gone is None else gone.itertuples(index=False):  # a batch label whose batch is gone
+        expiry = day_to_date(int(r.expiry)).item()
+        rows.append((r.store_id, r.product_id, r.regular_price, r.current_price, r.regular_price, 0.0, start_day, None,
+                     "markdown ended: its batch is gone (priced by batch)", expiry))  # fmt: skip
     rows = [r[:5] + (r[5], r[6].isoformat(), r[7].isoformat() if r[7] else "", r[8], str(r[9]) if r[9] else "")
             for r in rows]  # fmt: skip
     df = pd.DataFrame(rows, columns=CHANGE_COLUMNS[1:]).astype(CHANGE_TYPES)  # the same types without rows

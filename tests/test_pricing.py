@@ -301,3 +301,50 @@ def test_infinite_numbers_refused_empty_feed_typed_and_dates_of_parquet_labels(t
                       timezone="Asia/Tokyo")  # fmt: skip
     pd.testing.assert_frame_equal(utc.changes, local.changes)
     assert len(local.changes) > 0
+
+
+def test_a_product_priced_by_batch_marks_down_its_oldest_batch_on_its_own_label(tmp_path):
+    """With price_by_batch, the oldest batch is priced as if it were all the stock (its
+    markdown does not price the fresher units), on a label named by its expiry date; a younger
+    batch's label is left as it is and the label of a batch gone ends."""
+    d = inputs(tmp_path, stock_scale=3.0)
+    plain = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv", evening_hour=19)
+    stock = pd.read_csv(d / "stock.csv")
+    stock[stock.expiry_date == str(DAY0.date())].to_csv(d / "oldest.csv", index=False)
+    alone = plan_prices(d / "pred.parquet", d / "products.csv", d / "oldest.csv", d / "labels.csv", evening_hour=19)
+    products = pd.read_csv(d / "products.csv").assign(price_by_batch=1)
+    products.to_csv(d / "by_batch.csv", index=False)
+    later, gone = (str((DAY0 + pd.Timedelta(days=k)).date()) for k in (2, -1))
+    labels = pd.read_csv(d / "labels.csv").assign(expiry_date="")
+    extra = pd.DataFrame({"store_id": 0, "product_id": 100, "price": [0.9, 0.8], "expiry_date": [later, gone]})
+    others = labels[~((labels.store_id == 0) & (labels.product_id == 100))]
+    pd.concat([others, extra]).to_csv(d / "batches.csv", index=False)
+    plan = plan_prices(d / "pred.parquet", d / "by_batch.csv", d / "stock.csv", d / "batches.csv", evening_hour=19)
+    dec = plan.decisions
+    assert dec.price_by_batch.all() and (dec.on_hand.to_numpy() > alone.decisions.on_hand.to_numpy()).all()
+    for column in ("new_price", "evening_price"):
+        np.testing.assert_array_equal(dec[column].to_numpy(), alone.decisions[column].to_numpy())
+    for column in ("expected_waste", "expected_revenue"):  # the same sums, zeros added in another order
+        np.testing.assert_allclose(dec[column].to_numpy(), alone.decisions[column].to_numpy(), rtol=1e-12)
+    # one label for all the stock would count the fresher units too
+    assert not np.allclose(dec.expected_revenue.to_numpy(), plain.decisions.expected_revenue.to_numpy())
+    ch = plan.changes
+    line = ch[(ch.store_id == 0) & (ch.product_id == 100)]
+    assert later not in set(line.expiry_date)  # the younger batch's label stays
+    ended = line[line.expiry_date == gone]
+    assert len(ended) == 1 and ended.new_price.iat[0] == 1.0 and ended.current_price.iat[0] == 0.8
+    marked = ch[ch.new_price < ch.regular_price]
+    assert len(marked) > 0 and (marked.expiry_date == str(DAY0.date())).all()
+    write_dir = tmp_path / "feed"
+    from freshcast.api import write_price_labels
+
+    write_price_labels(plan, write_dir)
+    ids = {item["id"] for item in json.loads((write_dir / "esl" / "vusion" / "0.json").read_text())}
+    assert f"100-{gone}" in ids and all("-" in i for i in ids)
+
+    pd.concat([labels, labels.head(1)]).to_csv(d / "twice.csv", index=False)
+    with pytest.raises(FreshcastError, match="repeats a key"):
+        plan_prices(d / "pred.parquet", d / "by_batch.csv", d / "stock.csv", d / "twice.csv")
+    pd.concat([labels, extra]).to_csv(d / "two.csv", index=False)  # a line with one label and batch labels
+    with pytest.raises(FreshcastError, match="has 3 labels: one per store x product unless"):
+        plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "two.csv")
