@@ -378,8 +378,8 @@ def plan_prices(
     ] = None,
     ladder: Annotated[str, typer.Option(help="Markdown depths in percent off the regular price")] = "0,10,20,30,40,50",
     max_changes: Annotated[Optional[int], typer.Option(
-        min=0, help="Most label changes per store in this run (a day price and an evening step count as two; "
-                    "returns of ended markdowns not counted)")] = None,
+        min=0, help="Most label changes per store in this run (each row written counts: a day price, an evening "
+                    "step, a later batch's markdown brought back; returns of ended markdowns do not)")] = None,
     timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name) for the validity times")] = "UTC",
     at_evening_hour: Annotated[
         bool,

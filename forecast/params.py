@@ -93,6 +93,8 @@ def _checked(key: str, value, where: str):
     if key == "lgb_params":
         if not isinstance(value, dict) or not all(isinstance(v, (bool, int, float, str)) for v in value.values()):
             raise bad("a table of LightGBM parameters with single values")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in value.values()):
+            raise bad("finite numbers in the table of LightGBM parameters")
         return dict(value)
     if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
         raise bad("a finite number")

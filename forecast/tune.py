@@ -123,6 +123,10 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
             # study draws what the uninterrupted one would have
             study.sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * finished_count(study))
             study.optimize(objective, n_trials=1, callbacks=[after], catch=())
+            last = study.trials[-1]
+            if last.state == optuna.trial.TrialState.FAIL:  # Optuna fails a trial whose WAPE is NaN
+                raise FreshcastError(f"{panel.source}: trial {last.number + 1} has no WAPE: the days after the "
+                                     f"origins {', '.join(names)} sold nothing to score it on")  # fmt: skip
         if not _completed(study):
             raise FreshcastError(f"{out}: no trial finished, so there are no best parameters")
         table = _write(study, out, names, horizon)
@@ -132,7 +136,7 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
 def open_study(storage: str, name: str, seed: int):
     """Create or resume the Optuna study `name` in `storage` (TPE sampler, seeded per trial by
     `tune`; trials are pruned by `scored_trial`). A trial left running by a stopped run is
-    marked failed and its parameters are tried again next."""
+    marked failed and its parameters are tried again next (once)."""
     import optuna
 
     study = optuna.create_study(
@@ -141,8 +145,8 @@ def open_study(storage: str, name: str, seed: int):
     )  # fmt: skip
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        if t.params:
-            study.enqueue_trial(t.params)
+        if t.params and "retry_of" not in t.user_attrs:  # once: parameters that stop it twice are given up
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number + 1})
     return study
 
 
@@ -190,7 +194,9 @@ def trial_line(study, trial) -> str:
     """One progress line for a finished trial."""
     import optuna
 
-    if trial.state == optuna.trial.TrialState.PRUNED:
+    if trial.state == optuna.trial.TrialState.FAIL:
+        value = "failed"
+    elif trial.state == optuna.trial.TrialState.PRUNED:
         step, wape = max(trial.intermediate_values.items(), default=(0, float("nan")))
         value = f"pruned after origin {step + 1} (mean WAPE so far {wape:.4f})"
     else:

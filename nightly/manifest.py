@@ -52,7 +52,8 @@ class Manifest:
         if path.exists():
             try:
                 self.data = json.loads(path.read_text())
-                if not isinstance(self.data, dict) or not isinstance(self.data.setdefault("stages", {}), dict):
+                stages = self.data.setdefault("stages", {}) if isinstance(self.data, dict) else None
+                if not isinstance(stages, dict) or not all(isinstance(v, dict) for v in stages.values()):
                     raise ValueError("not a manifest")
             except (ValueError, UnicodeDecodeError) as exc:  # e.g. emptied by a power cut: every stage is redone
                 self.data = {"stages": {}, "unreadable_before": f"{type(exc).__name__}: {str(exc)[:200]}"}

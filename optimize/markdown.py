@@ -63,6 +63,8 @@ def plan_markdowns(
     max_changes: int | None = None,
     planned_ratio: np.ndarray | None = None,
     evening: bool = False,
+    day_changes: np.ndarray | int = 1,
+    evening_changes: int = 1,
 ) -> MarkdownPlan:
     """Markdowns of n lines.
 
@@ -76,8 +78,9 @@ def plan_markdowns(
         no evening step).
     borrowed : response of a day's demand to yesterday's log price (>= 0; `PriceResponse`'s
         `log_price_yesterday`); a discount today lowers tomorrow's demand by r ** borrowed.
-    store, max_changes : at most `max_changes` label changes per store, a day price and an
-        evening step counting one each (the largest gains first).
+    store, max_changes : at most `max_changes` label changes per store, a day price counting
+        `day_changes` (per line, or one number) and an evening step `evening_changes` (the
+        largest gains first).
     planned_ratio (n,) : price / regular price the forecast assumed (a central promotion;
         default 1): a markdown step prices at the lower of it and the step's price, and
         demand moves by (that price / the planned one) ** elasticity.
@@ -107,8 +110,8 @@ def plan_markdowns(
     )  # fmt: skip
     changed = (step != floor) | (evening >= 0)
     if max_changes is not None and store is not None:
-        changes = (step != floor).astype(np.int64) + (evening >= 0)  # a day price and an evening step: two
-        keep = _top_per_store(np.asarray(store), value - value_kept, changes, max_changes)
+        changes = (step != floor) * np.asarray(day_changes, np.int64) + (evening >= 0) * int(evening_changes)
+        keep = _top_per_store(np.asarray(store), value - value_kept, changes, max_changes) | (changed & (changes == 0))
         undo = changed & ~keep
         step, evening = np.where(undo, floor, step), np.where(undo, -1, evening)
         value, waste = np.where(undo, value_kept, value), np.where(undo, waste_kept, waste)

@@ -97,17 +97,19 @@ def plan_prices(
     day0 = _order_day(distribution, date, name["forecast"], "price date")
     master, _ = master_for(lines, products_table, None, None, (name["products"], "terms"))
     E = int(master.shelf_life_days.max()) + 1
-    held, _, notes = stock_arrays(lines, day0, master, stock, None, E, (name["inventory"], "on order"))
+    full, _, notes = stock_arrays(lines, day0, master, stock, None, E, (name["inventory"], "on order"))
     notes = [n for n in notes if not n.startswith("no supplier terms")]
-    held = whole = held[:, :E]
+    held = whole = full[:, :E]
+    far = full[:, E:].sum(axis=1) > 0  # stock expiring after the days the plan looks at
     elasticity, deepest, borrowed, about = _response(response, raw_products, lines, name["products"])
     notes.append(about)
     regular = master.regular_price
     by_batch = _by_batch(raw_products, lines, name["products"])
     oldest = day0 + oldest_expiry(held)
     rows, pos = unknown_lines(lines, current, name["labels"], notes)
+    on_shelf = lambda at, offset: _held_expiring(whole[at], offset, far[at])  # noqa: E731
     shown, batch_expiry, gone = _current_labels(rows, pos, lines, regular, by_batch, oldest, name["labels"],
-                                                held, day0)  # fmt: skip
+                                                on_shelf, day0, held.any(axis=1))  # fmt: skip
     if by_batch.any():  # the plan prices each such line's oldest batch, on its own label
         held = np.where(by_batch[:, None] & (np.arange(E)[None, :] != (oldest - day0)[:, None]), 0.0, held)
     ladder = np.asarray(ladder, np.float64)
@@ -115,7 +117,7 @@ def plan_prices(
     if above.any():
         notes.append(f"{int(above.sum())} label(s) show more than the regular price: set back to it")
     depth_shown = np.clip(1 - shown / np.where(regular > 0, regular, 1), 0, None)
-    ended = (depth_shown > 1e-9) & (batch_expiry >= 0) & ((batch_expiry < day0) | ~_held_expiring(held, batch_expiry - day0))
+    ended = (depth_shown > 1e-9) & (batch_expiry >= 0) & ~on_shelf(slice(None), batch_expiry - day0)
     floor = np.where(ended, 0.0, depth_shown)
     unknown = (depth_shown > 1e-9) & (batch_expiry < 0)
     if unknown.any():
@@ -129,9 +131,11 @@ def plan_prices(
         plan = _evening_plan(quantiles, distribution.levels, held, master, elasticity, deepest, floor, share, borrowed,
                              ladder, lines[STORE].to_numpy(), max_changes)  # fmt: skip
     else:
+        resumes = (floor > 0) & (batch_expiry > oldest)  # a deeper markdown adds the row that brings it back
         plan = plan_markdowns(quantiles, distribution.levels, held, master, elasticity, deepest, depth_in_force=floor,
                               evening_share=share, borrowed=borrowed, ladder=ladder, store=lines[STORE].to_numpy(),
-                              max_changes=max_changes)  # fmt: skip
+                              max_changes=max_changes, day_changes=1 + resumes.astype(np.int64),
+                              evening_changes=0 if evening_later else 1)  # fmt: skip
         _keep_off_ladder(plan, floor, regular)
         if evening_later:
             plan.evening_depth, plan.evening_price = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
@@ -233,12 +237,15 @@ def read_labels(path, source: str | None = None, zone: str | None = None) -> pd.
 
 
 def _current_labels(current: pd.DataFrame, pos: np.ndarray, lines: pd.DataFrame, regular: np.ndarray,
-                    by_batch: np.ndarray, oldest: np.ndarray, source: str, held: np.ndarray, day0: int):  # fmt: skip
+                    by_batch: np.ndarray, oldest: np.ndarray, source: str, on_shelf, day0: int,
+                    stocked: np.ndarray):  # fmt: skip
     """(price shown, expiry day of the batch its markdown is for or -1) per line, and the
     labels of batches gone (a frame), from the labels of forecast lines and their line
     positions (`unknown_lines`). A line without a label shows the regular price. A line priced
     by batch shows its oldest batch's label (or its label without a date, or the regular
-    price); the labels of its batches gone before today end."""
+    price); the labels of its batches gone end (`on_shelf(lines, offsets)`: whether units of
+    each line expire that many days after day0; `stocked`: whether a line holds stock within
+    the plan's days)."""
     n = len(lines)
     expiry = np.full(len(current), -1, np.int64)
     if "expiry_date" in current:
@@ -255,9 +262,9 @@ def _current_labels(current: pd.DataFrame, pos: np.ndarray, lines: pd.DataFrame,
     shown, shown_expiry = regular.copy(), np.full(n, -1, np.int64)
     undated = ~batch | (expiry < 0)  # a line's one label, or a batch line's label without a date
     shown[pos[undated]], shown_expiry[pos[undated]] = price[undated], expiry[undated]
-    own = batch & (expiry == oldest[pos])  # the oldest batch's own label
+    own = batch & (expiry == oldest[pos]) & stocked[pos]  # the oldest batch's own label
     shown[pos[own]], shown_expiry[pos[own]] = price[own], expiry[own]
-    gone = batch & (expiry >= 0) & (price < regular[pos] - 1e-9) & ~_held_expiring(held[pos], expiry - day0)
+    gone = batch & (expiry >= 0) & (price < regular[pos] - 1e-9) & ~on_shelf(pos, expiry - day0)
     at = pos[gone]
     ended = pd.DataFrame({STORE: lines[STORE].to_numpy()[at], PRODUCT: lines[PRODUCT].to_numpy()[at],
                           "regular_price": regular[at], "current_price": price[gone],
@@ -280,10 +287,11 @@ def _by_batch(products: pd.DataFrame, lines: pd.DataFrame, source: str) -> np.nd
     return text.isin(["1", "1.0", "true"]).to_numpy()
 
 
-def _held_expiring(held: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Whether each line holds units expiring `offset` days from the plan's day."""
+def _held_expiring(held: np.ndarray, offset: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """Whether each line holds units expiring `offset` days from the plan's day (`far`: it
+    holds some that expire after the days `held` covers, which a later offset is taken for)."""
     ok = (offset >= 0) & (offset < held.shape[1])
-    out = np.zeros(len(held), bool)
+    out = (offset >= held.shape[1]) & far
     rows = np.flatnonzero(ok)
     out[rows] = held[rows, offset[rows]] > 0
     return out
@@ -366,29 +374,34 @@ def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone:
         until = datetime.combine(expiry + timedelta(days=1), time(0), tzinfo=zone)
         markdown = r.new_price < r.regular_price - 1e-9
         moves = abs(r.new_price - r.current_price) > PRICE_STEP / 2
+        named = markdown or r.price_by_batch  # a batch's own label is named by its expiry date, also at full price
         if moves or (markdown and r.markdown_ended):
             rows.append((r.store_id, r.product_id, r.regular_price, r.current_price, r.new_price, r.markdown_pct,
-                         start_day, until if markdown else None, r.reason, expiry if markdown else None))  # fmt: skip
+                         start_day, until if markdown else None, r.reason, expiry if named else None,
+                         r.price_by_batch))  # fmt: skip
         later = pd.Timestamp(r.current_expiry_date).date() if not pd.isna(r.current_expiry_date) else None
         if (markdown and moves and r.new_price < r.current_price and r.current_price < r.regular_price - 1e-9
                 and not r.markdown_ended and later is not None and later > expiry):
             rows.append((r.store_id, r.product_id, r.regular_price, r.new_price, r.current_price,
                          round((1 - r.current_price / r.regular_price) * 100, 2), until,
                          datetime.combine(later + timedelta(days=1), time(0), tzinfo=zone),
-                         f"the markdown in force for the batch expiring {later} resumes", later))  # fmt: skip
+                         f"the markdown in force for the batch expiring {later} resumes", later,
+                         r.price_by_batch))  # fmt: skip
         if np.isfinite(r.evening_price):
             start = datetime.combine(today, time(evening_hour), tzinfo=zone)
             rows.append((r.store_id, r.product_id, r.regular_price, r.new_price, r.evening_price,
                          r.evening_markdown_pct, start, date + timedelta(days=1), "evening: " + r.reason,
-                         today))  # fmt: skip
+                         today, r.price_by_batch))  # fmt: skip
     for r in () if gone is None else gone.itertuples(index=False):  # a batch label whose batch is gone
         expiry = day_to_date(int(r.expiry)).item()
         rows.append((r.store_id, r.product_id, r.regular_price, r.current_price, r.regular_price, 0.0, start_day, None,
-                     "markdown ended: its batch is gone (priced by batch)", expiry))  # fmt: skip
+                     "markdown ended: its batch is gone (priced by batch)", expiry, True))  # fmt: skip
+    batch = [r[10] for r in rows]
     rows = [r[:5] + (r[5], r[6].isoformat(), r[7].isoformat() if r[7] else "", r[8], str(r[9]) if r[9] else "")
             for r in rows]  # fmt: skip
     df = pd.DataFrame(rows, columns=CHANGE_COLUMNS[1:]).astype(CHANGE_TYPES)  # the same types without rows
-    ids = [change_id(*v) for v in zip(df.store_id, df.product_id, df.new_price, df.valid_from, df.valid_to)]
+    ids = [change_id(*v, batch=e if b else "") for v, e, b in
+           zip(zip(df.store_id, df.product_id, df.new_price, df.valid_from, df.valid_to), df.expiry_date, batch)]
     df.insert(0, "change_id", pd.Series(ids, dtype=object))
     return df.sort_values(["store_id", "product_id", "valid_from"], kind="stable").reset_index(drop=True)
 
@@ -400,7 +413,9 @@ def time_zone(name: str) -> ZoneInfo:
         raise FreshcastError(f"'{name}' is not an IANA time zone name like Europe/Berlin or UTC") from None
 
 
-def change_id(store_id, product_id, price, valid_from: str, valid_to: str) -> str:
-    """Stable id of a label change: the same store, product, price and validity give the same id."""
+def change_id(store_id, product_id, price, valid_from: str, valid_to: str, batch: str = "") -> str:
+    """Stable id of a label change: the same store, product, price and validity (and, for a
+    batch's own label, the batch's expiry date) give the same id."""
     text = f"{int(store_id)}|{int(product_id)}|{float(price):.4f}|{valid_from}|{valid_to}"
+    text += f"|{batch}" if batch else ""
     return "PC-" + hashlib.sha256(text.encode()).hexdigest()[:16]

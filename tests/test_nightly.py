@@ -129,6 +129,11 @@ def test_an_unreadable_manifest_is_redone_not_a_crash(config):
     later = api.run(config, "2024-06-13")
     assert manifest(later)["stages"]["model"]["why"][-1] == "model trained: no model trained before this date"
     before = outputs(later.folder)
+    (first.folder / "manifest.json").write_text('{"stages": {"model": "done"}}')  # JSON, but not a manifest
+    from freshcast.nightly.manifest import Manifest
+
+    assert Manifest(first.folder / "manifest.json").stage("model") == {}
+    assert api.run(config, "2024-06-13").redone == []
     (later.folder / "manifest.json").write_text('{"stages": ')
     again = api.run(config, "2024-06-13")
     assert again.redone == list(STAGE_FOLDERS) and outputs(again.folder) == before

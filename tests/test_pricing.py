@@ -348,3 +348,46 @@ def test_a_product_priced_by_batch_marks_down_its_oldest_batch_on_its_own_label(
     pd.concat([labels, extra]).to_csv(d / "two.csv", index=False)  # a line with one label and batch labels
     with pytest.raises(FreshcastError, match="has 3 labels: one per store x product unless"):
         plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "two.csv")
+
+
+def test_labels_of_batches_gone_far_or_later_and_the_cap_on_every_row_written(tmp_path):
+    """Rows that end two batch labels differ in id; a line without stock ends its batch label
+    once; a markdown for a batch expiring after the plan's days is not ended; --max-changes
+    counts the row that brings back a later batch's markdown, and not the evening step a
+    morning run leaves to the evening run."""
+    day = lambda k: str((DAY0 + pd.Timedelta(days=k)).date())  # noqa: E731
+    d = inputs(tmp_path, n_stores=1, n_products=2, stock_scale=3.0)
+    pd.read_csv(d / "products.csv").assign(price_by_batch=1).to_csv(d / "by_batch.csv", index=False)
+    stock = pd.read_csv(d / "stock.csv")
+    stock[stock.product_id != 100].to_csv(d / "some.csv", index=False)  # product 100 holds nothing
+    pd.DataFrame({"store_id": 0, "product_id": [100, 100, 101, 101], "price": [0.8, 0.7, 0.8, 0.8],
+                  "expiry_date": [day(0), day(-1), day(-1), day(-2)]}).to_csv(d / "gone.csv", index=False)  # fmt: skip
+    plan = plan_prices(d / "pred.parquet", d / "by_batch.csv", d / "some.csv", d / "gone.csv")
+    ended = plan.changes[plan.changes.reason.str.contains("batch is gone")]
+    assert sorted(zip(ended.product_id, ended.expiry_date)) == [(100, day(-1)), (100, day(0)), (101, day(-2)),
+                                                                 (101, day(-1))]  # fmt: skip
+    assert plan.changes.change_id.is_unique and (plan.changes.expiry_date != "").all()
+
+    far = pd.concat([stock, pd.DataFrame({"store_id": [0], "product_id": [100], "on_hand": [20.0],
+                                          "expiry_date": [day(5)]})])  # fmt: skip
+    far.to_csv(d / "far.csv", index=False)
+    pd.DataFrame({"store_id": 0, "product_id": [100, 101], "price": 0.8, "expiry_date": day(5)}).to_csv(
+        d / "far_labels.csv", index=False)  # fmt: skip
+    kept = plan_prices(d / "pred.parquet", d / "products.csv", d / "far.csv", d / "far_labels.csv")
+    assert list(kept.decisions.markdown_ended) == [False, True]  # 101 holds nothing that expires then
+    assert (kept.decisions.new_price.iloc[:1] <= 0.8).all()
+
+    (tmp_path / "cap").mkdir()
+    d = inputs(tmp_path / "cap", n_stores=1, n_products=8, stock_scale=3.0)
+    free = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv", evening_hour=19,
+                       evening_later=True)  # fmt: skip
+    for cap in (1, 3):
+        capped = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv",
+                             evening_hour=19, evening_later=True, max_changes=cap)  # fmt: skip
+        assert len(capped.changes) == min(cap, len(free.changes))  # no evening step is written, none counted
+    labels = pd.read_csv(d / "labels.csv").assign(price=0.9, expiry_date=day(2))  # for the later batch
+    labels.to_csv(d / "later.csv", index=False)
+    for cap in (1, 2, 3):
+        capped = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "later.csv", max_changes=cap)
+        rows = capped.changes
+        assert len(rows) <= cap and rows.reason.str.contains("resumes").sum() * 2 == len(rows)

@@ -129,6 +129,40 @@ def test_a_killed_tune_resumes_to_the_trials_of_one_never_stopped(panel, tmp_pat
     assert resumed.best_params == whole.best_params and resumed.best_wape == whole.best_wape
 
 
+def test_parameters_that_stop_a_tune_twice_are_given_up_and_a_week_without_sales_is_refused(panel, tmp_path,
+                                                                                              monkeypatch):  # fmt: skip
+    import freshcast.forecast.tune as tuning
+
+    real, calls = tuning.origin_wapes, []
+
+    def killed_at(*at):
+        def run(*args, **kwargs):
+            calls.append(1)
+            if len(calls) in at:
+                raise SystemExit("killed")
+            return real(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(tuning, "origin_wapes", killed_at(2, 3))  # the second trial, then its retry
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            tune(panel, tmp_path, trials=2, origins=1)
+    monkeypatch.setattr(tuning, "origin_wapes", real)
+    result = tune(panel, tmp_path, trials=2, origins=1)
+    assert list(result.trials.state) == ["complete", "fail", "fail", "complete"]
+    first, retry, new = (result.trials.iloc[i].drop(["trial", "state", "wape", "seconds"]) for i in (1, 2, 3))
+    assert first.equals(retry) and not first.equals(new)
+
+    last = panel.positions(np.arange(panel.last_day - 6, panel.last_day + 1)[None, :])
+    sales = panel.sales.copy()
+    sales[last] = 0
+    lines = []
+    with pytest.raises(FreshcastError, match="sold nothing to score it on"):
+        tune(panel.with_sales(sales), tmp_path / "none", trials=2, origins=1, progress=lines.append)
+    assert lines == ["trial 1: failed (best nan)"]
+
+
 def test_params_files_are_checked_naming_the_key(tmp_path):
     path = tmp_path / "p.toml"
     for text, named in (
@@ -151,6 +185,7 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster]\nmax_bin = 1\n", "[forecaster] max_bin: expected a whole number of at least 2"),
         ("[forecaster]\nreg_lambda = nan\n", "[forecaster] reg_lambda: expected a finite number"),
         ("[forecaster]\nreg_lambda = inf\n", "[forecaster] reg_lambda: expected a finite number"),
+        ("[forecaster]\nlgb_params = { feature_fraction = nan }\n", "lgb_params: expected finite numbers"),
     ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
