@@ -36,6 +36,31 @@ _CSV = (".csv", ".csv.gz")
 _PARQUET = (".parquet", ".pq")
 
 
+def _arrow_table(df: pd.DataFrame) -> pa.Table:
+    """A DataFrame as an Arrow table; DataError naming a repeated column name, or the column
+    and first row Arrow cannot convert (values of mixed types, like a text among dates)."""
+    repeated = df.columns[df.columns.duplicated()]
+    if len(repeated):
+        raise DataError(source_name(df), [f"column '{repeated[0]}' appears more than once"])
+    errors = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError)
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except errors as exc:
+        for name in df.columns:
+            try:
+                pa.array(df[name], from_pandas=True)
+            except errors:
+                kinds = df[name].map(lambda v: None if v is None or v is pd.NaT or (isinstance(v, float) and v != v)
+                                     else type(v).__name__)  # fmt: skip
+                usual = kinds.dropna().mode()
+                other = (kinds.notna() & (kinds != usual.iat[0])).to_numpy() if len(usual) else kinds.notna().to_numpy()
+                i = int(np.argmax(other))
+                raise DataError(source_name(df), [
+                    f"column '{name}' mixes values of different types: row {i + 1} holds {df[name].iat[i]!r} "
+                    f"({kinds.iat[i]}) among {usual.iat[0] if len(usual) else 'other'} values"]) from None  # fmt: skip
+        raise DataError(source_name(df), [f"cannot be read: {str(exc).splitlines()[0]}"]) from None
+
+
 def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_is_null: bool = False) -> ds.Dataset:
     """The input as an Arrow dataset. CSV columns named in `csv_types` get that type, not one
     guessed from the first file: dates as text, so that one helper (`data.dates`) turns them
@@ -43,7 +68,7 @@ def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_i
     so that whole numbers in one file and decimals in the next read alike. `empty_is_null`:
     an empty CSV cell of a text column is missing, not ''."""
     if isinstance(path, pd.DataFrame):
-        path = pa.Table.from_pandas(path, preserve_index=False)
+        path = _arrow_table(path)
     if isinstance(path, pa.Table):
         return ds.dataset(path)
     path = Path(path)

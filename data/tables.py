@@ -162,7 +162,7 @@ def _where(problems: Problems, df: pd.DataFrame, column: str, rows: np.ndarray, 
 def _refuse(path, df: pd.DataFrame, column: str, rows: np.ndarray, problem: str) -> None:
     problems = Problems()
     _where(problems, df, column, rows, problem)
-    raise DataError(source_name(path), problems.lines())
+    raise DataError(path if isinstance(path, str) else source_name(path), problems.lines())
 
 
 def read_products(path, source: str | None = None) -> pd.DataFrame:
@@ -177,21 +177,23 @@ def read_products(path, source: str | None = None) -> pd.DataFrame:
     return df
 
 
-def read_terms(path) -> pd.DataFrame:
+def read_terms(path, source: str | None = None) -> pd.DataFrame:
+    """The supplier terms; `source` names the table in errors (default: the path)."""
+    source = source or source_name(path)
     raw = read_frame(path, ("order_weekdays", "order_cutoff")) if not isinstance(path, pd.DataFrame) else path
-    df = read_table(raw, TERMS, TERMS_OPTIONAL, keys=("store_id", "supplier_id"), source=source_name(path))
+    df = read_table(raw, TERMS, TERMS_OPTIONAL, keys=("store_id", "supplier_id"), source=source)
     if pd.api.types.is_integer_dtype(raw["order_weekdays"]):  # bit masks already (read before)
         masks = raw["order_weekdays"].to_numpy(np.int64)
     else:
         masks = np.asarray([parse_weekdays(text) for text in df["order_weekdays"]], np.int64)
     if ((masks < 1) | (masks > EVERY_DAY)).any():
-        _refuse(path, raw, "order_weekdays", (masks < 1) | (masks > EVERY_DAY),
+        _refuse(source, raw, "order_weekdays", (masks < 1) | (masks > EVERY_DAY),
                 "is not 'daily' or weekdays like Mon,Wed,Fri")  # fmt: skip
     df["order_weekdays"] = masks
     if "order_cutoff" in df:
         bad_time = ~df["order_cutoff"].str.fullmatch(r"(([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?").to_numpy(bool)
         if bad_time.any():
-            _refuse(path, raw, "order_cutoff", bad_time, "is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59)")
+            _refuse(source, raw, "order_cutoff", bad_time, "is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59)")
     return df
 
 
@@ -214,8 +216,8 @@ def parse_weekdays(text: str) -> int:
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-def read_capacity(path) -> pd.DataFrame:
-    return read_table(path, CAPACITY, keys=("store_id", "product_id"))
+def read_capacity(path, source: str | None = None) -> pd.DataFrame:
+    return read_table(path, CAPACITY, keys=("store_id", "product_id"), source=source)
 
 
 def read_on_hand(path, source: str | None = None, zone: str | None = None) -> pd.DataFrame:
@@ -226,5 +228,5 @@ def read_on_hand(path, source: str | None = None, zone: str | None = None) -> pd
                       empty="list the lines with nothing in stock with on_hand 0")  # fmt: skip
 
 
-def read_on_order(path) -> pd.DataFrame:
-    return read_table(path, ON_ORDER)
+def read_on_order(path, source: str | None = None) -> pd.DataFrame:
+    return read_table(path, ON_ORDER, source=source)

@@ -26,6 +26,8 @@ def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7) -> 
 
 def cutoffs_between(first_day: int, last_day: int, folds: int, horizon: int, source: str, step: int = 7) -> list[int]:
     """`fold_cutoffs` of a history of days `first_day` .. `last_day` (day numbers)."""
+    if folds < 1 or horizon < 1:
+        raise FreshcastError(f"folds and horizon must be at least 1, got {folds} and {horizon}")
     cutoffs = [last_day - horizon - step * k for k in range(folds - 1, -1, -1)]
     if cutoffs[0] - first_day < 28:
         raise FreshcastError(f"{source}: history too short for {folds} folds of {horizon} days (keep 28 days to train on)")
@@ -57,7 +59,7 @@ def backtest(
 
 def fold_model(horizon: int, params: dict | None) -> DailyForecaster:
     """The (unfitted) model each fold trains: `params` over the defaults, `horizon` days ahead."""
-    return DailyForecaster(**{"max_horizon": horizon, **(params or {})})
+    return DailyForecaster(**{"max_horizon": horizon, "min_history_days": max(28, horizon), **(params or {})})
 
 
 def fold_forecasts(panel: DailyPanel, train: DailyPanel, horizon: int, model: DailyForecaster,

@@ -210,6 +210,23 @@ class DailyForecaster(BaseEstimator):
             return self.history_demand_
         return demand_target(panel, self.feature_share)[0]
 
+    def _check_settings(self) -> None:
+        """FreshcastError (ConfigError) naming a parameter set to what cannot train, with the
+        checks of a params file (`forecast.params`)."""
+        from .params import TUNABLE, check_params
+
+        def plain(v):  # numpy scalars (a grid search's) as Python ones
+            return v.item() if isinstance(v, np.generic) else v
+
+        skip = (*FLAGS, "objective", "lgb_params")  # LightGBM judges these (any objective, any table of its own)
+        values = {k: plain(getattr(self, k)) for k in TUNABLE if k not in skip and getattr(self, k) is not None}
+        check_params(values, "DailyForecaster")
+        for name, least in (("max_horizon", 1), ("min_history_days", 1), ("seed", 0)):
+            value = plain(getattr(self, name))
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise FreshcastError(f"DailyForecaster {name}: expected a whole number of at least {least}, "
+                                     f"got {value!r}")  # fmt: skip
+
     # ---------------------------------------------------------------- training
     @_threaded
     def fit(self, history: DailyPanel | str | Path | pd.DataFrame, progress=None) -> DailyForecaster:
@@ -233,6 +250,7 @@ class DailyForecaster(BaseEstimator):
         check_calibration_series(self.calibration_series)
         if self.calibrate_on not in CALIBRATE_ON:
             raise FreshcastError(f"calibrate_on must be one of {', '.join(CALIBRATE_ON)}, got '{self.calibrate_on}'")
+        self._check_settings()
         if history is None:
             raise FreshcastError("fit needs the sales history: a DailyPanel, a path or a DataFrame")
         panel = _as_panel(history)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.contract import DAY, PRODUCT, STORE
-from ..data.dates import NOT_A_DAY, day_numbers, day_to_date
+from ..data.dates import day_to_date
 from ..errors import DataError
 from .quantiles import check_quantiles, quantile_column
 
@@ -73,8 +73,11 @@ class ForecastDistribution:
     @classmethod
     def from_frame(cls, df: pd.DataFrame, source: str = "<DataFrame>") -> ForecastDistribution:
         """A daily forecast table (`to_frame`'s columns, any row order). DataError naming
-        `source` if a column is missing, a value is NaN or negative, quantiles decrease, a row
-        repeats, a date is not a date, or the series do not share the same consecutive days."""
+        `source` if it has no rows, a column is missing, an id is not a whole number, a value is
+        empty, not a number, infinite or negative, quantiles decrease, a row repeats, a date is
+        not a date, or the series do not share the same consecutive days."""
+        from ..data import tables
+
         problems = [f"required column '{c}' is missing" for c in (STORE, PRODUCT, DAY, "yhat") if c not in df.columns]
         for c in ("hour", "slot"):
             if c in df.columns:
@@ -83,30 +86,19 @@ class ForecastDistribution:
             raise DataError(source, problems)
         qcols = sorted((float(m.group(1)) / 100, c) for c in df.columns if (m := _QUANTILE.match(c)))
         value_cols = ["yhat"] + [c for _, c in qcols]
-        values = df[value_cols].to_numpy(np.float64)
-        bad = ~np.isfinite(values) | (values < 0)
-        if bad.any():
-            col = value_cols[int(np.argmax(bad.any(axis=0)))]
-            raise DataError(source, [f"column '{col}' is NaN, infinite or negative in {int(bad.any(axis=1).sum())} "
-                                     f"row(s)"])  # fmt: skip
+        # ids whole, dates dates, amounts finite and not negative, one row per store x product x day
+        spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("date", None),
+                **{c: ("num", ">= 0") for c in value_cols}}
+        checked = tables.read_table(df[list(spec)], spec, keys=(STORE, PRODUCT, DAY), source=source,
+                                    empty="a forecast of every line")  # fmt: skip
+        values = checked[value_cols].to_numpy(np.float64)
         falling = (np.diff(values[:, 1:], axis=1) < -1e-6 * (1 + np.abs(values[:, 2:]))).any(axis=1)
         if falling.any():
             names = ", ".join(c for _, c in qcols)
             raise DataError(source, [f"columns {names} must not decrease from one quantile to the next: "
                                      f"{int(falling.sum())} row(s), first row {int(np.argmax(falling)) + 1}"])  # fmt: skip
-        dup = df.duplicated([STORE, PRODUCT, DAY]).to_numpy()
-        if dup.any():
-            i = int(np.argmax(dup))
-            raise DataError(source, [f"{int(dup.sum())} repeated store_id, product_id, dt row(s), first row {i + 1}: "
-                                     f"store_id={df[STORE].iat[i]}, product_id={df[PRODUCT].iat[i]}, "
-                                     f"dt={df[DAY].iat[i]}"])  # fmt: skip
-        day = day_numbers(df[DAY])
-        if (day == NOT_A_DAY).any():
-            i = int(np.argmax(day == NOT_A_DAY))
-            raise DataError(source, [f"column '{DAY}' is not a date (expected YYYY-MM-DD): "
-                                     f"{int((day == NOT_A_DAY).sum())} row(s), first row {i + 1}"])  # fmt: skip
-        df = df.assign(**{DAY: day}).sort_values([STORE, PRODUCT, DAY], kind="stable")
-        days = np.unique(day)
+        df = checked.sort_values([STORE, PRODUCT, DAY], kind="stable")
+        days = np.unique(df[DAY].to_numpy())
         lines = df[[STORE, PRODUCT]].drop_duplicates()
         n, H = len(lines), len(days)
         if len(df) != n * H or H != int(days[-1] - days[0]) + 1:

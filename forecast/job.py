@@ -96,7 +96,7 @@ def forecast_table(
     if progress:
         progress(f"{panel.n_series:,} series, {panel.n_flat:,} series-days")
     if (level == "hour" or slots) and not panel.hourly:
-        raise FreshcastError(f"{history}: hour and slot forecasts need hourly rows (an 'hour' column)")
+        raise FreshcastError(f"{source_name(history)}: hour and slot forecasts need hourly rows (an 'hour' column)")
     with Step(f"loading future covariates {source_name(future)}", progress):
         fut = load_future(future, panel, column_map)
     with Step(f"training on {panel.n_series:,} series", progress):

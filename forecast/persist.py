@@ -33,6 +33,9 @@ def save(model, path: Path) -> Path:
     """Write fitted `model` into folder `path` (swapped in whole, see `outputs`)."""
     import numba
 
+    if not hasattr(model, "booster_"):
+        raise FreshcastError("the model is not fitted: fit it before saving it")
+
     from .. import __version__
 
     meta = {

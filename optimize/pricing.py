@@ -83,6 +83,10 @@ def plan_prices(
         raise FreshcastError("the evening run needs the evening hour (--evening-hour)")
     if at_evening_hour and evening_later:
         raise FreshcastError("evening_later is for the morning run, at_evening_hour for the evening one: give one")
+    ladder = check_ladder(ladder)
+    if max_changes is not None and (isinstance(max_changes, bool) or not isinstance(max_changes, (int, np.integer))
+                                    or max_changes < 0):  # fmt: skip
+        raise FreshcastError(f"max_changes must be a whole number of at least 0, got {max_changes!r}")
     distribution = read_forecast(forecast)
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
@@ -112,7 +116,6 @@ def plan_prices(
                                                 on_shelf, day0, held.any(axis=1))  # fmt: skip
     if by_batch.any():  # the plan prices each such line's oldest batch, on its own label
         held = np.where(by_batch[:, None] & (np.arange(E)[None, :] != (oldest - day0)[:, None]), 0.0, held)
-    ladder = np.asarray(ladder, np.float64)
     above = shown > regular + 1e-9
     if above.any():
         notes.append(f"{int(above.sum())} label(s) show more than the regular price: set back to it")
@@ -404,6 +407,20 @@ def _changes(decisions: pd.DataFrame, day0: int, evening_hour: int | None, zone:
            zip(zip(df.store_id, df.product_id, df.new_price, df.valid_from, df.valid_to), df.expiry_date, batch)]
     df.insert(0, "change_id", pd.Series(ids, dtype=object))
     return df.sort_values(["store_id", "product_id", "valid_from"], kind="stable").reset_index(drop=True)
+
+
+def check_ladder(ladder) -> np.ndarray:
+    """The markdown depths (shares of the regular price, rising from 0 to below 1) as an
+    array; FreshcastError otherwise."""
+    try:
+        depths = np.asarray(ladder, np.float64).ravel()
+    except (TypeError, ValueError):
+        depths = np.array([np.nan])
+    if not (len(depths) and np.isfinite(depths).all() and depths[0] == 0 and (np.diff(depths) > 0).all()
+            and depths[-1] < 1):  # fmt: skip
+        raise FreshcastError(f"the ladder must rise from 0 (no markdown) to depths below 1 (shares of the regular "
+                             f"price, e.g. 0, 0.1, 0.2), got {list(np.atleast_1d(ladder))}")  # fmt: skip
+    return depths
 
 
 def time_zone(name: str) -> ZoneInfo:

@@ -161,13 +161,15 @@ def plan_orders(
     all but products are optional. `budget` caps each store's spend on the order date."""
     distribution = read_forecast(forecast)
     lines = distribution.lines()
-    name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms,
+    name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms, capacity=capacity,
                                                 inventory=on_hand, on_order=on_order).items()}  # fmt: skip
-    products = tables.read_products(products)
-    terms = None if terms is None else tables.read_terms(terms)
-    capacity = None if capacity is None else tables.read_capacity(capacity)
+    if budget is not None and not (np.isfinite(budget) and budget >= 0):
+        raise FreshcastError(f"the budget must be a finite amount of at least 0, got {budget}")
+    products = tables.read_products(products, name["products"])
+    terms = None if terms is None else tables.read_terms(terms, name["terms"])
+    capacity = None if capacity is None else tables.read_capacity(capacity, name["capacity"])
     on_hand = None if on_hand is None else tables.read_on_hand(on_hand, name["inventory"])
-    on_order = None if on_order is None else tables.read_on_order(on_order)
+    on_order = None if on_order is None else tables.read_on_order(on_order, name["on_order"])
     day0 = _order_day(distribution, order_date, name["forecast"])
     quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
     master, cutoff = master_for(lines, products, terms, capacity, (name["products"], name["terms"]))

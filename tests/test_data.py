@@ -323,3 +323,17 @@ def test_csv_reading_errors_in_a_planners_words(tmp_path):
         with pytest.raises(DataError) as err:
             load_history(tmp_path / name)
         assert says in err.value.problems[0] and name in str(err.value), str(err.value)
+
+
+def test_a_dataframe_with_values_of_mixed_types_or_repeated_columns_is_named(sample_frame):
+    """What a file would say (a DataError naming column and row), not an Arrow traceback."""
+    frame = sample_frame.head(50).copy()
+    for column, value, holds in (("hourly_sale", "n/a", "row 6 holds 'n/a' (str) among float values"),
+                                 ("store_id", "S36", "row 6 holds 'S36' (str) among int")):  # fmt: skip
+        bad = frame.astype({column: object})
+        bad.loc[5, column] = value
+        with pytest.raises(DataError, match=re.escape(f"column '{column}' mixes values of different types: {holds}")):
+            load_history(bad)
+    twice = pd.concat([frame, frame[["hourly_sale"]]], axis=1)
+    with pytest.raises(DataError, match="column 'hourly_sale' appears more than once"):
+        load_history(twice)

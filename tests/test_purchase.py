@@ -324,3 +324,49 @@ def test_a_table_with_another_separator_is_named_so(tmp_path):
     with pytest.raises(DataError, match="the header is one column, 'store_id;product_id;on_hand;expiry_date': CSV "
                                         "fields are separated by commas"):  # fmt: skip
         tables.read_on_hand(tmp_path / "inv.csv")
+
+
+def test_the_api_checks_what_the_command_line_checks_and_names_each_table(files, tmp_path):
+    """An ERP passing DataFrames gets the checks of the files, each error naming its table;
+    settings the command line refuses are refused; the forecast's ids must be whole."""
+    from freshcast.errors import FreshcastError
+    from freshcast.forecast.backtest import backtest
+    from freshcast.optimize.pricing import plan_prices
+
+    d, pred = files
+    products, terms = pd.read_csv(d / "products.csv"), pd.read_csv(d / "terms.csv")
+    inventory = pd.read_csv(d / "inventory.csv")
+    half = pred.assign(store_id=pred.store_id + 0.5)
+    for bad, match in ((half, r"(?s)forecast <DataFrame>.*'store_id' is not a whole"),
+                       (pred.assign(store_id=np.nan), r"'store_id' is empty"), (pred.iloc[:0], "holds no rows"),
+                       (pred.assign(q50=pred.q50.astype(object).where(pred.index != 3, "n/a")),
+                        r"(?s)'q50' is not a number.*row 4")):  # fmt: skip
+        with pytest.raises(DataError, match=match):
+            plan_orders(bad, products, terms, on_hand=inventory)
+    broken = terms.assign(supplier_id=-1)
+    with pytest.raises(DataError, match=r"^terms <DataFrame>"):
+        plan_orders(pred, products, broken, on_hand=inventory)
+    with pytest.raises(DataError, match=r"^products <DataFrame>"):
+        plan_orders(pred, products.assign(supplier_id=-1), terms, on_hand=inventory)
+    for budget in (-5.0, float("nan")):
+        with pytest.raises(FreshcastError, match="budget must be a finite amount"):
+            plan_orders(pred, products, terms, on_hand=inventory, budget=budget)
+    labels = pred[["store_id", "product_id"]].drop_duplicates().assign(price=1.0)
+    with pytest.raises(FreshcastError, match="ladder must rise from 0"):
+        plan_prices(pred, products, inventory, labels, ladder=(0, 1.5))
+    with pytest.raises(FreshcastError, match="max_changes must be a whole number"):
+        plan_prices(pred, products, inventory, labels, max_changes=-1)
+
+    history = load_history(d / "history.parquet")
+    for settings, match in (({"n_estimators": 0}, "n_estimators: expected a whole number of at least 1"),
+                            ({"max_horizon": 0}, "max_horizon: expected a whole number of at least 1"),
+                            ({"seed": -1}, "seed: expected a whole number of at least 0"),
+                            ({"windows": (0,)}, "windows: expected whole numbers of at least 1"),
+                            ({"ewm_alphas": (2.0,)}, r"ewm_alphas: expected numbers in \(0, 1\]")):  # fmt: skip
+        with pytest.raises(FreshcastError, match=match):
+            DailyForecaster(**settings).fit(history)
+    with pytest.raises(FreshcastError, match="not fitted"):
+        DailyForecaster().save(tmp_path / "model")
+    for folds, horizon in ((0, 7), (2, 0)):
+        with pytest.raises(FreshcastError, match="folds and horizon must be at least 1"):
+            backtest(history, folds=folds, horizon=horizon)
