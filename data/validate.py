@@ -115,7 +115,8 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
             ok = ok and native not in (C.HOUR, C.STORE, C.PRODUCT, *statics)
     for native in (C.STORE, C.PRODUCT, *statics):
         if cols[native].dtype.kind == "f":
-            cols[native] = cols[native].astype(np.int64)
+            with np.errstate(invalid="ignore"):  # ids out of range are reported above; the batch is not used
+                cols[native] = cols[native].astype(np.int64)
     if C.HOUR in cols:
         cols[C.HOUR] = cols[C.HOUR].astype(np.int8, copy=False)
     return cols, ok
