@@ -120,7 +120,10 @@ def forecasts(parts: Partitions, model, future_path, kinds: list[tuple[str, str,
 
 
 def _filled(about: list[dict]) -> dict:
-    """The partitions' filled days added up (`nightly.stages.filled_counts`)."""
-    stores = [v for a in about for v in a["filled_last_day_stores"]]
+    """The partitions' filled days added up (`nightly.stages.filled_counts`; a store is in one
+    partition, so its count is that partition's)."""
+    counted = sorted((-n, s) for a in about
+                     for s, n in zip(a["filled_last_day_stores"], a["filled_last_day_by_store"]))[:5]  # fmt: skip
     return {"filled_days": sum(a["filled_days"] for a in about),
-            "filled_last_day": sum(a["filled_last_day"] for a in about), "filled_last_day_stores": stores[:5]}
+            "filled_last_day": sum(a["filled_last_day"] for a in about),
+            "filled_last_day_stores": [s for _, s in counted], "filled_last_day_by_store": [-n for n, _ in counted]}

@@ -144,17 +144,17 @@ def validate(ctx: Context, out: Path) -> dict:
     return _write_validated(ctx, out, future, note, history)
 
 
-def filled_counts(panel) -> dict:
+def filled_counts(panel, top: int = 5) -> dict:
     """Days without any input row (filled with zero sales): how many series-days, how many of
     them on the history's last day (the day the forecast and the orders lean on most), and
-    the stores with the most of those."""
+    the `top` stores with the most of those (`filled_last_day_by_store`: their counts)."""
     whole = panel.filled_hours >= 24
     last = np.flatnonzero(whole[panel.offsets[1:] - 1])
-    stores = panel.series[C.STORE].to_numpy()[last]
-    ids, counts = np.unique(stores, return_counts=True)
-    top = ids[np.argsort(-counts, kind="stable")][:5]
+    ids, counts = np.unique(panel.series[C.STORE].to_numpy()[last], return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:top]
     return {"filled_days": int(whole.sum()), "filled_last_day": len(last),
-            "filled_last_day_stores": [int(v) for v in top]}
+            "filled_last_day_stores": [int(v) for v in ids[order]],
+            "filled_last_day_by_store": [int(v) for v in counts[order]]}
 
 
 def filled_note(history: dict) -> list[str]:

@@ -455,3 +455,20 @@ def test_the_ranks_get_as_many_workers_as_partitions_even_when_one_leaves_meanwh
             return {"workers": self.lists.pop(0)}
 
     assert _rank_workers(Scheduler(), 2) == ["a", "b"]
+
+
+def test_partitions_filled_days_add_up_to_the_chains(sample_frame):
+    """The nightly validate summary on Dask (partitions by store) says what one machine does."""
+    from freshcast.cluster.nightly import _filled
+    from freshcast.nightly.stages import filled_counts
+
+    last = sample_frame.dt == sample_frame.dt.max()
+    stores = sorted(sample_frame.store_id.unique())
+    some = sample_frame.product_id % (2 + sample_frame.store_id % 3) == 0  # a different share of each store
+    gap = last & sample_frame.store_id.isin(stores[:3]) & some
+    panel = load_history(sample_frame[~gap])
+    whole = filled_counts(panel)
+    assert whole["filled_last_day"] == sample_frame[gap][["store_id", "product_id"]].drop_duplicates().shape[0] > 0
+    store = panel.series["store_id"].to_numpy()
+    parts = [panel.take(np.flatnonzero(np.isin(store, group))) for group in (stores[::2], stores[1::2])]
+    assert _filled([filled_counts(p) for p in parts]) == whole
