@@ -131,7 +131,7 @@ def _files_under(folder: Path) -> list[Path]:
 def _is_number(t: pa.DataType) -> bool:
     if pa.types.is_dictionary(t):
         return _is_number(t.value_type)
-    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
 
 def _is_date(t: pa.DataType) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import contract as C
 from .dates import NOT_A_DATE, NOT_A_DAY, day_numbers, day_to_date
@@ -64,6 +65,8 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
         arr = batch.column(batch.schema.get_field_index(theirs))
         if pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_decode()
+        if pa.types.is_decimal(arr.type):  # what SQL drivers give for NUMERIC columns
+            arr = pc.cast(arr, pa.float64(), safe=False)
         nulls = arr.null_count
         if native in (*C.KEYS, C.HOUR, *statics) and nulls:
             problems.add(file, theirs, "is empty (NaN or null)", nulls, _first_null(arr, rows))

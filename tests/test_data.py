@@ -337,3 +337,17 @@ def test_a_dataframe_with_values_of_mixed_types_or_repeated_columns_is_named(sam
     twice = pd.concat([frame, frame[["hourly_sale"]]], axis=1)
     with pytest.raises(DataError, match="column 'hourly_sale' appears more than once"):
         load_history(twice)
+
+
+def test_decimal_columns_from_sql_drivers_read_like_floats(sample_frame, tmp_path):
+    from decimal import Decimal
+
+    frame = sample_frame.head(3000)
+    plain = load_history(frame)
+    exact = frame.assign(hourly_sale=[Decimal(repr(float(v))) for v in frame.hourly_sale],
+                         discount=[Decimal(repr(float(v))) for v in frame.discount])  # fmt: skip
+    exact.to_parquet(tmp_path / "decimals.parquet")
+    for source in (exact, tmp_path / "decimals.parquet"):
+        panel = load_history(source)
+        np.testing.assert_array_equal(panel.sales, plain.sales)
+        np.testing.assert_array_equal(panel.covariates["discount"], plain.covariates["discount"])
