@@ -32,10 +32,21 @@ MapOption = Annotated[
 ParamsOption = Annotated[
     Optional[Path], typer.Option(help="Forecaster parameters from a TOML file, e.g. the best_params.toml of freshcast tune")
 ]
+def _scheduler(value: Optional[str]) -> Optional[str]:
+    """The --scheduler value if it names one (a usage error, exit 2, otherwise)."""
+    from .cluster.connect import check_scheduler
+    from .errors import FreshcastError
+
+    try:
+        return None if value is None else check_scheduler(value)
+    except FreshcastError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 SchedulerOption = Annotated[
     Optional[str],
     typer.Option(help="Run on Dask: local:N (N worker processes here) or tcp://HOST:PORT (a running "
-                      "scheduler); needs freshcast[dask] and paths every worker can read"),
+                      "scheduler); needs freshcast[dask] and paths every worker can read", callback=_scheduler),
 ]
 ThreadsOption = Annotated[
     int,
@@ -258,6 +269,9 @@ def replay(
         raise typer.BadParameter(f"'{demand}' is not one of {', '.join(DEMAND_KINDS)}", param_hint="--demand")
     if response_scale != 1.0 and not markdowns:
         raise typer.BadParameter("only means something with --markdowns", param_hint="--response-scale")
+    if markdowns and scheduler is not None:
+        raise typer.BadParameter("markdowns are not replayed on a Dask cluster yet: replay them without --scheduler",
+                                 param_hint="--markdowns")  # fmt: skip
     tuned = _params(params)
     with _writing((out, "replay"), inputs=(history, actuals, params)):
         try:

@@ -173,7 +173,8 @@ def _calibrator(client, panels: list, facts: dict, fitted: DailyForecaster) -> Q
     except FreshcastError as exc:
         raise FreshcastError(
             f"{facts['source']}: quantiles are calibrated on forecasts of the last {H} days, which needs "
-            f"more than {fitted.min_history_days + H} days of history ({exc}); ask for none to skip them"
+            f"more than {fitted.min_history_days + H} days of history ({exc}); ask for none to skip them "
+            f"(--quantiles none; a replay needs them: give it more history)"
         ) from None
     calibrator = QuantileCalibrator(fitted.quantiles, fitted.calibrate_on)
     parts = client.gather(client.map(_held_out, panels, model=shared(client, point), on=fitted.calibrate_on,

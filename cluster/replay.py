@@ -23,7 +23,8 @@ from ..data.read import source_name
 from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
 from ..simulate.policies import RuleOfThumb, default_policies
 from ..simulate.replay import (BASELINES, ReplayResult, absent_note, absent_series, baseline_grid, baseline_window,
-                               chosen_baselines, replay, replay_about, replay_forecaster)  # fmt: skip
+                               chosen_baselines, gap_days, gap_note, replay, replay_about,
+                               replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
 from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
@@ -52,6 +53,7 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     T = last_day - first_day + 1
     notes_absent = absent_note(source_name(actuals), client.gather(client.map(absent_series, panels,
                                                                               first_day=first_day)))  # fmt: skip
+    notes_absent += gap_note(source_name(actuals), client.gather(client.map(gap_days, panels, first_day=first_day)))
     for note in notes_absent:
         if progress:
             progress(note)

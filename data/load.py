@@ -52,9 +52,12 @@ def load_history_with_actuals(
     parts, statics, covs, problems, source, hourly = read_day_records(history, column_map, True, stores)
     if problems:
         raise DataError(source, problems.lines())
-    a_parts, a_statics, a_covs, a_problems, a_source, _ = read_day_records(actuals, column_map, True, stores)
+    a_parts, a_statics, a_covs, a_problems, a_source, a_hourly = read_day_records(actuals, column_map, True, stores)
     if a_problems:
         raise DataError(a_source, a_problems.lines())
+    if hourly and not a_hourly:
+        raise DataError(a_source, ["has no 'hour' column while the history has hourly rows: give the actual days "
+                                   "hourly too (their stockout hours tell the demand a day lost)"])  # fmt: skip
     missing = [c for c in [*statics, *covs] if c not in [*a_statics, *a_covs]]
     if missing:
         raise DataError(a_source, [f"column '{c}' is in the history but missing here" for c in missing])

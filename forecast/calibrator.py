@@ -53,7 +53,8 @@ class QuantileCalibrator:
         except FreshcastError as exc:
             raise FreshcastError(
                 f"{panel.source}: quantiles are calibrated on forecasts of the last {H} days, which needs "
-                f"more than {point.min_history_days + H} days of history ({exc}); ask for none to skip them"
+                f"more than {point.min_history_days + H} days of history ({exc}); ask for none to skip them "
+                f"(--quantiles none; a replay needs them: give it more history)"
             ) from None
         self.holdout_ = held_out(model, panel, self.on)
         return self

@@ -417,7 +417,7 @@ def replay_to_folder(
         panel, first_day = load_history_with_actuals(history, actuals, column_map)
     days = panel.last_day - first_day + 1
     _note(progress, f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
-    notes = absent_note(actuals, [absent_series(panel, first_day)])
+    notes = absent_note(actuals, [absent_series(panel, first_day)]) + gap_note(actuals, [gap_days(panel, first_day)])
     for note in notes:
         _note(progress, note)
     master = assume_master_data(panel.until(first_day - 1))
@@ -446,6 +446,30 @@ def absent_series(panel: DailyPanel, first_day: int) -> tuple[int, str]:
         return 0, ""
     i = int(np.argmax(absent))
     return int(absent.sum()), f"store_id={panel.series[STORE].iat[i]}, product_id={panel.series[PRODUCT].iat[i]}"
+
+
+def gap_days(panel: DailyPanel, first_day: int) -> tuple[int, str]:
+    """(how many days from `first_day` on have no row, of the series that have rows on other
+    days then; the first as 'store_id=.., product_id=.., dt=..' or ''): they are replayed
+    with zero demand, as a day an export left out would be."""
+    pos = panel.positions(np.arange(first_day, panel.last_day + 1)[None, :])
+    empty = panel.filled_hours[pos] >= 24
+    gaps = empty & ~empty.all(axis=1, keepdims=True)
+    if not gaps.any():
+        return 0, ""
+    i, t = np.unravel_index(int(np.argmax(gaps)), gaps.shape)
+    return int(gaps.sum()), (f"store_id={panel.series[STORE].iat[i]}, product_id={panel.series[PRODUCT].iat[i]}, "
+                             f"dt={day_to_date(first_day + int(t))}")  # fmt: skip
+
+
+def gap_note(actuals, found: list[tuple[int, str]]) -> list[str]:
+    """The note (or none) of the `gap_days` of a panel, or of its partitions in store order."""
+    count = sum(n for n, _ in found)
+    if count == 0:
+        return []
+    first = next(f for n, f in found if n)
+    return [f"{actuals}: {count:,} day(s) of series that have rows here on other days have none and are replayed "
+            f"with zero demand: a day left out of the export? (first: {first})"]  # fmt: skip
 
 
 def absent_note(actuals, found: list[tuple[int, str]]) -> list[str]:

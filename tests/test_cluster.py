@@ -383,7 +383,7 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     np.testing.assert_allclose(joined["yhat"], pd.read_parquet(out)["yhat"], rtol=1e-6)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".pred")]  # no staging left
     bad = subprocess.run(cmd[:-1] + ["nowhere:1"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 1 and "tcp://HOST:PORT" in bad.stderr
+    assert bad.returncode == 2 and "tcp://HOST:PORT" in bad.stderr  # a usage error
     scores = tmp_path / "scores.csv"
     backtest = [sys.executable, "-m", "freshcast.cli", "backtest", "--history", str(files[0]), "--folds", "1",
                 "--out", str(scores), "--scheduler", "local:2"]  # fmt: skip
@@ -406,7 +406,7 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
     assert summary["demand"] == "recovered" and {"optimizer", "hindsight"} <= set(summary["policies"])
     refused = subprocess.run(replay + ["--markdowns"], capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 1 and "without --scheduler" in refused.stderr
+    assert refused.returncode == 2 and "without --scheduler" in refused.stderr
     code = ("import sys; from freshcast.forecast.job import forecast_table; "
             f"forecast_table({str(files[0])!r}, {str(files[1])!r}, quantiles=()); "
             "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")  # fmt: skip

@@ -13,7 +13,7 @@ from freshcast.data.dates import day_number as _day
 from freshcast.errors import DataError, FreshcastError
 from freshcast.forecast import DailyForecaster
 from freshcast.optimize.master import assume_master_data
-from freshcast.simulate.replay import REPLAY_QUANTILES, absent_note, absent_series, replay
+from freshcast.simulate.replay import REPLAY_QUANTILES, absent_note, absent_series, gap_days, gap_note, replay
 from freshcast.simulate.scoring import ending_stock, served_demand
 
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
@@ -202,6 +202,24 @@ def test_series_without_actual_rows_are_counted_in_a_note(tmp_path):
     (note,) = absent_note("left.parquet", [(0, ""), (2, "store_id=7, product_id=1"), (1, "store_id=9, product_id=2")])
     assert note == ("left.parquet: 3 series of the history have no row here and are replayed with zero demand "
                     "(first: store_id=7, product_id=1)")  # fmt: skip
+    assert gap_days(panel, first) == (0, "")  # series left out whole are not gaps
+
+    # a day left out of the export for some series is said too, and daily actuals are refused
+    s, p = gone.iloc[1]
+    holes = act[~((act.dt == act.dt.max()) & (act.store_id == s))]
+    holes.to_parquet(tmp_path / "holes.parquet")
+    panel, first = load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "holes.parquet")
+    missing = act[(act.dt == act.dt.max()) & (act.store_id == s)][["store_id", "product_id"]].drop_duplicates()
+    n, where = gap_days(panel, first)
+    assert n == len(missing) > 0 and where.startswith(f"store_id={s}, ") and where.endswith(f"dt={act.dt.max()}")
+    assert gap_note("holes.parquet", [(n, where)])[0].startswith(f"holes.parquet: {n} day(s) of series")
+    daily = act.groupby(["store_id", "product_id", "dt"], as_index=False).agg(
+        {**{c: "first" for c in act.columns if c not in ("store_id", "product_id", "dt", "hour", "hourly_sale",
+                                                           "hourly_stockout")},
+         "hourly_sale": "sum", "hourly_stockout": "max"})  # fmt: skip
+    daily.to_parquet(tmp_path / "daily.parquet")
+    with pytest.raises(DataError, match="no 'hour' column while the history has hourly rows"):
+        load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "daily.parquet")
 
 
 def test_forecasts_of_each_replayed_day_equal_a_rebuild_from_the_past(setup):
