@@ -464,22 +464,22 @@ def gap_days(panel: DailyPanel, first_day: int) -> tuple[int, str]:
 
 def gap_note(actuals, found: list[tuple[int, str]]) -> list[str]:
     """The note (or none) of the `gap_days` of a panel, or of its partitions in store order."""
-    count = sum(n for n, _ in found)
-    if count == 0:
-        return []
-    first = next(f for n, f in found if n)
-    return [f"{actuals}: {count:,} day(s) of series that have rows here on other days have none and are replayed "
-            f"with zero demand: a day left out of the export? (first: {first})"]  # fmt: skip
+    return _counted(actuals, found, "day(s) of series that have rows here on other days have none and are replayed "
+                                    "with zero demand: a day left out of the export?")  # fmt: skip
 
 
 def absent_note(actuals, found: list[tuple[int, str]]) -> list[str]:
     """The note (or none) of the `absent_series` of a panel, or of its partitions in store order."""
+    return _counted(actuals, found, "series of the history have no row here and are replayed with zero demand")
+
+
+def _counted(actuals, found: list[tuple[int, str]], what: str) -> list[str]:
+    """'<actuals>: <count> <what> (first: ...)' over the (count, first) `found`, or none."""
     count = sum(n for n, _ in found)
     if count == 0:
         return []
     first = next(f for n, f in found if n)
-    return [f"{actuals}: {count:,} series of the history have no row here and are replayed with zero demand "
-            f"(first: {first})"]  # fmt: skip
+    return [f"{actuals}: {count:,} {what} (first: {first})"]
 
 
 def replay_forecaster(demand: str, params: dict | None, seed: int):
