@@ -59,9 +59,10 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
     """Read a table, check its columns (types, missing values, ranges) and that `keys` are
     unique. Returns only the known columns, ids as int64, dates as day numbers (int64, days
     since 1970-01-01, see `freshcast.data.dates`); an optional text column that may be empty
-    reads '' there, an optional date column NOT_A_DAY. Problems name `source` (default: the
-    path). `empty`: a table without rows is refused with this advice (None: allowed). `zone`:
-    the stores' time zone, in which time-zone aware timestamps are dated."""
+    reads '' there, an optional date column NOT_A_DAY there; `keys` of the table's columns are
+    unique together. Problems name `source` (default: the path). `empty`: a table without rows
+    is refused with this advice (None: allowed). `zone`: the stores' time zone, in which
+    time-zone aware timestamps are dated."""
     source = source or source_name(path)
     text = tuple(name for name, (kind, _) in {**required, **(optional or {})}.items() if kind in ("text", "date"))
     df = read_frame(path, text)
@@ -83,30 +84,27 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
             continue
         col = df[name]
         bad_rows = col.isna().to_numpy()
-        if rule == "may be empty":
-            if kind == "date":  # day numbers, NOT_A_DAY where empty (a null, or blank text)
-                empty = bad_rows | (col.astype(str).str.strip() == "").to_numpy()
-                days = day_numbers(col.where(~empty, None), zone)
-                if ((days == NOT_A_DAY) & ~empty).any():
-                    _where(problems, df, name, (days == NOT_A_DAY) & ~empty, NOT_A_DATE)
-                out[name] = np.where(empty, NOT_A_DAY, days)
-            else:
-                out[name] = col.fillna("").astype(str)
+        optional = rule == "may be empty"
+        if optional and kind == "text":
+            out[name] = col.fillna("").astype(str)
             continue
-        if bad_rows.any():
+        if optional:  # a date: NOT_A_DAY where empty (a null, or blank text)
+            bad_rows |= (col.astype(str).str.strip() == "").to_numpy()
+        elif bad_rows.any():
             _where(problems, df, name, bad_rows, "is empty")
         if kind == "text":
             out[name] = col.astype(str)
         elif kind == "date":
-            days = day_numbers(col, zone)
+            days = day_numbers(col.where(~bad_rows, None), zone)
             unparsed = (days == NOT_A_DAY) & ~bad_rows
             if unparsed.any():
                 _where(problems, df, name, unparsed, NOT_A_DATE)
             out[name] = days
         else:
             out[name] = _number(problems, df, name, kind, rule, bad_rows)
+    keys = [k for k in keys if k in df.columns]  # an optional key column absent: the others
     if not problems and keys:
-        dup = df.duplicated(list(keys), keep=False).to_numpy()
+        dup = df.duplicated(keys, keep=False).to_numpy()
         if dup.any():
             _where(problems, df, ", ".join(keys), dup, "repeats a key (each must appear once)")
     if problems:

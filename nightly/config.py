@@ -233,11 +233,16 @@ def _levels(levels) -> tuple[float, ...]:
 
 
 def ladder(percents) -> tuple[float, ...]:
-    """Percent-off depths -> shares (0, 0.1, ...): start at 0, deepen, stay below 100."""
+    """Percent-off depths -> shares (0, 0.1, ...): start at 0, deepen, stay below 100 (the
+    rule of `optimize.pricing.check_ladder`, said in percent)."""
+    from ..optimize.pricing import check_ladder
+
     depths = tuple(float(x) / 100 for x in percents)
-    if not depths or depths[0] != 0 or any(b <= a for a, b in zip(depths, depths[1:])) or depths[-1] >= 1:
+    try:
+        check_ladder(depths)
+    except FreshcastError:
         shown = ",".join(f"{100 * d:g}" for d in depths)
-        raise ValueError(f"'{shown}' must start at 0 and deepen below 100, like [0, 10, 20, 30]")
+        raise ValueError(f"'{shown}' must start at 0 and deepen below 100, like [0, 10, 20, 30]") from None
     return depths
 
 

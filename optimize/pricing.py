@@ -28,7 +28,7 @@ from ..data.dates import day_to_date
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
 from .markdown import LADDER, MarkdownPlan, oldest_expiry, plan_markdowns
-from .purchase import _order_day, _source, first_row, master_for, read_forecast, stock_arrays, unknown_lines
+from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays, unknown_lines
 
 LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", ">= 0")}
 LABELS_OPTIONAL = {"expiry_date": ("date", "may be empty")}
@@ -143,7 +143,8 @@ def plan_prices(
         if evening_later:
             plan.evening_depth, plan.evening_price = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
             plan.changed = np.abs(plan.depth - floor) > 1e-12
-    decisions = _decisions(lines, day0, master, whole, shown, batch_expiry, floor, plan, ended, above, by_batch)
+    decisions = _decisions(lines, day0, master, whole, shown, batch_expiry, floor, plan, ended, above, by_batch,
+                           oldest)  # fmt: skip
     changes = _changes(decisions, day0, evening_hour, zone, evening_hour if at_evening_hour else 0, gone)
     return PricePlan(changes, decisions, day0, notes)
 
@@ -228,15 +229,8 @@ def read_labels(path, source: str | None = None, zone: str | None = None) -> pd.
     empty, aware timestamps dated in `zone`): one row per store x product, or, for a product
     priced by batch, one per batch (store x product x expiry date); a table without rows is
     refused (it would set every label back to the regular price)."""
-    keys = (STORE, PRODUCT, "expiry_date")
-    df = tables.read_table(path, LABELS, LABELS_OPTIONAL, source=source, zone=zone,
-                           empty="list every label with the price it shows")  # fmt: skip
-    repeated = df.duplicated([k for k in keys if k in df.columns], keep=False).to_numpy()
-    if repeated.any():
-        raise DataError(source or tables.source_name(path), [
-            f"{', '.join(k for k in keys if k in df.columns)}: {first_row(df, repeated)} repeats a key (one label per "
-            f"store x product, or per batch for a product priced by batch)"])  # fmt: skip
-    return df
+    return tables.read_table(path, LABELS, LABELS_OPTIONAL, keys=(STORE, PRODUCT, "expiry_date"), source=source,
+                             zone=zone, empty="list every label with the price it shows")  # fmt: skip
 
 
 def _current_labels(current: pd.DataFrame, pos: np.ndarray, lines: pd.DataFrame, regular: np.ndarray,
@@ -319,10 +313,11 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     return np.where(sums["yhat"].to_numpy() > 0, sums["late"].to_numpy() / sums["yhat"].to_numpy(), 0.0)
 
 
-def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ended, above, by_batch) -> pd.DataFrame:
+def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ended, above, by_batch,
+               oldest) -> pd.DataFrame:  # fmt: skip
     """One row per line: the stock, the price shown (and the expiry of the batch its markdown
     is for, if known) and chosen, the expected waste and revenue with and without the change,
-    and the reason."""
+    and the reason; `oldest` the day its oldest units expire (the batch a markdown is for)."""
     reason = np.full(len(lines), "", object)
     has_evening = np.isfinite(plan.evening_depth)
     for i in range(len(lines)):
@@ -356,7 +351,7 @@ def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ende
         "expected_waste": plan.expected_waste, "expected_waste_without": plan.expected_waste_kept,
         "expected_revenue": plan.expected_revenue, "expected_revenue_without": plan.expected_revenue_kept,
         "changes_label": plan.changed | ended | above, "reason": reason,
-        "batch_expiry": day_to_date(day0 + oldest_expiry(held)).astype("datetime64[s]"),
+        "batch_expiry": day_to_date(oldest).astype("datetime64[s]"),
     })  # fmt: skip
 
 

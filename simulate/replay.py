@@ -440,8 +440,7 @@ def absent_series(panel: DailyPanel, first_day: int) -> tuple[int, str]:
     """(how many series have no row on any day from `first_day` on, the first of them as
     'store_id=.., product_id=..' or ''): they are replayed with zero demand, which a series
     delisted that week has and an export that left it out does not."""
-    pos = panel.positions(np.arange(first_day, panel.last_day + 1)[None, :])
-    absent = (panel.filled_hours[pos] >= 24).all(axis=1)
+    absent = _days_without_rows(panel, first_day).all(axis=1)
     if not absent.any():
         return 0, ""
     i = int(np.argmax(absent))
@@ -452,14 +451,18 @@ def gap_days(panel: DailyPanel, first_day: int) -> tuple[int, str]:
     """(how many days from `first_day` on have no row, of the series that have rows on other
     days then; the first as 'store_id=.., product_id=.., dt=..' or ''): they are replayed
     with zero demand, as a day an export left out would be."""
-    pos = panel.positions(np.arange(first_day, panel.last_day + 1)[None, :])
-    empty = panel.filled_hours[pos] >= 24
+    empty = _days_without_rows(panel, first_day)
     gaps = empty & ~empty.all(axis=1, keepdims=True)
     if not gaps.any():
         return 0, ""
     i, t = np.unravel_index(int(np.argmax(gaps)), gaps.shape)
     return int(gaps.sum()), (f"store_id={panel.series[STORE].iat[i]}, product_id={panel.series[PRODUCT].iat[i]}, "
                              f"dt={day_to_date(first_day + int(t))}")  # fmt: skip
+
+
+def _days_without_rows(panel: DailyPanel, first_day: int) -> np.ndarray:
+    """(series, day from `first_day` on) True where the input had no row (filled days)."""
+    return panel.filled_hours[panel.positions(np.arange(first_day, panel.last_day + 1)[None, :])] >= 24
 
 
 def gap_note(actuals, found: list[tuple[int, str]]) -> list[str]:
