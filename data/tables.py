@@ -89,7 +89,7 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
             out[name] = col.fillna("").astype(str)
             continue
         if optional:  # a date: NOT_A_DAY where empty (a null, or blank text)
-            bad_rows |= (col.astype(str).str.strip() == "").to_numpy()
+            bad_rows = bad_rows | (col.astype(str).str.strip() == "").to_numpy()  # (pandas 3 gives read-only arrays)
         elif bad_rows.any():
             _where(problems, df, name, bad_rows, "is empty")
         if kind == "text":
