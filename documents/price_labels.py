@@ -11,10 +11,15 @@ one JSON file per store for the electronic shelf label (ESL) system.
 (`valid_to` and `expiry_date` are "" for a return to the regular price: valid until changed.
 A product priced by batch has a label per batch, named by `expiry_date`, also when it ends.)
 
-`esl/vusion/<store_id>.json`, an item array modelled on VusionCloud's: one object per change,
+`esl/vusion/<store_id>.json`, an item array modelled on VusionCloud's, to send when the plan's
+prices take effect (midnight, or the evening hour for an evening run): one object per label,
 ``{"id": "<product_id>", "price": new price}`` (for a batch's label, the id
 "<product_id>-<expiry_date>") plus, for a markdown,
-``"promotion": {"regularPrice": ..., "start": valid_from, "end": valid_to}``.
+``"promotion": {"regularPrice": ..., "start": valid_from, "end": valid_to}``. A change that
+takes effect later (the evening step, a markdown resuming when a deeper one ends) is in
+`esl/vusion/<YYYY-MM-DD>T<HHMM>/<store_id>.json`, named by its local start, to send then: each
+file holds an id at most once, so an importer that replaces an item by its id applies a line's
+day price, then its evening step, in turn.
 
 Stores without a change get no file; JSON keys are sorted, so a rerun on the same inputs
 writes the same bytes.
@@ -23,6 +28,7 @@ writes the same bytes.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from ..optimize.pricing import PricePlan
@@ -51,14 +57,18 @@ def write_price_labels(plan: PricePlan, out: str | Path) -> list[Path]:
                     "valid_from": r.valid_from, "valid_to": r.valid_to, "reason": r.reason, "expiry_date": r.expiry_date,
                 } for r in changes.itertuples(index=False)],
             }  # fmt: skip
-            items = []
+            sends: dict[str, list] = {}
             for r in changes.itertuples(index=False):
                 label = str(int(r.product_id)) + (f"-{r.expiry_date}" if (store, r.product_id) in batch else "")
                 item = {"id": label, "price": float(r.new_price)}
                 if r.new_price < r.regular_price:
                     item["promotion"] = {"regularPrice": float(r.regular_price), "start": r.valid_from, "end": r.valid_to}
-                items.append(item)
-            for path, doc in ((tmp / "esl" / f"{store}.json", neutral), (tmp / "esl" / "vusion" / f"{store}.json", items)):
+                starts = datetime.fromisoformat(r.valid_from)
+                now = starts.date().isoformat() == date and starts.hour == plan.start_hour and starts.minute == 0
+                sends.setdefault("" if now else starts.strftime("%Y-%m-%dT%H%M"), []).append(item)
+            files = [(tmp / "esl" / f"{store}.json", neutral)]
+            files += [(tmp / "esl" / "vusion" / at / f"{store}.json", items) for at, items in sorted(sends.items())]
+            for path, doc in files:
                 names.append(write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n").relative_to(tmp))
         names.append(write_text(tmp / "notes.txt", "".join(f"{n}\n" for n in plan.notes)).relative_to(tmp))
     return [out / n for n in names]

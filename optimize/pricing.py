@@ -47,6 +47,7 @@ class PricePlan:
     decisions: pd.DataFrame  # every line considered, with why
     date: int  # day number of the plan
     notes: list[str] = field(default_factory=list)
+    start_hour: int = 0  # local hour from which the plan's prices hold (the evening hour for an evening run)
 
 
 def plan_prices(
@@ -145,8 +146,9 @@ def plan_prices(
             plan.changed = np.abs(plan.depth - floor) > 1e-12
     decisions = _decisions(lines, day0, master, whole, shown, batch_expiry, floor, plan, ended, above, by_batch,
                            oldest)  # fmt: skip
-    changes = _changes(decisions, day0, evening_hour, zone, evening_hour if at_evening_hour else 0, gone)
-    return PricePlan(changes, decisions, day0, notes)
+    start = evening_hour if at_evening_hour else 0
+    changes = _changes(decisions, day0, evening_hour, zone, start, gone)
+    return PricePlan(changes, decisions, day0, notes, start)
 
 
 def _evening_plan(quantiles, levels, held, master, elasticity, deepest, floor, share, borrowed, ladder, store,

@@ -58,11 +58,22 @@ def test_feed_written_and_rerun_byte_identical(tmp_path):
     assert np.allclose(changes.markdown_pct, np.round((1 - changes.new_price / changes.regular_price) * 100, 2))
     assert changes.valid_from.str.endswith("+02:00").all()  # June in Berlin
     assert changes.change_id.is_unique
+    later, both = set(), set()
     for store in changes.store_id.unique():
         neutral = json.loads((d / "prices" / "esl" / f"{store}.json").read_text())
-        vusion = json.loads((d / "prices" / "esl" / "vusion" / f"{store}.json").read_text())
-        assert len(neutral["changes"]) == len(vusion) == int((changes.store_id == store).sum())
-        assert all("promotion" in item for item in vusion if item["price"] < 1.0)
+        vusion = d / "prices" / "esl" / "vusion"
+        sends = {p.parent.name: json.loads(p.read_text()) for p in vusion.rglob(f"{store}.json")}
+        assert len(neutral["changes"]) == sum(map(len, sends.values())) == int((changes.store_id == store).sum())
+        for at, items in sends.items():  # a file per moment to send, each label once in it
+            assert len({item["id"] for item in items}) == len(items)
+            assert all("promotion" in item for item in items if item["price"] < 1.0)
+            if at != "vusion":  # sent later: the evening step, from its hour
+                later.add(at)
+                assert at == "2024-06-12T1900"
+                assert all(i["promotion"]["start"] == "2024-06-12T19:00:00+02:00" for i in items)
+        now = {i["id"] for i in sends["vusion"]}
+        both |= {i["id"] for at, items in sends.items() if at != "vusion" for i in items} & now
+    assert later and both  # lines marked down for the day and again from 19:00, one object in each file
     decisions = pd.read_parquet(d / "prices" / "decisions.parquet")
     assert len(decisions) == 12 and decisions.reason.str.len().gt(0).all()
     before = files(d / "prices")
@@ -131,6 +142,13 @@ def test_a_markdown_kept_for_the_next_batch_is_sent_again_and_one_for_a_later_ba
         assert back.valid_from.startswith(str((DAY0 + pd.Timedelta(days=1)).date()))
         assert back.valid_to.startswith(str((later + pd.Timedelta(days=1)).date()))
     assert deeper.changes.change_id.is_unique
+    from freshcast.api import write_price_labels
+
+    write_price_labels(deeper, tmp_path / "feed")  # the resuming markdown is sent when the deeper one ends
+    store = today.store_id.iat[0]
+    resumes = json.loads((tmp_path / "feed" / "esl" / "vusion" / "2024-06-13T0000" / f"{store}.json").read_text())
+    assert {i["id"] for i in resumes} >= {str(p) for p in today.product_id[today.store_id == store]}
+    assert all(i["price"] == 0.9 and i["promotion"]["start"] == "2024-06-13T00:00:00+00:00" for i in resumes)
 
 
 def test_label_changes_capped_per_store(tmp_path):
@@ -198,6 +216,8 @@ def test_the_evening_run_marks_down_only_what_expires_tonight(tmp_path):
     assert not changes.product_id.isin([100, 101]).any()
     shown = changes.merge(labels, on=["store_id", "product_id"])
     assert np.allclose(shown.current_price, shown.price)
+    sent = [p.relative_to(d / "evening" / "esl" / "vusion") for p in (d / "evening" / "esl" / "vusion").rglob("*.json")]
+    assert sorted(str(p) for p in sent) == sorted(f"{s}.json" for s in changes.store_id.unique())  # to send at 19:00
 
     def depth(scale):
         s = stock.copy()
