@@ -10,7 +10,8 @@ elasticity, with the share a discount borrows from the next day. Prices never go
 regular price, never deeper than the data supports for the line's category, never below the
 unit cost except on a day when units expire (then not below salvage), and a markdown in
 force only deepens while its stock lasts. At most `max_changes` label changes per store and
-day (a day price and an evening step count as two): the changes worth most are kept.
+day (a day price and an evening step count as two): the changes worth most are kept, and a
+line that no longer fits with its evening step gets its best day price alone if that fits.
 """
 
 from __future__ import annotations
@@ -103,18 +104,29 @@ def plan_markdowns(
     force = np.zeros(n) if depth_in_force is None else np.asarray(depth_in_force, np.float64)
     floor = np.searchsorted(ladder, force + 1e-9, side="right") - 1
     share = np.zeros(n) if evening_share is None else np.asarray(evening_share, np.float64)
-    step, evening, value, waste, value_kept, waste_kept = _plan(
-        np.ascontiguousarray(on_hand, np.float64), demand, np.ascontiguousarray(lift), np.ascontiguousarray(carry),
-        np.ascontiguousarray(price), master.unit_cost.astype(np.float64), master.salvage_value.astype(np.float64),
-        np.ascontiguousarray(allowed), share if not evening else np.zeros(n), floor.astype(np.int64), evening,
-    )  # fmt: skip
+    args = (np.ascontiguousarray(on_hand, np.float64), demand, np.ascontiguousarray(lift), np.ascontiguousarray(carry),
+            np.ascontiguousarray(price), master.unit_cost.astype(np.float64), master.salvage_value.astype(np.float64),
+            np.ascontiguousarray(allowed), share if not evening else np.zeros(n), floor.astype(np.int64))  # fmt: skip
+    step, evening, value, waste, value_kept, waste_kept = _plan(*args, evening)
     changed = (step != floor) | (evening >= 0)
     if max_changes is not None and store is not None:
-        changes = (step != floor) * np.asarray(day_changes, np.int64) + (evening >= 0) * int(evening_changes)
-        keep = _top_per_store(np.asarray(store), value - value_kept, changes, max_changes) | (changed & (changes == 0))
+        store, day_n = np.asarray(store), np.broadcast_to(np.asarray(day_changes, np.int64), (n,))
+        changes = (step != floor) * day_n + (evening >= 0) * int(evening_changes)
+        keep, used = _top_per_store(store, value - value_kept, changes, max_changes)
+        keep |= changed & (changes == 0)
         undo = changed & ~keep
         step, evening = np.where(undo, floor, step), np.where(undo, -1, evening)
         value, waste = np.where(undo, value_kept, value), np.where(undo, waste_kept, waste)
+        alone = np.flatnonzero(undo & (changes > day_n) & (day_n > 0))  # too many with its evening step
+        if len(alone):  # ... the line's best day price without one may still fit
+            sub = [a[alone] for a in args[:-2]] + [np.zeros(len(alone)), args[-1][alone]]
+            step_d, _, value_d, waste_d, _, _ = _plan(*(np.ascontiguousarray(a) for a in sub), False)
+            gain_d = value_d - value_kept[alone]
+            fits, _ = _top_per_store(store[alone], gain_d, ((step_d != floor[alone]) & (gain_d > 0)) * day_n[alone],
+                                     max_changes, used)  # fmt: skip
+            at = alone[fits]
+            step[at], value[at], waste[at] = step_d[fits], value_d[fits], waste_d[fits]
+            keep[at] = True
         changed = keep
     rows = np.arange(n)
     has_evening = evening >= 0
@@ -151,14 +163,16 @@ def oldest_expiry(on_hand: np.ndarray) -> np.ndarray:
     return np.where(held.any(axis=1), held.argmax(axis=1), 0)
 
 
-def _top_per_store(store: np.ndarray, gain: np.ndarray, changes: np.ndarray, limit: int) -> np.ndarray:
+def _top_per_store(store: np.ndarray, gain: np.ndarray, changes: np.ndarray, limit: int,
+                   used: dict | None = None) -> tuple[np.ndarray, dict]:  # fmt: skip
     """The lines whose changes are kept: per store, from the largest gain down (ties: the first
-    line), each line whose label changes (`changes`, 1 or 2) still fit within `limit`."""
+    line), each line whose label changes (`changes`) still fit within `limit`, counting the
+    changes a store has `used` already. Returns the kept lines and the changes used per store."""
     order = np.lexsort((np.arange(len(store)), -gain, store))
     keep = np.zeros(len(store), bool)
-    used: dict = {}
+    used = dict(used or {})
     for i in order[changes[order] > 0]:
         if used.get(store[i], 0) + changes[i] <= limit:
             keep[i] = True
             used[store[i]] = used.get(store[i], 0) + changes[i]
-    return keep
+    return keep, used

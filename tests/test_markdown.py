@@ -134,6 +134,32 @@ def test_label_changes_capped_per_store_keep_the_largest_gains():
     assert np.all(capped.depth[undone] == 0) and np.allclose(capped.expected_revenue[undone], free.expected_revenue_kept[undone])
 
 
+def test_a_line_too_many_with_its_evening_step_keeps_its_day_price_when_that_fits():
+    n = 30
+    stock = np.linspace(6, 14, n)
+    mean, share = quantiles(np.full(n, 4.0), 2, 0.4), np.full(n, 0.3)
+    first = run(np.c_[stock, np.zeros(n)], mean, np.full(n, -2.0), np.full(n, 0.5), evening_share=share)
+    both = (first.depth > 0) & np.isfinite(first.evening_depth)  # a day price and an evening step: two changes
+    n = int(both.sum())
+    assert n >= 20
+    on_hand, store = np.c_[stock[both], np.zeros(n)], np.arange(n) % 2
+    args = (mean[both], np.full(n, -2.0), np.full(n, 0.5))
+    free, day_only = run(on_hand, *args, evening_share=share[both]), run(on_hand, *args)  # day_only: no evening step
+    for cap in (1, 3, 5):
+        capped = run(on_hand, *args, evening_share=share[both], store=store, max_changes=cap)
+        count = (capped.depth > 0) * 1 + np.isfinite(capped.evening_depth)
+        assert np.bincount(store, count).tolist() == [cap, cap]  # odd caps: the last change a day price alone
+        cut = capped.changed & ~np.isfinite(capped.evening_depth)
+        assert cut.sum() == 2
+        np.testing.assert_array_equal(capped.depth[cut], day_only.depth[cut])
+        np.testing.assert_allclose(capped.expected_revenue[cut], day_only.expected_revenue[cut])
+        whole = capped.changed & ~cut  # the largest gains kept whole, as planned
+        np.testing.assert_array_equal(capped.evening_depth[whole], free.evening_depth[whole])
+        assert whole.sum() == 2 * (cap // 2)
+        gone = ~capped.changed
+        assert np.allclose(capped.expected_revenue[gone], free.expected_revenue_kept[gone])
+
+
 def test_deterministic():
     on_hand, q, el, deepest = instance(7)
     a, b = run(on_hand, q, el, deepest), run(on_hand, q, el, deepest)
