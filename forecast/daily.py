@@ -18,7 +18,7 @@ from ..errors import FreshcastError
 from ..threads import numba_threads, thread_count
 from ..features import DailyFeatureSpec, DailyFeatures, FeatureRows
 from . import persist, trainer
-from .calibrator import CALIBRATE_ON, QuantileCalibrator, check_calibration_series
+from .calibrator import QuantileCalibrator
 from .distribution import ForecastDistribution
 from .hourly import dayparts, part_shares, sales_profile, split_days
 from .quantiles import check_quantiles, volatility
@@ -226,31 +226,23 @@ class DailyForecaster(BaseEstimator):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise FreshcastError(f"DailyForecaster {name}: expected a whole number of at least {least}, "
                                      f"got {value!r}")  # fmt: skip
+        if self.min_history_days < self.max_horizon:
+            raise FreshcastError("DailyForecaster min_history_days must be at least max_horizon")
+        for flag in FLAGS:
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise FreshcastError(f"DailyForecaster {flag}: expected True or False, got {getattr(self, flag)!r}")
+        taken = sorted(set(self.lgb_params or {}) & OWN_LIGHTGBM_KEYS)
+        if taken:
+            raise FreshcastError(f"lgb_params may not set {', '.join(taken)}: use n_estimators and learning_rate "
+                                 f"(the quantiles' calibration scales both)")  # fmt: skip
 
     # ---------------------------------------------------------------- training
     @_threaded
     def fit(self, history: DailyPanel | str | Path | pd.DataFrame, progress=None) -> DailyForecaster:
         """Train on the whole history (a DailyPanel, a path, or a DataFrame in the contract).
         `progress`, a function taking a line, hears how training goes."""
-        if self.min_history_days < self.max_horizon:
-            raise FreshcastError("min_history_days must be at least max_horizon")
-        for name, share in (("stockout_recovery", self.stockout_recovery), ("feature_recovery", self.feature_share)):
-            if not 0.0 <= share <= 1.0:
-                raise FreshcastError(f"{name} must be between 0 and 1, got {share}")
-        for flag in FLAGS:
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise FreshcastError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
-        taken = sorted(set(self.lgb_params or {}) & OWN_LIGHTGBM_KEYS)
-        if taken:
-            raise FreshcastError(f"lgb_params may not set {', '.join(taken)}: use n_estimators and learning_rate "
-                                 f"(the quantiles' calibration scales both)")  # fmt: skip
-        levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
-        if not 0 < self.calibration_tree_share <= 1:
-            raise FreshcastError(f"calibration_tree_share must be above 0 and at most 1, got {self.calibration_tree_share}")
-        check_calibration_series(self.calibration_series)
-        if self.calibrate_on not in CALIBRATE_ON:
-            raise FreshcastError(f"calibrate_on must be one of {', '.join(CALIBRATE_ON)}, got '{self.calibrate_on}'")
         self._check_settings()
+        levels = check_quantiles(self.quantiles)  # sorted once: every table assumes rising levels
         if history is None:
             raise FreshcastError("fit needs the sales history: a DailyPanel, a path or a DataFrame")
         panel = _as_panel(history)

@@ -154,7 +154,7 @@ def test_api_misuse_gives_one_line_freshcast_errors(fitted, split, sample_panel)
         (lambda: DailyForecaster(**FAST).fit(None), "needs the sales history"),
         (lambda: fitted.predict(7, future, level="hour", slots="06-18,18-06"), "not both"),
         (lambda: fitted.predict(7, future, level="week"), "level must be"),
-        (lambda: DailyForecaster(**{**FAST, "relative_model": "no"}).fit(train), "relative_model must be True or False"),
+        (lambda: DailyForecaster(**{**FAST, "relative_model": "no"}).fit(train), "relative_model: expected True"),
         (lambda: DailyForecaster(**{**FAST, "quantiles": None}).fit(train), r"or \(\) for none"),
         (lambda: DailyForecaster(**{**FAST, "lgb_params": {"eta": 0.3, "num_trees": 9}}).fit(train),
          "lgb_params may not set eta, num_trees: use n_estimators and learning_rate"),
@@ -340,5 +340,5 @@ def test_features_read_their_own_share_of_the_recovered_demand(split, monkeypatc
     assert np.array_equal(X_mixed, X_sales, equal_nan=True) and np.array_equal(y_mixed, y_demand)
     assert not np.array_equal(y_mixed, y_sales) and not np.array_equal(X_mixed, X_demand, equal_nan=True)
     assert np.array_equal(X_same, X_demand, equal_nan=True) and np.array_equal(y_same, y_demand)
-    with pytest.raises(FreshcastError, match="feature_recovery must be between 0 and 1"):
+    with pytest.raises(FreshcastError, match="feature_recovery: expected a number between 0 and 1"):
         DailyForecaster(**settings, feature_recovery=1.5).fit(split[0])

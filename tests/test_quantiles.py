@@ -165,7 +165,7 @@ def test_the_calibration_model_trains_a_share_of_the_trees_at_a_rate_raised_as_m
     by_hand.fit(train.until(train.last_day - point.max_horizon))
     np.testing.assert_array_equal(calibrator.holdout_.mean, held_out(by_hand, train, "in_stock").mean)
     for share in (0, 1.5):
-        with pytest.raises(FreshcastError, match="calibration_tree_share must be above 0 and at most 1"):
+        with pytest.raises(FreshcastError, match="calibration_tree_share: expected a number above 0 and at most 1"):
             DailyForecaster(**FAST, calibration_tree_share=share).fit(train)
 
 
@@ -189,7 +189,7 @@ def test_quantiles_calibrated_on_demand_count_the_days_stockouts_censored(split,
     loaded = DailyForecaster.load(tmp_path / "m")
     assert loaded.calibrator_.on == "demand"
     np.testing.assert_array_equal(loaded.predict_distribution(7, future, train).quantiles, on_demand.predict_distribution(7, future).quantiles)
-    with pytest.raises(FreshcastError, match="calibrate_on must be one of"):
+    with pytest.raises(FreshcastError, match="calibrate_on: expected \"in_stock\" or \"demand\""):
         DailyForecaster(**FAST, calibrate_on="sales").fit(train)
 
 
@@ -229,7 +229,7 @@ def test_a_big_chain_calibrates_on_a_sample_of_series_picked_by_their_ids(split)
     for name in ("actual", "stockout", "volatility"):
         np.testing.assert_array_equal(getattr(sampled, name), getattr(full, name)[kept])
     assert not np.allclose(sampled.mean, full.mean[kept])  # its model learnt from the sample's series only
-    with pytest.raises(FreshcastError, match="calibration_series must be a whole number"):
+    with pytest.raises(FreshcastError, match="calibration_series: expected a whole number of at least 1"):
         DailyForecaster(**FAST, calibration_series=0).fit(train)
     with pytest.raises(FreshcastError, match="calibration_series must be a whole number"):
         cal.calibration_share(1000, 2.5)  # the Dask path checks it there
