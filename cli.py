@@ -340,26 +340,31 @@ def plan_orders(
     budget: Annotated[Optional[float], typer.Option(min=0, help="Most a store may spend on this order date")] = None,
     buyer_id: Annotated[str, typer.Option(help="Sender id in the EDI interchange")] = "FRESHCAST",
     seed: Annotated[int, typer.Option(help="Random seed of the demand scenarios")] = 0,
+    timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name): dates time-zone aware expiry "
+                                               "and arrival timestamps")] = "UTC",
     threads: ThreadsOption = 0,
 ) -> None:
     """Work out today's order for every store x product from the forecast distribution and
     write purchase orders per store, supplier and delivery date: po_headers and po_lines
-    (Parquet and CSV), decisions (every line, with why), and EDIFACT ORDERS files in edi/."""
+    (Parquet and CSV), decisions (every line that can order that day, with why), and EDIFACT
+    ORDERS files in edi/."""
+    from .data.dates import day_number, time_zone
+    from .documents.edifact import check_buyer_id
+    from .documents.purchase_orders import write_purchase_orders
     from .errors import FreshcastError
     from .optimize.purchase import plan_orders as run_plan
-    from .documents.purchase_orders import write_purchase_orders
-
-    from .data.dates import day_number
 
     _use_threads(threads)
     if order_date is not None:
         _checked(day_number, order_date, "--order-date")
+    _checked(time_zone, timezone, "--timezone")
+    _checked(check_buyer_id, buyer_id, "--buyer-id")
     with _writing((out, "purchase-orders"), inputs=(forecast, products, inventory, on_order, terms, capacity)):
         try:
             with _Step("reading forecast, master data and stock; optimising orders"):
                 po = run_plan(
                     forecast, products, terms=terms, capacity=capacity, on_hand=inventory, on_order=on_order,
-                    order_date=order_date, budget=budget, seed=seed,
+                    order_date=order_date, budget=budget, seed=seed, timezone=timezone,
                 )  # fmt: skip
             for note in po.notes:
                 _say(note)
@@ -369,7 +374,8 @@ def plan_orders(
     total = po.headers["total_cost"].sum()
     print(f"{len(po.headers):,} purchase orders, {len(po.lines):,} lines, total cost {total:,.2f}")
     edi = po.headers["supplier_id"].nunique()
-    _say(f"wrote {out}/: po_headers, po_lines, decisions (.parquet, .csv), notes.txt and {edi} EDI file(s) in edi/")
+    _say(f"wrote {out}/: po_headers, po_lines, decisions (.parquet, .csv), notes.txt and "
+         + (f"{edi} EDI file(s) in edi/" if edi else "no EDI file (nothing to order)"))
 
 
 @app.command("plan-prices")
@@ -416,9 +422,9 @@ def plan_prices(
     morning run with `--evening-later`): the evening markdowns are chosen from what the day
     has left, which earns more than the morning's evening step."""
     from .errors import FreshcastError
-    from .data.dates import day_number
+    from .data.dates import day_number, time_zone
     from .documents.price_labels import write_price_labels
-    from .optimize.pricing import plan_prices as run_plan, time_zone
+    from .optimize.pricing import plan_prices as run_plan
 
     _use_threads(threads)
     if date is not None:

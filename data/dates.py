@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ..errors import FreshcastError
 
 NOT_A_DAY = np.iinfo(np.int64).min  # day number of a missing or unparseable date
 NOT_A_DATE = "is not a date (expected YYYY-MM-DD; dates that read as day-first and month-first alike are refused)"
@@ -147,3 +150,11 @@ def _arrow_day_numbers(arr: pa.Array | pa.ChunkedArray, zone: str | None = None)
     if days.null_count:
         days = pc.fill_null(pc.cast(days, pa.int64()), NOT_A_DAY)
     return np.asarray(days.to_numpy(zero_copy_only=False), np.int64)
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (like Europe/Berlin); FreshcastError otherwise."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        raise FreshcastError(f"'{name}' is not an IANA time zone name like Europe/Berlin or UTC") from None

@@ -12,9 +12,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .contract import FIRST_YEAR, LAST_YEAR
 from .dates import NOT_A_DATE, NOT_A_DAY, day_numbers
 from .read import other_separator, read_frame, source_name
 from .validate import Problems
+
+_FIRST_DAY = int(np.datetime64(f"{FIRST_YEAR}-01-01", "D").astype(np.int64))
+_LAST_DAY = int(np.datetime64(f"{LAST_YEAR}-12-31", "D").astype(np.int64))
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 EVERY_DAY = 0b1111111
@@ -99,6 +103,10 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
             unparsed = (days == NOT_A_DAY) & ~bad_rows
             if unparsed.any():
                 _where(problems, df, name, unparsed, NOT_A_DATE)
+            outside = ~unparsed & ~bad_rows & ((days < _FIRST_DAY) | (days > _LAST_DAY))
+            if outside.any():  # 1900-01-01, 1970-01-01, 9999-12-31: an export's stand-ins for no date
+                _where(problems, df, name, outside, f"is not between {FIRST_YEAR} and {LAST_YEAR} (a stand-in for "
+                                                    f"no date? leave it empty where allowed)")  # fmt: skip
             out[name] = days
         else:
             out[name] = _number(problems, df, name, kind, rule, bad_rows)
@@ -180,9 +188,9 @@ def read_terms(path, source: str | None = None) -> pd.DataFrame:
     source = source or source_name(path)
     raw = read_frame(path, ("order_weekdays", "order_cutoff")) if not isinstance(path, pd.DataFrame) else path
     df = read_table(raw, TERMS, TERMS_OPTIONAL, keys=("store_id", "supplier_id"), source=source)
-    if pd.api.types.is_integer_dtype(raw["order_weekdays"]):  # bit masks already (read before)
+    if raw.attrs.get(_MASKS):  # a table read_terms returned: its weekdays are bit masks already
         masks = raw["order_weekdays"].to_numpy(np.int64)
-    else:
+    else:  # a number (is 3 Wednesday or Mon+Tue?) is refused
         masks = np.asarray([parse_weekdays(text) for text in df["order_weekdays"]], np.int64)
     if ((masks < 1) | (masks > EVERY_DAY)).any():
         _refuse(source, raw, "order_weekdays", (masks < 1) | (masks > EVERY_DAY),
@@ -192,7 +200,11 @@ def read_terms(path, source: str | None = None) -> pd.DataFrame:
         bad_time = ~df["order_cutoff"].str.fullmatch(r"(([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?").to_numpy(bool)
         if bad_time.any():
             _refuse(source, raw, "order_cutoff", bad_time, "is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59)")
+    df.attrs[_MASKS] = True
     return df
+
+
+_MASKS = "freshcast_weekday_masks"  # marks a terms table whose order_weekdays read_terms turned into bit masks
 
 
 def parse_weekdays(text: str) -> int:
@@ -226,5 +238,6 @@ def read_on_hand(path, source: str | None = None, zone: str | None = None) -> pd
                       empty="list the lines with nothing in stock with on_hand 0")  # fmt: skip
 
 
-def read_on_order(path, source: str | None = None) -> pd.DataFrame:
-    return read_table(path, ON_ORDER, source=source)
+def read_on_order(path, source: str | None = None, zone: str | None = None) -> pd.DataFrame:
+    """Orders placed and not yet arrived, one row per arrival (`zone`: as for `read_on_hand`)."""
+    return read_table(path, ON_ORDER, source=source, zone=zone)

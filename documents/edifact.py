@@ -19,17 +19,40 @@ One interchange per supplier; one ORDERS message per purchase order:
 from __future__ import annotations
 
 import datetime
+import hashlib
 import warnings
 
 import pandas as pd
 
 from ..data.contract import PRODUCT, STORE
+from ..errors import FreshcastError
 
 
-def number(x: float, decimals: int = 3) -> str:
-    """Fixed-point text without trailing zeros ('2.5', '3', '0.125')."""
+def number(x: float, decimals: int = 6) -> str:
+    """Fixed-point text without trailing zeros ('2.5', '3', '0.0625'), as po_lines holds it."""
     text = f"{x:.{decimals}f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+def control_reference(order_date: pd.Timestamp, supplier_id) -> str:
+    """The interchange's control reference (at most 14 characters): the order date and the
+    supplier id, or where those are longer, 14 hex digits of their hash (one per supplier and
+    date, so the supplier's duplicate check tells interchanges apart)."""
+    text = order_date.strftime("%y%m%d") + str(supplier_id)
+    return text if len(text) <= 14 else hashlib.sha256(text.encode()).hexdigest()[:14].upper()
+
+
+def check_buyer_id(buyer_id) -> str:
+    """The sender id of the interchange header: 1 to 35 characters of Latin-1 (syntax UNOC)."""
+    text = str(buyer_id)
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        text = ""
+    if not 1 <= len(text) <= 35:
+        raise FreshcastError(f"the buyer id (the EDI sender id) must be 1 to 35 characters of Latin-1 (EDIFACT UNOC), "
+                             f"got {buyer_id!r}")  # fmt: skip
+    return text
 
 
 def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, supplier_id: str) -> str:
@@ -39,7 +62,7 @@ def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str
     from pydifact.segments import Segment
 
     first = pd.Timestamp(headers["order_date"].min())
-    reference = (first.strftime("%y%m%d") + str(supplier_id))[:14]
+    reference = control_reference(first, supplier_id)
     with warnings.catch_warnings():  # pydifact ships no syntax tables for the service segments
         warnings.simplefilter("ignore")
         interchange = Interchange(
@@ -62,8 +85,8 @@ def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str
                 msg.add_segment(Segment("LIN", str(k), "", [str(getattr(line, PRODUCT)), "IN"]))
                 msg.add_segment(Segment("QTY", ["21", number(line.order_qty)]))
                 msg.add_segment(Segment("QTY", ["59", number(line.case_pack)]))
-                msg.add_segment(Segment("PRI", ["AAA", number(line.unit_cost, 4)]))
-                msg.add_segment(Segment("MOA", ["203", number(line.amount, 2)]))
+                msg.add_segment(Segment("PRI", ["AAA", number(line.unit_cost)]))
+                msg.add_segment(Segment("MOA", ["203", number(line.amount)]))
             msg.add_segment(Segment("UNS", "S"))
             msg.add_segment(Segment("CNT", ["2", str(len(mine))]))
             interchange.add_message(msg)

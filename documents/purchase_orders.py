@@ -9,14 +9,14 @@ import pandas as pd
 
 from ..optimize.purchase import PurchaseOrders
 from ..outputs import output_folder, write_table, write_text
-from .edifact import orders_interchange
+from .edifact import check_buyer_id, orders_interchange
 
 
 def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "FRESHCAST") -> list[Path]:
     """Write po_headers, po_lines and decisions as Parquet and CSV, one EDIFACT ORDERS
     interchange per supplier under edi/, and notes.txt into folder `out`, which is replaced
     whole (no file of an earlier run stays beside them). Returns the files' final paths."""
-    out = Path(out)
+    out, buyer_id = Path(out), check_buyer_id(buyer_id)
     names = []
     with output_folder(out, "purchase-orders") as tmp:
         for name, df in (("po_headers", po.headers), ("po_lines", po.lines), ("decisions", po.decisions)):

@@ -85,6 +85,18 @@ class ForecastDistribution:
         if problems:
             raise DataError(source, problems)
         qcols = sorted((float(m.group(1)) / 100, c) for c in df.columns if (m := _QUANTILE.match(c)))
+        outside = [c for level, c in qcols if not 0 < level < 1]
+        if outside:
+            problems.append(f"column(s) {', '.join(outside)}: a quantile column is q<percent>, above 0 and below 100 "
+                            f"(q10 is the 10% quantile)")  # fmt: skip
+        elif len({level for level, _ in qcols}) < len(qcols):
+            problems.append(f"columns {', '.join(c for _, c in qcols)} name a quantile level twice")
+        elif qcols and all(level < 0.01 for level, _ in qcols):
+            problems.append(f"columns {', '.join(c for _, c in qcols)} would be the "
+                            f"{', '.join(f'{level * 100:g}%' for level, _ in qcols)} quantiles: quantile columns are "
+                            f"named by percent (q10, q50, q90 for the 10%, 50% and 90% quantiles)")  # fmt: skip
+        if problems:
+            raise DataError(source, problems)
         value_cols = ["yhat"] + [c for _, c in qcols]
         # ids whole, dates dates, amounts finite and not negative, one row per store x product x day
         spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("date", None),

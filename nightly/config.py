@@ -61,6 +61,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "budget": Key("number", low=0),
         "buyer_id": Key("text", "FRESHCAST"),
         "seed": Key("int", 0),
+        "timezone": Key("text", "UTC"),  # the stores': dates time-zone aware expiry and arrival timestamps
     },
     "prices": {
         "labels": Key("path", REQUIRED),
@@ -72,7 +73,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "hourly_forecast": Key("path"),  # default: the run's own hourly forecast when [forecast] level = "hour"
         "ladder": Key("numbers", (0, 10, 20, 30, 40, 50)),
         "max_changes": Key("int", low=0),
-        "timezone": Key("text", "UTC"),
+        "timezone": Key("text"),  # default: [orders] timezone
     },
     "export": {
         "orders": Key("path"),
@@ -150,7 +151,7 @@ def check_config(doc: dict, path: Path, sha256: str = "") -> RunConfig:
                 value = _checked(given[key], spec, f"{path}: [{section}] {key}", base, (section, key) in NOT_TEMPLATED)
             values[section][key] = value
     if "prices" in values:
-        for key in ("products", "inventory"):
+        for key in ("products", "inventory", "timezone"):
             if values["prices"][key] is None:
                 values["prices"][key] = values["orders"][key]
     _check_meaning(values, path)
@@ -198,7 +199,7 @@ def _check_meaning(values: dict, path: Path) -> None:
     from ..data.contract import parse_column_map
     from ..forecast.hourly import parse_slots
     from ..forecast.params import read_params
-    from ..optimize.pricing import time_zone
+    from ..data.dates import time_zone
 
     def check(section, key, parse, text):
         value = values.get(section, {}).get(key)
@@ -217,6 +218,7 @@ def _check_meaning(values: dict, path: Path) -> None:
     check("model", "params", read_params, lambda p: p)
     check("forecast", "slots", parse_slots, str)
     check("prices", "ladder", ladder, lambda v: v)
+    check("orders", "timezone", time_zone, str)
     check("prices", "timezone", time_zone, str)
     if "export" in values and values["export"]["labels"] is not None and "prices" not in values:
         raise ConfigError(f"{path}: [export] labels needs a [prices] section (there are no labels to deliver)")

@@ -56,6 +56,7 @@ terms = "{inputs}/terms.csv"         # lead_time_days, order_weekdays per store 
 # budget = 5000.0                    # most a store may spend on the run date
 buyer_id = "FRESHCAST"               # sender id in the EDIFACT interchanges
 seed = 0
+timezone = "UTC"                     # the stores' time zone (IANA name): dates expiry timestamps
 
 [prices]                             # remove this section to leave prices alone
 labels = "{inputs}/labels.csv"       # what each label shows now: store_id, product_id, price [, expiry_date]
@@ -65,7 +66,7 @@ evening_hour = 19                    # a deeper evening markdown from this hour 
 # response = "price_response"        # `freshcast price-response` folder (default: FreshRetailNet's)
 ladder = [0, 10, 20, 30, 40, 50]     # percent off the regular price
 # max_changes = 200                  # most new markdowns per store in the run
-timezone = "UTC"                     # the stores' time zone (IANA name) for the validity times
+# timezone = "UTC"                   # default: that of [orders]; the label validity times
 
 # [export]                           # folders the ERP and the label system pick files up from
 # orders = "outbox/orders/{{date}}"

@@ -319,7 +319,8 @@ def orders(ctx: Context, out: Path) -> dict:
     with Step("optimising orders", ctx.progress):
         po = plan_orders(ctx.folder / "forecast" / "forecast.parquet", p("products"), terms=p("terms"),
                          capacity=p("capacity"), on_hand=p("inventory"), on_order=p("on_order"), order_date=ctx.date,
-                         budget=ctx.config.get("orders", "budget"), seed=ctx.config.get("orders", "seed"))  # fmt: skip
+                         budget=ctx.config.get("orders", "budget"), seed=ctx.config.get("orders", "seed"),
+                         timezone=ctx.config.get("orders", "timezone"))  # fmt: skip
     write_purchase_orders(po, out, ctx.config.get("orders", "buyer_id"))
     return {"purchase_orders": len(po.headers), "order_lines": len(po.lines)}
 

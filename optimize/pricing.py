@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..data import sample_path, tables
 from ..data.contract import PRODUCT, STORE
-from ..data.dates import day_to_date
+from ..data.dates import day_to_date, time_zone
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
 from .markdown import LADDER, MarkdownPlan, oldest_expiry, plan_markdowns
@@ -418,13 +418,6 @@ def check_ladder(ladder) -> np.ndarray:
         raise FreshcastError(f"the ladder must rise from 0 (no markdown) to depths below 1 (shares of the regular "
                              f"price, e.g. 0, 0.1, 0.2), got {list(np.atleast_1d(ladder))}")  # fmt: skip
     return depths
-
-
-def time_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        raise FreshcastError(f"'{name}' is not an IANA time zone name like Europe/Berlin or UTC") from None
 
 
 def change_id(store_id, product_id, price, valid_from: str, valid_to: str, batch: str = "") -> str:

@@ -4,6 +4,7 @@ date, with the reasons for every line."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.contract import DAY, PRODUCT, STORE
-from ..data.dates import day_number, day_to_date
+from ..data.dates import day_number, day_to_date, time_zone
 from ..data import tables
 from ..data.read import read_frame, source_name
 from ..errors import DataError, FreshcastError
@@ -108,9 +109,15 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
     held = np.zeros((n, int(master.shelf_life_days.max()) + 1))
     on_hand, pos = locate(on_hand, names[0], "expiry_date") if on_hand is not None else (on_hand, None)
     if on_hand is not None and len(on_hand):
-        e = np.minimum(on_hand["expiry_date"].to_numpy(np.int64) - order_day, n_days)
+        ahead = on_hand["expiry_date"].to_numpy(np.int64) - order_day
+        late = ahead > master.shelf_life_days[pos]
+        if late.any():
+            notes.append(f"{names[0]}: {int(late.sum())} row(s) expire more than the product's shelf_life_days after "
+                         f"the order date ({first_row(on_hand, late)}): counted as dated; check the dates or the "
+                         f"shelf lives")  # fmt: skip
+        e = np.minimum(ahead, n_days)
         expired = e < 0
-        if expired.any():
+        if on_hand["on_hand"].to_numpy()[expired].sum() > 0:
             notes.append(f"{on_hand['on_hand'].to_numpy()[expired].sum():g} unit(s) on hand are past their expiry "
                          f"date and not counted")  # fmt: skip
         held = np.zeros((n, max(int(e.max()) + 1, held.shape[1])))
@@ -154,11 +161,14 @@ def plan_orders(
     order_date: str | None = None,
     budget: float | None = None,
     seed: int = 0,
+    timezone: str = "UTC",
 ) -> PurchaseOrders:
     """Orders to place on `order_date` (default: the forecast's first day, whose sales are
     still to come) for every store x product of the forecast that orders that weekday.
     Tables are paths (Parquet or CSV) or DataFrames with the columns of `data.tables`;
-    all but products are optional. `budget` caps each store's spend on the order date."""
+    all but products are optional. `budget` caps each store's spend on the order date.
+    `timezone` (the stores', an IANA name): time-zone aware expiry and arrival timestamps are
+    dated there, as `plan_prices` dates them."""
     distribution = read_forecast(forecast)
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms, capacity=capacity,
@@ -168,8 +178,9 @@ def plan_orders(
     products = tables.read_products(products, name["products"])
     terms = None if terms is None else tables.read_terms(terms, name["terms"])
     capacity = None if capacity is None else tables.read_capacity(capacity, name["capacity"])
-    on_hand = None if on_hand is None else tables.read_on_hand(on_hand, name["inventory"])
-    on_order = None if on_order is None else tables.read_on_order(on_order, name["on_order"])
+    time_zone(timezone)
+    on_hand = None if on_hand is None else tables.read_on_hand(on_hand, name["inventory"], zone=timezone)
+    on_order = None if on_order is None else tables.read_on_order(on_order, name["on_order"], zone=timezone)
     day0 = _order_day(distribution, order_date, name["forecast"])
     quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
     master, cutoff = master_for(lines, products, terms, capacity, (name["products"], name["terms"]))
@@ -177,12 +188,25 @@ def plan_orders(
     held, due, stock_notes = stock_arrays(lines, day0, master, on_hand, on_order, days_needed(master, review),
                                           (name["inventory"], name["on_order"]))  # fmt: skip
     notes = master.notes + stock_notes
+    if on_hand is not None:  # an inventory export that left out lines would order them as if out of stock
+        absent = ~pd.MultiIndex.from_frame(lines).isin(pd.MultiIndex.from_frame(on_hand[[STORE, PRODUCT]]))
+        if absent.any():
+            notes.append(f"{int(absent.sum())} of {len(lines)} store x product line(s) of the forecast have no "
+                         f"inventory row and are planned with nothing on hand (e.g. store_id="
+                         f"{lines[STORE].to_numpy()[absent][0]}, product_id={lines[PRODUCT].to_numpy()[absent][0]}); "
+                         f"list lines with nothing in stock with on_hand 0")  # fmt: skip
     if quantiles.shape[1] < days_needed(master, review):
-        notes.append(f"the forecast covers {quantiles.shape[1]} day(s) from the order date; "
-                     f"later days repeat the forecast of the same weekday")  # fmt: skip
+        repeat = "of the same weekday in its last week" if quantiles.shape[1] >= 7 else "of its last day"
+        notes.append(f"the forecast covers {quantiles.shape[1]} day(s) from the order date, fewer than the "
+                     f"{int(days_needed(master, review))} the orders look at: later days repeat its forecast {repeat} "
+                     f"(forecast more days for them)")  # fmt: skip
+    can_order = master.orders_on(day0)
+    if not can_order.any():
+        notes.append(f"no line can order on {day_to_date(day0)} ({pd.Timestamp(day_to_date(day0)).day_name()}): "
+                     f"no supplier's order_weekdays include it")  # fmt: skip
     group = np.unique(lines[STORE].to_numpy(), return_inverse=True)[1] if budget is not None else None
     out = optimal_orders(
-        quantiles, distribution.levels, held, due, master, review, master.orders_on(day0), seed=seed,
+        quantiles, distribution.levels, held, due, master, review, can_order, seed=seed,
         budget_group=group, budget=None if budget is None else np.full(group.max() + 1, float(budget)),
     )  # fmt: skip
     decisions = _decisions(lines, day0, master, out, held, due, cutoff)
@@ -232,11 +256,11 @@ def _decisions(lines: pd.DataFrame, day0: int, master: MasterData, out, held: np
     )[master.orders_on(day0)].reset_index(drop=True)
     decisions["order_date"] = decisions["order_date"].astype("datetime64[s]")
     decisions["delivery_date"] = decisions["delivery_date"].astype("datetime64[s]")
-    decisions.insert(0, "po_id", [
+    decisions.insert(0, "po_id", pd.Series([
         po_id(s, p, o, d) if q > 0 else "" for s, p, o, d, q in
         zip(decisions[STORE], decisions["supplier_id"], decisions["order_date"], decisions["delivery_date"],
             decisions["order_qty"])
-    ])  # fmt: skip
+    ], index=decisions.index, dtype=object))  # text also on a day no line can order
     return decisions
 
 
@@ -268,6 +292,9 @@ def _source(table, label: str) -> str:
 
 
 def po_id(store_id, supplier_id, order_date, delivery_date) -> str:
-    """Stable purchase order number: the same store, supplier and dates give the same id."""
+    """Stable purchase order number: the same store, supplier and dates give the same id,
+    `PO-<order date>-<store>-<supplier>-<delivery date>`, or where that is longer than the 35
+    characters of an EDIFACT document number (long ids), `PO-<order date>-<16 hex digits of it>`."""
     o, d = (pd.Timestamp(x).strftime("%Y%m%d") for x in (order_date, delivery_date))
-    return f"PO-{o}-{store_id}-{supplier_id}-{d}"
+    text = f"PO-{o}-{store_id}-{supplier_id}-{d}"
+    return text if len(text) <= 35 else f"PO-{o}-{hashlib.sha256(text.encode()).hexdigest()[:16].upper()}"

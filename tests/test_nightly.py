@@ -164,7 +164,7 @@ def test_a_stopped_model_stage_resumes_with_the_decision_it_had_taken(config, st
         ("threads = 0", "threads = 0\nthredas = 2", "unknown key [run] thredas"),
         ("quantiles = [0.1, 0.5, 0.9]", "quantiles = [0.5]", "[model] quantiles"),
         ("ladder = [0, 10, 20, 30, 40, 50]", "ladder = [10, 20]", "[prices] ladder"),
-        ('timezone = "UTC"', 'timezone = "Mars/Olympus"', "[prices] timezone"),
+        ('timezone = "UTC"', 'timezone = "Mars/Olympus"', "[orders] timezone"),
         ('labels = "freshcast_inputs/labels.csv"', "", "[prices] labels is missing"),
         ("[model]", "[model\n", "not valid TOML"),
     ],

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from freshcast.cli import app
 from freshcast.data import load_history, sample_path
-from freshcast.errors import DataError
+from freshcast.errors import DataError, FreshcastError
 from freshcast.forecast import DailyForecaster
 from freshcast.data import tables
 from freshcast.optimize.master import assumed_tables
@@ -370,3 +370,86 @@ def test_the_api_checks_what_the_command_line_checks_and_names_each_table(files,
     for folds, horizon in ((0, 7), (2, 0)):
         with pytest.raises(FreshcastError, match="folds and horizon must be at least 1"):
             backtest(history, folds=folds, horizon=horizon)
+
+
+def test_long_ids_and_fine_decimals_reach_the_edifact_orders_as_in_po_lines(files, tmp_path):
+    """GLN-length ids: every po_id fits EDIFACT's 35 characters and each interchange has its own
+    control reference; quantities, case packs and prices are written as po_lines holds them."""
+    from freshcast.api import write_purchase_orders
+
+    d, pred = files
+    big_store, big_supplier = 98765432100000, 1234567890000
+    products = pd.read_csv(d / "products.csv")
+    products = products.assign(supplier_id=products.supplier_id + big_supplier, case_pack=0.0625, unit_cost=0.60738)
+    terms = pd.read_csv(d / "terms.csv")
+    terms = terms.assign(store_id=terms.store_id + big_store, supplier_id=terms.supplier_id + big_supplier)
+    inventory = pd.read_csv(d / "inventory.csv").assign(store_id=lambda t: t.store_id + big_store)
+    po = plan_orders(pred.assign(store_id=pred.store_id + big_store), products, terms, on_hand=inventory)
+    write_purchase_orders(po, tmp_path / "po")
+    assert len(po.headers) > 1 and po.headers.po_id.str.len().max() <= 35 and po.headers.po_id.is_unique
+    references, documents, values = [], [], []
+    for path in sorted((tmp_path / "po" / "edi").glob("*.edi")):
+        segments = path.read_text().split("'\n")
+        references.append(next(s for s in segments if s.startswith("UNB+")).split("+")[-1])
+        assert segments[-2].split("+")[-1] == references[-1]  # UNZ closes with the same reference
+        documents += [s.split("+")[2] for s in segments if s.startswith("BGM+")]
+        values += [s.split(":")[1] for s in segments if s.startswith(("QTY+21:", "QTY+59:", "PRI+AAA:"))]
+    assert len(set(references)) == len(references) == po.headers.supplier_id.nunique()
+    assert all(len(r) <= 14 for r in references) and sorted(documents) == sorted(po.headers.po_id)
+    lines = po.lines.sort_values(["po_id", "product_id"])
+    expected = np.c_[lines.order_qty, lines.case_pack, lines.unit_cost].ravel()
+    assert sorted(map(float, values)) == sorted(expected.tolist())  # 0.5625 units of 0.0625 at 0.60738
+    assert (np.round(lines.order_qty / 0.0625, 6) % 1 == 0).all()
+    with pytest.raises(FreshcastError, match="buyer id"):
+        write_purchase_orders(po, tmp_path / "po2", buyer_id="東京ストア")
+    assert not (tmp_path / "po2").exists()
+
+
+def test_a_day_no_line_can_order_and_stock_the_planner_should_check(files, tmp_path):
+    """No supplier orders on the day: the tables keep their column types, and a note says
+    why; lines missing from the inventory, stock dated beyond its shelf life and time-zone
+    aware expiry timestamps (dated in the stores' zone) are noted or dated as plan_prices
+    does; an order weekday given as a number, a stand-in date and quantile columns named as
+    fractions are refused."""
+    from freshcast.api import write_purchase_orders
+
+    d, pred = files
+    products, terms = pd.read_csv(d / "products.csv"), pd.read_csv(d / "terms.csv")
+    inventory = pd.read_csv(d / "inventory.csv")
+    normal = plan_orders(pred, products, terms, on_hand=inventory)
+    write_purchase_orders(normal, tmp_path / "normal")
+    thursday = plan_orders(pred, products, terms.assign(order_weekdays="Mon,Wed,Fri"), on_hand=inventory,
+                           order_date="2024-06-13")  # fmt: skip
+    assert thursday.decisions.empty and any("no line can order on 2024-06-13 (Thursday)" in n for n in thursday.notes)
+    write_purchase_orders(thursday, tmp_path / "thursday")
+    import pyarrow.parquet as pq
+
+    for name in ("po_headers", "po_lines", "decisions"):
+        assert pq.read_schema(tmp_path / "thursday" / f"{name}.parquet").equals(
+            pq.read_schema(tmp_path / "normal" / f"{name}.parquet"), check_metadata=False)
+    n = len(pred[["store_id", "product_id"]].drop_duplicates())
+    assert any(f"{n - len(inventory)} of {n} store x product line(s) of the forecast have no inventory row" in note
+               for note in normal.notes)  # fmt: skip
+    far = plan_orders(pred, products, terms, on_hand=inventory.assign(expiry_date="2042-06-13"))
+    assert any(f"{len(inventory)} row(s) expire more than the product's shelf_life_days" in note for note in far.notes)
+    with pytest.raises(DataError, match=r"'expiry_date' is not between 1990 and 2199 .*expiry_date='1970-01-01'"):
+        plan_orders(pred, products, terms, on_hand=inventory.assign(expiry_date="1970-01-01"))
+
+    evening = inventory.assign(expiry_date=pd.Timestamp("2024-06-12T20:00:00Z"))  # 06-13 04:00 in Shanghai
+    local = [plan_orders(pred, products, terms, on_hand=stock, timezone="Asia/Shanghai").decisions
+             for stock in (evening, inventory.assign(expiry_date="2024-06-13"))]  # fmt: skip
+    pd.testing.assert_frame_equal(*local)
+    utc = plan_orders(pred, products, terms, on_hand=evening).decisions
+    assert utc.order_qty.sum() > local[0].order_qty.sum()  # dated 06-12 in UTC: a day less to sell it
+    with pytest.raises(FreshcastError, match="IANA time zone"):
+        plan_orders(pred, products, terms, on_hand=inventory, timezone="Mars/Base")
+
+    terms.assign(order_weekdays=3).to_parquet(tmp_path / "terms.parquet")
+    with pytest.raises(DataError, match=r"'order_weekdays' is not 'daily' or weekdays like Mon,Wed,Fri"):
+        plan_orders(pred, products, tmp_path / "terms.parquet", on_hand=inventory)
+    fractions = pred.rename(columns={"q10": "q0.1", "q50": "q0.5", "q90": "q0.9"})
+    with pytest.raises(DataError, match=r"would be the 0.1%, 0.5%, 0.9% quantiles: quantile columns are named by "):
+        plan_orders(fractions, products, terms, on_hand=inventory)
+    fractions.rename(columns={"q0.9": "q150"}).to_parquet(tmp_path / "pred.parquet")
+    with pytest.raises(DataError, match=r"pred\.parquet(?s:.*)column\(s\) q150: a quantile column is q<percent>"):
+        plan_orders(tmp_path / "pred.parquet", products, terms, on_hand=inventory)
