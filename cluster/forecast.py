@@ -116,6 +116,9 @@ def check_path(source, name: str) -> None:
 def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     """`model`'s point forecaster (no quantiles) fitted over the partition panels (futures):
     returns it and the future of the chain's group tables its features read."""
+    if model.group_models is not None:
+        raise FreshcastError("group_models is not supported on a Dask cluster: train the chain's models only "
+                             "(leave group_models out of the params)")  # fmt: skip
     t0 = time.perf_counter()
     known = client.map(known_panel, panels, recovery=model.feature_share)
     pooled = group_tables(client, known)
@@ -138,6 +141,7 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     fitted.quantiles_ = check_quantiles(model.quantiles)
     fitted.recovered_ = facts["hourly"] and model.stockout_recovery > 0
     fitted.features_, fitted.booster_, fitted.relative_booster_ = features, booster, relative
+    fitted.group_boosters_ = {}
     fitted.trained_range_ = (str(day_to_date(facts["first_day"])), str(day_to_date(facts["last_day"])))
     fitted.n_train_rows_ = int(n_rows)
     fitted.fit_seconds_ = {"train": time.perf_counter() - t0}

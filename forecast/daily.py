@@ -104,6 +104,10 @@ class DailyForecaster(BaseEstimator):
     n_jobs : threads for LightGBM and the numba kernels (None or 0: what
         `freshcast.threads.set_threads` chose, else the physical cores not kept busy by other
         processes). The forecast does not depend on it.
+    group_models : a series attribute (like "management_group_id"): also train the models
+        (units and relative) once per value of it, on that group's rows only, and forecast the
+        mean of the chain's models and the group's (a group with fewer than 20 x
+        min_child_samples training rows keeps the chain's alone). None: the chain's models only.
     lgb_params : further LightGBM parameters, overriding freshcast's defaults. The defaults
         smooth categorical splits strongly (cat_smooth 200, cat_l2 100, min_data_per_group
         1000): on all 50,000 shared series they lowered WAPE by 0.35% and 0.45% on two weeks
@@ -138,6 +142,7 @@ class DailyForecaster(BaseEstimator):
         train_days: int | None = None,
         seed: int = 0,
         n_jobs: int | None = None,
+        group_models: str | None = None,
         lgb_params: dict | None = None,
     ):
         self.max_horizon = max_horizon
@@ -164,6 +169,7 @@ class DailyForecaster(BaseEstimator):
         self.train_days = train_days
         self.seed = seed
         self.n_jobs = n_jobs
+        self.group_models = group_models
         self.lgb_params = lgb_params
 
     # ---------------------------------------------------------------- parameters
@@ -257,16 +263,20 @@ class DailyForecaster(BaseEstimator):
             )
         X, y = features.matrix(rows), demand[rows.target]
         t1 = time.perf_counter()
-        booster = trainer.train(X, y, self.lightgbm_params(), features.names, len(features.static), self.n_estimators,
-                                self.max_bin, progress)  # fmt: skip
-        relative = None
+        train = lambda X, y, weight=None, report=progress: trainer.train(  # noqa: E731
+            X, y, self.lightgbm_params(), features.names, len(features.static), self.n_estimators, self.max_bin,
+            report, weight=weight)  # fmt: skip
+        booster, relative = train(X, y), None
+        groups = self._group_rows(rows, least=20 * self.min_child_samples)
+        group_boosters = {g: [train(X[at], y[at], report=None), None] for g, at in groups.items()}
         if self.relative_model:
             if progress:
                 progress("training the model relative to each row's level")
             level = rows.level
             features.to_relative(X, level)
-            relative = trainer.train(X, (y / level).astype(np.float32), self.lightgbm_params(), features.names,
-                                     len(features.static), self.n_estimators, self.max_bin, progress, weight=level)  # fmt: skip
+            relative = train(X, (y / level).astype(np.float32), level)
+            for g, at in groups.items():
+                group_boosters[g][1] = train(X[at], (y[at] / level[at]).astype(np.float32), level[at], None)
         del X
         seconds = {"features": t1 - t0, "train": time.perf_counter() - t1}
         calibrator = None
@@ -282,6 +292,7 @@ class DailyForecaster(BaseEstimator):
             self.calibrator_ = calibrator
         self.quantiles_, self.recovered_, self.features_, self.booster_ = levels, recovered, features, booster
         self.relative_booster_ = relative
+        self.group_boosters_ = {g: tuple(b) for g, b in group_boosters.items()}
         self.history_, self.history_demand_ = panel, known
         self.trained_range_ = (str(day_to_date(int(panel.start.min()))), str(day_to_date(panel.last_day)))
         self.n_train_rows_ = len(y)
@@ -435,12 +446,30 @@ class DailyForecaster(BaseEstimator):
         `forecast_rows`): the units model's, or its mean with the relative model's times the
         row's level."""
         X, threads = self.features_.matrix(rows, pooled), thread_count(self.n_jobs)
+        groups = {g: at for g, at in self._group_rows(rows).items() if g in self.group_boosters_}
         yhat = trainer.predict(self.booster_, X, threads)
-        if self.relative_booster_ is None:
-            return yhat
-        level = rows.level
-        self.features_.to_relative(X, level)
-        return (0.5 * (yhat + trainer.predict(self.relative_booster_, X, threads) * level)).astype(np.float32)
+        by_group = {g: trainer.predict(self.group_boosters_[g][0], X[at], threads) for g, at in groups.items()}
+        if self.relative_booster_ is not None:
+            level = rows.level
+            self.features_.to_relative(X, level)
+            yhat = 0.5 * (yhat + trainer.predict(self.relative_booster_, X, threads) * level)
+            for g, at in groups.items():
+                relative = trainer.predict(self.group_boosters_[g][1], X[at], threads)
+                by_group[g] = 0.5 * (by_group[g] + relative * level[at])
+        for g, at in groups.items():
+            yhat[at] = 0.5 * (yhat[at] + by_group[g])
+        return yhat.astype(np.float32)
+
+    def _group_rows(self, rows: FeatureRows, least: int = 0) -> dict:
+        """{group value: positions of its rows} of `group_models`, of the groups with at least
+        `least` rows ({} without group models or the series attribute)."""
+        column = self.group_models
+        if column is None or column not in rows.panel.series.columns:
+            return {}
+        values = rows.panel.series[column].to_numpy()[rows.series]
+        order = np.argsort(values, kind="stable")
+        keys, starts = np.unique(values[order], return_index=True)
+        return {g: at for g, at in zip(keys.tolist(), np.split(order, starts[1:])) if len(at) >= least}
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:

@@ -18,6 +18,7 @@ import math
 import tomllib
 from pathlib import Path
 
+from ..data.contract import STATIC
 from ..errors import ConfigError
 from .calibrator import CALIBRATE_ON
 from .daily import FLAGS, DailyForecaster
@@ -80,6 +81,10 @@ def _checked(key: str, value, where: str):
         least = 2 if key in ("num_leaves", "max_bin") else 1  # LightGBM needs two leaves and two bins
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise bad(f"a whole number of at least {least}" + (' or "all"' if key in _ALL else ""))
+        return value
+    if key == "group_models":
+        if not isinstance(value, str) or value not in STATIC:
+            raise bad(" or ".join(f'"{a}"' for a in STATIC))
         return value
     if key in ("objective", "calibrate_on"):
         allowed = CALIBRATE_ON if key == "calibrate_on" else OBJECTIVES

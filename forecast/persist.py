@@ -25,7 +25,8 @@ MODEL_FILE = "model.txt"
 RELATIVE_FILE = "relative_model.txt"  # the model relative to each row's level, when trained
 META_FILE = "meta.json"
 HOLDOUT_FILE = "calibration.npz"
-DATA_FILES = (MODEL_FILE, RELATIVE_FILE, HOLDOUT_FILE)
+GROUPS_FILE = "group_models.json"  # the models per group of series, when trained: {value: [units, relative]}
+DATA_FILES = (MODEL_FILE, RELATIVE_FILE, HOLDOUT_FILE, GROUPS_FILE)
 FORMAT = "freshcast.daily/1"
 
 
@@ -61,6 +62,10 @@ def save(model, path: Path) -> Path:
         write_text(tmp / MODEL_FILE, trainer.to_text(model.booster_))
         if model.relative_booster_ is not None:
             write_text(tmp / RELATIVE_FILE, trainer.to_text(model.relative_booster_))
+        if model.group_boosters_:
+            groups = {str(g): [None if b is None else trainer.to_text(b) for b in pair]
+                      for g, pair in model.group_boosters_.items()}  # fmt: skip
+            write_text(tmp / GROUPS_FILE, json.dumps(groups, sort_keys=True))
         if model.quantiles_:
             model.calibrator_.holdout_.save(tmp / HOLDOUT_FILE)
         meta["sha256"] = {f.name: file_sha256(f) for f in sorted(tmp.iterdir()) if f.name in DATA_FILES}
@@ -78,6 +83,8 @@ def load(cls, path: Path):
         booster = trainer.from_text(files[MODEL_FILE].decode())
         relative = trainer.from_text(files[RELATIVE_FILE].decode()) if files[RELATIVE_FILE] is not None else None
         holdout = Holdout.load(io.BytesIO(files[HOLDOUT_FILE])) if meta["params"].get("quantiles") else None
+        groups = {int(g): tuple(None if b is None else trainer.from_text(b) for b in pair)
+                  for g, pair in json.loads(files[GROUPS_FILE] or b"{}").items()}  # fmt: skip
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise FreshcastError(f"{path}: not a saved freshcast model ({exc})") from exc
     # models saved before quantiles, the relative model, the promotion runs, the calibration's
@@ -91,7 +98,7 @@ def load(cls, path: Path):
     for k in ("lags", "windows", "ewm_alphas", "quantiles"):
         params[k] = tuple(params[k])
     model = cls(**params)
-    model.booster_, model.relative_booster_ = booster, relative
+    model.booster_, model.relative_booster_, model.group_boosters_ = booster, relative, groups
     if holdout is not None:
         model.calibrator_ = QuantileCalibrator.from_holdout(params["quantiles"], holdout)
     categories = {c: np.asarray(ids, np.int64) for c, ids in meta.get("categories", {}).items()}

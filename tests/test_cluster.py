@@ -71,6 +71,11 @@ def test_one_worker_forecasts_what_one_machine_does(files, one_worker):
     assert fitted.notes_ == model.notes_ == []
 
 
+def test_models_per_group_are_refused_on_dask(files, one_worker):
+    with pytest.raises(FreshcastError, match="group_models is not supported on a Dask cluster"):
+        _on_dask(one_worker, files, params={"group_models": "management_group_id"})
+
+
 def test_a_model_that_learned_nothing_on_dask_says_so_as_on_one_machine(files, one_worker):
     """The note of `DailyForecaster.notes_` comes from the same function on both paths."""
     params = {"min_child_samples": 10**6}

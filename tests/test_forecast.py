@@ -9,6 +9,7 @@ import pytest
 
 from freshcast.errors import FreshcastError
 from freshcast.forecast import DailyForecaster
+from freshcast.forecast import trainer
 from freshcast.forecast.backtest import backtest
 from freshcast.forecast.metrics import mase, seasonal_scale, wape, wpe
 from freshcast.data import load_history
@@ -342,3 +343,42 @@ def test_features_read_their_own_share_of_the_recovered_demand(split, monkeypatc
     assert np.array_equal(X_same, X_demand, equal_nan=True) and np.array_equal(y_same, y_demand)
     with pytest.raises(FreshcastError, match="feature_recovery: expected a number between 0 and 1"):
         DailyForecaster(**settings, feature_recovery=1.5).fit(split[0])
+
+
+def test_models_per_group_of_series_average_with_the_chains_and_save(split, fitted, tmp_path):
+    """group_models: a model per management group with enough rows, each series' forecast the
+    mean of the chain's and its group's (a group's model equals one trained on its series
+    alone with the chain's features); saved and loaded whole; refused on Dask and when the
+    attribute is not a series attribute."""
+    from freshcast.data.contract import STATIC
+    from freshcast.forecast.params import check_params
+
+    train, future = split
+    grouped = DailyForecaster(**FAST, min_child_samples=20, group_models="management_group_id").fit(train)
+    groups = train.series["management_group_id"].to_numpy()
+    trained = set(grouped.group_boosters_)
+    assert len(trained) >= 2 and trained <= set(groups.tolist())
+    rows = grouped.features_.forecast_rows(train.with_sales(grouped.feature_demand(train)), future, 7)
+    chain = fitted.predict_rows(rows)
+    mine = grouped.predict_rows(rows)
+    keep = grouped.group_boosters_
+    grouped.group_boosters_ = {}  # the same model without its group models: its chain's forecast
+    whole = grouped.predict_rows(rows)
+    grouped.group_boosters_ = keep
+    in_group = np.isin(groups[rows.series], list(trained))
+    np.testing.assert_array_equal(mine[~in_group], whole[~in_group])
+    assert not np.allclose(mine[in_group], whole[in_group]) and not np.allclose(mine, chain)
+    g = sorted(trained)[0]
+    at = np.flatnonzero(groups[rows.series] == g)
+    X = grouped.features_.matrix(rows)[at]
+    units = trainer.predict(keep[g][0], X, 2)
+    grouped.features_.to_relative(X, rows.level[at])
+    own = 0.5 * (units + trainer.predict(keep[g][1], X, 2) * rows.level[at])
+    np.testing.assert_allclose(mine[at], 0.5 * (whole[at] + own), rtol=1e-5)
+    grouped.save(tmp_path / "grouped")
+    loaded = DailyForecaster.load(tmp_path / "grouped")
+    pd.testing.assert_frame_equal(loaded.predict(7, future, train), grouped.predict(7, future))
+    assert check_params({"group_models": "city_id"}, "p") == {"group_models": "city_id"}
+    with pytest.raises(FreshcastError, match=r"group_models: expected .*\"management_group_id\""):
+        DailyForecaster(group_models="store_id").fit(train)
+    assert "store_id" not in STATIC
