@@ -105,13 +105,15 @@ def plan_orders(
     order_date: str | None = None,
     budget: float | None = None,
     seed: int = 0,
+    timezone: str = "UTC",
 ) -> PurchaseOrders:
     """Today's orders of every store x product from the daily forecast with quantiles (as
-    `freshcast plan-orders`); write them with `write_purchase_orders`."""
+    `freshcast plan-orders`; `timezone`: the stores', in which time-zone aware expiry and
+    arrival timestamps are dated); write them with `write_purchase_orders`."""
     from .optimize.purchase import plan_orders as plan
 
     return plan(_frame(forecast), products, terms=terms, capacity=capacity, on_hand=inventory, on_order=on_order,
-                order_date=order_date, budget=budget, seed=seed)  # fmt: skip
+                order_date=order_date, budget=budget, seed=seed, timezone=timezone)  # fmt: skip
 
 
 def plan_prices(

@@ -156,5 +156,5 @@ def time_zone(name: str) -> ZoneInfo:
     """The IANA time zone `name` (like Europe/Berlin); FreshcastError otherwise."""
     try:
         return ZoneInfo(name)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):  # "America" is a folder of the zone database
         raise FreshcastError(f"'{name}' is not an IANA time zone name like Europe/Berlin or UTC") from None

@@ -188,7 +188,7 @@ def read_terms(path, source: str | None = None) -> pd.DataFrame:
     source = source or source_name(path)
     raw = read_frame(path, ("order_weekdays", "order_cutoff")) if not isinstance(path, pd.DataFrame) else path
     df = read_table(raw, TERMS, TERMS_OPTIONAL, keys=("store_id", "supplier_id"), source=source)
-    if raw.attrs.get(_MASKS):  # a table read_terms returned: its weekdays are bit masks already
+    if raw.attrs.get(_MASKS) and pd.api.types.is_integer_dtype(raw["order_weekdays"]):  # read_terms' bit masks
         masks = raw["order_weekdays"].to_numpy(np.int64)
     else:  # a number (is 3 Wednesday or Mon+Tue?) is refused
         masks = np.asarray([parse_weekdays(text) for text in df["order_weekdays"]], np.int64)

@@ -19,7 +19,9 @@ prices take effect (midnight, or the evening hour for an evening run): one objec
 takes effect later (the evening step, a markdown resuming when a deeper one ends) is in
 `esl/vusion/<YYYY-MM-DD>T<HHMM>/<store_id>.json`, named by its local start, to send then: each
 file holds an id at most once, so an importer that replaces an item by its id applies a line's
-day price, then its evening step, in turn.
+day price, then its evening step, in turn. (Where two changes of a label start at once, as in
+an evening run that ends a gone batch's markdown and starts the evening step, the file holds
+the later-written one, the evening step, whose end returns the label to the regular price.)
 
 Stores without a change get no file; JSON keys are sorted, so a rerun on the same inputs
 writes the same bytes.
@@ -57,7 +59,7 @@ def write_price_labels(plan: PricePlan, out: str | Path) -> list[Path]:
                     "valid_from": r.valid_from, "valid_to": r.valid_to, "reason": r.reason, "expiry_date": r.expiry_date,
                 } for r in changes.itertuples(index=False)],
             }  # fmt: skip
-            sends: dict[str, list] = {}
+            sends: dict[str, dict] = {}
             for r in changes.itertuples(index=False):
                 label = str(int(r.product_id)) + (f"-{r.expiry_date}" if (store, r.product_id) in batch else "")
                 item = {"id": label, "price": float(r.new_price)}
@@ -65,9 +67,10 @@ def write_price_labels(plan: PricePlan, out: str | Path) -> list[Path]:
                     item["promotion"] = {"regularPrice": float(r.regular_price), "start": r.valid_from, "end": r.valid_to}
                 starts = datetime.fromisoformat(r.valid_from)
                 now = starts.date().isoformat() == date and starts.hour == plan.start_hour and starts.minute == 0
-                sends.setdefault("" if now else starts.strftime("%Y-%m-%dT%H%M"), []).append(item)
+                sends.setdefault("" if now else starts.strftime("%Y-%m-%dT%H%M"), {})[label] = item  # the later one
             files = [(tmp / "esl" / f"{store}.json", neutral)]
-            files += [(tmp / "esl" / "vusion" / at / f"{store}.json", items) for at, items in sorted(sends.items())]
+            files += [(tmp / "esl" / "vusion" / at / f"{store}.json", list(items.values()))
+                      for at, items in sorted(sends.items())]  # fmt: skip
             for path, doc in files:
                 names.append(write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n").relative_to(tmp))
         names.append(write_text(tmp / "notes.txt", "".join(f"{n}\n" for n in plan.notes)).relative_to(tmp))

@@ -268,6 +268,8 @@ class DailyForecaster(BaseEstimator):
             report, weight=weight)  # fmt: skip
         booster, relative = train(X, y), None
         groups = self._group_rows(rows, least=20 * self.min_child_samples)
+        if len(groups) == 1 and len(next(iter(groups.values()))) == len(rows):
+            groups = {}  # one group holds every row: its models would be the chain's
         group_boosters = {g: [train(X[at], y[at], report=None), None] for g, at in groups.items()}
         if self.relative_model:
             if progress:
@@ -298,6 +300,9 @@ class DailyForecaster(BaseEstimator):
         self.n_train_rows_ = len(y)
         self.fit_seconds_ = seconds
         self.notes_ = fit_notes(self, booster, len(y), panel.n_series)
+        if self.group_models is not None and self.group_models not in panel.series.columns:
+            self.notes_.append(f"group_models: the history has no column '{self.group_models}': the chain's models "
+                               f"alone forecast")  # fmt: skip
         return self
 
     # ---------------------------------------------------------------- forecasting
@@ -444,7 +449,8 @@ class DailyForecaster(BaseEstimator):
     def predict_rows(self, rows: FeatureRows, pooled=None) -> np.ndarray:
         """The mean forecast (float32 units) of each feature row (`features_.training_rows` or
         `forecast_rows`): the units model's, or its mean with the relative model's times the
-        row's level."""
+        row's level; with `group_models`, the mean of that and the same from the models of the
+        row's group."""
         X, threads = self.features_.matrix(rows, pooled), thread_count(self.n_jobs)
         groups = {g: at for g, at in self._group_rows(rows).items() if g in self.group_boosters_}
         yhat = trainer.predict(self.booster_, X, threads)

@@ -200,6 +200,7 @@ def _check_meaning(values: dict, path: Path) -> None:
     from ..forecast.hourly import parse_slots
     from ..forecast.params import read_params
     from ..data.dates import time_zone
+    from ..documents.edifact import check_buyer_id
 
     def check(section, key, parse, text):
         value = values.get(section, {}).get(key)
@@ -219,11 +220,15 @@ def _check_meaning(values: dict, path: Path) -> None:
     check("forecast", "slots", parse_slots, str)
     check("prices", "ladder", ladder, lambda v: v)
     check("orders", "timezone", time_zone, str)
+    check("orders", "buyer_id", check_buyer_id, str)
     check("prices", "timezone", time_zone, str)
     if "export" in values and values["export"]["labels"] is not None and "prices" not in values:
         raise ConfigError(f"{path}: [export] labels needs a [prices] section (there are no labels to deliver)")
     if values["forecast"]["level"] == "hour" and values["forecast"]["slots"] is not None:
         raise ConfigError(f"{path}: [forecast] give slots or level = \"hour\", not both")
+    params = values["model"]["params"]
+    if values["run"]["scheduler"] is not None and params is not None and read_params(params).get("group_models"):
+        raise ConfigError(f"{path}: [model] params: group_models is not supported on a Dask cluster ([run] scheduler)")
 
 
 def _levels(levels) -> tuple[float, ...]:

@@ -112,21 +112,23 @@ def plan_markdowns(
     if max_changes is not None and store is not None:
         store, day_n = np.asarray(store), np.broadcast_to(np.asarray(day_changes, np.int64), (n,))
         changes = (step != floor) * day_n + (evening >= 0) * int(evening_changes)
-        keep, used = _top_per_store(store, value - value_kept, changes, max_changes)
+        # a line with a day price and an evening step may instead take its best day price alone
+        both = np.flatnonzero((step != floor) & (evening >= 0) & (changes > day_n) & (day_n > 0))
+        sub = [a[both] for a in args[:-2]] + [np.zeros(len(both)), args[-1][both]]
+        step_d, _, value_d, waste_d, _, _ = _plan(*(np.ascontiguousarray(a) for a in sub), False)
+        alone = (step_d != floor[both]) & (value_d > value_kept[both])
+        line = np.r_[np.arange(n), both[alone]]
+        pick = _top_per_store(store[line], line, np.r_[value - value_kept, value_d[alone] - value_kept[both][alone]],
+                              np.r_[changes, day_n[both][alone]], max_changes, n)  # fmt: skip
+        keep = pick >= 0
         keep |= changed & (changes == 0)
         undo = changed & ~keep
         step, evening = np.where(undo, floor, step), np.where(undo, -1, evening)
         value, waste = np.where(undo, value_kept, value), np.where(undo, waste_kept, waste)
-        alone = np.flatnonzero(undo & (changes > day_n) & (day_n > 0))  # too many with its evening step
-        if len(alone):  # ... the line's best day price without one may still fit
-            sub = [a[alone] for a in args[:-2]] + [np.zeros(len(alone)), args[-1][alone]]
-            step_d, _, value_d, waste_d, _, _ = _plan(*(np.ascontiguousarray(a) for a in sub), False)
-            gain_d = value_d - value_kept[alone]
-            fits, _ = _top_per_store(store[alone], gain_d, ((step_d != floor[alone]) & (gain_d > 0)) * day_n[alone],
-                                     max_changes, used)  # fmt: skip
-            at = alone[fits]
-            step[at], value[at], waste[at] = step_d[fits], value_d[fits], waste_d[fits]
-            keep[at] = True
+        at = np.flatnonzero(pick >= n)  # lines given their day price alone
+        k = pick[at] - n
+        step[at], evening[at] = step_d[alone][k], -1
+        value[at], waste[at] = value_d[alone][k], waste_d[alone][k]
         changed = keep
     rows = np.arange(n)
     has_evening = evening >= 0
@@ -163,16 +165,17 @@ def oldest_expiry(on_hand: np.ndarray) -> np.ndarray:
     return np.where(held.any(axis=1), held.argmax(axis=1), 0)
 
 
-def _top_per_store(store: np.ndarray, gain: np.ndarray, changes: np.ndarray, limit: int,
-                   used: dict | None = None) -> tuple[np.ndarray, dict]:  # fmt: skip
-    """The lines whose changes are kept: per store, from the largest gain down (ties: the first
-    line), each line whose label changes (`changes`) still fit within `limit`, counting the
-    changes a store has `used` already. Returns the kept lines and the changes used per store."""
+def _top_per_store(store: np.ndarray, line: np.ndarray, gain: np.ndarray, changes: np.ndarray, limit: int,
+                   n_lines: int) -> np.ndarray:  # fmt: skip
+    """The option each line takes (-1: none), of options (a line's `changes` label changes for
+    `gain`, a line having one or two options): per store, from the largest gain down (ties:
+    the first option), each option of a line without one yet whose changes still fit within
+    `limit`."""
     order = np.lexsort((np.arange(len(store)), -gain, store))
-    keep = np.zeros(len(store), bool)
-    used = dict(used or {})
+    pick = np.full(n_lines, -1, np.int64)
+    used: dict = {}
     for i in order[changes[order] > 0]:
-        if used.get(store[i], 0) + changes[i] <= limit:
-            keep[i] = True
+        if pick[line[i]] < 0 and used.get(store[i], 0) + changes[i] <= limit:
+            pick[line[i]] = i
             used[store[i]] = used.get(store[i], 0) + changes[i]
-    return keep, used
+    return pick

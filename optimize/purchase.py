@@ -112,8 +112,10 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
         ahead = on_hand["expiry_date"].to_numpy(np.int64) - order_day
         late = ahead > master.shelf_life_days[pos]
         if late.any():
+            i = int(np.argmax(late))  # the table's own row number (rows of unknown lines were taken out)
             notes.append(f"{names[0]}: {int(late.sum())} row(s) expire more than the product's shelf_life_days after "
-                         f"the order date ({first_row(on_hand, late)}): counted as dated; check the dates or the "
+                         f"the order date (first row {on_hand.index[i] + 1}: store_id={on_hand[STORE].iat[i]}, "
+                         f"product_id={on_hand[PRODUCT].iat[i]}): counted as dated; check the dates or the "
                          f"shelf lives")  # fmt: skip
         e = np.minimum(ahead, n_days)
         expired = e < 0

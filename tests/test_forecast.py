@@ -379,6 +379,11 @@ def test_models_per_group_of_series_average_with_the_chains_and_save(split, fitt
     loaded = DailyForecaster.load(tmp_path / "grouped")
     pd.testing.assert_frame_equal(loaded.predict(7, future, train), grouped.predict(7, future))
     assert check_params({"group_models": "city_id"}, "p") == {"group_models": "city_id"}
+    one_city = DailyForecaster(**FAST, min_child_samples=20, group_models="city_id").fit(train)
+    assert train.series.city_id.nunique() == 1 and one_city.group_boosters_ == {}  # it would be the chain's model
+    bare = replace(train, series=train.series.drop(columns=["management_group_id"]))
+    told = DailyForecaster(**FAST, min_child_samples=20, group_models="management_group_id").fit(bare)
+    assert told.group_boosters_ == {} and any("has no column 'management_group_id'" in n for n in told.notes_)
     with pytest.raises(FreshcastError, match=r"group_models: expected .*\"management_group_id\""):
         DailyForecaster(group_models="store_id").fit(train)
     assert "store_id" not in STATIC

@@ -160,6 +160,24 @@ def test_a_line_too_many_with_its_evening_step_keeps_its_day_price_when_that_fit
         assert np.allclose(capped.expected_revenue[gone], free.expected_revenue_kept[gone])
 
 
+def test_a_day_price_alone_competes_at_its_own_gain_with_other_lines():
+    """Cap 1: line A's day price with its evening step does not fit, its day price alone
+    (gain 2.69) beats line B's day price (2.11): A takes its day price, B none."""
+    n = 40
+    stock = np.c_[np.linspace(3, 14, n), np.zeros(n)]
+    args = (quantiles(np.full(n, 4.0), 2, 0.4), np.full(n, -2.0), np.full(n, 0.5))
+    free, day = run(stock, *args, evening_share=np.full(n, 0.3)), run(stock, *args)
+    with_evening = np.isfinite(free.evening_depth)
+    a = np.flatnonzero((free.depth > 0) & with_evening)[-1]
+    b = np.flatnonzero((free.depth > 0) & ~with_evening)[0]
+    assert day.gain[a] > free.gain[b] > 0
+    pair = np.array([a, b])
+    capped = run(stock[pair], *(x[pair] for x in args), evening_share=np.full(2, 0.3), store=np.zeros(2, np.int64),
+                 max_changes=1)  # fmt: skip
+    assert capped.changed.tolist() == [True, False] and not np.isfinite(capped.evening_depth).any()
+    assert capped.depth[0] == day.depth[a] and capped.gain[0] == day.gain[a]
+
+
 def test_deterministic():
     on_hand, q, el, deepest = instance(7)
     a, b = run(on_hand, q, el, deepest), run(on_hand, q, el, deepest)

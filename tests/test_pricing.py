@@ -234,6 +234,28 @@ def test_the_evening_run_marks_down_only_what_expires_tonight(tmp_path):
     assert run.exit_code == 2 and "needs --evening-hour" in unboxed(run.output) and not (d / "nope").exists()
 
 
+def test_an_evening_run_ending_a_gone_markdown_sends_each_label_once(tmp_path):
+    """At the evening hour a line whose markdown's batch is gone gets two changes from that
+    hour (the end of the markdown and the evening step): the Vusion file holds the evening step."""
+    from freshcast.api import write_price_labels
+
+    d = inputs(tmp_path, n_stores=1, n_products=3, stock_scale=3.0)
+    labels = pd.read_csv(d / "labels.csv")
+    labels["price"], labels["expiry_date"] = 0.8, str((DAY0 - pd.Timedelta(days=1)).date())
+    labels.to_csv(d / "labels.csv", index=False)
+    plan = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv", evening_hour=19,
+                       at_evening_hour=True)  # fmt: skip
+    twice = plan.changes.product_id.value_counts()
+    assert (twice == 2).any()
+    write_price_labels(plan, tmp_path / "feed")
+    items = json.loads((tmp_path / "feed" / "esl" / "vusion" / "0.json").read_text())
+    assert sorted(i["id"] for i in items) == sorted(str(p) for p in twice.index)
+    evening = plan.changes[plan.changes.reason.str.startswith("evening")].set_index("product_id").new_price
+    for item in items:
+        if int(item["id"]) in evening.index:
+            assert item["price"] == evening[int(item["id"])] and item["promotion"]["end"].startswith("2024-06-13T00:00")
+
+
 def test_the_morning_before_an_evening_run_writes_no_evening_step(tmp_path):
     """`--evening-later`: the same day prices as a morning run with the evening step, and no
     evening step in the feed."""

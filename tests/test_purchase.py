@@ -441,8 +441,20 @@ def test_a_day_no_line_can_order_and_stock_the_planner_should_check(files, tmp_p
     pd.testing.assert_frame_equal(*local)
     utc = plan_orders(pred, products, terms, on_hand=evening).decisions
     assert utc.order_qty.sum() > local[0].order_qty.sum()  # dated 06-12 in UTC: a day less to sell it
-    with pytest.raises(FreshcastError, match="IANA time zone"):
-        plan_orders(pred, products, terms, on_hand=inventory, timezone="Mars/Base")
+    from freshcast import api
+
+    pd.testing.assert_frame_equal(api.plan_orders(pred, products, evening, terms=terms,
+                                                  timezone="Asia/Shanghai").decisions, local[0])  # fmt: skip
+    for zone in ("Mars/Base", "America"):  # "America" is a folder of the zone database
+        with pytest.raises(FreshcastError, match="IANA time zone"):
+            plan_orders(pred, products, terms, on_hand=inventory, timezone=zone)
+    read = tables.read_terms(terms)  # bit masks, marked: read again as they are, new text parsed
+    assert tables.read_terms(read).order_weekdays.tolist() == read.order_weekdays.tolist()
+    assert (tables.read_terms(read.assign(order_weekdays="Tue,Thu")).order_weekdays == 0b1010).all()
+    unknown = pd.DataFrame({"store_id": [999, 999], "product_id": [1, 2], "on_hand": 1.0, "expiry_date": "2024-06-13"})
+    first = inventory.iloc[:1].assign(expiry_date="2042-06-13")
+    noted = plan_orders(pred, products, terms, on_hand=pd.concat([unknown, first, inventory.iloc[1:]]))
+    assert any("1 row(s) expire more than" in n and "(first row 3: " in n for n in noted.notes)  # its own row
 
     terms.assign(order_weekdays=3).to_parquet(tmp_path / "terms.parquet")
     with pytest.raises(DataError, match=r"'order_weekdays' is not 'daily' or weekdays like Mon,Wed,Fri"):
