@@ -29,7 +29,7 @@ from ..errors import FreshcastError
 
 
 def number(x: float, decimals: int = 6) -> str:
-    """Fixed-point text without trailing zeros ('2.5', '3', '0.0625'), as po_lines holds it."""
+    """Fixed-point text to `decimals` places without trailing zeros ('2.5', '3', '0.0625')."""
     text = f"{x:.{decimals}f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
 
