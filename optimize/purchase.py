@@ -112,10 +112,8 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
         ahead = on_hand["expiry_date"].to_numpy(np.int64) - order_day
         late = ahead > master.shelf_life_days[pos]
         if late.any():
-            i = int(np.argmax(late))  # the table's own row number (rows of unknown lines were taken out)
             notes.append(f"{names[0]}: {int(late.sum())} row(s) expire more than the product's shelf_life_days after "
-                         f"the order date (first row {on_hand.index[i] + 1}: store_id={on_hand[STORE].iat[i]}, "
-                         f"product_id={on_hand[PRODUCT].iat[i]}): counted as dated; check the dates or the "
+                         f"the order date ({first_row(on_hand, late)}): counted as dated; check the dates or the "
                          f"shelf lives")  # fmt: skip
         e = np.minimum(ahead, n_days)
         expired = e < 0
@@ -137,9 +135,10 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
 
 
 def first_row(df: pd.DataFrame, rows: np.ndarray) -> str:
-    """'first row K: store_id=.., product_id=..' of the marked rows of a decision table."""
+    """'first row K: store_id=.., product_id=..' of the first marked row of a table read by
+    `data.tables` (K its row in the table, also after rows were taken out of `df`)."""
     i = int(np.argmax(rows))
-    return f"first row {i + 1}: store_id={df[STORE].iat[i]}, product_id={df[PRODUCT].iat[i]}"
+    return f"first row {df.index[i] + 1}: store_id={df[STORE].iat[i]}, product_id={df[PRODUCT].iat[i]}"
 
 
 def unknown_lines(lines: pd.DataFrame, df: pd.DataFrame, name: str, notes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
