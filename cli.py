@@ -681,14 +681,15 @@ def _options(
 
 
 def main() -> None:
-    """The `freshcast` command. SIGTERM (a cron job's or a service manager's stop) ends any
-    command as Ctrl-C does: what it was writing is removed, one line says so, exit 143."""
+    """The `freshcast` command. SIGTERM (a cron job's or a service manager's stop) and SIGINT
+    (Ctrl-C) end any command alike: what it was writing is removed, one line says so, exit
+    128 + the signal (143, 130)."""
     import signal
 
     from .errors import Interrupted, stop_on_signals
 
     try:
-        with stop_on_signals((signal.SIGTERM,)):
+        with stop_on_signals():
             app()
     except Interrupted as exc:
         print(f"error: stopped by {signal.Signals(exc.signum).name}; nothing of the output was written",

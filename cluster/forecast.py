@@ -13,6 +13,7 @@ import functools
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from ..features import DailyFeatures
 from ..features.daily import large_ids, pooled_sales, static_columns
 from ..forecast.calibrator import (QuantileCalibrator, calibration_copy, calibration_share, empty_sample, held_out,
                                    sampled_panel)
-from ..forecast.daily import DailyForecaster, fit_notes
+from ..forecast.daily import DailyForecaster, fit_notes, groups_to_train
 from ..forecast.hourly import dayparts
 from ..forecast.quantiles import Holdout, check_quantiles
 from ..forecast.target import demand_target
@@ -116,9 +117,6 @@ def check_path(source, name: str) -> None:
 def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     """`model`'s point forecaster (no quantiles) fitted over the partition panels (futures):
     returns it and the future of the chain's group tables its features read."""
-    if model.group_models is not None:
-        raise FreshcastError("group_models is not supported on a Dask cluster: train the chain's models only "
-                             "(leave group_models out of the params)")  # fmt: skip
     t0 = time.perf_counter()
     known = client.map(known_panel, panels, recovery=model.feature_share)
     pooled = group_tables(client, known)
@@ -131,21 +129,26 @@ def fit_on_dask(client, panels: list, facts: dict, model: DailyForecaster):
     n_rows = sum(client.gather(client.map(len, rows)))
     if n_rows == 0:
         raise FreshcastError(f"{facts['source']}: no series has more than {model.min_history_days} days of history to learn from")
-    booster = trainer.train(client, client.map(_units, rows), model.lightgbm_params(), features.names,
-                            len(features.static), model.n_estimators, model.max_bin, model.seed)  # fmt: skip
-    relative = None
+    settings = (model.lightgbm_params(), features.names, len(features.static), model.n_estimators, model.max_bin)
+    train = lambda parts: trainer.train(client, parts, *settings, model.seed)  # noqa: E731
+    booster, relative = train(client.map(_units, rows)), None
+    counts = client.gather(client.map(_group_counts, rows))
+    groups = groups_to_train(dict(sum((Counter(c) for c in counts), Counter())), model.min_child_samples)
+    holding = {g: [part for part, c in zip(rows, counts) if c.get(g)] for g in groups}  # a group's partitions
+    group_boosters = {g: [train(client.map(_units, holding[g], group=g)), None] for g in groups}
     if model.relative_model:
-        relative = trainer.train(client, client.map(_relative, rows, features=features), model.lightgbm_params(),
-                                 features.names, len(features.static), model.n_estimators, model.max_bin, model.seed)  # fmt: skip
+        relative = train(client.map(_relative, rows, features=features))
+        for g in groups:
+            group_boosters[g][1] = train(client.map(_relative, holding[g], features=features, group=g))
     fitted = clone(model)
     fitted.quantiles_ = check_quantiles(model.quantiles)
     fitted.recovered_ = facts["hourly"] and model.stockout_recovery > 0
     fitted.features_, fitted.booster_, fitted.relative_booster_ = features, booster, relative
-    fitted.group_boosters_ = {}
+    fitted.group_boosters_ = {g: tuple(b) for g, b in group_boosters.items()}
     fitted.trained_range_ = (str(day_to_date(facts["first_day"])), str(day_to_date(facts["last_day"])))
     fitted.n_train_rows_ = int(n_rows)
     fitted.fit_seconds_ = {"train": time.perf_counter() - t0}
-    fitted.notes_ = fit_notes(model, booster, n_rows, facts["n_series"])
+    fitted.notes_ = fit_notes(model, booster, n_rows, facts["n_series"], list(features.static))
     return fitted, pooled
 
 
@@ -260,11 +263,13 @@ def known_panel(panel, recovery: float):
 @dataclasses.dataclass
 class PartitionRows:
     """A partition's training rows: features X (in units, or relative to each row's level once
-    `relative`), target y (units) and each row's level (units per day)."""
+    `relative`), target y (units), each row's level (units per day) and group of series (the
+    value of the model's `group_models` attribute; None without)."""
 
     X: np.ndarray
     y: np.ndarray
     level: np.ndarray
+    group: np.ndarray | None = None
     relative: bool = False
 
     def __len__(self) -> int:
@@ -279,24 +284,42 @@ def _training_rows(panel, known, place: tuple[int, int, int], model: DailyForeca
     rows = features.training_rows(known, model.min_history_days, model.seed, model.train_days, place)
     same = model.feature_share == model.stockout_recovery
     demand = known.sales if same else demand_target(panel, model.stockout_recovery)[0]
-    return PartitionRows(features.matrix(rows, pooled), demand[rows.target].astype(np.float32), rows.level)
+    return PartitionRows(features.matrix(rows, pooled), demand[rows.target].astype(np.float32), rows.level,
+                         model.row_groups(rows))  # fmt: skip
 
 
-def _units(part: PartitionRows):
-    """(X, y) of a partition's rows, for the units model (trained before any relative one)."""
+def _group_counts(part: PartitionRows) -> dict:
+    """{group of series: rows of the partition in it} ({} without group models)."""
+    if part.group is None:
+        return {}
+    keys, n = np.unique(part.group, return_counts=True)
+    return dict(zip(keys.tolist(), n.tolist()))
+
+
+def _units(part: PartitionRows, group=None):
+    """(X, y) of a partition's rows (those of `group` only, unless None), for a units model
+    (all of them trained before any relative one)."""
     if part.relative:
         raise RuntimeError("the units model needs the rows in units; they were made relative already")
-    return part.X, part.y
+    if group is None:
+        return part.X, part.y
+    at = part.group == group
+    return part.X[at], part.y[at]
 
 
-def _relative(part: PartitionRows, features: DailyFeatures):
-    """(X, y, weight) of a partition's rows for the model relative to each row's level. The
-    rows are made relative in place (no second copy of the partition's matrix on the worker)
-    once, after the units model has trained on them: run again, the task finds them done."""
+def _relative(part: PartitionRows, features: DailyFeatures, group=None):
+    """(X, y, weight) of a partition's rows (those of `group` only, unless None) for a model
+    relative to each row's level. The rows are made relative in place (no second copy of the
+    partition's matrix on the worker) once, after the units models have trained on them: run
+    again, the task finds them done."""
     if not part.relative:
         features.to_relative(part.X, part.level)
         part.relative = True
-    return part.X, (part.y / part.level).astype(np.float32), part.level
+    y = (part.y / part.level).astype(np.float32)
+    if group is None:
+        return part.X, y, part.level
+    at = part.group == group
+    return part.X[at], y[at], part.level[at]
 
 
 def load_partition_futures(client, future, column_map, parts: list[tuple[int, int]], panels: list, facts: dict):

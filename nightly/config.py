@@ -205,9 +205,9 @@ def _check_meaning(values: dict, path: Path) -> None:
     def check(section, key, parse, text):
         value = values.get(section, {}).get(key)
         if value is None:
-            return None
+            return
         try:
-            return parse(text(value))
+            parse(text(value))
         except (ValueError, FreshcastError) as exc:
             raise ConfigError(f"{path}: [{section}] {key}: {exc}") from None
 
@@ -216,7 +216,7 @@ def _check_meaning(values: dict, path: Path) -> None:
     check("run", "scheduler", check_scheduler, str)
     check("data", "map", parse_column_map, lambda m: [f"{k}={v}" for k, v in m.items()])
     check("model", "quantiles", _levels, lambda q: q)
-    tuned = check("model", "params", read_params, lambda p: p)
+    check("model", "params", read_params, lambda p: p)
     check("forecast", "slots", parse_slots, str)
     check("prices", "ladder", ladder, lambda v: v)
     check("orders", "timezone", time_zone, str)
@@ -226,8 +226,6 @@ def _check_meaning(values: dict, path: Path) -> None:
         raise ConfigError(f"{path}: [export] labels needs a [prices] section (there are no labels to deliver)")
     if values["forecast"]["level"] == "hour" and values["forecast"]["slots"] is not None:
         raise ConfigError(f"{path}: [forecast] give slots or level = \"hour\", not both")
-    if values["run"]["scheduler"] is not None and (tuned or {}).get("group_models"):
-        raise ConfigError(f"{path}: [model] params: group_models is not supported on a Dask cluster ([run] scheduler)")
 
 
 def _levels(levels) -> tuple[float, ...]:

@@ -53,6 +53,12 @@ def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame 
         absent = merged.loc[missing, PRODUCT]
         raise DataError(names[0], [f"{absent.nunique()} product(s) of the forecast are not in the products "
                                      f"table, e.g. product_id={absent.iat[0]}"])  # fmt: skip
+    losing = (merged["unit_cost"] > merged["regular_price"]).to_numpy()
+    if losing.any():
+        notes.append(f"{names[0]}: {merged.loc[losing, PRODUCT].nunique()} product(s) of the forecast cost more than "
+                     f"their regular price (unit_cost above regular_price, e.g. product_id="
+                     f"{merged[PRODUCT].iat[int(np.argmax(losing))]}): every unit sold at that price loses money; "
+                     f"check the table")  # fmt: skip
     if terms is None:
         notes.append("no supplier terms given: lead time 1 day, orders every day")
         merged["lead_time_days"], merged["order_weekdays"], merged["order_cutoff"] = 1, EVERY_DAY, ""

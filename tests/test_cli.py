@@ -217,9 +217,11 @@ def test_a_table_output_needs_a_table_name(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_sigterm_stops_a_command_cleanly(tmp_path):
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_command_cleanly(tmp_path, signame):
     import signal
 
+    signum = getattr(signal, signame)
     fut = tmp_path / "fut.parquet"
     assert CliRunner().invoke(app, ["make-future", "--history", str(sample_path()), "--days", "7",
                                     "--out", str(fut)]).exit_code == 0  # fmt: skip
@@ -229,8 +231,8 @@ def test_sigterm_stops_a_command_cleanly(tmp_path):
     seen = ""
     while "training" not in seen and run.poll() is None:
         seen += run.stderr.readline()
-    run.send_signal(signal.SIGTERM)
+    run.send_signal(signum)
     err = run.stderr.read()
-    assert run.wait(timeout=120) == 128 + signal.SIGTERM, seen + err
-    assert "stopped by SIGTERM" in err
+    assert run.wait(timeout=120) == 128 + signum, seen + err
+    assert f"error: stopped by {signame}; nothing of the output was written" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fut.parquet"]  # no output, temp file or lock left

@@ -71,9 +71,29 @@ def test_one_worker_forecasts_what_one_machine_does(files, one_worker):
     assert fitted.notes_ == model.notes_ == []
 
 
-def test_models_per_group_are_refused_on_dask(files, one_worker):
-    with pytest.raises(FreshcastError, match="group_models is not supported on a Dask cluster"):
-        _on_dask(one_worker, files, params={"group_models": "management_group_id"})
+def test_models_per_group_train_on_dask_as_on_one_machine(files, one_worker, two_workers):
+    """group_models: each group's models train over every worker's rows of the group (one
+    worker: the local models, to the bit); a history without the attribute gets the same note."""
+    params = {"group_models": "management_group_id", "min_child_samples": 20, "calibration_series": 100}
+    local, model = forecast_table(files[0], files[1], params=params)
+    dask, fitted = _on_dask(one_worker, files, params=params)
+    pd.testing.assert_frame_equal(dask, local)
+    assert len(model.group_boosters_) >= 2 and fitted.group_boosters_.keys() == model.group_boosters_.keys()
+    spread, fitted = _on_dask(two_workers, files, params=params)
+    assert fitted.group_boosters_.keys() == model.group_boosters_.keys()
+    assert all(b is not None for pair in fitted.group_boosters_.values() for b in pair)
+    _, chain = _on_dask(two_workers, files, params={k: v for k, v in params.items() if k != "group_models"})
+    assert chain.group_boosters_ == {}
+    keys = ["store_id", "product_id", "dt"]
+    pd.testing.assert_frame_equal(spread[keys], local[keys])
+    frame = files[2]
+    actual = frame.assign(dt=pd.to_datetime(frame.dt)).groupby(keys)["hourly_sale"].sum()
+    truth = actual.reindex(pd.MultiIndex.from_frame(local[keys].assign(dt=pd.to_datetime(local.dt)))).to_numpy()
+    assert abs(wape(truth, spread["yhat"].to_numpy()) - wape(truth, local["yhat"].to_numpy())) < 0.02
+    bare = files[0].parent / "bare.parquet"
+    pd.read_parquet(files[0]).drop(columns="management_group_id").to_parquet(bare)
+    _, told = _on_dask(one_worker, (bare, files[1], None), params=params)
+    assert told.group_boosters_ == {} and any("has no column 'management_group_id'" in n for n in told.notes_)
 
 
 def test_a_model_that_learned_nothing_on_dask_says_so_as_on_one_machine(files, one_worker):

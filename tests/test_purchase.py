@@ -124,6 +124,20 @@ def test_stock_and_budget_lower_orders(files):
     assert (capped.decisions.groupby("store_id")["amount"].sum() <= budget + 1e-6).all()
 
 
+def test_products_that_cost_more_than_their_price_are_noted_and_not_ordered(files):
+    d, pred = files
+    products = tables.read_products(d / "products.csv")
+    terms = tables.read_terms(d / "terms.csv")
+    assert not any("cost more than their regular price" in n for n in plan_orders(pred, products, terms).notes)
+    dear = int(pred["product_id"].iat[0])
+    costly = products.assign(unit_cost=np.where(products.product_id == dear, 2 * products.regular_price,
+                                                products.unit_cost))  # fmt: skip
+    po = plan_orders(pred, costly, terms)
+    assert any(n.startswith("products <DataFrame>: 1 product(s) of the forecast cost more than their regular price")
+               and f"product_id={dear})" in n for n in po.notes), po.notes  # fmt: skip
+    assert po.decisions.loc[po.decisions.product_id == dear, "order_qty"].eq(0).all()
+
+
 def test_bad_master_data_and_stock_are_named(files, tmp_path):
     d, pred = files
     products = pd.read_csv(d / "products.csv")
