@@ -315,11 +315,10 @@ def _relative(part: PartitionRows, features: DailyFeatures, group=None):
     if not part.relative:
         features.to_relative(part.X, part.level)
         part.relative = True
-    y = (part.y / part.level).astype(np.float32)
     if group is None:
-        return part.X, y, part.level
+        return part.X, (part.y / part.level).astype(np.float32), part.level
     at = part.group == group
-    return part.X[at], y[at], part.level[at]
+    return part.X[at], (part.y[at] / part.level[at]).astype(np.float32), part.level[at]
 
 
 def load_partition_futures(client, future, column_map, parts: list[tuple[int, int]], panels: list, facts: dict):

@@ -90,8 +90,19 @@ def test_models_per_group_train_on_dask_as_on_one_machine(files, one_worker, two
     actual = frame.assign(dt=pd.to_datetime(frame.dt)).groupby(keys)["hourly_sale"].sum()
     truth = actual.reindex(pd.MultiIndex.from_frame(local[keys].assign(dt=pd.to_datetime(local.dt)))).to_numpy()
     assert abs(wape(truth, spread["yhat"].to_numpy()) - wape(truth, local["yhat"].to_numpy())) < 0.02
+    # a group whose series are all in the first store (the first worker's) trains there alone
+    history, future = pd.read_parquet(files[0]), pd.read_parquet(files[1])
+    elsewhere = lambda df: (df.management_group_id == 5) & (df.store_id > history.store_id.min())  # noqa: E731
+    one_part = (files[0].parent / "one_part_history.parquet", files[0].parent / "one_part_future.parquet")
+    history[~elsewhere(history)].to_parquet(one_part[0])
+    future[~elsewhere(future)].to_parquet(one_part[1])
+    (_, hi), _ = store_partitions(one_part[0], 2)
+    kept = history[~elsewhere(history)]
+    assert elsewhere(history).any() and set(kept.store_id[kept.management_group_id == 5]) <= set(range(hi + 1))
+    _, fitted = _on_dask(two_workers, (*one_part, None), params=params)
+    assert 5 in fitted.group_boosters_ and fitted.group_boosters_.keys() == model.group_boosters_.keys()
     bare = files[0].parent / "bare.parquet"
-    pd.read_parquet(files[0]).drop(columns="management_group_id").to_parquet(bare)
+    history.drop(columns="management_group_id").to_parquet(bare)
     _, told = _on_dask(one_worker, (bare, files[1], None), params=params)
     assert told.group_boosters_ == {} and any("has no column 'management_group_id'" in n for n in told.notes_)
 

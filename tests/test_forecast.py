@@ -348,8 +348,8 @@ def test_features_read_their_own_share_of_the_recovered_demand(split, monkeypatc
 def test_models_per_group_of_series_average_with_the_chains_and_save(split, fitted, tmp_path):
     """group_models: a model per management group with enough rows, each series' forecast the
     mean of the chain's and its group's (a group's model equals one trained on its series
-    alone with the chain's features); saved and loaded whole; refused when the attribute is
-    not a series attribute (on Dask: test_cluster)."""
+    alone with the chain's features); saved and loaded whole; a note when the history lacks
+    the attribute, refused when it names no series attribute (on Dask: test_cluster)."""
     from freshcast.data.contract import STATIC
     from freshcast.forecast.params import check_params
 

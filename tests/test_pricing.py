@@ -106,6 +106,20 @@ def test_markdown_of_a_gone_batch_ends_and_one_of_an_unknown_batch_stays(tmp_pat
     assert any("without the expiry date" in n for n in plan.notes)
 
 
+def test_products_that_cost_more_than_their_price_are_noted_in_the_price_plan_too(tmp_path):
+    d = inputs(tmp_path)
+    plain = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    assert not any("cost more than their regular price" in n or "supplier terms" in n for n in plain.notes)
+    products = pd.read_csv(d / "products.csv")
+    dear = int(products.product_id.iat[0])
+    products.loc[0, "unit_cost"] = 2 * products.loc[0, "regular_price"]
+    products.to_csv(d / "products.csv", index=False)
+    noted = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "labels.csv")
+    assert [n for n in noted.notes if n not in plain.notes] == [
+        f"{d / 'products.csv'}: 1 product(s) of the forecast cost more than their regular price (unit_cost above "
+        f"regular_price, e.g. product_id={dear}): every unit sold at that price loses money; check the table"]
+
+
 def test_a_markdown_kept_for_the_next_batch_is_sent_again_and_one_for_a_later_batch_resumes(tmp_path):
     """The feed's validity follows the batch: a markdown whose batch is gone, chosen again at
     the same price for the next batch, is written with that batch's validity; a markdown in
