@@ -59,7 +59,10 @@ def workers(client, at_least: int = 1, timeout: float | None = None) -> list[str
     """Addresses of the workers connected now, sorted, once `at_least` are (TimeoutError after
     `timeout` seconds)."""
     client.wait_for_workers(at_least, timeout=timeout)
-    return sorted(client.scheduler_info()["workers"])
+    # asked of the scheduler, not read from `client.scheduler_info()`: the client's cached copy
+    # of it is replaced every few seconds by one that lists no worker, also between that
+    # method's refresh and its return (a rank's workers then seemed to have left the cluster)
+    return sorted(client.sync(client.scheduler.identity, n_workers=-1)["workers"])
 
 
 def shared(client, value):

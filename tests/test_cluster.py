@@ -478,19 +478,32 @@ def test_partition_rows_become_relative_once_and_in_place():
 
 def test_the_ranks_get_as_many_workers_as_partitions_even_when_one_leaves_meanwhile():
     """The scheduler said two workers run, then listed one (the other left in between): the
-    ranks wait for two again instead of training with too few (an IndexError before)."""
+    ranks wait for two again instead of training with too few (an IndexError before). The
+    workers are asked of the scheduler, never read from the client's cached copy of its
+    identity (which a refresh every few seconds leaves without workers: every rank's worker
+    then seemed to have left during training)."""
     from freshcast.cluster.trainer import _rank_workers
 
     class Scheduler:
         lists = [{"b": {}}, {"a": {}, "b": {}, "c": {}}]
 
+        def identity(self, n_workers):
+            assert n_workers == -1  # every worker
+            return {"workers": self.lists.pop(0)}
+
+    class Client:
+        scheduler = Scheduler()
+
         def wait_for_workers(self, n, timeout=None):
             assert timeout > 0
 
-        def scheduler_info(self):
-            return {"workers": self.lists.pop(0)}
+        def sync(self, call, **kw):
+            return call(**kw)
 
-    assert _rank_workers(Scheduler(), 2) == ["a", "b"]
+        def scheduler_info(self):  # the client's cached copy, which its own refresh empties now and then
+            return {"workers": {}}
+
+    assert _rank_workers(Client(), 2) == ["a", "b"]
 
 
 def test_partitions_filled_days_add_up_to_the_chains(sample_frame):
