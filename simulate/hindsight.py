@@ -175,10 +175,10 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
                 q = 0.0 if o == 0 else (k_min + o - 1) * pack
                 if q > 0 and held + q > capacity + 1e-9:
                     break
-                r = rows[s].copy()
+                r = new_rows[m]  # traded in place: no copy per option
+                r[:] = rows[s]
                 r[a + S - 1] += q
                 new_cost[m] = cost[s] + _trade(r, S, a, nxt, demand, margin, waste_cost, hold)
-                new_rows[m] = r
                 parent[m] = s
                 qty[m] = q
                 m += 1
