@@ -415,8 +415,9 @@ def plan_prices(
 ) -> None:
     """Work out today's price of every store x product with stock on hand (markdowns of stock
     near its expiry date) and write the label changes: price_changes and decisions (Parquet
-    and CSV), esl/<store_id>.json (freshcast's layout) and esl/vusion/<store_id>.json (to send
-    now; changes that start later, like the evening step, in esl/vusion/<start>/<store_id>.json).
+    and CSV), `esl/<store_id>.json` (freshcast's layout) and `esl/vusion/<store_id>.json` (to
+    send now; changes that start later, like the evening step, in
+    `esl/vusion/<YYYY-MM-DD>T<HHMM>/<store_id>.json`).
 
     Run it again at the evening hour with `--at-evening-hour` and the stock left then (the
     morning run with `--evening-later`): the evening markdowns are chosen from what the day

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -67,8 +68,12 @@ def workers(client, at_least: int = 1, timeout: float | None = None) -> list[str
 
 def shared(client, value):
     """A future of `value` for tasks on every worker. Unlike scattered data, which is lost
-    with the workers holding it, a task's result is computed again when they die."""
-    return client.submit(_same, value, pure=False)
+    with the workers holding it, a task's result is computed again when they die. The value
+    travels once, in the task's graph: Dask's warning about a large graph (a model with its
+    groups' models is tens of MB) is not for the user."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+        return client.submit(_same, value, pure=False)
 
 
 def _same(value):

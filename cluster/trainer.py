@@ -87,12 +87,18 @@ class RankLost(FreshcastError):
 def _pinned(client, tasks: list, ranks_at: list[str], training: bool = False) -> list:
     """The results of `tasks`, each pinned to a worker of `ranks_at`: the first error raised as
     it is, and RankLost as soon as one of those workers has left (a task pinned there can
-    never finish, and the other ranks may wait on it in LightGBM's network until it times out)."""
+    never finish, and the other ranks may wait on it in LightGBM's network until it times out).
+    Looked at every half second, and at once when the last task ends."""
+    from distributed import wait
+
     while not (all(t.status == "finished" for t in tasks) or any(t.status == "error" for t in tasks)):
         gone = set(ranks_at) - set(workers(client))
         if gone:
             raise RankLost(f"Dask worker(s) {sorted(gone)} left during training", training)
-        time.sleep(0.5)
+        try:
+            wait(tasks, timeout=0.5)
+        except TimeoutError:
+            pass
     return client.gather(tasks)
 
 
