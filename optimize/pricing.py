@@ -103,7 +103,7 @@ def plan_prices(
     master, _ = master_for(lines, products_table, None, None, (name["products"], "terms"))
     E = int(master.shelf_life_days.max()) + 1
     full, _, stock_notes = stock_arrays(lines, day0, master, stock, None, E, (name["inventory"], "on order"))
-    notes = [n for n in master.notes if not n.startswith("no supplier terms")] + stock_notes  # prices need none
+    notes = master.notes + stock_notes
     held = whole = full[:, :E]
     far = full[:, E:].sum(axis=1) > 0  # stock expiring after the days the plan looks at
     elasticity, deepest, borrowed, about = _response(response, raw_products, lines, name["products"])

@@ -59,8 +59,7 @@ def master_for(lines: pd.DataFrame, products: pd.DataFrame, terms: pd.DataFrame 
                      f"their regular price (unit_cost above regular_price, e.g. product_id="
                      f"{merged[PRODUCT].iat[int(np.argmax(losing))]}): every unit sold at that price loses money; "
                      f"check the table")  # fmt: skip
-    if terms is None:
-        notes.append("no supplier terms given: lead time 1 day, orders every day")
+    if terms is None:  # (plan_orders says so; prices need no terms)
         merged["lead_time_days"], merged["order_weekdays"], merged["order_cutoff"] = 1, EVERY_DAY, ""
     else:
         merged = merged.merge(terms, on=[STORE, "supplier_id"], how="left", validate="many_to_one")
@@ -194,7 +193,8 @@ def plan_orders(
     review = master.review_days(day0)
     held, due, stock_notes = stock_arrays(lines, day0, master, on_hand, on_order, days_needed(master, review),
                                           (name["inventory"], name["on_order"]))  # fmt: skip
-    notes = master.notes + stock_notes
+    notes = master.notes + (["no supplier terms given: lead time 1 day, orders every day"] if terms is None else [])
+    notes += stock_notes
     if on_hand is not None:  # an inventory export that left out lines would order them as if out of stock
         absent = ~pd.MultiIndex.from_frame(lines).isin(pd.MultiIndex.from_frame(on_hand[[STORE, PRODUCT]]))
         if absent.any():
