@@ -258,6 +258,7 @@ def test_bad_order_inputs_are_refused_with_one_line(files, tmp_path):
         (["--forecast", str(d / "pred.parquet"), "--terms", str(tmp_path / "terms.csv")], 1,
          "'order_cutoff' is not a time of day HH:MM or HH:MM:SS (00:00 .. 23:59): 1 row(s) (first: row 3: "),
         (["--forecast", str(d / "pred.parquet"), "--order-date", "tomorrow"], 2, "--order-date"),
+        *[(["--forecast", str(d / "pred.parquet"), "--budget", b], 2, "--budget") for b in ("nan", "inf", "-1")],
     ]:  # fmt: skip
         res = CliRunner().invoke(app, base + extra)
         assert res.exit_code == code and message in res.output, res.output
