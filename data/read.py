@@ -24,6 +24,10 @@ from .validate import Problems, attribute_changes, batch_columns
 
 
 BATCH_ROWS = 1 << 21
+# Scans decode one batch ahead of the one being reduced: Arrow's default read-ahead (16
+# batches, 4 files) held up to 3 GB more at the peak of loading the whole shared data and was
+# no faster (benchmarks/RESULTS.md, "Replenishment", loading).
+SCAN = dict(batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1)
 
 
 def source_name(source) -> str:
@@ -187,7 +191,7 @@ def _plan_columns(
 def _first_text(dataset: ds.Dataset, column: str, source: str) -> str:
     """Where a text column meant to hold numbers first holds something else: " (first: FILE
     row N: 'VALUE')", or "" when no such value is found (a column of another type)."""
-    scanner = dataset.scanner(columns=[column], batch_size=BATCH_ROWS)
+    scanner = dataset.scanner(columns=[column], **SCAN)
     try:
         for batch, file, rows in _numbered(scanner.scan_batches(), source):
             arr = batch.column(0)
@@ -231,7 +235,7 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     parts: list[dict[str, np.ndarray]] = []
     columns = list(name_of.values())
     if stores is None:
-        batches = _numbered(_batches(dataset.scanner(columns=columns, batch_size=BATCH_ROWS), dataset, columns, source),
+        batches = _numbered(_batches(dataset.scanner(columns=columns, **SCAN), dataset, columns, source),
                             source)  # fmt: skip
     else:
         batches = _store_batches(dataset, columns, source, name_of[C.STORE], *stores)
@@ -299,7 +303,7 @@ def _store_batches(dataset: ds.Dataset, columns: list[str], source: str, store: 
                     pieces.append((fragment.subset(row_group_ids=[k]), start))
                 start += group.num_rows
         for piece, row0 in pieces:
-            scanner = ds.Scanner.from_fragment(piece, schema=dataset.schema, columns=columns, batch_size=BATCH_ROWS)
+            scanner = ds.Scanner.from_fragment(piece, schema=dataset.schema, columns=columns, **SCAN)
             for tagged in _batches(scanner, dataset, columns, source):
                 batch = tagged.record_batch
                 ids = batch.column(batch.schema.get_field_index(store))
@@ -317,7 +321,7 @@ def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.nd
     if column not in dataset.schema.names:
         raise DataError(source_name(path), [f"column '{column}' is missing"])
     counts: dict[int, int] = {}
-    for tagged in _batches(dataset.scanner(columns=[column], batch_size=BATCH_ROWS), dataset, [column],
+    for tagged in _batches(dataset.scanner(columns=[column], **SCAN), dataset, [column],
                            source_name(path)):  # fmt: skip
         values = pc.drop_null(tagged.record_batch.column(0)).to_numpy(zero_copy_only=False)  # empty ids: every
         # partition reads those rows and reports them as one machine does
