@@ -104,7 +104,7 @@ def _checked(parse, value, option: str):
 
 
 def _finite(value: float | None) -> float | None:
-    """A usage error (exit 2) for nan or inf, which typer's `min` lets through."""
+    """A usage error (exit 2) for inf, which typer's `min` lets through (it refuses nan)."""
     import math
 
     if value is not None and not math.isfinite(value):

@@ -81,7 +81,8 @@ def basket_sizes(panel, count: np.ndarray, quiet: float):
 @nb.njit(cache=True)
 def expected_abs_error(forecast, pmf, of_row):
     """E|Y - forecast[i]| for each row, Y a compound Poisson count of mean forecast[i] (items)
-    with basket sizes pmf[of_row[i]] (Panjer's recursion up to far in the tail)."""
+    with basket sizes pmf[of_row[i]] (Panjer's recursion up to far in the tail; above 700
+    shoppers, where its first term underflows, the normal count's sqrt(2 variance / pi))."""
     out = np.empty(forecast.shape[0])
     for i in range(forecast.shape[0]):
         p = pmf[of_row[i]]
@@ -92,6 +93,9 @@ def expected_abs_error(forecast, pmf, of_row):
             second += j * j * p[j]
         lam = forecast[i]
         shoppers = lam / mean
+        if shoppers > 700.0:
+            out[i] = np.sqrt(2.0 * shoppers * second / np.pi)
+            continue
         top = int(lam + 12.0 * np.sqrt(shoppers * second) + 60)
         f = np.zeros(top + 1)
         f[0] = np.exp(-shoppers)
