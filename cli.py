@@ -346,7 +346,9 @@ def plan_orders(
         Optional[Path], typer.Option(help="Store capacity: store_id, product_id, capacity_units")
     ] = None,
     order_date: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD (default: the forecast's first day)")] = None,
-    budget: Annotated[Optional[float], typer.Option(min=0, callback=_finite, help="Most a store may spend on this order date")] = None,
+    budget: Annotated[
+        Optional[float], typer.Option(min=0, callback=_finite, help="Most a store may spend on this order date")
+    ] = None,
     buyer_id: Annotated[str, typer.Option(help="Sender id in the EDI interchange")] = "FRESHCAST",
     seed: Annotated[int, typer.Option(help="Random seed of the demand scenarios")] = 0,
     timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name): dates time-zone aware expiry "

@@ -25,8 +25,8 @@ from .validate import Problems, attribute_changes, batch_columns
 
 BATCH_ROWS = 1 << 21
 # Scans decode one batch ahead of the one being reduced: Arrow's default read-ahead (16
-# batches, 4 files) held up to 3 GB more at the peak of loading the whole shared data and was
-# no faster (benchmarks/RESULTS.md, "Replenishment", loading).
+# batches, 4 files) held up to 3 GB more at the peak of loading one file of 91 M hourly rows
+# and was no faster (benchmarks/RESULTS.md, "Replenishment", memory).
 SCAN = dict(batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1)
 
 
