@@ -32,6 +32,8 @@ MapOption = Annotated[
 ParamsOption = Annotated[
     Optional[Path], typer.Option(help="Forecaster parameters from a TOML file, e.g. the best_params.toml of freshcast tune")
 ]
+
+
 def _scheduler(value: Optional[str]) -> Optional[str]:
     """The --scheduler value if it names one (a usage error, exit 2, otherwise)."""
     from .cluster.connect import check_scheduler
