@@ -105,13 +105,13 @@ def _checked(parse, value, option: str):
         raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
-def _finite(value: float | None) -> float | None:
-    """A usage error (exit 2) for inf, which typer's `min` lets through (it refuses nan)."""
-    import math
+def _budget(value: float | None) -> float | None:
+    """The library's check of `--budget` as a usage error (exit 2): typer's `min` lets inf through."""
+    if value is None:
+        return None
+    from .optimize.purchase import check_budget
 
-    if value is not None and not math.isfinite(value):
-        raise typer.BadParameter(f"expected a finite amount, got {value}")
-    return value
+    return _checked(check_budget, value, "--budget")
 
 
 def _column_map(items):
@@ -349,7 +349,7 @@ def plan_orders(
     ] = None,
     order_date: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD (default: the forecast's first day)")] = None,
     budget: Annotated[
-        Optional[float], typer.Option(min=0, callback=_finite, help="Most a store may spend on this order date")
+        Optional[float], typer.Option(min=0, callback=_budget, help="Most a store may spend on this order date")
     ] = None,
     buyer_id: Annotated[str, typer.Option(help="Sender id in the EDI interchange")] = "FRESHCAST",
     seed: Annotated[int, typer.Option(help="Random seed of the demand scenarios")] = 0,

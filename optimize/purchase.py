@@ -157,6 +157,14 @@ def unknown_lines(lines: pd.DataFrame, df: pd.DataFrame, name: str, notes: list[
     return df[~unknown], pos[~unknown]
 
 
+def check_budget(budget: float | None) -> float | None:
+    """`budget` (a store's most spend on the order date) if it is None or a finite amount of at
+    least 0; FreshcastError otherwise."""
+    if budget is not None and not (np.isfinite(budget) and budget >= 0):
+        raise FreshcastError(f"the budget must be a finite amount of at least 0, got {budget}")
+    return budget
+
+
 def plan_orders(
     forecast,
     products,
@@ -179,8 +187,7 @@ def plan_orders(
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms, capacity=capacity,
                                                 inventory=on_hand, on_order=on_order).items()}  # fmt: skip
-    if budget is not None and not (np.isfinite(budget) and budget >= 0):
-        raise FreshcastError(f"the budget must be a finite amount of at least 0, got {budget}")
+    check_budget(budget)
     products = tables.read_products(products, name["products"])
     terms = None if terms is None else tables.read_terms(terms, name["terms"])
     capacity = None if capacity is None else tables.read_capacity(capacity, name["capacity"])
