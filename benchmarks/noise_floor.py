@@ -41,18 +41,17 @@ MAX_BASKET = 40  # items; larger baskets count as this many
 SHRINK_HOURS = 20.0
 
 
-def count_series(panel) -> np.ndarray:
-    """True for series whose every hourly sale is a whole number of items (multiples of 0.1)."""
-    series_of = np.repeat(np.arange(panel.n_series), np.diff(panel.offsets))
+def count_series(panel, series_of: np.ndarray) -> np.ndarray:
+    """True for series whose every hourly sale is a whole number of items (multiples of 0.1);
+    `series_of`: the series of each day of the panel."""
     whole = (np.abs(panel.hour_sales * 10 - np.round(panel.hour_sales * 10)) < 1e-3).all(axis=1)
     return np.bincount(series_of, ~whole, panel.n_series) == 0
 
 
-def basket_sizes(panel, count: np.ndarray, quiet: float):
+def basket_sizes(panel, series_of: np.ndarray, count: np.ndarray, quiet: float):
     """(product index of each series, basket-size pmf per product (products x MAX_BASKET + 1),
     summary): sizes of the selling in-stock hours whose series sells under `quiet` items per
     in-stock hour of that hour of day, on the count series."""
-    series_of = np.repeat(np.arange(panel.n_series), np.diff(panel.offsets))
     items = np.round(panel.hour_sales * 10)
     in_stock = ((panel.stockout_mask[:, None] >> np.arange(24, dtype=np.uint32)) & 1) == 0
     hours = np.zeros((panel.n_series, 24))
@@ -138,13 +137,13 @@ def main() -> None:
     ap.add_argument("--json")
     args = ap.parse_args()
     panel = load_history(args.data)
-    count = count_series(panel)
+    series_of = np.repeat(np.arange(panel.n_series), np.diff(panel.offsets))
+    count = count_series(panel, series_of)
     quiets = [float(q) for q in args.quiet.split(",")]
-    sizes = [basket_sizes(panel, count, q) for q in quiets]
+    sizes = [basket_sizes(panel, series_of, count, q) for q in quiets]
     in_stock = panel.in_stock()
     report = {**report_head(), "count_series": int(count.sum()),
-              "count_series_share_of_sales": round(float(panel.sales[count[np.repeat(np.arange(panel.n_series),
-                                                   np.diff(panel.offsets))]].sum() / panel.sales.sum()), 4),
+              "count_series_share_of_sales": round(float(panel.sales[count[series_of]].sum() / panel.sales.sum()), 4),
               "baskets": [s[2] for s in sizes], "origins": {}}  # fmt: skip
     print(json.dumps({k: v for k, v in report.items() if k != "origins"}), file=sys.stderr, flush=True)
     for origin in args.origins.split(","):
@@ -156,9 +155,10 @@ def main() -> None:
                      "mlforecast_tuned": peer_means(args.data, Path(args.daily), origin, args.horizon, panel, kept),
                      "moving_average": baselines.moving_average(panel.until(cut), args.horizon).astype(np.float64)}
         actual = panel.sales[pos].astype(np.float64)
-        rows = np.broadcast_to(count[kept][:, None], actual.shape) & np.isfinite(forecasts["mlforecast_tuned"])
-        scores = report["origins"][origin] = {"rows": int(rows.sum()), "rows_without_peer": int(
-            (np.broadcast_to(count[kept][:, None], actual.shape) & ~np.isfinite(forecasts["mlforecast_tuned"])).sum())}
+        counted = np.broadcast_to(count[kept][:, None], actual.shape)
+        rows = counted & np.isfinite(forecasts["mlforecast_tuned"])
+        scores = report["origins"][origin] = {"rows": int(rows.sum()),
+                                              "rows_without_peer": int((counted & ~rows).sum())}
         for days, sel in (("all_days", rows), ("in_stock_days", rows & in_stock[pos])):
             y = actual[sel] * 10
             part = scores[days] = {}
