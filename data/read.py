@@ -151,9 +151,11 @@ def _plan_columns(
     listing every missing or mistyped column."""
     schema = dataset.schema
     to_native = dict(column_map or {})
+    if not with_sales:  # a file of future days has no sales: a mapping of them is for the history
+        to_native = {k: v for k, v in to_native.items() if v not in (C.SALES, C.STOCKOUT)}
     problems = []
     for k, v in to_native.items():
-        if k not in schema.names:
+        if k not in schema.names and v not in schema.names:  # a file in freshcast's names (make-future's) needs none
             problems.append(f"mapped column '{k}' (for '{v}') is not in the data")
         if v not in C.NATIVE:
             problems.append(f"mapping '{k}={v}' names no freshcast column '{v}'")
@@ -161,6 +163,8 @@ def _plan_columns(
     name_of = {}  # native -> input name
     for native in C.NATIVE:
         theirs = from_native.get(native, native)
+        if theirs not in schema.names and native not in to_native:
+            theirs = native  # their name is absent, freshcast's is there
         if theirs in schema.names and (theirs not in to_native or to_native[theirs] == native):
             name_of[native] = theirs
     if (hint := other_separator(schema.names)) is not None:
@@ -318,6 +322,8 @@ def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.nd
     theirs = {native: their for their, native in (column_map or {}).items()}
     dataset = _open_dataset(path)
     column = theirs.get(C.STORE, C.STORE)
+    if column not in dataset.schema.names and C.STORE in dataset.schema.names and C.STORE not in (column_map or {}):
+        column = C.STORE  # their name is absent, freshcast's is there (as `_plan_columns` reads it)
     if column not in dataset.schema.names:
         raise DataError(source_name(path), [f"column '{column}' is missing"])
     counts: dict[int, int] = {}

@@ -162,6 +162,41 @@ def test_make_future_writes_assumed_covariates_that_forecast_accepts(tmp_path):
     assert bad.exit_code == 2 and not (tmp_path / "x.csv").exists()
 
 
+@pytest.mark.slow
+def test_their_column_names_hold_from_history_through_make_future_to_forecast(tmp_path):
+    """--map names the history's columns; a future file has no sales to map and may already be
+    in freshcast's names (what make-future writes): the same forecast either way."""
+    split_sample(tmp_path)
+    theirs = {"hourly_sale": "qty", "dt": "date"}
+    pd.read_parquet(tmp_path / "history.parquet").rename(columns=theirs).to_parquet(tmp_path / "h.parquet")
+    pd.read_parquet(tmp_path / "future.parquet").rename(columns=theirs).to_parquet(tmp_path / "f.parquet")
+    light = tmp_path / "light.toml"
+    light.write_text("[forecaster]\nn_estimators = 20\n")
+    mapping = ["--map", "qty=hourly_sale", "--map", "date=dt"]
+
+    def forecast(history, future, out, *extra):
+        return runner.invoke(app, ["forecast", "--history", str(history), "--future", str(future), "--out", str(out),
+                                   "--quantiles", "none", "--params", str(light), *extra])  # fmt: skip
+
+    native = forecast(tmp_path / "history.parquet", tmp_path / "future.parquet", tmp_path / "native.parquet")
+    mapped = forecast(tmp_path / "h.parquet", tmp_path / "f.parquet", tmp_path / "mapped.parquet", *mapping)
+    assert native.exit_code == 0 and mapped.exit_code == 0, unboxed(mapped.output)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "mapped.parquet"),
+                                  pd.read_parquet(tmp_path / "native.parquet"))
+    made = runner.invoke(app, ["make-future", "--history", str(tmp_path / "h.parquet"), "--days", "3", "--out",
+                               str(tmp_path / "made.csv"), *mapping])  # fmt: skip
+    assert made.exit_code == 0, unboxed(made.output)
+    assert "dt" in pd.read_csv(tmp_path / "made.csv").columns  # make-future writes freshcast's names
+    chained = forecast(tmp_path / "h.parquet", tmp_path / "made.csv", tmp_path / "chained.parquet", *mapping)
+    assert chained.exit_code == 0, unboxed(chained.output)
+    assert pd.read_parquet(tmp_path / "chained.parquet")["dt"].nunique() == 3
+    bare = pd.read_parquet(tmp_path / "h.parquet").drop(columns="qty")
+    bare.to_parquet(tmp_path / "bare.parquet")  # neither their name nor freshcast's: still an error
+    refused = forecast(tmp_path / "bare.parquet", tmp_path / "f.parquet", tmp_path / "x.parquet", *mapping)
+    assert refused.exit_code == 1 and not (tmp_path / "x.parquet").exists()
+    assert "mapped column 'qty' (for 'hourly_sale') is not in the data" in unboxed(refused.output)
+
+
 def test_version_csv_numbers_and_file_named_once(tmp_path):
     from freshcast import __version__
     from freshcast.outputs import write_table
