@@ -91,7 +91,10 @@ def _pinned(client, tasks: list, ranks_at: list[str], training: bool = False) ->
     Looked at every half second, and at once when the last task ends."""
     from distributed import wait
 
-    while not (all(t.status == "finished" for t in tasks) or any(t.status == "error" for t in tasks)):
+    def settled() -> bool:
+        return all(t.status == "finished" for t in tasks) or any(t.status == "error" for t in tasks)
+
+    while not settled():
         gone = set(ranks_at) - set(workers(client))
         if gone:
             raise RankLost(f"Dask worker(s) {sorted(gone)} left during training", training)
@@ -99,7 +102,8 @@ def _pinned(client, tasks: list, ranks_at: list[str], training: bool = False) ->
             wait(tasks, timeout=0.5)
         except TimeoutError:
             continue
-        time.sleep(0.5)  # all ended, not each as it should (cancelled): look again, not in a busy loop
+        if not settled():
+            time.sleep(0.5)  # all ended, not each as it should (cancelled): look again, not in a busy loop
     return client.gather(tasks)
 
 

@@ -1,10 +1,15 @@
+import os
 import re
 
-import numpy as np
-import pandas as pd
-import pytest
+# the command line's error boxes as wide as their message (typer reads this once, on import): a
+# long temporary path (a pytest-xdist worker's) is not wrapped inside a file name a test looks for
+os.environ["TERMINAL_WIDTH"] = "1000"
 
-from freshcast.data import load_history, sample_path
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from freshcast.data import load_history, sample_path  # noqa: E402
 
 
 @pytest.fixture(scope="session")

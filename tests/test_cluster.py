@@ -75,7 +75,8 @@ def test_one_worker_forecasts_what_one_machine_does(files, one_worker):
 def test_models_per_group_train_on_dask_as_on_one_machine(files, one_worker, two_workers):
     """group_models: each group's models train over every worker's rows of the group (one
     worker: the local models, to the bit); a history without the attribute gets the same note."""
-    params = {"group_models": "management_group_id", "min_child_samples": 20, "calibration_series": 100}
+    params = {"group_models": "management_group_id", "min_child_samples": 20, "calibration_series": 100,
+              "n_estimators": 40, "learning_rate": 0.3}  # fewer trees: each is a round of messages between the workers
     local, model = forecast_table(files[0], files[1], params=params)
     dask, fitted = _on_dask(one_worker, files, params=params)
     pd.testing.assert_frame_equal(dask, local)
@@ -405,8 +406,10 @@ def test_the_cluster_needs_paths_and_a_known_scheduler(files, two_workers):
 
 def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(files, replay_files, tmp_path):
     out = tmp_path / "pred.parquet"
+    light = tmp_path / "light.toml"  # fewer trees: each is a round of messages between the workers
+    light.write_text("[forecaster]\nn_estimators = 40\nlearning_rate = 0.3\n")
     cmd = [sys.executable, "-m", "freshcast.cli", "forecast", "--history", str(files[0]), "--future", str(files[1]),
-           "--out", str(out), "--quantiles", "none", "--scheduler", "local:2"]  # fmt: skip
+           "--out", str(out), "--quantiles", "none", "--scheduler", "local:2", "--params", str(light)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert list(pd.read_parquet(out).columns) == ["store_id", "product_id", "dt", "yhat"]
@@ -422,11 +425,11 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     assert list(joined.columns) == ["store_id", "product_id", "dt", "yhat"] and len(joined) == len(pd.read_parquet(out))
     np.testing.assert_allclose(joined["yhat"], pd.read_parquet(out)["yhat"], rtol=1e-6)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".pred")]  # no staging left
-    bad = subprocess.run(cmd[:-1] + ["nowhere:1"], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(cmd[:-3] + ["nowhere:1"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "tcp://HOST:PORT" in bad.stderr  # a usage error
     scores = tmp_path / "scores.csv"
     backtest = [sys.executable, "-m", "freshcast.cli", "backtest", "--history", str(files[0]), "--folds", "1",
-                "--out", str(scores), "--scheduler", "local:2"]  # fmt: skip
+                "--out", str(scores), "--scheduler", "local:2", "--params", str(light)]  # fmt: skip
     done = subprocess.run(backtest, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert set(pd.read_csv(scores)["method"]) == {"freshcast", "seasonal_naive", "moving_average"}
@@ -440,7 +443,8 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
     assert [line for line in done.stderr.splitlines() if not line.startswith("[freshcast]")] == [
         next(line for line in done.stderr.splitlines() if line.startswith("error:"))]  # no Dask log, one line
     replay = [sys.executable, "-m", "freshcast.cli", "replay", "--history", str(replay_files[0]), "--actuals",
-              str(replay_files[1]), "--out", str(tmp_path / "replay"), "--scheduler", "local:2"]  # fmt: skip
+              str(replay_files[1]), "--out", str(tmp_path / "replay"), "--scheduler", "local:2",
+              "--params", str(light)]  # fmt: skip
     done = subprocess.run(replay, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
