@@ -43,7 +43,7 @@ quantiles = [0.1, 0.5, 0.9]
 # params = "tune/best_params.toml"  # forecaster parameters, e.g. from `freshcast tune`
 
 [forecast]
-days = 7                 # the run date and the days after it
+days = 8                 # the run date and the days after it (the orders look at lead time + shelf life)
 level = "day"            # "hour" adds forecast_hour.parquet (and the evening share for prices)
 # slots = "06-10,10-14,14-18,18-22,22-06"  # adds forecast_slot.parquet
 
@@ -95,7 +95,7 @@ def write_example(path: str | Path, history: str | Path | None = None) -> tuple[
         with output_folder(inputs, "example-inputs") as tmp:
             write_table(products, tmp / "products.csv")
             write_table(terms, tmp / "terms.csv")
-            write_table(stock[stock["on_hand"] > 0], tmp / "inventory.csv")
+            write_table(stock, tmp / "inventory.csv")  # every line, those with nothing in stock at 0
             write_table(labels, tmp / "labels.csv")
             write_text(tmp / "ASSUMPTIONS.txt", ASSUMPTIONS + "\nStock: each line holds its mean daily sales of the "
                        "last 7 days, all expiring on the run date. Labels: every product at its regular price.\n")  # fmt: skip

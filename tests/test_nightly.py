@@ -160,7 +160,7 @@ def test_a_stopped_model_stage_resumes_with_the_decision_it_had_taken(config, st
     "old, new, named",
     [
         ("retrain_every_days = 7", "retrain_every_days = \"weekly\"", "[model] retrain_every_days: expected a whole number"),
-        ("\ndays = 7", "\ndays = 40", "[forecast] days: expected a whole number from 1 to 28"),
+        ("\ndays = 8", "\ndays = 40", "[forecast] days: expected a whole number from 1 to 28"),
         ("threads = 0", "threads = 0\nthredas = 2", "unknown key [run] thredas"),
         ("quantiles = [0.1, 0.5, 0.9]", "quantiles = [0.5]", "[model] quantiles"),
         ("ladder = [0, 10, 20, 30, 40, 50]", "ladder = [10, 20]", "[prices] ladder"),
