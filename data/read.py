@@ -153,18 +153,17 @@ def _plan_columns(
     to_native = dict(column_map or {})
     if not with_sales:  # a file of future days has no sales: a mapping of them is for the history
         to_native = {k: v for k, v in to_native.items() if v not in (C.SALES, C.STOCKOUT)}
+    native_kept = _native_kept(schema.names, to_native, with_sales)
     problems = []
     for k, v in to_native.items():
-        if k not in schema.names and v not in schema.names:  # a file in freshcast's names (make-future's) needs none
+        if k not in schema.names and v not in native_kept:
             problems.append(f"mapped column '{k}' (for '{v}') is not in the data")
         if v not in C.NATIVE:
             problems.append(f"mapping '{k}={v}' names no freshcast column '{v}'")
     from_native = {v: k for k, v in to_native.items()}
     name_of = {}  # native -> input name
     for native in C.NATIVE:
-        theirs = from_native.get(native, native)
-        if theirs not in schema.names and native not in to_native:
-            theirs = native  # their name is absent, freshcast's is there
+        theirs = native if native in native_kept else from_native.get(native, native)
         if theirs in schema.names and (theirs not in to_native or to_native[theirs] == native):
             name_of[native] = theirs
     if (hint := other_separator(schema.names)) is not None:
@@ -190,6 +189,16 @@ def _plan_columns(
         raise DataError(source, problems)
     covs = [c for c in C.COVARIATES if c in name_of]
     return name_of, covs
+
+
+def _native_kept(names: list[str], to_native: dict[str, str], with_sales: bool) -> set[str]:
+    """The freshcast names a file of future days (`with_sales` False) is read under although the
+    mapping names the column otherwise: their name is absent and freshcast's is there, as in a
+    file `make-future` wrote (and no other mapping reads that name). A history keeps to its
+    mapping."""
+    if with_sales:
+        return set()
+    return {v for k, v in to_native.items() if k not in names and v in names and v not in to_native}
 
 
 def _first_text(dataset: ds.Dataset, column: str, source: str) -> str:
@@ -231,6 +240,9 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     theirs = {native: their for their, native in (column_map or {}).items()}
     types = {theirs.get(C.DAY, C.DAY): pa.string()}
     types.update({theirs.get(c, c): pa.float64() for c in (C.SALES, *C.COVARIATES)})
+    if not with_sales:  # freshcast's own names too, where `_native_kept` may read them
+        types.update({c: t for c, t in ((C.DAY, pa.string()), *((c, pa.float64()) for c in C.COVARIATES))
+                      if c not in (column_map or {})})  # fmt: skip
     dataset = _open_dataset(path, types)
     source = source_name(path)
     name_of, covs = _plan_columns(dataset, source, column_map, with_sales)
@@ -322,8 +334,6 @@ def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.nd
     theirs = {native: their for their, native in (column_map or {}).items()}
     dataset = _open_dataset(path)
     column = theirs.get(C.STORE, C.STORE)
-    if column not in dataset.schema.names and C.STORE in dataset.schema.names and C.STORE not in (column_map or {}):
-        column = C.STORE  # their name is absent, freshcast's is there (as `_plan_columns` reads it)
     if column not in dataset.schema.names:
         raise DataError(source_name(path), [f"column '{column}' is missing"])
     counts: dict[int, int] = {}
