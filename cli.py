@@ -107,8 +107,6 @@ def _checked(parse, value, option: str):
 
 def _budget(value: float | None) -> float | None:
     """The library's check of `--budget` as a usage error (exit 2): typer's `min` lets inf through."""
-    if value is None:
-        return None
     from .optimize.purchase import check_budget
 
     return _checked(check_budget, value, "--budget")

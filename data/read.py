@@ -238,11 +238,10 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
     Returns (per-batch record dicts, static names, covariate names, problems, source name,
     whether rows are hourly)."""
     theirs = {native: their for their, native in (column_map or {}).items()}
-    types = {theirs.get(C.DAY, C.DAY): pa.string()}
-    types.update({theirs.get(c, c): pa.float64() for c in (C.SALES, *C.COVARIATES)})
+    hints = {C.DAY: pa.string(), **{c: pa.float64() for c in (C.SALES, *C.COVARIATES)}}
+    types = {theirs.get(c, c): t for c, t in hints.items()}
     if not with_sales:  # freshcast's own names too, where `_native_kept` may read them
-        types.update({c: t for c, t in ((C.DAY, pa.string()), *((c, pa.float64()) for c in C.COVARIATES))
-                      if c not in (column_map or {})})  # fmt: skip
+        types.update({c: t for c, t in hints.items() if c not in (column_map or {})})
     dataset = _open_dataset(path, types)
     source = source_name(path)
     name_of, covs = _plan_columns(dataset, source, column_map, with_sales)
