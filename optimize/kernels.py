@@ -63,16 +63,13 @@ def _scenario_lines(lo, hi, quantiles, levels, uniforms, out):
 
 
 @nb.njit(cache=True)
-def _serve_existing(on_hand, on_order, shelf, demand, lead, n_days, residual):
-    """Sell one demand path from the stock already held or ordered (FIFO, expiry at day end).
-    Writes the demand left unserved on each day into `residual` and returns the units still
-    usable on the morning of day `lead` (arrivals of that morning included)."""
+def _batches(on_hand, on_order, shelf, exp, arr, qty):
+    """The batches of stock already held or ordered, in expiry order, into `exp` (expiry
+    day), `arr` (arrival day) and `qty` (units), each of at least B + A slots; returns how
+    many there are."""
     B = on_hand.shape[0]
     A = on_order.shape[0]
     n = 0
-    exp = np.empty(B + A, np.int64)
-    arr = np.empty(B + A, np.int64)
-    qty = np.empty(B + A)
     for e in range(B):  # on hand, already in expiry order
         if on_hand[e] > 0:
             exp[n], arr[n], qty[n] = e, 0, on_hand[e]
@@ -89,6 +86,17 @@ def _serve_existing(on_hand, on_order, shelf, demand, lead, n_days, residual):
             arr[j - 1], arr[j] = arr[j], arr[j - 1]
             qty[j - 1], qty[j] = qty[j], qty[j - 1]
             j -= 1
+    return n
+
+
+@nb.njit(cache=True)
+def _serve_existing(exp, arr, start, n, demand, lead, n_days, residual, qty):
+    """Sell one demand path from the `n` batches of `_batches` (FIFO, expiry at day end),
+    their units `start` copied into the scratch `qty`. Writes the demand left unserved on each
+    day into `residual` and returns the units still usable on the morning of day `lead`
+    (arrivals of that morning included)."""
+    for b in range(n):
+        qty[b] = start[b]
     usable = 0.0
     for d in range(n_days):
         if d == lead:
@@ -113,11 +121,14 @@ def usable_at_arrival(on_hand, on_order, shelf, lead, paths):
     usable when an order placed today would arrive (morning of day `lead`)."""
     n, K, D = paths.shape
     out = np.zeros(n)
+    size = on_hand.shape[1] + on_order.shape[1]
     for i in nb.prange(n):
         residual = np.empty(D)
+        exp, arr, start, qty = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size)
+        m = _batches(on_hand[i], on_order[i], shelf[i], exp, arr, start)
         acc = 0.0
         for k in range(K):
-            acc += _serve_existing(on_hand[i], on_order[i], shelf[i], paths[i, k], lead[i], lead[i] + 1, residual)
+            acc += _serve_existing(exp, arr, start, m, paths[i, k], lead[i], lead[i] + 1, residual, qty)
         out[i] = acc / K
     return out
 
@@ -199,12 +210,15 @@ def _line_outlook(on_hand, on_order, S, L, R, paths, window, tail_lost, life, cu
     mean, total demand in the window over all paths, largest `life`)."""
     K = paths.shape[0]
     residual = np.empty(paths.shape[1])
+    size = on_hand.shape[0] + on_order.shape[0]
+    exp, arr, start, qty = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size)
+    n = _batches(on_hand, on_order, S, exp, arr, start)
     need_days = L + max(R, S)
     usable = 0.0
     demand_window = 0.0
     top = 0.0
     for k in range(K):
-        held[k] = _serve_existing(on_hand, on_order, S, paths[k], L, need_days, residual)
+        held[k] = _serve_existing(exp, arr, start, n, paths[k], L, need_days, residual, qty)
         usable += held[k]
         w = 0.0
         t = 0.0

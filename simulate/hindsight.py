@@ -6,7 +6,11 @@ stock and the same costing of the stock left at the end). No policy can cost les
 Solved exactly by dynamic programming over a line's order days: the state before a delivery
 is the stock by expiry day (all that the future depends on, demand being known); each order
 is 0 or a whole number of cases from the minimum order up to what could still sell before it
-expires (more is thrown away for sure); equal states keep the cheapest path.
+expires (more is thrown away for sure); equal states keep the cheapest path. Branch and
+bound: stock on hand always sells before later deliveries (FIFO, one shelf life), so the
+units of it that will expire are known in each state; a state whose cost so far plus that
+waste exceeds the cost of a complete plan (a first, greedy pass) cannot lead to the
+cheapest plan and is dropped.
 """
 
 from __future__ import annotations
@@ -85,6 +89,22 @@ def _ending_waste(row, S, T, following):
     return wasted
 
 
+@nb.njit(cache=True)
+def _doomed(row, S, a, T, demand, following):
+    """Units of `row` that will expire unsold from day a on, whatever is ordered later: later
+    deliveries sell after them (FIFO), so they are sold against the demand of days a, a + 1
+    .. (the following days' past the replay, as `_ending_waste` costs the stock left) alone.
+    `row` is not changed."""
+    r = row.copy()
+    W = r.shape[0]
+    wasted = 0.0
+    for d in range(a, min(W, T + following.shape[0])):
+        _sell(r, S, d, demand[d] if d < T else following[d - T])
+        wasted += r[d]
+        r[d] = 0.0
+    return wasted
+
+
 @nb.njit(cache=True, inline="always")
 def _same(rows, a, b, col, scale):
     """Whether states a and b hold the same stock in columns `col` onwards (to 1e-9 units)."""
@@ -140,7 +160,23 @@ def _dedupe(rows, cost, parent, qty, col):
 def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capacity, margin, waste_cost, hold,
                max_states):  # fmt: skip
     """Cheapest orders (T,) of one line and their cost (lost margin, waste, holding and the
-    expected waste of the stock left at the end, as the replay costs them)."""
+    expected waste of the stock left at the end, as the replay costs them), and whether the
+    plan is proven the cheapest. A greedy pass (each order day, the option whose cost so far
+    plus the waste it dooms is least) gives a plan whose cost bounds the exact search."""
+    args = (opening, demand, following, order_days, S, L, pack, min_qty, capacity, margin, waste_cost, hold)
+    greedy, bound, _ = _search(*args, 1, True, np.inf)
+    plan, best, exact = _search(*args, max_states, False, bound)
+    if best > bound:  # rounding: the greedy plan is as cheap (none kept within the bound: not proven)
+        return greedy, bound, exact
+    return plan, best, exact
+
+
+@nb.njit(cache=True)
+def _search(opening, demand, following, order_days, S, L, pack, min_qty, capacity, margin, waste_cost, hold,
+            max_states, greedy, bound):  # fmt: skip
+    """The dynamic programme of `_line_plan`: (orders (T,), cost, exact). `greedy`: keep one
+    state per order day, the least cost plus doomed waste; otherwise every distinct state
+    whose cost plus doomed waste is within `bound` (the cheapest `max_states` of them)."""
     T = demand.shape[0]
     plan = np.zeros(T)
     days = [t for t in range(T) if order_days[t] and t + L < T]
@@ -150,6 +186,7 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
     parents = []  # per stage: each state's parent index and the quantity that led to it
     qtys = []
     exact = True
+    limit = bound + 1e-9 * (1.0 + abs(bound))  # rounding: the cheapest plan's states are never dropped
     for j in range(len(days)):
         a = days[j] + L
         nxt = days[j + 1] + L if j + 1 < len(days) else T
@@ -167,6 +204,7 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
         parent = np.empty(size, np.int64)
         qty = np.empty(size)
         m = 0
+        least = np.inf
         for s in range(rows.shape[0]):
             held = 0.0
             for e in range(a, min(a + S - 1, W)):
@@ -178,10 +216,20 @@ def _line_plan(opening, demand, following, order_days, S, L, pack, min_qty, capa
                 r = new_rows[m]  # traded in place: no copy per option
                 r[:] = rows[s]
                 r[a + S - 1] += q
-                new_cost[m] = cost[s] + _trade(r, S, a, nxt, demand, margin, waste_cost, hold)
+                c = cost[s] + _trade(r, S, a, nxt, demand, margin, waste_cost, hold)
+                reach = c + waste_cost * _doomed(r, S, nxt, T, demand, following)
+                if reach > limit or (greedy and reach >= least):
+                    continue  # cannot lead to the cheapest plan (greedy: not the least so far)
+                if greedy:
+                    least, m = reach, 0
+                new_cost[m] = c
                 parent[m] = s
                 qty[m] = q
                 m += 1
+                if greedy:
+                    new_rows[0] = r
+        if m == 0:  # every state dropped: only rounding can do that (see `_line_plan`)
+            return plan, np.inf, False
         rows, cost, par, qt = _dedupe(new_rows[:m], new_cost[:m], parent[:m], qty[:m], nxt)
         if rows.shape[0] > max_states:
             keep = np.argsort(cost, kind="mergesort")[:max_states]

@@ -74,10 +74,11 @@ def test_the_hindsight_plan_is_the_brute_force_optimum():
 
 def test_a_line_with_too_many_states_gets_a_feasible_plan_flagged_not_exact():
     """Keeping only the cheapest `max_states` states per order day gives a plan that is
-    feasible, costed as the replay costs it, never cheaper than the exact one, and flagged."""
+    feasible, costed as the replay costs it, never cheaper than the exact one, and flagged
+    (on the few small lines where more than one state is left within the bound)."""
     rng = np.random.default_rng(1)
     flagged = 0
-    for _ in range(60):
+    for _ in range(400):
         opening, demand, following, order_days, m = _instance(rng)
         args = (opening[None, :], demand[None, :], following, order_days[None, :], m)
         _, exact_cost, exact = hindsight_plan(*args)
