@@ -37,23 +37,25 @@ def _quantile(levels, values, u):
     return values[j - 1] + w * (values[j] - values[j - 1])
 
 
-def demand_scenarios(quantiles, levels, uniforms):
+def demand_scenarios(quantiles, levels, uniforms, days=None):
     """Demand paths (n, K, D) from per-day quantiles (n, D, J) at `levels` (J,) and shared
-    probabilities `uniforms` (K, D). Quantiles are made monotone per day first."""
+    probabilities `uniforms` (K, D). Quantiles are made monotone per day first. `days` (n,):
+    how many days of each line's paths are read (the rest are 0; None: all D)."""
     n, D, J = quantiles.shape
-    out = np.empty((n, uniforms.shape[0], D), np.float32)
-    run_lines(_scenario_lines, n, quantiles, levels, uniforms, out)
+    days = np.full(n, D, np.int64) if days is None else np.minimum(np.asarray(days, np.int64), D)
+    out = np.zeros((n, uniforms.shape[0], D), np.float32)
+    run_lines(_scenario_lines, n, quantiles, levels, uniforms, days, out)
     return out
 
 
 @nb.njit(cache=True, nogil=True)
-def _scenario_lines(lo, hi, quantiles, levels, uniforms, out):
+def _scenario_lines(lo, hi, quantiles, levels, uniforms, days, out):
     """Lines lo..hi-1 of `demand_scenarios`, into `out`."""
     _, D, J = quantiles.shape
     K = uniforms.shape[0]
     for i in range(lo, hi):
         vals = np.empty(J)
-        for d in range(D):
+        for d in range(days[i]):
             top = 0.0
             for j in range(J):
                 top = max(top, quantiles[i, d, j])

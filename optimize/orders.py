@@ -65,10 +65,15 @@ class LastDayMarkdowns:
         return cls(master.regular_price.astype(np.float64)[:, None], np.ones((n, 1)), np.zeros(n))
 
 
+def line_days(master: MasterData, review: np.ndarray) -> np.ndarray:
+    """Days of demand each line's order decision looks at: until the later of the next
+    delivery and the end of this delivery's shelf life."""
+    return master.lead_time_days + np.maximum(review, master.shelf_life_days)
+
+
 def days_needed(master: MasterData, review: np.ndarray) -> int:
-    """Days of demand an order decision looks at: until the later of the next delivery and
-    the end of this delivery's shelf life."""
-    return int(np.max(master.lead_time_days + np.maximum(review, master.shelf_life_days)))
+    """Days of demand the order decisions of all lines look at (the most of `line_days`)."""
+    return int(np.max(line_days(master, review)))
 
 
 def weekly_extend(x: np.ndarray, n_days: int) -> np.ndarray:
@@ -169,6 +174,7 @@ def optimal_orders(
     D = days_needed(master, review)
     q = np.ascontiguousarray(weekly_extend(quantiles, D), np.float32)
     u = scenario_uniforms(n_scenarios, D, correlation, seed)
+    read = line_days(master, review)
 
     def solve(rows: np.ndarray, per_unit: np.ndarray | None) -> OrderLines:
         parts = []
@@ -176,7 +182,7 @@ def optimal_orders(
             r = rows[a : a + CHUNK]
             parts.append(
                 orders_from_paths(
-                    K.demand_scenarios(q[r], levels, u), on_hand[r], on_order[r], master.take(r), review[r],
+                    K.demand_scenarios(q[r], levels, u, read[r]), on_hand[r], on_order[r], master.take(r), review[r],
                     can_order[r], service_weight, per_unit=None if per_unit is None else per_unit[a : a + CHUNK],
                     markdowns=None if markdowns is None else markdowns.take(r),
                 )  # fmt: skip
