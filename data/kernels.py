@@ -14,7 +14,8 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
     hour bitmask, duplicate rows, the first duplicate row (-1: none), rows, sales, stockout
     hours, stockout hours within
     [shop_lo, shop_hi), sales and hours while in stock, covariate sums, sales per hour of day
-    (float32, m x 24; whole-day rows are not placed) and the stockout hour bitmask.
+    (float32, m x 24; whole-day rows are not placed) and the stockout hour bitmask. `cov`
+    holds one covariate per row (n_cov x n).
     """
     n = store.shape[0]
     first = np.empty(n + 1, np.int64)
@@ -24,7 +25,7 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
             first[m] = i
             m += 1
     first[m] = n
-    n_cov = cov.shape[1]
+    n_cov = cov.shape[0]
     mask = np.zeros(m, np.uint32)
     dups = np.zeros(m, np.int32)
     dup_row = np.full(m, -1, np.int64)
@@ -66,7 +67,7 @@ def day_records(store, product, day, hour, sale, stockout, cov, shop_lo, shop_hi
             if h >= 0:
                 hour_sales[r, h] += s
             for c in range(n_cov):
-                cov_sum[r, c] += cov[i, c]
+                cov_sum[r, c] += cov[c, i]
     return first[:m], mask, dups, dup_row, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask
 
 

@@ -263,9 +263,9 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
         hour = cols.get(C.HOUR, np.full(batch.num_rows, -1, np.int8))
         sale = cols.get(C.SALES, np.zeros(batch.num_rows, np.float32))
         stock = cols.get(C.STOCKOUT, np.zeros(batch.num_rows, np.int8))
-        cov = np.empty((batch.num_rows, len(covs)), np.float32)
+        cov = np.empty((len(covs), batch.num_rows), np.float32)  # one covariate per row: contiguous writes
         for j, c in enumerate(covs):
-            cov[:, j] = cols[c]
+            cov[j] = cols[c]
         args = [(cols[C.STORE], np.int64), (cols[C.PRODUCT], np.int64), (cols[C.DAY], np.int32), (hour, np.int8),
                 (sale, np.float32), (stock, np.int8), (cov, np.float32)]  # fmt: skip
         first, *fields = day_records(*(_read_only(a, t) for a, t in args), *C.SHOP_HOURS)
