@@ -83,9 +83,9 @@ class DailyPanel:
         """The panel cut after `day` (inclusive); series that start later are dropped."""
         keep = self.start <= day
         lengths = np.where(keep, day - self.start + 1, 0).astype(np.int64)
-        take = np.concatenate([np.arange(o, o + n) for o, n in zip(self.offsets[:-1], lengths) if n > 0])
         offsets = np.zeros(int(keep.sum()) + 1, np.int64)
         np.cumsum(lengths[keep], out=offsets[1:])
+        take = _runs(self.offsets[:-1][keep], lengths[keep])
         arrays = {name: getattr(self, name)[take] for name in _FLAT_FIELDS}
         return DailyPanel(
             series=self.series[keep].reset_index(drop=True),
@@ -103,10 +103,9 @@ class DailyPanel:
         """The panel of the series indexed by `series` (a partition of the chain, say)."""
         series = np.asarray(series, np.int64)
         lengths = np.diff(self.offsets)[series]
-        take = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in series]) if len(series) \
-            else np.zeros(0, np.int64)  # fmt: skip
         offsets = np.zeros(len(series) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
+        take = _runs(self.offsets[:-1][series], lengths)
         return replace(
             self, series=self.series.iloc[series].reset_index(drop=True), offsets=offsets, start=self.start[series],
             covariates={k: v[take] for k, v in self.covariates.items()},
@@ -185,6 +184,13 @@ _FLAT_FIELDS = (
     "instock_hours",
     "filled_hours",
 )
+
+
+def _runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Flat positions starts[k] .. starts[k] + lengths[k] - 1 of every run k, run after run (int64)."""
+    lengths = np.asarray(lengths, np.int64)
+    ends = np.cumsum(lengths)
+    return np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) + np.repeat(starts - (ends - lengths), lengths)
 
 
 @dataclass
