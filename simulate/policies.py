@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import ndtri
 
 from ..optimize.master import MasterData
@@ -120,8 +119,11 @@ class NaiveNewsvendor:
     needs_forecast: ClassVar[bool] = False
 
     def order(self, s: DayState) -> OrderLines:
-        past = s.past_sales  # each day's sales against the mean of the 7 days before it
-        errors = past[:, 7:] - sliding_window_view(past[:, :-1], 7, axis=1).mean(axis=2)
+        past = s.past_sales  # each day's sales against the mean of the 7 days before it (summed in order)
+        week = past[:, : PAST_DAYS - 7].copy()
+        for j in range(1, 7):
+            week += past[:, j : j + PAST_DAYS - 7]
+        errors = past[:, 7:] - week / 7
         sd = errors[:, -28:].std(axis=1)
         m = s.master
         level = m.lost_margin / (m.lost_margin + m.waste_cost) if self.service_level is None else self.service_level
