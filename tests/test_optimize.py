@@ -8,7 +8,10 @@ from hypothesis import strategies as st
 from freshcast.optimize import kernels as K
 from freshcast.data.tables import EVERY_DAY
 from freshcast.optimize.master import MasterData
-from freshcast.optimize.orders import optimal_orders, order_up_to, orders_from_paths, scenario_uniforms
+from freshcast.optimize.orders import (
+    CORRELATION, N_SCENARIOS, days_needed, line_days, optimal_orders, order_up_to, orders_from_paths,
+    scenario_uniforms, weekly_extend,
+)
 
 D = 10  # days of demand paths
 
@@ -214,6 +217,29 @@ def test_scenario_quantiles_follow_the_forecast():
     draws = K.demand_scenarios(q, levels, u)[0, :, 0]
     assert np.quantile(draws, [0.1, 0.5, 0.9]) == pytest.approx([1.0, 2.0, 4.0], rel=0.05)
     assert draws.min() >= 0
+
+
+def test_paths_drawn_only_for_the_days_each_line_reads_give_the_same_orders():
+    """optimal_orders draws each line's demand paths only for its `line_days`; orders from
+    paths drawn for every day are the same to the bit (nothing reads the days left out)."""
+    rng = np.random.default_rng(3)
+    n, levels = 60, (0.1, 0.5, 0.9)
+    m = master(n=n)
+    m.shelf_life_days = rng.integers(1, 8, n)
+    m.lead_time_days = rng.integers(1, 3, n)
+    review = rng.integers(1, 4, n)
+    base = rng.gamma(2.0, 2.0, (n, 7, 1)) * np.array([0.5, 1.0, 1.8])
+    quantiles = base.astype(np.float32)
+    on_hand, on_order = rng.uniform(0, 3, (n, 8)) * (rng.random((n, 8)) < 0.3), np.zeros((n, 3))
+    can_order = rng.random(n) < 0.8
+    got = optimal_orders(quantiles, levels, on_hand, on_order, m, review, can_order)
+    D = days_needed(m, review)
+    paths = K.demand_scenarios(np.ascontiguousarray(weekly_extend(quantiles, D), np.float32), np.array(levels),
+                               scenario_uniforms(N_SCENARIOS, D, CORRELATION, 0))  # fmt: skip
+    full = orders_from_paths(paths, on_hand, on_order, m, review, can_order)
+    assert (line_days(m, review) < D).any() and (got.order_qty > 0).any()
+    for f in ("order_qty", "usable_at_delivery", "expected_waste", "expected_fill_rate"):
+        assert np.array_equal(getattr(got, f), getattr(full, f)), f
 
 
 def test_scenario_uniforms_have_exact_marginals_and_the_copula_dependence():
