@@ -65,12 +65,12 @@ def _scenario_lines(lo, hi, quantiles, levels, uniforms, days, out):
 
 
 @nb.njit(cache=True)
-def _batches(on_hand, on_order, shelf, exp, arr, qty):
-    """The batches of stock already held or ordered, in expiry order, into `exp` (expiry
-    day), `arr` (arrival day) and `qty` (units), each of at least B + A slots; returns how
-    many there are."""
+def _batches(on_hand, on_order, shelf):
+    """The batches of stock already held or ordered, in expiry order: (expiry day, arrival
+    day, units, scratch units for `_serve_existing`, how many batches), arrays of B + A slots."""
     B = on_hand.shape[0]
     A = on_order.shape[0]
+    exp, arr, qty, scratch = np.empty(B + A, np.int64), np.empty(B + A, np.int64), np.empty(B + A), np.empty(B + A)
     n = 0
     for e in range(B):  # on hand, already in expiry order
         if on_hand[e] > 0:
@@ -88,7 +88,7 @@ def _batches(on_hand, on_order, shelf, exp, arr, qty):
             arr[j - 1], arr[j] = arr[j], arr[j - 1]
             qty[j - 1], qty[j] = qty[j], qty[j - 1]
             j -= 1
-    return n
+    return exp, arr, qty, scratch, n
 
 
 @nb.njit(cache=True)
@@ -123,11 +123,9 @@ def usable_at_arrival(on_hand, on_order, shelf, lead, paths):
     usable when an order placed today would arrive (morning of day `lead`)."""
     n, K, D = paths.shape
     out = np.zeros(n)
-    size = on_hand.shape[1] + on_order.shape[1]
     for i in nb.prange(n):
         residual = np.empty(D)
-        exp, arr, start, qty = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size)
-        m = _batches(on_hand[i], on_order[i], shelf[i], exp, arr, start)
+        exp, arr, start, qty, m = _batches(on_hand[i], on_order[i], shelf[i])
         acc = 0.0
         for k in range(K):
             acc += _serve_existing(exp, arr, start, m, paths[i, k], lead[i], lead[i] + 1, residual, qty)
@@ -212,9 +210,7 @@ def _line_outlook(on_hand, on_order, S, L, R, paths, window, tail_lost, life, cu
     mean, total demand in the window over all paths, largest `life`)."""
     K = paths.shape[0]
     residual = np.empty(paths.shape[1])
-    size = on_hand.shape[0] + on_order.shape[0]
-    exp, arr, start, qty = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size)
-    n = _batches(on_hand, on_order, S, exp, arr, start)
+    exp, arr, start, qty, n = _batches(on_hand, on_order, S)
     need_days = L + max(R, S)
     usable = 0.0
     demand_window = 0.0

@@ -74,27 +74,11 @@ def _unmet(row, S, a, T, demand, following):
 
 
 @nb.njit(cache=True)
-def _ending_waste(row, S, T, following):
-    """Units of `row` expected to expire when sold FIFO against the following days' demand
-    (as `simulate.scoring.ending_stock`)."""
-    W = row.shape[0]
-    wasted = 0.0
-    for k in range(following.shape[0]):
-        d = T + k
-        if d >= W:
-            break
-        _sell(row, S, d, following[k])
-        wasted += row[d]
-        row[d] = 0.0
-    return wasted
-
-
-@nb.njit(cache=True)
 def _doomed(row, S, a, T, demand, following):
     """Units of `row` that will expire unsold from day a on, whatever is ordered later: later
     deliveries sell after them (FIFO), so they are sold against the demand of days a, a + 1
-    .. (the following days' past the replay, as `_ending_waste` costs the stock left) alone.
-    `row` is not changed."""
+    .. (past the replay, the following days', as `simulate.scoring.ending_stock` costs the
+    stock left; a = T: the stock left at the end) alone. `row` is not changed."""
     r = row.copy()
     W = r.shape[0]
     wasted = 0.0
@@ -239,7 +223,7 @@ def _search(opening, demand, following, order_days, S, L, pack, min_qty, capacit
         qtys.append(qt)
     total = cost.copy()
     for s in range(rows.shape[0]):
-        total[s] += waste_cost * _ending_waste(rows[s].copy(), S, T, following)
+        total[s] += waste_cost * _doomed(rows[s], S, T, T, demand, following)
     s = int(np.argmin(total))
     best = total[s]
     for j in range(len(days) - 1, -1, -1):
