@@ -23,8 +23,8 @@ from ..data.read import source_name
 from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
 from ..simulate.policies import RuleOfThumb, default_policies
 from ..simulate.replay import (BASELINES, ReplayResult, absent_note, absent_series, baseline_grid, baseline_window,
-                               chosen_baselines, gap_days, gap_note, replay, replay_about,
-                               replay_forecaster)  # fmt: skip
+                               chosen_baselines, gap_days, gap_note, replay, replay_about, replay_forecaster,
+                               too_little_history)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
 from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
@@ -90,12 +90,11 @@ def _baselines(client, panels, histories, masters, first_day: int, T: int, deman
     lines, the chain's costs choose."""
     starts = client.gather(client.map(baseline_window, panels, first_day=first_day, days=T))
     if any(s is None for s in starts):
-        window = day_to_date(first_day - max(T, 7))
-        note = f"too little history before {window} to choose the baselines' settings: defaults used"
+        note = too_little_history(first_day)
         if progress:
             progress(note)
         return [cls() for cls in BASELINES], {"note": note}
-    start = starts[0]
+    start = max(starts)  # the window every partition's series have the history for
     with Step(f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}", progress):
         tried = client.gather(client.map(_grid_part, histories, masters, start=start, demand=demand))
     return chosen_baselines({name: _added([t[name] for t in tried], sizes) for name in tried[0]}, start, first_day)

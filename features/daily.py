@@ -133,45 +133,49 @@ def build_matrix(
     row_end = np.minimum(origin + max_horizon + 1, offsets[1:][series])
     day = panel.day_of(series, target)
     y = panel.sales
-    cols = [category_codes(series_table[c].to_numpy()[series], (categories or {}).get(c)) for c in static]
-    cols += [horizon.astype(np.float32), panel.weekday(day).astype(np.float32)]
-    lags = K.target_lags(y, row_start, target, horizon, np.asarray(spec.lags, np.int64))
-    cols += list(lags.T)
-    cols.append(K.same_weekday_mean(y, row_start, target, horizon, spec.weekday_weeks))
+    n_cols = len(feature_names(spec, static, list(panel.covariates)))
+    X = np.empty((len(series), n_cols), np.float32, order="F")  # column-major: each column one write
+    j = 0
+
+    def put(*cols) -> None:  # each column straight into X: no second copy of the matrix
+        nonlocal j
+        for col in cols:
+            X[:, j] = col
+            j += 1
+
+    for c in static:
+        put(category_codes(series_table[c].to_numpy()[series], (categories or {}).get(c)))
+    put(horizon, panel.weekday(day))
+    put(*K.target_lags(y, row_start, target, horizon, np.asarray(spec.lags, np.int64)).T)
+    put(K.same_weekday_mean(y, row_start, target, horizon, spec.weekday_weeks))
     for w in spec.windows:
-        cols.append(K.rolling_mean(y, offsets, w, 1)[origin])
-        cols.append(K.rolling_std(y, offsets, w, 2)[origin])
-        cols.append(K.rolling_max(y, offsets, w, 1)[origin])
-    cols += [K.ewm_mean(y, offsets, a)[origin] for a in spec.ewm_alphas]
+        put(K.rolling_mean(y, offsets, w, 1)[origin], K.rolling_std(y, offsets, w, 2)[origin],
+            K.rolling_max(y, offsets, w, 1)[origin])  # fmt: skip
+    put(*(K.ewm_mean(y, offsets, a)[origin] for a in spec.ewm_alphas))
     so = panel.stockout_hours
-    cols.append(so[origin])
-    cols.append(K.rolling_mean(so, offsets, 7, 1)[origin])
+    put(so[origin], K.rolling_mean(so, offsets, 7, 1)[origin])
     for w in (7, 28):
         sold = K.rolling_sum(panel.instock_sales, offsets, w)[origin]
         hours = K.rolling_sum(panel.instock_hours, offsets, w)[origin]
-        cols.append(np.where(hours > 0, sold / np.maximum(hours, 1), np.nan).astype(np.float32))
+        put(np.where(hours > 0, sold / np.maximum(hours, 1), np.nan))
     origin_day = panel.day_of(series, origin)
     pooled = pooled_sales(panel) if pooled is None else pooled
     for g in TREND_GROUPS:
-        cols.append(pooled[g].trend(series_table[g].to_numpy(np.int64)[series], origin_day))
+        put(pooled[g].trend(series_table[g].to_numpy(np.int64)[series], origin_day))
     for c, v in panel.covariates.items():
-        cols.append(v[target])
+        put(v[target])
         if c == "discount":
-            cols.append(v[target] - v[origin])
-            cols.append(v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
+            put(v[target] - v[origin], v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
         if spec.promotion_runs and c in RUN_TOLERANCE:
-            cols += K.run_bounds(v, row_start, row_end, target, spec.run_max_days, RUN_TOLERANCE[c])
+            put(*K.run_bounds(v, row_start, row_end, target, spec.run_max_days, RUN_TOLERANCE[c]))
             before, after = np.maximum(target - 1, 0), np.minimum(target + 1, len(v) - 1)
-            cols.append(np.where(target > row_start, v[target] - v[before], np.nan).astype(np.float32))
-            cols.append(np.where(target + 1 < row_end, v[after] - v[target], np.nan).astype(np.float32))
+            put(np.where(target > row_start, v[target] - v[before], np.nan),
+                np.where(target + 1 < row_end, v[after] - v[target], np.nan))  # fmt: skip
         if c == "holiday_flag":
-            since, until = K.flag_distance(v, row_start, row_end, target, spec.holiday_max_days)
-            cols += [since, until]
+            put(*K.flag_distance(v, row_start, row_end, target, spec.holiday_max_days))
         elif c in WEATHER:
-            cols.append(v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
-    X = np.empty((len(series), len(cols)), np.float32, order="F")  # column-major: each column one write
-    for j, col in enumerate(cols):
-        X[:, j] = col
+            put(v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
+    assert j == n_cols
     return X
 
 

@@ -32,6 +32,11 @@ class FeatureRows:
     def __len__(self) -> int:
         return len(self.series)
 
+    def part(self, start: int, stop: int) -> FeatureRows:
+        """Rows start .. stop - 1."""
+        at = slice(start, stop)
+        return FeatureRows(self.panel, self.series[at], self.target[at], self.horizon[at])
+
     @property
     def origin(self) -> np.ndarray:
         """Flat position of each row's origin."""

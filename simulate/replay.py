@@ -268,13 +268,12 @@ def _run(panel, first_day, demand, master, policies, forecasts, opening, receive
 def choose_baselines(panel: DailyPanel, first_day: int, days: int, master: MasterData, demand: str = "recovered",
                      progress: Callable[[str], None] | None = None) -> tuple[list[Policy], dict]:  # fmt: skip
     """Each baseline of `policies.BASELINES` with the setting of its grid that cost least
-    when replayed on the `days` (at least 7) days before `first_day`, never on the replayed
+    when replayed on the days before `first_day` (`baseline_window`), never on the replayed
     days. Returns the policies and a record of the choice (window, grid costs, chosen); with
-    too little history before that window, the defaults and a note."""
+    too little history for a week's window, the defaults and a note."""
     start = baseline_window(panel, first_day, days)
     if start is None:
-        window = day_to_date(first_day - max(days, 7))
-        note = f"too little history before {window} to choose the baselines' settings: defaults used"
+        note = too_little_history(first_day)
         _note(progress, note)
         return [cls() for cls in BASELINES], {"note": note}
     _note(progress, f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}")
@@ -284,10 +283,16 @@ def choose_baselines(panel: DailyPanel, first_day: int, days: int, master: Maste
 
 
 def baseline_window(panel: DailyPanel, first_day: int, days: int) -> int | None:
-    """The first day of the window the baselines' settings are chosen on (the max(days, 7)
-    days before `first_day`), or None when some series has too little history before it."""
-    start = first_day - max(days, 7)
-    return None if int(panel.start.max()) > start - PAST_DAYS else start
+    """The first day of the window the baselines' settings are chosen on: the max(days, 7)
+    days before `first_day`, shortened to the days before which every series has PAST_DAYS
+    of history (what the baselines read); None when that leaves less than a week."""
+    start = max(first_day - max(days, 7), int(panel.start.max()) + PAST_DAYS)
+    return start if first_day - start >= 7 else None
+
+
+def too_little_history(first_day: int) -> str:
+    return (f"too little history before {day_to_date(first_day - 7)} to choose the baselines' settings "
+            f"({PAST_DAYS} days before a week's window): defaults used")  # fmt: skip
 
 
 def baseline_grid() -> list[Policy]:

@@ -10,10 +10,13 @@ from typer.testing import CliRunner
 from freshcast.cli import app
 from freshcast.data import load_history, load_history_with_actuals, sample_path
 from freshcast.data.dates import day_number as _day
+from freshcast.data.dates import day_to_date
 from freshcast.errors import DataError, FreshcastError
 from freshcast.forecast import DailyForecaster
 from freshcast.optimize.master import assume_master_data
-from freshcast.simulate.replay import REPLAY_QUANTILES, absent_note, absent_series, gap_days, gap_note, replay
+from freshcast.simulate.policies import PAST_DAYS
+from freshcast.simulate.replay import (REPLAY_QUANTILES, absent_note, absent_series, baseline_window,
+                                       choose_baselines, gap_days, gap_note, replay)
 from freshcast.simulate.scoring import ending_stock, served_demand
 
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
@@ -100,6 +103,21 @@ def test_baseline_settings_are_chosen_on_the_days_before_the_replay(setup, resul
                         ("newsvendor_naive", "service_level")):  # fmt: skip
         costs = chosen[name]["total_cost_by_setting"]
         assert len(costs) == 7 and costs[str(chosen[name][param])] == min(costs.values())
+
+
+def test_a_long_replay_chooses_the_baselines_on_the_days_its_history_allows(setup):
+    panel, first, _ = setup
+    earliest = int(panel.start.max()) + PAST_DAYS  # the first day the baselines can be replayed on
+    assert baseline_window(panel, first, 7) == first - 7
+    assert baseline_window(panel, first, 3) == first - 7  # never less than a week
+    assert baseline_window(panel, first, first - earliest + 5) == earliest
+    assert baseline_window(panel, earliest + 7, 30) == earliest
+    assert baseline_window(panel, earliest + 6, 30) is None
+    history = panel.until(first - 1)
+    _, chosen = choose_baselines(panel, first, first - earliest + 5, assume_master_data(history))
+    assert chosen["first_day"] == str(day_to_date(earliest)) and "note" not in chosen
+    _, fallback = choose_baselines(panel, earliest + 6, 30, assume_master_data(history))
+    assert "defaults used" in fallback["note"]
 
 
 def test_recovered_demand_adds_what_stockouts_hid_and_nothing_else(setup, result):
@@ -233,6 +251,20 @@ def test_forecasts_of_each_replayed_day_equal_a_rebuild_from_the_past(setup):
         assert got.first_day == rebuilt.first_day == first + t and got.levels == rebuilt.levels
         np.testing.assert_array_equal(got.mean, rebuilt.mean)
         np.testing.assert_array_equal(got.quantiles, rebuilt.quantiles)
+
+
+def test_forecasts_made_in_parts_equal_those_made_at_once(setup, monkeypatch):
+    import freshcast.forecast.daily as daily
+
+    panel, first, model = setup
+    T = panel.last_day - first + 1
+    whole = model.predict_each_day(panel, first, T)
+    monkeypatch.setattr(daily, "PREDICT_ROWS", 1000)  # parts that cut across days and horizons
+    parts = model.predict_each_day(panel, first, T)
+    assert panel.n_series * model.max_horizon > 1000
+    for a, b in zip(whole, parts):
+        np.testing.assert_array_equal(a.mean, b.mean)
+        np.testing.assert_array_equal(a.quantiles, b.quantiles)
 
 
 def test_lead_times_order_weekdays_and_capacity_hold_for_every_policy(setup):
