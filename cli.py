@@ -264,7 +264,7 @@ def replay(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Replay the real demand of ACTUALS through the ordering policies (the stores' rule of
-    thumb, three baselines with settings chosen on the week before, ordering to the mean
+    thumb, three baselines with settings chosen on the days before, ordering to the mean
     forecast, freshcast's optimizer, the hindsight bound) with deliveries after their lead
     time, FIFO selling and expiry, on ASSUMED master data.
     Each day is forecast only from the history and the actuals before it. Demand is

@@ -175,7 +175,8 @@ def build_matrix(
             put(*K.flag_distance(v, row_start, row_end, target, spec.holiday_max_days))
         elif c in WEATHER:
             put(v[target] - K.rolling_mean(v, offsets, 28, 1)[origin])
-    assert j == n_cols
+    if j != n_cols:
+        raise RuntimeError(f"build_matrix wrote {j} columns, feature_names names {n_cols}")
     return X
 
 

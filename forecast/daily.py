@@ -17,6 +17,7 @@ from ..data.panel import DailyPanel, FutureCovariates
 from ..errors import FreshcastError
 from ..threads import numba_threads, thread_count
 from ..features import DailyFeatureSpec, DailyFeatures, FeatureRows
+from ..features.daily import pooled_sales
 from . import persist, trainer
 from .calibrator import QuantileCalibrator
 from .distribution import ForecastDistribution
@@ -451,9 +452,13 @@ class DailyForecaster(BaseEstimator):
         row's level; with `group_models`, the mean of that and the same from the models of the
         row's group. Rows are forecast PREDICT_ROWS at a time (the feature matrix of a
         long replay's every day and horizon would not fit in memory)."""
-        if len(rows) > PREDICT_ROWS:
-            parts = range(0, len(rows), PREDICT_ROWS)
-            return np.concatenate([self.predict_rows(rows.part(a, a + PREDICT_ROWS), pooled) for a in parts])
+        if len(rows) <= PREDICT_ROWS:
+            return self._predict_part(rows, pooled)
+        pooled = pooled_sales(rows.panel) if pooled is None else pooled  # the panel's, once for every part
+        parts = range(0, len(rows), PREDICT_ROWS)
+        return np.concatenate([self._predict_part(rows.part(a, a + PREDICT_ROWS), pooled) for a in parts])
+
+    def _predict_part(self, rows: FeatureRows, pooled) -> np.ndarray:
         X, threads = self.features_.matrix(rows, pooled), thread_count(self.n_jobs)
         groups = {g: at for g, at in self._group_rows(rows).items() if g in self.group_boosters_}
         yhat = trainer.predict(self.booster_, X, threads)

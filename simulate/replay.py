@@ -291,6 +291,7 @@ def baseline_window(panel: DailyPanel, first_day: int, days: int) -> int | None:
 
 
 def too_little_history(first_day: int) -> str:
+    """The note of a replay from `first_day` whose baselines keep their default settings."""
     return (f"too little history before {day_to_date(first_day - 7)} to choose the baselines' settings "
             f"({PAST_DAYS} days before a week's window): defaults used")  # fmt: skip
 
@@ -558,19 +559,17 @@ def _split(stock: np.ndarray, shelf: np.ndarray, lead: np.ndarray, t: int) -> tu
 
 
 def _log_frame(panel: DailyPanel, first_day: int, demand: np.ndarray, logs: dict) -> pd.DataFrame:
+    """One row per policy, series and day (policy-major), each column made once: no frame per
+    policy to concatenate (a long replay's log is millions of rows)."""
     n, T = demand.shape
-    frames = []
-    for name, log in logs.items():
-        frames.append(
-            pd.DataFrame(
-                {
-                    "policy": name,
-                    STORE: np.repeat(panel.series[STORE].to_numpy(), T),
-                    PRODUCT: np.repeat(panel.series[PRODUCT].to_numpy(), T),
-                    DAY: np.tile(day_to_date(first_day + np.arange(T)), n),
-                    "demand": demand.ravel(),
-                    **{k: v.ravel() for k, v in log.items()},
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    k = len(logs)
+    return pd.DataFrame(
+        {
+            "policy": np.repeat(np.array(list(logs), dtype=object), n * T),
+            STORE: np.tile(np.repeat(panel.series[STORE].to_numpy(), T), k),
+            PRODUCT: np.tile(np.repeat(panel.series[PRODUCT].to_numpy(), T), k),
+            DAY: np.tile(day_to_date(first_day + np.arange(T)), n * k),
+            "demand": np.tile(demand.ravel(), k),
+            **{f: np.concatenate([log[f].ravel() for log in logs.values()]) for f in _LOG},
+        }
+    )

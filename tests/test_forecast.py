@@ -345,7 +345,7 @@ def test_features_read_their_own_share_of_the_recovered_demand(split, monkeypatc
         DailyForecaster(**settings, feature_recovery=1.5).fit(split[0])
 
 
-def test_models_per_group_of_series_average_with_the_chains_and_save(split, fitted, tmp_path):
+def test_models_per_group_of_series_average_with_the_chains_and_save(split, fitted, tmp_path, monkeypatch):
     """group_models: a model per management group with enough rows, each series' forecast the
     mean of the chain's and its group's (a group's model equals one trained on its series
     alone with the chain's features); saved and loaded whole; a note when the history lacks
@@ -375,6 +375,12 @@ def test_models_per_group_of_series_average_with_the_chains_and_save(split, fitt
     grouped.features_.to_relative(X, rows.level[at])
     own = 0.5 * (units + trainer.predict(keep[g][1], X, 2) * rows.level[at])
     np.testing.assert_allclose(mine[at], 0.5 * (whole[at] + own), rtol=1e-5)
+    import freshcast.forecast.daily as daily
+
+    monkeypatch.setattr(daily, "PREDICT_ROWS", 97)  # in parts that cut across groups: the same forecasts
+    assert len(rows) > 97
+    np.testing.assert_array_equal(grouped.predict_rows(rows), mine)
+    monkeypatch.undo()
     grouped.save(tmp_path / "grouped")
     loaded = DailyForecaster.load(tmp_path / "grouped")
     pd.testing.assert_frame_equal(loaded.predict(7, future, train), grouped.predict(7, future))
