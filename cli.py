@@ -53,7 +53,9 @@ SchedulerOption = Annotated[
 ThreadsOption = Annotated[
     int,
     typer.Option(
-        "--threads", min=0, help="Threads for training and the numba kernels (0: the physical cores not kept busy by other processes)"
+        "--threads", min=0,
+        help="Threads for training and the numba kernels (0: the physical cores; the same count gives the same "
+             "results)",
     ),
 ]
 
