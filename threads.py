@@ -2,6 +2,10 @@
 cores, so both get the same count. By default that is the physical cores among the CPUs this
 process may use; `--threads` / `set_threads` / `n_jobs` override it.
 
+The environment variable FRESHCAST_THREADS (a whole number, at least 1) replaces the physical
+cores as the default, as OMP_NUM_THREADS does for OpenMP: for a machine shared with other jobs,
+and for processes freshcast starts (a test suite's workers, a notebook's kernel).
+
 The count is fixed, not chosen by how busy the machine is: LightGBM's trees depend on its
 thread count (histograms summed in another order: on one city's 5,117 series, leaf values
 differ in their last digits between 1 and 2 threads; a 28-day replay run beside a test run
@@ -22,6 +26,7 @@ from contextlib import contextmanager
 
 from .errors import FreshcastError
 
+ENV = "FRESHCAST_THREADS"  # the default thread count, when set
 _chosen: int | None = None  # set by set_threads for the whole process
 
 
@@ -48,18 +53,29 @@ def _affinity() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
+def default_threads() -> int:
+    """FRESHCAST_THREADS if set, else the physical cores. FreshcastError if it is not a whole
+    number of at least 1."""
+    value = os.environ.get(ENV, "").strip()
+    if not value:
+        return physical_cores()
+    if not value.isdigit() or int(value) < 1:
+        raise FreshcastError(f"the environment variable {ENV} must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def thread_count(n_jobs: int | None = None) -> int:
-    """Threads to use: `n_jobs` if given (>= 1), else the process-wide choice, else the
-    physical cores. None, 0 and negative values mean 'the default'."""
+    """Threads to use: `n_jobs` if given (>= 1), else the process-wide choice, else
+    `default_threads()`. None, 0 and negative values mean 'the default'."""
     if not isinstance(n_jobs, (numbers.Integral, type(None))) or isinstance(n_jobs, bool):
         raise FreshcastError(f"threads must be a whole number (0 or less: the default), got {n_jobs!r}")
     if n_jobs is None or n_jobs <= 0:  # scikit-learn's and LightGBM's -1 ("all cores") too
-        return _chosen or physical_cores()
+        return _chosen or default_threads()
     return int(n_jobs)
 
 
 def set_threads(n_jobs: int | None) -> int:
-    """Use `n_jobs` threads (None or 0: the physical cores) for everything freshcast runs in
+    """Use `n_jobs` threads (None or 0: `default_threads()`) for everything freshcast runs in
     this process from now on. Returns the count."""
     global _chosen
     _chosen = None

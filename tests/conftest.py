@@ -4,6 +4,9 @@ import re
 # the command line's error boxes as wide as their message (typer reads this once, on import): a
 # long temporary path (a pytest-xdist worker's) is not wrapped inside a file name a test looks for
 os.environ["TERMINAL_WIDTH"] = "1000"
+# one thread per test process (pytest-xdist runs one per core; a notebook's kernel inherits it):
+# OpenMP threads on cores other processes keep busy wait for each other at every barrier
+os.environ["FRESHCAST_THREADS"] = "1"
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

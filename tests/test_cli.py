@@ -106,14 +106,23 @@ def test_unwritable_outputs_fail_before_the_work(tmp_path):
 
 
 @pytest.mark.slow
-def test_threads_option_and_defaults(tmp_path):
+def test_threads_option_and_defaults(tmp_path, monkeypatch):
     import numba
 
+    from freshcast.errors import FreshcastError
     from freshcast.threads import physical_cores, set_threads, thread_count
 
     try:
         assert 1 <= physical_cores() <= (__import__("os").cpu_count() or 1)
+        monkeypatch.delenv("FRESHCAST_THREADS")
         assert thread_count(None) == thread_count(0) == physical_cores() and thread_count(3) == 3  # not the load's
+        monkeypatch.setenv("FRESHCAST_THREADS", "3")
+        assert thread_count(None) == 3 and thread_count(2) == 2
+        for bad in ("0", "two", "-1"):
+            monkeypatch.setenv("FRESHCAST_THREADS", bad)
+            with pytest.raises(FreshcastError, match="FRESHCAST_THREADS must be a whole number of at least 1"):
+                thread_count(None)
+        monkeypatch.setenv("FRESHCAST_THREADS", "1")
         split_sample(tmp_path)
         args = ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(tmp_path / "future.parquet")]
         one = runner.invoke(app, [*args, "--out", str(tmp_path / "one.parquet"), "--threads", "1"])
