@@ -54,8 +54,8 @@ ThreadsOption = Annotated[
     int,
     typer.Option(
         "--threads", min=0,
-        help="Threads for training and the numba kernels (0: the physical cores; the same count gives the same "
-             "results)",
+        help="Threads for training and the numba kernels (0: FRESHCAST_THREADS or the physical cores; the same count "
+             "gives the same results)",
     ),
 ]
 

@@ -104,8 +104,9 @@ class DailyForecaster(BaseEstimator):
     train_days : only the last `train_days` days of history become training rows (None: all).
     seed : makes training deterministic.
     n_jobs : threads for LightGBM and the numba kernels (None or 0: what
-        `freshcast.threads.set_threads` chose, else the physical cores). LightGBM's trees
-        depend on it in their last digits: the same count gives the same forecast.
+        `freshcast.threads.set_threads` chose, else FRESHCAST_THREADS or the physical cores).
+        LightGBM's trees depend on it in their last digits: the same count gives the same
+        forecast.
     group_models : a series attribute (like "management_group_id"): also train the models
         (units and relative) once per value of it, on that group's rows only, and forecast the
         mean of the chain's models and the group's (a group with fewer than 20 x

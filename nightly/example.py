@@ -25,7 +25,7 @@ TEMPLATE = """\
 root = "runs"            # <root>/<date>/: manifest.json, log.jsonl and one folder per stage
 date = "after-history"   # the run date without --date: "today" (cron), or "after-history":
                          # the day after the history's last day (this sample ends {last})
-threads = 0              # 0: the physical cores (results depend on the count: keep it the same)
+threads = 0              # 0: FRESHCAST_THREADS or the physical cores (results depend on the count)
 # scheduler = "local:4"  # read the history, train and forecast on Dask: local:N worker processes
                          # or a running cluster, "tcp://HOST:PORT" (needs freshcast[dask])
 
