@@ -61,9 +61,15 @@ ThreadsOption = Annotated[
 
 
 def _use_threads(n: int) -> None:
+    """Use `n` threads (0: the default); exit 2 with one line if FRESHCAST_THREADS is malformed."""
+    from .errors import ConfigError
     from .threads import set_threads
 
-    set_threads(n)
+    try:
+        set_threads(n)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 def _fail(exc: Exception) -> None:

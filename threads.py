@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import FreshcastError
+from .errors import ConfigError, FreshcastError
 
 ENV = "FRESHCAST_THREADS"  # the default thread count, when set
 _chosen: int | None = None  # set by set_threads for the whole process
@@ -54,13 +54,13 @@ def _affinity() -> list[int]:
 
 
 def default_threads() -> int:
-    """FRESHCAST_THREADS if set, else the physical cores. FreshcastError if it is not a whole
+    """FRESHCAST_THREADS if set, else the physical cores. ConfigError if it is not a whole
     number of at least 1."""
     value = os.environ.get(ENV, "").strip()
     if not value:
         return physical_cores()
     if not value.isdigit() or int(value) < 1:
-        raise FreshcastError(f"the environment variable {ENV} must be a whole number of at least 1, got {value!r}")
+        raise ConfigError(f"the environment variable {ENV} must be a whole number of at least 1, got {value!r}")
     return int(value)
 
 

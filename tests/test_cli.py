@@ -122,6 +122,9 @@ def test_threads_option_and_defaults(tmp_path, monkeypatch):
             monkeypatch.setenv("FRESHCAST_THREADS", bad)
             with pytest.raises(FreshcastError, match="FRESHCAST_THREADS must be a whole number of at least 1"):
                 thread_count(None)
+        bad_env = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])  # exit 2 at once, one line
+        assert bad_env.exit_code == 2 and "FRESHCAST_THREADS must be a whole number" in bad_env.output
+        assert "Traceback" not in bad_env.output and not (tmp_path / "demo").exists()
         monkeypatch.setenv("FRESHCAST_THREADS", "1")
         split_sample(tmp_path)
         args = ["forecast", "--history", str(tmp_path / "history.parquet"), "--future", str(tmp_path / "future.parquet")]
