@@ -22,9 +22,9 @@ from ..data.partitions import store_partitions
 from ..data.read import source_name
 from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
 from ..simulate.policies import RuleOfThumb, default_policies
-from ..simulate.replay import (BASELINES, ReplayResult, absent_note, absent_series, baseline_grid, baseline_window,
-                               chosen_baselines, gap_days, gap_note, replay, replay_about, replay_forecaster,
-                               too_little_history)  # fmt: skip
+from ..simulate.replay import (ReplayResult, absent_note, absent_series, baseline_grid, baseline_window,
+                               chosen_baselines, default_baselines, gap_days, gap_note, replay, replay_about,
+                               replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
 from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
@@ -90,10 +90,7 @@ def _baselines(client, panels, histories, masters, first_day: int, T: int, deman
     lines, the chain's costs choose."""
     starts = client.gather(client.map(baseline_window, panels, first_day=first_day, days=T))
     if any(s is None for s in starts):
-        note = too_little_history(first_day)
-        if progress:
-            progress(note)
-        return [cls() for cls in BASELINES], {"note": note}
+        return default_baselines(first_day, progress)
     start = max(starts)  # the window every partition's series have the history for
     with Step(f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}", progress):
         tried = client.gather(client.map(_grid_part, histories, masters, start=start, demand=demand))

@@ -273,9 +273,7 @@ def choose_baselines(panel: DailyPanel, first_day: int, days: int, master: Maste
     too little history for a week's window, the defaults and a note."""
     start = baseline_window(panel, first_day, days)
     if start is None:
-        note = too_little_history(first_day)
-        _note(progress, note)
-        return [cls() for cls in BASELINES], {"note": note}
+        return default_baselines(first_day, progress)
     _note(progress, f"choosing the baselines' settings on {day_to_date(start)} .. {day_to_date(first_day - 1)}")
     tried = replay(panel.until(first_day - 1), start, master=master, policies=baseline_grid(), demand=demand,
                    hindsight=False, baselines=False, log=False).summary  # fmt: skip
@@ -290,10 +288,13 @@ def baseline_window(panel: DailyPanel, first_day: int, days: int) -> int | None:
     return start if first_day - start >= 7 else None
 
 
-def too_little_history(first_day: int) -> str:
-    """The note of a replay from `first_day` whose baselines keep their default settings."""
-    return (f"too little history before {day_to_date(first_day - 7)} to choose the baselines' settings "
+def default_baselines(first_day: int, progress=None) -> tuple[list[Policy], dict]:
+    """The baselines at their default settings and the record saying why (too little history
+    before a replay from `first_day` to choose them), also told to `progress`."""
+    note = (f"too little history before {day_to_date(first_day - 7)} to choose the baselines' settings "
             f"({PAST_DAYS} days before a week's window): defaults used")  # fmt: skip
+    _note(progress, note)
+    return [cls() for cls in BASELINES], {"note": note}
 
 
 def baseline_grid() -> list[Policy]:
