@@ -16,7 +16,28 @@ import typer
 from .console import Step as _Step
 from .console import replay_text, say as _say, scores_text
 
+
+class _Commands(typer.core.TyperGroup):
+    """freshcast's commands. A usage error (exit 2) is told in click's plain lines, not a
+    box drawn at the terminal's width, so a cron job's log keeps each message on one line."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)  # a typer.Exit's code, else None
+        except _USAGE_ERROR as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+# click's base of usage errors, as the installed typer has it (its own copy of click since 0.24)
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Demand forecasts and replenishment for fresh-grocery retail, per store x product.",
     no_args_is_help=True,
     add_completion=False,

@@ -353,38 +353,43 @@ class DailyForecaster(BaseEstimator):
         return self._distribution(*self._inputs(horizon, future, history), horizon, pooled)[0]
 
     @_threaded
-    def predict_each_day(self, panel: DailyPanel, first_day: int, n_days: int, pooled=None) -> list[ForecastDistribution]:
+    def predict_each_day(self, panel: DailyPanel, first_day: int, n_days: int, pooled=None,
+                         days: np.ndarray | None = None) -> list[ForecastDistribution]:  # fmt: skip
         """The forecasts made on each of the `n_days` days from `first_day` (a day number) with
         the sales before that day: for day t, days t .. t + h - 1 with h = min(max_horizon,
         days left in `panel`). Equal to `predict_distribution(h, panel.future(t, h),
         panel.until(t - 1))` for each day (a test checks it), in one pass: every feature reads
         only the days up to its row's origin, and the training target is worked out day by day
         from the past, so the later days of `panel` change nothing. `pooled`: the chain's group
-        tables when `panel` is a partition of it."""
+        tables when `panel` is a partition of it. `days` (series x `n_days`): how many days
+        from each day each series' forecast must cover; the days after are not forecast (NaN
+        mean and quantiles). None: all h."""
         if not hasattr(self, "booster_"):
             raise FreshcastError("the forecaster is not fitted: call fit() or load() first")
         if n_days < 1 or first_day <= int(panel.start.max()) or first_day + n_days - 1 > panel.last_day:
             raise FreshcastError(f"{panel.source}: every series needs sales before {day_to_date(first_day)} and "
                                  f"the panel days up to {day_to_date(first_day + n_days - 1)}")  # fmt: skip
         known = panel.with_sales(self.feature_demand(panel))
-        horizons = [min(self.max_horizon, panel.last_day - (first_day + t) + 1) for t in range(n_days)]
-        origins = np.repeat(first_day - 1 + np.arange(n_days), horizons)  # per (day, horizon) block
-        h = np.concatenate([np.arange(1, k + 1) for k in horizons])
         n = panel.n_series
-        series = np.tile(np.arange(n), len(h))
-        target = panel.positions(np.repeat(origins + h, n), series)
-        rows = FeatureRows(known, series, target, np.repeat(h, n).astype(np.int32))
+        horizons = [min(self.max_horizon, panel.last_day - (first_day + t) + 1) for t in range(n_days)]
+        need = np.array(horizons)[None, :] if days is None else np.minimum(days, horizons)
+        blocks = [(t, h) for t, k in enumerate(horizons) for h in range(1, k + 1)]  # day-major: (day, horizon)
+        which = [np.flatnonzero(np.broadcast_to(need[:, t], n) >= h) for t, h in blocks]
+        count = [len(w) for w in which]
+        series = np.concatenate(which)
+        h = np.repeat([h for _, h in blocks], count).astype(np.int32)
+        target = panel.positions(np.repeat([first_day - 1 + t for t, _ in blocks], count) + h, series)
+        rows = FeatureRows(known, series, target, h)
         yhat = self.predict_rows(rows, pooled)
         vol = volatility(known.sales, known.offsets, rows.origin)
         table = self.calibrator_.table() if self.quantiles_ else None
-        out, at = [], 0
-        for t, k in enumerate(horizons):
-            block = slice(at * n, (at + k) * n)  # day-major inside: (horizon, series)
-            mean = yhat[block].reshape(k, n).T
-            v = vol[block].reshape(k, n).T
-            out.append(self._as_distribution(panel, first_day + t, np.ascontiguousarray(mean), v, table))
-            at += k
-        return out
+        mean = {t: np.full((n, k), np.nan, np.float32) for t, k in enumerate(horizons)}
+        vols = {t: np.ones((n, k), np.float32) for t, k in enumerate(horizons)}
+        at = 0
+        for (t, h), w in zip(blocks, which):
+            mean[t][w, h - 1], vols[t][w, h - 1] = yhat[at : at + len(w)], vol[at : at + len(w)]
+            at += len(w)
+        return [self._as_distribution(panel, first_day + t, mean[t], vols[t], table) for t in range(n_days)]
 
     def _as_distribution(self, panel: DailyPanel, first_day: int, mean: np.ndarray, vol: np.ndarray, table=None):
         """A ForecastDistribution of `mean` (n, H) with the calibrated quantiles (from `table`,

@@ -33,6 +33,7 @@ class DayState:
     past_sales: np.ndarray  # (n, PAST_DAYS) sales of the days before today, oldest first (0 before a series)
     mean: np.ndarray | None = None  # (n, D) mean forecast (for policies that need a forecast)
     quantiles: np.ndarray | None = None  # (n, H, J) forecast quantiles at `levels`
+    # in the replay both may be NaN past a line's `line_days` (when every policy reads_order_days)
     levels: tuple[float, ...] = ()
 
     def window(self) -> np.ndarray:
@@ -58,14 +59,14 @@ class Policy(Protocol):
     decisions from what it knows (the orders of every line; prices may join)."""
 
     name: str
-    needs_forecast: bool
+    needs_forecast: bool  # optional: reads_order_days, True if it reads no forecast day past `line_days`
 
     def order(self, state: DayState) -> OrderLines: ...
 
 
 def _up_to(s: DayState, path: np.ndarray, safety_share: float) -> OrderLines:
     """Order up to `path` (n, D, units per day) summed over the covered days + a safety share."""
-    target = (1 + safety_share) * (path * s.window()).sum(axis=1)
+    target = (1 + safety_share) * np.where(s.window(), path, 0.0).sum(axis=1)  # days past the window may be NaN
     return order_up_to(path, target, s.on_hand, s.on_order, s.master, s.can_order)
 
 
@@ -141,6 +142,7 @@ class MeanForecast:
 
     name: str = "mean_forecast"
     needs_forecast: ClassVar[bool] = True
+    reads_order_days: ClassVar[bool] = True
 
     def order(self, s: DayState) -> OrderLines:
         return _up_to(s, s.mean, 0.0)
@@ -157,6 +159,7 @@ class Optimizer:
     name: str = "optimizer"
     markdowns: LastDayMarkdowns | None = None  # orders that count on the last day's markdowns
     needs_forecast: ClassVar[bool] = True
+    reads_order_days: ClassVar[bool] = True
 
     def order(self, s: DayState) -> OrderLines:
         return optimal_orders(

@@ -29,7 +29,7 @@ from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
 from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
-from ..optimize.orders import OrderLines, days_needed, weekly_extend
+from ..optimize.orders import OrderLines, days_needed, line_days, weekly_extend
 from .hindsight import hindsight_plan
 from .scoring import following_demand, held_by_expiry, ranked, served_demand, summarise
 from .markdowns import (EVENING_HOUR, MARKDOWN_POLICIES, MarkdownBook, PriceWorld, demand_ahead, markdown_summary,
@@ -116,8 +116,11 @@ def replay(
         chosen, choices = choose_baselines(panel, first_day, T, master, kind, progress)
         policies += chosen
     forecasts = None
-    if any(p.needs_forecast for p in policies):
-        forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T, pooled)
+    if markdowns or any(p.needs_forecast for p in policies):
+        own = all(getattr(p, "reads_order_days", False) for p in policies if p.needs_forecast)
+        read = days_read(master, first_day, T) if own and not markdowns else None  # the markdowns read every day
+        forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T, pooled,
+                                                                                        read)  # fmt: skip
     opening, received = _opening_stock(panel, first_day, master, T)
     if hindsight:
         _note(progress, "working out the hindsight bound")
@@ -138,8 +141,6 @@ def replay(
     frame = _log_frame(panel, first_day, demand, logs) if log else None
     priced = None
     if markdowns:
-        if forecasts is None:
-            forecasts = _fitted(forecaster, history, seed, kind, progress).predict_each_day(panel, first_day, T, pooled)
         world = price_world(panel, first_day, history, response_scale, response, progress, kind)
         orderer = next((p for p in policies if isinstance(p, Optimizer)), None) or Optimizer(seed=seed)
         priced = _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, progress)
@@ -329,6 +330,13 @@ def _opening_stock(panel: DailyPanel, first_day: int, master: MasterData, T: int
         if j < T:
             received[:, j] += qty
     return stock, received
+
+
+def days_read(master: MasterData, first_day: int, T: int) -> np.ndarray:
+    """(lines x T) days of forecast, from each replayed day on, that each line's order reads
+    that day (`line_days`: until the later of the next delivery and the end of this one's
+    shelf life); freshcast's order policies read no further."""
+    return np.stack([line_days(master, master.review_days(first_day + t)) for t in range(T)], axis=1)
 
 
 def _day_state(panel: DailyPanel, forecast: ForecastDistribution | None, master: MasterData, day: int) -> DayState:

@@ -1,5 +1,6 @@
 """The command line: exact output contract, exit codes, atomic output, validate."""
 
+import os
 import subprocess
 import sys
 
@@ -87,6 +88,19 @@ def test_help_does_not_import_the_heavy_libraries():
     code = "import sys; from freshcast.cli import app; print(sorted({'numba','lightgbm','pandas'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_usage_errors_are_plain_lines_with_exit_2():
+    """As a cron job's log gets them: no box, each message on one line, whatever the width."""
+    for args, message in [(["replay", "--history"], "Error: Option '--history' requires an argument."),
+                          (["forecast", "--bogus", "x"], "Error: No such option: --bogus"),
+                          (["nosuch"], "Error: No such command 'nosuch'.")]:  # fmt: skip
+        run = subprocess.run([sys.executable, "-m", "freshcast.cli", *args], capture_output=True, text=True,
+                             env={**os.environ, "COLUMNS": "40"})  # fmt: skip
+        assert run.returncode == 2 and any(line.startswith(message) for line in run.stderr.splitlines()), run.stderr
+        assert not set("╭╮╰╯│") & set(run.stderr) and run.stdout == ""
+    assert runner.invoke(app, ["replay", "--history"]).exit_code == 2
+    assert runner.invoke(app, ["--help"]).exit_code == 0
 
 
 def test_unwritable_outputs_fail_before_the_work(tmp_path):

@@ -267,6 +267,32 @@ def test_forecasts_made_in_parts_equal_those_made_at_once(setup, monkeypatch):
         np.testing.assert_array_equal(a.quantiles, b.quantiles)
 
 
+def test_forecasts_of_only_the_days_each_line_needs_equal_the_whole_forecast_there(setup):
+    panel, first, model = setup
+    T = panel.last_day - first + 1
+    days = np.random.default_rng(0).integers(0, 9, (panel.n_series, T))
+    whole, some = model.predict_each_day(panel, first, T), model.predict_each_day(panel, first, T, days=days)
+    for t, (a, b) in enumerate(zip(whole, some)):
+        kept = np.arange(a.horizon)[None, :] < days[:, t : t + 1]
+        np.testing.assert_array_equal(b.mean[kept], a.mean[kept])
+        np.testing.assert_array_equal(b.quantiles[kept], a.quantiles[kept])
+        assert np.isnan(b.mean[~kept]).all() and np.isnan(b.quantiles[~kept]).all()
+    assert (days == 0).any() and (days < 7).any()
+
+
+def test_forecasting_only_the_days_orders_read_changes_no_decision(setup, result, monkeypatch):
+    import freshcast.simulate.replay as rp
+
+    panel, first, model = setup
+    T = panel.last_day - first + 1
+    read = rp.days_read(assume_master_data(panel.until(first - 1)), first, T)
+    assert read.shape == (panel.n_series, T) and (read < model.max_horizon).mean() > 0.3  # the replay forecasts less
+    monkeypatch.setattr(rp, "days_read", lambda master, first_day, T: np.full((len(master.lead_time_days), T), 99))
+    every = replay(panel, first, model)  # every line forecast over every horizon
+    assert every.summary == result.summary
+    pd.testing.assert_frame_equal(every.log, result.log)
+
+
 def test_lead_times_order_weekdays_and_capacity_hold_for_every_policy(setup):
     panel, first, model = setup
     master = assume_master_data(panel.until(first - 1))
