@@ -38,8 +38,8 @@ class LevelOracle:
         self.model, self.demand, self.first_day = model, demand, first_day
         self.quantiles, self.booster_ = model.quantiles, model.booster_
 
-    def predict_each_day(self, panel, first_day, n_days, pooled=None):
-        out = []
+    def predict_each_day(self, panel, first_day, n_days, pooled=None, days=None):
+        out = []  # every day of every series (`days` not used): the scale is the chain's whole day
         for f in self.model.predict_each_day(panel, first_day, n_days, pooled):
             t0 = f.first_day - self.first_day
             k = min(f.horizon, self.demand.shape[1] - t0)
@@ -58,7 +58,7 @@ class Sharper:
         self.model, self.share = model, share
         self.quantiles, self.booster_ = model.quantiles, model.booster_
 
-    def predict_each_day(self, panel, first_day, n_days, pooled=None):
+    def predict_each_day(self, panel, first_day, n_days, pooled=None, days=None):
         from freshcast.features.latent import recovered_demand
 
         model, k, truth = self.model, self.share, recovered_demand(panel)
@@ -72,7 +72,7 @@ class Sharper:
         model.predict_rows = sharp_rows
         model.calibrator_.holdout_ = sharp
         try:
-            return model.predict_each_day(panel, first_day, n_days, pooled)
+            return model.predict_each_day(panel, first_day, n_days, pooled, days)
         finally:
             del model.predict_rows
             model.calibrator_.holdout_ = held

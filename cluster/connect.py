@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from ..errors import FreshcastError
 
+LOST_WORKER_SECONDS = 600  # how long a local cluster waits for a dead worker's nanny to bring it back
+
 
 @contextmanager
 def connected(scheduler: str) -> Iterator:
@@ -22,9 +24,16 @@ def connected(scheduler: str) -> Iterator:
     except ImportError:
         raise FreshcastError('a scheduler needs Dask: pip install "freshcast[dask]"') from None
     if scheduler.startswith("local:"):
+        import dask
+
         n = scheduler.removeprefix("local:")
-        with distributed.LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=":0",
-                                      silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:  # fmt: skip
+        # a local worker that dies is restarted by its nanny; Dask's local cluster closes the nanny
+        # itself if no worker of its name is back within this time (15 s by default), which a
+        # restart on a busy machine can take (the training then waits for a worker that never comes)
+        with dask.config.set({"distributed.deploy.lost-worker-timeout": f"{LOST_WORKER_SECONDS}s"}), \
+                distributed.LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=":0",
+                                         silence_logs=logging.CRITICAL) as cluster, \
+                distributed.Client(cluster) as client:  # fmt: skip
             yield client
     elif scheduler.startswith("tcp://"):
         try:

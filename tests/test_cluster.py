@@ -5,8 +5,10 @@ one-line error; without a scheduler Dask is not imported."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -325,6 +327,39 @@ def test_the_nightly_run_on_one_worker_writes_what_the_local_run_does(tmp_path):
 
 
 KILLED_IN = ("_training_rows", "_train_rank", "forecast_part")  # features, LightGBM's ranks, forecasts
+
+
+SLOW_START = """
+import os, time
+
+def dask_setup(worker):
+    if os.path.exists(os.environ["FRESHCAST_TEST_SLOW_START"]):  # the restarted worker: 20 s to come back
+        os.remove(os.environ["FRESHCAST_TEST_SLOW_START"])
+        time.sleep(20)
+"""
+
+
+@pytest.mark.slow
+def test_a_local_worker_slow_to_restart_is_waited_for(tmp_path, monkeypatch):
+    """Dask's local cluster closed the nanny of a worker not back within 15 s; a training that
+    lost a worker on a busy machine then waited for one that never came."""
+    import dask
+
+    from freshcast.cluster.connect import workers
+
+    (tmp_path / "slow_start.py").write_text(SLOW_START)
+    marker = tmp_path / "restarting"
+    monkeypatch.setenv("FRESHCAST_TEST_SLOW_START", str(marker))
+    with dask.config.set({"distributed.worker.preload": [str(tmp_path / "slow_start.py")]}), \
+            connected("local:1") as client:  # fmt: skip
+        first = workers(client, 1, timeout=60)
+        marker.write_text("")
+        (pid,) = client.run(os.getpid).values()
+        os.kill(pid, signal.SIGKILL)
+        while first == sorted(client.sync(client.scheduler.identity, n_workers=-1)["workers"]):
+            time.sleep(0.1)  # until the scheduler has seen it go
+        again = workers(client, 1, timeout=90)  # back after 20 s and more
+        assert again != first and not marker.exists()
 
 
 def test_workers_killed_mid_task_give_the_same_forecast(files, two_workers, tmp_path):
