@@ -65,6 +65,8 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     typical = typical_sales(pd.concat(client.gather(client.map(series_mean_sales, histories))))  # the chain's
     masters = client.map(assume_master_data, histories, typical=shared(client, typical))
     notes = client.submit(lambda m: m.notes, masters[0]).result()
+    if progress:
+        progress(notes[0])  # the ASSUMED master data, as the local replay says
     chosen, choices = _baselines(client, panels, histories, masters, first_day, T, demand, facts["sizes"], progress)
     with Step(f"training the forecaster on {facts['n_series']:,} series", progress):
         model = replay_forecaster(demand, params, seed)

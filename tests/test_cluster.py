@@ -258,9 +258,12 @@ REPLAY = {"n_estimators": 20, "feature_recovery": 0.25}  # features on less of t
 
 
 def test_the_replay_on_one_worker_is_the_local_replay(replay_files, one_worker, tmp_path):
-    local = replay_to_folder(*replay_files, tmp_path / "local", params=REPLAY)
-    dask, about = replay_on_dask(one_worker, *replay_files, params=REPLAY)
+    told, told_dask = [], []
+    local = replay_to_folder(*replay_files, tmp_path / "local", params=REPLAY, progress=told.append)
+    dask, about = replay_on_dask(one_worker, *replay_files, params=REPLAY, progress=told_dask.append)
     assert dask.summary == local.summary and dask.baselines_chosen == local.baselines_chosen
+    assumed = [line for line in told if line.startswith("ASSUMED master data")]
+    assert len(assumed) == 1 and assumed == [line for line in told_dask if line.startswith("ASSUMED")]
     pd.testing.assert_frame_equal(dask.log, local.log)
     summary = json.loads((tmp_path / "local" / "summary.json").read_text())
     assert {k: summary[k] for k in about} == json.loads(json.dumps(about))
