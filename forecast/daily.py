@@ -377,14 +377,14 @@ class DailyForecaster(BaseEstimator):
         which = [np.flatnonzero(np.broadcast_to(need[:, t], n) >= h) for t, h in blocks]
         count = [len(w) for w in which]
         series = np.concatenate(which)
-        h = np.repeat([h for _, h in blocks], count).astype(np.int32)
-        target = panel.positions(np.repeat([first_day - 1 + t for t, _ in blocks], count) + h, series)
-        rows = FeatureRows(known, series, target, h)
+        horizon = np.repeat([h for _, h in blocks], count).astype(np.int32)
+        target = panel.positions(np.repeat([first_day - 1 + t for t, _ in blocks], count) + horizon, series)
+        rows = FeatureRows(known, series, target, horizon)
         yhat = self.predict_rows(rows, pooled)
         vol = volatility(known.sales, known.offsets, rows.origin)
         table = self.calibrator_.table() if self.quantiles_ else None
-        mean = {t: np.full((n, k), np.nan, np.float32) for t, k in enumerate(horizons)}
-        vols = {t: np.ones((n, k), np.float32) for t, k in enumerate(horizons)}
+        mean = [np.full((n, k), np.nan, np.float32) for k in horizons]  # per day: series x its horizons
+        vols = [np.ones((n, k), np.float32) for k in horizons]
         at = 0
         for (t, h), w in zip(blocks, which):
             mean[t][w, h - 1], vols[t][w, h - 1] = yhat[at : at + len(w)], vol[at : at + len(w)]
