@@ -7,7 +7,7 @@ newsvendor on a naive forecast, and today's "last week + 20%" rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -35,6 +35,7 @@ class DayState:
     quantiles: np.ndarray | None = None  # (n, H, J) forecast quantiles at `levels`
     # in the replay both may be NaN past a line's `line_days` (when every policy reads_order_days)
     levels: tuple[float, ...] = ()
+    memo: dict = field(default_factory=dict, repr=False)  # what every policy of the day reads alike, once
 
     def window(self) -> np.ndarray:
         """(n, D) True on the days from an order's arrival to the next order's arrival."""
@@ -52,6 +53,18 @@ class DayState:
     def moving_average(self, days: int = 7) -> np.ndarray:
         """(n,) mean daily sales over the last `days` days."""
         return self.past_sales[:, -days:].mean(axis=1)
+
+    def moving_average_spread(self) -> np.ndarray:
+        """(n,) standard deviation of the 7-day moving average's one-day errors over the last 28
+        days (each day's sales against the mean of the 7 days before it, summed in order)."""
+        if "spread" not in self.memo:  # every newsvendor setting of the day reads it
+            past = self.past_sales
+            week = past[:, : PAST_DAYS - 7].copy()
+            for j in range(1, 7):
+                week += past[:, j : j + PAST_DAYS - 7]
+            errors = past[:, 7:] - week / 7
+            self.memo["spread"] = errors[:, -28:].std(axis=1)
+        return self.memo["spread"]
 
 
 class Policy(Protocol):
@@ -120,12 +133,7 @@ class NaiveNewsvendor:
     needs_forecast: ClassVar[bool] = False
 
     def order(self, s: DayState) -> OrderLines:
-        past = s.past_sales  # each day's sales against the mean of the 7 days before it (summed in order)
-        week = past[:, : PAST_DAYS - 7].copy()
-        for j in range(1, 7):
-            week += past[:, j : j + PAST_DAYS - 7]
-        errors = past[:, 7:] - week / 7
-        sd = errors[:, -28:].std(axis=1)
+        sd = s.moving_average_spread()
         m = s.master
         level = m.lost_margin / (m.lost_margin + m.waste_cost) if self.service_level is None else self.service_level
         z = ndtri(np.clip(level, 1e-6, 1 - 1e-6))
