@@ -17,6 +17,10 @@ from .console import Step as _Step
 from .console import replay_text, say as _say, scores_text
 
 
+# click's base of usage errors, as the installed typer has it (its own copy of click since 0.24)
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 class _Commands(typer.core.TyperGroup):
     """freshcast's commands. A usage error (exit 2) is told in click's plain lines, not a
     box drawn at the terminal's width, so a cron job's log keeps each message on one line."""
@@ -30,10 +34,6 @@ class _Commands(typer.core.TyperGroup):
             exc.show()
             sys.exit(exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
-
-
-# click's base of usage errors, as the installed typer has it (its own copy of click since 0.24)
-_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 app = typer.Typer(

@@ -372,9 +372,9 @@ class DailyForecaster(BaseEstimator):
         known = panel.with_sales(self.feature_demand(panel))
         n = panel.n_series
         horizons = [min(self.max_horizon, panel.last_day - (first_day + t) + 1) for t in range(n_days)]
-        need = np.array(horizons)[None, :] if days is None else np.minimum(days, horizons)
+        need = np.broadcast_to(horizons, (n, n_days)) if days is None else np.minimum(days, horizons)
         blocks = [(t, h) for t, k in enumerate(horizons) for h in range(1, k + 1)]  # day-major: (day, horizon)
-        which = [np.flatnonzero(np.broadcast_to(need[:, t], n) >= h) for t, h in blocks]
+        which = [np.flatnonzero(need[:, t] >= h) for t, h in blocks]
         count = [len(w) for w in which]
         series = np.concatenate(which)
         horizon = np.repeat([h for _, h in blocks], count).astype(np.int32)
