@@ -282,8 +282,7 @@ def replay(
         str, typer.Option(help="recovered: demand lost in stockout hours added back; observed: the sales as recorded")
     ] = "recovered",
     markdowns: Annotated[
-        bool, typer.Option("--markdowns", help="Replay markdown pricing too (summary.json: markdown_policies); "
-                                                "not with --scheduler yet")
+        bool, typer.Option("--markdowns", help="Replay markdown pricing too (summary.json: markdown_policies)")
     ] = False,
     response_scale: Annotated[
         float, typer.Option(min=0.01, help="With --markdowns: the simulated price response = S x the estimated one")
@@ -307,9 +306,6 @@ def replay(
         raise typer.BadParameter(f"'{demand}' is not one of {', '.join(DEMAND_KINDS)}", param_hint="--demand")
     if response_scale != 1.0 and not markdowns:
         raise typer.BadParameter("only means something with --markdowns", param_hint="--response-scale")
-    if markdowns and scheduler is not None:
-        raise typer.BadParameter("markdowns are not replayed on a Dask cluster yet: replay them without --scheduler",
-                                 param_hint="--markdowns")  # fmt: skip
     tuned = _params(params)
     with _writing((out, "replay"), inputs=(history, actuals, params)):
         try:
@@ -335,6 +331,7 @@ def price_response(
         int, typer.Option(min=0, help="Days at the end held out to check the response on (0: no check)")
     ] = 14,
     threads: ThreadsOption = 0,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Estimate how demand responds to the price paid (the discount column), per first-level
     category, with standard errors, the lift at each markdown depth, the share borrowed from
@@ -345,7 +342,8 @@ def price_response(
     _use_threads(threads)
     with _writing((out, "price-response"), inputs=(history,)):
         try:
-            response, summary = price_response_to_folder(history, out, _column_map(map), holdout_days, progress=_say)
+            response, summary = price_response_to_folder(history, out, _column_map(map), holdout_days, progress=_say,
+                                                         scheduler=scheduler)  # fmt: skip
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     pooled = summary["pooled"]

@@ -5,7 +5,10 @@ replay (each worker replays the grid on its lines; the costs are added up); the 
 trains data-parallel on the partitions' history; then each worker replays its lines through
 every policy, forecasting each day with the chain's group tables, and only the summaries and
 the log come back. Lines are independent in the replay, so the chain's summary is the
-partitions' added up."""
+partitions' added up. With markdowns, the price response is estimated in one task on the
+partitions' daily demand and discounts put end to end (`forecast.price_response.response_panel`:
+the chain's estimate, as on one machine), and each worker prices its own stores (a store's label
+changes are all on one worker)."""
 
 from __future__ import annotations
 
@@ -17,14 +20,16 @@ import pandas as pd
 from ..console import Step
 from ..data import load_history_with_actuals
 from ..data.dates import day_to_date
-from ..data.panel import DailyPanel
+from ..data.panel import DailyPanel, concat_panels
 from ..data.partitions import store_partitions
 from ..data.read import source_name
+from ..forecast.price_response import PriceResponse, response_panel
 from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
+from ..simulate.markdowns import MARKDOWN_POLICIES, merged_markdown_summaries
 from ..simulate.policies import RuleOfThumb, default_policies
 from ..simulate.replay import (ReplayResult, absent_note, absent_series, baseline_grid, baseline_window,
-                               chosen_baselines, default_baselines, gap_days, gap_note, replay, replay_about,
-                               replay_forecaster)  # fmt: skip
+                               chosen_baselines, default_baselines, gap_days, gap_note, markdown_about, replay,
+                               replay_about, replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
 from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
@@ -34,10 +39,11 @@ NOT_ADDED = ("rank", "gap_closed")  # of a partition's summary: worked out again
 
 
 def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, demand: str = "recovered",
-                   progress: Callable[[str], None] | None = None, params: dict | None = None) -> tuple[ReplayResult, dict]:  # fmt: skip
-    """The replay of `simulate.replay.replay_to_folder` (without markdowns) of the history
-    and actuals at these paths, on the workers of `client`: the result (its log in store
-    order within each policy) and what summary.json says of it."""
+                   progress: Callable[[str], None] | None = None, params: dict | None = None,
+                   markdowns: bool = False, response_scale: float = 1.0) -> tuple[ReplayResult, dict]:  # fmt: skip
+    """The replay of `simulate.replay.replay_to_folder` of the history and actuals at these
+    paths, on the workers of `client`: the result (its log in store order within each policy)
+    and what summary.json says of it."""
     check_path(history, "history")
     check_path(actuals, "actuals")
     with Step(f"loading history {source_name(history)} and actuals {source_name(actuals)} by store", progress):
@@ -72,9 +78,15 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
         model = replay_forecaster(demand, params, seed)
         fitted, _ = calibrated(client, histories, facts, model)
         pooled = group_tables(client, client.map(known_panel, panels, recovery=fitted.feature_share))
+    response = None
+    if markdowns:
+        with Step("estimating the price response on the history", progress):
+            response = client.submit(_chain_response, client.map(response_panel, histories), pure=False)
+            response.result()  # its errors here, once
     with Step(f"replaying {T} day(s)", progress):
         done = client.gather(client.map(_replay_part, panels, masters, first_day=first_day, model=shared(client, fitted),
-                                        chosen=chosen, seed=seed, demand=demand, pooled=pooled))  # fmt: skip
+                                        chosen=chosen, seed=seed, demand=demand, pooled=pooled, markdowns=markdowns,
+                                        response_scale=response_scale, response=response))  # fmt: skip
     names = list(done[0].summary)
     gap_from = [p.name for p in chosen] + [p.name for p in default_policies(seed) if isinstance(p, RuleOfThumb)]
     summary = ranked({name: _added([r.summary[name] for r in done], facts["sizes"]) for name in names}, gap_from)
@@ -84,7 +96,11 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     about = replay_about(first_day, last_day, facts["n_series"], notes, model, params)
     if notes_absent:
         about["notes"] = notes_absent
-    return ReplayResult(summary, log, seconds, demand, choices), about
+    priced = None
+    if markdowns:
+        priced = {p: merged_markdown_summaries([r.markdowns[p] for r in done]) for p in MARKDOWN_POLICIES}
+        about.update(markdown_about(response_scale))
+    return ReplayResult(summary, log, seconds, demand, choices, priced), about
 
 
 def _baselines(client, panels, histories, masters, first_day: int, T: int, demand: str, sizes: list[int], progress):
@@ -104,9 +120,15 @@ def _grid_part(history, master, start: int, demand: str) -> dict:
                   baselines=False, log=False).summary  # fmt: skip
 
 
-def _replay_part(panel, master, first_day: int, model, chosen: list, seed: int, demand: str, pooled) -> ReplayResult:
+def _replay_part(panel, master, first_day: int, model, chosen: list, seed: int, demand: str, pooled, markdowns: bool,
+                 response_scale: float, response) -> ReplayResult:  # fmt: skip
     return replay(panel, first_day, model, master=master, policies=default_policies(seed) + list(chosen), seed=seed,
-                  demand=demand, baselines=False, pooled=pooled)  # fmt: skip
+                  demand=demand, baselines=False, pooled=pooled, markdowns=markdowns, response_scale=response_scale,
+                  response=response)  # fmt: skip
+
+
+def _chain_response(parts: list[DailyPanel]) -> PriceResponse:
+    return PriceResponse().fit(concat_panels(parts))
 
 
 def _added(summaries: list[dict], sizes: list[int]) -> dict:

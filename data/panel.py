@@ -186,6 +186,27 @@ _FLAT_FIELDS = (
 )
 
 
+def concat_panels(parts: list[DailyPanel]) -> DailyPanel:
+    """The panels `parts` (partitions of a chain, in store order, all ending on the same day)
+    as one, their series one after another; hourly arrays only when every part has them."""
+    if len({p.last_day for p in parts}) != 1 or len({tuple(p.covariates) for p in parts}) != 1:
+        raise ValueError("the panels to put together must end on the same day and have the same covariates")
+    offsets = np.zeros(sum(p.n_series for p in parts) + 1, np.int64)
+    np.cumsum(np.concatenate([np.diff(p.offsets) for p in parts]), out=offsets[1:])
+    hourly = all(p.hourly for p in parts)
+    return DailyPanel(
+        series=pd.concat([p.series for p in parts], ignore_index=True),
+        offsets=offsets,
+        start=np.concatenate([p.start for p in parts]),
+        last_day=parts[0].last_day,
+        covariates={k: np.concatenate([p.covariates[k] for p in parts]) for k in parts[0].covariates},
+        source=parts[0].source,
+        hour_sales=np.concatenate([p.hour_sales for p in parts]) if hourly else None,
+        stockout_mask=np.concatenate([p.stockout_mask for p in parts]) if hourly else None,
+        **{name: np.concatenate([getattr(p, name) for p in parts]) for name in _FLAT_FIELDS},
+    )  # fmt: skip
+
+
 def _runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Flat positions starts[k] .. starts[k] + lengths[k] - 1 of every run k, run after run (int64)."""
     lengths = np.asarray(lengths, np.int64)

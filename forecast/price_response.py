@@ -210,10 +210,7 @@ def design(panel: DailyPanel, on: str = "demand") -> ResponseRows:
     if "discount" not in panel.covariates:
         raise FreshcastError(f"{panel.source}: the price response needs the column 'discount' (price paid / regular price)")
     price = panel.covariates["discount"].astype(np.float64)
-    if on == "demand" and panel.hourly:
-        y, use = recovered_demand(panel).astype(np.float64), np.ones(panel.n_flat, bool)
-    else:
-        y, use = panel.sales.astype(np.float64), panel.in_stock()
+    y, use = _outcome(panel, on)
     lengths = np.diff(panel.offsets)
     series = np.repeat(np.arange(panel.n_series), lengths)
     pos = np.arange(panel.n_flat)
@@ -260,6 +257,30 @@ def design(panel: DailyPanel, on: str = "demand") -> ResponseRows:
         X, names = X[keep_cols], [n for n, k in zip(names, keep_cols) if k]
     return ResponseRows(y[p], X, names, cats, series[p].astype(np.int64), period.ravel().astype(np.int64),
                         product.astype(np.int64), cat, lp, excluded, p)  # fmt: skip
+
+
+def _outcome(panel: DailyPanel, on: str) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 units per flat position, which positions count): every day's demand
+    (recovered) on "demand" with hours; else the sales of the days that stayed in stock."""
+    if on == "demand" and panel.hourly:
+        return recovered_demand(panel).astype(np.float64), np.ones(panel.n_flat, bool)
+    return panel.sales.astype(np.float64), panel.in_stock()
+
+
+def response_panel(panel: DailyPanel, on: str = "demand") -> DailyPanel:
+    """What `design` reads of `panel`, without its hours: a daily panel whose sales are the
+    units the response is estimated `on` (NaN on the days that do not count, no stockout
+    left to drop a day) with only the discount and promotion columns. `PriceResponse().fit` on
+    the partitions' response panels put end to end (`data.panel.concat_panels`) is the fit on
+    the whole panel: how a chain on Dask estimates it (`cluster.replay`)."""
+    y, use = _outcome(panel, on)
+    zeros = np.zeros(panel.n_flat, np.float32)
+    return DailyPanel(
+        series=panel.series, offsets=panel.offsets, start=panel.start, last_day=panel.last_day,
+        sales=np.where(use, y, np.nan).astype(np.float32), stockout_hours=zeros, stockout_shop_hours=zeros,
+        instock_sales=zeros, instock_hours=zeros, filled_hours=zeros, source=panel.source,
+        covariates={k: v for k, v in panel.covariates.items() if k in ("discount", "activity_flag")},
+    )  # fmt: skip
 
 
 def _pool(estimate: np.ndarray, se: np.ndarray) -> tuple[float, float, float]:
@@ -355,17 +376,26 @@ def _subset(rows: ResponseRows, keep: np.ndarray) -> ResponseRows:
 
 def price_response_to_folder(
     history, out: str | Path, column_map: dict[str, str] | None = None, holdout_days: int = 14,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, scheduler: str | None = None,
 ) -> tuple[PriceResponse, dict]:  # fmt: skip
     """The job of `freshcast price-response`: estimate the response on the whole `history`,
     check one fitted without its last `holdout_days` days on those days (0: no check), and
     write folder `out` (swapped in whole): response.parquet / .csv (one row per category),
-    validation.csv (predicted and realised lift by depth) and summary.json."""
+    validation.csv (predicted and realised lift by depth) and summary.json. With `scheduler`
+    ("local:N" or "tcp://HOST:PORT", a path only) the history is read on that Dask cluster
+    (`cluster.price_response`)."""
     from ..console import Step
     from ..data import load_history
 
-    with Step(f"loading history {history}", progress):
-        panel = load_history(history, column_map)
+    if scheduler is not None:
+        from ..cluster.connect import connected
+        from ..cluster.price_response import chain_response_panel
+
+        with connected(scheduler) as client:
+            panel = chain_response_panel(client, history, column_map, progress)
+    else:
+        with Step(f"loading history {history}", progress):
+            panel = load_history(history, column_map)
     with Step(f"estimating the price response of {panel.n_series:,} series", progress):
         response = PriceResponse().fit(panel)
     summary = {"history": str(history), "series": panel.n_series, **response.summary()}

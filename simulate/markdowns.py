@@ -209,6 +209,16 @@ def markdown_summary(book: MarkdownBook, log: dict, stock: np.ndarray, demand: n
     }
 
 
+def merged_markdown_summaries(summaries: list[dict]) -> dict:
+    """One `markdown_summary` of several groups of lines (partitions of the chain) replayed
+    over the same days: the totals added, the ratios worked out again."""
+    out = {k: sum(s[k] for s in summaries) for k in summaries[0]}
+    received, demanded = out["units_received"], out["units_demanded"]
+    out["waste_pct"] = 100.0 * out["units_wasted"] / received if received > 0 else 0.0
+    out["fill_rate"] = out["units_sold"] / demanded if demanded > 0 else 1.0
+    return out
+
+
 def per_line(book: MarkdownBook, log: dict, stock: np.ndarray, demand: np.ndarray, master: MasterData,
              world: PriceWorld) -> dict:  # fmt: skip
     """Per line: gross_margin, units wasted and received, ending waste cost, and the margin

@@ -414,17 +414,16 @@ def replay_to_folder(
     over its defaults (`REPLAY_FORECASTER`, or `OBSERVED_FORECASTER` for observed demand),
     except what makes it forecast the demand served (`REPLAY_KEEPS`); summary.json records
     them as `forecaster_params`. With `scheduler` ("local:N" or "tcp://HOST:PORT", paths only)
-    on that Dask cluster, partitioned by store (`cluster.replay`; not with `markdowns`)."""
+    on that Dask cluster, partitioned by store (`cluster.replay`)."""
     from ..data import load_history_with_actuals
 
     if scheduler is not None:
         from ..cluster.connect import connected
         from ..cluster.replay import replay_on_dask
 
-        if markdowns:
-            raise FreshcastError("markdowns are not replayed on a Dask cluster yet: replay them without --scheduler")
         with connected(scheduler) as client:
-            result, about = replay_on_dask(client, history, actuals, column_map, seed, demand, progress, params)
+            result, about = replay_on_dask(client, history, actuals, column_map, seed, demand, progress, params,
+                                           markdowns, response_scale)  # fmt: skip
         write_replay(result, Path(out), about)
         return result
 
@@ -445,10 +444,15 @@ def replay_to_folder(
     if notes:
         about["notes"] = notes
     if markdowns:
-        about.update(response_scale=response_scale, markdown_evening_hour=EVENING_HOUR,
-                     markdown_day_split="each day's demand before and after the evening hour as its own hours sold")
+        about.update(markdown_about(response_scale))
     write_replay(result, Path(out), about)
     return result
+
+
+def markdown_about(response_scale: float) -> dict:
+    """What summary.json says of a replay with markdowns besides its results."""
+    return {"response_scale": response_scale, "markdown_evening_hour": EVENING_HOUR,
+            "markdown_day_split": "each day's demand before and after the evening hour as its own hours sold"}
 
 
 def absent_series(panel: DailyPanel, first_day: int) -> tuple[int, str]:

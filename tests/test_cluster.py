@@ -22,6 +22,7 @@ from distributed import WorkerPlugin  # noqa: E402
 
 from freshcast.cluster.backtest import backtest_on_dask  # noqa: E402
 from freshcast.cluster.connect import connected  # noqa: E402
+from freshcast.cluster.price_response import chain_response_panel  # noqa: E402
 from freshcast.cluster.replay import replay_on_dask  # noqa: E402
 from freshcast.data import load_history, load_history_with_actuals, sample_path  # noqa: E402
 from freshcast.cluster.forecast import forecast_on_dask, load_partitions  # noqa: E402
@@ -29,6 +30,8 @@ from freshcast.data.partitions import store_partitions  # noqa: E402
 from freshcast.errors import DataError, FreshcastError, one_line  # noqa: E402
 from freshcast.forecast.job import backtest_history, forecast_table, forecaster  # noqa: E402
 from freshcast.forecast.metrics import wape  # noqa: E402
+from freshcast.forecast.price_response import PriceResponse, validate_response  # noqa: E402
+from freshcast.simulate.markdowns import MARKDOWN_POLICIES  # noqa: E402
 from freshcast.simulate.replay import absent_note, absent_series, replay, replay_forecaster, replay_to_folder  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -269,6 +272,27 @@ def test_the_replay_on_one_worker_is_the_local_replay(replay_files, one_worker, 
     assert {k: summary[k] for k in about} == json.loads(json.dumps(about))
 
 
+def test_the_markdown_replay_on_one_worker_is_the_local_one(replay_files, one_worker, tmp_path):
+    local = replay_to_folder(*replay_files, tmp_path / "local", params=REPLAY, markdowns=True, response_scale=0.5)
+    dask, about = replay_on_dask(one_worker, *replay_files, params=REPLAY, markdowns=True, response_scale=0.5)
+    assert set(dask.markdowns) == set(MARKDOWN_POLICIES) and dask.markdowns == local.markdowns
+    assert dask.summary == local.summary
+    summary = json.loads((tmp_path / "local" / "summary.json").read_text())
+    assert {k: summary[k] for k in about} == json.loads(json.dumps(about)) and about["response_scale"] == 0.5
+
+
+def test_the_price_response_on_two_workers_is_the_one_machines(replay_files, two_workers):
+    chain = chain_response_panel(two_workers, replay_files[0])
+    whole = load_history(replay_files[0])
+    assert chain.n_series == whole.n_series and not chain.hourly
+    local, dask = PriceResponse().fit(whole), PriceResponse().fit(chain)
+    pd.testing.assert_frame_equal(dask.table_, local.table_, rtol=1e-9)
+    pd.testing.assert_series_equal(dask.level_, local.level_, rtol=1e-9)
+    (_, by_depth, totals), (_, by_depth_local, totals_local) = validate_response(chain), validate_response(whole)
+    pd.testing.assert_frame_equal(by_depth, by_depth_local, rtol=1e-9)
+    assert totals == pytest.approx(totals_local, rel=1e-9)
+
+
 def test_the_replay_on_two_workers_adds_up_the_chain(replay_files, two_workers, tmp_path):
     history, actuals = replay_files  # without the actual rows of a series of each partition's ...
     act = pd.read_parquet(actuals)
@@ -277,9 +301,9 @@ def test_the_replay_on_two_workers_adds_up_the_chain(replay_files, two_workers, 
     act.merge(gone, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge").to_parquet(
         tmp_path / "actuals.parquet")  # fmt: skip
     files = history, tmp_path / "actuals.parquet"
-    one, about = replay_on_dask(two_workers, *files, params=REPLAY)
+    one, about = replay_on_dask(two_workers, *files, params=REPLAY, markdowns=True)
     panel, first = load_history_with_actuals(*files)
-    local = replay(panel, first, replay_forecaster("recovered", REPLAY, 0))
+    local = replay(panel, first, replay_forecaster("recovered", REPLAY, 0), markdowns=True)
     # ... replayed with zero demand and counted as on one machine
     assert about["notes"] == absent_note(str(files[1]), [absent_series(panel, first)])
     assert about["notes"][0].startswith(f"{files[1]}: 2 series of the history have no row here")
@@ -300,6 +324,13 @@ def test_the_replay_on_two_workers_adds_up_the_chain(replay_files, two_workers, 
     same = ~local.log["policy"].str.contains("forecast|optimizer").to_numpy()
     pd.testing.assert_frame_equal(one.log[same].reset_index(drop=True), local.log[same].reset_index(drop=True))
     assert abs(one.summary["optimizer"]["total_cost"] / local.summary["optimizer"]["total_cost"] - 1) < 0.05
+    # markdowns: the chain's price response, each partition's lines priced, the totals added up
+    for key in ("units_demanded", "label_changes", "markdown_spend"):  # what the orders do not move
+        np.testing.assert_allclose(one.markdowns["no_markdown"][key], local.markdowns["no_markdown"][key], rtol=1e-9)
+    for name, row in local.markdowns.items():
+        assert abs(one.markdowns[name]["gross_margin"] / row["gross_margin"] - 1) < 0.05, name
+        assert one.markdowns[name]["waste_pct"] == pytest.approx(
+            100 * one.markdowns[name]["units_wasted"] / one.markdowns[name]["units_received"])
 
 
 def test_the_nightly_run_on_one_worker_writes_what_the_local_run_does(tmp_path):
@@ -484,13 +515,19 @@ def test_the_command_line_runs_on_dask_and_the_local_path_does_not_import_it(fil
         next(line for line in done.stderr.splitlines() if line.startswith("error:"))]  # no Dask log, one line
     replay = [sys.executable, "-m", "freshcast.cli", "replay", "--history", str(replay_files[0]), "--actuals",
               str(replay_files[1]), "--out", str(tmp_path / "replay"), "--scheduler", "local:2",
-              "--params", str(light)]  # fmt: skip
+              "--params", str(light), "--markdowns", "--response-scale", "1.5"]  # fmt: skip
     done = subprocess.run(replay, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
     assert summary["demand"] == "recovered" and {"optimizer", "hindsight"} <= set(summary["policies"])
-    refused = subprocess.run(replay + ["--markdowns"], capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 2 and "without --scheduler" in refused.stderr
+    assert set(summary["markdown_policies"]) == set(MARKDOWN_POLICIES) and summary["response_scale"] == 1.5
+    assert "estimating the price response on the history" in done.stderr
+    priced = [sys.executable, "-m", "freshcast.cli", "price-response", "--history", str(replay_files[0]), "--out",
+              str(tmp_path / "response"), "--scheduler", "local:2"]  # fmt: skip
+    done = subprocess.run(priced, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "response" / "summary.json").read_text())["series"] == load_history(
+        replay_files[0]).n_series and "by store" in done.stderr  # fmt: skip
     code = ("import sys; from freshcast.forecast.job import forecast_table; "
             f"forecast_table({str(files[0])!r}, {str(files[1])!r}, quantiles=()); "
             "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")  # fmt: skip

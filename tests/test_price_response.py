@@ -10,7 +10,8 @@ from freshcast.cli import app
 from freshcast.data import load_history, sample_path
 from freshcast.errors import FreshcastError
 from freshcast.forecast.ppml import poisson_two_way
-from freshcast.forecast.price_response import PriceResponse, validate_response
+from freshcast.data.panel import concat_panels
+from freshcast.forecast.price_response import PriceResponse, response_panel, validate_response
 
 TRUE = {1: -0.6, 2: -1.2, 3: -1.8, 4: -2.6, 5: 0.8}  # category 5 responds the wrong way
 
@@ -138,3 +139,23 @@ def test_cli_writes_the_folder_and_loads_back(tmp_path):
     pd.read_parquet(sample_path()).drop(columns=["discount"]).to_parquet(bad)
     res = CliRunner().invoke(app, ["price-response", "--history", str(bad), "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "discount" in res.output and not (tmp_path / "x").exists()
+
+
+def test_partitions_put_end_to_end_estimate_what_the_whole_chain_does():
+    """A chain on Dask estimates the response on its partitions' daily demand and discounts
+    put end to end (`response_panel`): the same estimate as on the whole panel, demand
+    recovered from the hours where stockouts hid it included."""
+    panel = load_history(sample_path())
+    assert panel.hourly and (panel.stockout_shop_hours > 0).any()
+    stores = panel.series["store_id"].to_numpy()
+    cut = np.median(np.unique(stores))
+    parts = [response_panel(panel.take(np.flatnonzero(side))) for side in (stores <= cut, stores > cut)]
+    assert all(p.n_series for p in parts) and not any(p.hourly for p in parts)
+    whole, chain = PriceResponse().fit(panel), PriceResponse().fit(concat_panels(parts))
+    pd.testing.assert_frame_equal(chain.table_, whole.table_, rtol=1e-9)
+    assert chain.neighbours_.keys() == whole.neighbours_.keys()
+    for name, effect in whole.neighbours_.items():
+        assert chain.neighbours_[name] == pytest.approx(effect, rel=1e-9)
+    assert chain.pooled_ == pytest.approx(whole.pooled_, rel=1e-9)
+    assert chain.rows_ == whole.rows_ and chain.excluded_ == whole.excluded_
+    pd.testing.assert_series_equal(chain.level_, whole.level_, rtol=1e-9)
