@@ -237,6 +237,7 @@ def combined_facts(source: str, parts: list[tuple[int, int]], facts: list[dict])
     categories = large_ids({c: np.concatenate([f["ids"][c] for f in facts]) for c in first["static"]})
     return {
         "source": source, "n_series": sum(f["n_series"] for f in facts), "hourly": first["hourly"],
+        "covariates": first["covariates"],
         "sizes": [f["n_series"] for f in facts],
         "first_day": min(f["first_day"] for f in facts), "last_day": max(f["last_day"] for f in facts),
         "features": functools.partial(_features, first["static"], first["covariates"], categories),

@@ -24,4 +24,9 @@ def chain_response_panel(client, history, column_map=None, progress: Callable[[s
     with Step(f"loading history {source_name(history)} by store", progress):
         parts = store_partitions(history, len(workers(client)), column_map)
         panels, _ = load_partitions(client, history, column_map, parts)
-        return concat_panels(client.gather(client.map(response_panel, panels)))
+        return chain_panel(client.gather(client.map(response_panel, panels)))
+
+
+def chain_panel(parts: list[DailyPanel]) -> DailyPanel:
+    """The partitions' response panels put end to end, its empty columns one array again."""
+    return response_panel(concat_panels(parts))

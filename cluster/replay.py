@@ -20,10 +20,10 @@ import pandas as pd
 from ..console import Step
 from ..data import load_history_with_actuals
 from ..data.dates import day_to_date
-from ..data.panel import DailyPanel, concat_panels
+from ..data.panel import DailyPanel
 from ..data.partitions import store_partitions
 from ..data.read import source_name
-from ..forecast.price_response import PriceResponse, response_panel
+from ..forecast.price_response import PriceResponse, check_discounts, response_panel
 from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
 from ..simulate.markdowns import MARKDOWN_POLICIES, merged_markdown_summaries
 from ..simulate.policies import RuleOfThumb, default_policies
@@ -32,6 +32,7 @@ from ..simulate.replay import (ReplayResult, absent_note, absent_series, baselin
                                replay_about, replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
+from .price_response import chain_panel
 from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
                        same_days)  # fmt: skip
 
@@ -65,6 +66,8 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
             progress(note)
     histories = client.map(DailyPanel.until, panels, day=first_day - 1)
     facts = combined_facts(source_name(history), parts, client.gather(client.map(partition_facts, histories)))
+    if markdowns:  # before the forecaster trains, not after
+        check_discounts(facts["covariates"], f"{source_name(history)} + {source_name(actuals)}")
     if progress:
         progress(f"{facts['n_series']:,} series in {len(parts)} partitions, {T} day(s) to replay from "
                  f"{day_to_date(first_day)}")
@@ -128,7 +131,7 @@ def _replay_part(panel, master, first_day: int, model, chosen: list, seed: int, 
 
 
 def _chain_response(parts: list[DailyPanel]) -> PriceResponse:
-    return PriceResponse().fit(concat_panels(parts))
+    return PriceResponse().fit(chain_panel(parts))
 
 
 def _added(summaries: list[dict], sizes: list[int]) -> dict:

@@ -203,12 +203,17 @@ class PriceResponse:
         }
 
 
+def check_discounts(covariates, source: str) -> None:
+    """FreshcastError unless the columns `covariates` of `source` hold the discount."""
+    if "discount" not in covariates:
+        raise FreshcastError(f"{source}: the price response needs the column 'discount' (price paid / regular price)")
+
+
 def design(panel: DailyPanel, on: str = "demand") -> ResponseRows:
     """Rows (series-days with a discount that day and on both neighbouring days) and
     regressors: log(discount) per category, yesterday's and tomorrow's log(discount), and
     the promotion flag where the input has one."""
-    if "discount" not in panel.covariates:
-        raise FreshcastError(f"{panel.source}: the price response needs the column 'discount' (price paid / regular price)")
+    check_discounts(panel.covariates, panel.source)
     price = panel.covariates["discount"].astype(np.float64)
     y, use = _outcome(panel, on)
     lengths = np.diff(panel.offsets)
@@ -272,7 +277,8 @@ def response_panel(panel: DailyPanel, on: str = "demand") -> DailyPanel:
     units the response is estimated `on` (NaN on the days that do not count, no stockout
     left to drop a day) with only the discount and promotion columns. `PriceResponse().fit` on
     the partitions' response panels put end to end (`data.panel.concat_panels`) is the fit on
-    the whole panel: how a chain on Dask estimates it (`cluster.replay`)."""
+    the whole panel: how a chain on Dask estimates it (`cluster.replay`). Fit it with the
+    `on` it was made for (the panel holds that outcome whatever `on` the fit is given)."""
     y, use = _outcome(panel, on)
     zeros = np.zeros(panel.n_flat, np.float32)
     return DailyPanel(

@@ -107,6 +107,10 @@ def replay(
         raise FreshcastError(
             f"{panel.source}: the replay needs history before {day_to_date(first_day)} for every series"
         )
+    if markdowns:  # the logged prices and the response need it: said before the forecaster trains, not after
+        from ..forecast.price_response import check_discounts
+
+        check_discounts(panel.covariates, panel.source)
     kind, demand = demand, served_demand(panel, first_day, demand)
     history = panel.until(first_day - 1)
     master = assume_master_data(history) if master is None else master

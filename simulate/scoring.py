@@ -62,7 +62,10 @@ RATIOS = ("waste_pct", "fill_rate", "average_stock")  # of `summarise`; its othe
 
 def merged(summaries: list[dict], lines: list[int]) -> dict:
     """One `summarise` of several groups of lines (partitions of the chain, with `lines`
-    series each) replayed over the same days: the totals added, the ratios worked out again."""
+    series each) replayed over the same days: the totals added, the ratios worked out again
+    (one group's as it is: averaging it again could move its last digit)."""
+    if len(summaries) == 1:
+        return dict(summaries[0])
     out = {k: float(sum(s[k] for s in summaries)) for k in summaries[0] if k not in RATIOS}
     received, demanded = out["units_received"], out["units_demanded"]
     out["waste_pct"] = 100.0 * out["units_wasted"] / received if received > 0 else 0.0

@@ -293,6 +293,16 @@ def test_the_price_response_on_two_workers_is_the_one_machines(replay_files, two
     assert totals == pytest.approx(totals_local, rel=1e-9)
 
 
+def test_a_markdown_replay_without_discounts_is_refused_before_training(replay_files, two_workers, tmp_path):
+    bare = [tmp_path / f"{name}.parquet" for name in ("history", "actuals")]
+    for source, target in zip(replay_files, bare):
+        pd.read_parquet(source).drop(columns=["discount"]).to_parquet(target)
+    told = []
+    with pytest.raises(FreshcastError, match="history.parquet \\+ .*actuals.parquet: the price response needs"):
+        replay_on_dask(two_workers, *bare, params=REPLAY, markdowns=True, progress=told.append)
+    assert not [line for line in told if "training" in line]
+
+
 def test_the_replay_on_two_workers_adds_up_the_chain(replay_files, two_workers, tmp_path):
     history, actuals = replay_files  # without the actual rows of a series of each partition's ...
     act = pd.read_parquet(actuals)

@@ -136,3 +136,16 @@ def test_orders_that_count_on_markdowns_order_more_and_conserve_units(setup, res
     for row in joint.values():
         balance = row["units_received"] - row["units_sold"] - row["units_wasted"] - row["units_ending_stock"]
         assert abs(balance) < 1e-6 * row["units_received"]
+
+
+def test_a_history_without_discounts_is_refused_before_the_forecaster_trains(setup):
+    from dataclasses import replace
+
+    from freshcast.errors import FreshcastError
+
+    panel, first, _, _ = setup
+    bare = replace(panel, covariates={k: v for k, v in panel.covariates.items() if k != "discount"})
+    model = DailyForecaster(quantiles=REPLAY_QUANTILES, n_estimators=5)
+    with pytest.raises(FreshcastError, match="needs the column 'discount'"):
+        replay(bare, first, model, policies=[Optimizer()], baselines=False, hindsight=False, markdowns=True)
+    assert not hasattr(model, "booster_")  # said at once, not after training

@@ -17,7 +17,7 @@ from freshcast.optimize.master import assume_master_data
 from freshcast.simulate.policies import PAST_DAYS
 from freshcast.simulate.replay import (REPLAY_QUANTILES, absent_note, absent_series, baseline_window,
                                        choose_baselines, gap_days, gap_note, replay)
-from freshcast.simulate.scoring import ending_stock, served_demand
+from freshcast.simulate.scoring import ending_stock, merged, served_demand
 
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
 
@@ -359,3 +359,17 @@ def test_a_replay_shorter_than_the_lead_time_places_no_order_and_costs_every_pol
     for name, s in r.summary.items():
         assert s["units_received"] == pytest.approx(s["units_sold"] + s["units_wasted"] + s["units_ending_stock"]), name
         assert s["units_received"] > 0, name
+
+
+def test_partitions_summaries_add_up_and_one_is_kept_to_the_bit():
+    """The chain's summary from its partitions' (a Dask replay): totals added, ratios worked
+    out again; one partition's unchanged (its average worked out again would lose a digit)."""
+    a = {"units_wasted": 3.0, "units_received": 60.0, "units_sold": 50.0, "units_demanded": 70.0,
+         "waste_pct": 5.0, "fill_rate": 50 / 70, "average_stock": 0.37914177243810715}  # fmt: skip
+    b = {"units_wasted": 1.0, "units_received": 40.0, "units_sold": 30.0, "units_demanded": 30.0,
+         "waste_pct": 2.5, "fill_rate": 1.0, "average_stock": 1.5}  # fmt: skip
+    assert merged([a], [197]) == a
+    both = merged([a, b], [197, 3])
+    assert both["units_wasted"] == 4.0 and both["waste_pct"] == pytest.approx(4.0)
+    assert both["fill_rate"] == pytest.approx(0.8)
+    assert both["average_stock"] == pytest.approx((a["average_stock"] * 197 + 1.5 * 3) / 200)
