@@ -11,11 +11,14 @@ history), pandas DataFrames or Arrow tables, in the columns the README's data co
     plan = api.plan_prices(pred, "products.csv", "stock.csv", "labels.csv", evening_hour=19)
     api.write_price_labels(plan, "out/labels")                   # price_changes, decisions, esl/
     result = api.run("freshcast.toml")                           # the nightly batch, as `freshcast run`
+    done = api.replay("history/", "actuals.parquet", "out/replay")   # summary.json, log.parquet
+    response, summary = api.price_response("history/", "out/response")
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from os import PathLike
 from pathlib import Path
 
 import pandas as pd
@@ -27,8 +30,8 @@ from .nightly.run import RunResult
 from .optimize.pricing import PricePlan
 from .optimize.purchase import PurchaseOrders
 
-__all__ = ["forecast", "backtest", "tune", "plan_orders", "plan_prices", "run", "write_purchase_orders", "write_price_labels",
-           "PurchaseOrders", "PricePlan", "RunResult"]  # fmt: skip
+__all__ = ["forecast", "backtest", "tune", "replay", "price_response", "plan_orders", "plan_prices", "run",
+           "write_purchase_orders", "write_price_labels", "PurchaseOrders", "PricePlan", "RunResult"]  # fmt: skip
 
 
 def forecast(
@@ -84,6 +87,43 @@ def tune(history, out: str | Path, *, trials: int = 30, origins: int = 4, horizo
     from .forecast.tune import tune as run_tune
 
     return run_tune(load_history(history, column_map), out, trials, origins, horizon, seed, progress)
+
+
+def replay(history, actuals, out: str | Path, *, demand: str = "recovered", markdowns: bool = False,
+           response_scale: float = 1.0, seed: int = 0, params: str | Path | dict | None = None,
+           column_map: dict[str, str] | None = None, progress: Callable[[str], None] | None = None,
+           scheduler: str | None = None):  # fmt: skip
+    """Replay the real demand of `actuals` (the days after `history`) through the ordering
+    policies, and with `markdowns` the pricing policies too, on ASSUMED master data, as
+    `freshcast replay`: writes `out/summary.json` and `out/log.parquet` (the folder swapped in
+    whole) and returns a `simulate.replay.ReplayResult` (`.summary` per policy, `.markdowns`,
+    `.log`). RunLocked if another run is writing `out` (`scheduler` as in `forecast`)."""
+    from .outputs import reserve_all
+    from .simulate.replay import replay_to_folder
+
+    with reserve_all((out, "replay"), inputs=_paths(history, actuals)):
+        return replay_to_folder(history, actuals, out, column_map, seed, demand, progress, markdowns, response_scale,
+                                _params(params), scheduler)  # fmt: skip
+
+
+def price_response(history, out: str | Path, *, holdout_days: int = 14, column_map: dict[str, str] | None = None,
+                   progress: Callable[[str], None] | None = None, scheduler: str | None = None):  # fmt: skip
+    """How demand responds to the price paid, per first-level category, checked on the last
+    `holdout_days` days (0: no check), as `freshcast price-response`: writes `out`
+    (response.parquet / .csv, validation.csv, summary.json) and returns (the fitted
+    `forecast.price_response.PriceResponse`, the summary); `plan_prices(..., response=)` takes
+    the folder or the fitted response. RunLocked if another run is writing `out` (`scheduler`
+    as in `forecast`)."""
+    from .forecast.price_response import price_response_to_folder
+    from .outputs import reserve_all
+
+    with reserve_all((out, "price-response"), inputs=_paths(history)):
+        return price_response_to_folder(history, out, column_map, holdout_days, progress, scheduler)
+
+
+def _paths(*tables) -> tuple:
+    """The tables given as paths (the others are in memory: nothing to keep an output out of)."""
+    return tuple(t for t in tables if isinstance(t, (str, PathLike)))
 
 
 def _params(params) -> dict | None:

@@ -393,6 +393,8 @@ def price_response_to_folder(
     from ..console import Step
     from ..data import load_history
 
+    if isinstance(holdout_days, bool) or not isinstance(holdout_days, (int, np.integer)) or holdout_days < 0:
+        raise FreshcastError(f"holdout_days: expected a whole number of days, 0 or more, got {holdout_days!r}")
     if scheduler is not None:
         from ..cluster.connect import connected
         from ..cluster.price_response import chain_response_panel

@@ -31,7 +31,7 @@ from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, line_days, weekly_extend
 from .hindsight import hindsight_plan
-from .scoring import following_demand, held_by_expiry, ranked, served_demand, summarise
+from .scoring import DEMAND_KINDS, following_demand, held_by_expiry, ranked, served_demand, summarise
 from .markdowns import (EVENING_HOUR, MARKDOWN_POLICIES, MarkdownBook, PriceWorld, demand_ahead, markdown_summary,
                         per_line, trade_day)  # fmt: skip
 from .policies import BASELINES, PAST_DAYS, DayState, Hindsight, Optimizer, Policy, RuleOfThumb, default_policies
@@ -421,6 +421,10 @@ def replay_to_folder(
     on that Dask cluster, partitioned by store (`cluster.replay`)."""
     from ..data import load_history_with_actuals
 
+    if demand not in DEMAND_KINDS:
+        raise FreshcastError(f"demand must be one of {', '.join(DEMAND_KINDS)}, got '{demand}'")
+    if not response_scale > 0 or (response_scale != 1.0 and not markdowns):
+        raise FreshcastError(f"a response scale ({response_scale}) above 0, and other than 1 only with markdowns")
     if scheduler is not None:
         from ..cluster.connect import connected
         from ..cluster.replay import replay_on_dask

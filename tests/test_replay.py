@@ -373,3 +373,40 @@ def test_partitions_summaries_add_up_and_one_is_kept_to_the_bit():
     assert both["units_wasted"] == 4.0 and both["waste_pct"] == pytest.approx(4.0)
     assert both["fill_rate"] == pytest.approx(0.8)
     assert both["average_stock"] == pytest.approx((a["average_stock"] * 197 + 1.5 * 3) / 200)
+
+
+def test_the_api_replays_and_estimates_the_response_as_the_commands_do(tmp_path):
+    from freshcast import api
+    from freshcast.forecast.price_response import PriceResponse
+
+    df = pd.read_parquet(sample_path())
+    cut = pd.Timestamp("2024-06-14").date()
+    history, actuals = tmp_path / "history.parquet", tmp_path / "actuals.parquet"
+    df[df.dt <= cut].to_parquet(history)
+    df[df.dt > cut].to_parquet(actuals)
+    with pytest.raises(FreshcastError, match="demand must be one of"):  # said before anything is read
+        api.replay(tmp_path / "nowhere", tmp_path / "nowhere", tmp_path / "out", demand="sales")
+    with pytest.raises(FreshcastError, match="response scale"):
+        api.replay(history, actuals, tmp_path / "out", response_scale=2.0)
+    with pytest.raises(FreshcastError, match="this output is the input"):
+        api.replay(history, actuals, actuals)
+    light = {"n_estimators": 20}
+    done = api.replay(df[df.dt <= cut], df[df.dt > cut], tmp_path / "out", params=light)  # tables in memory
+    light_file = _params_file(tmp_path, light)
+    by_cli = CliRunner().invoke(app, ["replay", "--history", str(history), "--actuals", str(actuals), "--out",
+                                      str(tmp_path / "cli"), "--params", str(light_file)])  # fmt: skip
+    assert by_cli.exit_code == 0, by_cli.output
+    written = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert written["policies"] == json.loads((tmp_path / "cli" / "summary.json").read_text())["policies"]
+    assert set(done.summary) == set(written["policies"]) and "optimizer" in done.summary
+    with pytest.raises(FreshcastError, match="holdout_days"):
+        api.price_response(history, tmp_path / "response", holdout_days=-1)
+    response, summary = api.price_response(history, tmp_path / "response")
+    assert isinstance(response, PriceResponse) and summary["validation"]["days_with_price_change"] > 0
+    assert json.loads((tmp_path / "response" / "summary.json").read_text())["pooled"] == summary["pooled"]
+
+
+def _params_file(folder, params: dict):
+    path = folder / "light.toml"
+    path.write_text("[forecaster]\n" + "".join(f"{k} = {v}\n" for k, v in params.items()))
+    return path
