@@ -32,9 +32,9 @@ from ..simulate.replay import (ReplayResult, absent_note, absent_series, baselin
                                replay_about, replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
-from .price_response import chain_panel
 from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
                        same_days)  # fmt: skip
+from .price_response import chain_panel
 
 NOT_ADDED = ("rank", "gap_closed")  # of a partition's summary: worked out again for the chain
 
