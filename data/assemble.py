@@ -7,7 +7,6 @@ import pandas as pd
 
 from ..errors import DataError
 from . import contract as C
-from .dates import day_to_date
 from .panel import DailyPanel
 from .kernels import (
     covariate_means,
@@ -15,12 +14,14 @@ from .kernels import (
     popcount24,
     scatter_days,
 )
-from .validate import Problems, calendar_ok, repeated_row, row_of_repeat
+from .validate import Problems, calendar_ok, repeated_row, where_repeated
 
 
-def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_to: int | None = None):
-    """Merge day records of all batches into flat per-series daily arrays."""
-    small = [C.STORE, C.PRODUCT, C.DAY, *statics, "file", "row", "dup_row"]
+def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_to: int | None = None,
+                  hourly: bool = True):  # fmt: skip
+    """Merge day records of all batches into flat per-series daily arrays (`hourly`: the
+    input had an hour column)."""
+    small = [C.STORE, C.PRODUCT, C.DAY, *statics, "file", "row", "dup_row", "dup_hour", "first_hour", "mask"]
     rec = {k: np.concatenate([p[k] for p in parts]) for k in small}  # the big per-hour fields stay per part
     files = [p["_file_name"] for p in parts]
     if not calendar_ok(rec, files, problems, source):
@@ -41,13 +42,13 @@ def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_
         n = len(p[C.DAY])
         scatter_days(
             pos[at : at + n], p["mask"], p["dups"], p["rows"], p["sales"], p["so_hours"], p["so_shop"],
-            p["in_sales"], p["in_hours"], p["cov_sum"], p["hour_sales"], p["so_mask"], *cells,
+            p["in_sales"], p["in_hours"], p["cov_sum"], p["hour_sales"], p["so_mask"], *cells, hourly,
         )  # fmt: skip
         at += n
     mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sums, hour_sales, so_mask = cells
     cov = covariate_means(cov_sums, rows)
     if dups.any():
-        _report_repeats(rec, pos, dups, files, problems, source)
+        _report_repeats(rec, pos, dups, files, problems, source, hourly)
     series = pd.DataFrame({C.STORE: (series_keys >> 32).astype(np.int64), C.PRODUCT: series_keys & 0xFFFFFFFF})
     for s in statics:
         series[s] = _series_attribute(rec, s, first_rec, inverse, files, problems)
@@ -71,14 +72,11 @@ def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_
 
 
 def _report_repeats(rec: dict, pos: np.ndarray, dups: np.ndarray, files: list[str], problems: Problems,
-                    source: str) -> None:  # fmt: skip
-    """Record the repeated store x product x day x hour rows, naming the first repeat."""
+                    source: str, hourly: bool) -> None:  # fmt: skip
+    """Record the repeated store x product x day (x hour) rows, naming the first repeat."""
     r = repeated_row(pos, dups[pos] > 0, rec)
-    example = (
-        f"{files[rec['file'][r]]} row {row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
-        f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}"
-    )
-    problems.add(source, "", "duplicate store_id, product_id, dt, hour keys", int(dups.sum()), example)
+    keys = "store_id, product_id, dt, hour" if hourly else "store_id, product_id, dt"
+    problems.add(source, "", f"duplicate {keys} keys", int(dups.sum()), where_repeated(rec, r, pos, files, hourly))
 
 
 def _series_attribute(rec: dict, name: str, first_rec: np.ndarray, inverse: np.ndarray, files: list[str],
@@ -110,7 +108,7 @@ def panel_from_days(parts, statics, covs, source: str, hourly: bool, problems: P
     last day read); DataError listing every problem found while reading (`problems`) and
     assembling."""
     problems = Problems() if problems is None else problems
-    a = assemble_days(parts, statics, covs, problems, source, last_day) if parts else None
+    a = assemble_days(parts, statics, covs, problems, source, last_day, hourly) if parts else None
     if problems or a is None:
         raise DataError(source, problems.lines())
     # Covariates of filled days are unknown: carry the series' previous day forward.

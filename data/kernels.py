@@ -86,15 +86,21 @@ def empty_cells(n_flat: int, n_cov: int) -> tuple:
 @nb.njit(cache=True)
 def scatter_days(
     pos, mask, dups, rows, sales, so_hours, so_shop, in_sales, in_hours, cov_sum, hour_sales, so_mask,
-    c_mask, c_dups, c_rows, c_sales, c_so, c_shop, c_in_sales, c_in_hours, c_cov, c_hour, c_so_mask,
+    c_mask, c_dups, c_rows, c_sales, c_so, c_shop, c_in_sales, c_in_hours, c_cov, c_hour, c_so_mask, hourly,
 ):  # fmt: skip
     """Add one batch of day records into the per-(series, day) cells (`empty_cells`) at
-    positions `pos`; a cell's hours seen twice count as duplicates."""
+    positions `pos`; each hour of a cell seen twice counts as a duplicate row (each day, for
+    whole-day rows: not `hourly`)."""
     n_cov = cov_sum.shape[1]
     for r in range(pos.shape[0]):
         p = pos[r]
         overlap = c_mask[p] & mask[r]
-        c_dups[p] += dups[r] + (overlap > 0)
+        if not hourly:  # whole-day rows: a day seen again is one repeated row
+            c_dups[p] += overlap > 0
+        while hourly and overlap:  # each hour the cell already had is one repeated row
+            overlap &= overlap - np.uint32(1)
+            c_dups[p] += 1
+        c_dups[p] += dups[r]
         c_mask[p] |= mask[r]
         c_rows[p] += rows[r]
         c_sales[p] += sales[r]

@@ -96,7 +96,8 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
             problems.add(source, c, "is in the history but missing here", 0)
     if not parts:
         raise DataError(source, problems.lines())
-    fields = (C.STORE, C.PRODUCT, C.DAY, "rows", "cov_sum", "mask", "dups", "dup_row", "file", "row")
+    fields = (C.STORE, C.PRODUCT, C.DAY, "rows", "cov_sum", "mask", "dups", "dup_row", "dup_hour", "first_hour", "file",
+              "row")  # fmt: skip
     rec = {k: np.concatenate([p[k] for p in parts]) for k in fields}
     first_day, last = int(rec[C.DAY].min()), int(rec[C.DAY].max())
     n_days = last - first_day + 1

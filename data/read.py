@@ -282,6 +282,8 @@ def read_day_records(path: Path, column_map: C.ColumnMap | None, with_sales: boo
         rec[C.DAY] = cols[C.DAY][first]
         rec["file"] = np.full(len(first), len(parts), np.int32)
         rec["row"] = rows[first].astype(np.int64)
+        rec["dup_hour"] = np.where(rec["dup_row"] >= 0, hour[np.maximum(rec["dup_row"], 0)], -1).astype(np.int8)
+        rec["first_hour"] = hour[first].astype(np.int8)
         rec["dup_row"] = np.where(rec["dup_row"] >= 0, rows[np.maximum(rec["dup_row"], 0)], -1)
         rec["_file_name"] = file
         parts.append(rec)

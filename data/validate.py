@@ -139,16 +139,39 @@ def attribute_changes(cols: dict[str, np.ndarray], statics: list[str], name_of: 
 
 
 def repeated_row(cell: np.ndarray, repeated: np.ndarray, rec: dict) -> int:
-    """The record holding the first repeat of the first cell that holds one: a record with a
-    row repeated inside it, else the cell's last record (rows are read in order)."""
+    """The record holding the first repeat of the first cell that holds one: the first of the
+    cell's records (rows are read in order) with a row repeated inside it or an hour that one
+    of the records before it has."""
     at = np.flatnonzero(cell == cell[np.argmax(repeated)])
-    inside = at[rec["dup_row"][at] >= 0]
-    return int(inside[0] if len(inside) else at[-1])
+    seen = 0
+    for r in at:
+        if rec["dup_row"][r] >= 0 or seen & int(rec["mask"][r]):
+            return int(r)
+        seen |= int(rec["mask"][r])
+    return int(at[-1])
 
 
 def row_of_repeat(rec: dict, r: int) -> int:
     """Row (from 0, in its file) of the repeat in record r."""
     return int(rec["dup_row"][r] if rec["dup_row"][r] >= 0 else rec["row"][r])
+
+
+def where_repeated(rec: dict, r: int, cell: np.ndarray, files: list[str], hourly: bool) -> str:
+    """'FILE row N: store_id=.., product_id=.., dt=..[, hour=H]' of the repeat in record r
+    (`repeated_row`); the hour where the input has hours and the row named is known to hold
+    it: a row repeated inside its record, or the record's first row when its hour was seen
+    before in the cell."""
+    text = (f"{files[rec['file'][r]]} row {row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
+            f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}")  # fmt: skip
+    hour = -1
+    if hourly and rec["dup_row"][r] >= 0:
+        hour = int(rec["dup_hour"][r])
+    elif hourly:
+        at = np.flatnonzero(cell == cell[r])
+        seen = int(np.bitwise_or.reduce(rec["mask"][at[at < r]], initial=0))
+        first = int(rec["first_hour"][r])
+        hour = first if first >= 0 and (seen >> first) & 1 else -1
+    return text + (f", hour={hour}" if hour >= 0 else "")
 
 
 def calendar_ok(rec: dict, files: list[str], problems: Problems, source: str) -> bool:
@@ -199,8 +222,7 @@ def repeated_cells(cell: np.ndarray, rec: dict, files: list[str], hourly: bool) 
     if repeated.any():
         k = int(np.argmax(repeated))
         r = repeated_row(cell, cell == cell[order[starts[k]]], rec)
-        where = (f"{files[rec['file'][r]]} row {row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
-                 f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}")  # fmt: skip
         keys = "store_id, product_id, dt, hour" if hourly else "store_id, product_id, dt"
-        return f"repeated {keys} rows: {int(repeated.sum())} day(s) hold a row twice (first: {where})"
+        return (f"repeated {keys} rows: {int(repeated.sum())} day(s) hold a row twice "
+                f"(first: {where_repeated(rec, r, cell, files, hourly)})")  # fmt: skip
     return ""

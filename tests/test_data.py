@@ -109,8 +109,12 @@ def test_missing_hours_and_days_are_filled_and_flagged(tmp_path):
          "'first_category_id' changes within a store x product series: 2 row(s) (first: row 31: store_id=0, product_id=100, dt=2024-01-02, hour=6, against row 30)"),
         (lambda d: d.assign(first_category_id=np.where(d.index == 48, 9, 1)),
          "'first_category_id' changes within a store x product series: 3 row(s) (first: row 49: store_id=0, product_id=100, dt=2024-01-03, hour=0, against row 48)"),
-        (lambda d: pd.concat([d, d.iloc[[5]]]), re.compile(r"duplicate store_id, product_id, dt, hour keys: 1 row.*row 241: ")),
-        (lambda d: pd.concat([d.iloc[:6], d.iloc[[5]], d.iloc[6:]]), re.compile(r"hour keys: 1 row.*row 7: store_id=0")),
+        (lambda d: pd.concat([d, d.iloc[[5]]]),
+         re.compile(r"duplicate store_id, product_id, dt, hour keys: 1 row.*row 241: store_id=0, product_id=100, "
+                    r"dt=\S+, hour=5\)")),
+        (lambda d: pd.concat([d.iloc[:6], d.iloc[[5]], d.iloc[6:]]),
+         re.compile(r"hour keys: 1 row.*row 7: store_id=0.*, hour=5\)")),
+        (lambda d: pd.concat([d, d.iloc[24:48]]), re.compile(r"hour keys: 24 row\(s\) .*row 241: .*, hour=0\)")),
         (lambda d: d.assign(hour=d.hour.where(d.index != 2, 24)), "'hour' is not an hour 0..23"),
         (lambda d: d.assign(hourly_stockout=d.hourly_stockout.where(d.index != 2, 3)), "'hourly_stockout' is not 0 or 1"),
         (lambda d: d.drop(columns="product_id"), "required column 'product_id' is missing"),
@@ -283,6 +287,7 @@ def test_future_covariates_are_refused_when_implausible(tmp_path):
     assert load_future(fut[fut.dt <= fut.dt.unique()[27]], history).n_days == 28
     cases = [
         (pd.concat([week, week.iloc[[30]]]), "repeated store_id, product_id, dt, hour rows: 1 day(s)"),
+        (pd.concat([week, week.iloc[[30]]]), f", hour={week.hour.iloc[30]})"),
         (week.assign(discount=week.discount.where(week.index != week.index[3], 1.5 + 1)), "'discount' is outside"),
         (week.assign(avg_temperature=1e9), "'avg_temperature' is outside the plausible range"),
         (fut[fut.dt <= fut.dt.unique()[28]], "(29 days); freshcast forecasts at most 28 days ahead"),
@@ -351,3 +356,13 @@ def test_decimal_columns_from_sql_drivers_read_like_floats(sample_frame, tmp_pat
         panel = load_history(source)
         np.testing.assert_array_equal(panel.sales, plain.sales)
         np.testing.assert_array_equal(panel.covariates["discount"], plain.covariates["discount"])
+
+
+def test_a_repeated_day_of_daily_rows_is_one_row_and_names_no_hour(tmp_path):
+    df = make_hourly(n_stores=1, n_products=2, days=5)
+    daily = df.groupby(["store_id", "product_id", "dt"], as_index=False).agg(hourly_sale=("hourly_sale", "sum"))
+    pd.concat([daily, daily.iloc[[3]]]).to_parquet(tmp_path / "daily.parquet")
+    with pytest.raises(DataError) as err:
+        load_history(tmp_path / "daily.parquet")
+    assert re.search(r"duplicate store_id, product_id, dt keys: 1 row\(s\) \(first: \S*daily.parquet row 11: "
+                     r"store_id=0, product_id=100, dt=\S+\)", str(err.value)), str(err.value)  # fmt: skip
