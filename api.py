@@ -5,6 +5,7 @@ Tables are accepted as file paths (Parquet or CSV, or a hive-partitioned folder 
 history), pandas DataFrames or Arrow tables, in the columns the README's data contract names.
 
     from freshcast import api
+    problems, summary = api.validate("history/", future="future.parquet")   # [] when valid
     pred = api.forecast("history/", "future.parquet")            # store_id, product_id, dt, yhat, q10, q50, q90
     po = api.plan_orders(pred, "products.csv", "stock.csv", terms="terms.csv")
     api.write_purchase_orders(po, "out/orders")                  # po_headers, po_lines, decisions, edi/
@@ -30,8 +31,18 @@ from .nightly.run import RunResult
 from .optimize.pricing import PricePlan
 from .optimize.purchase import PurchaseOrders
 
-__all__ = ["forecast", "backtest", "tune", "replay", "price_response", "plan_orders", "plan_prices", "run",
+__all__ = ["validate", "forecast", "backtest", "tune", "replay", "price_response", "plan_orders", "plan_prices", "run",
            "write_purchase_orders", "write_price_labels", "PurchaseOrders", "PricePlan", "RunResult"]  # fmt: skip
+
+
+def validate(history, *, future=None, column_map: dict[str, str] | None = None) -> tuple[list[str], dict]:
+    """Check `history` against the data contract, or with `future` that future covariates
+    table against the history it follows, as `freshcast validate`: (every problem found,
+    each naming the file, column and first row; a summary: series, days, filled hours ...).
+    No problem means valid; nothing is raised for bad data."""
+    from .data.load import validate_future, validate_path
+
+    return validate_path(history, column_map) if future is None else validate_future(future, history, column_map)
 
 
 def forecast(

@@ -366,3 +366,24 @@ def test_a_repeated_day_of_daily_rows_is_one_row_and_names_no_hour(tmp_path):
         load_history(tmp_path / "daily.parquet")
     assert re.search(r"duplicate store_id, product_id, dt keys: 1 row\(s\) \(first: \S*daily.parquet row 11: "
                      r"store_id=0, product_id=100, dt=\S+\)", str(err.value)), str(err.value)  # fmt: skip
+
+
+def test_the_api_validates_as_the_command_does(tmp_path):
+    from typer.testing import CliRunner
+
+    from freshcast import api
+    from freshcast.cli import app
+
+    df = make_hourly(n_stores=1, n_products=2, days=40)
+    problems, summary = api.validate(df)
+    assert problems == [] and summary["series"] == 2 and summary["days"] == 40
+    df.assign(hourly_sale=df.hourly_sale.where(df.index != 7, -1.0)).to_parquet(tmp_path / "bad.parquet")
+    problems, _ = api.validate(tmp_path / "bad.parquet")
+    shown = CliRunner().invoke(app, ["validate", str(tmp_path / "bad.parquet")])
+    assert shown.exit_code == 1 and len(problems) == 1 and "'hourly_sale' is negative" in problems[0]
+    assert problems[0] in shown.output
+    cut = df.dt.unique()[-7]
+    history, future = df[df.dt <= cut], future_of(df[df.dt > cut])
+    assert api.validate(history, future=future)[0] == []
+    repeated, _ = api.validate(history, future=pd.concat([future, future.iloc[[3]]]))
+    assert len(repeated) == 1 and "repeated store_id, product_id, dt, hour rows" in repeated[0]
