@@ -14,7 +14,7 @@ from .kernels import (
     popcount24,
     scatter_days,
 )
-from .validate import Problems, calendar_ok, repeated_row, where_repeated
+from .validate import Problems, calendar_ok, first_repeat, where_repeated
 
 
 def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_to: int | None = None,
@@ -74,7 +74,7 @@ def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_
 def _report_repeats(rec: dict, pos: np.ndarray, dups: np.ndarray, files: list[str], problems: Problems,
                     source: str, hourly: bool) -> None:  # fmt: skip
     """Record the repeated store x product x day (x hour) rows, naming the first repeat."""
-    r = repeated_row(pos, dups[pos] > 0, rec)
+    r = first_repeat(pos, rec)
     keys = "store_id, product_id, dt, hour" if hourly else "store_id, product_id, dt"
     problems.add(source, "", f"duplicate {keys} keys", int(dups.sum()), where_repeated(rec, r, pos, files, hourly))
 

@@ -138,40 +138,39 @@ def attribute_changes(cols: dict[str, np.ndarray], statics: list[str], name_of: 
                          f"{describe_row(cols, i, rows)}, against row {rows[i - 1] + 1}")  # fmt: skip
 
 
-def repeated_row(cell: np.ndarray, repeated: np.ndarray, rec: dict) -> int:
-    """The record holding the first repeat of the first cell that holds one: the first of the
-    cell's records (rows are read in order) with a row repeated inside it or an hour that one
-    of the records before it has."""
-    at = np.flatnonzero(cell == cell[np.argmax(repeated)])
-    seen = 0
-    for r in at:
-        if rec["dup_row"][r] >= 0 or seen & int(rec["mask"][r]):
-            return int(r)
-        seen |= int(rec["mask"][r])
-    return int(at[-1])
-
-
-def row_of_repeat(rec: dict, r: int) -> int:
-    """Row (from 0, in its file) of the repeat in record r."""
-    return int(rec["dup_row"][r] if rec["dup_row"][r] >= 0 else rec["row"][r])
+def first_repeat(cell: np.ndarray, rec: dict) -> int:
+    """The record (runs of rows of one cell, in read order) holding the first repeated row:
+    the first with a row repeated inside it or an hour (a day, for whole-day rows) that a
+    record of its cell read before it has; -1 if none."""
+    order = np.lexsort((np.arange(len(cell)), cell))  # by cell, then in read order
+    c, mask = cell[order], rec["mask"][order]
+    first_of_cell = np.maximum.accumulate(np.where(np.r_[True, c[1:] != c[:-1]], np.arange(len(c)), 0))
+    shared = np.zeros(len(c), bool)
+    for h in range(24):
+        has = ((mask >> h) & 1).astype(np.int64)
+        before = np.cumsum(has) - has  # records with hour h before this one, then only those of its cell
+        shared |= (has > 0) & (before - before[first_of_cell] > 0)
+    repeat = rec["dup_row"] >= 0
+    repeat[order] |= shared
+    return int(np.argmax(repeat)) if repeat.any() else -1
 
 
 def where_repeated(rec: dict, r: int, cell: np.ndarray, files: list[str], hourly: bool) -> str:
-    """'FILE row N: store_id=.., product_id=.., dt=..[, hour=H]' of the repeat in record r
-    (`repeated_row`); the hour where the input has hours and the row named is known to hold
-    it: a row repeated inside its record, or the record's first row when its hour was seen
-    before in the cell."""
-    text = (f"{files[rec['file'][r]]} row {row_of_repeat(rec, r) + 1}: store_id={rec[C.STORE][r]}, "
-            f"product_id={rec[C.PRODUCT][r]}, dt={day_to_date(rec[C.DAY][r])}")  # fmt: skip
-    hour = -1
-    if hourly and rec["dup_row"][r] >= 0:
-        hour = int(rec["dup_hour"][r])
-    elif hourly:
-        at = np.flatnonzero(cell == cell[r])
-        seen = int(np.bitwise_or.reduce(rec["mask"][at[at < r]], initial=0))
-        first = int(rec["first_hour"][r])
-        hour = first if first >= 0 and (seen >> first) & 1 else -1
-    return text + (f", hour={hour}" if hour >= 0 else "")
+    """'FILE row N: store_id=.., product_id=.., dt=..[, hour=H]' of the first repeated row of
+    record r (`first_repeat`): its first row if that repeats an earlier record of its cell,
+    else a row repeated inside it; the hour where the input has hours and the row is known
+    (a record whose first row is new and a later one repeats an earlier record's hour names
+    its first row, without an hour)."""
+    at = np.flatnonzero(cell == cell[r])
+    seen = int(np.bitwise_or.reduce(rec["mask"][at[at < r]], initial=0))
+    first = int(rec["first_hour"][r])
+    row, hour = int(rec["row"][r]), -1
+    if seen and (first < 0 or (seen >> first) & 1):
+        hour = first
+    elif rec["dup_row"][r] >= 0:
+        row, hour = int(rec["dup_row"][r]), int(rec["dup_hour"][r])
+    return (f"{files[rec['file'][r]]} row {row + 1}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}, "
+            f"dt={day_to_date(rec[C.DAY][r])}" + (f", hour={hour}" if hourly and hour >= 0 else ""))  # fmt: skip
 
 
 def calendar_ok(rec: dict, files: list[str], problems: Problems, source: str) -> bool:
@@ -220,8 +219,7 @@ def repeated_cells(cell: np.ndarray, rec: dict, files: list[str], hourly: bool) 
     within = rec["dups"][order] > 0
     repeated = (hours > popcount24(union)) | (np.maximum.reduceat(within, starts) > 0)
     if repeated.any():
-        k = int(np.argmax(repeated))
-        r = repeated_row(cell, cell == cell[order[starts[k]]], rec)
+        r = first_repeat(cell, rec)
         keys = "store_id, product_id, dt, hour" if hourly else "store_id, product_id, dt"
         return (f"repeated {keys} rows: {int(repeated.sum())} day(s) hold a row twice "
                 f"(first: {where_repeated(rec, r, cell, files, hourly)})")  # fmt: skip

@@ -94,7 +94,13 @@ class PriceResponse:
             raise FreshcastError(f"the price response is estimated on one of {', '.join(ON)}, got '{self.on}'")
         rows = design(panel, self.on)
         cats = rows.categories
-        fit = poisson_two_way(rows.X, rows.y, rows.series, rows.period, rows.product)
+        try:
+            fit = poisson_two_way(rows.X, rows.y, rows.series, rows.period, rows.product)
+        except np.linalg.LinAlgError:
+            raise FreshcastError(
+                f"{panel.source}: the price response cannot be estimated: the discounts do not vary once each "
+                f"series' level and each city's day are taken out (every product at the same discount on a day?)"
+            ) from None
         k = len(cats)
         raw, se = fit.coef[:k], fit.std_error[:k]
         pooled, pooled_se, tau2 = _pool(raw, se)
@@ -392,6 +398,7 @@ def price_response_to_folder(
     (`cluster.price_response`)."""
     from ..console import Step
     from ..data import load_history
+    from ..data.read import source_name
 
     if isinstance(holdout_days, bool) or not isinstance(holdout_days, (int, np.integer)) or holdout_days < 0:
         raise FreshcastError(f"holdout_days: expected a whole number of days, 0 or more, got {holdout_days!r}")
@@ -402,11 +409,11 @@ def price_response_to_folder(
         with connected(scheduler) as client:
             panel = chain_response_panel(client, history, column_map, progress)
     else:
-        with Step(f"loading history {history}", progress):
+        with Step(f"loading history {source_name(history)}", progress):
             panel = load_history(history, column_map)
     with Step(f"estimating the price response of {panel.n_series:,} series", progress):
         response = PriceResponse().fit(panel)
-    summary = {"history": str(history), "series": panel.n_series, **response.summary()}
+    summary = {"history": source_name(history), "series": panel.n_series, **response.summary()}
     validation = pd.DataFrame()
     if holdout_days > 0:
         with Step(f"checking it on the last {holdout_days} days, fitted without them", progress):

@@ -11,6 +11,8 @@ same stock: the first `lead_time_days` days are covered by deliveries of last we
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -420,11 +422,14 @@ def replay_to_folder(
     them as `forecaster_params`. With `scheduler` ("local:N" or "tcp://HOST:PORT", paths only)
     on that Dask cluster, partitioned by store (`cluster.replay`)."""
     from ..data import load_history_with_actuals
+    from ..data.read import source_name
 
     if demand not in DEMAND_KINDS:
         raise FreshcastError(f"demand must be one of {', '.join(DEMAND_KINDS)}, got '{demand}'")
-    if not response_scale > 0 or (response_scale != 1.0 and not markdowns):
-        raise FreshcastError(f"a response scale ({response_scale}) above 0, and other than 1 only with markdowns")
+    real = isinstance(response_scale, numbers.Real) and not isinstance(response_scale, bool)
+    if not (real and 0 < response_scale < math.inf) or (response_scale != 1.0 and not markdowns):
+        raise FreshcastError(f"response_scale: a number above 0, other than 1 only with markdowns; "
+                             f"got {response_scale!r}")  # fmt: skip
     if scheduler is not None:
         from ..cluster.connect import connected
         from ..cluster.replay import replay_on_dask
@@ -435,11 +440,12 @@ def replay_to_folder(
         write_replay(result, Path(out), about)
         return result
 
-    with Step(f"loading history {history} and actuals {actuals}", progress):
+    with Step(f"loading history {source_name(history)} and actuals {source_name(actuals)}", progress):
         panel, first_day = load_history_with_actuals(history, actuals, column_map)
     days = panel.last_day - first_day + 1
     _note(progress, f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
-    notes = absent_note(actuals, [absent_series(panel, first_day)]) + gap_note(actuals, [gap_days(panel, first_day)])
+    named = source_name(actuals)
+    notes = absent_note(named, [absent_series(panel, first_day)]) + gap_note(named, [gap_days(panel, first_day)])
     for note in notes:
         _note(progress, note)
     master = assume_master_data(panel.until(first_day - 1))

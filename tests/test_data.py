@@ -115,6 +115,10 @@ def test_missing_hours_and_days_are_filled_and_flagged(tmp_path):
         (lambda d: pd.concat([d.iloc[:6], d.iloc[[5]], d.iloc[6:]]),
          re.compile(r"hour keys: 1 row.*row 7: store_id=0.*, hour=5\)")),
         (lambda d: pd.concat([d, d.iloc[24:48]]), re.compile(r"hour keys: 24 row\(s\) .*row 241: .*, hour=0\)")),
+        (lambda d: pd.concat([d, d.iloc[[5, 5]]]), re.compile(r"hour keys: 2 row\(s\) .*row 241: .*, hour=5\)")),
+        # the first repeat in the file, not the first series' repeat
+        (lambda d: pd.concat([d.iloc[:150], d.iloc[[149]], d.iloc[150:], d.iloc[[0]]]),
+         re.compile(r"hour keys: 2 row\(s\) .*row 151: store_id=0, product_id=101, dt=\S+, hour=5\)")),
         (lambda d: d.assign(hour=d.hour.where(d.index != 2, 24)), "'hour' is not an hour 0..23"),
         (lambda d: d.assign(hourly_stockout=d.hourly_stockout.where(d.index != 2, 3)), "'hourly_stockout' is not 0 or 1"),
         (lambda d: d.drop(columns="product_id"), "required column 'product_id' is missing"),

@@ -159,3 +159,11 @@ def test_partitions_put_end_to_end_estimate_what_the_whole_chain_does():
     assert chain.pooled_ == pytest.approx(whole.pooled_, rel=1e-9)
     assert chain.rows_ == whole.rows_ and chain.excluded_ == whole.excluded_
     pd.testing.assert_series_equal(chain.level_, whole.level_, rtol=1e-9)
+
+
+def test_discounts_that_do_not_vary_within_a_day_are_refused_with_a_clear_error():
+    from conftest import make_hourly
+
+    same = load_history(make_hourly(n_stores=1, n_products=6, days=40))  # one store: each day's discount is the day's
+    with pytest.raises(FreshcastError, match="the price response cannot be estimated: the discounts do not vary"):
+        PriceResponse().fit(same)

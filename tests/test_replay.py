@@ -386,8 +386,9 @@ def test_the_api_replays_and_estimates_the_response_as_the_commands_do(tmp_path)
     df[df.dt > cut].to_parquet(actuals)
     with pytest.raises(FreshcastError, match="demand must be one of"):  # said before anything is read
         api.replay(tmp_path / "nowhere", tmp_path / "nowhere", tmp_path / "out", demand="sales")
-    with pytest.raises(FreshcastError, match="response scale"):
-        api.replay(history, actuals, tmp_path / "out", response_scale=2.0)
+    for scale, markdowns in ((2.0, False), ("2", True), (0.0, True), (float("nan"), True), (True, True)):
+        with pytest.raises(FreshcastError, match="response_scale: a number above 0"):
+            api.replay(history, actuals, tmp_path / "out", response_scale=scale, markdowns=markdowns)
     with pytest.raises(FreshcastError, match="this output is the input"):
         api.replay(history, actuals, actuals)
     light = {"n_estimators": 20}
