@@ -28,7 +28,7 @@ from ..errors import FreshcastError
 from ..optimize import kernels as K
 from ..optimize.markdown import LADDER, oldest_expiry, plan_markdowns
 from ..optimize.master import MasterData
-from .scoring import ending_stock, following_demand, held_by_expiry
+from .scoring import ending_stock, following_demand, held_by_expiry, with_ratios
 
 EVENING_HOUR = 19
 MARKDOWN_POLICIES = ("no_markdown", "last_day_30", "ladder_30_60", "optimizer", "hindsight")
@@ -212,11 +212,7 @@ def markdown_summary(book: MarkdownBook, log: dict, stock: np.ndarray, demand: n
 def merged_markdown_summaries(summaries: list[dict]) -> dict:
     """One `markdown_summary` of several groups of lines (partitions of the chain) replayed
     over the same days: the totals added, the ratios worked out again."""
-    out = {k: sum(s[k] for s in summaries) for k in summaries[0]}
-    received, demanded = out["units_received"], out["units_demanded"]
-    out["waste_pct"] = 100.0 * out["units_wasted"] / received if received > 0 else 0.0
-    out["fill_rate"] = out["units_sold"] / demanded if demanded > 0 else 1.0
-    return out
+    return with_ratios({k: sum(s[k] for s in summaries) for k in summaries[0]})
 
 
 def per_line(book: MarkdownBook, log: dict, stock: np.ndarray, demand: np.ndarray, master: MasterData,

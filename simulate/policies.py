@@ -7,7 +7,8 @@ newsvendor on a naive forecast, and today's "last week + 20%" rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -35,7 +36,6 @@ class DayState:
     quantiles: np.ndarray | None = None  # (n, H, J) forecast quantiles at `levels`
     # in the replay both may be NaN past a line's `line_days` (when every policy reads_order_days)
     levels: tuple[float, ...] = ()
-    memo: dict = field(default_factory=dict, repr=False)  # what every policy of the day reads alike, once
 
     def window(self) -> np.ndarray:
         """(n, D) True on the days from an order's arrival to the next order's arrival."""
@@ -54,17 +54,17 @@ class DayState:
         """(n,) mean daily sales over the last `days` days."""
         return self.past_sales[:, -days:].mean(axis=1)
 
+    @cached_property
     def moving_average_spread(self) -> np.ndarray:
         """(n,) standard deviation of the 7-day moving average's one-day errors over the last 28
-        days (each day's sales against the mean of the 7 days before it, summed in order)."""
-        if "spread" not in self.memo:  # every newsvendor setting of the day reads it
-            past = self.past_sales
-            week = past[:, : PAST_DAYS - 7].copy()
-            for j in range(1, 7):
-                week += past[:, j : j + PAST_DAYS - 7]
-            errors = past[:, 7:] - week / 7
-            self.memo["spread"] = errors[:, -28:].std(axis=1)
-        return self.memo["spread"]
+        days (each day's sales against the mean of the 7 days before it, summed in order); worked
+        out once a day, however many newsvendor settings read it."""
+        past = self.past_sales
+        week = past[:, : PAST_DAYS - 7].copy()
+        for j in range(1, 7):
+            week += past[:, j : j + PAST_DAYS - 7]
+        errors = past[:, 7:] - week / 7
+        return errors[:, -28:].std(axis=1)
 
 
 class Policy(Protocol):
@@ -133,7 +133,7 @@ class NaiveNewsvendor:
     needs_forecast: ClassVar[bool] = False
 
     def order(self, s: DayState) -> OrderLines:
-        sd = s.moving_average_spread()
+        sd = s.moving_average_spread
         m = s.master
         level = m.lost_margin / (m.lost_margin + m.waste_cost) if self.service_level is None else self.service_level
         z = ndtri(np.clip(level, 1e-6, 1 - 1e-6))

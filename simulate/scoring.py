@@ -60,16 +60,22 @@ def following_demand(demand: np.ndarray, shelf: np.ndarray) -> np.ndarray:
 RATIOS = ("waste_pct", "fill_rate", "average_stock")  # of `summarise`; its other figures add up over lines
 
 
+def with_ratios(totals: dict) -> dict:
+    """`totals` (units wasted, received, sold and demanded, added up over lines) with their
+    waste_pct and fill_rate worked out."""
+    received, demanded = totals["units_received"], totals["units_demanded"]
+    totals["waste_pct"] = 100.0 * totals["units_wasted"] / received if received > 0 else 0.0
+    totals["fill_rate"] = totals["units_sold"] / demanded if demanded > 0 else 1.0
+    return totals
+
+
 def merged(summaries: list[dict], lines: list[int]) -> dict:
     """One `summarise` of several groups of lines (partitions of the chain, with `lines`
     series each) replayed over the same days: the totals added, the ratios worked out again
     (one group's as it is: averaging it again could move its last digit)."""
     if len(summaries) == 1:
         return dict(summaries[0])
-    out = {k: float(sum(s[k] for s in summaries)) for k in summaries[0] if k not in RATIOS}
-    received, demanded = out["units_received"], out["units_demanded"]
-    out["waste_pct"] = 100.0 * out["units_wasted"] / received if received > 0 else 0.0
-    out["fill_rate"] = out["units_sold"] / demanded if demanded > 0 else 1.0
+    out = with_ratios({k: float(sum(s[k] for s in summaries)) for k in summaries[0] if k not in RATIOS})
     out["average_stock"] = float(sum(s["average_stock"] * n for s, n in zip(summaries, lines)) / max(sum(lines), 1))
     return {k: out[k] for k in summaries[0]}
 
