@@ -103,18 +103,21 @@ def tune(history, out: str | Path, *, trials: int = 30, origins: int = 4, horizo
 def replay(history, actuals, out: str | Path, *, demand: str = "recovered", markdowns: bool = False,
            response_scale: float = 1.0, seed: int = 0, params: str | Path | dict | None = None,
            column_map: dict[str, str] | None = None, progress: Callable[[str], None] | None = None,
-           scheduler: str | None = None):  # fmt: skip
+           scheduler: str | None = None, evening_hour: int | None = None):  # fmt: skip
     """Replay the real demand of `actuals` (the days after `history`) through the ordering
     policies, and with `markdowns` the pricing policies too, on ASSUMED master data, as
     `freshcast replay`: writes `out/summary.json` and `out/log.parquet` (the folder swapped in
     whole) and returns a `simulate.replay.ReplayResult` (`.summary` per policy, `.markdowns`,
-    `.log`). RunLocked if another run is writing `out` (`scheduler` as in `forecast`)."""
+    `.log`). With markdowns the evening step is priced from `evening_hour` (default 19).
+    RunLocked if another run is writing `out` (`scheduler` as in `forecast`)."""
     from .outputs import reserve_all
+    from .simulate.markdowns import EVENING_HOUR
     from .simulate.replay import replay_to_folder
 
+    hour = EVENING_HOUR if evening_hour is None else evening_hour
     with reserve_all((out, "replay"), inputs=_paths(history, actuals)):
         return replay_to_folder(history, actuals, out, column_map, seed, demand, progress, markdowns, response_scale,
-                                _params(params), scheduler)  # fmt: skip
+                                _params(params), scheduler, hour)  # fmt: skip
 
 
 def price_response(history, out: str | Path, *, holdout_days: int = 14, column_map: dict[str, str] | None = None,

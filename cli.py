@@ -287,6 +287,10 @@ def replay(
     response_scale: Annotated[
         float, typer.Option(min=0.01, help="With --markdowns: the simulated price response = S x the estimated one")
     ] = 1.0,
+    evening_hour: Annotated[
+        Optional[int], typer.Option(min=7, max=23, help="With --markdowns: the hour of the evening markdown step "
+                                                        "(default 19)")
+    ] = None,
     params: ParamsOption = None,
     threads: ThreadsOption = 0,
     scheduler: SchedulerOption = None,
@@ -298,6 +302,7 @@ def replay(
     Each day is forecast only from the history and the actuals before it. Demand is
     recovered where stockouts hid it (--demand observed: the sales as recorded)."""
     from .errors import FreshcastError
+    from .simulate.markdowns import EVENING_HOUR
     from .simulate.replay import replay_to_folder
     from .simulate.scoring import DEMAND_KINDS
 
@@ -306,12 +311,15 @@ def replay(
         raise typer.BadParameter(f"'{demand}' is not one of {', '.join(DEMAND_KINDS)}", param_hint="--demand")
     if response_scale != 1.0 and not markdowns:
         raise typer.BadParameter("only means something with --markdowns", param_hint="--response-scale")
+    if evening_hour is not None and not markdowns:
+        raise typer.BadParameter("only means something with --markdowns", param_hint="--evening-hour")
     tuned = _params(params)
     with _writing((out, "replay"), inputs=(history, actuals, params)):
         try:
             result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say,
                                       markdowns=markdowns, response_scale=response_scale, params=tuned,
-                                      scheduler=scheduler)  # fmt: skip
+                                      scheduler=scheduler, evening_hour=EVENING_HOUR if evening_hour is None
+                                      else evening_hour)  # fmt: skip
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(replay_text(result.summary))

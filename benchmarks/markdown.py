@@ -53,7 +53,8 @@ def waste_interval(a: dict, b: dict, seed: int = 0) -> list[float]:
     return [float(np.quantile(out, 0.025)), float(np.quantile(out, 0.975))]
 
 
-def run_window(panel, first: int, last: int, scales, say, joint_orders: bool = False) -> dict:
+def run_window(panel, first: int, last: int, scales, say, joint_orders: bool = False,
+               evening_hour: int = 19) -> dict:  # fmt: skip
     from freshcast.forecast import DailyForecaster
     from freshcast.forecast.price_response import PriceResponse
     from freshcast.optimize import markdown
@@ -86,7 +87,8 @@ def run_window(panel, first: int, last: int, scales, say, joint_orders: bool = F
 
     markdown._plan = timed
     try:
-        about = price_world(whole, first, history, 1.0, response)  # the same for every scale but the scale
+        # the same for every scale but the scale
+        about = price_world(whole, first, history, 1.0, response, evening_hour=evening_hour)
         for scale in scales:
             world = replace(about, scale=scale)
             lines = {}
@@ -131,6 +133,7 @@ def main() -> None:
     parser.add_argument("--scales", default="0.5,1,1.5")
     parser.add_argument("--joint-orders", type=int, choices=(0, 1), default=0,
                         help="1: the optimizer's and the hindsight's orders count on the last day's markdowns")
+    parser.add_argument("--evening-hour", type=int, default=19, help="the hour of the evening markdown step")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     from freshcast.data import load_history
@@ -143,11 +146,12 @@ def main() -> None:
     say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
     scales = [float(s) for s in args.scales.split(",")]
     result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": machine(),
-              "data": args.data, "series": panel.n_series, "windows": {}}  # fmt: skip
+              "data": args.data, "series": panel.n_series, "evening_hour": args.evening_hour, "windows": {}}  # fmt: skip
     for window in args.windows.split(","):
         a, b = window.split(":")
         say(f"window {a} .. {b}")
-        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, say, bool(args.joint_orders))
+        result["windows"][window] = run_window(panel, _day(a), _day(b), scales, say, bool(args.joint_orders),
+                                               args.evening_hour)  # fmt: skip
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)

@@ -25,7 +25,7 @@ from ..data.partitions import store_partitions
 from ..data.read import source_name
 from ..forecast.price_response import PriceResponse, check_discounts, response_panel
 from ..optimize.master import assume_master_data, series_mean_sales, typical_sales
-from ..simulate.markdowns import MARKDOWN_POLICIES, merged_markdown_summaries
+from ..simulate.markdowns import EVENING_HOUR, MARKDOWN_POLICIES, merged_markdown_summaries
 from ..simulate.policies import RuleOfThumb, default_policies
 from ..simulate.replay import (ReplayResult, absent_note, absent_series, baseline_grid, baseline_window,
                                chosen_baselines, default_baselines, gap_days, gap_note, markdown_about, replay,
@@ -41,7 +41,8 @@ NOT_ADDED = ("rank", "gap_closed")  # of a partition's summary: worked out again
 
 def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, demand: str = "recovered",
                    progress: Callable[[str], None] | None = None, params: dict | None = None,
-                   markdowns: bool = False, response_scale: float = 1.0) -> tuple[ReplayResult, dict]:  # fmt: skip
+                   markdowns: bool = False, response_scale: float = 1.0,
+                   evening_hour: int = EVENING_HOUR) -> tuple[ReplayResult, dict]:  # fmt: skip
     """The replay of `simulate.replay.replay_to_folder` of the history and actuals at these
     paths, on the workers of `client`: the result (its log in store order within each policy)
     and what summary.json says of it."""
@@ -89,7 +90,8 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     with Step(f"replaying {T} day(s)", progress):
         done = client.gather(client.map(_replay_part, panels, masters, first_day=first_day, model=shared(client, fitted),
                                         chosen=chosen, seed=seed, demand=demand, pooled=pooled, markdowns=markdowns,
-                                        response_scale=response_scale, response=response))  # fmt: skip
+                                        response_scale=response_scale, response=response,
+                                        evening_hour=evening_hour))  # fmt: skip
     names = list(done[0].summary)
     gap_from = [p.name for p in chosen] + [p.name for p in default_policies(seed) if isinstance(p, RuleOfThumb)]
     summary = ranked({name: _added([r.summary[name] for r in done], facts["sizes"]) for name in names}, gap_from)
@@ -102,7 +104,7 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
     priced = None
     if markdowns:
         priced = {p: merged_markdown_summaries([r.markdowns[p] for r in done]) for p in MARKDOWN_POLICIES}
-        about.update(markdown_about(response_scale))
+        about.update(markdown_about(response_scale, evening_hour))
     return ReplayResult(summary, log, seconds, demand, choices, priced), about
 
 
@@ -124,10 +126,10 @@ def _grid_part(history, master, start: int, demand: str) -> dict:
 
 
 def _replay_part(panel, master, first_day: int, model, chosen: list, seed: int, demand: str, pooled, markdowns: bool,
-                 response_scale: float, response) -> ReplayResult:  # fmt: skip
+                 response_scale: float, response, evening_hour: int) -> ReplayResult:  # fmt: skip
     return replay(panel, first_day, model, master=master, policies=default_policies(seed) + list(chosen), seed=seed,
                   demand=demand, baselines=False, pooled=pooled, markdowns=markdowns, response_scale=response_scale,
-                  response=response)  # fmt: skip
+                  response=response, evening_hour=evening_hour)  # fmt: skip
 
 
 def _chain_response(parts: list[DailyPanel]) -> PriceResponse:

@@ -2,9 +2,9 @@
 
 Every markdown policy runs its own replay with freshcast's orders (the optimizer), from the
 same opening stock: each morning the deliveries arrive, the order is placed, the policy sets
-the day's price (and an evening price from `EVENING_HOUR`), and the day's demand is served
-first-in-first-out in two parts, before and after the evening hour, split as that day's
-hourly demand fell (`PriceWorld.day_share`: freshcast's optimizer decides the evening step
+the day's price (and an evening price from the evening hour, by default `EVENING_HOUR`), and
+the day's demand is served first-in-first-out in two parts, before and after the evening
+hour, split as that day's hourly demand fell (`PriceWorld.day_share`: freshcast's optimizer decides the evening step
 from the stock left then and the line's usual share of the day's demand after it; only the
 hindsight knows the day's own). Demand at a new price is the demand at the
 logged price x (new price / logged price) ** (scale x elasticity): the simulator's response is
@@ -30,7 +30,7 @@ from ..optimize.markdown import LADDER, oldest_expiry, plan_markdowns
 from ..optimize.master import MasterData
 from .scoring import ending_stock, following_demand, held_by_expiry, with_ratios
 
-EVENING_HOUR = 19
+EVENING_HOUR = 19  # the evening step's hour unless the replay is given another
 MARKDOWN_POLICIES = ("no_markdown", "last_day_30", "ladder_30_60", "optimizer", "hindsight")
 
 
@@ -41,9 +41,9 @@ class PriceWorld:
     elasticity: np.ndarray  # estimated (capped at 0), what the optimizer plans with
     deepest: np.ndarray  # deepest depth the line's category supports
     borrowed: float  # the estimate's response to yesterday's log price (>= 0)
-    evening_share: np.ndarray  # share of a day's demand after EVENING_HOUR, the line's usual profile
+    evening_share: np.ndarray  # share of a day's demand after the evening hour, the line's usual profile
     logged: np.ndarray  # (n, T) price paid / regular price on each replayed day
-    # (n, T) share of each replayed day's demand after EVENING_HOUR as it happened (the day's own
+    # (n, T) share of each replayed day's demand after the evening hour as it happened (the day's own
     # hours): what the simulator serves then and the hindsight knows
     day_share: np.ndarray
     scale: float = 1.0  # the simulator's response = scale x the estimate

@@ -32,6 +32,7 @@ from ..outputs import output_folder, write_table, write_text
 from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, line_days, weekly_extend
+from ..optimize.pricing import SHOP_OPEN
 from .hindsight import hindsight_plan
 from .scoring import DEMAND_KINDS, following_demand, held_by_expiry, ranked, served_demand, summarise
 from .markdowns import (EVENING_HOUR, MARKDOWN_POLICIES, MarkdownBook, PriceWorld, demand_ahead, markdown_summary,
@@ -90,6 +91,7 @@ def replay(
     response_scale: float = 1.0,
     response=None,
     pooled=None,
+    evening_hour: int = EVENING_HOUR,
 ) -> ReplayResult:
     """Replay the days `first_day` .. `panel.last_day` of `panel` (history followed by the
     actual days) through each policy, serving the `demand` of those days (see
@@ -101,7 +103,8 @@ def replay(
     Without `log`, the result's log is None (the summary is all that is kept). With
     `markdowns`, ordering (freshcast's optimizer) and markdown pricing are replayed together
     for each markdown policy (`simulate.markdowns`), the simulator's price response being
-    `response_scale` x `response` (a fitted PriceResponse; default: fitted on the history).
+    `response_scale` x `response` (a fitted PriceResponse; default: fitted on the history),
+    the evening step from `evening_hour` (the day's demand split there as its hours sold).
     `pooled`: the chain's group tables the forecasts read when `panel` is a partition of the
     chain (`cluster.replay`)."""
     T = panel.last_day - first_day + 1
@@ -147,19 +150,20 @@ def replay(
     frame = _log_frame(panel, first_day, demand, logs) if log else None
     priced = None
     if markdowns:
-        world = price_world(panel, first_day, history, response_scale, response, progress, kind)
+        world = price_world(panel, first_day, history, response_scale, response, progress, kind, evening_hour)
         orderer = next((p for p in policies if isinstance(p, Optimizer)), None) or Optimizer(seed=seed)
         priced = _run_markdowns(panel, first_day, demand, master, orderer, forecasts, world, progress)
     return ReplayResult(summary, frame, seconds, kind, choices, priced)
 
 
 def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: float, response=None,
-                progress=None, demand: str = "recovered") -> PriceWorld:  # fmt: skip
+                progress=None, demand: str = "recovered", evening_hour: int = EVENING_HOUR) -> PriceWorld:  # fmt: skip
     """What the markdown replay prices with: the price response (fitted on the history
     unless given), each line's evening share of demand (its intraday profile as of the
-    history's end), the share of each replayed day's `demand` (see `served_demand`) that came
-    after the evening hour (from the day's hours; the usual share on a day without demand or
-    for daily input) and the logged price ratios of the replayed days (above 1 read as 1)."""
+    history's end: the share from `evening_hour` on), the share of each replayed day's `demand`
+    (see `served_demand`) that came from the evening hour on (from the day's hours; the usual
+    share on a day without demand or for daily input) and the logged price ratios of the
+    replayed days (above 1 read as 1)."""
     from ..features.latent import demand_hours
     from ..forecast.hourly import demand_profile
     from ..forecast.price_response import CATEGORY, PriceResponse
@@ -172,11 +176,11 @@ def price_world(panel: DailyPanel, first_day: int, history: DailyPanel, scale: f
     T = panel.last_day - first_day + 1
     pos = panel.positions(first_day)[:, None] + np.arange(T)
     logged = np.clip(panel.covariates["discount"][pos].astype(np.float64), 0.05, 1.0)
-    usual = demand_profile(history)[:, EVENING_HOUR:].sum(axis=1).astype(np.float64)
+    usual = demand_profile(history)[:, evening_hour:].sum(axis=1).astype(np.float64)
     day_share = np.repeat(usual[:, None], T, axis=1)
     if panel.hourly:
         hours = demand_hours(panel, 1.0 if demand == "recovered" else 0.0)[pos].astype(np.float64)
-        total, late = hours.sum(axis=2), hours[:, :, EVENING_HOUR:].sum(axis=2)
+        total, late = hours.sum(axis=2), hours[:, :, evening_hour:].sum(axis=2)
         day_share = np.where(total > 0, late / np.where(total > 0, total, 1.0), day_share)
     return PriceWorld(
         elasticity=response.elasticity(category), deepest=response.deepest(category),
@@ -412,11 +416,13 @@ def replay_to_folder(
     response_scale: float = 1.0,
     params: dict | None = None,
     scheduler: str | None = None,
+    evening_hour: int = EVENING_HOUR,
 ) -> ReplayResult:
     """The job of `freshcast replay`: replay the `demand` of the days of `actuals` after
     `history` through the default policies on ASSUMED master data and write summary.json and
     log.parquet into folder `out` (swapped in whole); with `markdowns`, markdown pricing too
-    (summary.json's `markdown_policies`). `params` set the replay's forecaster's parameters
+    (summary.json's `markdown_policies`; `response_scale` and `evening_hour` as in `replay`,
+    the evening hour from 7 to 23). `params` set the replay's forecaster's parameters
     over its defaults (`REPLAY_FORECASTER`, or `OBSERVED_FORECASTER` for observed demand),
     except what makes it forecast the demand served (`REPLAY_KEEPS`); summary.json records
     them as `forecaster_params`. With `scheduler` ("local:N" or "tcp://HOST:PORT", paths only)
@@ -430,13 +436,17 @@ def replay_to_folder(
     if not (real and 0 < response_scale < math.inf) or (response_scale != 1.0 and not markdowns):
         raise FreshcastError(f"response_scale: a number above 0, other than 1 only with markdowns; "
                              f"got {response_scale!r}")  # fmt: skip
+    whole = isinstance(evening_hour, numbers.Integral) and not isinstance(evening_hour, bool)
+    if not (whole and SHOP_OPEN < evening_hour < 24) or (evening_hour != EVENING_HOUR and not markdowns):
+        raise FreshcastError(f"evening_hour: a whole hour from {SHOP_OPEN + 1} to 23, other than {EVENING_HOUR} only "
+                             f"with markdowns; got {evening_hour!r}")  # fmt: skip
     if scheduler is not None:
         from ..cluster.connect import connected
         from ..cluster.replay import replay_on_dask
 
         with connected(scheduler) as client:
             result, about = replay_on_dask(client, history, actuals, column_map, seed, demand, progress, params,
-                                           markdowns, response_scale)  # fmt: skip
+                                           markdowns, response_scale, evening_hour)  # fmt: skip
         write_replay(result, Path(out), about)
         return result
 
@@ -453,19 +463,19 @@ def replay_to_folder(
     model = replay_forecaster(demand, params, seed)
     with Step(f"replaying {days} day(s)", progress):
         result = replay(panel, first_day, model, master=master, seed=seed, demand=demand, progress=progress,
-                        markdowns=markdowns, response_scale=response_scale)  # fmt: skip
+                        markdowns=markdowns, response_scale=response_scale, evening_hour=evening_hour)  # fmt: skip
     about = replay_about(first_day, panel.last_day, panel.n_series, master.notes, model, params)
     if notes:
         about["notes"] = notes
     if markdowns:
-        about.update(markdown_about(response_scale))
+        about.update(markdown_about(response_scale, evening_hour))
     write_replay(result, Path(out), about)
     return result
 
 
-def markdown_about(response_scale: float) -> dict:
+def markdown_about(response_scale: float, evening_hour: int) -> dict:
     """What summary.json says of a replay with markdowns besides its results."""
-    return {"response_scale": response_scale, "markdown_evening_hour": EVENING_HOUR,
+    return {"response_scale": response_scale, "markdown_evening_hour": int(evening_hour),
             "markdown_day_split": "each day's demand before and after the evening hour as its own hours sold"}
 
 

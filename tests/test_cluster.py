@@ -273,12 +273,15 @@ def test_the_replay_on_one_worker_is_the_local_replay(replay_files, one_worker, 
 
 
 def test_the_markdown_replay_on_one_worker_is_the_local_one(replay_files, one_worker, tmp_path):
-    local = replay_to_folder(*replay_files, tmp_path / "local", params=REPLAY, markdowns=True, response_scale=0.5)
-    dask, about = replay_on_dask(one_worker, *replay_files, params=REPLAY, markdowns=True, response_scale=0.5)
+    local = replay_to_folder(*replay_files, tmp_path / "local", params=REPLAY, markdowns=True, response_scale=0.5,
+                             evening_hour=17)  # fmt: skip
+    dask, about = replay_on_dask(one_worker, *replay_files, params=REPLAY, markdowns=True, response_scale=0.5,
+                                 evening_hour=17)  # fmt: skip
     assert set(dask.markdowns) == set(MARKDOWN_POLICIES) and dask.markdowns == local.markdowns
     assert dask.summary == local.summary
     summary = json.loads((tmp_path / "local" / "summary.json").read_text())
     assert {k: summary[k] for k in about} == json.loads(json.dumps(about)) and about["response_scale"] == 0.5
+    assert about["markdown_evening_hour"] == 17
 
 
 def test_the_price_response_on_two_workers_is_the_one_machines(replay_files, two_workers):

@@ -29,10 +29,10 @@ def setup():
     return panel, first, model, response
 
 
-def run(setup, scale=1.0):
+def run(setup, scale=1.0, hour=EVENING_HOUR):
     panel, first, model, response = setup
     return replay(panel, first, model, policies=[Optimizer()], baselines=False, hindsight=False, log=False,
-                  markdowns=True, response_scale=scale, response=response)  # fmt: skip
+                  markdowns=True, response_scale=scale, response=response, evening_hour=hour)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,14 @@ def test_a_stronger_simulated_response_makes_the_rules_sell_more(setup, result):
     assert stronger["no_markdown"]["units_demanded"] == pytest.approx(result.markdowns["no_markdown"]["units_demanded"])
 
 
+def test_an_earlier_evening_hour_marks_down_more_of_the_day(setup, result):
+    earlier = run(setup, hour=15).markdowns
+    # the ladder's 60% step then prices more of the last day's demand: more units demanded
+    assert earlier["ladder_30_60"]["units_demanded"] > result.markdowns["ladder_30_60"]["units_demanded"]
+    for rule in ("no_markdown", "last_day_30"):  # no evening step: the same prices (orders may differ by a case)
+        assert earlier[rule]["units_demanded"] == pytest.approx(result.markdowns[rule]["units_demanded"], rel=1e-3)
+
+
 def test_rules():
     on_hand = np.array([[1.0, 0, 0], [0, 2.0, 0], [0, 0, 3.0]])
     day, evening = rule_depths("ladder_30_60", on_hand)
@@ -80,20 +88,23 @@ def test_rules():
     assert list(day) == [0.3, 0.0, 0.0] and np.isnan(evening).all()
 
 
-def test_the_simulator_splits_each_day_as_its_hours_sold(setup):
+@pytest.mark.parametrize("hour", [EVENING_HOUR, 15])
+def test_the_simulator_splits_each_day_as_its_hours_sold(setup, hour):
     """Demand before and after the evening hour follows the replayed day's own hours, not the
     line's usual profile (which would tell the optimizer the rest of the day from its morning)."""
     from freshcast.features.latent import demand_hours
+    from freshcast.forecast.hourly import demand_profile
     from freshcast.simulate.replay import price_world
 
     panel, first, _, response = setup
     history = panel.until(first - 1)
     T = panel.last_day - first + 1
-    world = price_world(panel, first, history, 1.0, response)
+    world = price_world(panel, first, history, 1.0, response, evening_hour=hour)
+    assert world.evening_share == pytest.approx(demand_profile(history)[:, hour:].sum(axis=1))
     hours = demand_hours(panel, 1.0)[panel.positions(first)[:, None] + np.arange(T)].astype(np.float64)
     total = hours.sum(axis=2)
     sold = total > 0
-    expected = hours[:, :, EVENING_HOUR:].sum(axis=2)[sold] / total[sold]
+    expected = hours[:, :, hour:].sum(axis=2)[sold] / total[sold]
     assert world.day_share[sold] == pytest.approx(expected)
     assert np.all(world.day_share[~sold] == np.broadcast_to(world.evening_share[:, None], total.shape)[~sold])
     spread = world.day_share[sold] - np.broadcast_to(world.evening_share[:, None], total.shape)[sold]
@@ -108,13 +119,17 @@ def test_replay_cli_markdowns(tmp_path):
     df[df.dt <= cut].to_parquet(tmp_path / "h.parquet")
     df[df.dt > cut].to_parquet(tmp_path / "a.parquet")
     out = tmp_path / "r"
-    res = CliRunner().invoke(app, ["replay", "--history", str(tmp_path / "h.parquet"), "--actuals",
-                                   str(tmp_path / "a.parquet"), "--out", str(out), "--markdowns", "--response-scale", "1.5"])  # fmt: skip
+    files = ["--history", str(tmp_path / "h.parquet"), "--actuals", str(tmp_path / "a.parquet")]
+    res = CliRunner().invoke(app, ["replay", *files, "--out", str(out), "--markdowns", "--response-scale", "1.5",
+                                   "--evening-hour", "17"])  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["markdown_policies"]) == set(MARKDOWN_POLICIES)
     assert all(k in row for row in summary["markdown_policies"].values() for k in KEYS)
     assert summary["response_scale"] == 1.5 and "own hours" in summary["markdown_day_split"]
+    assert summary["markdown_evening_hour"] == 17
+    alone = CliRunner().invoke(app, ["replay", *files, "--out", str(tmp_path / "r2"), "--evening-hour", "17"])
+    assert alone.exit_code != 0 and "--markdowns" in alone.output and not (tmp_path / "r2").exists()
 
 
 def test_orders_that_count_on_markdowns_order_more_and_conserve_units(setup, result):
