@@ -108,16 +108,15 @@ def replay(history, actuals, out: str | Path, *, demand: str = "recovered", mark
     policies, and with `markdowns` the pricing policies too, on ASSUMED master data, as
     `freshcast replay`: writes `out/summary.json` and `out/log.parquet` (the folder swapped in
     whole) and returns a `simulate.replay.ReplayResult` (`.summary` per policy, `.markdowns`,
-    `.log`). With markdowns the evening step is priced from `evening_hour` (default 19).
-    RunLocked if another run is writing `out` (`scheduler` as in `forecast`)."""
+    `.log`). With markdowns, `evening_hour` (7 to 23, default 19) is the hour of the evening
+    markdown step and of each day's split of demand. RunLocked if another run is writing
+    `out` (`scheduler` as in `forecast`)."""
     from .outputs import reserve_all
-    from .simulate.markdowns import EVENING_HOUR
     from .simulate.replay import replay_to_folder
 
-    hour = EVENING_HOUR if evening_hour is None else evening_hour
     with reserve_all((out, "replay"), inputs=_paths(history, actuals)):
         return replay_to_folder(history, actuals, out, column_map, seed, demand, progress, markdowns, response_scale,
-                                _params(params), scheduler, hour)  # fmt: skip
+                                _params(params), scheduler, evening_hour)  # fmt: skip
 
 
 def price_response(history, out: str | Path, *, holdout_days: int = 14, column_map: dict[str, str] | None = None,

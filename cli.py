@@ -288,8 +288,8 @@ def replay(
         float, typer.Option(min=0.01, help="With --markdowns: the simulated price response = S x the estimated one")
     ] = 1.0,
     evening_hour: Annotated[
-        Optional[int], typer.Option(min=7, max=23, help="With --markdowns: the hour of the evening markdown step "
-                                                        "(default 19)")
+        Optional[int], typer.Option(min=7, max=23, help="With --markdowns: the hour of the evening markdown step and "
+                                                        "of each day's split of demand (default 19)")
     ] = None,
     params: ParamsOption = None,
     threads: ThreadsOption = 0,
@@ -302,7 +302,6 @@ def replay(
     Each day is forecast only from the history and the actuals before it. Demand is
     recovered where stockouts hid it (--demand observed: the sales as recorded)."""
     from .errors import FreshcastError
-    from .simulate.markdowns import EVENING_HOUR
     from .simulate.replay import replay_to_folder
     from .simulate.scoring import DEMAND_KINDS
 
@@ -318,8 +317,7 @@ def replay(
         try:
             result = replay_to_folder(history, actuals, out, _column_map(map), seed, demand, progress=_say,
                                       markdowns=markdowns, response_scale=response_scale, params=tuned,
-                                      scheduler=scheduler, evening_hour=EVENING_HOUR if evening_hour is None
-                                      else evening_hour)  # fmt: skip
+                                      scheduler=scheduler, evening_hour=evening_hour)  # fmt: skip
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(replay_text(result.summary))

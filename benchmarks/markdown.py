@@ -53,8 +53,7 @@ def waste_interval(a: dict, b: dict, seed: int = 0) -> list[float]:
     return [float(np.quantile(out, 0.025)), float(np.quantile(out, 0.975))]
 
 
-def run_window(panel, first: int, last: int, scales, say, joint_orders: bool = False,
-               evening_hour: int = 19) -> dict:  # fmt: skip
+def run_window(panel, first: int, last: int, scales, say, joint_orders: bool, evening_hour: int) -> dict:
     from freshcast.forecast import DailyForecaster
     from freshcast.forecast.price_response import PriceResponse
     from freshcast.optimize import markdown
@@ -133,7 +132,8 @@ def main() -> None:
     parser.add_argument("--scales", default="0.5,1,1.5")
     parser.add_argument("--joint-orders", type=int, choices=(0, 1), default=0,
                         help="1: the optimizer's and the hindsight's orders count on the last day's markdowns")
-    parser.add_argument("--evening-hour", type=int, default=19, help="the hour of the evening markdown step")
+    parser.add_argument("--evening-hour", type=int, choices=range(7, 24), default=19, metavar="7..23",
+                        help="the hour of the evening markdown step and of each day's split")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     from freshcast.data import load_history
@@ -145,8 +145,8 @@ def main() -> None:
     panel = load_history(args.data)
     say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
     scales = [float(s) for s in args.scales.split(",")]
-    result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": machine(),
-              "data": args.data, "series": panel.n_series, "evening_hour": args.evening_hour, "windows": {}}  # fmt: skip
+    result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": machine(), "data": args.data,
+              "series": panel.n_series, "evening_hour": args.evening_hour, "windows": {}}  # fmt: skip
     for window in args.windows.split(","):
         a, b = window.split(":")
         say(f"window {a} .. {b}")

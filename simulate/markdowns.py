@@ -3,14 +3,14 @@
 Every markdown policy runs its own replay with freshcast's orders (the optimizer), from the
 same opening stock: each morning the deliveries arrive, the order is placed, the policy sets
 the day's price (and an evening price from the evening hour, by default `EVENING_HOUR`), and
-the day's demand is served first-in-first-out in two parts, before and after the evening
-hour, split as that day's hourly demand fell (`PriceWorld.day_share`: freshcast's optimizer decides the evening step
-from the stock left then and the line's usual share of the day's demand after it; only the
-hindsight knows the day's own). Demand at a new price is the demand at the
-logged price x (new price / logged price) ** (scale x elasticity): the simulator's response is
-`scale` times the one freshcast estimated from the history before the replay, while the
-optimizer always plans with the estimate (scale != 1: it is wrong, by that much). A markdown
-never prices above the logged (possibly promotional) price.
+the day's demand is served first-in-first-out in two parts, before the evening hour and from
+it on, split as that day's hourly demand fell (`PriceWorld.day_share`: freshcast's optimizer
+decides the evening step from the stock left then and the line's usual share of the day's
+demand after it; only the hindsight knows the day's own). Demand at a new price is the
+demand at the logged price x (new price / logged price) ** (scale x elasticity): the
+simulator's response is `scale` times the one freshcast estimated from the history before
+the replay, while the optimizer always plans with the estimate (scale != 1: it is wrong, by
+that much). A markdown never prices above the logged (possibly promotional) price.
 
 Policies: `no_markdown`; `last_day_30` (30% off on a day when units expire); `ladder_30_60`
 (30% off from the day before units expire, 60% from the evening hour on their last day);
@@ -31,6 +31,7 @@ from ..optimize.master import MasterData
 from .scoring import ending_stock, following_demand, held_by_expiry, with_ratios
 
 EVENING_HOUR = 19  # the evening step's hour unless the replay is given another
+HELD = 1e-9  # units: less is what selling a day in two parts leaves of a batch by rounding, not stock
 MARKDOWN_POLICIES = ("no_markdown", "last_day_30", "ladder_30_60", "optimizer", "hindsight")
 
 
@@ -41,9 +42,9 @@ class PriceWorld:
     elasticity: np.ndarray  # estimated (capped at 0), what the optimizer plans with
     deepest: np.ndarray  # deepest depth the line's category supports
     borrowed: float  # the estimate's response to yesterday's log price (>= 0)
-    evening_share: np.ndarray  # share of a day's demand after the evening hour, the line's usual profile
+    evening_share: np.ndarray  # share of a day's demand from the evening hour on, the line's usual profile
     logged: np.ndarray  # (n, T) price paid / regular price on each replayed day
-    # (n, T) share of each replayed day's demand after the evening hour as it happened (the day's own
+    # (n, T) share of each replayed day's demand from the evening hour on as it happened (the day's own
     # hours): what the simulator serves then and the hindsight knows
     day_share: np.ndarray
     scale: float = 1.0  # the simulator's response = scale x the estimate
@@ -53,21 +54,22 @@ class PriceWorld:
             raise FreshcastError(f"the response scale must be above 0, got {self.scale}")
 
     def served_share(self, t: int) -> np.ndarray:
-        """(n,) share of day t's demand after the evening hour, as it happened."""
+        """(n,) share of day t's demand from the evening hour on, as it happened."""
         return self.day_share[:, t]
 
 
 def rule_depths(name: str, on_hand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(day depth, evening depth or NaN) of a fixed sticker rule from the stock by expiry."""
     n = len(on_hand)
-    last_day = on_hand[:, 0] > 0
+    on_hand = on_hand > HELD
+    last_day = on_hand[:, 0]
     nothing = np.full(n, np.nan)
     if name == "no_markdown":
         return np.zeros(n), nothing
     if name == "last_day_30":
         return np.where(last_day, 0.3, 0.0), nothing
     if name == "ladder_30_60":
-        day_before = on_hand[:, 1] > 0 if on_hand.shape[1] > 1 else np.zeros(n, bool)
+        day_before = on_hand[:, 1] if on_hand.shape[1] > 1 else np.zeros(n, bool)
         return np.where(last_day | day_before, 0.3, 0.0), np.where(last_day, 0.6, np.nan)
     raise ValueError(f"unknown markdown rule {name}")
 

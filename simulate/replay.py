@@ -32,7 +32,6 @@ from ..outputs import output_folder, write_table, write_text
 from ..optimize import kernels as K
 from ..optimize.master import MasterData, assume_master_data
 from ..optimize.orders import OrderLines, days_needed, line_days, weekly_extend
-from ..optimize.pricing import SHOP_OPEN
 from .hindsight import hindsight_plan
 from .scoring import DEMAND_KINDS, following_demand, held_by_expiry, ranked, served_demand, summarise
 from .markdowns import (EVENING_HOUR, MARKDOWN_POLICIES, MarkdownBook, PriceWorld, demand_ahead, markdown_summary,
@@ -416,17 +415,18 @@ def replay_to_folder(
     response_scale: float = 1.0,
     params: dict | None = None,
     scheduler: str | None = None,
-    evening_hour: int = EVENING_HOUR,
+    evening_hour: int | None = None,
 ) -> ReplayResult:
     """The job of `freshcast replay`: replay the `demand` of the days of `actuals` after
     `history` through the default policies on ASSUMED master data and write summary.json and
     log.parquet into folder `out` (swapped in whole); with `markdowns`, markdown pricing too
-    (summary.json's `markdown_policies`; `response_scale` and `evening_hour` as in `replay`,
-    the evening hour from 7 to 23). `params` set the replay's forecaster's parameters
-    over its defaults (`REPLAY_FORECASTER`, or `OBSERVED_FORECASTER` for observed demand),
-    except what makes it forecast the demand served (`REPLAY_KEEPS`); summary.json records
-    them as `forecaster_params`. With `scheduler` ("local:N" or "tcp://HOST:PORT", paths only)
-    on that Dask cluster, partitioned by store (`cluster.replay`)."""
+    (summary.json's `markdown_policies`; `response_scale` and `evening_hour` as in `replay`:
+    the hour from 7 to 23, only with markdowns, default `EVENING_HOUR`). `params` set the
+    replay's forecaster's parameters over its defaults (`REPLAY_FORECASTER`, or
+    `OBSERVED_FORECASTER` for observed demand), except what makes it forecast the demand
+    served (`REPLAY_KEEPS`); summary.json records them as `forecaster_params`. With
+    `scheduler` ("local:N" or "tcp://HOST:PORT", paths only) on that Dask cluster, partitioned
+    by store (`cluster.replay`)."""
     from ..data import load_history_with_actuals
     from ..data.read import source_name
 
@@ -436,10 +436,7 @@ def replay_to_folder(
     if not (real and 0 < response_scale < math.inf) or (response_scale != 1.0 and not markdowns):
         raise FreshcastError(f"response_scale: a number above 0, other than 1 only with markdowns; "
                              f"got {response_scale!r}")  # fmt: skip
-    whole = isinstance(evening_hour, numbers.Integral) and not isinstance(evening_hour, bool)
-    if not (whole and SHOP_OPEN < evening_hour < 24) or (evening_hour != EVENING_HOUR and not markdowns):
-        raise FreshcastError(f"evening_hour: a whole hour from {SHOP_OPEN + 1} to 23, other than {EVENING_HOUR} only "
-                             f"with markdowns; got {evening_hour!r}")  # fmt: skip
+    evening_hour = _evening_hour(evening_hour, markdowns)
     if scheduler is not None:
         from ..cluster.connect import connected
         from ..cluster.replay import replay_on_dask
@@ -471,6 +468,20 @@ def replay_to_folder(
         about.update(markdown_about(response_scale, evening_hour))
     write_replay(result, Path(out), about)
     return result
+
+
+def _evening_hour(hour, markdowns: bool) -> int:
+    """The replay's evening hour: `EVENING_HOUR` if None, else a whole hour of the shop's
+    evening and only with markdowns (FreshcastError otherwise)."""
+    from ..optimize.pricing import SHOP_OPEN
+
+    if hour is None:
+        return EVENING_HOUR
+    whole = isinstance(hour, numbers.Integral) and not isinstance(hour, bool)
+    if not markdowns or not (whole and SHOP_OPEN < hour < 24):
+        raise FreshcastError(f"evening_hour: a whole hour from {SHOP_OPEN + 1} to 23, only with markdowns; "
+                             f"got {hour!r}{'' if markdowns else ' without markdowns'}")  # fmt: skip
+    return int(hour)
 
 
 def markdown_about(response_scale: float, evening_hour: int) -> dict:

@@ -389,7 +389,7 @@ def test_the_api_replays_and_estimates_the_response_as_the_commands_do(tmp_path)
     for scale, markdowns in ((2.0, False), ("2", True), (0.0, True), (float("nan"), True), (True, True)):
         with pytest.raises(FreshcastError, match="response_scale: a number above 0"):
             api.replay(history, actuals, tmp_path / "out", response_scale=scale, markdowns=markdowns)
-    for hour, markdowns in ((17, False), (6, True), (24, True), (17.5, True), (True, True)):
+    for hour, markdowns in ((17, False), (19, False), (6, True), (24, True), (17.5, True), (True, True)):
         with pytest.raises(FreshcastError, match="evening_hour: a whole hour from 7 to 23"):
             api.replay(history, actuals, tmp_path / "out", evening_hour=hour, markdowns=markdowns)
     with pytest.raises(FreshcastError, match="this output is the input"):
