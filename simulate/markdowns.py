@@ -28,7 +28,7 @@ from ..errors import FreshcastError
 from ..optimize import kernels as K
 from ..optimize.markdown import LADDER, oldest_expiry, plan_markdowns
 from ..optimize.master import MasterData
-from .scoring import ending_stock, following_demand, held_by_expiry, with_ratios
+from .scoring import ending_stock, following_demand, held_by_expiry, ratios, with_ratios
 
 EVENING_HOUR = 19  # the evening step's hour unless the replay is given another
 HELD = 1e-9  # units: less is what selling a day in two parts leaves of a batch by rounding, not stock
@@ -192,17 +192,18 @@ def markdown_summary(book: MarkdownBook, log: dict, stock: np.ndarray, demand: n
     ending_waste = float(lines["ending_waste_cost"].sum())
     potential = float(lines["potential_margin"].sum())
     received, demanded = float(log["received"].sum()), float(book.demanded.sum())
+    share = ratios(float(wasted.sum()), received, float(sold.sum()), demanded)
     return {
         "gross_margin": gross,
         "revenue": float(book.revenue.sum()),
-        "waste_pct": 100.0 * float(wasted.sum()) / received if received > 0 else 0.0,
+        "waste_pct": share["waste_pct"],
         "units_wasted": float(wasted.sum()),
         "units_sold": float(sold.sum()),
         "units_lost": float(log["lost"].sum()),
         "units_demanded": demanded,
         "units_received": received,
         "units_ending_stock": float(stock.sum()),
-        "fill_rate": float(sold.sum()) / demanded if demanded > 0 else 1.0,
+        "fill_rate": share["fill_rate"],
         "markdown_spend": float(book.spend.sum()),
         "label_changes": int(book.changes.sum()),
         "holding_cost": holding,

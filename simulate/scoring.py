@@ -60,12 +60,17 @@ def following_demand(demand: np.ndarray, shelf: np.ndarray) -> np.ndarray:
 RATIOS = ("waste_pct", "fill_rate", "average_stock")  # of `summarise`; its other figures add up over lines
 
 
+def ratios(wasted: float, received: float, sold: float, demanded: float) -> dict:
+    """waste_pct (percent of the units received) and fill_rate (share of the units demanded)."""
+    return {"waste_pct": 100.0 * wasted / received if received > 0 else 0.0,
+            "fill_rate": sold / demanded if demanded > 0 else 1.0}  # fmt: skip
+
+
 def with_ratios(totals: dict) -> dict:
     """`totals` (units wasted, received, sold and demanded, added up over lines) with their
-    waste_pct and fill_rate worked out."""
-    received, demanded = totals["units_received"], totals["units_demanded"]
-    totals["waste_pct"] = 100.0 * totals["units_wasted"] / received if received > 0 else 0.0
-    totals["fill_rate"] = totals["units_sold"] / demanded if demanded > 0 else 1.0
+    waste_pct and fill_rate worked out (`ratios`)."""
+    totals.update(ratios(totals["units_wasted"], totals["units_received"], totals["units_sold"],
+                         totals["units_demanded"]))  # fmt: skip
     return totals
 
 
@@ -117,8 +122,7 @@ def summarise(demand: np.ndarray, log: dict, master: MasterData, stock: np.ndarr
         "units_wasted": wasted,
         "units_lost": lost,
         "units_ending_stock": float(log["stock_end"][:, -1].sum()),
-        "waste_pct": 100.0 * wasted / received if received > 0 else 0.0,
-        "fill_rate": sold / float(demand.sum()) if demand.sum() > 0 else 1.0,
+        **ratios(wasted, received, sold, float(demand.sum())),
         "average_stock": float(log["stock_end"].mean()),
         "gross_margin": float((margin * log["sold"]).sum()) - waste_money,
         "lost_margin": lost_margin,
