@@ -571,8 +571,9 @@ def tune(
     threads: ThreadsOption = 0,
 ) -> None:
     """Search the forecaster's parameters (Optuna TPE: LightGBM's, feature windows, stockout
-    recovery, training window) by mean WAPE over the last weekly origins of HISTORY; writes
-    OUT/best_params.toml for --params. Tune on weeks you will not report on."""
+    recovery, training window; the first trial is the defaults) by mean WAPE over the last
+    weekly origins of HISTORY; writes OUT/best_params.toml for --params. Tune on weeks you will
+    not report on."""
     from .data import load_history
     from .errors import FreshcastError, RunLocked
     from .forecast.tune import tune as run_tune

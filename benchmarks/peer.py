@@ -1,7 +1,7 @@
 """The peer (mlforecast + LightGBM) as the daily and hourly benchmarks tune and run it: the
 search space both engines share, one origin's features built once for many models, and the
 Optuna study over the tuning origins (the same sampler, pruner and trial count as
-`freshcast tune`)."""
+`freshcast tune`, and a first trial of its own defaults as freshcast's is of its)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ def shared_space() -> dict:
     shared = ("learning_rate", "n_estimators", "num_leaves", "min_child_samples", "reg_lambda", "max_bin",
               "objective", "feature_fraction")  # fmt: skip
     return {name: calls[name] for name in shared}
+
+
+# The peer's first trial, as freshcast's is its defaults: LightGBM's own defaults where the
+# shared space holds them (100 trees at 0.1, 31 leaves, 20 rows a leaf, 255 bins, every
+# feature), its least L2 (LightGBM's default is none) and tweedie (LightGBM's l2 is not in
+# the space; freshcast's default objective)
+PEER_FIRST = {"learning_rate": 0.1, "n_estimators": 100, "num_leaves": 31, "min_child_samples": 20, "reg_lambda": 0.1,
+              "max_bin": 255, "objective": "tweedie", "feature_fraction": 1.0}  # fmt: skip
 
 
 def peer_suggest(trial, space: dict) -> dict:
@@ -86,7 +94,7 @@ def tune_peer(work: Path, seed: int, trials: int, origins: list[str], at_origin)
     space = shared_space()
     work.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = open_study(f"sqlite:///{work / 'study.db'}", "peer", seed)
+    study = open_study(f"sqlite:///{work / 'study.db'}", "peer", seed, first=PEER_FIRST)
     at = {}
 
     def scores(params):

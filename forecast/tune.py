@@ -1,7 +1,9 @@
 """`freshcast tune`: search the forecaster's parameters on the user's own history.
 
 Optuna's TPE sampler proposes parameters (`SPACE`: LightGBM's, the feature windows, the
-stockout recovery weight and the training window); each trial trains freshcast's mean model
+stockout recovery weight and the training window), after a first trial of the forecaster's
+defaults (`default_trial`), so the best parameters are never worse than the defaults on the
+origins tuned on; each trial trains freshcast's mean model
 (no quantile calibration) at K weekly origins at the end of the history and scores the
 mean WAPE of the `horizon` days after each origin. After each origin but the last, a trial
 whose mean WAPE so far is worse than the median of earlier trials' there is pruned. The
@@ -54,6 +56,18 @@ def suggest(trial) -> dict:
     }
 
 
+def default_trial() -> dict:
+    """The search space's answers that give DailyForecaster's defaults (a study's first trial)."""
+    model = DailyForecaster()
+    windows = {v: k for k, v in WINDOWS.items()}[tuple(model.windows)]
+    return {
+        "train_days": model.train_days or 0, "learning_rate": model.learning_rate, "n_estimators": model.n_estimators,
+        "num_leaves": model.num_leaves, "min_child_samples": model.min_child_samples, "reg_lambda": model.reg_lambda,
+        "max_bin": model.max_bin, "objective": model.objective, "stockout_recovery": model.stockout_recovery,
+        "windows": windows, "feature_fraction": model.lightgbm_params()["feature_fraction"],
+    }  # fmt: skip
+
+
 def forecast_after(panel: DailyPanel, params: dict, cutoff: int, horizon: int, seed: int = 0):
     """The mean forecast (series x days) of the `horizon` days after `cutoff` by a model with
     `params` trained on the history up to it (no quantile calibration), and the panel
@@ -104,7 +118,7 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
         raise FreshcastError(f"{out}: is a file; give a folder for the study")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with run_lock(out):
-        study = open_study(f"sqlite:///{out / 'study.db'}", STUDY, seed)
+        study = open_study(f"sqlite:///{out / 'study.db'}", STUDY, seed, first=default_trial())
         about = {"origins": names, "horizon": horizon, "history": panel_digest(panel)}
         _check_same_study(study, about, out)
         for key, value in about.items():
@@ -133,16 +147,19 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
         return TuneResult(_params(study.best_trial), study.best_value, table, names)
 
 
-def open_study(storage: str, name: str, seed: int):
+def open_study(storage: str, name: str, seed: int, first: dict | None = None):
     """Create or resume the Optuna study `name` in `storage` (TPE sampler, seeded per trial by
-    `tune`; trials are pruned by `scored_trial`). A trial left running by a stopped run is
-    marked failed and its parameters are tried again next (once)."""
+    `tune`; trials are pruned by `scored_trial`). A new study tries the parameters `first`
+    (the search space's answers) before any the sampler draws. A trial left running by a
+    stopped run is marked failed and its parameters are tried again next (once)."""
     import optuna
 
     study = optuna.create_study(
         study_name=name, storage=storage, load_if_exists=True, direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.NopPruner(),
     )  # fmt: skip
+    if first is not None and not study.get_trials(deepcopy=False):
+        study.enqueue_trial(first)
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         if t.params and "retry_of" not in t.user_attrs:  # once: parameters that stop it twice are given up

@@ -14,7 +14,8 @@ from freshcast.data import load_history, sample_path
 from freshcast.data.dates import day_to_date
 from freshcast.errors import ConfigError, FreshcastError
 from freshcast.forecast.params import params_text, read_params
-from freshcast.forecast.tune import PRUNE_AFTER, origin_wapes, scored_trial, trial_line, tune
+from freshcast.forecast import DailyForecaster
+from freshcast.forecast.tune import PRUNE_AFTER, default_trial, origin_wapes, scored_trial, trial_line, tune
 
 FUTURE_DAYS = 7
 
@@ -44,6 +45,26 @@ def test_tune_scores_the_last_weekly_origins_and_writes_the_best_params(panel, t
     best = trials.loc[trials["wape"].idxmin()]
     assert again == pytest.approx([best[f"wape_{n}"] for n in result.origins], rel=1e-12)
     assert np.mean(again) == pytest.approx(result.best_wape, rel=1e-12)
+
+
+def test_the_first_trial_is_the_defaults_so_the_best_is_never_worse_than_them(panel, tuned):
+    result, out = tuned
+    first = pd.read_csv(out / "trials.csv").iloc[0]
+    study = optuna.load_study(study_name="freshcast", storage=f"sqlite:///{out / 'study.db'}")
+    assert study.trials[0].params == default_trial()
+    as_tuned = DailyForecaster(**suggest_params(default_trial()))
+    assert as_tuned.get_params() | {"lgb_params": None} == DailyForecaster().get_params()
+    assert as_tuned.lightgbm_params() == DailyForecaster().lightgbm_params()
+    last = panel.last_day
+    defaults = list(origin_wapes(panel, {}, [last - 14, last - 7], 7))
+    assert [first[f"wape_{n}"] for n in result.origins] == pytest.approx(defaults, rel=1e-12)
+    assert result.best_wape <= first["wape"]
+
+
+def suggest_params(answers: dict) -> dict:
+    from freshcast.forecast.tune import suggest
+
+    return suggest(optuna.trial.FixedTrial(answers))
 
 
 def test_an_origin_is_scored_on_days_after_it_only(panel):
