@@ -89,7 +89,7 @@ def tune_peer(work: Path, seed: int, trials: int, origins: list[str], at_origin)
     work/best_params.json and returns the best trial."""
     import optuna
     import pandas as pd
-    from freshcast.forecast.tune import finished_count, open_study, scored_trial, trial_line
+    from freshcast.forecast.tune import finished_count, next_trial, open_study, scored_trial, trial_line
 
     space = shared_space()
     work.mkdir(parents=True, exist_ok=True)
@@ -109,9 +109,8 @@ def tune_peer(work: Path, seed: int, trials: int, origins: list[str], at_origin)
     def after(study, trial):
         print(f"  peer {trial_line(study, trial)}", file=sys.stderr, flush=True)
 
-    todo = trials - finished_count(study)
-    if todo > 0:
-        study.optimize(objective, n_trials=todo, callbacks=[after], catch=())
+    while finished_count(study) < trials:
+        next_trial(study, objective, seed, [after])
     complete = optuna.trial.TrialState.COMPLETE
     rows = [{"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value if t.state == complete else None,
              **{k: v for k, v in t.user_attrs.items()}, **t.params} for t in study.get_trials(deepcopy=False)]  # fmt: skip

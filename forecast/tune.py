@@ -133,10 +133,7 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
                 progress(trial_line(study, trial))
 
         while finished_count(study) < trials:
-            # each trial's sampler is seeded by how many trials finished before it, so a resumed
-            # study draws what the uninterrupted one would have
-            study.sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * finished_count(study))
-            study.optimize(objective, n_trials=1, callbacks=[after], catch=())
+            next_trial(study, objective, seed, [after])
             last = study.trials[-1]
             if last.state == optuna.trial.TrialState.FAIL:  # Optuna fails a trial whose WAPE is NaN
                 raise FreshcastError(f"{panel.source}: trial {last.number + 1} has no WAPE: the days after the "
@@ -149,22 +146,39 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
 
 def open_study(storage: str, name: str, seed: int, first: dict | None = None):
     """Create or resume the Optuna study `name` in `storage` (TPE sampler, seeded per trial by
-    `tune`; trials are pruned by `scored_trial`). A new study tries the parameters `first`
-    (the search space's answers) before any the sampler draws. A trial left running by a
-    stopped run is marked failed and its parameters are tried again next (once)."""
+    `next_trial`; trials are pruned by `scored_trial`). Until a trial has finished, the study
+    tries the parameters `first` (the search space's answers) before any the sampler draws. A
+    trial left running by a stopped run is marked failed and its parameters are tried again
+    next; parameters that stop the study twice are given up."""
     import optuna
 
     study = optuna.create_study(
         study_name=name, storage=storage, load_if_exists=True, direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.NopPruner(),
     )  # fmt: skip
-    if first is not None and not study.get_trials(deepcopy=False):
-        study.enqueue_trial(first)
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        if t.params and "retry_of" not in t.user_attrs:  # once: parameters that stop it twice are given up
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number + 1})
+        if t.params and "retry_of" not in t.user_attrs:
+            again = {"retry_of": t.number + 1, "first": t.user_attrs.get("first", False)}
+            study.enqueue_trial(t.params, user_attrs=again)
+    trials = study.get_trials(deepcopy=False)
+    tries = sum(bool(t.user_attrs.get("first")) for t in trials)
+    waiting = any(t.state == optuna.trial.TrialState.WAITING for t in trials)
+    if first is not None and finished_count(study) == 0 and not waiting and tries < 2:
+        study.enqueue_trial(first, user_attrs={"first": True})
     return study
+
+
+def next_trial(study, objective, seed: int, callbacks=()) -> None:
+    """Run one trial of `study`: a waiting one, or parameters drawn by a TPE sampler seeded by
+    the trials finished before it (so a resumed study draws what the uninterrupted one would
+    have) and by the parameters given up (so they are not drawn a third time)."""
+    import optuna
+
+    given_up = sum(t.state == optuna.trial.TrialState.FAIL and "retry_of" in t.user_attrs
+                   for t in study.get_trials(deepcopy=False))  # fmt: skip
+    study.sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * finished_count(study) + 7_919 * given_up)
+    study.optimize(objective, n_trials=1, callbacks=list(callbacks), catch=())
 
 
 def scored_trial(trial, scores: Iterable[float], names: list[str]) -> float:
