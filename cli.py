@@ -574,8 +574,10 @@ def tune(
     recovery, training window; the first trial is the defaults) by mean WAPE over the last
     weekly origins of HISTORY; writes OUT/best_params.toml for --params. Tune on weeks you will
     not report on."""
+    import signal
+
     from .data import load_history
-    from .errors import FreshcastError, RunLocked
+    from .errors import FreshcastError, Interrupted, RunLocked
     from .forecast.tune import tune as run_tune
 
     from .outputs import apart
@@ -589,6 +591,10 @@ def tune(
     except RunLocked as exc:  # another tune works in OUT
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(75) from None
+    except Interrupted as exc:  # the finished trials are kept: not "nothing written", as for other commands
+        print(f"error: stopped by {signal.Signals(exc.signum).name}: the trial in progress was abandoned; {out} "
+              f"keeps the finished trials and the same command resumes the study", file=sys.stderr)  # fmt: skip
+        raise typer.Exit(128 + exc.signum) from None
     except (FreshcastError, OSError) as exc:
         _fail(exc)
     print(f"best mean WAPE {result.best_wape:.4f} over origins {', '.join(result.origins)}; "

@@ -178,6 +178,30 @@ def test_a_tune_stopped_in_its_first_trial_still_starts_from_the_defaults(panel,
     pd.testing.assert_frame_equal(ran, whole.trials.drop(columns=["trial", "seconds"]))
 
 
+def test_a_signal_stops_tune_keeping_the_finished_trials_and_the_same_command_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "freshcast.cli", "tune", "--history", str(sample_path()), "--out",
+               str(tmp_path / "study"), "--trials", "3", "--origins", "1"]  # fmt: skip
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "trial 1:" not in seen and run.poll() is None:
+        seen += run.stderr.readline()
+    run.send_signal(signal.SIGTERM)  # in the second trial
+    err = run.stderr.read()
+    assert run.wait(timeout=120) == 143, seen + err
+    assert "error: stopped by SIGTERM: the trial in progress was abandoned" in err
+    assert "keeps the finished trials and the same command resumes the study" in err
+    kept = pd.read_csv(tmp_path / "study" / "trials.csv")
+    assert list(kept.state) == ["complete"] and (tmp_path / "study" / "best_params.toml").exists()
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    trials = pd.read_csv(tmp_path / "study" / "trials.csv")
+    assert trials.iloc[0].equals(kept.iloc[0]) and (trials.state == "complete").sum() == 3
+
+
 def test_parameters_that_stop_a_tune_twice_are_given_up_and_a_week_without_sales_is_refused(panel, tmp_path,
                                                                                               monkeypatch):  # fmt: skip
     import freshcast.forecast.tune as tuning
