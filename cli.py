@@ -578,13 +578,14 @@ def tune(
 
     from .data import load_history
     from .errors import FreshcastError, Interrupted, RunLocked
-    from .forecast.tune import tune as run_tune
+    from .forecast.tune import check_study_folder, tune as run_tune
 
     from .outputs import apart
 
     _use_threads(threads)
     try:
         apart((out, "folder"), inputs=(history,))
+        check_study_folder(out)  # before the history's load
         with _Step(f"loading history {history}"):
             panel = load_history(history, _column_map(map))
         result = run_tune(panel, out, trials, origins, horizon, seed, progress=_say)

@@ -33,6 +33,7 @@ from .metrics import wape
 from .params import params_text
 
 STUDY = "freshcast"
+STUDY_DB = "study.db"  # the study's SQLite file in the tune folder
 WINDOWS = {"7,14,28": (7, 14, 28), "7,28": (7, 28), "7,14,28,56": (7, 14, 28, 56)}
 TRAIN_DAYS = (0, 42, 56)  # 0: every day with enough history before it
 PRUNE_AFTER = 5  # complete trials before any trial is pruned
@@ -114,11 +115,10 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
                              f"(each keeps 28 days to train on)") from None  # fmt: skip
     names = [str(day_to_date(c)) for c in cutoffs]
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FreshcastError(f"{out}: is a file; give a folder for the study")
+    check_study_folder(out)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with run_lock(out):
-        study = open_study(f"sqlite:///{out / 'study.db'}", STUDY, seed, first=default_trial())
+        study = open_study(f"sqlite:///{out / STUDY_DB}", STUDY, seed, first=default_trial())
         about = {"origins": names, "horizon": horizon, "history": panel_digest(panel)}
         _check_same_study(study, about, out)
         for key, value in about.items():
@@ -142,6 +142,32 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
             raise FreshcastError(f"{out}: no trial finished, so there are no best parameters")
         table = _write(study, out, names, horizon)
         return TuneResult(_params(study.best_trial), study.best_value, table, names)
+
+
+def check_study_folder(out: str | Path) -> None:
+    """FreshcastError unless `out` can hold a study: a new or empty folder (its parents
+    folders or still to make), or one holding only what `tune` writes there."""
+    from ..nightly.lock import LOCK_FILE
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FreshcastError(f"{out}: is a file; give a folder for the study")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise FreshcastError(f"{out}: cannot be written: {parent} is a file, not a folder")
+    if not out.is_dir():
+        return
+    names = {p.name for p in out.iterdir()}
+    ours = {STUDY_DB, f"{STUDY_DB}-journal", "trials.csv", "best_params.toml", LOCK_FILE}
+    left = {n for n in names if n.startswith(".") and n.endswith(".tmp")}  # a write cut off by a kill
+    foreign = sorted(names - ours - left)
+    if not foreign and STUDY_DB not in names:  # a study's tables without its study are someone else's
+        foreign = sorted(names & {"trials.csv", "best_params.toml"})
+    if foreign:
+        raise FreshcastError(f"{out}: holds files that freshcast tune did not write (e.g. {foreign[0]}), which a "
+                             f"study would overwrite or sit beside; tune into a new or empty folder")  # fmt: skip
 
 
 def open_study(storage: str, name: str, seed: int, first: dict | None = None):

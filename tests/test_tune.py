@@ -109,24 +109,37 @@ def test_a_trial_is_pruned_after_any_origin_but_the_last_and_its_later_origins_a
 
 
 def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
-    tune(panel, tmp_path, trials=2, origins=1)
-    study = optuna.load_study(study_name="freshcast", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    folder = tmp_path / "study"
+    tune(panel, folder, trials=2, origins=1)
+    study = optuna.load_study(study_name="freshcast", storage=f"sqlite:///{folder / 'study.db'}")
     study.ask()  # a trial left running by a tune that was killed
-    result = tune(panel, tmp_path, trials=4, origins=1)
+    result = tune(panel, folder, trials=4, origins=1)
     states = list(result.trials["state"])
     assert states.count("complete") + states.count("pruned") == 4 and states.count("fail") == 1
     tried = result.trials[result.trials["state"] != "fail"].drop(columns=["trial", "state", "wape", "seconds"])
     tried = tried.drop(columns=[c for c in tried if c.startswith("wape_")])
     assert not tried.duplicated().any()  # the resumed tune did not draw the first trials again
     with pytest.raises(FreshcastError, match="holds a study on origins"):
-        tune(panel, tmp_path, trials=5, origins=2)
+        tune(panel, folder, trials=5, origins=2)
     with pytest.raises(FreshcastError, match="history too short for 20 weekly origin"):
         tune(panel, tmp_path / "other", trials=1, origins=20)
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(FreshcastError, match="a_file: is a file"):
         tune(panel, tmp_path / "a_file", trials=1, origins=1)
+    with pytest.raises(FreshcastError, match="cannot be written: .*a_file is a file, not a folder"):
+        tune(panel, tmp_path / "a_file" / "study", trials=1, origins=1)
+    for name in ("trials.csv", "notes.txt"):  # another's table by a study's name, or any other file
+        mine = tmp_path / f"mine_{name}"
+        mine.mkdir()
+        (mine / name).write_text("my own")
+        with pytest.raises(FreshcastError, match=f"holds files that freshcast tune did not write \\(e.g. {name}\\)"):
+            tune(panel, mine, trials=1, origins=1)
+        assert sorted(p.name for p in mine.iterdir()) == [name] and (mine / name).read_text() == "my own"
     with pytest.raises(FreshcastError, match="holds a study on another history"):
-        tune(panel.take(np.arange(0, panel.n_series, 2)), tmp_path, trials=5, origins=1)
+        tune(panel.take(np.arange(0, panel.n_series, 2)), folder, trials=5, origins=1)
+    (folder / "notes.txt").write_text("beside a study")
+    with pytest.raises(FreshcastError, match="did not write \\(e.g. notes.txt\\)"):
+        tune(panel, folder, trials=4, origins=1)
 
 
 def test_a_killed_tune_resumes_to_the_trials_of_one_never_stopped(panel, tmp_path, monkeypatch):
