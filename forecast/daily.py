@@ -59,7 +59,8 @@ class DailyForecaster(BaseEstimator):
     ----------
     max_horizon : longest horizon in days the model can forecast.
     lags, windows, ewm_alphas, weekday_weeks : daily feature set (see DailyFeatureSpec).
-    objective : LightGBM objective ("tweedie", "poisson", "regression", "l1", ...).
+    objective : LightGBM objective for the mean ("tweedie", "poisson", "regression", "gamma":
+        what a params file takes).
     n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM tree settings.
     reg_lambda : L2 regularisation of leaf values (LightGBM's lambda_l2).
     max_bin : histogram bins per feature (fewer bins train faster).

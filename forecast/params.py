@@ -30,8 +30,9 @@ _LISTS = ("lags", "windows", "ewm_alphas")
 _WHOLE = ("weekday_weeks", "n_estimators", "num_leaves", "min_child_samples", "max_bin", "train_days",
           "calibration_series")  # fmt: skip
 _ALL = ("train_days", "calibration_series")  # None, written "all": every day, every series
-# LightGBM's objectives for a non-negative amount (its aliases are not taken)
-OBJECTIVES = ("tweedie", "poisson", "regression", "regression_l1", "huber", "fair", "gamma", "quantile", "mape")
+# LightGBM's objectives whose forecast is the mean of a non-negative amount, as `yhat` is (its
+# aliases are not taken; a median, a quantile or a robust fit would not be the mean)
+OBJECTIVES = ("tweedie", "poisson", "regression", "gamma")
 
 
 def read_params(path: str | Path) -> dict:

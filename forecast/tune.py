@@ -160,7 +160,8 @@ def check_study_folder(out: str | Path) -> None:
     if not out.is_dir():
         return
     names = {p.name for p in out.iterdir()}
-    ours = {STUDY_DB, f"{STUDY_DB}-journal", "trials.csv", "best_params.toml", LOCK_FILE}
+    sqlite = {f"{STUDY_DB}-{kind}" for kind in ("journal", "wal", "shm")}  # SQLite's files beside the study
+    ours = {STUDY_DB, *sqlite, "trials.csv", "best_params.toml", LOCK_FILE}
     left = {n for n in names if n.startswith(".") and n.endswith(".tmp")}  # a write cut off by a kill
     foreign = sorted(names - ours - left)
     if not foreign and STUDY_DB not in names:  # a study's tables without its study are someone else's

@@ -263,6 +263,7 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[model]\nseed = 1\n", "expected one [forecaster] table"),
         ("[forecaster\n", "cannot be read as TOML"),
         ('[forecaster]\nobjective = "banana"\n', '[forecaster] objective: expected "tweedie" or'),
+        ('[forecaster]\nobjective = "quantile"\n', '[forecaster] objective: expected "tweedie" or'),  # no mean
         ("[forecaster]\nlearning_rate = 0\n", "[forecaster] learning_rate: expected a number above 0"),
         ("[forecaster]\nrelative_model = 1\n", "[forecaster] relative_model: expected true or false"),
         ("[forecaster]\npromotion_runs = \"yes\"\n", "[forecaster] promotion_runs: expected true or false"),
