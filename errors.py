@@ -55,11 +55,18 @@ class Interrupted(BaseException):
                          f"(nothing of it written); run again to resume")  # fmt: skip
 
 
+_lost: list[int] = []  # signals whose Interrupted was lost in the current stop_on_signals block
+
+
 @contextmanager
 def stop_on_signals(signals: tuple[int, ...] | None = None) -> Iterator[None]:
     """`signals` (default SIGTERM and SIGINT) raise Interrupted in the main thread while the
-    block runs (elsewhere signals stay as they are); the handlers before are put back after."""
+    block runs (elsewhere signals stay as they are); the handlers before are put back after.
+    Python only hands an exception raised in a finalizer or a weakref callback to
+    `sys.unraisablehook`, so an Interrupted raised there would be lost and the work go on:
+    it is kept instead for `raise_if_stopped` to raise."""
     import signal
+    import sys
     import threading
 
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
@@ -69,9 +76,28 @@ def stop_on_signals(signals: tuple[int, ...] | None = None) -> Iterator[None]:
     def stop(signum, _frame):
         raise Interrupted(signum)
 
+    def unraisable(info):
+        if isinstance(info.exc_value, Interrupted):
+            _lost.append(info.exc_value.signum)
+        else:
+            hook_before(info)
+
+    _lost.clear()
+    hook_before, sys.unraisablehook = sys.unraisablehook, unraisable
     before = {s: signal.signal(s, stop) for s in (signals or (signal.SIGTERM, signal.SIGINT))}
     try:
         yield
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
+        sys.unraisablehook = hook_before
+        _lost.clear()
+
+
+def raise_if_stopped() -> None:
+    """Raise, once, the Interrupted of a signal that was lost (see stop_on_signals): called
+    before an output takes its name and between steps, so the work stops there."""
+    if _lost:
+        signum = _lost[0]
+        _lost.clear()
+        raise Interrupted(signum)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import FreshcastError, RunLocked
+from .errors import FreshcastError, RunLocked, raise_if_stopped
 
 
 def _umask() -> int:
@@ -44,6 +44,7 @@ def _atomic(path: Path, write: Callable[[str], None]) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; others (an ERP) read it
         with open(tmp, "rb") as fh:  # on disk before it takes the name: a power cut leaves the old file or the new
             os.fsync(fh.fileno())
+        raise_if_stopped()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -368,6 +369,7 @@ def _swap_in(new: Path, path: Path) -> None:
     """Make folder `new` be `path`; the old contents end up in `new` (to be removed). Atomic
     where renameat2 can exchange them: `path` always names a whole output. Elsewhere there is
     a moment without `path` between two renames."""
+    raise_if_stopped()
     if not path.exists():
         os.rename(new, path)
     elif not _exchange(new, path):

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
-from ..errors import FreshcastError
+from ..errors import FreshcastError, raise_if_stopped
 from ..outputs import write_table, write_text
 from .backtest import fold_cutoffs
 from .daily import DailyForecaster
@@ -134,6 +134,7 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
 
         while finished_count(study) < trials:
             next_trial(study, objective, seed, [after])
+            raise_if_stopped()
             last = study.trials[-1]
             if last.state == optuna.trial.TrialState.FAIL:  # Optuna fails a trial whose WAPE is NaN
                 raise FreshcastError(f"{panel.source}: trial {last.number + 1} has no WAPE: the days after the "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.dates import day_number, day_to_date
-from ..errors import FreshcastError, Interrupted, StageFailed, one_line, stop_on_signals
+from ..errors import FreshcastError, Interrupted, StageFailed, one_line, raise_if_stopped, stop_on_signals
 from .config import RunConfig, load_config
 from .lock import run_lock
 from .manifest import Log, Manifest, digest_of, folder_outputs, now
@@ -60,6 +60,7 @@ def run(config: str | Path | RunConfig, date: str | None = None, force: bool = F
         t0 = time.perf_counter()
         for k, stage in enumerate(STAGES):
             try:
+                raise_if_stopped()
                 if _run_stage(stage, ctx, manifest, log, force):
                     redone.append(stage.name)
             except (StageFailed, Interrupted) as exc:

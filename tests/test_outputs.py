@@ -269,3 +269,25 @@ def test_no_output_may_overwrite_or_sit_in_an_input(tmp_path):
         assert res.exit_code == 1 and says in res.output, (args, res.output)
     assert history.read_text() == "store_id,product_id\n1,2\n"
     assert not (sample_path() / "future.parquet").exists()
+
+
+def test_a_signal_whose_stop_was_lost_in_a_finalizer_still_stops_the_write(tmp_path):
+    # Python only prints an exception raised in a finalizer: the Interrupted a signal raises
+    # there would be lost, and the work go on. The output must not be written all the same.
+    import gc
+    import signal
+
+    from freshcast.errors import Interrupted, stop_on_signals
+
+    class SignalledOnCleanup:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, inside the finalizer
+
+    with stop_on_signals():
+        SignalledOnCleanup()
+        gc.collect()
+        with pytest.raises(Interrupted) as stopped:
+            write_text(tmp_path / "out.txt", "never")
+        assert stopped.value.signum == signal.SIGTERM and not any(tmp_path.iterdir())
+        write_text(tmp_path / "stop.log", "stopped")  # raised once: the run may record its stop
+    assert [p.name for p in tmp_path.iterdir()] == ["stop.log"]
