@@ -224,7 +224,7 @@ class DailyForecaster(BaseEstimator):
     def _check_settings(self) -> None:
         """FreshcastError (ConfigError) naming a parameter set to what cannot train, with the
         checks of a params file (`forecast.params`)."""
-        from .params import TUNABLE, check_params
+        from .params import TUNABLE, check_lightgbm_names, check_params
 
         def plain(v):  # numpy scalars (a grid search's) as Python ones
             return v.item() if isinstance(v, np.generic) else v
@@ -242,6 +242,7 @@ class DailyForecaster(BaseEstimator):
         for flag in FLAGS:
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise FreshcastError(f"DailyForecaster {flag}: expected True or False, got {getattr(self, flag)!r}")
+        check_lightgbm_names(self.lgb_params or {}, "DailyForecaster lgb_params")
         taken = sorted(set(self.lgb_params or {}) & OWN_LIGHTGBM_KEYS)
         if taken:
             raise FreshcastError(f"lgb_params may not set {', '.join(taken)}: use n_estimators and learning_rate "

@@ -101,6 +101,7 @@ def _checked(key: str, value, where: str):
             raise bad("a table of LightGBM parameters with single values")
         if any(isinstance(v, float) and not math.isfinite(v) for v in value.values()):
             raise bad("finite numbers in the table of LightGBM parameters")
+        check_lightgbm_names(value, where)
         return dict(value)
     if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
         raise bad("a finite number")
@@ -113,6 +114,17 @@ def _checked(key: str, value, where: str):
     if value < 0:
         raise bad("a number of at least 0")
     return float(value)
+
+
+def check_lightgbm_names(table: dict, where: str) -> None:
+    """ConfigError naming the keys of `table` LightGBM does not know (it would only warn and
+    train without them, the setting silently lost)."""
+    from lightgbm.basic import _ConfigAliases  # LightGBM's own table of its parameters and their aliases
+
+    known = {name for names in _ConfigAliases._get_all_param_aliases().values() for name in names}
+    unknown = sorted(k for k in table if k not in known)
+    if unknown:
+        raise ConfigError(f"{where}: not LightGBM parameters: {', '.join(unknown)} (see LightGBM's Parameters page)")
 
 
 def params_text(params: dict, header: str) -> str:

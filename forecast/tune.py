@@ -119,10 +119,12 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with run_lock(out):
         study = open_study(f"sqlite:///{out / STUDY_DB}", STUDY, seed, first=default_trial())
-        about = {"origins": names, "horizon": horizon, "history": panel_digest(panel)}
+        about = {"origins": names, "horizon": horizon, "history": panel_digest(panel), "seed": seed}
         _check_same_study(study, about, out)
         for key, value in about.items():
             study.set_user_attr(key, value)
+        if progress and finished_count(study):
+            progress(f"resuming the study in {out}: {finished_count(study)} of {trials} trial(s) finished")
 
         def objective(trial):
             return scored_trial(trial, origin_wapes(panel, suggest(trial), cutoffs, horizon, seed), names)
@@ -271,16 +273,21 @@ def _completed(study) -> bool:
 
 
 def _check_same_study(study, about: dict, out: Path) -> None:
-    """A study is resumed only on the same history, origins and horizon."""
+    """A study is resumed only on the same origins, horizon, history and seed."""
     before = {k: study.user_attrs.get(k) for k in about}
-    if before["origins"] is None or before == about:
+    if before["origins"] is None:  # a new study
         return
-    if before["history"] != about["history"] and before["origins"] == about["origins"]:
+    if (before["origins"], before["horizon"]) != (about["origins"], about["horizon"]):
+        raise FreshcastError(f"{out}: holds a study on origins {', '.join(before['origins'])} (--horizon "
+                             f"{before['horizon']}); this history, --origins and --horizon give "
+                             f"{', '.join(about['origins'])} (--horizon {about['horizon']}): tune into another "
+                             f"folder")  # fmt: skip
+    if before["history"] != about["history"]:
         raise FreshcastError(f"{out}: holds a study on another history (same origins): its trials' WAPE are not "
                              f"comparable with this one's: tune into another folder")  # fmt: skip
-    raise FreshcastError(f"{out}: holds a study on origins {', '.join(before['origins'])} (horizon "
-                         f"{before['horizon']}); this history and horizon give {', '.join(about['origins'])} "
-                         f"(horizon {about['horizon']}): tune into another folder")  # fmt: skip
+    if before["seed"] not in (None, about["seed"]):  # None: a study from before the seed was kept
+        raise FreshcastError(f"{out}: holds a study run with --seed {before['seed']}: its trials' WAPE depend on "
+                             f"the seed; resume it with --seed {before['seed']} or tune into another folder")  # fmt: skip
 
 
 def _params(trial) -> dict:

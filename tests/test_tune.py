@@ -1,6 +1,7 @@
 """freshcast tune and the params files it writes: the study, its resumption, the files the
 forecast, backtest, replay and nightly run read, and their checks."""
 
+import re
 import warnings
 
 import numpy as np
@@ -137,6 +138,8 @@ def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
         assert sorted(p.name for p in mine.iterdir()) == [name] and (mine / name).read_text() == "my own"
     with pytest.raises(FreshcastError, match="holds a study on another history"):
         tune(panel.take(np.arange(0, panel.n_series, 2)), folder, trials=5, origins=1)
+    with pytest.raises(FreshcastError, match="run with --seed 0: .* resume it with --seed 0"):
+        tune(panel, folder, trials=5, origins=1, seed=3)
     (folder / "notes.txt").write_text("beside a study")
     with pytest.raises(FreshcastError, match="did not write \\(e.g. notes.txt\\)"):
         tune(panel, folder, trials=4, origins=1)
@@ -211,6 +214,8 @@ def test_a_signal_stops_tune_keeping_the_finished_trials_and_the_same_command_re
     assert list(kept.state) == ["complete"] and (tmp_path / "study" / "best_params.toml").exists()
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
+    # 1 finished, or 2 where the signal's stop was lost in a finalizer and the trial ran to its end
+    assert re.search(f"resuming the study in {re.escape(str(tmp_path / 'study'))}: [12] of 3 trial", again.stderr)
     trials = pd.read_csv(tmp_path / "study" / "trials.csv")
     assert trials.iloc[0].equals(kept.iloc[0]) and (trials.state == "complete").sum() == 3
 
@@ -275,6 +280,8 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster]\nreg_lambda = nan\n", "[forecaster] reg_lambda: expected a finite number"),
         ("[forecaster]\nreg_lambda = inf\n", "[forecaster] reg_lambda: expected a finite number"),
         ("[forecaster]\nlgb_params = { feature_fraction = nan }\n", "lgb_params: expected finite numbers"),
+        ("[forecaster]\nlgb_params = { feture_fraction = 0.7, bagging_freq = 1 }\n",  # a typo LightGBM only warns of
+         "[forecaster] lgb_params: not LightGBM parameters: feture_fraction"),
     ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
