@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
-from ..errors import FreshcastError, raise_if_stopped
+from ..errors import FreshcastError, Interrupted, raise_if_stopped
 from ..outputs import write_table, write_text
 from .backtest import fold_cutoffs
 from .daily import DailyForecaster
@@ -127,7 +127,11 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
             progress(f"resuming the study in {out}: {finished_count(study)} of {trials} trial(s) finished")
 
         def objective(trial):
-            return scored_trial(trial, origin_wapes(panel, suggest(trial), cutoffs, horizon, seed), names)
+            try:
+                return scored_trial(trial, origin_wapes(panel, suggest(trial), cutoffs, horizon, seed), names)
+            except Interrupted as exc:  # SIGTERM or Ctrl-C: not the parameters' doing (see open_study)
+                trial.set_user_attr("signal", exc.signum)
+                raise
 
         def after(study, trial):
             _write(study, out, names, horizon)
@@ -179,7 +183,8 @@ def open_study(storage: str, name: str, seed: int, first: dict | None = None):
     `next_trial`; trials are pruned by `scored_trial`). Until a trial has finished, the study
     tries the parameters `first` (the search space's answers) before any the sampler draws. A
     trial left running by a stopped run is marked failed and its parameters are tried again
-    next; parameters that stop the study twice are given up."""
+    next; parameters cut off twice by a kill (which they may cause: memory) are given up, while
+    a stop by a signal (a trial tagged "signal") does not count against them."""
     import optuna
 
     study = optuna.create_study(
@@ -188,8 +193,8 @@ def open_study(storage: str, name: str, seed: int, first: dict | None = None):
     )  # fmt: skip
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        if t.params and "retry_of" not in t.user_attrs:
-            again = {"retry_of": t.number + 1, "first": t.user_attrs.get("first", False)}
+        if t.params and _kills(t) < 2:
+            again = {"retry_of": t.number + 1, "first": t.user_attrs.get("first", False), "kills": _kills(t)}
             study.enqueue_trial(t.params, user_attrs=again)
     trials = study.get_trials(deepcopy=False)
     tries = sum(bool(t.user_attrs.get("first")) for t in trials)
@@ -199,13 +204,20 @@ def open_study(storage: str, name: str, seed: int, first: dict | None = None):
     return study
 
 
+def _kills(trial) -> int:
+    """How many kills cut off `trial`'s parameters, counting its own end if it failed but was not
+    stopped by a signal (a retry from before the count was kept follows one kill)."""
+    before = trial.user_attrs.get("kills", 1 if "retry_of" in trial.user_attrs else 0)
+    return before + ("signal" not in trial.user_attrs)
+
+
 def next_trial(study, objective, seed: int, callbacks=()) -> None:
     """Run one trial of `study`: a waiting one, or parameters drawn by a TPE sampler seeded by
     the trials finished before it (so a resumed study draws what the uninterrupted one would
     have) and by the parameters given up (so they are not drawn a third time)."""
     import optuna
 
-    given_up = sum(t.state == optuna.trial.TrialState.FAIL and "retry_of" in t.user_attrs
+    given_up = sum(t.state == optuna.trial.TrialState.FAIL and _kills(t) >= 2
                    for t in study.get_trials(deepcopy=False))  # fmt: skip
     study.sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * finished_count(study) + 7_919 * given_up)
     study.optimize(objective, n_trials=1, callbacks=list(callbacks), catch=())
@@ -286,8 +298,9 @@ def _check_same_study(study, about: dict, out: Path) -> None:
         raise FreshcastError(f"{out}: holds a study on another history (same origins): its trials' WAPE are not "
                              f"comparable with this one's: tune into another folder")  # fmt: skip
     if before["seed"] not in (None, about["seed"]):  # None: a study from before the seed was kept
-        raise FreshcastError(f"{out}: holds a study run with --seed {before['seed']}: its trials' WAPE depend on "
-                             f"the seed; resume it with --seed {before['seed']} or tune into another folder")  # fmt: skip
+        raise FreshcastError(f"{out}: holds a study run with --seed {before['seed']}: its trials' WAPE depend "
+                             f"on the seed; resume it with --seed {before['seed']} or tune into another "
+                             f"folder")  # fmt: skip
 
 
 def _params(trial) -> dict:

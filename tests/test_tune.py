@@ -220,7 +220,7 @@ def test_a_signal_stops_tune_keeping_the_finished_trials_and_the_same_command_re
     assert trials.iloc[0].equals(kept.iloc[0]) and (trials.state == "complete").sum() == 3
 
 
-def test_parameters_that_stop_a_tune_twice_are_given_up_and_a_week_without_sales_is_refused(panel, tmp_path,
+def test_parameters_killed_twice_are_given_up_stopped_twice_not_and_a_week_without_sales_is_refused(panel, tmp_path,
                                                                                               monkeypatch):  # fmt: skip
     import freshcast.forecast.tune as tuning
 
@@ -246,6 +246,31 @@ def test_parameters_that_stop_a_tune_twice_are_given_up_and_a_week_without_sales
                             and not c.startswith("wape_")]]  # fmt: skip
     first, retry, new = (params.iloc[i] for i in (1, 2, 3))
     assert first.equals(retry) and not first.equals(new)  # the parameters, not only their scores, differ
+
+    import signal
+
+    from freshcast.errors import Interrupted
+
+    def stopped_at(*at):  # SIGTERM (a cron job's timeout) in the second trial, then in its retry
+        def run(*args, **kwargs):
+            calls.append(1)
+            if len(calls) in at:
+                raise Interrupted(signal.SIGTERM)
+            return real(*args, **kwargs)
+
+        return run
+
+    calls.clear()
+    monkeypatch.setattr(tuning, "origin_wapes", stopped_at(2, 3))
+    for _ in range(2):
+        with pytest.raises(Interrupted):
+            tune(panel, tmp_path / "signals", trials=2, origins=1)
+    monkeypatch.setattr(tuning, "origin_wapes", real)
+    result = tune(panel, tmp_path / "signals", trials=2, origins=1)
+    assert list(result.trials.state) == ["complete", "fail", "fail", "complete"]  # not given up: tried a third time
+    params = result.trials[[c for c in result.trials if c not in ("trial", "state", "wape", "seconds")
+                            and not c.startswith("wape_")]]  # fmt: skip
+    assert params.iloc[1].equals(params.iloc[3]) and params.iloc[2].equals(params.iloc[3])
 
     last = panel.positions(np.arange(panel.last_day - 6, panel.last_day + 1)[None, :])
     sales = panel.sales.copy()
