@@ -55,7 +55,8 @@ class Interrupted(BaseException):
                          f"(nothing of it written); run again to resume")  # fmt: skip
 
 
-_lost: list[int] = []  # signals whose Interrupted was lost in the current stop_on_signals block
+_lost: list[int] = []  # signals whose Interrupted was lost in the stop_on_signals blocks open now
+_open: list[None] = []  # one entry per open block: the outermost one forgets the lost signals at its end
 
 
 @contextmanager
@@ -82,16 +83,20 @@ def stop_on_signals(signals: tuple[int, ...] | None = None) -> Iterator[None]:
         else:
             hook_before(info)
 
-    _lost.clear()
+    _open.append(None)
     hook_before, sys.unraisablehook = sys.unraisablehook, unraisable
-    before = {s: signal.signal(s, stop) for s in (signals or (signal.SIGTERM, signal.SIGINT))}
+    before = {}
     try:
+        for s in signals or (signal.SIGTERM, signal.SIGINT):
+            before[s] = signal.signal(s, stop)
         yield
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
         sys.unraisablehook = hook_before
-        _lost.clear()
+        _open.pop()
+        if not _open:
+            _lost.clear()
 
 
 def raise_if_stopped() -> None:

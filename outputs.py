@@ -34,7 +34,10 @@ def _umask() -> int:
         return mask
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> Path:
+def _atomic(path: Path, write: Callable[[str], None], record: bool = False) -> Path:
+    """Write `path` whole by `write(temporary name)` and a rename. A stop that was lost
+    (`errors.raise_if_stopped`) is raised before the rename, unless the file is a `record` of
+    the work (a manifest, a study's table), which must be written even while it stops."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -44,7 +47,8 @@ def _atomic(path: Path, write: Callable[[str], None]) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; others (an ERP) read it
         with open(tmp, "rb") as fh:  # on disk before it takes the name: a power cut leaves the old file or the new
             os.fsync(fh.fileno())
-        raise_if_stopped()
+        if not record:
+            raise_if_stopped()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -85,8 +89,8 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
+def write_text(path: str | Path, text: str, record: bool = False) -> Path:
+    return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text), record)
 
 
 def write_arrays(path: str | Path, arrays: dict) -> Path:
@@ -100,16 +104,16 @@ def write_arrays(path: str | Path, arrays: dict) -> Path:
     return _atomic(Path(path), write)
 
 
-def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+def write_table(df: pd.DataFrame, path: str | Path, record: bool = False) -> Path:
     """Write a DataFrame as Parquet (or CSV when the name ends in .csv); datetime columns
     become calendar dates, text columns Arrow strings (also when the table has no rows, and
-    whichever string type the pandas version makes)."""
+    whichever string type the pandas version makes). `record`: see `_atomic`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
     if path.suffix == ".csv":
-        return _atomic(path, lambda tmp: _csv_ready(df).to_csv(tmp, index=False, date_format="%Y-%m-%d"))
+        return _atomic(path, lambda tmp: _csv_ready(df).to_csv(tmp, index=False, date_format="%Y-%m-%d"), record)
     table = pa.Table.from_pandas(df, preserve_index=False)
     for i, f in enumerate(table.schema):
         if pa.types.is_timestamp(f.type):
@@ -117,7 +121,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         elif pa.types.is_large_string(f.type) or (pa.types.is_null(f.type)
                                                   and not pd.api.types.is_numeric_dtype(df[f.name])):
             table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
-    return _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    return _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), record)
 
 
 def write_joined(parts: list[Path], path: str | Path) -> Path:

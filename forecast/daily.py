@@ -40,12 +40,6 @@ def _threaded(method):
     return run
 
 
-# LightGBM's names (and aliases) of the tree count and the learning rate, which the
-# forecaster's own parameters set: in lgb_params they would escape the calibration's scaling
-OWN_LIGHTGBM_KEYS = {"num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round", "num_rounds",
-                     "nrounds", "num_boost_round", "n_estimators", "max_iter", "learning_rate", "shrinkage_rate", "eta"}
-
-
 class DailyForecaster(BaseEstimator):
     """Forecast daily units sold per store x product for the next 1..max_horizon days.
 
@@ -184,7 +178,10 @@ class DailyForecaster(BaseEstimator):
                                 promotion_runs=self.promotion_runs)  # fmt: skip
 
     def lightgbm_params(self) -> dict:
-        """The LightGBM parameters `fit` trains with (freshcast's defaults, then `lgb_params`)."""
+        """The LightGBM parameters `fit` trains with (freshcast's defaults, then `lgb_params`
+        under LightGBM's main names)."""
+        from .params import lightgbm_table
+
         return {
             "objective": self.objective,
             "learning_rate": self.learning_rate,
@@ -205,7 +202,7 @@ class DailyForecaster(BaseEstimator):
             "force_row_wise": True,
             "num_threads": thread_count(self.n_jobs),
             "verbosity": -1,
-            **(self.lgb_params or {}),
+            **lightgbm_table(self.lgb_params or {}, "DailyForecaster lgb_params"),
         }
 
     @property
@@ -224,7 +221,7 @@ class DailyForecaster(BaseEstimator):
     def _check_settings(self) -> None:
         """FreshcastError (ConfigError) naming a parameter set to what cannot train, with the
         checks of a params file (`forecast.params`)."""
-        from .params import TUNABLE, check_lightgbm_names, check_params
+        from .params import TUNABLE, check_params, lightgbm_table
 
         def plain(v):  # numpy scalars (a grid search's) as Python ones
             return v.item() if isinstance(v, np.generic) else v
@@ -242,11 +239,7 @@ class DailyForecaster(BaseEstimator):
         for flag in FLAGS:
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise FreshcastError(f"DailyForecaster {flag}: expected True or False, got {getattr(self, flag)!r}")
-        check_lightgbm_names(self.lgb_params or {}, "DailyForecaster lgb_params")
-        taken = sorted(set(self.lgb_params or {}) & OWN_LIGHTGBM_KEYS)
-        if taken:
-            raise FreshcastError(f"lgb_params may not set {', '.join(taken)}: use n_estimators and learning_rate "
-                                 f"(the quantiles' calibration scales both)")  # fmt: skip
+        lightgbm_table(self.lgb_params or {}, "DailyForecaster lgb_params")
 
     # ---------------------------------------------------------------- training
     @_threaded

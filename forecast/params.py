@@ -13,6 +13,7 @@ horizon, the history a row needs, the quantiles, the seed and the threads.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import tomllib
@@ -101,7 +102,7 @@ def _checked(key: str, value, where: str):
             raise bad("a table of LightGBM parameters with single values")
         if any(isinstance(v, float) and not math.isfinite(v) for v in value.values()):
             raise bad("finite numbers in the table of LightGBM parameters")
-        check_lightgbm_names(value, where)
+        lightgbm_table(value, where)
         return dict(value)
     if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
         raise bad("a finite number")
@@ -116,15 +117,42 @@ def _checked(key: str, value, where: str):
     return float(value)
 
 
-def check_lightgbm_names(table: dict, where: str) -> None:
-    """ConfigError naming the keys of `table` LightGBM does not know (it would only warn and
-    train without them, the setting silently lost)."""
-    from lightgbm.basic import _ConfigAliases  # LightGBM's own table of its parameters and their aliases
+# LightGBM's parameters that the forecaster's own parameters set (its main names): through
+# lgb_params they would bypass the checks above and the quantiles' calibration, which scales
+# the tree count and the learning rate
+SET_BY_FORECASTER = {"num_iterations": "n_estimators", "learning_rate": "learning_rate", "objective": "objective",
+                     "num_leaves": "num_leaves", "min_data_in_leaf": "min_child_samples", "lambda_l2": "reg_lambda",
+                     "max_bin": "max_bin", "seed": "seed", "num_threads": "n_jobs"}  # fmt: skip
 
-    known = {name for names in _ConfigAliases._get_all_param_aliases().values() for name in names}
-    unknown = sorted(k for k in table if k not in known)
+
+@functools.cache
+def _lightgbm_names() -> dict[str, str]:
+    """Every name LightGBM knows (its parameters and their aliases) -> the parameter's main name."""
+    from lightgbm.basic import _ConfigAliases  # LightGBM's own table
+
+    return {name: main for main, names in _ConfigAliases._get_all_param_aliases().items() for name in (main, *names)}
+
+
+def lightgbm_table(table: dict, where: str) -> dict:
+    """`table` (lgb_params) under LightGBM's main names, so that an alias (colsample_bytree)
+    overrides freshcast's setting of its parameter (feature_fraction) instead of losing to it.
+    ConfigError naming a key LightGBM does not know (it would only warn and train without it),
+    one the forecaster's own parameters set, or two keys for one parameter."""
+    names = _lightgbm_names()
+    unknown = [k for k in table if k not in names]
     if unknown:
-        raise ConfigError(f"{where}: not LightGBM parameters: {', '.join(unknown)} (see LightGBM's Parameters page)")
+        raise ConfigError(f"{where}: not LightGBM parameters: {', '.join(sorted(unknown))} (see LightGBM's "
+                          f"Parameters page)")  # fmt: skip
+    taken = sorted(k for k in table if names[k] in SET_BY_FORECASTER)
+    if taken:
+        own = sorted({SET_BY_FORECASTER[names[k]] for k in taken})
+        raise ConfigError(f"{where} may not set {', '.join(taken)}: use the forecaster's own {', '.join(own)}")
+    out = {}
+    for key, value in table.items():
+        if names[key] in out:
+            raise ConfigError(f"{where}: {key} sets {names[key]} a second time")
+        out[names[key]] = value
+    return out
 
 
 def params_text(params: dict, header: str) -> str:

@@ -15,6 +15,7 @@ the history given.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ def origin_wapes(panel: DailyPanel, params: dict, cutoffs: list[int], horizon: i
     """WAPE of the mean forecast of the `horizon` days after each cutoff (a generator, oldest
     origin first), the model trained on the history up to the cutoff."""
     for cutoff in cutoffs:
+        raise_if_stopped()  # a stop lost in the origin before
         mean, pos = forecast_after(panel, params, cutoff, horizon, seed)
         yield wape(panel.sales[pos].ravel(), mean.ravel())
 
@@ -123,14 +125,15 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
         _check_same_study(study, about, out)
         for key, value in about.items():
             study.set_user_attr(key, value)
-        if progress and finished_count(study):
-            progress(f"resuming the study in {out}: {finished_count(study)} of {trials} trial(s) finished")
+        done = finished_count(study)
+        if progress and done:
+            progress(f"resuming the study in {out}: {done} trial(s) finished, {max(trials - done, 0)} to run")
 
         def objective(trial):
             try:
                 return scored_trial(trial, origin_wapes(panel, suggest(trial), cutoffs, horizon, seed), names)
-            except Interrupted as exc:  # SIGTERM or Ctrl-C: not the parameters' doing (see open_study)
-                trial.set_user_attr("signal", exc.signum)
+            except (Interrupted, KeyboardInterrupt) as exc:  # SIGTERM or Ctrl-C: not the parameters' doing
+                trial.set_user_attr("signal", getattr(exc, "signum", signal.SIGINT))  # (see open_study)
                 raise
 
         def after(study, trial):
@@ -153,8 +156,9 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
 
 def check_study_folder(out: str | Path) -> None:
     """FreshcastError unless `out` can hold a study: a new or empty folder (its parents
-    folders or still to make), or one holding only what `tune` writes there."""
-    from ..nightly.lock import LOCK_FILE
+    folders or still to make), or one holding only what `tune` writes there; RunLocked if
+    another tune works there now."""
+    from ..nightly.lock import LOCK_FILE, check_lock_free
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -176,6 +180,7 @@ def check_study_folder(out: str | Path) -> None:
     if foreign:
         raise FreshcastError(f"{out}: holds files that freshcast tune did not write (e.g. {foreign[0]}), which a "
                              f"study would overwrite or sit beside; tune into a new or empty folder")  # fmt: skip
+    check_lock_free(out)
 
 
 def open_study(storage: str, name: str, seed: int, first: dict | None = None):
@@ -191,11 +196,16 @@ def open_study(storage: str, name: str, seed: int, first: dict | None = None):
         study_name=name, storage=storage, load_if_exists=True, direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.NopPruner(),
     )  # fmt: skip
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for t in running:  # killed, or stopped by a signal (Optuna fails a trial stopped by KeyboardInterrupt)
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        if t.params and _kills(t) < 2:
+    failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+    retried = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False)}
+    for t in running + [t for t in failed if "signal" in t.user_attrs]:
+        if t.params and t.number + 1 not in retried and _kills(t) < 2:
             again = {"retry_of": t.number + 1, "first": t.user_attrs.get("first", False), "kills": _kills(t)}
             study.enqueue_trial(t.params, user_attrs=again)
+            retried.add(t.number + 1)
     trials = study.get_trials(deepcopy=False)
     tries = sum(bool(t.user_attrs.get("first")) for t in trials)
     waiting = any(t.state == optuna.trial.TrialState.WAITING for t in trials)
@@ -298,9 +308,9 @@ def _check_same_study(study, about: dict, out: Path) -> None:
         raise FreshcastError(f"{out}: holds a study on another history (same origins): its trials' WAPE are not "
                              f"comparable with this one's: tune into another folder")  # fmt: skip
     if before["seed"] not in (None, about["seed"]):  # None: a study from before the seed was kept
-        raise FreshcastError(f"{out}: holds a study run with --seed {before['seed']}: its trials' WAPE depend "
-                             f"on the seed; resume it with --seed {before['seed']} or tune into another "
-                             f"folder")  # fmt: skip
+        raise FreshcastError(f"{out}: holds a study run with --seed {before['seed']}, not {about['seed']}: its "
+                             f"trials' WAPE depend on the seed; resume it with --seed {before['seed']} or tune "
+                             f"into another folder")  # fmt: skip
 
 
 def _params(trial) -> dict:
@@ -321,11 +331,11 @@ def _write(study, out: Path, names: list[str], horizon: int) -> pd.DataFrame:
                      **{f"wape_{n}": t.user_attrs.get(f"wape_{n}") for n in names}, **t.params,
                      "seconds": t.user_attrs.get("seconds")})  # fmt: skip
     table = pd.DataFrame(rows)
-    write_table(table, out / "trials.csv")
+    write_table(table, out / "trials.csv", record=True)
     if _completed(study):
         best = study.best_trial
         header = (f"freshcast tune: trial {best.number + 1} of {len(rows)}, mean WAPE {best.value:.4f} over the "
                   f"{len(names)} origins {', '.join(names)} (horizon {horizon} days)\n"
                   f"read by: freshcast forecast|backtest|replay --params FILE, or [model] params in the run's config")  # fmt: skip
-        write_text(out / "best_params.toml", params_text(_params(best), header))
+        write_text(out / "best_params.toml", params_text(_params(best), header), record=True)
     return table

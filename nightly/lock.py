@@ -33,9 +33,7 @@ def run_lock(root: Path) -> Iterator[dict | None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _holder(fd)
-            raise RunLocked(f"{root}: another freshcast run holds it ({_describe(holder)}); "
-                            f"wait for it or stop it") from None  # fmt: skip
+            raise _locked(root, fd) from None
         earlier = _holder(fd)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         os.ftruncate(fd, 0)
@@ -46,6 +44,25 @@ def run_lock(root: Path) -> Iterator[dict | None]:
             os.ftruncate(fd, 0)  # free: the file stays (removing it would race a run taking it)
     finally:
         os.close(fd)
+
+
+def check_lock_free(root: Path) -> None:
+    """RunLocked naming the holder if a live run holds `root`'s lock now: a look before slow
+    work (loading a history) that creates nothing; `run_lock` takes the lock after it."""
+    try:
+        fd = os.open(root / LOCK_FILE, os.O_RDONLY)
+    except OSError:  # no lock file, so no run yet (or one run_lock will report)
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as the file is closed
+    except BlockingIOError:
+        raise _locked(root, fd) from None
+    finally:
+        os.close(fd)
+
+
+def _locked(root: Path, fd: int) -> RunLocked:
+    return RunLocked(f"{root}: another freshcast run holds it ({_describe(_holder(fd))}); wait for it or stop it")
 
 
 def _holder(fd: int) -> dict | None:

@@ -66,7 +66,7 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
-        write_text(self.path, json.dumps(self.data, indent=1, sort_keys=False) + "\n")
+        write_text(self.path, json.dumps(self.data, indent=1, sort_keys=False) + "\n", record=True)
 
 
 class Log:

@@ -158,7 +158,7 @@ def test_api_misuse_gives_one_line_freshcast_errors(fitted, split, sample_panel)
         (lambda: DailyForecaster(**{**FAST, "relative_model": "no"}).fit(train), "relative_model: expected True"),
         (lambda: DailyForecaster(**{**FAST, "quantiles": None}).fit(train), r"or \(\) for none"),
         (lambda: DailyForecaster(**{**FAST, "lgb_params": {"eta": 0.3, "num_trees": 9}}).fit(train),
-         "lgb_params may not set eta, num_trees: use n_estimators and learning_rate"),
+         "lgb_params may not set eta, num_trees: use the forecaster's own learning_rate, n_estimators"),
         (lambda: DailyForecaster(**{**FAST, "lgb_params": {"min_gain_to_splt": 1.0}}).fit(train),
          "DailyForecaster lgb_params: not LightGBM parameters: min_gain_to_splt"),
         (lambda: fitted.predict(7, future, history=replace(train, series=train.series.drop(columns="city_id"))),

@@ -15,7 +15,7 @@ from freshcast import api
 from freshcast.cli import app
 from freshcast.data import load_history, sample_path
 from freshcast.data.dates import day_to_date
-from freshcast.errors import ConfigError, FreshcastError
+from freshcast.errors import ConfigError, FreshcastError, RunLocked
 from freshcast.forecast.params import params_text, read_params
 from freshcast.forecast import DailyForecaster
 from freshcast.forecast.tune import PRUNE_AFTER, default_trial, origin_wapes, scored_trial, trial_line, tune
@@ -138,8 +138,17 @@ def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
         assert sorted(p.name for p in mine.iterdir()) == [name] and (mine / name).read_text() == "my own"
     with pytest.raises(FreshcastError, match="holds a study on another history"):
         tune(panel.take(np.arange(0, panel.n_series, 2)), folder, trials=5, origins=1)
-    with pytest.raises(FreshcastError, match="run with --seed 0: .* resume it with --seed 0"):
+    with pytest.raises(FreshcastError, match="run with --seed 0, not 3: .* resume it with --seed 0"):
         tune(panel, folder, trials=5, origins=1, seed=3)
+    from freshcast.nightly.lock import run_lock
+
+    with run_lock(folder):  # another tune at work there: refused before the history is read
+        res = CliRunner().invoke(app, ["tune", "--history", str(sample_path()), "--out", str(folder), "--trials", "5",
+                                       "--origins", "1"])  # fmt: skip
+        assert res.exit_code == 75 and "another freshcast run holds it (pid" in unboxed(res.output), res.output
+        assert "loading history" not in res.output
+        with pytest.raises(RunLocked):
+            tune(panel, folder, trials=5, origins=1)
     (folder / "notes.txt").write_text("beside a study")
     with pytest.raises(FreshcastError, match="did not write \\(e.g. notes.txt\\)"):
         tune(panel, folder, trials=4, origins=1)
@@ -215,7 +224,8 @@ def test_a_signal_stops_tune_keeping_the_finished_trials_and_the_same_command_re
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     # 1 finished, or 2 where the signal's stop was lost in a finalizer and the trial ran to its end
-    assert re.search(f"resuming the study in {re.escape(str(tmp_path / 'study'))}: [12] of 3 trial", again.stderr)
+    assert re.search(f"resuming the study in {re.escape(str(tmp_path / 'study'))}: (1 trial.s. finished, 2|2 trial.s. "
+                     f"finished, 1) to run", again.stderr)
     trials = pd.read_csv(tmp_path / "study" / "trials.csv")
     assert trials.iloc[0].equals(kept.iloc[0]) and (trials.state == "complete").sum() == 3
 
@@ -251,19 +261,19 @@ def test_parameters_killed_twice_are_given_up_stopped_twice_not_and_a_week_witho
 
     from freshcast.errors import Interrupted
 
-    def stopped_at(*at):  # SIGTERM (a cron job's timeout) in the second trial, then in its retry
+    def stopped_at(*at):  # SIGTERM (a cron job's timeout) in the second trial, then Ctrl-C (in Python) in its retry
         def run(*args, **kwargs):
             calls.append(1)
             if len(calls) in at:
-                raise Interrupted(signal.SIGTERM)
+                raise Interrupted(signal.SIGTERM) if len(calls) == at[0] else KeyboardInterrupt()
             return real(*args, **kwargs)
 
         return run
 
     calls.clear()
     monkeypatch.setattr(tuning, "origin_wapes", stopped_at(2, 3))
-    for _ in range(2):
-        with pytest.raises(Interrupted):
+    for stop in (Interrupted, KeyboardInterrupt):
+        with pytest.raises(stop):
             tune(panel, tmp_path / "signals", trials=2, origins=1)
     monkeypatch.setattr(tuning, "origin_wapes", real)
     result = tune(panel, tmp_path / "signals", trials=2, origins=1)
@@ -307,10 +317,17 @@ def test_params_files_are_checked_naming_the_key(tmp_path):
         ("[forecaster]\nlgb_params = { feature_fraction = nan }\n", "lgb_params: expected finite numbers"),
         ("[forecaster]\nlgb_params = { feture_fraction = 0.7, bagging_freq = 1 }\n",  # a typo LightGBM only warns of
          "[forecaster] lgb_params: not LightGBM parameters: feture_fraction"),
+        ("[forecaster]\nlgb_params = { eta = 0.3 }\n", "[forecaster] lgb_params may not set eta: use the forecaster's "
+         "own learning_rate"),
+        ("[forecaster]\nlgb_params = { feature_fraction = 0.7, sub_feature = 0.6 }\n",
+         "lgb_params: sub_feature sets feature_fraction a second time"),
     ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
             read_params(path)
+    aliased = DailyForecaster(lgb_params={"colsample_bytree": 0.3, "subsample": 0.6}).lightgbm_params()
+    assert (aliased["feature_fraction"], aliased["bagging_fraction"]) == (0.3, 0.6)  # not freshcast's 0.8 over them
+    assert "colsample_bytree" not in aliased and "subsample" not in aliased
     params = {"windows": (7, 28), "learning_rate": 0.2, "train_days": 42, "relative_model": False,
               "lgb_params": {"feature_fraction": 0.7}}
     path.write_text(params_text(params, "round trip"))
