@@ -1,7 +1,6 @@
 """freshcast tune and the params files it writes: the study, its resumption, the files the
 forecast, backtest, replay and nightly run read, and their checks."""
 
-import re
 import warnings
 
 import numpy as np
@@ -220,12 +219,13 @@ def test_a_signal_stops_tune_keeping_the_finished_trials_and_the_same_command_re
     assert "error: stopped by SIGTERM: the trial in progress was abandoned" in err
     assert "keeps the finished trials and the same command resumes the study" in err
     kept = pd.read_csv(tmp_path / "study" / "trials.csv")
-    assert list(kept.state) == ["complete"] and (tmp_path / "study" / "best_params.toml").exists()
+    # the first trial, and the second too where the signal's stop was lost in a finalizer (Python
+    # only prints an exception raised there) and that trial ran to its end
+    done = len(kept)
+    assert done in (1, 2) and set(kept.state) == {"complete"} and (tmp_path / "study" / "best_params.toml").exists()
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
-    # 1 finished, or 2 where the signal's stop was lost in a finalizer and the trial ran to its end
-    assert re.search(f"resuming the study in {re.escape(str(tmp_path / 'study'))}: (1 trial.s. finished, 2|2 trial.s. "
-                     f"finished, 1) to run", again.stderr)
+    assert f"resuming the study in {tmp_path / 'study'}: {done} trial(s) finished, {3 - done} to run" in again.stderr
     trials = pd.read_csv(tmp_path / "study" / "trials.csv")
     assert trials.iloc[0].equals(kept.iloc[0]) and (trials.state == "complete").sum() == 3
 
