@@ -593,8 +593,8 @@ def tune(
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(75) from None
     except Interrupted as exc:  # the finished trials are kept: not "nothing written", as for other commands
-        print(f"error: stopped by {signal.Signals(exc.signum).name}: the trial in progress was abandoned; {out} "
-              f"keeps the finished trials and the same command resumes the study", file=sys.stderr)  # fmt: skip
+        print(f"error: stopped by {signal.Signals(exc.signum).name}: {out} keeps the finished trials (a trial cut "
+              f"off is tried again) and the same command resumes the study", file=sys.stderr)  # fmt: skip
         raise typer.Exit(128 + exc.signum) from None
     except (FreshcastError, OSError) as exc:
         _fail(exc)
