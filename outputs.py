@@ -257,11 +257,7 @@ def _check_target(path: Path, kind: str | None) -> None:
             raise FreshcastError(f"{path}: is a folder; give a file name for this output")
         if kind is not None:
             _check_folder(path, kind)
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise FreshcastError(f"{path}: cannot be written: {parent} is a file, not a folder")
+    check_parent(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.probe.", suffix=".tmp")
@@ -269,6 +265,15 @@ def _check_target(path: Path, kind: str | None) -> None:
         Path(probe).unlink(missing_ok=True)
     except OSError as exc:
         raise FreshcastError(f"{path}: cannot be written: {exc.strerror or exc} ({path.parent})") from None
+
+
+def check_parent(path: Path) -> None:
+    """FreshcastError if `path` cannot be made: its nearest existing parent is a file."""
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise FreshcastError(f"{path}: cannot be written: {parent} is a file, not a folder")
 
 
 def _check_folder(path: Path, kind: str) -> None:

@@ -226,7 +226,7 @@ class DailyForecaster(BaseEstimator):
         def plain(v):  # numpy scalars (a grid search's) as Python ones
             return v.item() if isinstance(v, np.generic) else v
 
-        skip = (*FLAGS, "objective", "lgb_params")  # LightGBM judges these (any objective, any table of its own)
+        skip = (*FLAGS, "objective", "lgb_params")  # flags and lgb_params' names below; LightGBM judges the rest
         values = {k: plain(getattr(self, k)) for k in TUNABLE if k not in skip and getattr(self, k) is not None}
         check_params(values, "DailyForecaster")
         for name, least in (("max_horizon", 1), ("min_history_days", 1), ("seed", 0)):

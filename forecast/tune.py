@@ -27,7 +27,7 @@ import pandas as pd
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError, Interrupted, raise_if_stopped
-from ..outputs import write_table, write_text
+from ..outputs import check_parent, write_table, write_text
 from .backtest import fold_cutoffs
 from .daily import DailyForecaster
 from .metrics import wape
@@ -163,11 +163,7 @@ def check_study_folder(out: str | Path) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FreshcastError(f"{out}: is a file; give a folder for the study")
-    parent = out.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise FreshcastError(f"{out}: cannot be written: {parent} is a file, not a folder")
+    check_parent(out)
     if not out.is_dir():
         return
     names = {p.name for p in out.iterdir()}
