@@ -242,23 +242,29 @@ def scored_trial(trial, scores: Iterable[float], names: list[str]) -> float:
         so_far = float(np.mean(seen))
         trial.set_user_attr(f"wape_{names[k]}", score)
         trial.report(so_far, k)
-        if k < len(names) - 1 and _worse_than_median(trial.study, k, so_far):
+        median = _median_at(trial.study, k) if k < len(names) - 1 else None
+        if median is not None and so_far > median:
             trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+            trial.set_user_attr("note", f"pruned after origin {k + 1}: mean WAPE so far {so_far:.4f} above the "
+                                        f"complete trials' median {median:.4f}")  # fmt: skip
             raise optuna.TrialPruned()
     trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+    if not np.isfinite(np.mean(seen)):  # Optuna fails the trial
+        trial.set_user_attr("note", "no WAPE: the days after the origins sold nothing")
     return float(np.mean(seen))
 
 
-def _worse_than_median(study, k: int, value: float) -> bool:
-    """Whether `value`, a trial's mean WAPE over its first k + 1 origins, is above the median
-    of the complete trials' at that origin. (Optuna's median pruner compares a trial's best
-    value over the origins so far: a trial good at the first origin would never be pruned.)"""
+def _median_at(study, k: int) -> float | None:
+    """The median of the complete trials' mean WAPE over their first k + 1 origins (None before
+    `PRUNE_AFTER` trials are complete). A trial above it there is pruned. (Optuna's median
+    pruner compares a trial's best value over the origins so far: a trial good at the first
+    origin would never be pruned.)"""
     import optuna
 
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(done) < PRUNE_AFTER:
-        return False
-    return value > float(np.median([t.intermediate_values[k] for t in done]))
+        return None
+    return float(np.median([t.intermediate_values[k] for t in done]))
 
 
 def finished_count(study) -> int:
@@ -309,6 +315,29 @@ def _check_same_study(study, about: dict, out: Path) -> None:
                              f"into another folder")  # fmt: skip
 
 
+def _note(trial, retried_as: int | None) -> str:
+    """Why a trial ended as it did, for trials.csv (`retried_as`: the trial that tried its
+    parameters again, if any)."""
+    import optuna
+
+    attrs, state = trial.user_attrs, trial.state
+    again = f"tried again as trial {retried_as}" if retried_as else "tried again next"
+    said = [f"the parameters of trial {attrs['retry_of']} again"] if "retry_of" in attrs else []
+    if attrs.get("first") and not said:
+        said.append("the forecaster's defaults")
+    if state == optuna.trial.TrialState.FAIL and "signal" in attrs:
+        said.append(f"stopped by {signal.Signals(attrs['signal']).name}: {again}")
+    elif state == optuna.trial.TrialState.FAIL and "note" not in attrs:
+        given_up = _kills(trial) >= 2
+        said.append("cut off by a kill (kill -9, out of memory)" + (" a second time: its parameters are given up"
+                                                                     if given_up else f": {again}"))  # fmt: skip
+    elif state in (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED):  # no WAPE, or pruned
+        said.append(attrs["note"])
+    elif state == optuna.trial.TrialState.WAITING:
+        said.append("waiting: tried next")
+    return "; ".join(said)
+
+
 def _params(trial) -> dict:
     """The DailyForecaster keyword arguments of a finished trial."""
     from optuna.trial import FixedTrial
@@ -320,12 +349,14 @@ def _write(study, out: Path, names: list[str], horizon: int) -> pd.DataFrame:
     """trials.csv and, once a trial completed, best_params.toml (each written whole)."""
     import optuna
 
-    rows = []
-    for t in study.get_trials(deepcopy=False):
+    rows, trials = [], study.get_trials(deepcopy=False)
+    retried_as = {t.user_attrs["retry_of"]: t.number + 1 for t in trials if "retry_of" in t.user_attrs}
+    for t in trials:
         complete = t.state == optuna.trial.TrialState.COMPLETE
         rows.append({"trial": t.number + 1, "state": t.state.name.lower(), "wape": t.value if complete else None,
                      **{f"wape_{n}": t.user_attrs.get(f"wape_{n}") for n in names}, **t.params,
-                     "seconds": t.user_attrs.get("seconds")})  # fmt: skip
+                     "seconds": t.user_attrs.get("seconds"),
+                     "note": _note(t, retried_as.get(t.number + 1))})  # fmt: skip
     table = pd.DataFrame(rows)
     write_table(table, out / "trials.csv", record=True)
     if _completed(study):

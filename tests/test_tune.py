@@ -103,6 +103,8 @@ def test_a_trial_is_pruned_after_any_origin_but_the_last_and_its_later_origins_a
     assert run([0.30, 0.50, 0.50]).state == optuna.trial.TrialState.COMPLETE
     pruned = run([0.30, 0.50, 0.50])  # level at the first origin, worse at the second
     assert pruned.state == optuna.trial.TrialState.PRUNED and trained == [0, 1]
+    assert pruned.user_attrs["note"] == ("pruned after origin 2: mean WAPE so far 0.4000 above the complete trials' "
+                                         "median 0.3000")  # fmt: skip
     assert "pruned after origin 2" in trial_line(study, pruned)
     last = run([0.30, 0.30, 0.90])  # worse only at the last origin: scored, not pruned
     assert last.state == optuna.trial.TrialState.COMPLETE and trained == [0, 1, 2] and last.value == pytest.approx(0.5)
@@ -116,7 +118,7 @@ def test_a_stopped_tune_resumes_to_the_trials_asked_for(panel, tmp_path):
     result = tune(panel, folder, trials=4, origins=1)
     states = list(result.trials["state"])
     assert states.count("complete") + states.count("pruned") == 4 and states.count("fail") == 1
-    tried = result.trials[result.trials["state"] != "fail"].drop(columns=["trial", "state", "wape", "seconds"])
+    tried = result.trials[result.trials["state"] != "fail"].drop(columns=["trial", "state", "wape", "seconds", "note"])
     tried = tried.drop(columns=[c for c in tried if c.startswith("wape_")])
     assert not tried.duplicated().any()  # the resumed tune did not draw the first trials again
     with pytest.raises(FreshcastError, match="holds a study on origins"):
@@ -173,8 +175,9 @@ def test_a_killed_tune_resumes_to_the_trials_of_one_never_stopped(panel, tmp_pat
     monkeypatch.setattr(tuning, "origin_wapes", real)
     resumed = tune(panel, tmp_path / "cut", trials=3, origins=1)
     assert list(resumed.trials.state) == ["complete", "fail", "complete", "complete"]
-    ran = resumed.trials[resumed.trials.state != "fail"].drop(columns=["trial", "seconds"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(ran, whole.trials.drop(columns=["trial", "seconds"]))
+    ran = resumed.trials[resumed.trials.state != "fail"].drop(columns=["trial", "seconds", "note"])
+    ran = ran.reset_index(drop=True)
+    pd.testing.assert_frame_equal(ran, whole.trials.drop(columns=["trial", "seconds", "note"]))
     assert resumed.best_params == whole.best_params and resumed.best_wape == whole.best_wape
 
 
@@ -198,8 +201,9 @@ def test_a_tune_stopped_in_its_first_trial_still_starts_from_the_defaults(panel,
     assert list(resumed.trials.state) == ["fail", "complete", "complete"]
     study = optuna.load_study(study_name="freshcast", storage=f"sqlite:///{tmp_path / 'cut' / 'study.db'}")
     assert study.trials[1].params == default_trial()
-    ran = resumed.trials[resumed.trials.state != "fail"].drop(columns=["trial", "seconds"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(ran, whole.trials.drop(columns=["trial", "seconds"]))
+    ran = resumed.trials[resumed.trials.state != "fail"].drop(columns=["trial", "seconds", "note"])
+    ran = ran.reset_index(drop=True)
+    pd.testing.assert_frame_equal(ran, whole.trials.drop(columns=["trial", "seconds", "note"]))
 
 
 def test_a_signal_stops_tune_keeping_the_finished_trials_and_the_same_command_resumes(tmp_path):
@@ -252,7 +256,11 @@ def test_parameters_killed_twice_are_given_up_stopped_twice_not_and_a_week_witho
     monkeypatch.setattr(tuning, "origin_wapes", real)
     result = tune(panel, tmp_path, trials=2, origins=1)
     assert list(result.trials.state) == ["complete", "fail", "fail", "complete"]
-    params = result.trials[[c for c in result.trials if c not in ("trial", "state", "wape", "seconds")
+    assert list(result.trials.note) == [
+        "the forecaster's defaults", "cut off by a kill (kill -9, out of memory): tried again as trial 3",
+        "the parameters of trial 2 again; cut off by a kill (kill -9, out of memory) a second time: its parameters "
+        "are given up", ""]
+    params = result.trials[[c for c in result.trials if c not in ("trial", "state", "wape", "seconds", "note")
                             and not c.startswith("wape_")]]  # fmt: skip
     first, retry, new = (params.iloc[i] for i in (1, 2, 3))
     assert first.equals(retry) and not first.equals(new)  # the parameters, not only their scores, differ
@@ -278,7 +286,10 @@ def test_parameters_killed_twice_are_given_up_stopped_twice_not_and_a_week_witho
     monkeypatch.setattr(tuning, "origin_wapes", real)
     result = tune(panel, tmp_path / "signals", trials=2, origins=1)
     assert list(result.trials.state) == ["complete", "fail", "fail", "complete"]  # not given up: tried a third time
-    params = result.trials[[c for c in result.trials if c not in ("trial", "state", "wape", "seconds")
+    assert list(result.trials.note)[1:] == ["stopped by SIGTERM: tried again as trial 3",
+                                            "the parameters of trial 2 again; stopped by SIGINT: tried again as "
+                                            "trial 4", "the parameters of trial 3 again"]  # fmt: skip
+    params = result.trials[[c for c in result.trials if c not in ("trial", "state", "wape", "seconds", "note")
                             and not c.startswith("wape_")]]  # fmt: skip
     assert params.iloc[1].equals(params.iloc[3]) and params.iloc[2].equals(params.iloc[3])
 
