@@ -89,8 +89,10 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_text(path: str | Path, text: str, record: bool = False) -> Path:
-    return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text), record)
+def write_text(path: str | Path, text: str, record: bool = False, encoding: str = "utf-8") -> Path:
+    """Write `text` in `encoding` (UTF-8 unless a format says otherwise, whatever the machine's
+    locale). `record`: see `_atomic`."""
+    return _atomic(Path(path), lambda tmp: Path(tmp).write_text(text, encoding=encoding), record)
 
 
 def write_arrays(path: str | Path, arrays: dict) -> Path:
@@ -264,16 +266,28 @@ def _check_target(path: Path, kind: str | None) -> None:
         os.close(fd)
         Path(probe).unlink(missing_ok=True)
     except OSError as exc:
-        raise FreshcastError(f"{path}: cannot be written: {exc.strerror or exc} ({path.parent})") from None
+        raise FreshcastError(f"{path}: cannot be written: {exc.strerror or exc} (in {existing_parent(path)})") from None
 
 
 def check_parent(path: Path) -> None:
-    """FreshcastError if `path` cannot be made: its nearest existing parent is a file."""
+    """FreshcastError if `path` cannot be made: its nearest existing parent is a file, or it
+    lies inside a freshcast output folder (which its command replaces whole, and whose
+    readers would take the stranger for one of its files)."""
+    parent = existing_parent(path)
+    if not parent.is_dir():
+        raise FreshcastError(f"{path}: cannot be written: {parent} is a file, not a folder")
+    for folder in (parent, *parent.parents):
+        if (folder / MARKER).is_file():
+            raise FreshcastError(f"{path}: lies inside {folder}, the output of another freshcast command, which "
+                                 f"it replaces whole; give a path outside it")  # fmt: skip
+
+
+def existing_parent(path: Path) -> Path:
+    """The nearest parent of `path` that exists."""
     parent = path.parent
     while not parent.exists():
         parent = parent.parent
-    if not parent.is_dir():
-        raise FreshcastError(f"{path}: cannot be written: {parent} is a file, not a folder")
+    return parent
 
 
 def _check_folder(path: Path, kind: str) -> None:

@@ -152,6 +152,27 @@ def _arrow_day_numbers(arr: pa.Array | pa.ChunkedArray, zone: str | None = None)
     return np.asarray(days.to_numpy(zero_copy_only=False), np.int64)
 
 
+_ISO_TIME = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d"
+_ISO_MIDNIGHT = r"^\d{4}-\d\d-\d\d[T ]00:00(:00(\.0+)?)?(Z|[+-]\d\d(:?\d\d)?)?$"
+
+
+def times_of_day(arr: pa.Array) -> np.ndarray:
+    """True where an Arrow timestamp or ISO date-time text is not at midnight, in its own time
+    zone (or offset) when it has one: a value that is not a calendar day (`day_numbers` would
+    drop its time)."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):  # ISO text, with or without an offset
+        timed = pc.and_not(pc.match_substring_regex(arr, _ISO_TIME), pc.match_substring_regex(arr, _ISO_MIDNIGHT))
+        return np.asarray(pc.fill_null(timed, False).to_numpy(zero_copy_only=False), bool)
+    if not pa.types.is_timestamp(arr.type):
+        return np.zeros(len(arr), bool)
+    if arr.type.tz is not None:
+        arr = pc.local_timestamp(arr)
+    midnight = pc.cast(pc.cast(arr, pa.date32()), arr.type)
+    return np.asarray(pc.fill_null(pc.not_equal(arr, midnight), False).to_numpy(zero_copy_only=False), bool)
+
+
 def time_zone(name: str) -> ZoneInfo:
     """The IANA time zone `name` (like Europe/Berlin); FreshcastError otherwise."""
     try:

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import contract as C
-from .dates import NOT_A_DATE, NOT_A_DAY, day_numbers, day_to_date
+from .dates import NOT_A_DATE, NOT_A_DAY, day_numbers, day_to_date, times_of_day
 from .kernels import (
     count_bad_sales,
     count_implausible,
@@ -43,6 +43,10 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self._seen)
+
+
+TIMED = ("holds times of day, not calendar days (a UTC timestamp of a store's midnight is another day's time): "
+         "give dates, or timestamps at midnight in the stores' time zone")
 
 
 def describe_row(cols: dict[str, np.ndarray], i: int, rows: np.ndarray) -> str:
@@ -79,6 +83,11 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
                 i = int(np.argmax(bad))
                 problems.add(file, theirs, NOT_A_DATE, int(bad.sum()),
                              f"row {rows[i] + 1}: '{arr[i].as_py()}'")  # fmt: skip
+                ok = False
+            timed = times_of_day(arr) & ~bad
+            if timed.any():
+                i = int(np.argmax(timed))
+                problems.add(file, theirs, TIMED, int(timed.sum()), f"row {rows[i] + 1}: '{arr[i].as_py()}'")
                 ok = False
             cols[native] = days.astype(np.int32)
             continue

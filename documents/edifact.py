@@ -55,8 +55,24 @@ def check_buyer_id(buyer_id) -> str:
     return text
 
 
+ENCODING = "latin-1"  # the character set of syntax UNOC: an interchange's bytes
+
+
+def check_ids(headers: pd.DataFrame, lines: pd.DataFrame) -> None:
+    """FreshcastError naming the column and id of the first store, product or supplier id that
+    syntax UNOC (Latin-1) cannot carry."""
+    for table, column in ((headers, STORE), (headers, "supplier_id"), (lines, PRODUCT)):
+        for value in pd.unique(table[column].astype(str)):
+            try:
+                value.encode(ENCODING)
+            except UnicodeEncodeError:
+                raise FreshcastError(f"{column} {value!r}: the EDIFACT orders (syntax UNOC) carry only Latin-1 "
+                                     f"characters; map the ids to codes the supplier knows") from None  # fmt: skip
+
+
 def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, supplier_id: str) -> str:
-    """The ORDERS interchange for one supplier's purchase orders (headers and their lines)."""
+    """The ORDERS interchange for one supplier's purchase orders (headers and their lines), to
+    be written in `ENCODING`."""
     from pydifact.control import Characters
     from pydifact.segmentcollection import Interchange, Message
     from pydifact.segments import Segment

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..optimize.purchase import PurchaseOrders
 from ..outputs import output_folder, write_table, write_text
-from .edifact import check_buyer_id, orders_interchange
+from .edifact import ENCODING, check_buyer_id, check_ids, orders_interchange
 
 
 def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "FRESHCAST") -> list[Path]:
@@ -17,6 +17,7 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
     interchange per supplier under edi/, and notes.txt into folder `out`, which is replaced
     whole (no file of an earlier run stays beside them). Returns the files' final paths."""
     out, buyer_id = Path(out), check_buyer_id(buyer_id)
+    check_ids(po.headers, po.lines)
     names = []
     with output_folder(out, "purchase-orders") as tmp:
         for name, df in (("po_headers", po.headers), ("po_lines", po.lines), ("decisions", po.decisions)):
@@ -26,6 +27,7 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
             lines = po.lines[po.lines["po_id"].isin(headers["po_id"])]
             date = pd.Timestamp(headers["order_date"].iat[0]).strftime("%Y%m%d")
             text = orders_interchange(headers, lines, buyer_id, str(supplier))
-            names.append(write_text(tmp / "edi" / f"ORDERS_{supplier}_{date}.edi", text).relative_to(tmp))
+            path = tmp / "edi" / f"ORDERS_{supplier}_{date}.edi"
+            names.append(write_text(path, text, encoding=ENCODING).relative_to(tmp))
         names.append(write_text(tmp / "notes.txt", "".join(f"{n}\n" for n in po.notes)).relative_to(tmp))
     return [out / n for n in names]

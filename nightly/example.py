@@ -75,14 +75,17 @@ ladder = [0, 10, 20, 30, 40, 50]     # percent off the regular price
 
 
 def write_example(path: str | Path, history: str | Path | None = None) -> tuple[Path, Path]:
-    """Write the example config at `path` (refused if a file is there) and its ASSUMED tables
-    in `freshcast_inputs/` beside it, for `history` (default: the embedded sample). Returns
+    """Write the example config at `path` and its ASSUMED tables in `freshcast_inputs/` beside
+    it (refused if either is there), for `history` (default: the embedded sample). Returns
     both paths."""
     path = Path(path)
     history = Path(history).resolve() if history is not None else sample_path()
     if path.exists():
         raise FreshcastError(f"{path}: already exists; give a new file name (freshcast does not overwrite a config)")
     inputs = path.parent / INPUTS
+    if inputs.exists():
+        raise FreshcastError(f"{inputs}: already exists (the tables of an earlier init-config, perhaps edited, which "
+                             f"another config may read): write the config into another folder, or move it away")  # fmt: skip
     with reserve_all((path, None), (inputs, "example-inputs")):
         panel = load_history(history)
         products, terms = assumed_tables(panel)

@@ -130,10 +130,11 @@ def assume_master_data(panel: DailyPanel, typical: pd.Series | None = None) -> M
 
 
 def assumed_tables(panel: DailyPanel) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The assumptions as the tables a retailer would supply: products (one row per product)
-    and terms (one row per store and supplier); see `data.tables`."""
+    """The assumptions as the tables a retailer would supply: products (one row per product,
+    with its first_category_id, which picks its price response) and terms (one row per store
+    and supplier); see `data.tables`."""
     m = assume_master_data(panel)
-    lines = panel.series[[STORE, PRODUCT]].assign(
+    lines = panel.series[[STORE, PRODUCT, "first_category_id"]].assign(
         shelf_life_days=m.shelf_life_days, case_pack=m.case_pack, min_order_qty=m.min_order_qty,
         unit_cost=m.unit_cost, regular_price=m.regular_price, salvage_value=m.salvage_value,
         holding_cost=m.holding_cost, supplier_id=m.supplier_id, lead_time_days=m.lead_time_days,

@@ -100,3 +100,32 @@ def test_aware_timestamps_are_dated_in_the_stores_zone_when_given():
     assert list(day_numbers(utc)) == [DAY - 1, DAY - 1]  # without a zone: the values' own
     naive = pd.Series(pd.to_datetime(["2024-06-20 23:00"]))
     assert day_numbers(naive, "Asia/Tokyo")[0] == DAY  # naive times are local already
+
+
+def test_a_history_whose_dates_hold_times_of_day_is_refused_naming_the_column(tmp_path):
+    """A database export's UTC timestamps of the stores' midnights (16:00 the day before in
+    Shanghai) would date every row a day early: refused, while the same instants in the stores'
+    zone, or dates, load. Arrow timestamps, aware or not, and ISO text alike."""
+    from conftest import make_hourly
+
+    from freshcast.data import load_history
+    from freshcast.errors import FreshcastError
+
+    df = make_hourly(n_stores=1, n_products=2, days=10)
+    local = pd.to_datetime(df.dt).dt.tz_localize("Asia/Shanghai")
+    local_panel = None
+    for name, dates in (("local.parquet", local), ("utc.parquet", local.dt.tz_convert("UTC")),
+                        ("naive.parquet", local.dt.tz_convert("UTC").dt.tz_localize(None)),
+                        ("text.csv", local.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))):  # fmt: skip
+        path = tmp_path / name
+        (df.assign(dt=dates).to_csv(path, index=False) if name.endswith(".csv")
+         else df.assign(dt=dates).to_parquet(path))  # fmt: skip
+        if name == "local.parquet":
+            local_panel = load_history(path)
+            assert str(day_to_date(local_panel.start[0])) == "2024-01-01"
+            continue
+        with pytest.raises(FreshcastError, match=f"(?s){name}.*column 'dt' holds times of day, not calendar days.*"
+                                                 f"first: row 1: '2023-12-31.16:00:00"):  # fmt: skip
+            load_history(path)
+    df.assign(dt=local.dt.strftime("%Y-%m-%dT00:00:00+08:00")).to_csv(tmp_path / "offsets.csv", index=False)
+    assert np.array_equal(load_history(tmp_path / "offsets.csv").start, local_panel.start)

@@ -224,6 +224,13 @@ def test_a_second_run_exits_75_naming_the_holder_and_a_dead_holder_is_taken_over
 def test_init_config_does_not_overwrite(config):
     result = CliRunner().invoke(app, ["init-config", str(config)])
     assert result.exit_code == 1 and "already exists" in result.output
+    # nor the tables beside the first config, which a planner may have edited and it reads
+    products = config.parent / "freshcast_inputs" / "products.csv"
+    edited = products.read_text() + products.read_text().splitlines()[-1] + "\n"
+    products.write_text(edited)
+    result = CliRunner().invoke(app, ["init-config", str(config.parent / "second.toml")])
+    assert result.exit_code == 1 and "freshcast_inputs: already exists" in result.output
+    assert products.read_text() == edited and not (config.parent / "second.toml").exists()
 
 
 KILLER = textwrap.dedent("""
@@ -299,6 +306,7 @@ def test_the_api_and_the_command_line_give_the_same_outputs(tmp_path, config):
     api.write_purchase_orders(po, tmp_path / "po")
     assert file_sha256(tmp_path / "po" / "po_lines.parquet") == file_sha256(folder / "orders" / "po_lines.parquet")
     plan = api.plan_prices(pred, inputs / "products.csv", inputs / "inventory.csv", inputs / "labels.csv", evening_hour=19)
+    assert not any("no first_category_id" in n for n in plan.notes)  # each category's response, not the pooled
     api.write_price_labels(plan, tmp_path / "labels")
     for name in ("price_changes.parquet", "decisions.csv"):
         assert file_sha256(tmp_path / "labels" / name) == file_sha256(folder / "prices" / name)

@@ -109,7 +109,7 @@ def test_output_paths_are_checked_before_any_work(tmp_path):
 
 def test_a_folder_output_never_replaces_files_freshcast_did_not_write(tmp_path):
     from freshcast.errors import FreshcastError
-    from freshcast.outputs import output_folder
+    from freshcast.outputs import output_folder, reserve
 
     out = tmp_path / "model"
     with output_folder(out, "model") as tmp:
@@ -127,6 +127,12 @@ def test_a_folder_output_never_replaces_files_freshcast_did_not_write(tmp_path):
     with output_folder(out, "model") as tmp:  # only its own files: replaced
         write_text(tmp / "model.txt", "2")
     assert (out / "model.txt").read_text() == "2" and not (out / "sub").exists()
+    # nor is anything written inside it, a file or another output, where its readers would meet it
+    for path, kind in ((out / "sub.parquet", None), (out / "sub" / "deeper" / "pred.csv", None), (out / "po", "orders")):
+        with pytest.raises(FreshcastError, match=f"lies inside {out}, the output of another freshcast command"):
+            with output_folder(path, kind) if kind else reserve(path):
+                pass
+    assert sorted(p.name for p in out.iterdir()) == [".freshcast-output", "model.txt"]
 
 
 @pytest.mark.slow

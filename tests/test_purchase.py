@@ -418,6 +418,16 @@ def test_long_ids_and_fine_decimals_reach_the_edifact_orders_as_in_po_lines(file
     with pytest.raises(FreshcastError, match="buyer id"):
         write_purchase_orders(po, tmp_path / "po2", buyer_id="東京ストア")
     assert not (tmp_path / "po2").exists()
+    # syntax UNOC: the interchange's bytes are Latin-1, whatever the ids hold
+    write_purchase_orders(po, tmp_path / "po3", buyer_id="Größe")
+    raw = next((tmp_path / "po3" / "edi").glob("*.edi")).read_bytes()
+    assert b"UNB+UNOC:3+Gr\xf6\xdfe+" in raw and raw.decode("latin-1").startswith("UNA:+.? '\nUNB+UNOC:3+Größe+")
+    from freshcast.documents.edifact import check_ids
+
+    lines = po.lines.assign(product_id=po.lines.product_id.astype(str))
+    lines.loc[lines.index[-1], "product_id"] = "北京-7"
+    with pytest.raises(FreshcastError, match="product_id '北京-7': the EDIFACT orders \\(syntax UNOC\\) carry only Latin-1"):
+        check_ids(po.headers, lines)
 
 
 def test_a_day_no_line_can_order_and_stock_the_planner_should_check(files, tmp_path):
