@@ -84,8 +84,9 @@ def write_example(path: str | Path, history: str | Path | None = None) -> tuple[
         raise FreshcastError(f"{path}: already exists; give a new file name (freshcast does not overwrite a config)")
     inputs = path.parent / INPUTS
     if inputs.exists():
-        raise FreshcastError(f"{inputs}: already exists (the tables of an earlier init-config, perhaps edited, which "
-                             f"another config may read): write the config into another folder, or move it away")  # fmt: skip
+        raise FreshcastError(f"{inputs}: already exists (the tables of an earlier init-config, perhaps edited, "
+                             f"which another config may read): write the config into another folder, or move "
+                             f"it away")  # fmt: skip
     with reserve_all((path, None), (inputs, "example-inputs")):
         panel = load_history(history)
         products, terms = assumed_tables(panel)

@@ -128,7 +128,8 @@ def test_a_folder_output_never_replaces_files_freshcast_did_not_write(tmp_path):
         write_text(tmp / "model.txt", "2")
     assert (out / "model.txt").read_text() == "2" and not (out / "sub").exists()
     # nor is anything written inside it, a file or another output, where its readers would meet it
-    for path, kind in ((out / "sub.parquet", None), (out / "sub" / "deeper" / "pred.csv", None), (out / "po", "orders")):
+    inside = ((out / "sub.parquet", None), (out / "sub" / "deeper" / "pred.csv", None), (out / "po", "orders"))
+    for path, kind in inside:
         with pytest.raises(FreshcastError, match=f"lies inside {out}, the output of another freshcast command"):
             with output_folder(path, kind) if kind else reserve(path):
                 pass

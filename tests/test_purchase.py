@@ -426,7 +426,7 @@ def test_long_ids_and_fine_decimals_reach_the_edifact_orders_as_in_po_lines(file
 
     lines = po.lines.assign(product_id=po.lines.product_id.astype(str))
     lines.loc[lines.index[-1], "product_id"] = "北京-7"
-    with pytest.raises(FreshcastError, match="product_id '北京-7': the EDIFACT orders \\(syntax UNOC\\) carry only Latin-1"):
+    with pytest.raises(FreshcastError, match="product_id '北京-7': the EDIFACT orders \\(syntax UNOC\\) carry only"):
         check_ids(po.headers, lines)
 
 
