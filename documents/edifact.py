@@ -6,7 +6,7 @@ One interchange per supplier; one ORDERS message per purchase order:
     UNA:+.? '                                  service characters (decimal point '.')
     UNB+UNOC:3+<buyer>+<supplier>+<date>:0000+<ref>'   interchange header
     UNH+<n>+ORDERS:D:96A:UN'                   message header
-    BGM+220+<po_id>+9'                         order, original
+    BGM+220+<po_id>+9'                         order, original (5: replaces one sent before; 1: cancels it)
     DTM+137:<order date>:102'                  document date (CCYYMMDD)
     DTM+2:<delivery date>:102'                 delivery date requested
     NAD+BY+<store_id>::92'  NAD+SU+<supplier_id>::92'  NAD+DP+<store_id>::92'
@@ -34,11 +34,12 @@ def number(x: float, decimals: int = 6) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def control_reference(order_date: pd.Timestamp, supplier_id) -> str:
-    """The interchange's control reference (at most 14 characters): the order date and the
-    supplier id, or where those are longer, 14 hex digits of their hash (one per supplier and
-    date, so the supplier's duplicate check tells interchanges apart)."""
-    text = order_date.strftime("%y%m%d") + str(supplier_id)
+def control_reference(order_date: pd.Timestamp, supplier_id, revision: int = 0) -> str:
+    """The interchange's control reference (at most 14 characters): the order date, the
+    supplier id and, for a revision of the day's orders sent after the first, R and its number;
+    where those are longer, 14 hex digits of their hash (one per supplier, date and revision,
+    so the supplier's duplicate check tells interchanges apart)."""
+    text = order_date.strftime("%y%m%d") + str(supplier_id) + (f"R{revision}" if revision else "")
     return text if len(text) <= 14 else hashlib.sha256(text.encode()).hexdigest()[:14].upper()
 
 
@@ -70,15 +71,20 @@ def check_ids(headers: pd.DataFrame, lines: pd.DataFrame) -> None:
                                      f"characters; map the ids to codes the supplier knows") from None  # fmt: skip
 
 
-def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, supplier_id: str) -> str:
+def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, supplier_id: str,
+                       revision: int = 0, replacing=frozenset(), cancelled: dict | None = None) -> str:  # fmt: skip
     """The ORDERS interchange for one supplier's purchase orders (headers and their lines), to
-    be written in `ENCODING`."""
+    be written in `ENCODING`. A `revision` of orders the supplier received before: the orders
+    whose po_id is in `replacing` replace those (BGM function 5), and `cancelled` (po_id ->
+    (store_id, order date)) lists orders sent before that are now cancelled (function 1, no
+    lines)."""
     from pydifact.control import Characters
     from pydifact.segmentcollection import Interchange, Message
     from pydifact.segments import Segment
 
-    first = pd.Timestamp(headers["order_date"].min())
-    reference = control_reference(first, supplier_id)
+    cancelled = cancelled or {}
+    first = pd.Timestamp(headers["order_date"].min() if len(headers) else min(d for _, d in cancelled.values()))
+    reference = control_reference(first, supplier_id, revision)
     with warnings.catch_warnings():  # pydifact ships no syntax tables for the service segments
         warnings.simplefilter("ignore")
         interchange = Interchange(
@@ -87,10 +93,11 @@ def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str
             characters=Characters(decimal_point="."),
         )  # fmt: skip
         interchange.has_una_segment = True
+        n = 0
         for n, header in enumerate(headers.sort_values("po_id").itertuples(index=False), start=1):
             msg = Message(str(n), ("ORDERS", "D", "96A", "UN"))
             store = str(getattr(header, STORE))
-            msg.add_segment(Segment("BGM", "220", header.po_id, "9"))
+            msg.add_segment(Segment("BGM", "220", header.po_id, "5" if header.po_id in replacing else "9"))
             msg.add_segment(Segment("DTM", ["137", pd.Timestamp(header.order_date).strftime("%Y%m%d"), "102"]))
             msg.add_segment(Segment("DTM", ["2", pd.Timestamp(header.delivery_date).strftime("%Y%m%d"), "102"]))
             msg.add_segment(Segment("NAD", "BY", [store, "", "92"]))
@@ -105,5 +112,14 @@ def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str
                 msg.add_segment(Segment("MOA", ["203", number(line.amount)]))
             msg.add_segment(Segment("UNS", "S"))
             msg.add_segment(Segment("CNT", ["2", str(len(mine))]))
+            interchange.add_message(msg)
+        for n, (po_id, (store, order_date)) in enumerate(sorted(cancelled.items()), start=n + 1):
+            msg = Message(str(n), ("ORDERS", "D", "96A", "UN"))
+            msg.add_segment(Segment("BGM", "220", po_id, "1"))
+            msg.add_segment(Segment("DTM", ["137", pd.Timestamp(order_date).strftime("%Y%m%d"), "102"]))
+            for party, who in (("BY", store), ("SU", supplier_id), ("DP", store)):
+                msg.add_segment(Segment("NAD", party, [str(who), "", "92"]))
+            msg.add_segment(Segment("UNS", "S"))
+            msg.add_segment(Segment("CNT", ["2", "0"]))
             interchange.add_message(msg)
         return interchange.serialize(break_lines=True)

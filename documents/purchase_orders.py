@@ -3,13 +3,16 @@ as Parquet and CSV, and one EDIFACT ORDERS interchange per supplier."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
 
+from ..data.contract import PRODUCT, STORE
 from ..optimize.purchase import PurchaseOrders
 from ..outputs import output_folder, write_table, write_text
-from .edifact import ENCODING, check_buyer_id, check_ids, orders_interchange
+from .edifact import ENCODING, check_buyer_id, check_ids, number, orders_interchange
 
 
 def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "FRESHCAST") -> list[Path]:
@@ -31,3 +34,40 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
             names.append(write_text(path, text, encoding=ENCODING).relative_to(tmp))
         names.append(write_text(tmp / "notes.txt", "".join(f"{n}\n" for n in po.notes)).relative_to(tmp))
     return [out / n for n in names]
+
+
+def po_digests(headers: pd.DataFrame, lines: pd.DataFrame) -> dict[str, list]:
+    """po_id -> [supplier_id, store_id, order date, sha256 of what the order asks the supplier
+    for (delivery date, products, quantities, case packs, prices)]: what a later revision of
+    the day's orders compares against."""
+    out = {}
+    for header in headers.itertuples(index=False):
+        mine = lines[lines["po_id"] == header.po_id].sort_values(PRODUCT)
+        asked = [str(pd.Timestamp(header.delivery_date).date()),
+                 [[str(getattr(r, PRODUCT)), number(r.order_qty), number(r.case_pack), number(r.unit_cost)]
+                  for r in mine.itertuples(index=False)]]  # fmt: skip
+        digest = hashlib.sha256(json.dumps(asked).encode()).hexdigest()
+        out[header.po_id] = [str(header.supplier_id), str(getattr(header, STORE)),
+                             str(pd.Timestamp(header.order_date).date()), digest]  # fmt: skip
+    return out
+
+
+def write_revision(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, folder: Path, known: dict,
+                   revision: int) -> list[Path]:  # fmt: skip
+    """Into `folder`/edi/, per supplier, the interchange of `revision` of the day's orders for
+    suppliers who received `known` (po_id -> `po_digests` entry) before: the orders that are
+    new (original) or changed (a replacement), and the cancellation of those sent before
+    that are gone. A supplier with nothing new gets no file. Returns the files written."""
+    now = po_digests(headers, lines)
+    changed = {po for po, entry in now.items() if known.get(po) != entry}
+    gone = {po: entry for po, entry in known.items() if po not in now}
+    written = []
+    for supplier in sorted({now[po][0] for po in changed} | {e[0] for e in gone.values()}):
+        mine = headers[(headers["supplier_id"].astype(str) == supplier) & headers["po_id"].isin(changed)]
+        cancelled = {po: (e[1], e[2]) for po, e in gone.items() if e[0] == supplier}
+        text = orders_interchange(mine, lines[lines["po_id"].isin(mine["po_id"])], buyer_id, supplier, revision,
+                                  replacing=set(known), cancelled=cancelled)  # fmt: skip
+        day = (mine["order_date"].min() if len(mine) else min(d for _, d in cancelled.values()))
+        name = f"ORDERS_{supplier}_{pd.Timestamp(day).strftime('%Y%m%d')}_R{revision}.edi"
+        written.append(write_text(folder / "edi" / name, text, encoding=ENCODING))
+    return written

@@ -368,3 +368,65 @@ def test_an_unreadable_history_without_a_date_is_recorded_in_undated(config, tmp
     m = json.loads((config.parent / "runs" / "undated" / "manifest.json").read_text())
     assert m["stages"]["validate"]["status"] == "failed" and "history.parquet" in m["stages"]["validate"]["error"]
     assert m["inputs"]["data.history"]["files"][0]["bytes"] == history.stat().st_size
+
+
+def test_orders_exported_again_after_the_suppliers_took_them_are_a_revision(config):
+    """A rerun with corrected stock: before the pickup the new interchanges simply take the
+    place of the unread ones (originals, the same reference); after it, only what changed
+    goes out, under a new reference, as replacements (BGM function 5) and cancellations (1),
+    never as a second original of the same order number."""
+    edit(config, '# [export]', '[export]')
+    edit(config, '# orders = "outbox/orders/{date}"', 'orders = "outbox/orders/{date}"')
+    outbox = config.parent / "outbox" / "orders" / "2024-06-19"
+    inventory_path = config.parent / "freshcast_inputs" / "inventory.csv"
+    stock = pd.read_csv(inventory_path)
+
+    def segments(path: Path) -> list[str]:
+        return path.read_bytes().decode("latin-1").split("'\n")
+
+    def bgm(paths) -> dict:
+        return {s.split("+")[2]: s.split("+")[3] for p in paths for s in segments(p) if s.startswith("BGM+")}
+
+    def reference(path: Path) -> str:
+        return next(s for s in segments(path) if s.startswith("UNB+")).split("+")[-1]
+
+    api.run(config)
+    first = sorted((outbox / "edi").glob("*.edi"))
+    first_bytes, first_references = [p.read_bytes() for p in first], {reference(p) for p in first}
+    assert first and set(bgm(first).values()) == {"9"}
+    ordered = pd.read_parquet(config.parent / "runs" / "2024-06-19" / "orders" / "decisions.parquet")
+    ordered = ordered[ordered.order_qty > 0].iloc[0]
+    line = stock.index[(stock.store_id == ordered.store_id) & (stock.product_id == ordered.product_id)][0]
+    stock.loc[line, ["on_hand", "expiry_date"]] = [1e4, "2024-07-31"]  # the corrected count: that line orders nothing
+    stock.to_csv(inventory_path, index=False)
+    assert "export" in api.run(config).redone
+    unread = sorted((outbox / "edi").glob("*.edi"))  # not picked up yet: replaced, still originals
+    assert [p.name for p in unread] == [p.name for p in first] and set(bgm(unread).values()) == {"9"}
+    assert {reference(p) for p in unread} == first_references
+    assert [p.read_bytes() for p in unread] != first_bytes
+
+    had = json.loads((config.parent / "runs" / "2024-06-19" / "export" / "delivered.json").read_text())
+    for p in unread:  # the ERP takes them to the suppliers
+        p.unlink()
+    store = int(stock.loc[line, "store_id"])
+    stock.loc[stock.store_id == store, ["on_hand", "expiry_date"]] = [1e5, "2024-07-31"]  # that store orders nothing
+    lines = pd.read_parquet(config.parent / "runs" / "2024-06-19" / "orders" / "po_lines.parquet")
+    sizes = lines.po_id.value_counts()
+    changed = lines[lines.po_id.isin(sizes.index[sizes > 1]) & ~lines.po_id.str.contains(f"-{store}-")].iloc[0]
+    other = (stock.store_id.astype(str) == changed.po_id.split("-")[2]) & (stock.product_id == changed.product_id)
+    stock.loc[other, ["on_hand", "expiry_date"]] = [1e4, "2024-07-31"]  # one line fewer in another store's order
+    stock.to_csv(inventory_path, index=False)
+    api.run(config)
+    revised = sorted((outbox / "edi").glob("*.edi"))
+    functions = bgm(revised)
+    known = had["orders"]["suppliers_have"]["orders"]
+    gone = {po for po, entry in known.items() if entry[1] == str(store)}
+    assert revised and all(p.name.endswith("_R1.edi") for p in revised)
+    assert {po for po, f in functions.items() if f == "1"} == gone and gone
+    assert set(functions) - gone <= set(known) and set(functions.values()) <= {"1", "5"}  # no second original
+    assert functions[changed.po_id] == "5"
+    assert not {reference(p) for p in revised} & first_references
+    delivered = json.loads((config.parent / "runs" / "2024-06-19" / "export" / "delivered.json").read_text())
+    assert delivered["orders"]["suppliers_have"]["revision"] == 1 and not gone & set(
+        delivered["orders"]["suppliers_have"]["orders"])
+    assert api.run(config).redone == []  # nothing changed: nothing sent again
