@@ -184,17 +184,19 @@ def plan_prices(
     timezone: str = "UTC",
     at_evening_hour: bool = False,
     evening_later: bool = False,
+    min_gain: float = 0.0,
 ) -> PricePlan:
     """Markdowns of stock near its expiry date and the label changes (as `freshcast
     plan-prices`; `ladder` in percent off the regular price; `at_evening_hour`: the evening
     run, `inventory` the stock left at `evening_hour`; `evening_later`: the morning run before
-    it, no evening step written); write them with `write_price_labels`."""
+    it, no evening step written; `min_gain`: the least expected gain of a markdown, as a share
+    of one unit's regular price); write them with `write_price_labels`."""
     from .optimize.pricing import plan_prices as plan
 
     return plan(_frame(forecast), products, inventory, labels, date=date, evening_hour=evening_hour,
                 response=response, hourly_forecast=_frame(hourly_forecast), ladder=_ladder(ladder),
                 max_changes=max_changes, timezone=timezone, at_evening_hour=at_evening_hour,
-                evening_later=evening_later)  # fmt: skip
+                evening_later=evening_later, min_gain=min_gain)  # fmt: skip
 
 
 def run(config: str | Path, date: str | None = None, force: bool = False,

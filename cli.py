@@ -445,6 +445,9 @@ def plan_prices(
         min=0, help="Most label changes per store in this run (each row written counts: a day price, an evening "
                     "step, a later batch's markdown brought back; returns of ended markdowns do not)")] = None,
     timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name) for the validity times")] = "UTC",
+    min_gain: Annotated[float, typer.Option(
+        min=0.0, max=0.99, help="Make a markdown only if it is expected to earn at least this share of one unit's "
+                                "regular price more than keeping the label (0: every markdown expected to pay)")] = 0.0,
     at_evening_hour: Annotated[
         bool,
         typer.Option("--at-evening-hour", help="Run at --evening-hour with the stock left then: only the evening "
@@ -488,7 +491,7 @@ def plan_prices(
                 plan = run_plan(forecast, products, inventory, labels, date=date, evening_hour=evening_hour,
                                 response=response, hourly_forecast=hourly_forecast, ladder=depths,
                                 max_changes=max_changes, timezone=timezone, at_evening_hour=at_evening_hour,
-                                evening_later=evening_later)  # fmt: skip
+                                evening_later=evening_later, min_gain=min_gain)  # fmt: skip
             for note in plan.notes:
                 _say(note)
             write_price_labels(plan, out)
@@ -606,7 +609,7 @@ def tune(
 def _table_name(path: Optional[Path], option: str = "--out", folder: bool = False) -> None:
     """A usage error (exit 2) unless a table output's name ends in .parquet or .csv (or, with
     `folder`, has no suffix: a folder of Parquet parts)."""
-    if path is not None and path.suffix not in (".parquet", ".csv") and not (folder and path.suffix == ""):
+    if path is not None and path.suffix.lower() not in (".parquet", ".csv") and not (folder and path.suffix == ""):
         also = ", or no suffix for a folder of Parquet parts" if folder else ""
         raise typer.BadParameter(f"'{path}': name a table .parquet or .csv{also}", param_hint=option)
 

@@ -114,7 +114,7 @@ def write_table(df: pd.DataFrame, path: str | Path, record: bool = False) -> Pat
     import pyarrow.parquet as pq
 
     path = Path(path)
-    if path.suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         return _atomic(path, lambda tmp: _csv_ready(df).to_csv(tmp, index=False, date_format="%Y-%m-%d"), record)
     table = pa.Table.from_pandas(df, preserve_index=False)
     for i, f in enumerate(table.schema):
@@ -134,7 +134,7 @@ def write_joined(parts: list[Path], path: str | Path) -> Path:
     path = Path(path)
 
     def write(tmp: str) -> None:
-        if path.suffix == ".csv":
+        if path.suffix.lower() == ".csv":
             for i, part in enumerate(parts):
                 _csv_ready(pd.read_parquet(part)).to_csv(tmp, mode="a" if i else "w", header=i == 0, index=False,
                                                          date_format="%Y-%m-%d")  # fmt: skip

@@ -134,9 +134,16 @@ def main() -> None:
                         help="1: the optimizer's and the hindsight's orders count on the last day's markdowns")
     parser.add_argument("--evening-hour", type=int, choices=range(7, 24), default=19, metavar="7..23",
                         help="the hour of the evening markdown step and of each day's split")
+    parser.add_argument("--min-gain", type=float, default=None,
+                        help="the optimizer's least expected gain of a label change, share of a unit's regular price "
+                             "(default: plan-prices' default)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     from freshcast.data import load_history
+    from freshcast.simulate import markdowns
+
+    if args.min_gain is not None:
+        markdowns.MIN_GAIN = args.min_gain  # what the replay's optimizer plans with (the hindsight: none)
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -146,7 +153,8 @@ def main() -> None:
     say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
     scales = [float(s) for s in args.scales.split(",")]
     result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": machine(), "data": args.data,
-              "series": panel.n_series, "evening_hour": args.evening_hour, "windows": {}}  # fmt: skip
+              "series": panel.n_series, "evening_hour": args.evening_hour, "min_gain": markdowns.MIN_GAIN,
+              "windows": {}}  # fmt: skip
     for window in args.windows.split(","):
         a, b = window.split(":")
         say(f"window {a} .. {b}")

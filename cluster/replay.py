@@ -15,6 +15,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from ..console import Step
@@ -28,8 +29,9 @@ from ..optimize.master import assume_master_data, series_mean_sales, typical_sal
 from ..simulate.markdowns import EVENING_HOUR, MARKDOWN_POLICIES, merged_markdown_summaries
 from ..simulate.policies import RuleOfThumb, default_policies
 from ..simulate.replay import (ReplayResult, absent_note, absent_series, baseline_grid, baseline_window,
-                               chosen_baselines, default_baselines, gap_days, gap_note, markdown_about, replay,
-                               replay_about, replay_forecaster)  # fmt: skip
+                               check_every_day_has_rows, chosen_baselines, days_without_any_row, default_baselines,
+                               gap_days, gap_note, markdown_about, replay, replay_about,
+                               replay_forecaster)  # fmt: skip
 from ..simulate.scoring import merged, ranked
 from .connect import shared, workers
 from .forecast import (calibrated, check_path, check_stores, combined_facts, group_tables, known_panel, partition_facts,
@@ -59,6 +61,8 @@ def replay_on_dask(client, history, actuals, column_map=None, seed: int = 0, dem
         days = client.gather(client.map(lambda x: (x[1], x[0].last_day), loaded))
     first_day, last_day = same_days(source_name(actuals), "actual", parts, days)
     T = last_day - first_day + 1
+    empty = client.gather(client.map(days_without_any_row, panels, first_day=first_day))
+    check_every_day_has_rows(source_name(actuals), first_day, np.logical_and.reduce(empty))
     notes_absent = absent_note(source_name(actuals), client.gather(client.map(absent_series, panels,
                                                                               first_day=first_day)))  # fmt: skip
     notes_absent += gap_note(source_name(actuals), client.gather(client.map(gap_days, panels, first_day=first_day)))

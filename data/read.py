@@ -81,10 +81,10 @@ def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_i
     source: str | list[str] = str(path)
     if path.is_dir():
         source = [str(p) for p in _data_files(path)]
-        fmt = "csv" if source[0].endswith(_CSV) else "parquet"
-    elif path.name.endswith(_CSV):
+        fmt = "csv" if source[0].lower().endswith(_CSV) else "parquet"
+    elif path.name.lower().endswith(_CSV):
         fmt = "csv"
-    elif path.name.endswith(_PARQUET):
+    elif path.name.lower().endswith(_PARQUET):
         fmt = "parquet"
     else:
         raise DataError(str(path), ["unknown file type: expected .parquet, .pq, .csv or .csv.gz"])
@@ -108,8 +108,8 @@ def _data_files(folder: Path) -> list[Path]:
     """The data files of a folder, sorted (a README or notes beside them are not read): all
     CSV or all Parquet, else DataError."""
     files = sorted(_files_under(folder))
-    csv = [p for p in files if p.name.endswith(_CSV)]
-    parquet = [p for p in files if p.name.endswith(_PARQUET)]
+    csv = [p for p in files if p.name.lower().endswith(_CSV)]
+    parquet = [p for p in files if p.name.lower().endswith(_PARQUET)]
     if csv and parquet:
         raise DataError(str(folder), ["the folder mixes CSV and Parquet files: keep one format"])
     if not csv and not parquet:

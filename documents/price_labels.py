@@ -8,7 +8,8 @@ one JSON file per store for the electronic shelf label (ESL) system.
                   "markdown_pct": 20.0, "valid_from": "2024-06-12T00:00:00+08:00",
                   "valid_to": "2024-06-13T00:00:00+08:00", "reason": "...", "expiry_date": "2024-06-12"}]}
 
-(`valid_to` and `expiry_date` are "" for a return to the regular price: valid until changed.
+(`valid_to` and `expiry_date` are null for a return to the regular price: valid until changed;
+in the price_changes table, empty.
 A product priced by batch has a label per batch, named by `expiry_date`, also when it ends.)
 
 `esl/vusion/<store_id>.json`, an item array modelled on VusionCloud's, to send when the plan's
@@ -56,7 +57,8 @@ def write_price_labels(plan: PricePlan, out: str | Path) -> list[Path]:
                 "changes": [{
                     "change_id": r.change_id, "product_id": int(r.product_id), "price": float(r.new_price),
                     "regular_price": float(r.regular_price), "markdown_pct": float(r.markdown_pct),
-                    "valid_from": r.valid_from, "valid_to": r.valid_to, "reason": r.reason, "expiry_date": r.expiry_date,
+                    "valid_from": r.valid_from, "valid_to": r.valid_to or None, "reason": r.reason,
+                    "expiry_date": r.expiry_date or None,
                 } for r in changes.itertuples(index=False)],
             }  # fmt: skip
             sends: dict[str, dict] = {}

@@ -73,6 +73,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "hourly_forecast": Key("path"),  # default: the run's own hourly forecast when [forecast] level = "hour"
         "ladder": Key("numbers", (0, 10, 20, 30, 40, 50)),
         "max_changes": Key("int", low=0),
+        "min_gain": Key("number", 0.0, low=0, high=0.99),  # least expected gain of a markdown, share of a unit's price
         "timezone": Key("text"),  # default: [orders] timezone
     },
     "export": {
@@ -224,8 +225,6 @@ def _check_meaning(values: dict, path: Path) -> None:
     check("prices", "timezone", time_zone, str)
     if "export" in values and values["export"]["labels"] is not None and "prices" not in values:
         raise ConfigError(f"{path}: [export] labels needs a [prices] section (there are no labels to deliver)")
-    if values["forecast"]["level"] == "hour" and values["forecast"]["slots"] is not None:
-        raise ConfigError(f"{path}: [forecast] give slots or level = \"hour\", not both")
 
 
 def _levels(levels) -> tuple[float, ...]:

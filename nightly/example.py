@@ -45,7 +45,7 @@ quantiles = [0.1, 0.5, 0.9]
 [forecast]
 days = 8                 # the run date and the days after it (the orders look at lead time + shelf life)
 level = "day"            # "hour" adds forecast_hour.parquet (and the evening share for prices)
-# slots = "06-10,10-14,14-18,18-22,22-06"  # adds forecast_slot.parquet
+# slots = "06-10,10-14,14-18,18-22,22-06"  # adds forecast_slot.parquet (with either level)
 
 [orders]
 products = "{inputs}/products.csv"   # shelf life, case pack, costs, supplier
@@ -66,6 +66,7 @@ evening_hour = 19                    # a deeper evening markdown from this hour 
 # response = "price_response"        # `freshcast price-response` folder (default: FreshRetailNet's)
 ladder = [0, 10, 20, 30, 40, 50]     # percent off the regular price
 # max_changes = 200                  # most new markdowns per store in the run
+# min_gain = 0.01                    # only markdowns expected to earn 1% of a unit's price (default 0: any gain)
 # timezone = "UTC"                   # default: that of [orders]; the label validity times
 
 # [export]                           # folders the ERP and the label system pick files up from

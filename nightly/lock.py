@@ -9,12 +9,12 @@ import fcntl
 import json
 import os
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import FreshcastError, RunLocked
+from .manifest import now
 
 LOCK_FILE = ".freshcast-run.lock"
 
@@ -35,7 +35,7 @@ def run_lock(root: Path) -> Iterator[dict | None]:
         except BlockingIOError:
             raise _locked(root, fd) from None
         earlier = _holder(fd)
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": now()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
+from datetime import datetime
 from pathlib import Path
 
 from ..outputs import MARKER, file_sha256, write_text
@@ -40,7 +40,8 @@ def digest_of(value) -> str:
 
 
 def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    """The local time, ISO 8601 with the offset written as the price feed writes it (+02:00)."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 class Manifest:

@@ -339,6 +339,7 @@ def prices(ctx: Context, out: Path) -> dict:
                            date=ctx.date, evening_hour=ctx.config.get("prices", "evening_hour"), response=p("response"),
                            hourly_forecast=hourly, ladder=ladder(ctx.config.get("prices", "ladder")),
                            max_changes=ctx.config.get("prices", "max_changes"),
+                           min_gain=ctx.config.get("prices", "min_gain"),
                            timezone=ctx.config.get("prices", "timezone"),
                            evening_later=ctx.config.get("prices", "evening_later"))  # fmt: skip
     write_price_labels(plan, out)

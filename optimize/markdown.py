@@ -27,6 +27,7 @@ from .orders import LastDayMarkdowns, weekly_extend
 
 LADDER = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # share off the regular price; the first is the regular price
 N_VALUES = 16  # equally likely demand values per day (the mid-point quantiles of the forecast)
+MIN_GAIN = 0.0  # least expected gain of a label change, as a share of one unit's regular price
 
 
 @dataclass
@@ -66,6 +67,7 @@ def plan_markdowns(
     evening: bool = False,
     day_changes: np.ndarray | int = 1,
     evening_changes: int = 1,
+    min_gain: float = 0.0,
 ) -> MarkdownPlan:
     """Markdowns of n lines.
 
@@ -87,7 +89,9 @@ def plan_markdowns(
         demand moves by (that price / the planned one) ** elasticity.
     evening : plan the evening step at the evening hour: `on_hand` is the stock left then,
         day 0 of `quantiles` the evening's demand; the price chosen holds until the morning,
-        when the label returns to `depth_in_force` (returned as `depth`; no evening depth)."""
+        when the label returns to `depth_in_force` (returned as `depth`; no evening depth).
+    min_gain : least expected gain of a label change over keeping the price in force, as a
+        share of one unit's regular price: a markdown worth less is not made."""
     n, E = on_hand.shape
     ladder = np.asarray(ladder, np.float64)
     if ladder[0] != 0 or np.any(np.diff(ladder) <= 0) or ladder[-1] >= 1:
@@ -109,6 +113,10 @@ def plan_markdowns(
             np.ascontiguousarray(allowed), share if not evening else np.zeros(n), floor.astype(np.int64))  # fmt: skip
     step, evening, value, waste, value_kept, waste_kept = _plan(*args, evening)
     changed = (step != floor) | (evening >= 0)
+    small = changed & (value - value_kept < min_gain * master.regular_price)
+    if small.any():
+        step, evening = np.where(small, floor, step), np.where(small, -1, evening)
+        value, waste, changed = np.where(small, value_kept, value), np.where(small, waste_kept, waste), changed & ~small
     if max_changes is not None and store is not None:
         store, day_n = np.asarray(store), np.broadcast_to(np.asarray(day_changes, np.int64), (n,))
         changes = (step != floor) * day_n + (evening >= 0) * int(evening_changes)

@@ -27,10 +27,10 @@ from ..data.contract import PRODUCT, STORE
 from ..data.dates import day_to_date, time_zone
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
-from .markdown import LADDER, MarkdownPlan, oldest_expiry, plan_markdowns
+from .markdown import LADDER, MIN_GAIN, MarkdownPlan, oldest_expiry, plan_markdowns
 from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays, unknown_lines
 
-LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", ">= 0")}
+LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", "> 0")}  # 0 shows no price
 LABELS_OPTIONAL = {"expiry_date": ("date", "may be empty")}
 PRICE_STEP = 1e-4  # prices are written to 4 decimals: a smaller difference is no change
 SHOP_OPEN, SHOP_CLOSE = 6, 22  # hours; without hourly forecasts demand is assumed even between them
@@ -64,6 +64,7 @@ def plan_prices(
     timezone: str = "UTC",
     at_evening_hour: bool = False,
     evening_later: bool = False,
+    min_gain: float = MIN_GAIN,
 ) -> PricePlan:
     """Markdowns for `date` (default: the forecast's first day, whose sales are still to come)
     of every store x product of the forecast. `evening_hour` allows a deeper evening step from
@@ -79,7 +80,9 @@ def plan_prices(
     stock the day has left, rather than in the morning's plan earns more (benchmarks/RESULTS.md,
     "Markdowns"). `evening_later` (the morning run of a store that runs the evening one): the
     day's price is planned for an evening step, but none is written, the evening run choosing it.
-    A markdown shown off the ladder is kept as it is, never raised to the ladder's step."""
+    A markdown shown off the ladder is kept as it is, never raised to the ladder's step.
+    `min_gain`: a markdown expected to earn less than this share of one unit's regular price
+    over keeping the label is not made (a label change costs the store more than that)."""
     if (at_evening_hour or evening_later) and evening_hour is None:
         raise FreshcastError("the evening run needs the evening hour (--evening-hour)")
     if at_evening_hour and evening_later:
@@ -88,6 +91,8 @@ def plan_prices(
     if max_changes is not None and (isinstance(max_changes, bool) or not isinstance(max_changes, (int, np.integer))
                                     or max_changes < 0):  # fmt: skip
         raise FreshcastError(f"max_changes must be a whole number of at least 0, got {max_changes!r}")
+    if isinstance(min_gain, bool) or not isinstance(min_gain, (int, float, np.number)) or not 0 <= min_gain < 1:
+        raise FreshcastError(f"min_gain must be a share of a unit's regular price from 0 up to 1, got {min_gain!r}")
     distribution = read_forecast(forecast)
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
@@ -133,13 +138,13 @@ def plan_prices(
     quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
     if at_evening_hour:
         plan = _evening_plan(quantiles, distribution.levels, held, master, elasticity, deepest, floor, share, borrowed,
-                             ladder, lines[STORE].to_numpy(), max_changes)  # fmt: skip
+                             ladder, lines[STORE].to_numpy(), max_changes, min_gain)  # fmt: skip
     else:
         resumes = (floor > 0) & (batch_expiry > oldest)  # a deeper markdown adds the row that brings it back
         plan = plan_markdowns(quantiles, distribution.levels, held, master, elasticity, deepest, depth_in_force=floor,
                               evening_share=share, borrowed=borrowed, ladder=ladder, store=lines[STORE].to_numpy(),
                               max_changes=max_changes, day_changes=1 + resumes.astype(np.int64),
-                              evening_changes=0 if evening_later else 1)  # fmt: skip
+                              evening_changes=0 if evening_later else 1, min_gain=min_gain)  # fmt: skip
         _keep_off_ladder(plan, floor, regular)
         if evening_later:
             plan.evening_depth, plan.evening_price = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
@@ -152,7 +157,7 @@ def plan_prices(
 
 
 def _evening_plan(quantiles, levels, held, master, elasticity, deepest, floor, share, borrowed, ladder, store,
-                  max_changes) -> MarkdownPlan:  # fmt: skip
+                  max_changes, min_gain) -> MarkdownPlan:  # fmt: skip
     """The plan made at the evening hour: the day's depth stays `floor`; on the lines whose
     units expire tonight an evening step (deeper than it) for the evening's demand, the day's
     quantiles x `share`, and the days after."""
@@ -166,7 +171,7 @@ def _evening_plan(quantiles, levels, held, master, elasticity, deepest, floor, s
     q[:, 0] *= share[rows, None].astype(np.float32)
     p = plan_markdowns(q, levels, held[rows], master.take(rows), elasticity[rows], deepest[rows],
                        depth_in_force=floor[rows], borrowed=borrowed, ladder=ladder, store=store[rows],
-                       max_changes=max_changes, evening=True)  # fmt: skip
+                       max_changes=max_changes, evening=True, min_gain=min_gain)  # fmt: skip
     deeper = p.depth > floor[rows] + 1e-12
     evening = np.full(n, np.nan)
     evening[rows[deeper]] = p.depth[deeper]

@@ -133,7 +133,8 @@ def stock_arrays(lines: pd.DataFrame, order_day: int, master: MasterData, on_han
         a = np.minimum(on_order["arrival_date"].to_numpy(np.int64) - order_day, n_days)
         if (a < 0).any():
             raise DataError(names[1], [f"column 'arrival_date' is before the order date {day_to_date(order_day)} "
-                                       f"in {int((a < 0).sum())} row(s): record what has arrived as on hand"])  # fmt: skip
+                                       f"in {int((a < 0).sum())} row(s) ({first_row(on_order, a < 0)}): record what "
+                                       f"has arrived as on hand"])  # fmt: skip
         due = np.zeros((n, max(int(a.max()) + 1, due.shape[1])))
         np.add.at(due, (pos, a), on_order["on_order"].to_numpy())
     return held, due, notes

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import FreshcastError
 from ..optimize import kernels as K
-from ..optimize.markdown import LADDER, oldest_expiry, plan_markdowns
+from ..optimize.markdown import LADDER, MIN_GAIN, oldest_expiry, plan_markdowns
 from ..optimize.master import MasterData
 from .scoring import ending_stock, following_demand, held_by_expiry, ratios, with_ratios
 
@@ -148,7 +148,8 @@ def _plan(policy, world, t, on_hand, master, quantiles, levels, floor, evening, 
     borrowed = 0.0 if policy == "hindsight" else world.borrowed
     return plan_markdowns(quantiles, levels, on_hand, master, el, world.deepest[rows], depth_in_force=floor,
                           evening_share=evening_share(policy, world, t)[rows], borrowed=borrowed,
-                          ladder=LADDER, planned_ratio=world.logged[rows, t], evening=evening)  # fmt: skip
+                          ladder=LADDER, planned_ratio=world.logged[rows, t], evening=evening,
+                          min_gain=0.0 if policy == "hindsight" else MIN_GAIN)  # fmt: skip
 
 
 def trade_day(policy: str, stock: np.ndarray, master: MasterData, book: MarkdownBook, world: PriceWorld, t: int,

@@ -25,7 +25,7 @@ from ..console import Step
 from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
-from ..errors import FreshcastError
+from ..errors import DataError, FreshcastError
 from ..forecast.distribution import ForecastDistribution
 from ..forecast.quantiles import check_quantiles
 from ..outputs import output_folder, write_table, write_text
@@ -452,6 +452,7 @@ def replay_to_folder(
     days = panel.last_day - first_day + 1
     _note(progress, f"{panel.n_series:,} series, {days} day(s) to replay from {day_to_date(first_day)}")
     named = source_name(actuals)
+    check_every_day_has_rows(named, first_day, days_without_any_row(panel, first_day))
     notes = absent_note(named, [absent_series(panel, first_day)]) + gap_note(named, [gap_days(panel, first_day)])
     for note in notes:
         _note(progress, note)
@@ -512,6 +513,21 @@ def gap_days(panel: DailyPanel, first_day: int) -> tuple[int, str]:
     i, t = np.unravel_index(int(np.argmax(gaps)), gaps.shape)
     return int(gaps.sum()), (f"store_id={panel.series[STORE].iat[i]}, product_id={panel.series[PRODUCT].iat[i]}, "
                              f"dt={day_to_date(first_day + int(t))}")  # fmt: skip
+
+
+def days_without_any_row(panel: DailyPanel, first_day: int) -> np.ndarray:
+    """(day from `first_day` on,) True where no series had a row (of a partition: AND them)."""
+    return _days_without_rows(panel, first_day).all(axis=0)
+
+
+def check_every_day_has_rows(actuals, first_day: int, empty: np.ndarray) -> None:
+    """DataError naming the first day of the replay on which no series had a row (`empty`, by
+    day from `first_day`): replayed, it would be a day without demand anywhere."""
+    if empty.any():
+        day = day_to_date(first_day + int(np.argmax(empty)))
+        raise DataError(str(actuals), [f"no row at all on {day}, {int(empty.sum())} day(s) of the replay in all "
+                                       f"(first: {day}): replayed, every series would sell nothing that day; give "
+                                       f"its rows (with zero sales if the stores were closed)"])  # fmt: skip
 
 
 def _days_without_rows(panel: DailyPanel, first_day: int) -> np.ndarray:

@@ -271,7 +271,7 @@ def test_a_table_output_needs_a_table_name(tmp_path):
     history = str(sample_path())
     for args in (["forecast", "--history", history, "--future", "f.parquet", "--out", str(tmp_path / "p.xlsx")],
                  ["backtest", "--history", history, "--out", str(tmp_path / "scores.xlsx")],
-                 ["make-future", "--history", history, "--days", "7", "--out", str(tmp_path / "future.CSV")]):  # fmt: skip
+                 ["make-future", "--history", history, "--days", "7", "--out", str(tmp_path / "future.txt")]):  # fmt: skip
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 2 and "name a table .parquet or .csv" in unboxed(res.output), res.output
     assert not any(tmp_path.iterdir())

@@ -57,6 +57,42 @@ def test_rules_hold(seed, salvage, evening):
     assert np.all(p.changed == ((p.depth != in_force) | has_evening))
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.001, 0.2), st.floats(0.5, 3.0))
+def test_a_markdown_worth_less_than_the_least_gain_is_not_made(seed, min_gain, price):
+    """Every label change kept is expected to earn at least `min_gain` x one unit's regular
+    price more than keeping the label; the others keep it, and the changes are those of the
+    plan without the least gain that earn that much."""
+    on_hand, q, el, deepest = instance(seed)
+    n = len(on_hand)
+    m = master(n, cost=0.6 * price, price=price)
+    share = np.full(n, 0.2)
+    free = run(on_hand, q, el, deepest, m, evening_share=share)
+    p = run(on_hand, q, el, deepest, m, evening_share=share, min_gain=min_gain)
+    gain = free.expected_revenue - free.expected_revenue_kept
+    assert np.array_equal(p.changed, free.changed & (gain >= min_gain * price))
+    assert np.all(p.gain[p.changed] >= min_gain * price) and np.all(p.depth[~p.changed] == 0)
+    assert np.all(np.isnan(p.evening_depth[~p.changed]))
+    undone = free.changed & ~p.changed  # valued as keeping the label
+    assert np.allclose(p.expected_revenue[undone], p.expected_revenue_kept[undone])
+    for name in ("depth", "evening_depth", "expected_revenue", "expected_waste"):
+        assert np.allclose(getattr(p, name)[p.changed], getattr(free, name)[p.changed], equal_nan=True), name
+
+
+def test_the_least_gain_defaults_agree_in_the_command_the_api_and_the_nightly_config():
+    import inspect
+
+    from freshcast import api, cli
+    from freshcast.nightly.config import SCHEMA
+    from freshcast.optimize.markdown import MIN_GAIN
+    from freshcast.optimize.pricing import plan_prices
+
+    assert inspect.signature(plan_prices).parameters["min_gain"].default == MIN_GAIN
+    assert inspect.signature(api.plan_prices).parameters["min_gain"].default == MIN_GAIN
+    assert inspect.signature(cli.plan_prices).parameters["min_gain"].default == MIN_GAIN
+    assert SCHEMA["prices"]["min_gain"].default == MIN_GAIN
+
+
 def test_no_stock_at_risk_no_markdown():
     n = 30
     rng = np.random.default_rng(0)

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -430,3 +431,16 @@ def test_orders_exported_again_after_the_suppliers_took_them_are_a_revision(conf
     assert delivered["orders"]["suppliers_have"]["revision"] == 1 and not gone & set(
         delivered["orders"]["suppliers_have"]["orders"])
     assert api.run(config).redone == []  # nothing changed: nothing sent again
+
+
+def test_hours_and_slots_together_each_get_their_table_adding_up_to_the_day(config):
+    edit(config, 'level = "day"', 'level = "hour"')
+    edit(config, '# slots = "06-10,10-14,14-18,18-22,22-06"', 'slots = "06-14,14-22,22-06"')
+    folder = api.run(config).folder / "forecast"
+    day, hours, slots = (pd.read_parquet(folder / f"{n}.parquet")
+                         for n in ("forecast", "forecast_hour", "forecast_slot"))  # fmt: skip
+    keys = ["store_id", "product_id", "dt"]
+    assert set(slots.slot) == {"06-14", "14-22", "22-06"} and hours.hour.nunique() == 24
+    for part in (hours, slots):
+        summed = part.groupby(keys, as_index=False).yhat.sum().merge(day[keys + ["yhat"]], on=keys)
+        assert len(summed) == len(day) and np.allclose(summed.yhat_x, summed.yhat_y, rtol=1e-5, atol=1e-5)

@@ -301,3 +301,16 @@ def test_a_signal_whose_stop_was_lost_in_a_finalizer_still_stops_the_write(tmp_p
         assert stopped.value.signum == signal.SIGTERM and [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
         write_text(tmp_path / "after.txt", "written")  # raised once: what handles the stop may write
     assert sorted(p.name for p in tmp_path.iterdir()) == ["after.txt", "manifest.json"]
+
+
+def test_table_suffixes_count_in_any_case(tmp_path):
+    """PRED.CSV is a CSV table, as Windows tools name them, written and read as such."""
+    from conftest import make_hourly
+
+    from freshcast.data import load_history
+
+    df = pd.DataFrame({"store_id": [1], "yhat": [0.5]})
+    write_table(df, tmp_path / "PRED.CSV")
+    assert (tmp_path / "PRED.CSV").read_text().splitlines() == ["store_id,yhat", "1,0.5"]
+    make_hourly(n_stores=1, n_products=1, days=10).to_csv(tmp_path / "SALES.CSV", index=False)
+    assert load_history(tmp_path / "SALES.CSV").n_series == 1

@@ -64,6 +64,10 @@ def test_feed_written_and_rerun_byte_identical(tmp_path):
         vusion = d / "prices" / "esl" / "vusion"
         sends = {p.parent.name: json.loads(p.read_text()) for p in vusion.rglob(f"{store}.json")}
         assert len(neutral["changes"]) == sum(map(len, sends.values())) == int((changes.store_id == store).sum())
+        mine = changes[changes.store_id == store].set_index("change_id")
+        for c in neutral["changes"]:  # a revert: valid until changed, no batch (null, not "")
+            row = mine.loc[c["change_id"]]
+            assert c["valid_to"] == (row.valid_to or None) and c["expiry_date"] == (row.expiry_date or None)
         for at, items in sends.items():  # a file per moment to send, each label once in it
             assert len({item["id"] for item in items}) == len(items)
             assert all("promotion" in item for item in items if item["price"] < 1.0)
@@ -196,6 +200,11 @@ def test_bad_tables_named(tmp_path):
     assert run.exit_code == 2 and "time zone" in run.output
     run = CliRunner().invoke(app, args(d, "p3", "--ladder", "10,20"))
     assert run.exit_code == 2
+    labels.loc[3, "price"] = 0.0  # a label that shows no price is a data error, not a 100% markdown
+    labels.drop(columns=["expiry_date"]).to_csv(d / "labels.csv", index=False)
+    run = CliRunner().invoke(app, args(d, "p4"))
+    assert run.exit_code == 1 and "labels.csv" in run.output and "'price'" in run.output and "must be > 0" in run.output
+    assert "row 4" in run.output and not (d / "p4").exists()
 
 
 def test_a_label_above_the_regular_price_is_set_back(tmp_path):

@@ -162,7 +162,7 @@ def test_bad_master_data_and_stock_are_named(files, tmp_path):
                                    str(d / "products.csv"), "--inventory", str(tmp_path / "inv.csv"),
                                    "--on-order", str(tmp_path / "due.csv"), "--out", str(tmp_path / "out2")])  # fmt: skip
     assert res.exit_code == 1 and f"error: {tmp_path / 'due.csv'}: column 'arrival_date' is before" in res.output
-    assert not (tmp_path / "out2").exists()
+    assert "in 1 row(s) (first row 1: store_id=36, product_id=0)" in res.output and not (tmp_path / "out2").exists()
     with pytest.raises(DataError, match="quantile columns"):
         plan_orders(pred[["store_id", "product_id", "dt", "yhat"]], tables.read_products(d / "products.csv"))
 

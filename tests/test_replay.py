@@ -16,7 +16,7 @@ from freshcast.forecast import DailyForecaster
 from freshcast.optimize.master import assume_master_data
 from freshcast.simulate.policies import PAST_DAYS
 from freshcast.simulate.replay import (REPLAY_QUANTILES, absent_note, absent_series, baseline_window,
-                                       choose_baselines, gap_days, gap_note, replay)
+                                       choose_baselines, days_without_any_row, gap_days, gap_note, replay)
 from freshcast.simulate.scoring import ending_stock, merged, served_demand
 
 FIRST = "2024-06-09"  # replay the last 10 days of the sample
@@ -231,6 +231,17 @@ def test_series_without_actual_rows_are_counted_in_a_note(tmp_path):
     n, where = gap_days(panel, first)
     assert n == len(missing) > 0 and where.startswith(f"store_id={s}, ") and where.endswith(f"dt={act.dt.max()}")
     assert gap_note("holes.parquet", [(n, where)])[0].startswith(f"holes.parquet: {n} day(s) of series")
+    # a day left out of the export for every series is refused, by the command and on a chain's partitions
+    middle = sorted(act.dt.unique())[1]
+    act[act.dt != middle].to_parquet(tmp_path / "no_day.parquet")
+    run = CliRunner().invoke(app, ["replay", "--history", str(tmp_path / "h.parquet"), "--actuals",
+                                   str(tmp_path / "no_day.parquet"), "--out", str(tmp_path / "r")])  # fmt: skip
+    assert run.exit_code == 1 and f"no_day.parquet: no row at all on {middle}, 1 day(s) of the replay" in run.output
+    assert not (tmp_path / "r").exists()
+    panel, first = load_history_with_actuals(tmp_path / "h.parquet", tmp_path / "no_day.parquet")
+    halves = [days_without_any_row(panel.take(np.arange(k, panel.n_series, 2)), first) for k in (0, 1)]
+    assert np.logical_and.reduce(halves).tolist() == days_without_any_row(panel, first).tolist() == [
+        d == middle for d in sorted(act.dt.unique())]
     daily = act.groupby(["store_id", "product_id", "dt"], as_index=False).agg(
         {**{c: "first" for c in act.columns if c not in ("store_id", "product_id", "dt", "hour", "hourly_sale",
                                                            "hourly_stockout")},
