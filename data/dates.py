@@ -153,7 +153,7 @@ def _arrow_day_numbers(arr: pa.Array | pa.ChunkedArray, zone: str | None = None)
 
 
 _ISO_TIME = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d"
-_ISO_MIDNIGHT = r"^\d{4}-\d\d-\d\d[T ]00:00(:00(\.0+)?)?(Z|[+-]\d\d(:?\d\d)?)?$"
+_ISO_MIDNIGHT = r"^\d{4}-\d\d-\d\d[T ]00:00(:00(\.0+)?)? ?(Z|UTC|GMT|[+-]\d\d(:?\d\d)?)?$"
 
 
 def times_of_day(arr: pa.Array) -> np.ndarray:

@@ -34,9 +34,6 @@ def source_name(source) -> str:
     return f"<{type(source).__name__}>" if isinstance(source, (pd.DataFrame, pa.Table)) else str(source)
 
 
-_CSV = (".csv", ".csv.gz")
-
-
 _PARQUET = (".parquet", ".pq")
 
 
@@ -81,8 +78,8 @@ def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_i
     source: str | list[str] = str(path)
     if path.is_dir():
         source = [str(p) for p in _data_files(path)]
-        fmt = "csv" if source[0].lower().endswith(_CSV) else "parquet"
-    elif path.name.lower().endswith(_CSV):
+        fmt = "csv" if _is_csv(source[0]) else "parquet"
+    elif _is_csv(path.name):
         fmt = "csv"
     elif path.name.lower().endswith(_PARQUET):
         fmt = "parquet"
@@ -104,11 +101,16 @@ def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_i
                                     f"save it as UTF-8"]) from None  # fmt: skip
 
 
+def _is_csv(name: str) -> bool:
+    """A CSV file's name: .csv in any case, or .csv.gz (as written: Arrow decompresses by it)."""
+    return name.lower().endswith(".csv") or name.endswith(".csv.gz")
+
+
 def _data_files(folder: Path) -> list[Path]:
     """The data files of a folder, sorted (a README or notes beside them are not read): all
     CSV or all Parquet, else DataError."""
     files = sorted(_files_under(folder))
-    csv = [p for p in files if p.name.lower().endswith(_CSV)]
+    csv = [p for p in files if _is_csv(p.name)]
     parquet = [p for p in files if p.name.lower().endswith(_PARQUET)]
     if csv and parquet:
         raise DataError(str(folder), ["the folder mixes CSV and Parquet files: keep one format"])

@@ -45,8 +45,8 @@ class Problems:
         return bool(self._seen)
 
 
-TIMED = ("holds times of day, not calendar days (a UTC timestamp of a store's midnight is another day's time): "
-         "give dates, or timestamps at midnight in the stores' time zone")
+TIMED = ("holds times of day, not calendar days (a UTC timestamp of a store's midnight is another day's time; an "
+         "hour goes in the hour column): give dates, or timestamps at midnight in the stores' time zone")
 
 
 def describe_row(cols: dict[str, np.ndarray], i: int, rows: np.ndarray) -> str:

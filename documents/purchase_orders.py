@@ -28,9 +28,8 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
                 names.append(write_table(df, tmp / f"{name}.{ext}").relative_to(tmp))
         for supplier, headers in po.headers.groupby("supplier_id", sort=True):
             lines = po.lines[po.lines["po_id"].isin(headers["po_id"])]
-            date = pd.Timestamp(headers["order_date"].iat[0]).strftime("%Y%m%d")
             text = orders_interchange(headers, lines, buyer_id, str(supplier))
-            path = tmp / "edi" / f"ORDERS_{supplier}_{date}.edi"
+            path = tmp / "edi" / edi_name(supplier, headers["order_date"].iat[0])
             names.append(write_text(path, text, encoding=ENCODING).relative_to(tmp))
         names.append(write_text(tmp / "notes.txt", "".join(f"{n}\n" for n in po.notes)).relative_to(tmp))
     return [out / n for n in names]
@@ -40,9 +39,10 @@ def po_digests(headers: pd.DataFrame, lines: pd.DataFrame) -> dict[str, list]:
     """po_id -> [supplier_id, store_id, order date, sha256 of what the order asks the supplier
     for (delivery date, products, quantities, case packs, prices)]: what a later revision of
     the day's orders compares against."""
+    by_po = dict(tuple(lines.sort_values(["po_id", PRODUCT]).groupby("po_id", sort=False)))
     out = {}
     for header in headers.itertuples(index=False):
-        mine = lines[lines["po_id"] == header.po_id].sort_values(PRODUCT)
+        mine = by_po.get(header.po_id, lines.iloc[:0])
         asked = [str(pd.Timestamp(header.delivery_date).date()),
                  [[str(getattr(r, PRODUCT)), number(r.order_qty), number(r.case_pack), number(r.unit_cost)]
                   for r in mine.itertuples(index=False)]]  # fmt: skip
@@ -52,22 +52,23 @@ def po_digests(headers: pd.DataFrame, lines: pd.DataFrame) -> dict[str, list]:
     return out
 
 
-def write_revision(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, folder: Path, known: dict,
-                   revision: int) -> list[Path]:  # fmt: skip
-    """Into `folder`/edi/, per supplier, the interchange of `revision` of the day's orders for
-    suppliers who received `known` (po_id -> `po_digests` entry) before: the orders that are
-    new (original) or changed (a replacement), and the cancellation of those sent before
-    that are gone. A supplier with nothing new gets no file. Returns the files written."""
-    now = po_digests(headers, lines)
-    changed = {po for po, entry in now.items() if known.get(po) != entry}
-    gone = {po: entry for po, entry in known.items() if po not in now}
-    written = []
-    for supplier in sorted({now[po][0] for po in changed} | {e[0] for e in gone.values()}):
-        mine = headers[(headers["supplier_id"].astype(str) == supplier) & headers["po_id"].isin(changed)]
-        cancelled = {po: (e[1], e[2]) for po, e in gone.items() if e[0] == supplier}
-        text = orders_interchange(mine, lines[lines["po_id"].isin(mine["po_id"])], buyer_id, supplier, revision,
-                                  replacing=set(known), cancelled=cancelled)  # fmt: skip
-        day = (mine["order_date"].min() if len(mine) else min(d for _, d in cancelled.values()))
-        name = f"ORDERS_{supplier}_{pd.Timestamp(day).strftime('%Y%m%d')}_R{revision}.edi"
-        written.append(write_text(folder / "edi" / name, text, encoding=ENCODING))
-    return written
+def edi_name(supplier, order_date, revision: int = 0) -> str:
+    """The file name of a supplier's interchange of the day's orders (of a revision after the first)."""
+    suffix = f"_R{revision}" if revision else ""
+    return f"ORDERS_{supplier}_{pd.Timestamp(order_date).strftime('%Y%m%d')}{suffix}.edi"
+
+
+def write_revision(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, folder: Path, supplier: str,
+                   known: dict, revision: int) -> Path:  # fmt: skip
+    """Into `folder`/edi/ the interchange of `revision` of the day's orders of `supplier`, who
+    received `known` (po_id -> `po_digests` entry) before: the orders that are new (original)
+    or changed (a replacement), and the cancellation of those sent before that are gone.
+    Returns the file written."""
+    mine = headers[headers["supplier_id"].astype(str) == supplier]
+    now = po_digests(mine, lines[lines["po_id"].isin(mine["po_id"])])
+    changed = mine[mine["po_id"].isin([po for po, entry in now.items() if known.get(po) != entry])]
+    cancelled = {po: (e[1], e[2]) for po, e in known.items() if po not in now}
+    text = orders_interchange(changed, lines[lines["po_id"].isin(changed["po_id"])], buyer_id, supplier, revision,
+                              replacing=set(known), cancelled=cancelled)  # fmt: skip
+    day = changed["order_date"].min() if len(changed) else min(d for _, d in cancelled.values())
+    return write_text(folder / "edi" / edi_name(supplier, day, revision), text, encoding=ENCODING)

@@ -135,6 +135,10 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
             except (Interrupted, KeyboardInterrupt) as exc:  # SIGTERM or Ctrl-C: not the parameters' doing
                 trial.set_user_attr("signal", getattr(exc, "signum", signal.SIGINT))  # (see open_study)
                 raise
+            except Exception as exc:  # it stops the tune; the table says why
+                said = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                trial.set_user_attr("note", f"failed: {said}")
+                raise
 
         def after(study, trial):
             _write(study, out, names, horizon)
@@ -328,10 +332,13 @@ def _note(trial, retried_as: int | None) -> str:
     if state == optuna.trial.TrialState.FAIL and "signal" in attrs:
         said.append(f"stopped by {signal.Signals(attrs['signal']).name}: {again}")
     elif state == optuna.trial.TrialState.FAIL and "note" not in attrs:
-        given_up = _kills(trial) >= 2
-        said.append("cut off by a kill (kill -9, out of memory)" + (" a second time: its parameters are given up"
-                                                                     if given_up else f": {again}"))  # fmt: skip
-    elif state in (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED):  # no WAPE, or pruned
+        if not trial.params:
+            said.append("cut off by a kill (kill -9, out of memory) before it drew its parameters")
+        elif _kills(trial) >= 2:
+            said.append("cut off by a kill (kill -9, out of memory) a second time: its parameters are given up")
+        else:
+            said.append(f"cut off by a kill (kill -9, out of memory): {again}")
+    elif state in (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED):  # failed, no WAPE, or pruned
         said.append(attrs["note"])
     elif state == optuna.trial.TrialState.WAITING:
         said.append("waiting: tried next")

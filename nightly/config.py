@@ -225,6 +225,11 @@ def _check_meaning(values: dict, path: Path) -> None:
     check("prices", "timezone", time_zone, str)
     if "export" in values and values["export"]["labels"] is not None and "prices" not in values:
         raise ConfigError(f"{path}: [export] labels needs a [prices] section (there are no labels to deliver)")
+    for key, value in values.get("export", {}).items():
+        if value is not None and "{date}" not in str(value):
+            raise ConfigError(f"{path}: [export] {key}: must hold {{date}}, like \"outbox/{key}/{{date}}\" (each "
+                              f"day's files in a folder of their own: a folder of one export replaces the one "
+                              f"before, with any file not yet picked up)")  # fmt: skip
 
 
 def _levels(levels) -> tuple[float, ...]:

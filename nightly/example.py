@@ -86,8 +86,8 @@ def write_example(path: str | Path, history: str | Path | None = None) -> tuple[
     inputs = path.parent / INPUTS
     if inputs.exists():
         raise FreshcastError(f"{inputs}: already exists (the tables of an earlier init-config, perhaps edited, "
-                             f"which another config may read): write the config into another folder, or move "
-                             f"it away")  # fmt: skip
+                             f"which another config may read, or those of an init-config stopped before it "
+                             f"wrote its config): write the config into another folder, or move it away")  # fmt: skip
     with reserve_all((path, None), (inputs, "example-inputs")):
         panel = load_history(history)
         products, terms = assumed_tables(panel)

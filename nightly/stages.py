@@ -17,7 +17,7 @@ from ..console import Step
 from ..data import contract as C
 from ..data.dates import day_to_date
 from ..errors import FreshcastError
-from ..outputs import file_sha256, output_folder, write_table, write_text
+from ..outputs import output_folder, write_table, write_text
 from .config import RunConfig, ladder
 from .manifest import folder_outputs
 
@@ -349,10 +349,9 @@ def prices(ctx: Context, out: Path) -> dict:
 def export(ctx: Context, out: Path) -> dict:
     """Deliver the day's purchase orders and price labels to the folders the ERP and the label
     system pick them up from ([export]), each swapped in whole; delivered.json lists them.
-    Orders delivered again after the suppliers' interchanges were picked up are a revision:
-    only the orders that are new, changed (replacements) or gone (cancellations), under a new
-    interchange reference (`documents.purchase_orders.write_revision`)."""
-    from ..documents.purchase_orders import po_digests, write_revision
+    Each supplier gets the day's orders once: later exports send it only revisions
+    (`nightly.delivery`)."""
+    from .delivery import deliver_orders
 
     before = _delivered(out)
     delivered = {}
@@ -361,24 +360,17 @@ def export(ctx: Context, out: Path) -> dict:
         if target is None:
             continue
         source = ctx.folder / stage
-        known = _known_to_suppliers(before.get(key)) if key == "orders" else None
         with output_folder(target, kind) as tmp:
             for f in sorted(source.rglob("*")):
-                if f.is_file() and not f.name.startswith(".") and not (known and f.suffix == ".edi"):
+                if f.is_file() and not f.name.startswith(".") and not (key == "orders" and f.suffix == ".edi"):
                     (tmp / f.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(f, tmp / f.relative_to(source))
             if key == "orders":
-                headers, lines = (pd.read_parquet(source / f"{n}.parquet") for n in ("po_headers", "po_lines"))
-                now = {"revision": 0, "orders": po_digests(headers, lines)}
-                if known is not None and now["orders"] != known["orders"]:
-                    now["revision"] = known["revision"] + 1
-                    write_revision(headers, lines, ctx.config.get("orders", "buyer_id"), tmp, known["orders"],
-                                   now["revision"])  # fmt: skip
-                elif known is not None:
-                    now = known  # the suppliers have these orders: nothing to send them
-        delivered[key] = {"to": str(target), "files": folder_outputs(target)}
+                suppliers = deliver_orders(source, tmp, target, before.get("orders", {}).get("suppliers"),
+                                           ctx.config.get("orders", "buyer_id"))  # fmt: skip
+            delivered[key] = {"to": str(target), "files": folder_outputs(tmp)}  # as delivered, before any pickup
         if key == "orders":
-            delivered[key] |= {"suppliers_had": known, "suppliers_have": now}
+            delivered[key]["suppliers"] = suppliers
     with output_folder(out, "run-export") as tmp:
         write_text(tmp / "delivered.json", json.dumps(delivered, indent=1, sort_keys=True) + "\n")
     return {"files": sum(len(v["files"]) for v in delivered.values())}
@@ -390,19 +382,6 @@ def _delivered(out: Path) -> dict:
         return json.loads((out / "delivered.json").read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _known_to_suppliers(last: dict | None) -> dict | None:
-    """The day's orders the suppliers have ({"revision", "orders": po_id -> digest entry}), or
-    None if none: those of the last delivery if any of its interchanges was picked up (is no
-    longer in the pickup folder as delivered), else those known before it (unread, it is
-    replaced as if never sent)."""
-    if not last or "suppliers_have" not in last:
-        return None
-    to = Path(last["to"])
-    edi = {name: sha for name, sha in last["files"].items() if name.endswith(".edi")}
-    picked = any(not (to / name).is_file() or file_sha256(to / name) != sha for name, sha in edi.items())
-    return last["suppliers_have"] if picked else last["suppliers_had"]
 
 
 STAGES = (

@@ -127,5 +127,10 @@ def test_a_history_whose_dates_hold_times_of_day_is_refused_naming_the_column(tm
         with pytest.raises(FreshcastError, match=f"(?s){name}.*column 'dt' holds times of day, not calendar days.*"
                                                  f"first: row 1: '2023-12-31.16:00:00"):  # fmt: skip
             load_history(path)
+    from freshcast.data.dates import times_of_day
+
+    texts = ["2024-01-01 00:00:00 UTC", "2024-01-01 00:00:00 +08:00", "2024-01-01T00:00:00.000Z", "2024-01-01",
+             "2024-01-01 16:00:00 UTC", "2024-01-01T00:30", "2023-12-31T16:00:00Z"]  # midnights, then times of day
+    assert times_of_day(pa.array(texts)).tolist() == [False] * 4 + [True] * 3
     df.assign(dt=local.dt.strftime("%Y-%m-%dT00:00:00+08:00")).to_csv(tmp_path / "offsets.csv", index=False)
     assert np.array_equal(load_history(tmp_path / "offsets.csv").start, local_panel.start)

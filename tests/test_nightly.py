@@ -372,15 +372,16 @@ def test_an_unreadable_history_without_a_date_is_recorded_in_undated(config, tmp
 
 
 def test_orders_exported_again_after_the_suppliers_took_them_are_a_revision(config):
-    """A rerun with corrected stock: before the pickup the new interchanges simply take the
-    place of the unread ones (originals, the same reference); after it, only what changed
-    goes out, under a new reference, as replacements (BGM function 5) and cancellations (1),
-    never as a second original of the same order number."""
+    """A rerun with corrected stock: a supplier whose file still lies in the pickup folder
+    gets a new original in its place (same reference: the unread one is as never sent); one
+    whose file was picked up gets only what changed, under a new reference, as replacements
+    (BGM function 5) and cancellations (1), never a second original of an order number."""
     edit(config, '# [export]', '[export]')
     edit(config, '# orders = "outbox/orders/{date}"', 'orders = "outbox/orders/{date}"')
     outbox = config.parent / "outbox" / "orders" / "2024-06-19"
     inventory_path = config.parent / "freshcast_inputs" / "inventory.csv"
     stock = pd.read_csv(inventory_path)
+    orders = config.parent / "runs" / "2024-06-19" / "orders"
 
     def segments(path: Path) -> list[str]:
         return path.read_bytes().decode("latin-1").split("'\n")
@@ -391,46 +392,54 @@ def test_orders_exported_again_after_the_suppliers_took_them_are_a_revision(conf
     def reference(path: Path) -> str:
         return next(s for s in segments(path) if s.startswith("UNB+")).split("+")[-1]
 
-    api.run(config)
-    first = sorted((outbox / "edi").glob("*.edi"))
-    first_bytes, first_references = [p.read_bytes() for p in first], {reference(p) for p in first}
-    assert first and set(bgm(first).values()) == {"9"}
-    ordered = pd.read_parquet(config.parent / "runs" / "2024-06-19" / "orders" / "decisions.parquet")
-    ordered = ordered[ordered.order_qty > 0].iloc[0]
-    line = stock.index[(stock.store_id == ordered.store_id) & (stock.product_id == ordered.product_id)][0]
-    stock.loc[line, ["on_hand", "expiry_date"]] = [1e4, "2024-07-31"]  # the corrected count: that line orders nothing
-    stock.to_csv(inventory_path, index=False)
-    assert "export" in api.run(config).redone
-    unread = sorted((outbox / "edi").glob("*.edi"))  # not picked up yet: replaced, still originals
-    assert [p.name for p in unread] == [p.name for p in first] and set(bgm(unread).values()) == {"9"}
-    assert {reference(p) for p in unread} == first_references
-    assert [p.read_bytes() for p in unread] != first_bytes
+    def correct(store_id, product_id=None):  # a count corrected: the line (or the store) needs nothing
+        at = stock.store_id == store_id if product_id is None else (stock.store_id == store_id) & (
+            stock.product_id == product_id)
+        stock.loc[at, ["on_hand", "expiry_date"]] = [1e5, "2024-07-31"]
+        stock.to_csv(inventory_path, index=False)
 
-    had = json.loads((config.parent / "runs" / "2024-06-19" / "export" / "delivered.json").read_text())
-    for p in unread:  # the ERP takes them to the suppliers
-        p.unlink()
-    store = int(stock.loc[line, "store_id"])
-    stock.loc[stock.store_id == store, ["on_hand", "expiry_date"]] = [1e5, "2024-07-31"]  # that store orders nothing
-    lines = pd.read_parquet(config.parent / "runs" / "2024-06-19" / "orders" / "po_lines.parquet")
-    sizes = lines.po_id.value_counts()
-    changed = lines[lines.po_id.isin(sizes.index[sizes > 1]) & ~lines.po_id.str.contains(f"-{store}-")].iloc[0]
-    other = (stock.store_id.astype(str) == changed.po_id.split("-")[2]) & (stock.product_id == changed.product_id)
-    stock.loc[other, ["on_hand", "expiry_date"]] = [1e4, "2024-07-31"]  # one line fewer in another store's order
-    stock.to_csv(inventory_path, index=False)
     api.run(config)
-    revised = sorted((outbox / "edi").glob("*.edi"))
-    functions = bgm(revised)
-    known = had["orders"]["suppliers_have"]["orders"]
-    gone = {po for po, entry in known.items() if entry[1] == str(store)}
+    first = {p.name: p.read_bytes() for p in (outbox / "edi").glob("*.edi")}
+    references = {reference(outbox / "edi" / n) for n in first}
+    assert len(first) > 2 and set(bgm(outbox / "edi" / n for n in first).values()) == {"9"}
+    ordered = pd.read_parquet(orders / "decisions.parquet").query("order_qty > 0").iloc[0]
+    correct(ordered.store_id, ordered.product_id)
+    assert "export" in api.run(config).redone
+    unread = sorted((outbox / "edi").glob("*.edi"))  # none picked up: new originals in their place
+    assert {p.name for p in unread} == set(first) and set(bgm(unread).values()) == {"9"}
+    assert {reference(p) for p in unread} == references and {p.name: p.read_bytes() for p in unread} != first
+
+    # the ERP takes every supplier's file but one; then a store's whole stock is corrected
+    sent = {p.name: bgm([p]) for p in unread}
+    left = sorted(sent)[0]
+    for p in unread:
+        if p.name != left:
+            p.unlink()
+    store = int(stock.store_id.iloc[0])
+    correct(store)
+    api.run(config)
+    files = sorted((outbox / "edi").glob("*.edi"))
+    now = pd.read_parquet(orders / "po_headers.parquet")
+    assert left in {p.name for p in files} and set(bgm([outbox / "edi" / left]).values()) == {"9"}  # unread: original
+    assert set(bgm([outbox / "edi" / left])) == {po for po in now.po_id if f"_{po.split('-')[3]}_" in f"_{left}"}
+    revised = [p for p in files if p.name != left]
     assert revised and all(p.name.endswith("_R1.edi") for p in revised)
-    assert {po for po, f in functions.items() if f == "1"} == gone and gone
-    assert set(functions) - gone <= set(known) and set(functions.values()) <= {"1", "5"}  # no second original
-    assert functions[changed.po_id] == "5"
-    assert not {reference(p) for p in revised} & first_references
-    delivered = json.loads((config.parent / "runs" / "2024-06-19" / "export" / "delivered.json").read_text())
-    assert delivered["orders"]["suppliers_have"]["revision"] == 1 and not gone & set(
-        delivered["orders"]["suppliers_have"]["orders"])
-    assert api.run(config).redone == []  # nothing changed: nothing sent again
+    assert not {reference(p) for p in revised} & references
+    functions = bgm(revised)
+    gone = {po for name, pos in sent.items() if name != left for po in pos if po.split("-")[2] == str(store)}
+    assert gone and {po for po, f in functions.items() if f == "1"} == gone
+    assert set(functions.values()) <= {"1", "5"}  # picked up: nothing sent again as an original
+    assert api.run(config).redone == []
+
+    # the pickup folder's own record decides, also when the run's copy is gone (a kill between them)
+    delivered = {p.name: p.read_bytes() for p in files}
+    (config.parent / "runs" / "2024-06-19" / "export" / "delivered.json").unlink()
+    api.run(config, force=True)  # nothing picked up since: the same files again, byte for byte
+    assert {p.name: p.read_bytes() for p in (outbox / "edi").glob("*.edi")} == delivered
+
+    edit(config, 'orders = "outbox/orders/{date}"', 'orders = "outbox/orders"')
+    with pytest.raises(ConfigError, match=r"\[export\] orders: must hold \{date\}"):
+        api.run(config)
 
 
 def test_hours_and_slots_together_each_get_their_table_adding_up_to_the_day(config):

@@ -293,6 +293,17 @@ def test_parameters_killed_twice_are_given_up_stopped_twice_not_and_a_week_witho
                             and not c.startswith("wape_")]]  # fmt: skip
     assert params.iloc[1].equals(params.iloc[3]) and params.iloc[2].equals(params.iloc[3])
 
+    def broken(*args, **kwargs):  # an error of the trial's own stops the tune, and is not tried again
+        raise ValueError("boom\nmore")
+
+    monkeypatch.setattr(tuning, "origin_wapes", broken)
+    with pytest.raises(ValueError, match="boom"):
+        tune(panel, tmp_path / "error", trials=1, origins=1)
+    monkeypatch.setattr(tuning, "origin_wapes", real)
+    result = tune(panel, tmp_path / "error", trials=1, origins=1)
+    assert list(result.trials.state) == ["fail", "complete"]
+    assert list(result.trials.note) == ["the forecaster's defaults; failed: boom", "the forecaster's defaults"]
+
     last = panel.positions(np.arange(panel.last_day - 6, panel.last_day + 1)[None, :])
     sales = panel.sales.copy()
     sales[last] = 0
