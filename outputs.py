@@ -296,7 +296,7 @@ def _check_folder(path: Path, kind: str) -> None:
     present = sorted(str(f.relative_to(path)) for f in path.rglob("*") if not f.is_dir() and f.name != MARKER)
     marker = path / MARKER
     if not marker.exists():
-        if present or any(path.iterdir()):
+        if present:  # empty folders (a pickup that took every file) hold nothing to lose
             raise FreshcastError(f"{path}: the folder holds files that freshcast did not write, and this output "
                                  f"replaces the folder whole; give a new or empty folder")  # fmt: skip
         return
@@ -369,6 +369,8 @@ def _remove_leftovers(path: Path) -> None:
     for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         if not ours.fullmatch(p.name):
             continue  # another output's, e.g. of 'pred.csv' beside 'pred'
+        if not path.exists() and p.is_dir() and [q.name for q in p.iterdir()] == ["old"]:
+            os.rename(p / "old", path)  # a swap of two renames killed between them: the earlier output is back
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:

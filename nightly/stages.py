@@ -351,7 +351,7 @@ def export(ctx: Context, out: Path) -> dict:
     system pick them up from ([export]), each swapped in whole; delivered.json lists them.
     Each supplier gets the day's orders once: later exports send it only revisions
     (`nightly.delivery`)."""
-    from .delivery import deliver_orders
+    from .delivery import check_unread, deliver_orders
 
     before = _delivered(out)
     delivered = {}
@@ -366,8 +366,9 @@ def export(ctx: Context, out: Path) -> dict:
                     (tmp / f.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(f, tmp / f.relative_to(source))
             if key == "orders":
-                suppliers = deliver_orders(source, tmp, target, before.get("orders", {}).get("suppliers"),
-                                           ctx.config.get("orders", "buyer_id"))  # fmt: skip
+                suppliers, unread = deliver_orders(source, tmp, target, before.get("orders", {}).get("suppliers"),
+                                                   ctx.config.get("orders", "buyer_id"))  # fmt: skip
+                check_unread(unread)  # last, before the swap: the pickup may have taken one meanwhile
             delivered[key] = {"to": str(target), "files": folder_outputs(tmp)}  # as delivered, before any pickup
         if key == "orders":
             delivered[key]["suppliers"] = suppliers

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from freshcast import api
 from freshcast.cli import app
-from freshcast.errors import ConfigError, RunLocked, StageFailed
+from freshcast.errors import ConfigError, FreshcastError, RunLocked, StageFailed
 from freshcast.nightly.example import write_example
 from freshcast.nightly.lock import LOCK_FILE, run_lock
 from freshcast.outputs import file_sha256, write_table
@@ -381,6 +381,7 @@ def test_orders_exported_again_after_the_suppliers_took_them_are_a_revision(conf
     outbox = config.parent / "outbox" / "orders" / "2024-06-19"
     inventory_path = config.parent / "freshcast_inputs" / "inventory.csv"
     stock = pd.read_csv(inventory_path)
+    counted = stock.copy()
     orders = config.parent / "runs" / "2024-06-19" / "orders"
 
     def segments(path: Path) -> list[str]:
@@ -436,6 +437,27 @@ def test_orders_exported_again_after_the_suppliers_took_them_are_a_revision(conf
     (config.parent / "runs" / "2024-06-19" / "export" / "delivered.json").unlink()
     api.run(config, force=True)  # nothing picked up since: the same files again, byte for byte
     assert {p.name: p.read_bytes() for p in (outbox / "edi").glob("*.edi")} == delivered
+
+    # the corrected store's orders come back after their cancellation was read: replacements, not originals
+    for p in (outbox / "edi").glob("*.edi"):
+        p.unlink()
+    counted.to_csv(inventory_path, index=False)
+    api.run(config)
+    functions = bgm(sorted((outbox / "edi").glob("*_R2.edi")))
+    assert gone <= set(functions) and {functions[po] for po in gone} == {"5"}
+
+    # a file taken for unread that the pickup takes while the export runs stops it: nothing delivered
+    from freshcast.nightly.delivery import check_unread, deliver_orders
+
+    staging = config.parent / "staging"
+    staging.mkdir()
+    before = sorted((outbox / "edi").glob("*.edi"))
+    _, unread = deliver_orders(orders, staging, outbox, None, "FRESHCAST")
+    assert set(unread) == set(before)
+    check_unread(unread)
+    before[0].unlink()
+    with pytest.raises(FreshcastError, match="picked up while this export ran"):
+        check_unread(unread)
 
     edit(config, 'orders = "outbox/orders/{date}"', 'orders = "outbox/orders"')
     with pytest.raises(ConfigError, match=r"\[export\] orders: must hold \{date\}"):

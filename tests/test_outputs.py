@@ -86,6 +86,14 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
     with reserve(tmp_path / "pred.parquet"):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == [".orders.csv.abc_1234.tmp", "orders", "pred.parquet"]
+    # a swap of two renames (no renameat2) killed between them: the earlier output is put back, not removed
+    holder = tmp_path / ".orders.k1l2m3n4.tmp"
+    holder.mkdir()
+    (tmp_path / "orders").rename(holder / "old")
+    with output_folder(tmp_path / "orders", "orders") as tmp:
+        assert (tmp_path / "orders" / "a.txt").read_text() == "new" and not holder.exists()
+        write_text(tmp / "a.txt", "newer")
+    assert (tmp_path / "orders" / "a.txt").read_text() == "newer"
 
 
 def test_output_paths_are_checked_before_any_work(tmp_path):
