@@ -7,10 +7,9 @@ been sent.
 
 The record of it (supplier -> {file, sha256, had, have}, where `had` and `have` are what the
 supplier has before and after reading the file: {"revision", "orders": po_id -> digest entry,
-"sent": every order number it was ever sent, cancelled ones too, so one never comes back as
-an original})
-is written into the pickup folder itself (`STATE`), swapped in with the files, so a kill
-between the swap and the run's own record cannot make the two disagree; the run's
+"sent": every order number it was ever sent, cancelled ones too, so that none comes back as an
+original}) is written into the pickup folder itself (`STATE`), swapped in with the files, so a
+kill between the swap and the run's own record cannot make the two disagree; the run's
 delivered.json keeps a copy, read when the pickup folder lost it (cleared by hand)."""
 
 from __future__ import annotations

@@ -113,8 +113,8 @@ def plan_markdowns(
             np.ascontiguousarray(allowed), share if not evening else np.zeros(n), floor.astype(np.int64))  # fmt: skip
     step, evening, value, waste, value_kept, waste_kept = _plan(*args, evening)
     changed = (step != floor) | (evening >= 0)
-    small = changed & (value - value_kept < min_gain * master.regular_price)
-    if small.any():
+    if min_gain > 0:  # (0: no test at all, not even of a gain 1e-16 below keeping the label)
+        small = changed & (value - value_kept < min_gain * master.regular_price)
         step, evening = np.where(small, floor, step), np.where(small, -1, evening)
         value, waste, changed = np.where(small, value_kept, value), np.where(small, waste_kept, waste), changed & ~small
     if max_changes is not None and store is not None:

@@ -82,7 +82,7 @@ def plan_prices(
     day's price is planned for an evening step, but none is written, the evening run choosing it.
     A markdown shown off the ladder is kept as it is, never raised to the ladder's step.
     `min_gain`: a markdown expected to earn less than this share of one unit's regular price
-    over keeping the label is not made (a label change costs the store more than that)."""
+    over keeping the label is not made (for a store whose label changes cost work)."""
     if (at_evening_hour or evening_later) and evening_hour is None:
         raise FreshcastError("the evening run needs the evening hour (--evening-hour)")
     if at_evening_hour and evening_later:
