@@ -59,14 +59,13 @@ def edi_name(supplier, order_date, revision: int = 0) -> str:
 
 
 def write_revision(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, folder: Path, supplier: str,
-                   known: dict, sent: set, revision: int) -> Path:  # fmt: skip
-    """Into `folder`/edi/ the interchange of `revision` of the day's orders of `supplier`, who
-    has `known` (po_id -> `po_digests` entry) and was ever sent the orders `sent` (cancelled
-    ones too): the orders that are new (original) or changed or sent before (a replacement),
-    and the cancellation of those it has that are gone. Returns the file written."""
-    mine = headers[headers["supplier_id"].astype(str) == supplier]
-    now = po_digests(mine, lines[lines["po_id"].isin(mine["po_id"])])
-    changed = mine[mine["po_id"].isin([po for po, entry in now.items() if known.get(po) != entry])]
+                   now: dict, known: dict, sent: set, revision: int) -> Path:  # fmt: skip
+    """Into `folder`/edi/ the interchange of `revision` of the day's orders of `supplier` (its
+    `po_digests` entries `now`), who has `known` (the same, as it received them) and was ever
+    sent the orders `sent` (cancelled ones too): the orders that are new (original) or changed
+    or sent before (a replacement), and the cancellation of those it has that are gone.
+    Returns the file written."""
+    changed = headers[headers["po_id"].isin([po for po, entry in now.items() if known.get(po) != entry])]
     cancelled = {po: (e[1], e[2]) for po, e in known.items() if po not in now}
     text = orders_interchange(changed, lines[lines["po_id"].isin(changed["po_id"])], buyer_id, supplier, revision,
                               replacing=sent, cancelled=cancelled)  # fmt: skip

@@ -77,7 +77,8 @@ def deliver_orders(source: Path, staging: Path, target: Path, fallback: dict | N
         else:
             sent = set(known.get("sent", known["orders"]))
             have = {"revision": known["revision"] + 1, "orders": mine, "sent": sorted(sent | set(mine))}
-            path = write_revision(headers, lines, buyer_id, staging, supplier, known["orders"], sent, have["revision"])
+            path = write_revision(headers, lines, buyer_id, staging, supplier, mine, known["orders"], sent,
+                                  have["revision"])  # fmt: skip
             name = path.name
         records[supplier] = {"file": f"edi/{name}", "sha": file_sha256(staging / "edi" / name), "had": known,
                              "have": have}  # fmt: skip
