@@ -8,9 +8,11 @@ is the stock by expiry day (all that the future depends on, demand being known);
 is 0 or a whole number of cases from the minimum order up to what could still sell before it
 expires (more is thrown away for sure); equal states keep the cheapest path. Branch and
 bound: stock on hand always sells before later deliveries (FIFO, one shelf life), so the
-units of it that will expire are known in each state; a state whose cost so far plus that
-waste exceeds the cost of a complete plan (a first, greedy pass) cannot lead to the
-cheapest plan and is dropped.
+units of it that will expire are known in each state; and a unit sold on a later day was
+held at least since the last delivery day before it, or is lost, whatever the orders. A
+state whose cost so far plus that waste plus that least cost of the days after it exceeds
+the cost of a complete plan (a first, greedy pass) cannot lead to the cheapest plan and is
+dropped.
 """
 
 from __future__ import annotations
@@ -74,48 +76,71 @@ def _unmet(row, S, a, T, demand, following):
 
 
 @nb.njit(cache=True)
-def _doomed(row, S, a, T, demand, following):
+def _doomed(row, S, a, T, demand, following, top):
     """Units of `row` that will expire unsold from day a on, whatever is ordered later: later
     deliveries sell after them (FIFO), so they are sold against the demand of days a, a + 1
     .. (past the replay, the following days', as `simulate.scoring.ending_stock` costs the
-    stock left; a = T: the stock left at the end) alone. `row` is not changed."""
+    stock left; a = T: the stock left at the end) alone. `row` holds nothing expiring after
+    day `top` - 1. `row` is not changed."""
     r = row.copy()
     W = r.shape[0]
     wasted = 0.0
-    for d in range(a, min(W, T + following.shape[0])):
+    for d in range(a, min(W, T + following.shape[0], top)):
         _sell(r, S, d, demand[d] if d < T else following[d - T])
         wasted += r[d]
         r[d] = 0.0
     return wasted
 
 
+@nb.njit(cache=True)
+def _serving_floor(demand, arrivals, margin, hold):
+    """(T + 1,) the least that serving the demand of days t .. T - 1 can cost, whatever the
+    stock and the orders: a unit sold on day d arrived on the last delivery day at or before
+    it or earlier, so it was held at least that many nights, or it is lost (margin). Days
+    before the first delivery count nothing. `arrivals`: (T,) bool, the delivery days."""
+    T = demand.shape[0]
+    floor = np.zeros(T + 1)
+    last = -1
+    per_day = np.zeros(T)
+    for d in range(T):
+        if arrivals[d]:
+            last = d
+        if last >= 0:
+            per_day[d] = demand[d] * min(margin, hold * (d - last))
+    for d in range(T - 1, -1, -1):
+        floor[d] = floor[d + 1] + per_day[d]
+    return floor
+
+
 @nb.njit(cache=True, inline="always")
-def _same(rows, a, b, col, scale):
-    """Whether states a and b hold the same stock in columns `col` onwards (to 1e-9 units)."""
-    for e in range(col, rows.shape[1]):
+def _same(rows, a, b, col, end, scale):
+    """Whether states a and b hold the same stock in columns `col` .. `end` - 1 (to 1e-9 units)."""
+    for e in range(col, end):
         if round(rows[a, e] * scale) != round(rows[b, e] * scale):
             return False
     return True
 
 
 @nb.njit(cache=True)
-def _any_same(rows, a, others, col, scale):
+def _any_same(rows, a, others, col, end, scale):
     """Whether state a equals any of the states `others`."""
     for b in others:
-        if _same(rows, a, b, col, scale):
+        if _same(rows, a, b, col, end, scale):
             return True
     return False
 
 
 @nb.njit(cache=True)
-def _dedupe(rows, cost, parent, qty, col):
-    """Keep, of the states equal in columns `col` onwards, the cheapest one."""
+def _dedupe(rows, cost, parent, qty, col, top):
+    """Keep, of the states equal in columns `col` onwards, the cheapest one (no state holds
+    anything expiring after day `top` - 1)."""
     n = rows.shape[0]
+    stop = min(rows.shape[1], top)
     scale = 10.0**STATE_DIGITS
     keys = np.empty(n, np.int64)
     for s in range(n):
         h = np.int64(1469598103934665603)
-        for e in range(col, rows.shape[1]):
+        for e in range(col, stop):
             h = (h ^ np.int64(round(rows[s, e] * scale))) * np.int64(1099511628211)
         keys[s] = h
     order = np.argsort(keys, kind="mergesort")
@@ -127,12 +152,12 @@ def _dedupe(rows, cost, parent, qty, col):
             end += 1
         for a in range(start, end):  # within a hash group, compare the states themselves
             sa = order[a]
-            if _any_same(rows, sa, order[start:a], col, scale):
+            if _any_same(rows, sa, order[start:a], col, stop, scale):
                 continue  # an earlier one of its equals decided already
             best = sa
             for b in range(a + 1, end):
                 sb = order[b]
-                if cost[sb] < cost[best] and _same(rows, sa, sb, col, scale):
+                if cost[sb] < cost[best] and _same(rows, sa, sb, col, stop, scale):
                     best = sb
             keep[best] = True
         start = end
@@ -160,7 +185,8 @@ def _search(opening, demand, following, order_days, S, L, pack, min_qty, capacit
             max_states, greedy, bound):  # fmt: skip
     """The dynamic programme of `_line_plan`: (orders (T,), cost, exact). `greedy`: keep one
     state per order day, the least cost plus doomed waste; otherwise every distinct state
-    whose cost plus doomed waste is within `bound` (the cheapest `max_states` of them)."""
+    whose cost plus doomed waste plus the least cost of serving the days after
+    (`_serving_floor`) is within `bound` (the cheapest `max_states` of them)."""
     T = demand.shape[0]
     plan = np.zeros(T)
     days = [t for t in range(T) if order_days[t] and t + L < T]
@@ -171,6 +197,13 @@ def _search(opening, demand, following, order_days, S, L, pack, min_qty, capacit
     qtys = []
     exact = True
     limit = bound + 1e-9 * (1.0 + abs(bound))  # rounding: the cheapest plan's states are never dropped
+    arrivals = np.zeros(T, np.bool_)
+    for t in days:
+        arrivals[t + L] = True
+    to_go = _serving_floor(demand, arrivals, margin, hold)  # the same for every state of a stage
+    opened = np.flatnonzero(opening)
+    opening_end = opened[-1] + 1 if opened.shape[0] > 0 else 0  # the opening stock expires before this day
+    # after the days to nxt, a state holds nothing expiring after both opening_end - 1 and nxt + S - 1
     for j in range(len(days)):
         a = days[j] + L
         nxt = days[j + 1] + L if j + 1 < len(days) else T
@@ -201,7 +234,8 @@ def _search(opening, demand, following, order_days, S, L, pack, min_qty, capacit
                 r[:] = rows[s]
                 r[a + S - 1] += q
                 c = cost[s] + _trade(r, S, a, nxt, demand, margin, waste_cost, hold)
-                reach = c + waste_cost * _doomed(r, S, nxt, T, demand, following)
+                doomed = _doomed(r, S, nxt, T, demand, following, max(opening_end, nxt + S))
+                reach = c + waste_cost * doomed + to_go[nxt]
                 if reach > limit or (greedy and reach >= least):
                     continue  # cannot lead to the cheapest plan (greedy: not the least so far)
                 if greedy:
@@ -214,7 +248,7 @@ def _search(opening, demand, following, order_days, S, L, pack, min_qty, capacit
                     new_rows[0] = r
         if m == 0:  # every state dropped: only rounding can do that (see `_line_plan`)
             return plan, np.inf, False
-        rows, cost, par, qt = _dedupe(new_rows[:m], new_cost[:m], parent[:m], qty[:m], nxt)
+        rows, cost, par, qt = _dedupe(new_rows[:m], new_cost[:m], parent[:m], qty[:m], nxt, max(opening_end, nxt + S))
         if rows.shape[0] > max_states:
             keep = np.argsort(cost, kind="mergesort")[:max_states]
             rows, cost, par, qt = rows[keep], cost[keep], par[keep], qt[keep]
@@ -223,7 +257,7 @@ def _search(opening, demand, following, order_days, S, L, pack, min_qty, capacit
         qtys.append(qt)
     total = cost.copy()
     for s in range(rows.shape[0]):
-        total[s] += waste_cost * _doomed(rows[s], S, T, T, demand, following)
+        total[s] += waste_cost * _doomed(rows[s], S, T, T, demand, following, max(opening_end, T + S))
     s = int(np.argmin(total))
     best = total[s]
     for j in range(len(days) - 1, -1, -1):

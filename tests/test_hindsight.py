@@ -34,7 +34,8 @@ def _instance(rng):
     """A small random line: (opening stock, demand, following demand, order days, master data)."""
     T, S, L = int(rng.integers(3, 6)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
     pack = float(rng.choice([1.0, 2.0]))
-    margin, waste, hold = rng.uniform(0.2, 1), rng.uniform(0.2, 1), rng.uniform(0, 0.05)
+    margin, waste = rng.uniform(0.2, 1), rng.uniform(0.2, 1)
+    hold = rng.uniform(0, 0.05) if rng.random() < 0.5 else rng.uniform(0.05, 0.6)  # holding may cost more than a loss
     capacity = np.inf if rng.random() < 0.5 else float(rng.integers(2, 6))
     m = MasterData(
         shelf_life_days=np.array([S]), case_pack=np.array([pack]),
