@@ -22,10 +22,13 @@ from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .documents.price_labels import write_price_labels
 from .documents.purchase_orders import write_purchase_orders
+from .data.read import named
+from .errors import FreshcastError
 from .nightly.config import ladder as _ladder
 from .nightly.run import RunResult
 from .optimize.pricing import PricePlan
@@ -42,6 +45,8 @@ def validate(history, *, future=None, column_map: dict[str, str] | None = None) 
     No problem means valid; nothing is raised for bad data."""
     from .data.load import validate_future, validate_path
 
+    _tables({"future": future}, history=history)
+    history, future = named(history, "history"), named(future, "future")
     return validate_path(history, column_map) if future is None else validate_future(future, history, column_map)
 
 
@@ -69,6 +74,9 @@ def forecast(
     from .forecast.job import forecast_table
     from .forecast.quantiles import check_quantiles
 
+    _tables(history=history, future=future)
+    history, future = named(history, "history"), named(future, "future")
+    _whole(seed=(seed, 0))
     dayparts(level, None)
     if slots is not None:
         parse_slots(slots)
@@ -85,6 +93,9 @@ def backtest(history, *, folds: int = 3, horizon: int = 7, seed: int = 0, params
     average, as `freshcast backtest` (`scheduler` as in `forecast`)."""
     from .forecast.job import backtest_history
 
+    _tables(history=history)
+    history = named(history, "history")
+    _whole(folds=(folds, 1), horizon=(horizon, 1), seed=(seed, 0))
     return backtest_history(history, folds, horizon, {**(_params(params) or {}), "seed": seed}, column_map, progress,
                             scheduler)  # fmt: skip
 
@@ -97,6 +108,9 @@ def tune(history, out: str | Path, *, trials: int = 30, origins: int = 4, horizo
     from .data import load_history
     from .forecast.tune import tune as run_tune
 
+    _tables(history=history)
+    history = named(history, "history")
+    _whole(trials=(trials, 1), origins=(origins, 1), horizon=(horizon, 1), seed=(seed, 0))
     return run_tune(load_history(history, column_map), out, trials, origins, horizon, seed, progress)
 
 
@@ -114,6 +128,9 @@ def replay(history, actuals, out: str | Path, *, demand: str = "recovered", mark
     from .outputs import reserve_all
     from .simulate.replay import replay_to_folder
 
+    _tables(history=history, actuals=actuals)
+    history, actuals = named(history, "history"), named(actuals, "actuals")
+    _whole(seed=(seed, 0))
     with reserve_all((out, "replay"), inputs=_paths(history, actuals)):
         return replay_to_folder(history, actuals, out, column_map, seed, demand, progress, markdowns, response_scale,
                                 _params(params), scheduler, evening_hour)  # fmt: skip
@@ -130,6 +147,8 @@ def price_response(history, out: str | Path, *, holdout_days: int = 14, column_m
     from .forecast.price_response import price_response_to_folder
     from .outputs import reserve_all
 
+    _tables(history=history)
+    history = named(history, "history")
     with reserve_all((out, "price-response"), inputs=_paths(history)):
         return price_response_to_folder(history, out, column_map, holdout_days, progress, scheduler)
 
@@ -165,6 +184,9 @@ def plan_orders(
     arrival timestamps are dated); write them with `write_purchase_orders`."""
     from .optimize.purchase import plan_orders as plan
 
+    _tables({"terms": terms, "on_order": on_order, "capacity": capacity}, forecast=forecast, products=products,
+            inventory=inventory)  # fmt: skip
+    _whole(seed=(seed, 0))
     return plan(_frame(forecast), products, terms=terms, capacity=capacity, on_hand=inventory, on_order=on_order,
                 order_date=order_date, budget=budget, seed=seed, timezone=timezone)  # fmt: skip
 
@@ -191,10 +213,16 @@ def plan_prices(
     run, `inventory` the stock left at `evening_hour`; `evening_later`: the morning run before
     it, no evening step written; `min_gain`: the least expected gain of a markdown, as a share
     of one unit's regular price); write them with `write_price_labels`."""
+    from .forecast.price_response import PriceResponse
     from .optimize.pricing import plan_prices as plan
 
+    _tables({"hourly_forecast": hourly_forecast}, forecast=forecast, products=products, inventory=inventory,
+            labels=labels)  # fmt: skip
+    if response is not None and not isinstance(response, (str, PathLike, PriceResponse)):
+        raise FreshcastError(f"response: expected the folder `price_response` wrote or the PriceResponse it returned, "
+                             f"got {type(response).__name__}")  # fmt: skip
     return plan(_frame(forecast), products, inventory, labels, date=date, evening_hour=evening_hour,
-                response=response, hourly_forecast=_frame(hourly_forecast), ladder=_ladder(ladder),
+                response=response, hourly_forecast=_frame(hourly_forecast), ladder=_percent_ladder(ladder),
                 max_changes=max_changes, timezone=timezone, at_evening_hour=at_evening_hour,
                 evening_later=evening_later, min_gain=min_gain)  # fmt: skip
 
@@ -206,6 +234,35 @@ def run(config: str | Path, date: str | None = None, force: bool = False,
     from .nightly.run import run as run_batch
 
     return run_batch(config, date, force, progress)
+
+
+def _tables(optional: dict | None = None, **required) -> None:
+    """FreshcastError naming the first argument that is not a table (a path, a DataFrame or an
+    Arrow table); those in `optional` may be None."""
+    import pyarrow as pa
+
+    given = {**required, **{k: v for k, v in (optional or {}).items() if v is not None}}
+    for name, value in given.items():
+        if not isinstance(value, (str, PathLike, pd.DataFrame, pa.Table)):
+            raise FreshcastError(f"{name}: expected a path (a Parquet or CSV file), a DataFrame or an Arrow table, "
+                                 f"got {type(value).__name__}")  # fmt: skip
+
+
+def _whole(**numbers) -> None:
+    """FreshcastError naming the first argument, given as (value, least), that is not a whole
+    number of at least `least`."""
+    for name, (value, least) in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise FreshcastError(f"{name}: expected a whole number of at least {least}, got {value!r}")
+
+
+def _percent_ladder(ladder) -> tuple[float, ...]:
+    """The ladder in percent off as shares of the regular price; FreshcastError otherwise."""
+    try:
+        return _ladder(ladder)
+    except (TypeError, ValueError):
+        raise FreshcastError(f"ladder: percents off the regular price rising from 0 to below 100, like (0, 10, 20, "
+                             f"30), got {ladder!r}") from None
 
 
 def _frame(table):

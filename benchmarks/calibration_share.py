@@ -5,7 +5,7 @@ about N series (`calibration_series`), scored on the in-stock days of the 7 days
 origin (pinball loss and coverage per level, the P10-P90 interval) with the seconds each
 calibration took. Same point forecasts for every copy.
 
-    python benchmarks/calibration_share.py --origins 2024-05-07,2024-05-14,2024-05-21,2024-06-11 \\
+    python benchmarks/calibration_share.py --origins 2024-05-07,2024-05-14,2024-06-11 \\
         --json benchmarks/calibration_share.json
     python benchmarks/calibration_share.py --origins 2024-05-07,2024-05-14,2024-06-11 --shares 0.5 \\
         --series all,25000,12500 --json benchmarks/calibration_series.json

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,30 @@ BATCH_ROWS = 1 << 21
 SCAN = dict(batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1)
 
 
+NAME = "freshcast_name"  # a DataFrame's attrs key / an Arrow table's metadata key naming it (`named`)
+
+
 def source_name(source) -> str:
-    return f"<{type(source).__name__}>" if isinstance(source, (pd.DataFrame, pa.Table)) else str(source)
+    """How errors and progress name an input: its path, or "<DataFrame>" / "<Table>" (with
+    the role `named` gave it, like "history <DataFrame>")."""
+    if isinstance(source, pd.DataFrame):
+        return str(source.attrs.get(NAME, "<DataFrame>"))
+    if isinstance(source, pa.Table):
+        return (source.schema.metadata or {}).get(NAME.encode(), b"<Table>").decode()
+    return str(source)
+
+
+def named(table, role: str):
+    """`table` named `role` in errors and progress if it is a DataFrame or an Arrow table (a
+    shallow copy: the caller's object is not changed); a path as it is."""
+    if isinstance(table, pd.DataFrame):
+        out = table.copy(deep=False)
+        out.attrs = {**table.attrs, NAME: f"{role} <DataFrame>"}
+        return out
+    if isinstance(table, pa.Table):
+        meta = {**(table.schema.metadata or {}), NAME.encode(): f"{role} <Table>".encode()}
+        return table.replace_schema_metadata(meta)
+    return table
 
 
 _PARQUET = (".parquet", ".pq")
@@ -44,6 +67,9 @@ def _arrow_table(df: pd.DataFrame) -> pa.Table:
     if len(repeated):
         raise DataError(source_name(df), [f"column '{repeated[0]}' appears more than once"])
     errors = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError)
+    local = {name: wall for name in df.columns if (wall := _wall_clock(df[name])) is not None}
+    if local:
+        df = df.assign(**local)
     try:
         return pa.Table.from_pandas(df, preserve_index=False)
     except errors as exc:
@@ -60,6 +86,19 @@ def _arrow_table(df: pd.DataFrame) -> pa.Table:
                     f"column '{name}' mixes values of different types: row {i + 1} holds {df[name].iat[i]!r} "
                     f"({kinds.iat[i]}) among {usual.iat[0] if len(usual) else 'other'} values"]) from None  # fmt: skip
         raise DataError(source_name(df), [f"cannot be read: {str(exc).splitlines()[0]}"]) from None
+
+
+def _wall_clock(col: pd.Series) -> pd.Series | None:
+    """An object column of time-zone aware datetimes whose offsets differ (a database driver's
+    fixed offsets on either side of a daylight-saving change) as each one's wall-clock time, the
+    day `data.dates` reads from it; None for any other column (Arrow would move every value to
+    the first one's offset: the midnights on the other side would become 23:00 or 01:00)."""
+    if col.dtype != object or (first := col.first_valid_index()) is None or not isinstance(col[first], datetime):
+        return None  # (a column of text is not scanned)
+    aware = col.map(lambda v: isinstance(v, datetime) and v.tzinfo is not None).to_numpy(bool)
+    if not aware.any() or len({v.utcoffset() for v in col[aware]}) < 2:
+        return None
+    return col.where(~aware, col.map(lambda v: v.replace(tzinfo=None) if isinstance(v, datetime) else v))
 
 
 def _open_dataset(path, csv_types: dict[str, pa.DataType] | None = None, empty_is_null: bool = False) -> ds.Dataset:
@@ -183,7 +222,11 @@ def _plan_columns(
         t = schema.field(theirs).type
         if not pa.types.is_null(t) and not (_is_date(t) if native == C.DAY else _is_number(t)):
             expected = "a date" if native == C.DAY else "a number"
-            problems.append(f"column '{theirs}' has type {t}; expected {expected}{_first_text(dataset, theirs, source)}")
+            text = pa.types.is_string(t) or pa.types.is_large_string(t)
+            first = _first_text(dataset, theirs, source)
+            if text and not first:  # numbers written as text (a DataFrame's str column)
+                first = " (numbers written as text: give them as numbers, e.g. df[col].astype('int64'))"
+            problems.append(f"column '{theirs}' has type {'text' if text else t}; expected {expected}{first}")
     if not with_sales:
         name_of.pop(C.SALES, None)
         name_of.pop(C.STOCKOUT, None)

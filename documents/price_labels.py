@@ -34,6 +34,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from ..errors import FreshcastError
 from ..optimize.pricing import PricePlan
 from ..outputs import output_folder, write_table, write_text
 from ..data.dates import day_to_date
@@ -42,6 +43,9 @@ from ..data.dates import day_to_date
 def write_price_labels(plan: PricePlan, out: str | Path) -> list[Path]:
     """Write price_changes and decisions (Parquet and CSV), esl/ and notes.txt into folder
     `out`, replaced whole. Returns the files' final paths."""
+    if not isinstance(plan, PricePlan):
+        raise FreshcastError(f"write_price_labels takes the PricePlan that plan_prices returns, got "
+                             f"{type(plan).__name__}")  # fmt: skip
     out = Path(out)
     names = []
     date = str(day_to_date(plan.date))

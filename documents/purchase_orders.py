@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.contract import PRODUCT, STORE
+from ..errors import FreshcastError
 from ..optimize.purchase import PurchaseOrders
 from ..outputs import output_folder, write_table, write_text
 from .edifact import ENCODING, check_buyer_id, check_ids, number, orders_interchange
@@ -19,6 +20,9 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
     """Write po_headers, po_lines and decisions as Parquet and CSV, one EDIFACT ORDERS
     interchange per supplier under edi/, and notes.txt into folder `out`, which is replaced
     whole (no file of an earlier run stays beside them). Returns the files' final paths."""
+    if not isinstance(po, PurchaseOrders):
+        raise FreshcastError(f"write_purchase_orders takes the PurchaseOrders that plan_orders returns, got "
+                             f"{type(po).__name__}")  # fmt: skip
     out, buyer_id = Path(out), check_buyer_id(buyer_id)
     check_ids(po.headers, po.lines)
     names = []

@@ -29,8 +29,10 @@ def cutoffs_between(first_day: int, last_day: int, folds: int, horizon: int, sou
     if folds < 1 or horizon < 1:
         raise FreshcastError(f"folds and horizon must be at least 1, got {folds} and {horizon}")
     cutoffs = [last_day - horizon - step * k for k in range(folds - 1, -1, -1)]
-    if cutoffs[0] - first_day < 28:
-        raise FreshcastError(f"{source}: history too short for {folds} folds of {horizon} days (keep 28 days to train on)")
+    need = max(28, horizon)  # days to train on before the first cutoff (the models' min_history_days)
+    if cutoffs[0] - first_day < need:
+        raise FreshcastError(f"{source}: history too short for {folds} folds of {horizon} days (each keeps {need} days "
+                             f"to train on)")  # fmt: skip
     return cutoffs
 
 

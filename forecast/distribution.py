@@ -71,8 +71,9 @@ class ForecastDistribution:
         return pd.DataFrame(out)
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, source: str = "<DataFrame>") -> ForecastDistribution:
-        """A daily forecast table (`to_frame`'s columns, any row order). DataError naming
+    def from_frame(cls, df: pd.DataFrame, source: str = "<DataFrame>", zone: str | None = None) -> ForecastDistribution:
+        """A daily forecast table (`to_frame`'s columns, any row order; time-zone aware dates
+        dated in `zone`, an IANA name, if given, else in their own zone). DataError naming
         `source` if it has no rows, a column is missing, an id is not a whole number, a value is
         empty, not a number, infinite or negative, quantiles decrease, a row repeats, a date is
         not a date, or the series do not share the same consecutive days."""
@@ -102,7 +103,7 @@ class ForecastDistribution:
         spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("date", None),
                 **{c: ("num", ">= 0") for c in value_cols}}
         checked = tables.read_table(df[list(spec)], spec, keys=(STORE, PRODUCT, DAY), source=source,
-                                    empty="a forecast of every line")  # fmt: skip
+                                    empty="a forecast of every line", zone=zone)  # fmt: skip
         values = checked[value_cols].to_numpy(np.float64)
         falling = (np.diff(values[:, 1:], axis=1) < -1e-6 * (1 + np.abs(values[:, 2:]))).any(axis=1)
         if falling.any():

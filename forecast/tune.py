@@ -114,7 +114,7 @@ def tune(panel: DailyPanel, out: str | Path, trials: int = 30, origins: int = 4,
         cutoffs = fold_cutoffs(panel, origins, horizon)
     except FreshcastError:
         raise FreshcastError(f"{panel.source}: history too short for {origins} weekly origin(s) of {horizon} days "
-                             f"(each keeps 28 days to train on)") from None  # fmt: skip
+                             f"(each keeps {max(28, horizon)} days to train on)") from None  # fmt: skip
     names = [str(day_to_date(c)) for c in cutoffs]
     out = Path(out)
     check_study_folder(out)

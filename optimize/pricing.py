@@ -87,23 +87,24 @@ def plan_prices(
         raise FreshcastError("the evening run needs the evening hour (--evening-hour)")
     if at_evening_hour and evening_later:
         raise FreshcastError("evening_later is for the morning run, at_evening_hour for the evening one: give one")
+    if evening_hour is not None and (isinstance(evening_hour, bool) or not isinstance(evening_hour, (int, np.integer))
+                                     or not SHOP_OPEN < evening_hour < 24):  # fmt: skip
+        raise FreshcastError(f"the evening hour must be a whole hour from {SHOP_OPEN + 1} to 23, got {evening_hour!r}")
     ladder = check_ladder(ladder)
     if max_changes is not None and (isinstance(max_changes, bool) or not isinstance(max_changes, (int, np.integer))
                                     or max_changes < 0):  # fmt: skip
         raise FreshcastError(f"max_changes must be a whole number of at least 0, got {max_changes!r}")
     if isinstance(min_gain, bool) or not isinstance(min_gain, (int, float, np.number)) or not 0 <= min_gain < 1:
         raise FreshcastError(f"min_gain must be a share of a unit's regular price from 0 up to 1, got {min_gain!r}")
-    distribution = read_forecast(forecast)
+    zone = time_zone(timezone)
+    distribution = read_forecast(forecast, timezone)
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
                                                 labels=labels).items()}  # fmt: skip
     raw_products = tables.read_frame(products)  # with the optional pricing columns the check drops
     products_table = tables.read_products(raw_products, source=name["products"])
-    zone = time_zone(timezone)
     stock = tables.read_on_hand(on_hand, name["inventory"], zone=timezone)
     current = read_labels(labels, name["labels"], zone=timezone)
-    if evening_hour is not None and not SHOP_OPEN < evening_hour < 24:
-        raise FreshcastError(f"the evening hour must be between {SHOP_OPEN + 1} and 23, got {evening_hour}")
     day0 = _order_day(distribution, date, name["forecast"], "price date")
     master, _ = master_for(lines, products_table, None, None, (name["products"], "terms"))
     E = int(master.shelf_life_days.max()) + 1
@@ -134,7 +135,7 @@ def plan_prices(
                      f"floor (give expiry_date, as freshcast's feed writes it, so that markdowns can end)")  # fmt: skip
     share = None
     if evening_hour is not None:
-        share = _evening_share(hourly_forecast, lines, day0, evening_hour, notes)
+        share = _evening_share(hourly_forecast, lines, day0, evening_hour, notes, timezone)
     quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
     if at_evening_hour:
         plan = _evening_plan(quantiles, distribution.levels, held, master, elasticity, deepest, floor, share, borrowed,
@@ -301,8 +302,8 @@ def _held_expiring(held: np.ndarray, offset: np.ndarray, far: np.ndarray) -> np.
     return out
 
 
-def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: list[str]) -> np.ndarray:
-    """Share of the plan day's demand after `hour`, per line."""
+def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: list[str], zone: str) -> np.ndarray:
+    """Share of the plan day's demand after `hour`, per line (time-zone aware days dated in `zone`)."""
     if hourly is None:
         notes.append(f"no hourly forecast: demand ASSUMED even over shop hours {SHOP_OPEN:02d}-{SHOP_CLOSE:02d} "
                      f"for the evening step")  # fmt: skip
@@ -312,7 +313,7 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     if missing:
         raise DataError(_source(hourly, "hourly forecast"), [f"missing column(s) {sorted(missing)}: write it with "
                                                              f"freshcast forecast --level hour"])  # fmt: skip
-    day = tables.day_numbers(df["dt"])
+    day = tables.day_numbers(df["dt"], zone)
     today = df[day == day0]
     late = today["yhat"].where(today["hour"].to_numpy() >= hour, 0.0)
     sums = today.assign(late=late).groupby([STORE, PRODUCT])[["late", "yhat"]].sum()

@@ -30,12 +30,12 @@ class PurchaseOrders:
     notes: list[str] = field(default_factory=list)
 
 
-def read_forecast(path: str | Path | pd.DataFrame) -> ForecastDistribution:
+def read_forecast(path: str | Path | pd.DataFrame, zone: str = "UTC") -> ForecastDistribution:
     """The daily forecast (`freshcast forecast` output, a path or a DataFrame) with two or
-    more quantile levels, as orders need them."""
+    more quantile levels, as orders need them; time-zone aware dates are dated in `zone`."""
     source = _source(path, "forecast")
     df = read_frame(path, (DAY,))
-    forecast = ForecastDistribution.from_frame(df, source)
+    forecast = ForecastDistribution.from_frame(df, source, zone)
     if len(forecast.levels) < 2:
         raise DataError(source, ["needs two or more quantile columns (q10, q50, q90 ...): forecast with --quantiles"])
     return forecast
@@ -183,8 +183,9 @@ def plan_orders(
     Tables are paths (Parquet or CSV) or DataFrames with the columns of `data.tables`;
     all but products are optional. `budget` caps each store's spend on the order date.
     `timezone` (the stores', an IANA name): time-zone aware expiry and arrival timestamps are
-    dated there, as `plan_prices` dates them."""
-    distribution = read_forecast(forecast)
+    dated there, as `plan_prices` dates them (the forecast's days too)."""
+    time_zone(timezone)
+    distribution = read_forecast(forecast, timezone)
     lines = distribution.lines()
     name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms, capacity=capacity,
                                                 inventory=on_hand, on_order=on_order).items()}  # fmt: skip
@@ -192,7 +193,6 @@ def plan_orders(
     products = tables.read_products(products, name["products"])
     terms = None if terms is None else tables.read_terms(terms, name["terms"])
     capacity = None if capacity is None else tables.read_capacity(capacity, name["capacity"])
-    time_zone(timezone)
     on_hand = None if on_hand is None else tables.read_on_hand(on_hand, name["inventory"], zone=timezone)
     on_order = None if on_order is None else tables.read_on_order(on_order, name["on_order"], zone=timezone)
     day0 = _order_day(distribution, order_date, name["forecast"])

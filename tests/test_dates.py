@@ -134,3 +134,15 @@ def test_a_history_whose_dates_hold_times_of_day_is_refused_naming_the_column(tm
     assert times_of_day(pa.array(texts)).tolist() == [False] * 4 + [True] * 3
     df.assign(dt=local.dt.strftime("%Y-%m-%dT00:00:00+08:00")).to_csv(tmp_path / "offsets.csv", index=False)
     assert np.array_equal(load_history(tmp_path / "offsets.csv").start, local_panel.start)
+    # a DataFrame of a database driver's datetimes: fixed offsets that change with daylight saving
+    # (Berlin midnights, +01:00 before 2024-03-31, +02:00 from it): each dated on its own wall clock
+    import datetime as dt
+
+    berlin = pd.to_datetime(df.dt).dt.tz_localize("Europe/Berlin") + pd.Timedelta(days=89)  # 03-30 .. 04-08
+    fixed = [dt.datetime(*t.timetuple()[:3], tzinfo=dt.timezone(t.utcoffset())) for t in berlin]
+    assert len({t.utcoffset() for t in fixed}) == 2
+    driver = load_history(df.assign(dt=pd.Series(fixed, dtype=object)))
+    assert [str(day_to_date(d)) for d in (driver.start[0], driver.last_day)] == ["2024-03-30", "2024-04-08"]
+    late = [t.replace(hour=1) if k == 0 else t for k, t in enumerate(fixed)]
+    with pytest.raises(FreshcastError, match="column 'dt' holds times of day"):
+        load_history(df.assign(dt=pd.Series(late, dtype=object)))

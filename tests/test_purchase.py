@@ -387,6 +387,42 @@ def test_the_api_checks_what_the_command_line_checks_and_names_each_table(files,
             backtest(history, folds=folds, horizon=horizon)
 
 
+def test_the_api_refuses_arguments_of_the_wrong_kind_with_freshcast_errors_naming_them(files, tmp_path):
+    """What an ERP may get wrong in a call (not a table, a number as text, the wrong result to
+    write, a ladder out of range, a history too short for the horizon or the check) is a
+    FreshcastError naming the argument; a history and a future given as DataFrames are named
+    by their roles in data errors."""
+    import pyarrow as pa
+
+    from freshcast import api
+
+    d, pred = files
+    products, inventory = pd.read_csv(d / "products.csv"), pd.read_csv(d / "inventory.csv")
+    labels = pred[["store_id", "product_id"]].drop_duplicates().assign(price=1.0)
+    history = pd.read_parquet(d / "history.parquet")
+    future = pd.read_parquet(d / "future.parquet")
+    po = api.plan_orders(pred, products, inventory)
+    for call, match in (
+        (lambda: api.plan_orders(pred, None, inventory), "^products: expected a path .* got NoneType"),
+        (lambda: api.plan_orders(pred, products, inventory, terms={"a": 1}), "^terms: expected a path .* got dict"),
+        (lambda: api.plan_prices(pred, products, inventory, labels, evening_hour="19"),
+         "^the evening hour must be a whole hour from 7 to 23, got '19'"),
+        (lambda: api.plan_prices(pred, products, inventory, labels, ladder=(0, 10, 200)), r"^ladder: percents off"),
+        (lambda: api.plan_prices(pred, products, inventory, labels, response={}), "^response: expected the folder"),
+        (lambda: api.write_price_labels(po, tmp_path / "labels"), "takes the PricePlan that plan_prices returns"),
+        (lambda: api.write_purchase_orders(labels, tmp_path / "po"), "takes the PurchaseOrders that plan_orders"),
+        (lambda: api.backtest(history, folds="3"), r"^folds: expected a whole number of at least 1, got '3'"),
+        (lambda: api.backtest(history, horizon=40), "too short for 3 folds of 40 days .each keeps 40 days"),
+        (lambda: api.price_response(history, tmp_path / "response", holdout_days=500),
+         "^history <DataFrame>: holdout_days 500 holds back the whole history"),
+        (lambda: api.forecast(history, future.drop(columns="discount")), "^future <DataFrame>: "),
+        (lambda: api.forecast(pa.Table.from_pandas(history.assign(hourly_sale=-1.0)), future), "^history <Table>: "),
+    ):  # fmt: skip
+        with pytest.raises(FreshcastError, match=match):
+            call()
+    assert history.attrs == {} and not (tmp_path / "labels").exists() and not (tmp_path / "response").exists()
+
+
 def test_long_ids_and_fine_decimals_reach_the_edifact_orders_as_in_po_lines(files, tmp_path):
     """GLN-length ids: every po_id fits EDIFACT's 35 characters and each interchange has its own
     control reference; quantities, case packs and prices are written as po_lines holds them."""
@@ -473,6 +509,13 @@ def test_a_day_no_line_can_order_and_stock_the_planner_should_check(files, tmp_p
     for zone in ("Mars/Base", "America"):  # "America" is a folder of the zone database
         with pytest.raises(FreshcastError, match="IANA time zone"):
             plan_orders(pred, products, terms, on_hand=inventory, timezone=zone)
+    # a forecast whose days an ERP stored as time-zone aware timestamps (the stores' midnights in UTC)
+    stored = pred.assign(dt=pd.to_datetime(pred.dt).dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC"))
+    plain = plan_orders(pred, products, terms, on_hand=inventory, timezone="Asia/Shanghai")
+    aware = plan_orders(stored, products, terms, on_hand=inventory, timezone="Asia/Shanghai")
+    pd.testing.assert_frame_equal(aware.decisions, plain.decisions)
+    assert (plan_orders(stored, products, terms, on_hand=inventory).headers.order_date
+            < plain.headers.order_date.iat[0]).all()  # dated in UTC: each day the one before
     read = tables.read_terms(terms)  # bit masks, marked: read again as they are, new text parsed
     assert tables.read_terms(read).order_weekdays.tolist() == read.order_weekdays.tolist()
     assert (tables.read_terms(read.assign(order_weekdays="Tue,Thu")).order_weekdays == 0b1010).all()
