@@ -46,6 +46,7 @@ def validate(history, *, future=None, column_map: dict[str, str] | None = None) 
     from .data.load import validate_future, validate_path
 
     _tables({"future": future}, history=history)
+    _mapping(column_map)
     history, future = named(history, "history"), named(future, "future")
     return validate_path(history, column_map) if future is None else validate_future(future, history, column_map)
 
@@ -75,6 +76,7 @@ def forecast(
     from .forecast.quantiles import check_quantiles
 
     _tables(history=history, future=future)
+    _mapping(column_map)
     history, future = named(history, "history"), named(future, "future")
     _whole(seed=(seed, 0))
     dayparts(level, None)
@@ -94,6 +96,7 @@ def backtest(history, *, folds: int = 3, horizon: int = 7, seed: int = 0, params
     from .forecast.job import backtest_history
 
     _tables(history=history)
+    _mapping(column_map)
     history = named(history, "history")
     _whole(folds=(folds, 1), horizon=(horizon, 1), seed=(seed, 0))
     return backtest_history(history, folds, horizon, {**(_params(params) or {}), "seed": seed}, column_map, progress,
@@ -109,6 +112,7 @@ def tune(history, out: str | Path, *, trials: int = 30, origins: int = 4, horizo
     from .forecast.tune import tune as run_tune
 
     _tables(history=history)
+    _mapping(column_map)
     history = named(history, "history")
     _whole(trials=(trials, 1), origins=(origins, 1), horizon=(horizon, 1), seed=(seed, 0))
     return run_tune(load_history(history, column_map), out, trials, origins, horizon, seed, progress)
@@ -129,6 +133,7 @@ def replay(history, actuals, out: str | Path, *, demand: str = "recovered", mark
     from .simulate.replay import replay_to_folder
 
     _tables(history=history, actuals=actuals)
+    _mapping(column_map)
     history, actuals = named(history, "history"), named(actuals, "actuals")
     _whole(seed=(seed, 0))
     with reserve_all((out, "replay"), inputs=_paths(history, actuals)):
@@ -148,6 +153,7 @@ def price_response(history, out: str | Path, *, holdout_days: int = 14, column_m
     from .outputs import reserve_all
 
     _tables(history=history)
+    _mapping(column_map)
     history = named(history, "history")
     with reserve_all((out, "price-response"), inputs=_paths(history)):
         return price_response_to_folder(history, out, column_map, holdout_days, progress, scheduler)
@@ -184,8 +190,8 @@ def plan_orders(
     arrival timestamps are dated); write them with `write_purchase_orders`."""
     from .optimize.purchase import plan_orders as plan
 
-    _tables({"terms": terms, "on_order": on_order, "capacity": capacity}, forecast=forecast, products=products,
-            inventory=inventory)  # fmt: skip
+    _tables({"inventory": inventory, "terms": terms, "on_order": on_order, "capacity": capacity}, forecast=forecast,
+            products=products)  # fmt: skip
     _whole(seed=(seed, 0))
     return plan(_frame(forecast), products, terms=terms, capacity=capacity, on_hand=inventory, on_order=on_order,
                 order_date=order_date, budget=budget, seed=seed, timezone=timezone)  # fmt: skip
@@ -246,6 +252,15 @@ def _tables(optional: dict | None = None, **required) -> None:
         if not isinstance(value, (str, PathLike, pd.DataFrame, pa.Table)):
             raise FreshcastError(f"{name}: expected a path (a Parquet or CSV file), a DataFrame or an Arrow table, "
                                  f"got {type(value).__name__}")  # fmt: skip
+
+
+def _mapping(column_map) -> None:
+    """FreshcastError unless `column_map` is None or a dict of column names (theirs -> freshcast's)."""
+    pairs = column_map.items() if isinstance(column_map, dict) else [(None, None)]
+    names = all(isinstance(k, str) and isinstance(v, str) for k, v in pairs)
+    if column_map is not None and not names:
+        raise FreshcastError(f"column_map: expected a dict of column names {{their name: freshcast's}}, got "
+                             f"{column_map!r}")  # fmt: skip
 
 
 def _whole(**numbers) -> None:

@@ -28,7 +28,8 @@ def backtest_on_dask(client, history, folds: int = 3, horizon: int = 7, params: 
     with Step(f"loading history {source_name(history)} by store", progress):
         parts = store_partitions(history, len(workers(client)), column_map)
         panels, facts = load_partitions(client, history, column_map, parts)
-    cutoffs = cutoffs_between(facts["first_day"], facts["last_day"], folds, horizon, facts["source"])
+    with_quantiles = bool(fold_model(horizon, params).quantiles)
+    cutoffs = cutoffs_between(facts["first_day"], facts["last_day"], folds, horizon, facts["source"], 7, with_quantiles)
     firsts = np.cumsum([0, *facts["sizes"]])[:-1]
     frames, scales = [], []
     for k, cutoff in enumerate(cutoffs, start=1):

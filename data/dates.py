@@ -53,6 +53,18 @@ def day_numbers(values, zone: str | None = None) -> np.ndarray:
     return out
 
 
+def calendar_days(values, zone: str | None = None) -> np.ndarray:
+    """`day_numbers` of a column meant to hold days (a forecast's): a time-zone aware value at
+    midnight in its own zone is that day (a date stored as a timestamp), any other aware value
+    is dated in `zone` (an instant, like a UTC timestamp of the stores' midnight)."""
+    series = values if isinstance(values, pd.Series) else None
+    if series is None or not isinstance(series.dtype, pd.DatetimeTZDtype):
+        return day_numbers(values, zone)
+    own = series.dt.tz_localize(None)
+    at_midnight = (own == own.dt.normalize()).to_numpy(bool)
+    return np.where(at_midnight, day_numbers(own), day_numbers(series, zone))
+
+
 def _parse(series: pd.Series, zone: str | None = None) -> np.ndarray:
     """datetime64[D] of each value (NaT where not a date): ISO 8601 first; otherwise one
     format for the whole column, the one pandas infers from the first value or, for a format
@@ -175,6 +187,8 @@ def times_of_day(arr: pa.Array) -> np.ndarray:
 
 def time_zone(name: str) -> ZoneInfo:
     """The IANA time zone `name` (like Europe/Berlin); FreshcastError otherwise."""
+    if not isinstance(name, str):
+        raise FreshcastError(f"timezone: expected an IANA time zone name like Europe/Berlin or UTC, got {name!r}")
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError, OSError):  # "America" is a folder of the zone database

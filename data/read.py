@@ -93,7 +93,8 @@ def _wall_clock(col: pd.Series) -> pd.Series | None:
     fixed offsets on either side of a daylight-saving change) as each one's wall-clock time, the
     day `data.dates` reads from it; None for any other column (Arrow would move every value to
     the first one's offset: the midnights on the other side would become 23:00 or 01:00)."""
-    if col.dtype != object or (first := col.first_valid_index()) is None or not isinstance(col[first], datetime):
+    present = col.notna().to_numpy()
+    if col.dtype != object or not present.any() or not isinstance(col.iat[int(np.argmax(present))], datetime):
         return None  # (a column of text is not scanned)
     aware = col.map(lambda v: isinstance(v, datetime) and v.tzinfo is not None).to_numpy(bool)
     if not aware.any() or len({v.utcoffset() for v in col[aware]}) < 2:
@@ -225,7 +226,7 @@ def _plan_columns(
             text = pa.types.is_string(t) or pa.types.is_large_string(t)
             first = _first_text(dataset, theirs, source)
             if text and not first:  # numbers written as text (a DataFrame's str column)
-                first = " (numbers written as text: give them as numbers, e.g. df[col].astype('int64'))"
+                first = " (numbers written as text: give them as numbers, e.g. pd.to_numeric(df[col]))"
             problems.append(f"column '{theirs}' has type {'text' if text else t}; expected {expected}{first}")
     if not with_sales:
         name_of.pop(C.SALES, None)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .contract import FIRST_YEAR, LAST_YEAR
-from .dates import NOT_A_DATE, NOT_A_DAY, day_numbers
+from .dates import NOT_A_DATE, NOT_A_DAY, calendar_days, day_numbers
 from .read import other_separator, read_frame, source_name
 from .validate import Problems
 
@@ -66,9 +66,11 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
     reads '' there, an optional date column NOT_A_DAY there; `keys` of the table's columns are
     unique together. Problems name `source` (default: the path). `empty`: a table without rows
     is refused with this advice (None: allowed). `zone`: the stores' time zone, in which
-    time-zone aware timestamps are dated."""
+    time-zone aware timestamps are dated (a column of kind "day" holds days: see
+    `dates.calendar_days`)."""
     source = source or source_name(path)
-    text = tuple(name for name, (kind, _) in {**required, **(optional or {})}.items() if kind in ("text", "date"))
+    kinds = {**required, **(optional or {})}
+    text = tuple(name for name, (kind, _) in kinds.items() if kind in ("text", "date", "day"))
     df = read_frame(path, text)
     files = df.attrs.get("files", [])
     df = df.reset_index(drop=True)
@@ -98,8 +100,8 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
             _where(problems, df, name, bad_rows, "is empty")
         if kind == "text":
             out[name] = col.astype(str)
-        elif kind == "date":
-            days = day_numbers(col.where(~bad_rows, None), zone)
+        elif kind in ("date", "day"):
+            days = (calendar_days if kind == "day" else day_numbers)(col.where(~bad_rows, None), zone)
             unparsed = (days == NOT_A_DAY) & ~bad_rows
             if unparsed.any():
                 _where(problems, df, name, unparsed, NOT_A_DATE)

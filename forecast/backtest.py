@@ -24,15 +24,18 @@ def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7) -> 
     return cutoffs_between(int(panel.start.min()), panel.last_day, folds, horizon, panel.source, step)
 
 
-def cutoffs_between(first_day: int, last_day: int, folds: int, horizon: int, source: str, step: int = 7) -> list[int]:
-    """`fold_cutoffs` of a history of days `first_day` .. `last_day` (day numbers)."""
+def cutoffs_between(first_day: int, last_day: int, folds: int, horizon: int, source: str, step: int = 7,
+                    calibrated: bool = False) -> list[int]:  # fmt: skip
+    """`fold_cutoffs` of a history of days `first_day` .. `last_day` (day numbers); each fold
+    keeps the days its model trains on (`calibrated`: and those its quantiles are calibrated
+    on, the last `horizon`)."""
     if folds < 1 or horizon < 1:
         raise FreshcastError(f"folds and horizon must be at least 1, got {folds} and {horizon}")
     cutoffs = [last_day - horizon - step * k for k in range(folds - 1, -1, -1)]
-    need = max(28, horizon)  # days to train on before the first cutoff (the models' min_history_days)
+    need = max(28, horizon) + (horizon if calibrated else 0)  # the models' min_history_days (+ calibration)
     if cutoffs[0] - first_day < need:
-        raise FreshcastError(f"{source}: history too short for {folds} folds of {horizon} days (each keeps {need} days "
-                             f"to train on)")  # fmt: skip
+        kept = f"{need} days to train on" + (f", the last {horizon} to calibrate the quantiles" if calibrated else "")
+        raise FreshcastError(f"{source}: history too short for {folds} folds of {horizon} days (each keeps {kept})")
     return cutoffs
 
 
@@ -48,7 +51,9 @@ def backtest(
     coverage of its outermost interval, on in-stock days); forecasts has every forecast row
     with its actual sales."""
     frames, scales = [], []
-    for k, cutoff in enumerate(fold_cutoffs(panel, folds, horizon), start=1):
+    with_quantiles = bool(fold_model(horizon, params).quantiles)
+    cutoffs = cutoffs_between(int(panel.start.min()), panel.last_day, folds, horizon, panel.source, 7, with_quantiles)
+    for k, cutoff in enumerate(cutoffs, start=1):
         if progress:
             progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
         train = panel.until(cutoff)

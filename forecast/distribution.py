@@ -72,8 +72,8 @@ class ForecastDistribution:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, source: str = "<DataFrame>", zone: str | None = None) -> ForecastDistribution:
-        """A daily forecast table (`to_frame`'s columns, any row order; time-zone aware dates
-        dated in `zone`, an IANA name, if given, else in their own zone). DataError naming
+        """A daily forecast table (`to_frame`'s columns, any row order; time-zone aware days
+        read by `data.dates.calendar_days` in `zone`, an IANA name). DataError naming
         `source` if it has no rows, a column is missing, an id is not a whole number, a value is
         empty, not a number, infinite or negative, quantiles decrease, a row repeats, a date is
         not a date, or the series do not share the same consecutive days."""
@@ -100,7 +100,7 @@ class ForecastDistribution:
             raise DataError(source, problems)
         value_cols = ["yhat"] + [c for _, c in qcols]
         # ids whole, dates dates, amounts finite and not negative, one row per store x product x day
-        spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("date", None),
+        spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("day", None),
                 **{c: ("num", ">= 0") for c in value_cols}}
         checked = tables.read_table(df[list(spec)], spec, keys=(STORE, PRODUCT, DAY), source=source,
                                     empty="a forecast of every line", zone=zone)  # fmt: skip

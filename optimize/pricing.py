@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..data import sample_path, tables
 from ..data.contract import PRODUCT, STORE
-from ..data.dates import day_to_date, time_zone
+from ..data.dates import calendar_days, day_to_date, time_zone
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
 from .markdown import LADDER, MIN_GAIN, MarkdownPlan, oldest_expiry, plan_markdowns
@@ -87,9 +87,10 @@ def plan_prices(
         raise FreshcastError("the evening run needs the evening hour (--evening-hour)")
     if at_evening_hour and evening_later:
         raise FreshcastError("evening_later is for the morning run, at_evening_hour for the evening one: give one")
-    if evening_hour is not None and (isinstance(evening_hour, bool) or not isinstance(evening_hour, (int, np.integer))
-                                     or not SHOP_OPEN < evening_hour < 24):  # fmt: skip
+    whole = isinstance(evening_hour, (int, float, np.number)) and not isinstance(evening_hour, bool)
+    if evening_hour is not None and not (whole and float(evening_hour).is_integer() and SHOP_OPEN < evening_hour < 24):
         raise FreshcastError(f"the evening hour must be a whole hour from {SHOP_OPEN + 1} to 23, got {evening_hour!r}")
+    evening_hour = None if evening_hour is None else int(evening_hour)
     ladder = check_ladder(ladder)
     if max_changes is not None and (isinstance(max_changes, bool) or not isinstance(max_changes, (int, np.integer))
                                     or max_changes < 0):  # fmt: skip
@@ -313,7 +314,7 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     if missing:
         raise DataError(_source(hourly, "hourly forecast"), [f"missing column(s) {sorted(missing)}: write it with "
                                                              f"freshcast forecast --level hour"])  # fmt: skip
-    day = tables.day_numbers(df["dt"], zone)
+    day = calendar_days(df["dt"], zone)
     today = df[day == day0]
     late = today["yhat"].where(today["hour"].to_numpy() >= hour, 0.0)
     sums = today.assign(late=late).groupby([STORE, PRODUCT])[["late", "yhat"]].sum()

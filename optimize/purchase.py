@@ -161,7 +161,8 @@ def unknown_lines(lines: pd.DataFrame, df: pd.DataFrame, name: str, notes: list[
 def check_budget(budget: float | None) -> float | None:
     """`budget` (a store's most spend on the order date) if it is None or a finite amount of at
     least 0; FreshcastError otherwise."""
-    if budget is not None and not (np.isfinite(budget) and budget >= 0):
+    number = isinstance(budget, (int, float, np.number)) and not isinstance(budget, bool)
+    if budget is not None and not (number and np.isfinite(budget) and budget >= 0):
         raise FreshcastError(f"the budget must be a finite amount of at least 0, got {budget}")
     return budget
 

@@ -95,9 +95,10 @@ def _doomed(row, S, a, T, demand, following, top):
 @nb.njit(cache=True)
 def _serving_floor(demand, arrivals, margin, hold):
     """(T + 1,) the least that serving the demand of days t .. T - 1 can cost, whatever the
-    stock and the orders: a unit sold on day d arrived on the last delivery day at or before
-    it or earlier, so it was held at least that many nights, or it is lost (margin). Days
-    before the first delivery count nothing. `arrivals`: (T,) bool, the delivery days."""
+    orders: a unit sold on day d came on sale on the last arrival day at or before it or
+    earlier, so it was held at least that many nights, or it is lost (margin). Days before the
+    first arrival count nothing. `arrivals`: (T,) bool, the delivery days and the days the
+    opening stock comes on sale."""
     T = demand.shape[0]
     floor = np.zeros(T + 1)
     last = -1
@@ -200,8 +201,11 @@ def _search(opening, demand, following, order_days, S, L, pack, min_qty, capacit
     arrivals = np.zeros(T, np.bool_)
     for t in days:
         arrivals[t + L] = True
-    to_go = _serving_floor(demand, arrivals, margin, hold)  # the same for every state of a stage
     opened = np.flatnonzero(opening)
+    for e in opened:  # opening stock of expiry day e is on sale from day e - S + 1: an arrival too
+        if e - S + 1 < T:
+            arrivals[max(e - S + 1, 0)] = True
+    to_go = _serving_floor(demand, arrivals, margin, hold)  # the same for every state of a stage
     opening_end = opened[-1] + 1 if opened.shape[0] > 0 else 0  # the opening stock expires before this day
     # after the days to nxt, a state holds nothing expiring after both opening_end - 1 and nxt + S - 1
     for j in range(len(days)):

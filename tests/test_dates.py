@@ -143,6 +143,8 @@ def test_a_history_whose_dates_hold_times_of_day_is_refused_naming_the_column(tm
     assert len({t.utcoffset() for t in fixed}) == 2
     driver = load_history(df.assign(dt=pd.Series(fixed, dtype=object)))
     assert [str(day_to_date(d)) for d in (driver.start[0], driver.last_day)] == ["2024-03-30", "2024-04-08"]
+    repeated = df.assign(dt=pd.Series(fixed, dtype=object)).set_axis(np.zeros(len(df), int))  # an index of one label
+    assert np.array_equal(load_history(repeated).start, driver.start)
     late = [t.replace(hour=1) if k == 0 else t for k, t in enumerate(fixed)]
     with pytest.raises(FreshcastError, match="column 'dt' holds times of day"):
         load_history(df.assign(dt=pd.Series(late, dtype=object)))

@@ -48,6 +48,8 @@ def _instance(rng):
     opening = np.zeros(T + S + L + 1)
     for j in range(L):  # the replay's opening deliveries
         opening[j + S - 1] += np.round(rng.uniform(0, 4), 1)
+    if rng.random() < 0.3:  # and stock that comes on sale later (its expiry day - S + 1)
+        opening[int(rng.integers(0, T + S - 1))] += np.round(rng.uniform(0, 5), 1)
     order_days = rng.random(T) < 0.7
     following = weekly_extend(demand[None, :], T + S)[:, T:]
     return opening, demand, following, order_days, m

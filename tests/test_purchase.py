@@ -412,7 +412,11 @@ def test_the_api_refuses_arguments_of_the_wrong_kind_with_freshcast_errors_namin
         (lambda: api.write_price_labels(po, tmp_path / "labels"), "takes the PricePlan that plan_prices returns"),
         (lambda: api.write_purchase_orders(labels, tmp_path / "po"), "takes the PurchaseOrders that plan_orders"),
         (lambda: api.backtest(history, folds="3"), r"^folds: expected a whole number of at least 1, got '3'"),
-        (lambda: api.backtest(history, horizon=40), "too short for 3 folds of 40 days .each keeps 40 days"),
+        (lambda: api.backtest(history, horizon=40), "too short for 3 folds of 40 days .each keeps 80 days to train on, "
+                                                   "the last 40 to calibrate the quantiles"),
+        (lambda: api.plan_orders(pred, products, inventory, timezone=None), "^timezone: expected an IANA"),
+        (lambda: api.plan_orders(pred, products, inventory, budget="10"), "budget must be a finite amount"),
+        (lambda: api.forecast(history, future, column_map="x"), "^column_map: expected a dict"),
         (lambda: api.price_response(history, tmp_path / "response", holdout_days=500),
          "^history <DataFrame>: holdout_days 500 holds back the whole history"),
         (lambda: api.forecast(history, future.drop(columns="discount")), "^future <DataFrame>: "),
@@ -421,6 +425,9 @@ def test_the_api_refuses_arguments_of_the_wrong_kind_with_freshcast_errors_namin
         with pytest.raises(FreshcastError, match=match):
             call()
     assert history.attrs == {} and not (tmp_path / "labels").exists() and not (tmp_path / "response").exists()
+    assert api.plan_orders(pred, products, None).decisions.equals(plan_orders(pred, products).decisions)  # no stock
+    pd.testing.assert_frame_equal(api.plan_prices(pred, products, inventory, labels, evening_hour=19.0).decisions,
+                                  api.plan_prices(pred, products, inventory, labels, evening_hour=19).decisions)
 
 
 def test_long_ids_and_fine_decimals_reach_the_edifact_orders_as_in_po_lines(files, tmp_path):
@@ -516,6 +523,10 @@ def test_a_day_no_line_can_order_and_stock_the_planner_should_check(files, tmp_p
     pd.testing.assert_frame_equal(aware.decisions, plain.decisions)
     assert (plan_orders(stored, products, terms, on_hand=inventory).headers.order_date
             < plain.headers.order_date.iat[0]).all()  # dated in UTC: each day the one before
+    own = pred.assign(dt=pd.to_datetime(pred.dt).dt.tz_localize("Asia/Shanghai"))  # midnights: their own days
+    for zone in ("UTC", "Asia/Shanghai", "America/New_York"):
+        pd.testing.assert_frame_equal(plan_orders(own, products, terms, on_hand=inventory, timezone=zone).decisions,
+                                      plan_orders(pred, products, terms, on_hand=inventory, timezone=zone).decisions)
     read = tables.read_terms(terms)  # bit masks, marked: read again as they are, new text parsed
     assert tables.read_terms(read).order_weekdays.tolist() == read.order_weekdays.tolist()
     assert (tables.read_terms(read.assign(order_weekdays="Tue,Thu")).order_weekdays == 0b1010).all()
