@@ -72,8 +72,6 @@ def _processor() -> str:
         return platform.processor() or "unknown CPU"
 
 
-
-
 def warm_file_cache(data: str) -> None:
     """Read every input file once, so that no engine pays for a cold disk cache."""
     for f in sorted(Path(data).rglob("*")):
@@ -83,11 +81,65 @@ def warm_file_cache(data: str) -> None:
                     pass
 
 
-def write_json(path: Path, data) -> None:
+def write_json(path: Path | str, data, indent: int = 1) -> None:
     """`data` as JSON at `path`, written whole (a temporary file, then renamed)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=indent) + "\n")
     os.replace(tmp, path)
+
+
+def check_output(path: str | None) -> None:
+    """Exit with one line, before any work, if the report's folder does not exist."""
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise SystemExit(f"--json {path}: the folder {Path(path).resolve().parent} does not exist")
+
+
+def check_data(path: str) -> None:
+    """Exit with one line if the data folder or file `path` does not exist."""
+    if not Path(path).exists():
+        raise SystemExit(f"--data {path}: no such file or folder (the same layout as freshcast's --history; "
+                         f"default: the shared FreshRetailNet-50K folder beside the repository)")  # fmt: skip
+
+
+def check_days(panel, spec: str, option: str, windows: bool = False, horizon: int = 7) -> list[tuple[int, int]]:
+    """The origins (comma-separated last training days, each scored on the `horizon` days
+    after it) or, with `windows`, the windows (FIRST:LAST, the history ending the day before
+    FIRST) of `spec` as (last training day, last scored day) pairs; exit with one line naming
+    the first that the data cannot hold (28 days before it to train on, its days after)."""
+    from freshcast.data.dates import day_to_date
+
+    first, last = int(panel.start.min()), panel.last_day
+    pairs = []
+    for item in spec.split(","):
+        try:
+            a, b = item.split(":") if windows else (item, None)
+            pair = (_day(a) - 1, _day(b)) if windows else (_day(a), _day(a) + horizon)
+        except (ValueError, TypeError):
+            raise SystemExit(f"{option} {item}: expected {'FIRST:LAST' if windows else 'a date'} like "
+                             f"{'2024-06-12:2024-06-18' if windows else '2024-06-11'}") from None  # fmt: skip
+        if pair[0] - first < 28 or pair[1] > last or pair[1] <= pair[0]:
+            raise SystemExit(f"{option} {item}: the data hold {day_to_date(first)} .. {day_to_date(last)}: "
+                             f"{'a window' if windows else 'an origin'} needs 28 days before it and its "
+                             f"{'days' if windows else f'{horizon} days after it'} in them")  # fmt: skip
+        pairs.append(pair)
+    return pairs
+
+
+def check_protocol(work: Path, protocol: dict) -> None:
+    """Keep `protocol` (the settings every step of a run in `work` shares) in work/protocol.json;
+    exit with one line naming the settings that differ if `work` holds a run of another one
+    (the data compared as resolved paths)."""
+    here = {**protocol, "data": str(Path(protocol["data"]).resolve())}
+    file = work / "protocol.json"
+    if file.exists():
+        before = json.loads(file.read_text())
+        before = {**before, "data": str(Path(before.get("data", "")).resolve())}
+        differ = sorted(k for k in {**before, **here} if before.get(k) != here.get(k))
+        if differ:
+            said = "; ".join(f"{k} {before.get(k)!r} there, {here.get(k)!r} here" for k in differ)
+            raise SystemExit(f"{work}: holds a run of other settings ({said}); use another --work")
+    write_json(file, here)
 
 
 def machine() -> str:
@@ -102,8 +154,21 @@ def report_head() -> dict:
 
 
 def run_self(script: str, *extra: str) -> None:
-    """Run `script` in a child process with this command's arguments and `extra` ones."""
-    subprocess.run([sys.executable, script, *sys.argv[1:], *extra], check=True)
+    """Run `script` in a child process with this command's arguments and `extra` ones; a
+    signal that stops this process stops the child (Linux: it dies with its parent); a child
+    that fails ends this run with its exit code (its own error is already printed)."""
+    kill_with_parent = _parent_death_signal if sys.platform.startswith("linux") else None
+    done = subprocess.run([sys.executable, script, *sys.argv[1:], *extra], preexec_fn=kill_with_parent)
+    if done.returncode:
+        raise SystemExit(done.returncode)
+
+
+def _parent_death_signal() -> None:
+    """In the child, before it runs: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
 def engines_at(script: str, work: Path, origin: str, engines: list[str]) -> dict:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from common import (COVARIATES, DEFAULT_DATA, KEYS, STATIC, Stages, _day, engines_at, paired_interval, report_head,
-                    run_self, warm_file_cache, write_json)
+                    run_self, warm_file_cache, write_json, check_data, check_output, check_protocol)
 from peer import PeerOrigin, tune_peer
 
 ORIGINS = "2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
@@ -235,7 +235,7 @@ def score_origin(folder: Path) -> dict:
 # ------------------------------------------------------------------------ driver
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--data", default=str(DEFAULT_DATA), help="history (the layout --history reads)")
     ap.add_argument("--origins", default=ORIGINS, help="last training days, oldest first")
     ap.add_argument("--tuning-origins", type=int, default=2, help="how many of the first origins tune")
     ap.add_argument("--trials", type=int, default=20, help="Optuna trials for each engine")
@@ -266,12 +266,12 @@ def main() -> None:
         write_json(folder / f"{args.engine}.json", figures)
         return
 
+    check_data(args.data)
+    check_output(args.json)
     warm_file_cache(args.data)
     work.mkdir(parents=True, exist_ok=True)
-    protocol = {k: getattr(args, k) for k in ("data", "origins", "tuning_origins", "trials", "horizon", "seed")}
-    if (work / "protocol.json").exists() and json.loads((work / "protocol.json").read_text()) != protocol:
-        raise SystemExit(f"{work}: holds a run of another protocol ({work / 'protocol.json'}); use another --work")
-    write_json(work / "protocol.json", protocol)
+    settings = ("data", "origins", "tuning_origins", "trials", "horizon", "seed")
+    check_protocol(work, {k: getattr(args, k) for k in settings})
     for step in steps:
         if not (work / step / "result.json").exists():
             print(f"{step}:", file=sys.stderr, flush=True)
@@ -285,7 +285,7 @@ def main() -> None:
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:
-        Path(args.json).write_text(text + "\n")
+        write_json(args.json, report)
 
 
 if __name__ == "__main__":

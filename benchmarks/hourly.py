@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from common import (COVARIATES, DEFAULT_DATA, STATIC, Stages, _day, engines_at, paired_interval, report_head,
-                    run_self, warm_file_cache, write_json)
+                    run_self, warm_file_cache, write_json, check_data, check_output, check_protocol)
 from peer import PeerOrigin, tune_peer
 
 HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
@@ -332,7 +332,7 @@ def score_origin(folder: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--data", default=str(DEFAULT_DATA), help="history (the layout --history reads)")
     ap.add_argument("--origins", default="2024-05-21,2024-05-28,2024-06-04,2024-06-11", help="last training days")
     ap.add_argument("--horizon", type=int, default=7)
     ap.add_argument("--peer-series", type=int, default=5000)
@@ -358,8 +358,12 @@ def main() -> None:
     if args.engine:  # child: one engine at one origin
         write_json(work / args.origin / f"{args.engine}.json", ENGINES[args.engine](args, work / args.origin))
         return
+    check_data(args.data)
+    check_output(args.json)
     warm_file_cache(args.data)
     work.mkdir(parents=True, exist_ok=True)
+    check_protocol(work, {k: getattr(args, k) for k in ("data", "origins", "horizon", "peer_series", "tuning_origins",
+                                                        "trials", "seed")})  # fmt: skip
     report = {**report_head(), "origins": {}, "horizon_days": args.horizon, "peer_series": args.peer_series}
     if "mlforecast_tuned" in engines:
         if not (work / "tune_mlforecast" / "result.json").exists():
@@ -374,7 +378,7 @@ def main() -> None:
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:
-        Path(args.json).write_text(text + "\n")
+        write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from dataclasses import replace
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day, machine
+from common import DEFAULT_DATA, _day, check_data, check_days, check_output, machine, write_json
 
 RULES = ("no_markdown", "last_day_30", "ladder_30_60")
 BOOTSTRAP = 1000
@@ -139,6 +139,8 @@ def main() -> None:
                              "(default: plan-prices' default)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    check_data(args.data)
+    check_output(args.json)
     from freshcast.data import load_history
     from freshcast.simulate import markdowns
 
@@ -150,19 +152,21 @@ def main() -> None:
 
     t0 = time.perf_counter()
     panel = load_history(args.data)
+    check_days(panel, args.windows, "--windows", windows=True)
     say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
     scales = [float(s) for s in args.scales.split(",")]
     result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": machine(), "data": args.data,
               "series": panel.n_series, "evening_hour": args.evening_hour, "min_gain": markdowns.MIN_GAIN,
-              "windows": {}}  # fmt: skip
-    for window in args.windows.split(","):
+              "complete": False, "windows": {}}  # fmt: skip
+    windows = args.windows.split(",")
+    for k, window in enumerate(windows, start=1):
         a, b = window.split(":")
         say(f"window {a} .. {b}")
         result["windows"][window] = run_window(panel, _day(a), _day(b), scales, say, bool(args.joint_orders),
                                                args.evening_hour)  # fmt: skip
+        result["complete"] = k == len(windows)  # false: a run stopped before its last window
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump(result, f, indent=2)
+            write_json(args.json, result, indent=2)
     print(json.dumps(result, indent=2))
 
 

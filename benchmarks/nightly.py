@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine
+from common import check_output, machine, write_json
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data" / "freshretailnet-50k" / "hourly"
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--city", default="03")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    check_output(args.json)
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         result = {"cold_start": cold_start(Path(a)), "overhead": overhead(args.city, Path(b))}
     result["when"] = time.strftime("%Y-%m-%d")
@@ -116,7 +117,7 @@ def main() -> None:
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:
-        args.json.write_text(text + "\n")
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

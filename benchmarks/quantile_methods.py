@@ -18,12 +18,11 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from common import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day, check_data, check_output, write_json
 
 from freshcast.data import load_history
 from freshcast.features import FeatureRows
@@ -107,6 +106,8 @@ def main() -> None:
     ap.add_argument("--train-end", default="2024-06-11")
     ap.add_argument("--json")
     args = ap.parse_args()
+    check_data(args.data)
+    check_output(args.json)
     panel, cut = load_history(args.data), _day(args.train_end)
     t0 = time.perf_counter()
     runs = forecasts(panel, cut)
@@ -127,7 +128,7 @@ def main() -> None:
     results["_in_stock_rows"] = int(ins.sum())
     print(json.dumps(results, indent=2))
     if args.json:
-        Path(args.json).write_text(json.dumps({"command": " ".join(["python", *sys.argv]), **results}, indent=2) + "\n")
+        write_json(args.json, {"command": " ".join(["python", *sys.argv]), **results}, indent=2)
 
 
 if __name__ == "__main__":

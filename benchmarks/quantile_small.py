@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from common import DEFAULT_DATA, _day
+from common import DEFAULT_DATA, _day, check_data, check_output, write_json
 
 LEVELS = (0.1, 0.5, 0.9)
 CITIES = (8, 9, 17, 10, 2, 7)  # the six smallest cities (65 .. 444 series)
@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--json")
     args = ap.parse_args()
+    check_data(args.data)
+    check_output(args.json)
     data = ds.dataset(args.data, format="parquet", partitioning="hive")
     default = (Q.bin_grid, Q.SMALL_PAIRS, Q.SHRINK_PAIRS)
     variants = {  # name: (grid function, SMALL_PAIRS, SHRINK_PAIRS)
@@ -85,8 +87,7 @@ def main() -> None:
             }
     print(json.dumps(summary, indent=2))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "summary": summary}, fh, indent=2)
+        write_json(args.json, {"rows": rows, "summary": summary}, indent=2)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day, machine
+from common import DEFAULT_DATA, _day, check_data, check_days, check_output, machine, write_json
 
 WEIGHTS = (0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)
 KEYS = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "ending_stock_value", "total_cost", "gap_closed")
@@ -103,12 +103,15 @@ def main() -> None:
     ap.add_argument("--weights", default=",".join(f"{w:g}" for w in WEIGHTS), help="optimizer service weights")
     ap.add_argument("--json")
     args = ap.parse_args()
+    check_data(args.data)
+    check_output(args.json)
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
     panel = load_history(args.data)
+    check_days(panel, args.windows, "--windows", windows=True)
     load_seconds = round(time.perf_counter() - t0, 1)
     params = {**REPLAY_FORECASTER, "seed": 0, **json.loads(args.forecaster)}
     weights = [float(w) for w in args.weights.split(",")]
@@ -133,8 +136,7 @@ def main() -> None:
             "forecaster": {k: str(v) for k, v in params.items()},
             "windows": results,
         }
-        with open(args.json, "w") as fh:
-            json.dump(record, fh, indent=2)
+        write_json(args.json, record, indent=2)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,12 @@ demand were k smaller, everywhere.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day, machine
+from common import DEFAULT_DATA, _day, check_data, check_output, machine, write_json
 
 
 class LevelOracle:
@@ -92,6 +91,8 @@ def main() -> None:
     ap.add_argument("--sharper", default="", help="shares by which the errors shrink, comma-separated (e.g. 0.05,0.1)")
     ap.add_argument("--json")
     args = ap.parse_args()
+    check_data(args.data)
+    check_output(args.json)
     panel = load_history(args.data)
     results = {}
     for spec in args.windows.split(","):
@@ -117,8 +118,7 @@ def main() -> None:
     if args.json:
         record = {"date": str(date.today()), "machine": machine(),
                   "command": " ".join(["python", "benchmarks/replay_causes.py", *sys.argv[1:]]), "windows": results}  # fmt: skip
-        with open(args.json, "w") as fh:
-            json.dump(record, fh, indent=2)
+        write_json(args.json, record, indent=2)
 
 
 if __name__ == "__main__":

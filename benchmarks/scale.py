@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import DEFAULT_DATA, machine
+from common import DEFAULT_DATA, check_data, check_output, machine, write_json
 
 KEYS = ["store_id", "product_id", "dt"]
 STORE_STRIDE = 100_000  # copy k of the data has store ids + k x STORE_STRIDE
@@ -144,6 +144,8 @@ def main() -> None:
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--files", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    check_data(args.data)
+    check_output(args.json)
     if args.engine:  # a child: one engine, its figures as JSON on stdout
         print(json.dumps(run_engine(args.engine, *args.files, args.workers, args.memory_limit)))
         return
@@ -170,7 +172,7 @@ def main() -> None:
             print(json.dumps(fig), flush=True)
             results["engines"].append(fig)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        write_json(args.json, results, indent=2)
 
 
 if __name__ == "__main__":

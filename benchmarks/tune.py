@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -24,7 +22,8 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_DATA, _day, paired_interval
+from common import DEFAULT_DATA, _day, check_data, check_output, machine, paired_interval, write_json
+
 
 def history_until(data: Path, last: str, out: Path) -> Path:
     """A copy of the hive folder `data` with the rows up to day `last` (its `dt` column)."""
@@ -61,6 +60,8 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="the study's folder (reused if it holds one)")
     ap.add_argument("--json")
     args = ap.parse_args()
+    check_data(args.data)
+    check_output(args.json)
     from freshcast.data import load_history
     from freshcast.data.dates import day_to_date
     from freshcast.forecast.metrics import wape, wpe
@@ -70,6 +71,10 @@ def main() -> None:
     def say(msg):
         print(msg, file=sys.stderr, flush=True)
 
+    last_day = load_history(args.data).last_day  # (not held while tuning)
+    if _day(args.tune_end) + args.horizon > last_day:
+        raise SystemExit(f"--tune-end {args.tune_end}: no week after it to score (the data end on "
+                         f"{day_to_date(last_day)})")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = tune(load_history(history_until(Path(args.data), args.tune_end, Path(tmp))), args.out, args.trials,
@@ -77,7 +82,7 @@ def main() -> None:
         tune_s = time.perf_counter() - t0
     tuned = read_params(Path(args.out) / "best_params.toml")
     panel = load_history(args.data)
-    out = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    out = {"command": " ".join(["python", *sys.argv]), "date": str(date.today()), "machine": machine(),
            "tune_end": args.tune_end, "tuning_origins": result.origins, "best_tuning_wape": result.best_wape,
            "trials": {k: int(v) for k, v in result.trials["state"].value_counts().items()}, "tune_seconds_this_call": tune_s,
            "best_params": {k: v for k, v in tuned.items()}, "weeks": {}}  # fmt: skip
@@ -98,7 +103,7 @@ def main() -> None:
     text = json.dumps(out, indent=1, default=list)
     print(text)
     if args.json:
-        Path(args.json).write_text(text + "\n")
+        write_json(args.json, json.loads(text))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from common import DEFAULT_DATA, _day, report_head, write_json
+from common import DEFAULT_DATA, _day, check_data, check_days, check_output, report_head, write_json
 
 from freshcast.data import load_history
+from freshcast.forecast import DailyForecaster
 from freshcast.forecast.metrics import wape, wpe
 from freshcast.forecast.tune import forecast_after
 
@@ -31,8 +32,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the figures to this JSON file")
     args = ap.parse_args()
-    variants = json.loads(args.variants)
+    check_data(args.data)
+    check_output(args.json)
+    try:
+        variants = json.loads(args.variants)
+        if not (isinstance(variants, dict) and all(isinstance(v, dict) for v in variants.values())):
+            raise ValueError("not an object of objects")
+        for settings in variants.values():
+            DailyForecaster(**settings)
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"--variants: expected JSON like '{{\"name\": {{\"n_estimators\": 80}}}}' of DailyForecaster "
+                         f"keyword arguments ({str(exc).splitlines()[0]})") from None  # fmt: skip
     panel = load_history(args.data)
+    check_days(panel, args.origins, "--origins", horizon=args.horizon)
     in_stock = panel.in_stock()
     report = {**report_head(), "variants": variants, "origins": {}}
     for origin in args.origins.split(","):
