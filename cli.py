@@ -252,7 +252,9 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest of freshcast beside seasonal-naive and moving-average baselines."""
     from .errors import FreshcastError
+    from .forecast.backtest import folds_tuned_on
     from .forecast.job import backtest_history
+    from .forecast.params import tuned_origins
     from .forecast.quantiles import parse_quantiles
     from .outputs import write_table
 
@@ -262,13 +264,17 @@ def backtest(
     tuned = _params(params) or {}
     with _writing((out, None), inputs=(history, params)):
         try:
-            scores, _ = backtest_history(history, folds, horizon, {**tuned, "seed": seed, "quantiles": levels},
-                                         _column_map(map), _say, scheduler)  # fmt: skip
+            scores, forecasts = backtest_history(history, folds, horizon, {**tuned, "seed": seed, "quantiles": levels},
+                                                 _column_map(map), _say, scheduler)  # fmt: skip
             if out is not None:
                 write_table(scores, out)
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(scores_text(scores))
+    if params is not None and (same := folds_tuned_on(forecasts, tuned_origins(params))):
+        _say(f"note: {params} was tuned at the origins of fold(s) {', '.join(str(f) for f in same)}: their scores "
+             f"are those the tuning chose by and flatter the parameters; judge them on folds after "
+             f"{', '.join(tuned_origins(params))}")  # fmt: skip
 
 
 @app.command()

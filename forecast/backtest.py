@@ -64,6 +64,13 @@ def backtest(
     return scored(pd.concat(frames, ignore_index=True), np.concatenate(scales), model.quantiles_)
 
 
+def folds_tuned_on(forecasts: pd.DataFrame, origins: list[str]) -> list[int]:
+    """The folds of a backtest's `forecasts` whose last training day is one of `origins` (ISO
+    days a params file was tuned at): their scores are those the tuning chose by."""
+    ends = (pd.to_datetime(forecasts.groupby("fold")["dt"].min()) - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
+    return [int(fold) for fold, end in ends.items() if end in set(origins)]
+
+
 def fold_model(horizon: int, params: dict | None) -> DailyForecaster:
     """The (unfitted) model each fold trains: `params` over the defaults, `horizon` days ahead."""
     return DailyForecaster(**{"max_horizon": horizon, "min_history_days": max(28, horizon), **(params or {})})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def read_params(path: str | Path) -> dict:
     if unknown or not isinstance(data.get("forecaster"), dict):
         raise ConfigError(f"{path}: expected one [forecaster] table, got {sorted(data) or 'nothing'}")
     return check_params(data["forecaster"], f"{path}: [forecaster]")
+
+
+def tuned_origins(path: str | Path) -> list[str]:
+    """The origins (last training days, ISO) a params file written by `freshcast tune` was
+    chosen on, read from its header; [] for a file without them."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    found = re.search(r"^# freshcast tune: .* origins ((?:\d{4}-\d\d-\d\d(?:, )?)+) \(horizon", text, re.MULTILINE)
+    return found.group(1).split(", ") if found else []
 
 
 def check_params(values: dict, where: str) -> dict:

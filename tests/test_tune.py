@@ -33,6 +33,24 @@ def tuned(panel, tmp_path_factory):
     return tune(panel, out, trials=3, origins=2), out
 
 
+def test_a_backtest_says_which_folds_the_params_were_tuned_at(panel, tuned, tmp_path):
+    """The backtest's folds that end on the origins the params file was tuned at are named:
+    their scores flatter the parameters (the tuning chose by them)."""
+    from freshcast.forecast.backtest import folds_tuned_on
+    from freshcast.forecast.params import tuned_origins
+
+    result, out = tuned
+    assert tuned_origins(out / "best_params.toml") == result.origins
+    assert tuned_origins(tmp_path / "none.toml") == []
+    days = [day_to_date(panel.last_day - k) for k in (20, 13, 6)]  # the first days of 3 weekly folds
+    forecasts = pd.DataFrame({"fold": [1, 2, 3], "dt": days})
+    assert folds_tuned_on(forecasts, result.origins) == [2, 3]
+    cli = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--params", str(out / "best_params.toml"),
+                                   "--folds", "2", "--quantiles", "none"])  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    assert "was tuned at the origins of fold(s) 1, 2: their scores are those the tuning chose by" in cli.output
+
+
 def test_tune_scores_the_last_weekly_origins_and_writes_the_best_params(panel, tuned):
     result, out = tuned
     last = panel.last_day
