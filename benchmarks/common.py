@@ -19,12 +19,15 @@ import numpy as np
 
 from freshcast.data import contract as C
 from freshcast.data.dates import day_number as _day  # noqa: F401 (the scripts take it from here)
+from freshcast.threads import thread_count
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "freshretailnet-50k" / "hourly"
 KEYS = list(C.KEYS)
 STATIC = [C.STORE, C.PRODUCT, *C.STATIC]
 COVARIATES = list(C.COVARIATES)
+# the peer's threads: freshcast's own count (FRESHCAST_THREADS, else the physical cores)
+PEER_THREADS = thread_count()
 
 
 # ------------------------------------------------------------------------ measurement

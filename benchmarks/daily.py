@@ -29,8 +29,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import (COVARIATES, DEFAULT_DATA, KEYS, STATIC, Stages, _day, engines_at, paired_interval, report_head,
-                    run_self, warm_file_cache, write_json, check_data, check_output, check_protocol)
+from common import (COVARIATES, DEFAULT_DATA, PEER_THREADS, KEYS, STATIC, Stages, _day, engines_at, paired_interval,
+                    report_head, run_self, warm_file_cache, write_json, check_data, check_output, check_protocol)
 from peer import PeerOrigin, tune_peer
 
 ORIGINS = "2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
@@ -69,7 +69,7 @@ def peer_origin(df, origin: str, horizon: int, stages: Stages | None = None) -> 
 
     rolls = [RollingMean(7), RollingStd(7), RollingMean(28), RollingStd(28)]
     fcst = MLForecast(models={}, freq="D", lags=[1, 7, 14], lag_transforms={1: rolls, 7: rolls},
-                      date_features=["dayofweek"], num_threads=2)  # fmt: skip
+                      date_features=["dayofweek"], num_threads=PEER_THREADS)  # fmt: skip
     return PeerOrigin(df, fcst, pd.Timestamp(origin), horizon, pd.Timedelta(days=1), stages)
 
 
@@ -103,7 +103,8 @@ def _peer_with_interval(origin: PeerOrigin, st: Stages):
     from mlforecast.utils import PredictionIntervals
 
     fcst = origin.fcst
-    fcst.models = {"mlforecast_int": lgb.LGBMRegressor(random_state=0, verbosity=-1, n_jobs=2, **PEER_DEFAULT)}
+    fcst.models = {"mlforecast_int": lgb.LGBMRegressor(random_state=0, verbosity=-1, n_jobs=PEER_THREADS,
+                                                       **PEER_DEFAULT)}  # fmt: skip
     with st.stage("default_with_interval"):
         fcst.fit(origin.train, static_features=STATIC,
                  prediction_intervals=PredictionIntervals(n_windows=2, h=origin.steps))  # fmt: skip

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (COVARIATES, DEFAULT_DATA, STATIC, Stages, _day, engines_at, paired_interval, report_head,
-                    run_self, warm_file_cache, write_json, check_data, check_output, check_protocol)
+from common import (COVARIATES, DEFAULT_DATA, PEER_THREADS, STATIC, Stages, _day, engines_at, paired_interval,
+                    report_head, run_self, warm_file_cache, write_json, check_data, check_output, check_protocol)
 from peer import PeerOrigin, tune_peer
 
 HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
@@ -151,7 +151,7 @@ def run_mlforecast(args, out: Path) -> dict:
         train = df[df.ds <= last]
         future = df[(df.ds > last) & (df.ds <= last + pd.Timedelta(days=args.horizon))]
         x_future = future[["unique_id", "ds", *COVARIATES]]
-    common = {"n_estimators": 500, "num_leaves": 127, "random_state": 0, "verbosity": -1, "n_jobs": 2}
+    common = {"n_estimators": 500, "num_leaves": 127, "random_state": 0, "verbosity": -1, "n_jobs": PEER_THREADS}
     fcst = _peer_forecaster({"mlforecast": lgb.LGBMRegressor(objective="tweedie", **common),
                              "mlforecast_q50": lgb.LGBMRegressor(objective="quantile", alpha=0.5, **common)})  # fmt: skip
     with st.stage("features"):
@@ -240,7 +240,7 @@ def _peer_forecaster(models: dict):
         lags=[24, 48, 168],
         lag_transforms={24: [RollingMean(24), RollingMean(168)]},
         date_features=["hour", "dayofweek"],
-        num_threads=2,
+        num_threads=PEER_THREADS,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from common import COVARIATES, STATIC, Stages, write_json
+from common import COVARIATES, PEER_THREADS, STATIC, Stages, write_json
 
 
 def shared_space() -> dict:
@@ -70,7 +70,7 @@ class PeerOrigin:
         """Rows `unique_id, ds, <name>` of the steps after the origin by LGBMRegressor(**params)."""
         import lightgbm as lgb
 
-        self.fcst.models = {name: lgb.LGBMRegressor(random_state=0, verbosity=-1, n_jobs=2, **params)}
+        self.fcst.models = {name: lgb.LGBMRegressor(random_state=0, verbosity=-1, n_jobs=PEER_THREADS, **params)}
         with self.stages.stage(f"train_{name}"):
             self.fcst.fit_models(self.X, self.y)
         with self.stages.stage(f"predict_{name}"):

@@ -32,7 +32,8 @@ class PurchaseOrders:
 
 def read_forecast(path: str | Path | pd.DataFrame, zone: str = "UTC") -> ForecastDistribution:
     """The daily forecast (`freshcast forecast` output, a path or a DataFrame) with two or
-    more quantile levels, as orders need them; time-zone aware dates are dated in `zone`."""
+    more quantile levels, as orders need them; its days read by `data.dates.calendar_days` in
+    `zone`, the stores' time zone."""
     source = _source(path, "forecast")
     df = read_frame(path, (DAY,))
     forecast = ForecastDistribution.from_frame(df, source, zone)
