@@ -150,10 +150,23 @@ def machine() -> str:
     return f"{platform.machine()}, {_processor()}, {os.cpu_count()} cores, python {platform.python_version()}"
 
 
+def versions() -> dict:
+    """The versions of freshcast and of the libraries whose results a report depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("freshcast", "lightgbm", "numpy", "pandas", "pyarrow", "numba", "mlforecast", "optuna"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
 def report_head() -> dict:
-    """The command, date and machine a report was made with."""
+    """The command, date, machine, threads and library versions a report was made with."""
     return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "date": date.today().isoformat(),
-            "machine": machine()}
+            "machine": machine(), "threads": PEER_THREADS, "versions": versions()}
 
 
 def run_self(script: str, *extra: str) -> None:

@@ -27,7 +27,7 @@ from dataclasses import replace
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day, check_data, check_days, check_output, machine, write_json
+from common import DEFAULT_DATA, _day, check_data, check_days, check_output, machine, versions, write_json
 
 RULES = ("no_markdown", "last_day_30", "ladder_30_60")
 BOOTSTRAP = 1000
@@ -155,7 +155,8 @@ def main() -> None:
     check_days(panel, args.windows, "--windows", windows=True)
     say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
     scales = [float(s) for s in args.scales.split(",")]
-    result = {"command": " ".join(sys.argv), "date": str(date.today()), "machine": machine(), "data": args.data,
+    result = {"command": " ".join(["python", *sys.argv]), "date": str(date.today()), "machine": machine(),
+              "versions": versions(), "data": args.data,
               "series": panel.n_series, "evening_hour": args.evening_hour, "min_gain": markdowns.MIN_GAIN,
               "complete": False, "windows": {}}  # fmt: skip
     windows = args.windows.split(",")

@@ -27,7 +27,7 @@ import time
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day, check_data, check_days, check_output, machine, write_json
+from common import DEFAULT_DATA, _day, check_data, check_days, check_output, machine, versions, write_json
 
 WEIGHTS = (0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)
 KEYS = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "ending_stock_value", "total_cost", "gap_closed")
@@ -130,6 +130,7 @@ def main() -> None:
         record = {
             "date": str(date.today()),
             "machine": machine(),
+            "versions": versions(),
             "command": " ".join(["python", "benchmarks/replay.py", *sys.argv[1:]]),
             "series": panel.n_series,
             "load_seconds": load_seconds,

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_DATA, _day, check_data, check_output, machine, paired_interval, write_json
+from common import DEFAULT_DATA, _day, check_data, check_output, machine, paired_interval, versions, write_json
 
 
 def history_until(data: Path, last: str, out: Path) -> Path:
@@ -83,6 +83,7 @@ def main() -> None:
     tuned = read_params(Path(args.out) / "best_params.toml")
     panel = load_history(args.data)
     out = {"command": " ".join(["python", *sys.argv]), "date": str(date.today()), "machine": machine(),
+           "versions": versions(),
            "tune_end": args.tune_end, "tuning_origins": result.origins, "best_tuning_wape": result.best_wape,
            "trials": {k: int(v) for k, v in result.trials["state"].value_counts().items()}, "tune_seconds_this_call": tune_s,
            "best_params": {k: v for k, v in tuned.items()}, "weeks": {}}  # fmt: skip
