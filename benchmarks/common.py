@@ -175,8 +175,8 @@ def run_self(script: str, *extra: str) -> None:
     that fails ends this run with its exit code (its own error is already printed)."""
     kill_with_parent = _parent_death_signal if sys.platform.startswith("linux") else None
     done = subprocess.run([sys.executable, script, *sys.argv[1:], *extra], preexec_fn=kill_with_parent)
-    if done.returncode:
-        raise SystemExit(done.returncode)
+    if done.returncode:  # (a child killed by signal N: 128 + N, as a shell says it)
+        raise SystemExit(done.returncode if done.returncode > 0 else 128 - done.returncode)
 
 
 def _parent_death_signal() -> None:
