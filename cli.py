@@ -271,10 +271,11 @@ def backtest(
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(scores_text(scores))
-    if params is not None and (same := folds_tuned_on(forecasts, tuned_origins(params))):
+    origins = [] if params is None else tuned_origins(params)
+    if same := folds_tuned_on(forecasts, origins):
         _say(f"note: {params} was tuned at the origins of fold(s) {', '.join(str(f) for f in same)}: their scores "
              f"are those the tuning chose by and flatter the parameters; judge them on folds after "
-             f"{', '.join(tuned_origins(params))}")  # fmt: skip
+             f"{', '.join(origins)}")  # fmt: skip
 
 
 @app.command()

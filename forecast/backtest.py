@@ -19,9 +19,9 @@ from .quantiles import quantile_column
 METRICS = ["wape", "wpe", "mase", "wape_instock", "wpe_instock", "mase_instock"]  # of every method
 
 
-def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7) -> list[int]:
+def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7, calibrated: bool = False) -> list[int]:
     """Last training day of each fold, oldest first; the newest fold ends on the last day."""
-    return cutoffs_between(int(panel.start.min()), panel.last_day, folds, horizon, panel.source, step)
+    return cutoffs_between(int(panel.start.min()), panel.last_day, folds, horizon, panel.source, step, calibrated)
 
 
 def cutoffs_between(first_day: int, last_day: int, folds: int, horizon: int, source: str, step: int = 7,
@@ -51,8 +51,7 @@ def backtest(
     coverage of its outermost interval, on in-stock days); forecasts has every forecast row
     with its actual sales."""
     frames, scales = [], []
-    with_quantiles = bool(fold_model(horizon, params).quantiles)
-    cutoffs = cutoffs_between(int(panel.start.min()), panel.last_day, folds, horizon, panel.source, 7, with_quantiles)
+    cutoffs = fold_cutoffs(panel, folds, horizon, calibrated=bool(fold_model(horizon, params).quantiles))
     for k, cutoff in enumerate(cutoffs, start=1):
         if progress:
             progress(f"fold {k}/{folds}: train to {day_to_date(cutoff)}, forecast {horizon} days")
@@ -68,7 +67,7 @@ def folds_tuned_on(forecasts: pd.DataFrame, origins: list[str]) -> list[int]:
     """The folds of a backtest's `forecasts` whose last training day is one of `origins` (ISO
     days a params file was tuned at): their scores are those the tuning chose by."""
     ends = (pd.to_datetime(forecasts.groupby("fold")["dt"].min()) - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
-    return [int(fold) for fold, end in ends.items() if end in set(origins)]
+    return [int(fold) for fold in ends.index[ends.isin(origins)]]
 
 
 def fold_model(horizon: int, params: dict | None) -> DailyForecaster:

@@ -339,11 +339,11 @@ def validate_response(panel: DailyPanel, holdout_days: int = 14, **params) -> tu
     so the check is of the response, not of a level forecast. Returns (the response fitted
     on the earlier days, the table by depth, totals: WAPE of the changed days with the
     response and with none)."""
-    cut = panel.last_day - holdout_days
-    days = panel.last_day - int(panel.start.min()) + 1
-    if cut < int(panel.start.min()):
-        raise FreshcastError(f"{panel.source}: holdout_days {holdout_days} holds back the whole history ({days} days): "
-                             f"nothing is left to fit on; give fewer days (0: no check)")  # fmt: skip
+    cut, first = panel.last_day - holdout_days, int(panel.start.min())
+    if cut < first:
+        raise FreshcastError(f"{panel.source}: holdout_days {holdout_days} holds back the whole history "
+                             f"({panel.last_day - first + 1} days): nothing is left to fit on; give fewer days (0: "
+                             f"no check)")  # fmt: skip
     response = PriceResponse(**params).fit(panel.until(cut))
     rows = design(panel, response.on)
     held = panel.day_numbers()[rows.position] > cut
