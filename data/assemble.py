@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..errors import DataError
 from . import contract as C
+from .keys import pair_keys
 from .panel import DailyPanel
 from .kernels import (
     covariate_means,
@@ -26,9 +27,9 @@ def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_
     files = [p["_file_name"] for p in parts]
     if not calendar_ok(rec, files, problems, source):
         return None
-    key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
-    series_keys, first_rec, inverse = np.unique(key, return_index=True, return_inverse=True)
-    n_series = len(series_keys)
+    (key,) = pair_keys((rec[C.STORE], rec[C.PRODUCT]))
+    _, first_rec, inverse = np.unique(key, return_index=True, return_inverse=True)
+    n_series = len(first_rec)
     start = np.full(n_series, np.iinfo(np.int32).max, np.int32)
     np.minimum.at(start, inverse, rec[C.DAY])
     last_day = int(rec[C.DAY].max()) if extend_to is None else extend_to
@@ -49,7 +50,7 @@ def assemble_days(parts, statics, covs, problems: Problems, source: str, extend_
     cov = covariate_means(cov_sums, rows)
     if dups.any():
         _report_repeats(rec, pos, dups, files, problems, source, hourly)
-    series = pd.DataFrame({C.STORE: (series_keys >> 32).astype(np.int64), C.PRODUCT: series_keys & 0xFFFFFFFF})
+    series = pd.DataFrame({c: rec[c][first_rec].astype(np.int64) for c in (C.STORE, C.PRODUCT)})
     for s in statics:
         series[s] = _series_attribute(rec, s, first_rec, inverse, files, problems)
     hours = popcount24(mask)
@@ -84,11 +85,11 @@ def _series_attribute(rec: dict, name: str, first_rec: np.ndarray, inverse: np.n
     """Each series' value of attribute `name` (its first record's), recording values that
     are not ids and values that change within a series."""
     values = rec[name]
-    bad = (values < 0) | (values > np.iinfo(np.int32).max)
+    bad = (values < 0) | (values > C.MAX_ID)
     if bad.any():
         r = int(np.argmax(bad))
         problems.add(
-            files[rec["file"][r]], name, "is not an id in 0..2147483647", int(bad.sum()),
+            files[rec["file"][r]], name, f"is not an id in 0..{C.MAX_ID}", int(bad.sum()),
             f"row {rec['row'][r] + 1}: store_id={rec[C.STORE][r]}, product_id={rec[C.PRODUCT][r]}",
         )  # fmt: skip
     per_series = values[first_rec]

@@ -43,6 +43,9 @@ COVARIATE_RANGES = {
     "avg_humidity": (0.0, 100.0, False),
     "avg_wind_level": (0.0, 100.0, False),
 }
+# Largest id a store, product or category may have: 2**53 - 1, so that every id (a 13-digit
+# GLN or EAN, a 14-digit GTIN) survives a float64 column and a JSON reader exactly.
+MAX_ID = 2**53 - 1
 # Longest forecast horizon in days (the future covariates may cover at most this many days).
 MAX_HORIZON = 28
 # Calendar sanity: the data must fall between these years, with no gap longer than this

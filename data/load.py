@@ -17,6 +17,7 @@ import pyarrow as pa
 from ..errors import DataError
 from . import contract as C
 from .dates import day_to_date
+from .keys import pair_keys
 from .panel import DailyPanel, FutureCovariates
 from .assemble import panel_from_days
 from .read import read_day_records, source_name
@@ -69,15 +70,18 @@ def load_history_with_actuals(
             [f"actual days must start on {day_to_date(last + 1)}, the day after the history ends; "
              f"they start on {day_to_date(first)}"],
         )  # fmt: skip
-    hist_keys = np.unique(np.concatenate([(p[C.STORE] << 32) | p[C.PRODUCT] for p in parts]))
-    keys = np.concatenate([(p[C.STORE] << 32) | p[C.PRODUCT] for p in a_parts])
+    a_store, a_product = (np.concatenate([p[c] for p in a_parts]) for c in (C.STORE, C.PRODUCT))
+    hist_keys, keys = pair_keys(
+        (np.concatenate([p[C.STORE] for p in parts]), np.concatenate([p[C.PRODUCT] for p in parts])),
+        (a_store, a_product),
+    )
     new = ~np.isin(keys, hist_keys)
     if new.any():  # counted over all the actuals, not one batch
-        r = keys[int(np.argmax(new))]
+        r = int(np.argmax(new))
         raise DataError(
             a_source,
             [f"{len(np.unique(keys[new]))} store x product series not in the history, e.g. "
-             f"store_id={r >> 32}, product_id={r & 0xFFFFFFFF}"],
+             f"store_id={a_store[r]}, product_id={a_product[r]}"],
         )  # fmt: skip
     for p in a_parts:
         p["file"] = p["file"] + len(parts)
@@ -107,8 +111,7 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
     if n_days > C.MAX_HORIZON:
         problems.add(source, "", f"future days run from {day_to_date(first_day)} to {day_to_date(last)} "
                                  f"({n_days} days); freshcast forecasts at most {C.MAX_HORIZON} days ahead", 0)  # fmt: skip
-    key = (rec[C.STORE] << 32) | rec[C.PRODUCT]
-    hist_keys = history.keys()
+    hist_keys, key = pair_keys((history.series[C.STORE], history.series[C.PRODUCT]), (rec[C.STORE], rec[C.PRODUCT]))
     order = np.argsort(hist_keys)
     where = np.minimum(np.searchsorted(hist_keys[order], key), len(order) - 1)
     known = hist_keys[order][where] == key
@@ -144,7 +147,7 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
         if c in history.covariates:
             total = np.bincount(cell, weights=rec["cov_sum"][:, j], minlength=len(counts))
             values[c] = (total / counts).astype(np.float32).reshape(history.n_series, n_days)
-    return FutureCovariates(first_day=first_day, n_days=n_days, values=values, keys=hist_keys)
+    return FutureCovariates(first_day=first_day, n_days=n_days, values=values, ids=history.ids())
 
 
 def _named(exc: DataError, path: Source) -> list[str]:

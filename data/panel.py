@@ -154,12 +154,12 @@ class DailyPanel:
             first_day=first_day,
             n_days=n_days,
             values={k: v[idx] for k, v in self.covariates.items()},
-            keys=self.keys()[series],
+            ids=self.ids()[series],
         )
 
-    def keys(self) -> np.ndarray:
-        """int64 key store_id << 32 | product_id of every series."""
-        return (self.series[C.STORE].to_numpy(np.int64) << 32) | self.series[C.PRODUCT].to_numpy(np.int64)
+    def ids(self) -> np.ndarray:
+        """int64 (n_series, 2): the store_id and product_id of every series."""
+        return np.column_stack([self.series[C.STORE].to_numpy(np.int64), self.series[C.PRODUCT].to_numpy(np.int64)])
 
     def to_frame(self) -> pd.DataFrame:
         """Long daily table: store_id, product_id, dt, sales, stockout_hours, in_stock."""
@@ -222,4 +222,4 @@ class FutureCovariates:
     first_day: int
     n_days: int
     values: dict[str, np.ndarray]
-    keys: np.ndarray | None = None  # int64 store_id << 32 | product_id of each series, in row order
+    ids: np.ndarray | None = None  # int64 (n, 2): store_id, product_id of each series, in row order

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .contract import FIRST_YEAR, LAST_YEAR
+from .contract import FIRST_YEAR, LAST_YEAR, MAX_ID
 from .dates import NOT_A_DATE, NOT_A_DAY, calendar_days, day_numbers
 from .read import other_separator, read_frame, source_name
 from .validate import Problems
@@ -139,6 +139,8 @@ def _number(problems: Problems, df: pd.DataFrame, name: str, kind: str, rule: st
         if frac.any():
             _where(problems, df, name, frac, "is not a whole number")
     rule = ">= 0" if kind == "id" else rule
+    if kind == "id" and (ok & (values > MAX_ID)).any():
+        _where(problems, df, name, ok & (values > MAX_ID), f"is not an id in 0..{MAX_ID}")
     if rule is not None:
         op, limit = rule.split()
         broken = ok & ((values < float(limit)) if op == ">=" else (values <= float(limit)))

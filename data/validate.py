@@ -112,9 +112,9 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
         kind = "is not 0 or 1" if whole else f"is outside the plausible range {lo:g} .. {hi:g}"
         found.append((c, kind, *count_implausible(cols[c], lo, hi, whole)))
     ranges = [(C.STOCKOUT, 0, 1, "is not 0 or 1"), (C.HOUR, 0, 23, "is not an hour 0..23")]
-    ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in (C.STORE, C.PRODUCT)]
+    ranges += [(c, 0, C.MAX_ID, f"is not an id in 0..{C.MAX_ID}") for c in (C.STORE, C.PRODUCT)]
     # integer category columns are range-checked per day record in assemble_days; float ones here
-    ranges += [(c, 0, np.iinfo(np.int32).max, "is not an id in 0..2147483647") for c in statics if cols[c].dtype.kind == "f"]
+    ranges += [(c, 0, C.MAX_ID, f"is not an id in 0..{C.MAX_ID}") for c in statics if cols[c].dtype.kind == "f"]
     for native, lo, hi, kind in ranges:
         if native in cols:
             values = cols[native]

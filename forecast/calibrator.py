@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
+from ..data.keys import pair_word, spread
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
 from ..features.latent import recovered_demand
@@ -103,24 +104,20 @@ def empty_sample(source: str, limit: int, n_series: int) -> str:
             f"quantiles on: give a larger one")  # fmt: skip
 
 
-def calibration_sample(keys: np.ndarray, share: float) -> np.ndarray:
-    """Whether each series (`DailyPanel.keys`) is among the `share` of the chain's series the
-    quantiles are calibrated on: decided by a hash of its store and product ids alone, so one
-    machine and every partition of a cluster pick the same series, and a smaller share picks
-    among the series of a larger one."""
+def calibration_sample(ids: np.ndarray, share: float) -> np.ndarray:
+    """Whether each series (`ids`: its store_id and product_id, as `DailyPanel.ids`) is among
+    the `share` of the chain's series the quantiles are calibrated on: decided by a hash of its
+    two ids alone, so one machine and every partition of a cluster pick the same series, and a
+    smaller share picks among the series of a larger one."""
     if share >= 1:
-        return np.ones(len(keys), bool)
-    x = keys.astype(np.uint64)
-    with np.errstate(over="ignore"):  # splitmix64's finaliser: the ids' bits spread over the word
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
+        return np.ones(len(ids), bool)
+    x = spread(pair_word(ids[:, 0], ids[:, 1]))
     return (x >> np.uint64(11)).astype(np.float64) / 2.0**53 < share
 
 
 def sampled_panel(panel: DailyPanel, share: float) -> DailyPanel:
     """The series of `panel` (the chain or a partition of it) in the chain's `calibration_sample`."""
-    return panel.take(np.flatnonzero(calibration_sample(panel.keys(), share)))
+    return panel.take(np.flatnonzero(calibration_sample(panel.ids(), share)))
 
 
 def held_out(model, panel: DailyPanel, on: str, pooled=None) -> Holdout:

@@ -426,7 +426,7 @@ class DailyForecaster(BaseEstimator):
         if not isinstance(future, FutureCovariates):
             future = load_future(future, panel)
         shapes = {v.shape for v in future.values.values()}
-        if (future.keys is not None and not np.array_equal(future.keys, panel.keys())) or (
+        if (future.ids is not None and not np.array_equal(future.ids, panel.ids())) or (
             shapes and shapes != {(panel.n_series, future.n_days)}
         ):
             raise FreshcastError(

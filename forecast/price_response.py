@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.contract import PRODUCT
+from ..data.contract import PRODUCT, STORE
 from ..data.panel import DailyPanel
 from ..errors import FreshcastError
 from ..features.latent import recovered_demand
@@ -137,7 +137,7 @@ class PriceResponse:
         self.pull_forward_share_ = self.pull_forward_share(None, REPORT_DEPTH)
         self.rows_, self.excluded_, self.iterations_ = len(rows.y), rows.excluded, fit.iterations
         used = np.unique(rows.series)
-        self.level_ = pd.Series(fit.a[used], index=panel.keys()[used])  # each series' demand level
+        self.level_ = pd.Series(fit.a[used], index=_series_index(panel, used))  # each series' demand level
         return self
 
     def log_effect(self, rows: ResponseRows, own: bool = True) -> np.ndarray:
@@ -270,6 +270,11 @@ def design(panel: DailyPanel, on: str = "demand") -> ResponseRows:
                         product.astype(np.int64), cat, lp, excluded, p)  # fmt: skip
 
 
+def _series_index(panel: DailyPanel, series: np.ndarray | slice = slice(None)) -> pd.MultiIndex:
+    """(store_id, product_id) of the panel's `series` (all by default)."""
+    return pd.MultiIndex.from_frame(panel.series[[STORE, PRODUCT]].iloc[series])
+
+
 def _outcome(panel: DailyPanel, on: str) -> tuple[np.ndarray, np.ndarray]:
     """(float64 units per flat position, which positions count): every day's demand
     (recovered) on "demand" with hours; else the sales of the days that stayed in stock."""
@@ -347,7 +352,7 @@ def validate_response(panel: DailyPanel, holdout_days: int = 14, **params) -> tu
     response = PriceResponse(**params).fit(panel.until(cut))
     rows = design(panel, response.on)
     held = panel.day_numbers()[rows.position] > cut
-    level = response.level_.reindex(panel.keys()[rows.series]).to_numpy()
+    level = response.level_.reindex(_series_index(panel)).to_numpy()[rows.series]
     held &= np.isfinite(level) & (level > 0)
     if not held.any():
         raise FreshcastError(f"{panel.source}: no held-out day of a series seen before to validate the price response on")

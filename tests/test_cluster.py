@@ -174,7 +174,7 @@ def test_a_partition_with_none_of_the_calibration_sample_sits_the_calibration_ou
     frame = pd.read_parquet(files[0])
     panel = load_history(files[0])
     ids = panel.series[["store_id", "product_id"]]
-    unpicked = ids[~calibration_sample(panel.keys(), 0.5)]
+    unpicked = ids[~calibration_sample(panel.ids(), 0.5)]
     stores = np.sort(ids.store_id.unique())
     first = frame.store_id.isin(stores[:-1])
     kept = frame.merge(unpicked, on=["store_id", "product_id"]).loc[lambda f: f.store_id.isin(stores[:-1])]
@@ -186,7 +186,7 @@ def test_a_partition_with_none_of_the_calibration_sample_sits_the_calibration_ou
     assert len(parts) == 2 and parts[0][1] < stores[-1]  # the last store, whole, is in the second partition
     chain_panel = load_history(history)
     sample = {"calibration_series": int(0.45 * chain_panel.n_series)}
-    picked = calibration_sample(chain_panel.keys(), sample["calibration_series"] / chain_panel.n_series)
+    picked = calibration_sample(chain_panel.ids(), sample["calibration_series"] / chain_panel.n_series)
     in_first = chain_panel.series.store_id.to_numpy() <= parts[0][1]
     assert in_first.any() and not (picked & in_first).any() and picked.sum() >= 5
     local, model = forecast_table(history, future, params=sample)

@@ -201,6 +201,36 @@ def test_future_covariates_are_aligned_and_checked(tmp_path):
         load_future(fut.drop(columns="discount"), history)
 
 
+def test_ids_up_to_2_to_the_53_are_read_exactly_and_larger_ones_refused(tmp_path):
+    """13- and 16-digit ids (GLN stores, EAN products, up to 2**53 - 1) keep every digit through
+    the history, the future, the actuals and the master tables; 2**53 and more (a float64 or
+    a JSON reader would round them) is refused naming the column."""
+    from freshcast.data.load import load_history_with_actuals
+    from freshcast.data.tables import read_capacity
+
+    top = 2**53 - 1
+    df = make_hourly(n_stores=2, n_products=2, days=10)
+    df["store_id"] = df.store_id.map({0: 4_012_345_000_009, 1: top}).astype("int64")
+    df["product_id"] = df.product_id.astype("int64") + 4_006_381_333_000 - 100
+    days = sorted(df.dt.unique())
+    history = load_history(df[df.dt < days[-2]])
+    assert sorted(history.series.store_id.unique()) == [4_012_345_000_009, top]
+    assert set(history.series.product_id) == set(df.product_id) and len(history.series) == 4
+    future = load_future(df[df.dt >= days[-2]], history)
+    np.testing.assert_array_equal(future.ids, history.ids())
+    both, first = load_history_with_actuals(df[df.dt < days[-2]], df[df.dt >= days[-2]])
+    np.testing.assert_array_equal(both.ids(), history.ids())
+    other = df[df.dt >= days[-2]].assign(product_id=lambda f: f.product_id.where(f.store_id != top, 4_006_381_333_999))
+    with pytest.raises(DataError, match=f"not in the history, e.g. store_id={top}, product_id=4006381333999"):
+        load_history_with_actuals(df[df.dt < days[-2]], other)
+    with pytest.raises(DataError, match=r"'store_id' is not an id in 0..9007199254740991: 480 row\(s\)"):
+        load_history(df.assign(store_id=df.store_id.replace(top, 2**53)))
+    capacity = pd.DataFrame({"store_id": [top, 2**53 + 2], "product_id": [7, 7], "capacity_units": [10.0, 10.0]})
+    with pytest.raises(DataError, match=r"'store_id' .*is not an id in 0..9007199254740991"):
+        read_capacity(capacity)
+    assert read_capacity(capacity.iloc[:1]).store_id.tolist() == [top]
+
+
 def test_bad_category_ids_are_named(tmp_path):
     df = make_hourly(n_stores=1, n_products=2, days=5)
     df["third_category_id"] = np.int32(7)
@@ -211,7 +241,7 @@ def test_bad_category_ids_are_named(tmp_path):
     df["third_category_id"] = 7.0
     df.loc[30, "third_category_id"] = 7.5
     df.to_parquet(tmp_path / "frac.parquet")
-    with pytest.raises(DataError, match=r"'third_category_id' is not an id in 0..2147483647: 1 row"):
+    with pytest.raises(DataError, match=r"'third_category_id' is not an id in 0..9007199254740991: 1 row"):
         load_history(tmp_path / "frac.parquet")
 
 

@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from freshcast.forecast import DailyForecaster
 from freshcast.forecast import trainer
 from freshcast.forecast.backtest import backtest
 from freshcast.forecast.metrics import mase, seasonal_scale, wape, wpe
-from freshcast.data import load_history
+from freshcast.data import load_future, load_history
 from freshcast.features.daily import category_codes
 
 FAST = dict(n_estimators=40, num_leaves=31, n_jobs=2)
@@ -69,7 +70,7 @@ def test_a_model_that_learned_nothing_says_so(fitted, split):
     tiny = split[0].take(np.arange(5))
     flat = DailyForecaster(**FAST, quantiles=()).fit(tiny)
     assert len(flat.notes_) == 1 and "nothing to split on" in flat.notes_[0] and "5 series" in flat.notes_[0]
-    future = replace(split[1], values={k: v[:5] for k, v in split[1].values.items()}, keys=split[1].keys[:5])
+    future = replace(split[1], values={k: v[:5] for k, v in split[1].values.items()}, ids=split[1].ids[:5])
     forecast = flat.predict(7, future)
     assert (forecast.groupby("product_id").yhat.nunique() == 1).all()  # what the note warns of
     learned = DailyForecaster(**FAST, quantiles=(), min_child_samples=5).fit(tiny)
@@ -79,17 +80,24 @@ def test_a_model_that_learned_nothing_says_so(fitted, split):
 def test_ids_beyond_float32_are_told_apart_and_saved(sample_frame, tmp_path):
     """Ids of 2**24 and more (float32, the feature matrix, cannot hold them all) are read by
     their position among the ids the model knows: the same forecasts as small ids, before and
-    after a save; an id the model does not know is read as missing."""
+    after a save, up to 13-digit ids (GLNs for stores, EAN-13s for products) that do not fit
+    32 bits; an id the model does not know is read as missing."""
     kw = dict(FAST, quantiles=(), relative_model=False)
-    frame = sample_frame.assign(product_id=sample_frame.product_id.astype("int64"))
+    frame = sample_frame.assign(store_id=sample_frame.store_id.astype("int64"),
+                                product_id=sample_frame.product_id.astype("int64"))  # fmt: skip
     forecasts = []
-    for shift in (0, 40_000_000):
-        panel = load_history(frame.assign(product_id=frame.product_id + shift))
+    for store_shift, shift in ((0, 0), (9_501_101_530_000, 4_006_381_333_000), (0, 40_000_000)):
+        history = frame.assign(store_id=frame.store_id + store_shift, product_id=frame.product_id + shift)
+        panel = load_history(history)
         model = DailyForecaster(**kw).fit(panel.until(panel.last_day - 7))
-        forecasts.append(model.predict(7, panel.future(panel.last_day - 6, 7)))
-    small, large = forecasts
+        forecasts.append(model.predict(7, load_future(history[history.dt > history.dt.max() - timedelta(days=7)],
+                                                      panel.until(panel.last_day - 7))))  # fmt: skip
+    small, gln, large = forecasts
     np.testing.assert_array_equal(small.yhat.to_numpy(), large.yhat.to_numpy())
+    np.testing.assert_array_equal(small.yhat.to_numpy(), gln.yhat.to_numpy())
     assert (large.product_id - small.product_id == 40_000_000).all()
+    assert (gln.store_id - small.store_id == 9_501_101_530_000).all()
+    assert (gln.product_id - small.product_id == 4_006_381_333_000).all() and gln.product_id.dtype == np.int64
     assert list(model.features_.categories) == ["product_id"] and model.features_.categories["product_id"].min() >= 40_000_000
     loaded = DailyForecaster.load(model.save(tmp_path / "model"))
     again = loaded.predict(7, panel.future(panel.last_day - 6, 7), history=panel.until(panel.last_day - 7))

@@ -31,7 +31,7 @@ def test_partitions_add_up_to_the_whole_panel(sample_panel):
         stores = panel.series["store_id"].to_numpy()
         assert stores.min() == lo and stores.max() == hi
     assert sum(p.n_series for p in panels) == sample_panel.n_series
-    np.testing.assert_array_equal(np.concatenate([p.keys() for p in panels]), sample_panel.keys())
+    np.testing.assert_array_equal(np.concatenate([p.ids() for p in panels]), sample_panel.ids())
     for name in ("sales", "stockout_hours", "instock_sales"):
         np.testing.assert_array_equal(np.concatenate([getattr(p, name) for p in panels]), getattr(sample_panel, name))
     np.testing.assert_array_equal(np.concatenate([p.hour_sales for p in panels]), sample_panel.hour_sales)

@@ -203,12 +203,14 @@ def test_a_big_chain_calibrates_on_a_sample_of_series_picked_by_their_ids(split)
     from freshcast.forecast import calibrator as cal
     from freshcast.forecast.quantiles import Holdout
 
-    keys = (np.arange(1000, dtype=np.int64).repeat(100) << 32) | np.tile(np.arange(100, dtype=np.int64), 1000)
-    pick = cal.calibration_sample(keys, 0.3)
-    assert abs(pick.mean() - 0.3) < 0.01  # 100,000 series
-    np.testing.assert_array_equal(cal.calibration_sample(keys[::-7], 0.3), pick[::-7])  # any partition picks alike
-    assert not (cal.calibration_sample(keys, 0.1) & ~pick).any()  # a smaller share picks among the same
-    assert cal.calibration_sample(keys, 1.0).all()
+    for first_store, first_product in ((0, 0), (9_000_000_000_000, 4_006_381_333_931)):  # and GLN x EAN ids
+        ids = np.column_stack([first_store + np.arange(1000, dtype=np.int64).repeat(100),
+                               first_product + np.tile(np.arange(100, dtype=np.int64), 1000)])  # fmt: skip
+        pick = cal.calibration_sample(ids, 0.3)
+        assert abs(pick.mean() - 0.3) < 0.01  # 100,000 series
+        np.testing.assert_array_equal(cal.calibration_sample(ids[::-7], 0.3), pick[::-7])  # any partition picks alike
+        assert not (cal.calibration_sample(ids, 0.1) & ~pick).any()  # a smaller share picks among the same
+        assert cal.calibration_sample(ids, 1.0).all()
     assert cal.calibration_share(50_000, 25_000) == 0.5 and cal.calibration_share(100, 25_000) == 1.0
     assert cal.calibration_share(50_000, None) == 1.0
 
@@ -220,7 +222,7 @@ def test_a_big_chain_calibrates_on_a_sample_of_series_picked_by_their_ids(split)
                                                       panel).holdout_  # fmt: skip
 
     full, sampled = holdout(train, None), holdout(train, half)
-    kept = cal.calibration_sample(train.keys(), cal.calibration_share(train.n_series, half))
+    kept = cal.calibration_sample(train.ids(), cal.calibration_share(train.n_series, half))
     assert 0.3 < kept.mean() < 0.7 and len(full.mean) == train.n_series and len(sampled.mean) == kept.sum()
     alone = holdout(train.take(np.flatnonzero(kept)), None)
     for f in fields(Holdout):
@@ -234,7 +236,7 @@ def test_a_big_chain_calibrates_on_a_sample_of_series_picked_by_their_ids(split)
     with pytest.raises(FreshcastError, match="calibration_series must be a whole number"):
         cal.calibration_share(1000, 2.5)  # the Dask path checks it there
     # series none of which a sample of one picks (each left out of a sample of 5%, at least 20 of them)
-    rest = train.take(np.flatnonzero(~cal.calibration_sample(train.keys(), 0.05)))
+    rest = train.take(np.flatnonzero(~cal.calibration_sample(train.ids(), 0.05)))
     assert rest.n_series >= 20
     with pytest.raises(FreshcastError, match="calibration_series = 1 picks none of the"):
         holdout(rest, 1)
