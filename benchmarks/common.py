@@ -105,14 +105,26 @@ def check_data(path: str) -> None:
                          f"default: the shared FreshRetailNet-50K folder beside the repository)")  # fmt: skip
 
 
-def check_days(panel, spec: str, option: str, windows: bool = False, horizon: int = 7) -> list[tuple[int, int]]:
+def data_span(path: str) -> tuple[int, int]:
+    """The first and last day numbers of the `dt` column of the data at `path` (a Parquet
+    file or hive-partitioned folder, as the peer reads it), without loading the rest."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    span = pc.min_max(ds.dataset(path, partitioning="hive").to_table(columns=["dt"])["dt"])
+    return _day(span["min"].as_py()), _day(span["max"].as_py())
+
+
+def check_days(span: tuple[int, int], spec: str, option: str, windows: bool = False,
+               horizon: int = 7) -> list[tuple[int, int]]:  # fmt: skip
     """The origins (comma-separated last training days, each scored on the `horizon` days
     after it) or, with `windows`, the windows (FIRST:LAST, the history ending the day before
     FIRST) of `spec` as (last training day, last scored day) pairs; exit with one line naming
-    the first that the data cannot hold (28 days before it to train on, its days after)."""
+    the first that the data (`span`: its first and last day numbers) cannot hold (28 days
+    before it to train on, its days after)."""
     from freshcast.data.dates import day_to_date
 
-    first, last = int(panel.start.min()), panel.last_day
+    first, last = span
     pairs = []
     for item in spec.split(","):
         try:

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 from common import (COVARIATES, DEFAULT_DATA, PEER_THREADS, KEYS, STATIC, Stages, _day, engines_at, paired_interval,
-                    report_head, run_self, warm_file_cache, write_json, check_data, check_output, check_protocol)
+                    report_head, run_self, warm_file_cache, write_json, check_data, check_days, check_output,
+                    check_protocol, data_span)
 from peer import PeerOrigin, tune_peer
 
 ORIGINS = "2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
@@ -268,6 +269,7 @@ def main() -> None:
         return
 
     check_data(args.data)
+    check_days(data_span(args.data), args.origins, "--origins", horizon=args.horizon)  # the tuning ones too
     check_output(args.json)
     warm_file_cache(args.data)
     work.mkdir(parents=True, exist_ok=True)

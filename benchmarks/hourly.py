@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from common import (COVARIATES, DEFAULT_DATA, PEER_THREADS, STATIC, Stages, _day, engines_at, paired_interval,
-                    report_head, run_self, warm_file_cache, write_json, check_data, check_output, check_protocol)
+                    report_head, run_self, warm_file_cache, write_json, check_data, check_days, check_output,
+                    check_protocol, data_span)
 from peer import PeerOrigin, tune_peer
 
 HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
@@ -359,6 +360,9 @@ def main() -> None:
         write_json(work / args.origin / f"{args.engine}.json", ENGINES[args.engine](args, work / args.origin))
         return
     check_data(args.data)
+    span = data_span(args.data)
+    check_days(span, args.origins, "--origins", horizon=args.horizon)
+    check_days(span, args.tuning_origins, "--tuning-origins", horizon=args.horizon)
     check_output(args.json)
     warm_file_cache(args.data)
     work.mkdir(parents=True, exist_ok=True)

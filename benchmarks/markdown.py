@@ -152,7 +152,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     panel = load_history(args.data)
-    check_days(panel, args.windows, "--windows", windows=True)
+    check_days((int(panel.start.min()), panel.last_day), args.windows, "--windows", windows=True)
     say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
     scales = [float(s) for s in args.scales.split(",")]
     result = {"command": " ".join(["python", *sys.argv]), "date": str(date.today()), "machine": machine(),

@@ -111,7 +111,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     panel = load_history(args.data)
-    check_days(panel, args.windows, "--windows", windows=True)
+    check_days((int(panel.start.min()), panel.last_day), args.windows, "--windows", windows=True)
     load_seconds = round(time.perf_counter() - t0, 1)
     params = {**REPLAY_FORECASTER, "seed": 0, **json.loads(args.forecaster)}
     weights = [float(w) for w in args.weights.split(",")]

@@ -44,7 +44,7 @@ def main() -> None:
         raise SystemExit(f"--variants: expected JSON like '{{\"name\": {{\"n_estimators\": 80}}}}' of DailyForecaster "
                          f"keyword arguments ({str(exc).splitlines()[0]})") from None  # fmt: skip
     panel = load_history(args.data)
-    check_days(panel, args.origins, "--origins", horizon=args.horizon)
+    check_days((int(panel.start.min()), panel.last_day), args.origins, "--origins", horizon=args.horizon)
     in_stock = panel.in_stock()
     report = {**report_head(), "variants": variants, "origins": {}}
     for origin in args.origins.split(","):
