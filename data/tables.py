@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .contract import FIRST_YEAR, LAST_YEAR, MAX_ID
+from .contract import FIRST_YEAR, FLOAT32_ID, FLOAT32_MAX_ID, LAST_YEAR, MAX_ID
 from .dates import NOT_A_DATE, NOT_A_DAY, calendar_days, day_numbers
 from .read import other_separator, read_frame, source_name
 from .validate import Problems
@@ -141,6 +141,8 @@ def _number(problems: Problems, df: pd.DataFrame, name: str, kind: str, rule: st
     rule = ">= 0" if kind == "id" else rule
     if kind == "id" and (ok & (values > MAX_ID)).any():
         _where(problems, df, name, ok & (values > MAX_ID), f"is not an id in 0..{MAX_ID}")
+    elif kind == "id" and df[name].dtype == np.float32 and (ok & (values > FLOAT32_MAX_ID)).any():
+        _where(problems, df, name, ok & (values > FLOAT32_MAX_ID), FLOAT32_ID)
     if rule is not None:
         op, limit = rule.split()
         broken = ok & ((values < float(limit)) if op == ">=" else (values <= float(limit)))

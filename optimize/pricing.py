@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..data import sample_path, tables
 from ..data.contract import PRODUCT, STORE
-from ..data.dates import calendar_days, day_to_date, time_zone
+from ..data.dates import day_to_date, time_zone
 from ..errors import DataError, FreshcastError
 from ..forecast.price_response import CATEGORY, PriceResponse
 from .markdown import LADDER, MIN_GAIN, MarkdownPlan, oldest_expiry, plan_markdowns
@@ -104,6 +104,7 @@ def plan_prices(
                                                 labels=labels).items()}  # fmt: skip
     raw_products = tables.read_frame(products)  # with the optional pricing columns the check drops
     products_table = tables.read_products(raw_products, source=name["products"])
+    raw_products = _pricing_columns(raw_products, products_table, name["products"])
     stock = tables.read_on_hand(on_hand, name["inventory"], zone=timezone)
     current = read_labels(labels, name["labels"], zone=timezone)
     day0 = _order_day(distribution, date, name["forecast"], "price date")
@@ -278,6 +279,25 @@ def _current_labels(current: pd.DataFrame, pos: np.ndarray, lines: pd.DataFrame,
     return shown, shown_expiry, ended
 
 
+def _pricing_columns(raw: pd.DataFrame, products: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The products table's optional pricing columns (`first_category_id`, `elasticity`,
+    `deepest_discount`, `price_by_batch`, checked where they are used) keyed by the checked
+    product ids of `products` (`read_products` of `raw`, row for row): ids written as text or
+    floats find their lines; a category that is not a number is refused (empty: the pooled
+    response)."""
+    out = raw.reset_index(drop=True).assign(**{PRODUCT: products[PRODUCT].to_numpy()})
+    if CATEGORY in out.columns:
+        category = pd.to_numeric(out[CATEGORY], errors="coerce")
+        bad = (category.isna() & out[CATEGORY].notna()) | (category < 0) | (category != category.round())
+        if bad.any():
+            i = int(np.argmax(bad.to_numpy()))
+            raise DataError(source, [f"column '{CATEGORY}' is not an id (a whole number >= 0): {int(bad.sum())} "
+                                     f"row(s) (first: product_id={out[PRODUCT].iat[i]}, {CATEGORY}="
+                                     f"{out[CATEGORY].iat[i]!r})"])  # fmt: skip
+        out[CATEGORY] = category
+    return out
+
+
 def _by_batch(products: pd.DataFrame, lines: pd.DataFrame, source: str) -> np.ndarray:
     """Whether each line's product is priced by batch (products column `price_by_batch`, 1 or
     0, true or false; absent: no line is)."""
@@ -303,23 +323,35 @@ def _held_expiring(held: np.ndarray, offset: np.ndarray, far: np.ndarray) -> np.
     return out
 
 
+HOURLY = {STORE: ("id", None), PRODUCT: ("id", None), "dt": ("day", None), "hour": ("int", ">= 0"),
+          "yhat": ("num", ">= 0")}  # the columns of `freshcast forecast --level hour` the evening share reads
+
+
 def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: list[str], zone: str) -> np.ndarray:
-    """Share of the plan day's demand after `hour`, per line (time-zone aware days dated in `zone`)."""
+    """Share of the plan day's demand after `hour`, per line (time-zone aware days dated in
+    `zone`); lines without hours that day: even demand over shop hours, with a note."""
+    even = max(SHOP_CLOSE - hour, 0) / (SHOP_CLOSE - SHOP_OPEN)
     if hourly is None:
         notes.append(f"no hourly forecast: demand ASSUMED even over shop hours {SHOP_OPEN:02d}-{SHOP_CLOSE:02d} "
                      f"for the evening step")  # fmt: skip
-        return np.full(len(lines), max(SHOP_CLOSE - hour, 0) / (SHOP_CLOSE - SHOP_OPEN))
-    df = hourly if isinstance(hourly, pd.DataFrame) else tables.read_frame(hourly, ("dt",))
-    missing = {STORE, PRODUCT, "dt", "hour", "yhat"} - set(df.columns)
-    if missing:
-        raise DataError(_source(hourly, "hourly forecast"), [f"missing column(s) {sorted(missing)}: write it with "
-                                                             f"freshcast forecast --level hour"])  # fmt: skip
-    day = calendar_days(df["dt"], zone)
-    today = df[day == day0]
+        return np.full(len(lines), even)
+    source = _source(hourly, "hourly forecast")
+    df = tables.read_table(hourly, HOURLY, keys=(STORE, PRODUCT, "dt", "hour"), source=source, zone=zone)
+    if (df["hour"] > 23).any():
+        raise DataError(source, [f"column 'hour' is not an hour 0..23: {int((df['hour'] > 23).sum())} row(s)"])
+    today = df[df["dt"] == day0]
     late = today["yhat"].where(today["hour"].to_numpy() >= hour, 0.0)
     sums = today.assign(late=late).groupby([STORE, PRODUCT])[["late", "yhat"]].sum()
     sums = sums.reindex(pd.MultiIndex.from_frame(lines))
-    return np.where(sums["yhat"].to_numpy() > 0, sums["late"].to_numpy() / sums["yhat"].to_numpy(), 0.0)
+    found = sums["yhat"].notna().to_numpy()
+    if not found.any():
+        raise DataError(source, [f"holds no hour of {day_to_date(day0)} of the forecast's store x product lines: "
+                                 f"write it with freshcast forecast --level hour from the same history"])  # fmt: skip
+    if not found.all():
+        notes.append(f"{int((~found).sum())} line(s) without hours of {day_to_date(day0)} in the hourly forecast: "
+                     f"demand ASSUMED even over shop hours {SHOP_OPEN:02d}-{SHOP_CLOSE:02d} for their evening step")
+    total = sums["yhat"].to_numpy()
+    return np.where(~found, even, np.where(total > 0, sums["late"].to_numpy() / np.where(total > 0, total, 1), 0.0))
 
 
 def _decisions(lines, day0, master, held, shown, shown_expiry, floor, plan, ended, above, by_batch,

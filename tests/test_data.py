@@ -229,6 +229,28 @@ def test_ids_up_to_2_to_the_53_are_read_exactly_and_larger_ones_refused(tmp_path
     with pytest.raises(DataError, match=r"'store_id' .*is not an id in 0..9007199254740991"):
         read_capacity(capacity)
     assert read_capacity(capacity.iloc[:1]).store_id.tolist() == [top]
+    # float32 holds whole numbers exactly only up to 2**24: 13-digit ids in it are refused, not merged
+    with pytest.raises(DataError, match=r"'product_id' is above 16777216, the largest id a float32 column holds"):
+        load_history(df.astype({"product_id": np.float32}))
+    with pytest.raises(DataError, match=r"'store_id' is above 16777216, the largest id a float32 column holds"):
+        read_capacity(capacity.iloc[:1].assign(store_id=np.float32(4_012_345_000_009)))
+    small = make_hourly(n_stores=2, n_products=2, days=10)
+    as_float32 = load_history(small.astype({"product_id": np.float32}))
+    np.testing.assert_array_equal(as_float32.ids(), load_history(small).ids())
+
+
+def test_a_cluster_splits_float_store_ids_and_refuses_ones_no_partition_would_hold(tmp_path):
+    """store_row_counts (the partitions' split) reads whole float store ids as one machine
+    does, and refuses ids outside 0 .. 2**53 - 1 (they would fall in no partition's range)."""
+    from freshcast.data.read import store_row_counts
+
+    df = make_hourly(n_stores=3, n_products=2, days=3)
+    df.astype({"store_id": np.float64}).to_parquet(tmp_path / "float.parquet")
+    ids, rows = store_row_counts(tmp_path / "float.parquet")
+    assert ids.dtype == np.int64 and ids.tolist() == [0, 1, 2] and rows.tolist() == [144, 144, 144]
+    df.assign(store_id=df.store_id.astype(np.uint64).replace(2, 2**64 - 1)).to_parquet(tmp_path / "huge.parquet")
+    with pytest.raises(DataError, match=r"(?s)huge.parquet.*'store_id' is not an id in 0..9007199254740991.*144 row"):
+        store_row_counts(tmp_path / "huge.parquet")
 
 
 def test_bad_category_ids_are_named(tmp_path):

@@ -456,3 +456,36 @@ def test_labels_of_batches_gone_far_or_later_and_the_cap_on_every_row_written(tm
         capped = plan_prices(d / "pred.parquet", d / "products.csv", d / "stock.csv", d / "later.csv", max_changes=cap)
         rows = capped.changes
         assert len(rows) <= cap and rows.reason.str.contains("resumes").sum() * 2 == len(rows)
+
+
+def test_ids_written_as_text_find_their_lines_and_bad_ones_are_named(tmp_path):
+    """Product ids and categories of the products table and the ids of the hourly forecast
+    written as text give the plan of the same ids as numbers (the categories' responses and
+    each line's evening share are found); an hourly forecast missing some lines is noted and
+    one missing all of them, or holding an id that is not one, refused naming the column."""
+    d = inputs(tmp_path)
+    pred, stock, labels = d / "pred.parquet", d / "stock.csv", d / "labels.csv"
+    products = pd.read_csv(d / "products.csv")
+    lines = pd.read_parquet(pred)[["store_id", "product_id"]].drop_duplicates()
+    hourly = lines.merge(pd.DataFrame({"hour": np.arange(6, 22)}), how="cross").assign(dt=DAY0)
+    hourly["yhat"] = np.where(hourly.hour >= 19, np.where(hourly.product_id % 2 == 0, 3.0, 0.05), 0.2)
+    base = plan_prices(pred, products, stock, labels, evening_hour=19, hourly_forecast=hourly)
+    pooled = plan_prices(pred, products.drop(columns="first_category_id"), stock, labels, evening_hour=19,
+                         hourly_forecast=hourly)  # fmt: skip
+    even = plan_prices(pred, products, stock, labels, evening_hour=19)
+    assert not base.decisions.equals(pooled.decisions) and not base.decisions.equals(even.decisions)
+    as_text = {"store_id": str, "product_id": str}
+    text = plan_prices(pred, products.astype({"product_id": str, "first_category_id": str}), stock, labels,
+                       evening_hour=19, hourly_forecast=hourly.astype(as_text))  # fmt: skip
+    pd.testing.assert_frame_equal(text.decisions, base.decisions)
+    part = plan_prices(pred, products, stock, labels, evening_hour=19, hourly_forecast=hourly[hourly.store_id == 0])
+    assert any("6 line(s) without hours of 2024-06-12 in the hourly forecast" in n for n in part.notes)
+    other = hourly.store_id + 7
+    with pytest.raises(FreshcastError, match="holds no hour of 2024-06-12 of the forecast's store x product lines"):
+        plan_prices(pred, products, stock, labels, evening_hour=19, hourly_forecast=hourly.assign(store_id=other))
+    with pytest.raises(FreshcastError, match=r"column 'store_id' is not an id in 0..9007199254740991: 96 row"):
+        plan_prices(pred, products, stock, labels, evening_hour=19,
+                    hourly_forecast=hourly.assign(store_id=hourly.store_id.replace(1, 2**53)))  # fmt: skip
+    with pytest.raises(FreshcastError, match=r"column 'first_category_id' is not an id .*first_category_id='fruit'"):
+        plan_prices(pred, products.assign(first_category_id=products.first_category_id.astype(object).where(
+            products.product_id != 101, "fruit")), stock, labels)  # fmt: skip
