@@ -16,8 +16,6 @@ from .daily import DailyForecaster
 from .metrics import coverage, evaluate, pinball, seasonal_scale
 from .quantiles import quantile_column
 
-METRICS = ["wape", "wpe", "mase", "wape_instock", "wpe_instock", "mase_instock"]  # of every method
-
 
 def fold_cutoffs(panel: DailyPanel, folds: int, horizon: int, step: int = 7, calibrated: bool = False) -> list[int]:
     """Last training day of each fold, oldest first; the newest fold ends on the last day."""
