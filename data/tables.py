@@ -113,8 +113,8 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
         else:
             out[name] = _number(problems, df, name, kind, rule, bad_rows)
     keys = [k for k in keys if k in df.columns]  # an optional key column absent: the others
-    if not problems and keys:
-        dup = df.duplicated(keys, keep=False).to_numpy()
+    if not problems and keys:  # as read: '0042' and 42, or a date and its midnight, are one key
+        dup = pd.DataFrame({k: np.asarray(out[k]) for k in keys}).duplicated(keep=False).to_numpy()
         if dup.any():
             _where(problems, df, ", ".join(keys), dup, "repeats a key (each must appear once)")
     if problems:

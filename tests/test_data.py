@@ -239,6 +239,23 @@ def test_ids_up_to_2_to_the_53_are_read_exactly_and_larger_ones_refused(tmp_path
     np.testing.assert_array_equal(as_float32.ids(), load_history(small).ids())
 
 
+def test_a_key_written_two_ways_is_one_key(tmp_path):
+    """A master table's keys are compared as read: product '0042' and 42, or a label's expiry
+    date as text and as a timestamp, repeat one key."""
+    from freshcast.data.tables import read_products
+    from freshcast.optimize.pricing import read_labels
+
+    products = pd.DataFrame({"product_id": ["0042", "42"], "shelf_life_days": 2, "case_pack": 1.0, "min_order_qty": 0.0,
+                             "unit_cost": 0.5, "regular_price": 1.0, "salvage_value": 0.0, "supplier_id": 1})  # fmt: skip
+    with pytest.raises(DataError, match=r"'product_id' repeats a key \(each must appear once\): 2 row"):
+        read_products(products)
+    assert read_products(products.assign(product_id=["0042", "43"])).product_id.tolist() == [42, 43]
+    labels = pd.DataFrame({"store_id": [1, 1], "product_id": [7, 7], "price": [0.8, 0.9],
+                           "expiry_date": ["2024-06-12", pd.Timestamp("2024-06-12")]})  # fmt: skip
+    with pytest.raises(DataError, match="'store_id, product_id, expiry_date' repeats a key"):
+        read_labels(labels)
+
+
 def test_a_cluster_splits_float_store_ids_and_refuses_ones_no_partition_would_hold(tmp_path):
     """store_row_counts (the partitions' split) reads whole float store ids as one machine
     does, and refuses ids outside 0 .. 2**53 - 1 (they would fall in no partition's range)."""
