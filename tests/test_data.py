@@ -245,8 +245,9 @@ def test_a_key_written_two_ways_is_one_key(tmp_path):
     from freshcast.data.tables import read_products
     from freshcast.optimize.pricing import read_labels
 
-    products = pd.DataFrame({"product_id": ["0042", "42"], "shelf_life_days": 2, "case_pack": 1.0, "min_order_qty": 0.0,
-                             "unit_cost": 0.5, "regular_price": 1.0, "salvage_value": 0.0, "supplier_id": 1})  # fmt: skip
+    products = pd.DataFrame({"product_id": ["0042", "42"], "shelf_life_days": 2, "case_pack": 1.0,
+                             "min_order_qty": 0.0, "unit_cost": 0.5, "regular_price": 1.0, "salvage_value": 0.0,
+                             "supplier_id": 1})  # fmt: skip
     with pytest.raises(DataError, match=r"'product_id' repeats a key \(each must appear once\): 2 row"):
         read_products(products)
     assert read_products(products.assign(product_id=["0042", "43"])).product_id.tolist() == [42, 43]
