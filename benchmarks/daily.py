@@ -34,6 +34,8 @@ from common import (COVARIATES, DEFAULT_DATA, PEER_THREADS, KEYS, STATIC, Stages
                     check_protocol, data_span)
 from peer import PeerOrigin, tune_peer
 
+from freshcast.data.keys import pair_keys
+
 ORIGINS = "2024-05-07,2024-05-14,2024-05-21,2024-05-28,2024-06-04,2024-06-11"
 PEER_DEFAULT = {"n_estimators": 500, "num_leaves": 127}  # and LightGBM's defaults (l2, learning rate 0.1)
 INTERVAL = 80  # the peer's conformal interval (%): its bounds are P10 and P90
@@ -215,7 +217,7 @@ def score_origin(folder: Path) -> dict:
         methods[2:2] = ["mlforecast", "mlforecast_tuned"]
         pairs = [("freshcast", "mlforecast_tuned"), ("freshcast_tuned", "mlforecast_tuned"), ("freshcast", "mlforecast")]
     y, m = base["actual"].to_numpy(), base["in_stock"].to_numpy()
-    series = (base["store_id"].to_numpy(np.int64) << 32) | base["product_id"].to_numpy(np.int64)
+    (series,) = pair_keys((base["store_id"].to_numpy(), base["product_id"].to_numpy()))
     result = {"rows": int(len(base)), "rows_in_stock": int(m.sum()), "methods": {}}
     for name in methods:
         f = base[name].to_numpy()

@@ -37,12 +37,15 @@ from common import (COVARIATES, DEFAULT_DATA, PEER_THREADS, STATIC, Stages, _day
                     check_protocol, data_span)
 from peer import PeerOrigin, tune_peer
 
+from freshcast.data.keys import pair_keys
+
 HOUR_KEYS = ["store_id", "product_id", "dt", "hour"]
 SLOTS = "06-10,10-14,14-18,18-22,22-06"
 
 
 def _sample_keys(args, store, product) -> np.ndarray:
-    """The peer's series: --peer-series keys drawn with a fixed seed."""
+    """The peer's series: --peer-series keys drawn with a fixed seed (ids of FreshRetailNet's
+    size, below 2**31: the peer's unique_id packs them too)."""
     keys = np.unique((np.asarray(store, np.int64) << 32) | np.asarray(product, np.int64))
     return np.sort(np.random.default_rng(0).choice(keys, min(args.peer_series, len(keys)), replace=False))
 
@@ -323,7 +326,7 @@ def score_origin(folder: Path) -> dict:
             raise SystemExit(f"{folder}: {m} missed {int(base[m].isna().sum())} forecast rows")
     result = _scores(base, methods)
     y = base["actual"].to_numpy()
-    series = (base["store_id"].to_numpy(np.int64) << 32) | base["product_id"].to_numpy(np.int64)
+    (series,) = pair_keys((base["store_id"].to_numpy(), base["product_id"].to_numpy()))
     result["hourly_wape_difference_95"] = {
         f"{a} - {b}": paired_interval(y, base[a].to_numpy(), base[b].to_numpy(), series) for a, b in pairs
     }

@@ -384,11 +384,14 @@ def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.nd
     if column not in dataset.schema.names:
         raise DataError(source_name(path), [f"column '{column}' is missing"])
     counts: dict[int, int] = {}
-    bad, first, top = 0, None, C.MAX_ID
+    bad, first = 0, None  # rows that are not ids, and the first: (value, the largest id of its type)
     for tagged in _batches(dataset.scanner(columns=[column], **SCAN), dataset, [column],
                            source_name(path)):  # fmt: skip
-        values = pc.drop_null(tagged.record_batch.column(0)).to_numpy(zero_copy_only=False)  # empty ids: every
-        # partition reads those rows and reports them as one machine does
+        ids = pc.drop_null(tagged.record_batch.column(0))  # empty ids: every partition reads those rows and
+        # reports them as one machine does
+        if pa.types.is_decimal(ids.type):  # a database's NUMERIC, read as numbers (as batch_columns does)
+            ids = pc.cast(ids, pa.float64(), safe=False)
+        values = ids.to_numpy(zero_copy_only=False)
         if values.dtype.kind not in "iuf":
             raise DataError(source_name(path), [f"column '{column}' has type {values.dtype}; expected a number"])
         top = C.FLOAT32_MAX_ID if values.dtype == np.float32 else C.MAX_ID  # see C.FLOAT32_ID
@@ -397,15 +400,16 @@ def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.nd
             if values.dtype.kind == "f":
                 wrong |= values != np.floor(values)
         if wrong.any():  # no partition would hold these rows: refused here, as one machine refuses them
-            bad, first = bad + int(wrong.sum()), values[np.argmax(wrong)] if first is None else first
+            bad, first = bad + int(wrong.sum()), (values[np.argmax(wrong)], top) if first is None else first
             continue
         ids, n = np.unique(values.astype(np.int64), return_counts=True)
         for i, k in zip(ids.tolist(), n.tolist()):
             counts[i] = counts.get(i, 0) + k
     if bad:
+        value, top = first
         kind = " (float32)" if top < C.MAX_ID else ""
         raise DataError(source_name(path), [f"column '{column}' is not an id in 0..{top}{kind}: {bad} row(s) "
-                                            f"(first: {column}={first})"])  # fmt: skip
+                                            f"(first: {column}={value})"])  # fmt: skip
     ids = np.array(sorted(counts), np.int64)
     return ids, np.array([counts[i] for i in ids.tolist()], np.int64)
 

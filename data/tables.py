@@ -101,7 +101,8 @@ def read_table(path: str | Path | pd.DataFrame, required: dict, optional: dict |
         if kind == "text":
             out[name] = col.astype(str)
         elif kind in ("date", "day"):
-            days = (calendar_days if kind == "day" else day_numbers)(col.where(~bad_rows, None), zone)
+            days = (calendar_days if kind == "day" else day_numbers)(col.where(~bad_rows, None) if bad_rows.any()
+                                                                     else col, zone)  # fmt: skip
             unparsed = (days == NOT_A_DAY) & ~bad_rows
             if unparsed.any():
                 _where(problems, df, name, unparsed, NOT_A_DATE)

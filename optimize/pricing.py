@@ -288,12 +288,13 @@ def _pricing_columns(raw: pd.DataFrame, products: pd.DataFrame, source: str) -> 
     out = raw.reset_index(drop=True).assign(**{PRODUCT: products[PRODUCT].to_numpy()})
     if CATEGORY in out.columns:
         category = pd.to_numeric(out[CATEGORY], errors="coerce")
-        bad = (category.isna() & out[CATEGORY].notna()) | (category < 0) | (category != category.round())
+        bad = out[CATEGORY].notna() & (category.isna() | (category < 0) | (category != category.round()))
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
+            value = out[CATEGORY].iat[i]
+            shown = repr(value) if isinstance(value, str) else value
             raise DataError(source, [f"column '{CATEGORY}' is not an id (a whole number >= 0): {int(bad.sum())} "
-                                     f"row(s) (first: product_id={out[PRODUCT].iat[i]}, {CATEGORY}="
-                                     f"{out[CATEGORY].iat[i]!r})"])  # fmt: skip
+                                     f"row(s) (first: product_id={out[PRODUCT].iat[i]}, {CATEGORY}={shown})"])
         out[CATEGORY] = category
     return out
 

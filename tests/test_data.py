@@ -1,9 +1,12 @@
 """The data contract: reading, daily aggregation, and every validation problem named."""
 
+import decimal
 import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from freshcast.data import load_future, load_history, validate_path
@@ -230,9 +233,9 @@ def test_ids_up_to_2_to_the_53_are_read_exactly_and_larger_ones_refused(tmp_path
         read_capacity(capacity)
     assert read_capacity(capacity.iloc[:1]).store_id.tolist() == [top]
     # float32 holds whole numbers exactly only up to 2**24: 13-digit ids in it are refused, not merged
-    with pytest.raises(DataError, match=r"'product_id' is above 16777216, the largest id a float32 column holds"):
+    with pytest.raises(DataError, match=r"'product_id' is above 16777215, the largest id a float32 column holds"):
         load_history(df.astype({"product_id": np.float32}))
-    with pytest.raises(DataError, match=r"'store_id' is above 16777216, the largest id a float32 column holds"):
+    with pytest.raises(DataError, match=r"'store_id' is above 16777215, the largest id a float32 column holds"):
         read_capacity(capacity.iloc[:1].assign(store_id=np.float32(4_012_345_000_009)))
     small = make_hourly(n_stores=2, n_products=2, days=10)
     as_float32 = load_history(small.astype({"product_id": np.float32}))
@@ -269,6 +272,29 @@ def test_a_cluster_splits_float_store_ids_and_refuses_ones_no_partition_would_ho
     df.assign(store_id=df.store_id.astype(np.uint64).replace(2, 2**64 - 1)).to_parquet(tmp_path / "huge.parquet")
     with pytest.raises(DataError, match=r"(?s)huge.parquet.*'store_id' is not an id in 0..9007199254740991.*144 row"):
         store_row_counts(tmp_path / "huge.parquet")
+    gln = pa.array([decimal.Decimal(4_012_345_000_009 + s) for s in df.store_id], pa.decimal128(13, 0))
+    pq.write_table(pa.Table.from_pandas(df).set_column(list(df.columns).index("store_id"), "store_id", gln),
+                   tmp_path / "numeric.parquet")  # a database's NUMERIC(13)  # fmt: skip
+    ids, rows = store_row_counts(tmp_path / "numeric.parquet")
+    assert ids.tolist() == [4_012_345_000_009, 4_012_345_000_010, 4_012_345_000_011] and rows.tolist() == [144] * 3
+    np.testing.assert_array_equal(load_history(tmp_path / "numeric.parquet").ids()[:, 0], np.repeat(ids, 2))
+
+
+def test_pair_keys_order_and_match_ids_of_any_size():
+    """pair_keys: store then product order (as np.lexsort), equal exactly where both ids are,
+    across calls that mix ids below 2**31 with 13-digit ones."""
+    from freshcast.data.keys import pair_keys
+
+    rng = np.random.default_rng(0)
+    for top in (1000, 2**53 - 1):
+        s = rng.integers(0, top, 5000, dtype=np.int64)
+        p = np.where(rng.random(5000) < 0.5, rng.integers(0, 50, 5000), rng.integers(0, top, 5000))
+        a, b = pair_keys((s[:3000], p[:3000]), (s[2000:], p[2000:]))
+        keys = np.concatenate([a, b[1000:]])
+        np.testing.assert_array_equal(np.argsort(keys, kind="stable"), np.lexsort((p, s)))
+        same = (s[:, None] == s[None, :]) & (p[:, None] == p[None, :])
+        np.testing.assert_array_equal(keys[:, None] == keys[None, :], same)
+        np.testing.assert_array_equal(a[2000:], b[:1000])
 
 
 def test_bad_category_ids_are_named(tmp_path):

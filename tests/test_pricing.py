@@ -486,6 +486,10 @@ def test_ids_written_as_text_find_their_lines_and_bad_ones_are_named(tmp_path):
     with pytest.raises(FreshcastError, match=r"column 'store_id' is not an id in 0..9007199254740991: 96 row"):
         plan_prices(pred, products, stock, labels, evening_hour=19,
                     hourly_forecast=hourly.assign(store_id=hourly.store_id.replace(1, 2**53)))  # fmt: skip
+    blank = products.assign(first_category_id=products.first_category_id.where(products.product_id != 101))
+    kept = plan_prices(pred, blank, stock, labels, evening_hour=19, hourly_forecast=hourly).decisions  # pooled for 101
+    others = base.decisions.product_id != 101
+    pd.testing.assert_frame_equal(kept[others], base.decisions[others])
     with pytest.raises(FreshcastError, match=r"column 'first_category_id' is not an id .*first_category_id='fruit'"):
         plan_prices(pred, products.assign(first_category_id=products.first_category_id.astype(object).where(
             products.product_id != 101, "fruit")), stock, labels)  # fmt: skip

@@ -211,6 +211,18 @@ def test_a_big_chain_calibrates_on_a_sample_of_series_picked_by_their_ids(split)
         np.testing.assert_array_equal(cal.calibration_sample(ids[::-7], 0.3), pick[::-7])  # any partition picks alike
         assert not (cal.calibration_sample(ids, 0.1) & ~pick).any()  # a smaller share picks among the same
         assert cal.calibration_sample(ids, 1.0).all()
+    # ids below 2**31 (stores) and 2**32 (products) pick the series they picked when the hash
+    # read the key store_id << 32 | product_id (models calibrated before keep their sample)
+    rng = np.random.default_rng(1)
+    ids = np.column_stack([rng.integers(0, 2**31, 200_000), rng.integers(0, 2**32, 200_000)])
+    ids[0] = [2**31 - 1, 2**32 - 1]
+    x = ((ids[:, 0] << 32) | ids[:, 1]).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    for share in (0.01, 0.3, 0.77):
+        np.testing.assert_array_equal(cal.calibration_sample(ids, share), (x >> np.uint64(11)) / 2.0**53 < share)
     assert cal.calibration_share(50_000, 25_000) == 0.5 and cal.calibration_share(100, 25_000) == 1.0
     assert cal.calibration_share(50_000, None) == 1.0
 
