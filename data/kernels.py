@@ -122,9 +122,8 @@ _BITS = np.array([bin(b).count("1") for b in range(256)], np.int8)
 
 def covariate_means(c_cov, c_rows):
     """Covariate sums / rows per cell as float32 (NaN where the day has no rows)."""
-    rows = c_rows.reshape(-1, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(rows > 0, c_cov / np.where(rows > 0, rows, 1), np.nan).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a day without rows has sums 0: 0 / 0 is NaN
+        return (c_cov / c_rows.reshape(-1, 1)).astype(np.float32)
 
 
 def popcount24(mask):
@@ -151,10 +150,10 @@ def count_outside(values, lo, hi, whole):
 def count_implausible(values, lo, hi, whole):
     """Like `count_outside`, but NaN (unknown) is allowed and infinity is not."""
     with np.errstate(invalid="ignore"):
-        bad = ~((lo <= values) & (values <= hi))
+        bad = (values < lo) | (values > hi)  # False for NaN
         if whole:
-            bad |= values != np.floor(values)
-    return _count(bad & ~np.isnan(values))
+            bad |= (values != np.floor(values)) & ~np.isnan(values)
+    return _count(bad)
 
 
 def count_bad_sales(sale):
