@@ -223,11 +223,13 @@ def _plan_columns(
         t = schema.field(theirs).type
         if not pa.types.is_null(t) and not (_is_date(t) if native == C.DAY else _is_number(t)):
             expected = "a date" if native == C.DAY else "a number"
-            text = pa.types.is_string(t) or pa.types.is_large_string(t)
+            values = t.value_type if pa.types.is_dictionary(t) else t  # a pandas category: its values' type
+            text = pa.types.is_string(values) or pa.types.is_large_string(values)
             first = _first_text(dataset, theirs, source)
             if text and not first:  # numbers written as text (a DataFrame's str column)
                 first = " (numbers written as text: give them as numbers, e.g. pd.to_numeric(df[col]))"
-            problems.append(f"column '{theirs}' has type {'text' if text else t}; expected {expected}{first}")
+            kind = ("text (categorical)" if values is not t else "text") if text else t
+            problems.append(f"column '{theirs}' has type {kind}; expected {expected}{first}")
     if not with_sales:
         name_of.pop(C.SALES, None)
         name_of.pop(C.STOCKOUT, None)

@@ -110,6 +110,8 @@ def test_missing_hours_and_days_are_filled_and_flagged(tmp_path):
          re.compile(r"'store_id' has type text; expected a number \(first: row 5: 'x12'\)")),
         (lambda d: d.assign(store_id=d.store_id.astype(str)),
          "'store_id' has type text; expected a number (numbers written as text: give them as numbers"),
+        (lambda d: d.assign(store_id=d.store_id.astype(str).astype("category")),
+         "'store_id' has type text (categorical); expected a number (numbers written as text"),
         (lambda d: d.assign(first_category_id=np.where(d.index == 30, 9, 1)),
          "'first_category_id' changes within a store x product series: 2 row(s) (first: row 31: store_id=0, product_id=100, dt=2024-01-02, hour=6, against row 30)"),
         (lambda d: d.assign(first_category_id=np.where(d.index == 48, 9, 1)),
