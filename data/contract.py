@@ -46,10 +46,21 @@ COVARIATE_RANGES = {
 # Largest id a store, product or category may have: 2**53 - 1, so that every id (a 13-digit
 # GLN or EAN, a 14-digit GTIN) survives a float64 column and a JSON reader exactly.
 MAX_ID = 2**53 - 1
-# A float32 column tells whole numbers apart only below 2**24 (2**24 + 1 reads as 2**24): ids
-# from there on in one are refused (13-digit ids lose their last digits, two stores become one).
-FLOAT32_MAX_ID = 2**24 - 1
-FLOAT32_ID = f"is above {FLOAT32_MAX_ID}, the largest id a float32 column holds for sure: write the ids as integers"
+
+
+def narrow_float_ids(dtype) -> tuple[int, str] | None:
+    """For a float type narrower than float64 (float32, float16), the largest id a column of it
+    holds for sure (float32 tells whole numbers apart only below 2**24: 2**24 + 1 reads as
+    2**24, so 13-digit ids lose their last digits and two stores become one) and the problem
+    to report above it; None for any other type."""
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or np.finfo(dtype).nmant >= 52:
+        return None
+    top = 2 ** (np.finfo(dtype).nmant + 1) - 1
+    return top, f"is above {top}, the largest id a {dtype} column holds for sure: write the ids as integers"
+
 # Longest forecast horizon in days (the future covariates may cover at most this many days).
 MAX_HORIZON = 28
 # Calendar sanity: the data must fall between these years, with no gap longer than this

@@ -395,8 +395,10 @@ def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.nd
             ids = pc.cast(ids, pa.float64(), safe=False)
         values = ids.to_numpy(zero_copy_only=False)
         if values.dtype.kind not in "iuf":
-            raise DataError(source_name(path), [f"column '{column}' has type {values.dtype}; expected a number"])
-        top = C.FLOAT32_MAX_ID if values.dtype == np.float32 else C.MAX_ID  # see C.FLOAT32_ID
+            kind = "text" if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type) else ids.type
+            raise DataError(source_name(path), [f"column '{column}' has type {kind}; expected a number"])
+        narrow = C.narrow_float_ids(values.dtype)
+        top = C.MAX_ID if narrow is None else narrow[0]
         with np.errstate(invalid="ignore"):
             wrong = ~((values >= 0) & (values <= top))
             if values.dtype.kind == "f":
@@ -409,7 +411,7 @@ def store_row_counts(path, column_map: C.ColumnMap | None = None) -> tuple[np.nd
             counts[i] = counts.get(i, 0) + k
     if bad:
         value, top = first
-        kind = " (float32)" if top < C.MAX_ID else ""
+        kind = "" if top == C.MAX_ID else " (a float32 or narrower column: write the ids as integers)"
         raise DataError(source_name(path), [f"column '{column}' is not an id in 0..{top}{kind}: {bad} row(s) "
                                             f"(first: {column}={value})"])  # fmt: skip
     ids = np.array(sorted(counts), np.int64)

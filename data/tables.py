@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .contract import FIRST_YEAR, FLOAT32_ID, FLOAT32_MAX_ID, LAST_YEAR, MAX_ID
+from .contract import FIRST_YEAR, LAST_YEAR, MAX_ID, narrow_float_ids
 from .dates import NOT_A_DATE, NOT_A_DAY, calendar_days, day_numbers
 from .read import other_separator, read_frame, source_name
 from .validate import Problems
@@ -142,14 +142,23 @@ def _number(problems: Problems, df: pd.DataFrame, name: str, kind: str, rule: st
     rule = ">= 0" if kind == "id" else rule
     if kind == "id" and (ok & (values > MAX_ID)).any():
         _where(problems, df, name, ok & (values > MAX_ID), f"is not an id in 0..{MAX_ID}")
-    elif kind == "id" and df[name].dtype == np.float32 and (ok & (values > FLOAT32_MAX_ID)).any():
-        _where(problems, df, name, ok & (values > FLOAT32_MAX_ID), FLOAT32_ID)
+    narrow = narrow_float_ids(_numpy_type(df[name])) if kind == "id" else None
+    if narrow is not None and (ok & (values > narrow[0])).any():
+        _where(problems, df, name, ok & (values > narrow[0]), narrow[1])
     if rule is not None:
         op, limit = rule.split()
         broken = ok & ((values < float(limit)) if op == ">=" else (values <= float(limit)))
         if broken.any():
             _where(problems, df, name, broken, f"must be {rule}")
     return values.astype(np.int64) if kind in ("id", "int") and not problems else values
+
+
+def _numpy_type(col: pd.Series) -> np.dtype:
+    """The numpy type of a column's values: a category's categories, a pandas extension
+    type's numpy counterpart (Float32 -> float32); object for text and other values."""
+    dtype = col.dtype.categories.dtype if isinstance(col.dtype, pd.CategoricalDtype) else col.dtype
+    dtype = getattr(dtype, "numpy_dtype", dtype)
+    return dtype if isinstance(dtype, np.dtype) else np.dtype(object)
 
 
 _SHOWN = ("store_id", "supplier_id", "product_id")  # name a row by these, where the table has them

@@ -120,9 +120,9 @@ def batch_columns(batch, name_of, covs, statics, file, rows, problems):
             values = cols[native]
             found.append((native, kind, *count_outside(values, lo, hi, values.dtype.kind == "f")))
     for native in (C.STORE, C.PRODUCT, *statics):
-        if cols[native].dtype == np.float32:
-            above = cols[native] > C.FLOAT32_MAX_ID
-            found.append((native, C.FLOAT32_ID, int(above.sum()), int(np.argmax(above))))
+        if (narrow := C.narrow_float_ids(cols[native].dtype)) is not None:
+            above = cols[native] > narrow[0]
+            found.append((native, narrow[1], int(above.sum()), int(np.argmax(above))))
     for native, kind, n_bad, first in found:
         if n_bad:
             problems.add(file, name_of[native], kind, int(n_bad), describe_row(cols, int(first), rows))

@@ -239,6 +239,11 @@ def test_ids_up_to_2_to_the_53_are_read_exactly_and_larger_ones_refused(tmp_path
         load_history(df.astype({"product_id": np.float32}))
     with pytest.raises(DataError, match=r"'store_id' is above 16777215, the largest id a float32 column holds"):
         read_capacity(capacity.iloc[:1].assign(store_id=np.float32(4_012_345_000_009)))
+    as_category = pd.Series([4_012_345_000_009], dtype=np.float32).astype("category")  # a category of float32
+    with pytest.raises(DataError, match=r"'store_id' is above 16777215, the largest id a float32 column holds"):
+        read_capacity(capacity.iloc[:1].assign(store_id=as_category))
+    with pytest.raises(DataError, match=r"'product_id' is above 2047, the largest id a float16 column holds"):
+        load_history(df.assign(product_id=(df.product_id % 1000 * 3 + 3001).astype(np.float16)))
     small = make_hourly(n_stores=2, n_products=2, days=10)
     as_float32 = load_history(small.astype({"product_id": np.float32}))
     np.testing.assert_array_equal(as_float32.ids(), load_history(small).ids())
