@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 STORE = "store_id"
 PRODUCT = "product_id"
 DAY = "dt"
@@ -53,13 +55,12 @@ def narrow_float_ids(dtype) -> tuple[int, str] | None:
     holds for sure (float32 tells whole numbers apart only below 2**24: 2**24 + 1 reads as
     2**24, so 13-digit ids lose their last digits and two stores become one) and the problem
     to report above it; None for any other type."""
-    import numpy as np
-
     dtype = np.dtype(dtype)
     if dtype.kind != "f" or np.finfo(dtype).nmant >= 52:
         return None
     top = 2 ** (np.finfo(dtype).nmant + 1) - 1
     return top, f"is above {top}, the largest id a {dtype} column holds for sure: write the ids as integers"
+
 
 # Longest forecast horizon in days (the future covariates may cover at most this many days).
 MAX_HORIZON = 28
