@@ -22,7 +22,8 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_DATA, _day, check_data, check_output, machine, paired_interval, versions, write_json
+from common import (DEFAULT_DATA, _day, check_data, check_output, data_span, machine, paired_interval, versions,
+                    write_json)
 
 
 def history_until(data: Path, last: str, out: Path) -> Path:
@@ -71,7 +72,7 @@ def main() -> None:
     def say(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    last_day = load_history(args.data).last_day  # (not held while tuning)
+    last_day = data_span(args.data)[1]  # the dt column alone, before the tuning
     if _day(args.tune_end) + args.horizon > last_day:
         raise SystemExit(f"--tune-end {args.tune_end}: no week after it to score (the data end on "
                          f"{day_to_date(last_day)})")  # fmt: skip
