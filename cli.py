@@ -389,7 +389,10 @@ def plan_orders(
     budget: Annotated[
         Optional[float], typer.Option(min=0, callback=_budget, help="Most a store may spend on this order date")
     ] = None,
-    buyer_id: Annotated[str, typer.Option(help="Sender id in the EDI interchange")] = "FRESHCAST",
+    buyer_id: Annotated[str, typer.Option(help="Sender id in the EDI interchange (with --edi-codes gs1: the "
+                                               "buyer's GLN)")] = "FRESHCAST",
+    edi_codes: Annotated[str, typer.Option(help="Whose codes the EDI ids are: own (the buyer's) or gs1 (GLNs and "
+                                                "GTINs, EANCOM 1997, checked)")] = "own",
     seed: Annotated[int, typer.Option(help="Random seed of the demand scenarios")] = 0,
     timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name): dates time-zone aware expiry "
                                                "and arrival timestamps")] = "UTC",
@@ -400,7 +403,7 @@ def plan_orders(
     (Parquet and CSV), decisions (every line that can order that day, with why), and EDIFACT
     ORDERS files in edi/."""
     from .data.dates import day_number, time_zone
-    from .documents.edifact import check_buyer_id
+    from .documents.edifact import check_buyer_id, check_codes
     from .documents.purchase_orders import write_purchase_orders
     from .errors import FreshcastError
     from .optimize.purchase import plan_orders as run_plan
@@ -409,7 +412,8 @@ def plan_orders(
     if order_date is not None:
         _checked(day_number, order_date, "--order-date")
     _checked(time_zone, timezone, "--timezone")
-    _checked(check_buyer_id, buyer_id, "--buyer-id")
+    _checked(check_codes, edi_codes, "--edi-codes")
+    _checked(lambda b: check_buyer_id(b, edi_codes), buyer_id, "--buyer-id")
     with _writing((out, "purchase-orders"), inputs=(forecast, products, inventory, on_order, terms, capacity)):
         try:
             with _Step("reading forecast, master data and stock; optimising orders"):
@@ -419,7 +423,7 @@ def plan_orders(
                 )  # fmt: skip
             for note in po.notes:
                 _say(note)
-            write_purchase_orders(po, out, buyer_id)
+            write_purchase_orders(po, out, buyer_id, edi_codes)
         except (FreshcastError, OSError, ValueError) as exc:
             _fail(exc)
     total = po.headers["total_cost"].sum()

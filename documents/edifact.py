@@ -14,6 +14,13 @@ One interchange per supplier; one ORDERS message per purchase order:
     QTY+21:<units>'  QTY+59:<units per case>'  ordered quantity, case pack
     PRI+AAA:<unit cost>'  MOA+203:<amount>'    net price, line amount
     UNS+S'  CNT+2:<lines>'  UNT+<segments>+<n>'  UNZ+<messages>+<ref>'
+
+Those are the buyer's own codes (`codes="own"`, code list agency 92, item number type IN).
+With GS1 codes (`codes="gs1"`, EANCOM 1997, the ORDERS of D.96A that European grocery
+suppliers read) every party is a GLN and every product a GTIN: UNB+UNOC:3+<buyer GLN>:14+
+<supplier GLN>:14+..., UNH+<n>+ORDERS:D:96A:UN:EAN008', NAD+BY+<store GLN>::9' (SU, DP alike),
+LIN+<k>++<GTIN>:EN'; GLNs written with 13 digits, GTINs shorter than 13 digits in their
+13-digit form (leading zeros, which integer ids drop), each checked by its GS1 check digit.
 """
 
 from __future__ import annotations
@@ -43,8 +50,45 @@ def control_reference(order_date: pd.Timestamp, supplier_id, revision: int = 0) 
     return text if len(text) <= 14 else hashlib.sha256(text.encode()).hexdigest()[:14].upper()
 
 
-def check_buyer_id(buyer_id) -> str:
-    """The sender id of the interchange header: 1 to 35 characters of Latin-1 (syntax UNOC)."""
+CODES = ("own", "gs1")  # whose codes the interchange's ids are: the buyer's, or GS1 keys (GLN, GTIN)
+
+
+def check_codes(codes) -> str:
+    """`codes` if it is one of CODES, else a FreshcastError."""
+    if codes not in CODES:
+        raise FreshcastError(f"the EDI codes must be one of {', '.join(CODES)}, got {codes!r}")
+    return codes
+
+
+def gs1_check_digit(body: str) -> int:
+    """The GS1 check digit of the digits `body` (weights 3, 1, 3, ... from the right)."""
+    return -sum(int(c) * (3 - 2 * (i % 2)) for i, c in enumerate(reversed(body))) % 10
+
+
+def gs1_key(value, kind: str) -> str:
+    """`value` (an id as read: integer or text) as the GS1 key `kind` ('GLN' or 'GTIN') is
+    written in EANCOM: a GLN with 13 digits, a GTIN of up to 13 digits in its 13-digit form,
+    a GTIN-14 as it is. ValueError saying what is wrong if it is not such a key."""
+    text = str(value).strip()
+    longest = 13 if kind == "GLN" else 14
+    if not text.isdecimal() or not text.isascii() or len(text) > longest or int(text) == 0:
+        raise ValueError(f"is not a {kind} ({'13' if kind == 'GLN' else '8 to 14'} digits)")
+    text = text.zfill(13)
+    if gs1_check_digit(text[:-1]) != int(text[-1]):
+        raise ValueError(f"is not a {kind}: its last digit is not the GS1 check digit of the others (that would "
+                         f"be {gs1_check_digit(text[:-1])})")  # fmt: skip
+    return text
+
+
+def check_buyer_id(buyer_id, codes: str = "own") -> str:
+    """The sender id of the interchange header: 1 to 35 characters of Latin-1 (syntax UNOC);
+    with GS1 codes the buyer's GLN, written with 13 digits."""
+    if check_codes(codes) == "gs1":
+        try:
+            return gs1_key(buyer_id, "GLN")
+        except ValueError as exc:
+            raise FreshcastError(f"the buyer id {buyer_id!r} {exc}: with GS1 codes in the EDI orders the sender "
+                                 f"is the buyer's GLN") from None  # fmt: skip
     text = str(buyer_id)
     try:
         text.encode("latin-1")
@@ -59,53 +103,71 @@ def check_buyer_id(buyer_id) -> str:
 ENCODING = "latin-1"  # the character set of syntax UNOC: an interchange's bytes
 
 
-def check_ids(headers: pd.DataFrame, lines: pd.DataFrame) -> None:
+def check_ids(headers: pd.DataFrame, lines: pd.DataFrame, codes: str = "own") -> None:
     """FreshcastError naming the column and id of the first store, product or supplier id that
-    syntax UNOC (Latin-1) cannot carry."""
-    for table, column in ((headers, STORE), (headers, "supplier_id"), (lines, PRODUCT)):
+    syntax UNOC (Latin-1) cannot carry, or with GS1 codes that is not a GLN (stores, suppliers)
+    or a GTIN (products)."""
+    gs1 = check_codes(codes) == "gs1"
+    for table, column, kind in ((headers, STORE, "GLN"), (headers, "supplier_id", "GLN"), (lines, PRODUCT, "GTIN")):
         for value in pd.unique(table[column].astype(str)):
             try:
                 value.encode(ENCODING)
             except UnicodeEncodeError:
                 raise FreshcastError(f"{column} {value!r}: the EDIFACT orders (syntax UNOC) carry only Latin-1 "
                                      f"characters; map the ids to codes the supplier knows") from None  # fmt: skip
+            if gs1:
+                try:
+                    gs1_key(value, kind)
+                except ValueError as exc:
+                    raise FreshcastError(f"{column} {value!r} {exc}: with GS1 codes in the EDI orders every store and "
+                                         f"supplier id is a GLN and every product id a GTIN; or write the ids as the "
+                                         f"buyer's own codes (EDI codes 'own')") from None  # fmt: skip
 
 
 def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, supplier_id: str,
-                       revision: int = 0, replacing=frozenset(), cancelled: dict | None = None) -> str:  # fmt: skip
+                       revision: int = 0, replacing=frozenset(), cancelled: dict | None = None,
+                       codes: str = "own") -> str:  # fmt: skip
     """The ORDERS interchange for one supplier's purchase orders (headers and their lines), to
-    be written in `ENCODING`. A `revision` of orders the supplier received before: the orders
-    whose po_id is in `replacing` replace those (BGM function 5), and `cancelled` (po_id ->
-    (store_id, order date)) lists orders sent before that are now cancelled (function 1, no
-    lines)."""
+    be written in `ENCODING`, with the ids as `codes` (CODES; checked before by `check_ids` and
+    `check_buyer_id`). A `revision` of orders the supplier received before: the orders whose
+    po_id is in `replacing` replace those (BGM function 5), and `cancelled` (po_id -> (store_id,
+    order date)) lists orders sent before that are now cancelled (function 1, no lines)."""
     from pydifact.control import Characters
     from pydifact.segmentcollection import Interchange, Message
     from pydifact.segments import Segment
 
     cancelled = cancelled or {}
+    gs1 = check_codes(codes) == "gs1"
+    kind = ("ORDERS", "D", "96A", "UN", "EAN008") if gs1 else ("ORDERS", "D", "96A", "UN")
+
+    def party(who) -> list[str]:  # NAD's party identification: the id and its code list agency
+        return [gs1_key(who, "GLN"), "", "9"] if gs1 else [str(who), "", "92"]
+
     first = pd.Timestamp(headers["order_date"].min() if len(headers) else min(d for _, d in cancelled.values()))
     reference = control_reference(first, supplier_id, revision)
     with warnings.catch_warnings():  # pydifact ships no syntax tables for the service segments
         warnings.simplefilter("ignore")
         interchange = Interchange(
-            sender=buyer_id, recipient=str(supplier_id), control_reference=reference,
+            sender=[gs1_key(buyer_id, "GLN"), "14"] if gs1 else buyer_id,
+            recipient=[gs1_key(supplier_id, "GLN"), "14"] if gs1 else str(supplier_id), control_reference=reference,
             syntax_identifier=("UNOC", 3), timestamp=datetime.datetime(first.year, first.month, first.day),
             characters=Characters(decimal_point="."),
         )  # fmt: skip
         interchange.has_una_segment = True
         n = 0
         for n, header in enumerate(headers.sort_values("po_id").itertuples(index=False), start=1):
-            msg = Message(str(n), ("ORDERS", "D", "96A", "UN"))
-            store = str(getattr(header, STORE))
+            msg = Message(str(n), kind)
+            store = getattr(header, STORE)
             msg.add_segment(Segment("BGM", "220", header.po_id, "5" if header.po_id in replacing else "9"))
             msg.add_segment(Segment("DTM", ["137", pd.Timestamp(header.order_date).strftime("%Y%m%d"), "102"]))
             msg.add_segment(Segment("DTM", ["2", pd.Timestamp(header.delivery_date).strftime("%Y%m%d"), "102"]))
-            msg.add_segment(Segment("NAD", "BY", [store, "", "92"]))
-            msg.add_segment(Segment("NAD", "SU", [str(supplier_id), "", "92"]))
-            msg.add_segment(Segment("NAD", "DP", [store, "", "92"]))
+            for role, who in (("BY", store), ("SU", supplier_id), ("DP", store)):
+                msg.add_segment(Segment("NAD", role, party(who)))
             mine = lines[lines["po_id"] == header.po_id].sort_values(PRODUCT)
             for k, line in enumerate(mine.itertuples(index=False), start=1):
-                msg.add_segment(Segment("LIN", str(k), "", [str(getattr(line, PRODUCT)), "IN"]))
+                product = getattr(line, PRODUCT)
+                item = [gs1_key(product, "GTIN"), "EN"] if gs1 else [str(product), "IN"]
+                msg.add_segment(Segment("LIN", str(k), "", item))
                 msg.add_segment(Segment("QTY", ["21", number(line.order_qty)]))
                 msg.add_segment(Segment("QTY", ["59", number(line.case_pack)]))
                 msg.add_segment(Segment("PRI", ["AAA", number(line.unit_cost)]))
@@ -114,11 +176,11 @@ def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str
             msg.add_segment(Segment("CNT", ["2", str(len(mine))]))
             interchange.add_message(msg)
         for n, (po_id, (store, order_date)) in enumerate(sorted(cancelled.items()), start=n + 1):
-            msg = Message(str(n), ("ORDERS", "D", "96A", "UN"))
+            msg = Message(str(n), kind)
             msg.add_segment(Segment("BGM", "220", po_id, "1"))
             msg.add_segment(Segment("DTM", ["137", pd.Timestamp(order_date).strftime("%Y%m%d"), "102"]))
-            for party, who in (("BY", store), ("SU", supplier_id), ("DP", store)):
-                msg.add_segment(Segment("NAD", party, [str(who), "", "92"]))
+            for role, who in (("BY", store), ("SU", supplier_id), ("DP", store)):
+                msg.add_segment(Segment("NAD", role, party(who)))
             msg.add_segment(Segment("UNS", "S"))
             msg.add_segment(Segment("CNT", ["2", "0"]))
             interchange.add_message(msg)

@@ -16,15 +16,18 @@ from ..outputs import output_folder, write_table, write_text
 from .edifact import ENCODING, check_buyer_id, check_ids, number, orders_interchange
 
 
-def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "FRESHCAST") -> list[Path]:
+def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "FRESHCAST",
+                          edi_codes: str = "own") -> list[Path]:  # fmt: skip
     """Write po_headers, po_lines and decisions as Parquet and CSV, one EDIFACT ORDERS
-    interchange per supplier under edi/, and notes.txt into folder `out`, which is replaced
-    whole (no file of an earlier run stays beside them). Returns the files' final paths."""
+    interchange per supplier under edi/ (its ids as `edi_codes`: "own", the buyer's codes, or
+    "gs1", GLNs and GTINs checked; `documents.edifact`), and notes.txt into folder `out`,
+    which is replaced whole (no file of an earlier run stays beside them). Returns the files'
+    final paths."""
     if not isinstance(po, PurchaseOrders):
         raise FreshcastError(f"write_purchase_orders takes the PurchaseOrders that plan_orders returns, got "
                              f"{type(po).__name__}")  # fmt: skip
-    out, buyer_id = Path(out), check_buyer_id(buyer_id)
-    check_ids(po.headers, po.lines)
+    out, buyer_id = Path(out), check_buyer_id(buyer_id, edi_codes)
+    check_ids(po.headers, po.lines, edi_codes)
     names = []
     with output_folder(out, "purchase-orders") as tmp:
         for name, df in (("po_headers", po.headers), ("po_lines", po.lines), ("decisions", po.decisions)):
@@ -32,7 +35,7 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
                 names.append(write_table(df, tmp / f"{name}.{ext}").relative_to(tmp))
         for supplier, headers in po.headers.groupby("supplier_id", sort=True):
             lines = po.lines[po.lines["po_id"].isin(headers["po_id"])]
-            text = orders_interchange(headers, lines, buyer_id, str(supplier))
+            text = orders_interchange(headers, lines, buyer_id, str(supplier), codes=edi_codes)
             path = tmp / "edi" / edi_name(supplier, headers["order_date"].iat[0])
             names.append(write_text(path, text, encoding=ENCODING).relative_to(tmp))
         names.append(write_text(tmp / "notes.txt", "".join(f"{n}\n" for n in po.notes)).relative_to(tmp))
@@ -63,15 +66,15 @@ def edi_name(supplier, order_date, revision: int = 0) -> str:
 
 
 def write_revision(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, folder: Path, supplier: str,
-                   now: dict, known: dict, sent: set, revision: int) -> Path:  # fmt: skip
+                   now: dict, known: dict, sent: set, revision: int, codes: str = "own") -> Path:  # fmt: skip
     """Into `folder`/edi/ the interchange of `revision` of the day's orders of `supplier` (its
     `po_digests` entries `now`), who has `known` (the same, as it received them) and was ever
     sent the orders `sent` (cancelled ones too): the orders that are new (original) or changed
-    or sent before (a replacement), and the cancellation of those it has that are gone.
-    Returns the file written."""
+    or sent before (a replacement), and the cancellation of those it has that are gone; ids as
+    `codes`. Returns the file written."""
     changed = headers[headers["po_id"].isin([po for po, entry in now.items() if known.get(po) != entry])]
     cancelled = {po: (e[1], e[2]) for po, e in known.items() if po not in now}
     text = orders_interchange(changed, lines[lines["po_id"].isin(changed["po_id"])], buyer_id, supplier, revision,
-                              replacing=sent, cancelled=cancelled)  # fmt: skip
+                              replacing=sent, cancelled=cancelled, codes=codes)  # fmt: skip
     day = changed["order_date"].min() if len(changed) else min(d for _, d in cancelled.values())
     return write_text(folder / "edi" / edi_name(supplier, day, revision), text, encoding=ENCODING)

@@ -60,6 +60,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "capacity": Key("path"),
         "budget": Key("number", low=0),
         "buyer_id": Key("text", "FRESHCAST"),
+        "edi_codes": Key("choice", "own", choices=("own", "gs1")),  # documents.edifact.CODES
         "seed": Key("int", 0),
         "timezone": Key("text", "UTC"),  # the stores': dates time-zone aware expiry and arrival timestamps
     },
@@ -221,7 +222,8 @@ def _check_meaning(values: dict, path: Path) -> None:
     check("forecast", "slots", parse_slots, str)
     check("prices", "ladder", ladder, lambda v: v)
     check("orders", "timezone", time_zone, str)
-    check("orders", "buyer_id", check_buyer_id, str)
+    codes = values.get("orders", {}).get("edi_codes") or "own"
+    check("orders", "buyer_id", lambda b: check_buyer_id(b, codes), str)
     check("prices", "timezone", time_zone, str)
     if "export" in values and values["export"]["labels"] is not None and "prices" not in values:
         raise ConfigError(f"{path}: [export] labels needs a [prices] section (there are no labels to deliver)")

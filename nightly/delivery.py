@@ -52,11 +52,12 @@ def known_to(record: dict | None, target: Path, unread: dict[Path, str]) -> dict
 
 
 def deliver_orders(source: Path, staging: Path, target: Path, fallback: dict | None,
-                   buyer_id: str) -> tuple[dict, dict[Path, str]]:  # fmt: skip
+                   buyer_id: str, codes: str = "own") -> tuple[dict, dict[Path, str]]:  # fmt: skip
     """Write into `staging` (the pickup folder `target`'s next contents) each supplier's
-    interchange as the module says, from the orders stage's folder `source` (its tables and
-    originals in edi/), and STATE. Returns the records written and the files taken for
-    unread (for `check_unread` just before the swap)."""
+    interchange as the module says (revisions with the ids as `codes`), from the orders
+    stage's folder `source` (its tables and originals in edi/), and STATE. Returns the
+    records written and the files taken for unread (for `check_unread` just before the
+    swap)."""
     headers, lines = (pd.read_parquet(source / f"{n}.parquet") for n in ("po_headers", "po_lines"))
     now = po_digests(headers, lines)
     before = last_records(target, fallback)
@@ -78,7 +79,7 @@ def deliver_orders(source: Path, staging: Path, target: Path, fallback: dict | N
             sent = set(known.get("sent", known["orders"]))
             have = {"revision": known["revision"] + 1, "orders": mine, "sent": sorted(sent | set(mine))}
             path = write_revision(headers, lines, buyer_id, staging, supplier, mine, known["orders"], sent,
-                                  have["revision"])  # fmt: skip
+                                  have["revision"], codes)  # fmt: skip
             name = path.name
         records[supplier] = {"file": f"edi/{name}", "sha": file_sha256(staging / "edi" / name), "had": known,
                              "have": have}  # fmt: skip

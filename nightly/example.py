@@ -55,6 +55,7 @@ terms = "{inputs}/terms.csv"         # lead_time_days, order_weekdays per store 
 # capacity = "capacity.csv"          # store_id, product_id, capacity_units
 # budget = 5000.0                    # most a store may spend on the run date
 buyer_id = "FRESHCAST"               # sender id in the EDIFACT interchanges
+edi_codes = "own"                    # "gs1": ids are GLNs and GTINs (EANCOM), buyer_id the buyer's GLN
 seed = 0
 timezone = "UTC"                     # the stores' time zone (IANA name): dates expiry timestamps
 

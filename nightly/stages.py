@@ -321,7 +321,7 @@ def orders(ctx: Context, out: Path) -> dict:
                          capacity=p("capacity"), on_hand=p("inventory"), on_order=p("on_order"), order_date=ctx.date,
                          budget=ctx.config.get("orders", "budget"), seed=ctx.config.get("orders", "seed"),
                          timezone=ctx.config.get("orders", "timezone"))  # fmt: skip
-    write_purchase_orders(po, out, ctx.config.get("orders", "buyer_id"))
+    write_purchase_orders(po, out, ctx.config.get("orders", "buyer_id"), ctx.config.get("orders", "edi_codes"))
     return {"purchase_orders": len(po.headers), "order_lines": len(po.lines)}
 
 
@@ -367,7 +367,8 @@ def export(ctx: Context, out: Path) -> dict:
                     shutil.copyfile(f, tmp / f.relative_to(source))
             if key == "orders":
                 suppliers, unread = deliver_orders(source, tmp, target, before.get("orders", {}).get("suppliers"),
-                                                   ctx.config.get("orders", "buyer_id"))  # fmt: skip
+                                                   ctx.config.get("orders", "buyer_id"),
+                                                   ctx.config.get("orders", "edi_codes"))  # fmt: skip
                 check_unread(unread)  # last, before the swap: the pickup may have taken one meanwhile
             delivered[key] = {"to": str(target), "files": folder_outputs(tmp)}  # as delivered, before any pickup
         if key == "orders":

@@ -186,6 +186,15 @@ def test_a_bad_buyer_id_is_refused_when_the_config_loads(config):
     edit(config, 'buyer_id = "FRESHCAST"', 'buyer_id = "' + "x" * 36 + '"')
     with pytest.raises(ConfigError, match=r"\[orders\] buyer_id: the buyer id \(the EDI sender id\) must be 1 to 35"):
         load_config(config)
+    edit(config, 'buyer_id = "' + "x" * 36 + '"', 'buyer_id = "FRESHCAST"')
+    edit(config, 'edi_codes = "own"', 'edi_codes = "gs1"')  # GS1 codes: the sender is the buyer's GLN
+    with pytest.raises(ConfigError, match=r"\[orders\] buyer_id: the buyer id 'FRESHCAST' is not a GLN"):
+        load_config(config)
+    edit(config, 'buyer_id = "FRESHCAST"', 'buyer_id = "614141000012"')  # a GLN whose leading zero was dropped
+    assert load_config(config).get("orders", "edi_codes") == "gs1"
+    edit(config, 'edi_codes = "gs1"', 'edi_codes = "GS1"')
+    with pytest.raises(ConfigError, match=r"\[orders\] edi_codes"):
+        load_config(config)
 
 
 def test_a_bad_input_fails_its_stage_with_exit_1_and_the_manifest_says_which(config):

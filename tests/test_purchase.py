@@ -544,3 +544,92 @@ def test_a_day_no_line_can_order_and_stock_the_planner_should_check(files, tmp_p
     fractions.rename(columns={"q0.9": "q150"}).to_parquet(tmp_path / "pred.parquet")
     with pytest.raises(DataError, match=r"pred\.parquet(?s:.*)column\(s\) q150: a quantile column is q<percent>"):
         plan_orders(tmp_path / "pred.parquet", products, terms, on_hand=inventory)
+
+
+def test_gs1_codes_write_glns_and_gtins_each_checked_by_its_check_digit(files, tmp_path):
+    """EANCOM 1997: the interchange's parties are GLNs (13 digits, a leading zero an integer id
+    dropped put back) with agency 9, its products GTINs (:EN) in their 13-digit form, the sender
+    and recipient qualified 14, UNH ORDERS:D:96A:UN:EAN008; an id whose check digit is wrong is
+    refused naming it, and nothing is written. The published examples' keys pass the check."""
+    from pydifact.segmentcollection import Interchange
+
+    from freshcast.api import write_purchase_orders
+    from freshcast.documents.edifact import gs1_check_digit, gs1_key
+
+    for key in ("5412345000013", "4012345500004", "4000862141404"):  # EANCOM's examples
+        assert gs1_key(int(key), "GLN") == key and gs1_key(key, "GTIN") == key
+        with pytest.raises(ValueError, match=f"check digit of the others \\(that would be {key[-1]}\\)"):
+            gs1_key(key[:-1] + str((int(key[-1]) + 1) % 10), "GLN")
+
+    def key(body: str) -> int:
+        return int(body + str(gs1_check_digit(body)))
+
+    d, pred = files
+    stores = {s: key(f"40{s:010d}") for s in pred.store_id.unique()}
+    goods = {p: key(f"6{p:010d}") for p in pred.product_id.unique()}  # 12-digit GTINs (UPC-A)
+    products = pd.read_csv(d / "products.csv")
+    suppliers = {s: key(f"0614141{s:05d}") for s in products.supplier_id.unique()}  # 0... GLNs: 12 as integers
+    products = products.assign(product_id=products.product_id.map(goods),
+                               supplier_id=products.supplier_id.map(suppliers))  # fmt: skip
+    terms = pd.read_csv(d / "terms.csv").assign(store_id=lambda t: t.store_id.map(stores),
+                                                supplier_id=lambda t: t.supplier_id.map(suppliers))  # fmt: skip
+    inventory = pd.read_csv(d / "inventory.csv").assign(store_id=lambda t: t.store_id.map(stores),
+                                                        product_id=lambda t: t.product_id.map(goods))  # fmt: skip
+    po = plan_orders(pred.assign(store_id=pred.store_id.map(stores), product_id=pred.product_id.map(goods)),
+                     products, terms, on_hand=inventory)  # fmt: skip
+    write_purchase_orders(po, tmp_path / "gs1", buyer_id=5412345000013, edi_codes="gs1")
+    write_purchase_orders(po, tmp_path / "own")
+    files_gs1 = sorted((tmp_path / "gs1" / "edi").glob("*.edi"))
+    assert len(files_gs1) == po.headers.supplier_id.nunique() > 1
+    for path, plain in zip(files_gs1, sorted((tmp_path / "own" / "edi").glob("*.edi")), strict=True):
+        segments, before = path.read_text().split("'\n"), plain.read_text().split("'\n")
+        supplier = next(s for s in segments if s.startswith("UNB+")).split("+")[3]
+        assert supplier.endswith(":14") and len(supplier) == 16 and supplier.startswith("0614141")
+        assert segments[1].startswith(f"UNB+UNOC:3+5412345000013:14+{supplier}+")
+        assert {s.split("+", 2)[2] for s in segments if s.startswith("UNH+")} == {"ORDERS:D:96A:UN:EAN008"}
+        nad = [s.split("+")[2] for s in segments if s.startswith("NAD+")]
+        assert nad and all(n.endswith("::9") and len(n) == 16 and gs1_key(n[:13], "GLN") for n in nad)
+        assert {n[:13] for n in nad} >= {supplier[:13]} and {n[:13] for n in nad} - {supplier[:13]} <= {
+            str(g) for g in stores.values()}  # fmt: skip
+        lin = [s.split("+")[3] for s in segments if s.startswith("LIN+")]
+        assert all(i.endswith(":EN") and i.startswith("06") and len(i) == 16 for i in lin)
+        assert {int(i[:13]) for i in lin} <= set(goods.values())
+        # the same interchange as with the buyer's own codes but for the ids' segments
+        assert [s for s in segments if not s.startswith(("UNB", "UNH", "NAD", "LIN"))] == [
+            s for s in before if not s.startswith(("UNB", "UNH", "NAD", "LIN"))]  # fmt: skip
+        assert len(segments) == len(before)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            messages = list(Interchange.from_str(path.read_text()).get_messages())
+        assert len(messages) == int(segments[-2].split("+")[1])  # UNZ's count
+    # a nightly revision's cancellation (the store as its record keeps it, text) names the same GLNs
+    from freshcast.documents.purchase_orders import po_digests, write_revision
+
+    supplier = str(po.headers.supplier_id.iat[0])
+    mine = {k: e for k, e in po_digests(po.headers, po.lines).items() if e[0] == supplier}
+    gone = {"PO-gone": [supplier, str(stores[pred.store_id.iat[0]]), "2024-06-12", "0"]}
+    revision = write_revision(po.headers, po.lines, "5412345000013", tmp_path / "rev", supplier, mine,
+                              {**mine, **gone}, set(mine), 1, codes="gs1").read_text().split("'\n")  # fmt: skip
+    assert [s for s in revision if s.startswith(("BGM", "NAD"))] == [
+        "BGM+220+PO-gone+1", f"NAD+BY+{stores[pred.store_id.iat[0]]}::9", f"NAD+SU+{int(supplier):013d}::9",
+        f"NAD+DP+{stores[pred.store_id.iat[0]]}::9"]  # fmt: skip
+    wrong = po.lines.assign(product_id=po.lines.product_id + (po.lines.index == po.lines.index[-1]))
+    bad = type(po)(po.headers, wrong, po.decisions, po.notes)
+    with pytest.raises(FreshcastError, match="product_id '6\\d+' is not a GTIN: its last digit is not the GS1 check"):
+        write_purchase_orders(bad, tmp_path / "bad", buyer_id=5412345000013, edi_codes="gs1")
+    with pytest.raises(FreshcastError, match="the buyer id 'FRESHCAST' is not a GLN"):
+        write_purchase_orders(po, tmp_path / "bad", edi_codes="gs1")
+    with pytest.raises(FreshcastError, match="the EDI codes must be one of own, gs1, got 'GS1'"):
+        write_purchase_orders(po, tmp_path / "bad", edi_codes="GS1")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_plan_orders_with_gs1_codes_refuses_ids_that_are_not_gs1_keys(files, tmp_path):
+    d, _ = files
+    res = _run(d, tmp_path / "a", "--edi-codes", "gs1")
+    assert res.exit_code == 2 and "--buyer-id" in res.output and "is not a GLN" in res.output
+    res = _run(d, tmp_path / "a", "--edi-codes", "gs2", "--buyer-id", "5412345000013")
+    assert res.exit_code == 2 and "--edi-codes" in res.output
+    res = _run(d, tmp_path / "a", "--edi-codes", "gs1", "--buyer-id", "5412345000013")
+    assert res.exit_code == 1 and "store_id" in res.output and "is not a GLN" in res.output, res.output
+    assert not (tmp_path / "a").exists()
