@@ -27,7 +27,7 @@ from dataclasses import replace
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day, check_data, check_days, check_output, machine, versions, write_json
+from common import DEFAULT_DATA, _day, check_data, check_days, check_output, data_span, machine, versions, write_json
 
 RULES = ("no_markdown", "last_day_30", "ladder_30_60")
 BOOTSTRAP = 1000
@@ -150,9 +150,9 @@ def main() -> None:
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    check_days(data_span(args.data), args.windows, "--windows", windows=True)
     t0 = time.perf_counter()
     panel = load_history(args.data)
-    check_days((int(panel.start.min()), panel.last_day), args.windows, "--windows", windows=True)
     say(f"loaded {panel.n_series:,} series in {time.perf_counter() - t0:.0f} s")
     scales = [float(s) for s in args.scales.split(",")]
     result = {"command": " ".join(["python", *sys.argv]), "date": str(date.today()), "machine": machine(),

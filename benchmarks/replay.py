@@ -27,7 +27,7 @@ import time
 from datetime import date
 
 import numpy as np
-from common import DEFAULT_DATA, _day, check_data, check_days, check_output, machine, versions, write_json
+from common import DEFAULT_DATA, _day, check_data, check_days, check_output, data_span, machine, versions, write_json
 
 WEIGHTS = (0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)
 KEYS = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "ending_stock_value", "total_cost", "gap_closed")
@@ -109,9 +109,9 @@ def main() -> None:
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    check_days(data_span(args.data), args.windows, "--windows", windows=True)
     t0 = time.perf_counter()
     panel = load_history(args.data)
-    check_days((int(panel.start.min()), panel.last_day), args.windows, "--windows", windows=True)
     load_seconds = round(time.perf_counter() - t0, 1)
     params = {**REPLAY_FORECASTER, "seed": 0, **json.loads(args.forecaster)}
     weights = [float(w) for w in args.weights.split(",")]

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import DEFAULT_DATA, _day, check_data, check_days, check_output, report_head, write_json
+from common import DEFAULT_DATA, _day, check_data, check_days, check_output, data_span, report_head, write_json
 
 from freshcast.data import load_history
 from freshcast.forecast import DailyForecaster
@@ -43,8 +43,8 @@ def main() -> None:
     except (ValueError, TypeError) as exc:
         raise SystemExit(f"--variants: expected JSON like '{{\"name\": {{\"n_estimators\": 80}}}}' of DailyForecaster "
                          f"keyword arguments ({str(exc).splitlines()[0]})") from None  # fmt: skip
+    check_days(data_span(args.data), args.origins, "--origins", horizon=args.horizon)
     panel = load_history(args.data)
-    check_days((int(panel.start.min()), panel.last_day), args.origins, "--origins", horizon=args.horizon)
     in_stock = panel.in_stock()
     report = {**report_head(), "variants": variants, "origins": {}}
     for origin in args.origins.split(","):

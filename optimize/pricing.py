@@ -341,8 +341,10 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     if (df["hour"] > 23).any():
         raise DataError(source, [f"column 'hour' is not an hour 0..23: {int((df['hour'] > 23).sum())} row(s)"])
     today = df[df["dt"] == day0]
-    late = today["yhat"].where(today["hour"].to_numpy() >= hour, 0.0)
-    sums = today.assign(late=late).groupby([STORE, PRODUCT])[["late", "yhat"]].sum()
+    after = today["hour"].to_numpy() >= hour
+    late = today["yhat"].where(after, 0.0)
+    sums = today.assign(late=late, after=after).groupby([STORE, PRODUCT]).agg(
+        late=("late", "sum"), yhat=("yhat", "sum"), after=("after", "any"))
     sums = sums.reindex(pd.MultiIndex.from_frame(lines))
     found = sums["yhat"].notna().to_numpy()
     if not found.any():
@@ -351,6 +353,10 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     if not found.all():
         notes.append(f"{int((~found).sum())} line(s) without hours of {day_to_date(day0)} in the hourly forecast: "
                      f"demand ASSUMED even over shop hours {SHOP_OPEN:02d}-{SHOP_CLOSE:02d} for their evening step")
+    unlisted = found & (sums["after"].to_numpy() != True)  # noqa: E712 (NaN where not found)
+    if unlisted.any():
+        notes.append(f"{int(unlisted.sum())} line(s) with no hour from {hour:02d}:00 on {day_to_date(day0)} in the "
+                     f"hourly forecast: their demand after {hour:02d}:00 taken as none (no evening step)")  # fmt: skip
     total = sums["yhat"].to_numpy()
     return np.where(~found, even, np.where(total > 0, sums["late"].to_numpy() / np.where(total > 0, total, 1), 0.0))
 
