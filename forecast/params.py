@@ -140,9 +140,16 @@ SET_BY_FORECASTER = {"num_iterations": "n_estimators", "learning_rate": "learnin
 @functools.cache
 def _lightgbm_names() -> dict[str, str]:
     """Every name LightGBM knows (its parameters and their aliases) -> the parameter's main name."""
-    from lightgbm.basic import _ConfigAliases  # LightGBM's own table
+    import lightgbm
 
-    return {name: main for main, names in _ConfigAliases._get_all_param_aliases().items() for name in (main, *names)}
+    try:
+        from lightgbm.basic import _ConfigAliases  # LightGBM's own table (not public: may go in a later release)
+
+        aliases = _ConfigAliases._get_all_param_aliases()
+    except (ImportError, AttributeError):
+        raise ConfigError(f"lgb_params are checked against LightGBM's table of parameter names, which LightGBM "
+                          f"{lightgbm.__version__} does not have: train without lgb_params or with LightGBM 4") from None
+    return {name: main for main, names in aliases.items() for name in (main, *names)}
 
 
 def lightgbm_table(table: dict, where: str) -> dict:
@@ -150,6 +157,8 @@ def lightgbm_table(table: dict, where: str) -> dict:
     overrides freshcast's setting of its parameter (feature_fraction) instead of losing to it.
     ConfigError naming a key LightGBM does not know (it would only warn and train without it),
     one the forecaster's own parameters set, or two keys for one parameter."""
+    if not table:
+        return {}
     names = _lightgbm_names()
     unknown = [k for k in table if k not in names]
     if unknown:

@@ -403,3 +403,23 @@ def test_models_per_group_of_series_average_with_the_chains_and_save(split, fitt
     with pytest.raises(FreshcastError, match=r"group_models: expected .*\"management_group_id\""):
         DailyForecaster(group_models="store_id").fit(train)
     assert "store_id" not in STATIC
+
+
+def test_without_lightgbms_table_of_names_only_lgb_params_are_refused(monkeypatch):
+    """lgb_params are checked with a table LightGBM does not publish: were it gone, a forecaster
+    without lgb_params trains as before and one with them is refused in one line."""
+    import lightgbm.basic
+
+    from freshcast.forecast import params
+
+    params._lightgbm_names.cache_clear()
+    monkeypatch.delattr(lightgbm.basic, "_ConfigAliases")
+    try:
+        assert params.lightgbm_table({}, "DailyForecaster lgb_params") == {}
+        with pytest.raises(FreshcastError, match="lgb_params are checked against LightGBM's table of parameter names, "
+                                                 "which LightGBM .* does not have"):  # fmt: skip
+            params.lightgbm_table({"min_gain_to_split": 1.0}, "DailyForecaster lgb_params")
+    finally:
+        monkeypatch.undo()
+        params._lightgbm_names.cache_clear()
+    assert params.lightgbm_table({"colsample_bytree": 0.5}, "x") == {"feature_fraction": 0.5}
