@@ -241,6 +241,10 @@ def backtest(
     folds: Annotated[int, typer.Option(min=1, help="Weekly folds ending on the last history day")] = 3,
     horizon: Annotated[int, typer.Option(min=1, max=28, help="Days forecast in each fold")] = 7,
     out: Annotated[Optional[Path], typer.Option(help="Write the scores table here (.csv or .parquet)")] = None,
+    forecasts: Annotated[
+        Optional[Path], typer.Option(help="Write every fold's forecast rows with the actual sales, in-stock flag and "
+                                          "the baselines here (.csv or .parquet)")
+    ] = None,
     map: MapOption = None,
     seed: int = 0,
     quantiles: Annotated[
@@ -261,18 +265,21 @@ def backtest(
     _use_threads(threads)
     levels = _checked(parse_quantiles, quantiles, "--quantiles")
     _table_name(out)
+    _table_name(forecasts, "--forecasts")
     tuned = _params(params) or {}
-    with _writing((out, None), inputs=(history, params)):
+    with _writing((out, None), (forecasts, None), inputs=(history, params)):
         try:
-            scores, forecasts = backtest_history(history, folds, horizon, {**tuned, "seed": seed, "quantiles": levels},
-                                                 _column_map(map), _say, scheduler)  # fmt: skip
+            scores, rows = backtest_history(history, folds, horizon, {**tuned, "seed": seed, "quantiles": levels},
+                                            _column_map(map), _say, scheduler)  # fmt: skip
+            if forecasts is not None:
+                write_table(rows, forecasts)
             if out is not None:
                 write_table(scores, out)
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(scores_text(scores))
     origins = [] if params is None else tuned_origins(params)
-    if same := folds_tuned_on(forecasts, origins):
+    if same := folds_tuned_on(rows, origins):
         _say(f"note: {params} was tuned at the origins of fold(s) {', '.join(str(f) for f in same)}: their scores "
              f"are those the tuning chose by and flatter the parameters; judge them on folds after "
              f"{', '.join(origins)}")  # fmt: skip

@@ -252,6 +252,28 @@ def test_backtest_scores_the_quantiles_asked_for(tmp_path):
         assert scored == columns
 
 
+def test_backtest_writes_the_forecast_rows_its_scores_come_from(tmp_path):
+    rows_path, out = tmp_path / "rows.parquet", tmp_path / "scores.csv"
+    res = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--folds", "2", "--horizon", "3",
+                                   "--quantiles", "0.5", "--out", str(out), "--forecasts", str(rows_path)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows, scores = pd.read_parquet(rows_path), pd.read_csv(out)
+    assert list(rows.columns) == ["store_id", "product_id", "dt", "yhat", "q50", "fold", "horizon", "actual",
+                                  "in_stock", "seasonal_naive", "moving_average"]  # fmt: skip
+    assert set(rows.fold) == {1, 2} and set(rows.horizon) == {1, 2, 3}
+    assert not rows.duplicated(["store_id", "product_id", "dt", "fold"]).any()
+    for method, column in (("freshcast", "yhat"), ("moving_average", "moving_average")):
+        for fold, part in [*rows.groupby("fold"), ("all", rows)]:
+            wape = (part[column] - part.actual).abs().sum() / part.actual.sum()
+            mine = scores[(scores.fold.astype(str) == str(fold)) & (scores.method == method)].wape.item()
+            assert wape == pytest.approx(mine, rel=1e-6)
+    res = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--out", str(out),
+                                   "--forecasts", str(out)])  # fmt: skip
+    assert res.exit_code == 1 and "give each output its own place" in unboxed(res.output), res.output
+    res = CliRunner().invoke(app, ["backtest", "--history", str(sample_path()), "--forecasts", "rows.xlsx"])
+    assert res.exit_code == 2 and "--forecasts" in unboxed(res.output)
+
+
 def test_a_data_error_prints_every_problem(tmp_path):
     df = pd.read_parquet(sample_path()).head(100)
     df.loc[4, "hourly_sale"] = -1
