@@ -7,6 +7,7 @@ history), pandas DataFrames or Arrow tables, in the columns the README's data co
     from freshcast import api
     problems, summary = api.validate("history/", future="future.parquet")   # [] when valid
     pred = api.forecast("history/", "future.parquet")            # store_id, product_id, dt, yhat, q10, q50, q90
+    scores, notes = api.score(pred, "actuals.parquet")           # once its days have sold: WAPE, bias per day
     po = api.plan_orders(pred, "products.csv", "stock.csv", terms="terms.csv")
     api.write_purchase_orders(po, "out/orders")                  # po_headers, po_lines, decisions, edi/
     plan = api.plan_prices(pred, "products.csv", "stock.csv", "labels.csv", evening_hour=19)
@@ -34,8 +35,9 @@ from .nightly.run import RunResult
 from .optimize.pricing import PricePlan
 from .optimize.purchase import PurchaseOrders
 
-__all__ = ["validate", "forecast", "backtest", "tune", "replay", "price_response", "plan_orders", "plan_prices", "run",
-           "write_purchase_orders", "write_price_labels", "PurchaseOrders", "PricePlan", "RunResult"]  # fmt: skip
+__all__ = ["validate", "forecast", "backtest", "score", "tune", "replay", "price_response", "plan_orders",
+           "plan_prices", "run", "write_purchase_orders", "write_price_labels", "PurchaseOrders", "PricePlan",
+           "RunResult"]  # fmt: skip
 
 
 def validate(history, *, future=None, column_map: dict[str, str] | None = None) -> tuple[list[str], dict]:
@@ -101,6 +103,21 @@ def backtest(history, *, folds: int = 3, horizon: int = 7, seed: int = 0, params
     _whole(folds=(folds, 1), horizon=(horizon, 1), seed=(seed, 0))
     return backtest_history(history, folds, horizon, {**(_params(params) or {}), "seed": seed}, column_map, progress,
                             scheduler)  # fmt: skip
+
+
+def score(forecast, actuals, *, column_map: dict[str, str] | None = None,
+          timezone: str = "UTC") -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+    """A daily forecast (what `forecast` returns) scored against `actuals`, the sales of its
+    days in the history's format: (scores per day ahead and over all days: WAPE, WPE, in-stock
+    WAPE and WPE, the quantiles' pinball loss and coverage; notes on lines or days left out).
+    As `freshcast score`."""
+    from .data.dates import time_zone
+    from .forecast.score import score_files
+
+    _tables(forecast=forecast, actuals=actuals)
+    _mapping(column_map)
+    time_zone(timezone)
+    return score_files(named(forecast, "forecast"), named(actuals, "actuals"), column_map, timezone)
 
 
 def tune(history, out: str | Path, *, trials: int = 30, origins: int = 4, horizon: int = 7, seed: int = 0,

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from .console import Step as _Step
-from .console import replay_text, say as _say, scores_text
+from .console import forecast_scores_text, replay_text, say as _say, scores_text
 
 
 # click's base of usage errors, as the installed typer has it (its own copy of click since 0.24)
@@ -283,6 +283,38 @@ def backtest(
         _say(f"note: {params} was tuned at the origins of fold(s) {', '.join(str(f) for f in same)}: their scores "
              f"are those the tuning chose by and flatter the parameters; judge them on folds after "
              f"{', '.join(origins)}")  # fmt: skip
+
+
+@app.command()
+def score(
+    forecast: Annotated[Path, typer.Option(help="Daily forecast (freshcast forecast output)")],
+    actuals: Annotated[Path, typer.Option(help="Sales of the forecast's days, as the history holds them (hourly "
+                                               "or daily rows)")],
+    out: Annotated[Optional[Path], typer.Option(help="Write the scores table here (.csv or .parquet)")] = None,
+    map: MapOption = None,
+    timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name): dates time-zone aware "
+                                               "forecast days")] = "UTC",
+) -> None:
+    """Score a daily forecast against the sales that followed it: WAPE and bias (WPE) per day
+    ahead and over all its days, on all and on in-stock days, and its quantiles' pinball loss
+    and coverage (the forecast that orders were placed on, say, once its days have sold)."""
+    from .data.dates import time_zone
+    from .errors import FreshcastError
+    from .forecast.score import score_files
+    from .outputs import write_table
+
+    _checked(time_zone, timezone, "--timezone")
+    _table_name(out)
+    with _writing((out, None), inputs=(forecast, actuals)):
+        try:
+            scores, notes = score_files(forecast, actuals, _column_map(map), timezone)
+            if out is not None:
+                write_table(scores, out)
+        except (FreshcastError, OSError) as exc:
+            _fail(exc)
+    for note in notes:
+        _say(note)
+    print(forecast_scores_text(scores))
 
 
 @app.command()

@@ -44,6 +44,18 @@ def scores_text(scores) -> str:
     return "\n".join(lines)
 
 
+def forecast_scores_text(scores) -> str:
+    """`freshcast score`'s table per day ahead and over all days, with the quantile scores of all
+    days."""
+    cols = ["dt", "horizon", "lines", "actual", "forecast", "wape", "wpe", "wape_instock", "wpe_instock"]
+    lines = [scores[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="")]
+    quantile_cols = [c for c in scores.columns if c.startswith(("coverage_", "pinball_", "interval_"))]
+    if quantile_cols:
+        every = scores.iloc[-1]
+        lines.append("quantiles on in-stock days: " + ", ".join(f"{c} {every[c]:.3f}" for c in quantile_cols))
+    return "\n".join(lines)
+
+
 def replay_text(summary: dict) -> str:
     """The replay's summary per policy as a text table."""
     cols = ("fill_rate", "waste_pct", "units_lost", "gross_margin", "total_cost", "gap_closed")

@@ -113,13 +113,13 @@ def scored(forecasts: pd.DataFrame, scale: np.ndarray, levels: tuple[float, ...]
                 scale,
             )
             if method == "yhat":
-                m.update(_quantile_scores(group, levels))
+                m.update(quantile_scores(group, levels))
             name = "freshcast" if method == "yhat" else method
             scores.append({"fold": str(fold), "method": name, **m})
     return pd.DataFrame(scores), forecasts.drop(columns="series")
 
 
-def _quantile_scores(forecasts: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, float]:
+def quantile_scores(forecasts: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, float]:
     """Pinball loss and coverage of each quantile, and the share inside the outermost
     interval, on in-stock days (where sales are demand)."""
     rows = forecasts[forecasts["in_stock"].to_numpy()]
