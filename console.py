@@ -46,13 +46,16 @@ def scores_text(scores) -> str:
 
 def forecast_scores_text(scores) -> str:
     """`freshcast score`'s table per day ahead and over all days, with the quantile scores of all
-    days."""
-    cols = ["dt", "horizon", "lines", "actual", "forecast", "wape", "wpe", "wape_instock", "wpe_instock"]
+    days (or hours, for an hourly forecast)."""
+    hourly = "hours" in scores.columns
+    cols = ["dt", "horizon", "lines", *(["hours"] if hourly else []), "actual", "forecast", "wape", "wpe",
+            "wape_instock", "wpe_instock"]  # fmt: skip
     lines = [scores[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="")]
     quantile_cols = [c for c in scores.columns if c.startswith(("coverage_", "pinball_", "interval_"))]
     if quantile_cols:
         every = scores.iloc[-1]
-        lines.append("quantiles on in-stock days: " + ", ".join(f"{c} {every[c]:.3f}" for c in quantile_cols))
+        lines.append(f"quantiles on in-stock {'hours' if hourly else 'days'}: "
+                     + ", ".join(f"{c} {every[c]:.3f}" for c in quantile_cols))  # fmt: skip
     return "\n".join(lines)
 
 

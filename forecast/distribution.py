@@ -85,19 +85,7 @@ class ForecastDistribution:
                 problems.append(f"column '{c}': a daily forecast is needed (forecast without --level or --slots)")
         if problems:
             raise DataError(source, problems)
-        qcols = sorted((float(m.group(1)) / 100, c) for c in df.columns if (m := _QUANTILE.match(c)))
-        outside = [c for level, c in qcols if not 0 < level < 1]
-        if outside:
-            problems.append(f"column(s) {', '.join(outside)}: a quantile column is q<percent>, above 0 and below 100 "
-                            f"(q10 is the 10% quantile)")  # fmt: skip
-        elif len({level for level, _ in qcols}) < len(qcols):
-            problems.append(f"columns {', '.join(c for _, c in qcols)} name a quantile level twice")
-        elif qcols and all(level < 0.01 for level, _ in qcols):
-            problems.append(f"columns {', '.join(c for _, c in qcols)} would be the "
-                            f"{', '.join(f'{level * 100:g}%' for level, _ in qcols)} quantiles: quantile columns are "
-                            f"named by percent (q10, q50, q90 for the 10%, 50% and 90% quantiles)")  # fmt: skip
-        if problems:
-            raise DataError(source, problems)
+        qcols = quantile_columns(df.columns, source)
         value_cols = ["yhat"] + [c for _, c in qcols]
         # ids whole, dates dates, amounts finite and not negative, one row per store x product x day
         spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("day", None),
@@ -124,3 +112,22 @@ class ForecastDistribution:
             first_day=int(days[0]), mean=values[:, :, 0], levels=tuple(lv for lv, _ in qcols),
             quantiles=np.ascontiguousarray(values[:, :, 1:]),
         )  # fmt: skip
+
+
+def quantile_columns(columns, source: str) -> list[tuple[float, str]]:
+    """(level, name) of the quantile columns q<percent> among `columns`, by level. DataError
+    naming `source` for a level not above 0 and below 100, a level named twice, or names
+    that read as fractions (q0.1)."""
+    qcols = sorted((float(m.group(1)) / 100, c) for c in columns if (m := _QUANTILE.match(c)))
+    outside = [c for level, c in qcols if not 0 < level < 1]
+    if outside:
+        raise DataError(source, [f"column(s) {', '.join(outside)}: a quantile column is q<percent>, above 0 and below "
+                                 f"100 (q10 is the 10% quantile)"])  # fmt: skip
+    if len({level for level, _ in qcols}) < len(qcols):
+        raise DataError(source, [f"columns {', '.join(c for _, c in qcols)} name a quantile level twice"])
+    if qcols and all(level < 0.01 for level, _ in qcols):
+        shares = ", ".join(f"{level * 100:g}%" for level, _ in qcols)
+        raise DataError(source, [f"columns {', '.join(c for _, c in qcols)} would be the {shares} quantiles: quantile "
+                                 f"columns are named by percent (q10, q50, q90 for the 10%, 50% and 90% "
+                                 f"quantiles)"])  # fmt: skip
+    return qcols

@@ -1,5 +1,5 @@
-"""A daily forecast scored against the sales that followed it: how a forecast that orders were
-placed on did, per day ahead and over all its days (`freshcast score`)."""
+"""A forecast scored against the sales that followed it: how a forecast that orders were placed
+on did, per day ahead and over all its days (`freshcast score`), by day or by hour."""
 
 from __future__ import annotations
 
@@ -8,73 +8,128 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.keys import pair_keys
 from ..data.panel import DailyPanel
 from ..errors import DataError
 from .backtest import quantile_scores
-from .distribution import ForecastDistribution
+from .distribution import ForecastDistribution, quantile_columns
 from .metrics import wape, wpe
 from .quantiles import quantile_column
 
 
 def score_forecast(forecast: ForecastDistribution, actuals: DailyPanel) -> tuple[pd.DataFrame, list[str]]:
-    """(scores, notes): one row per forecast day (`dt`, `horizon` 1 for its first day) and one
-    for all of them (`dt` "all", no horizon), each with the store x product lines scored, units sold
-    (`actual`) and forecast (`forecast`, the mean), WAPE and WPE (bias, negative = under) on
-    all days and on in-stock days (no stockout hour 06:00-21:59), and, for its quantiles, the
-    pinball loss and coverage on in-stock days, where sales are demand. A line-day is scored
-    where `actuals` holds rows of it; lines or days they lack are left out and said in the
-    notes. DataError if no forecast day of any line is in `actuals`."""
+    """(scores, notes) of a daily forecast: one row per forecast day (`dt`, `horizon` 1 for its
+    first day) and one for all of them (`dt` "all", no horizon), each with the store x product
+    `lines` scored, units sold (`actual`) and forecast (`forecast`, the mean), WAPE and WPE
+    (bias, negative = under) on all days and on in-stock days (no stockout hour 06:00-21:59),
+    and, for its quantiles, the pinball loss and coverage on in-stock days, where sales are
+    demand. A line-day is scored where `actuals` holds rows of it; lines or days they lack
+    are left out and said in the notes. DataError if no forecast day of any line is in them."""
+    H = forecast.horizon
+    line = np.repeat(np.arange(forecast.n_series), H)
+    day = np.tile(forecast.days, forecast.n_series)
+    pos, seen, notes = _matched(forecast.store_id[line], forecast.product_id[line], day, actuals)
+    frame = pd.DataFrame({"day": day, "line": line, "actual": actuals.sales[pos].astype(np.float64),
+                          "yhat": forecast.mean.ravel().astype(np.float64), "in_stock": actuals.in_stock()[pos]})
+    for j, level in enumerate(forecast.levels):
+        frame[quantile_column(level)] = forecast.quantiles[:, :, j].ravel().astype(np.float64)
+    return _table(frame[seen], forecast.days, forecast.levels), notes
+
+
+def score_hours(table: pd.DataFrame, actuals: DailyPanel, source: str,
+                zone: str = "UTC") -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+    """(scores, notes) of an hourly forecast table (`freshcast forecast --level hour`: store_id,
+    product_id, dt, hour, yhat and quantile columns) against the hourly sales of `actuals`, as
+    `score_forecast` gives them for days but over hours: `hours` the line-hours scored, in-stock
+    hours those not flagged out of stock. DataError naming `source` for a bad table."""
+    from ..data import tables
+
+    levels = quantile_columns(table.columns, source)
+    spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("day", None), "hour": ("int", ">= 0"),
+            **{c: ("num", ">= 0") for c in ["yhat", *(c for _, c in levels)]}}  # fmt: skip
+    missing = [c for c in spec if c not in table.columns]
+    if missing:
+        raise DataError(source, [f"required column '{c}' is missing" for c in missing])
+    df = tables.read_table(table[list(spec)], spec, keys=(STORE, PRODUCT, DAY, "hour"), source=source,
+                           empty="a forecast of every line", zone=zone)  # fmt: skip
+    if (df["hour"] > 23).any():
+        raise DataError(source, [f"column 'hour' is not an hour 0..23: {int((df['hour'] > 23).sum())} row(s)"])
+    if not actuals.hourly:
+        raise DataError(actuals.source, ["has no 'hour' column: an hourly forecast is scored against hourly sales"])
+    day, hour = df[DAY].to_numpy(np.int64), df["hour"].to_numpy(np.int64)
+    store, product = df[STORE].to_numpy(np.int64), df[PRODUCT].to_numpy(np.int64)
+    pos, seen, notes = _matched(store, product, day, actuals)
+    line = np.unique(pair_keys((store, product))[0], return_inverse=True)[1]
+    frame = pd.DataFrame({"day": day, "line": line, "actual": actuals.hour_sales[pos, hour].astype(np.float64),
+                          "yhat": df["yhat"].to_numpy(np.float64),
+                          "in_stock": ((actuals.stockout_mask[pos] >> hour.astype(np.uint32)) & 1) == 0})  # fmt: skip
+    for _, c in levels:
+        frame[c] = df[c].to_numpy(np.float64)
+    scores = _table(frame[seen], np.arange(day.min(), day.max() + 1), tuple(level for level, _ in levels), "hours")
+    return scores, [n.replace("line-day(s) of the forecast", "line-hour(s) of the forecast") for n in notes]
+
+
+def _matched(store, product, day, actuals: DailyPanel):
+    """(position in `actuals` of each forecast row's line and day (0 where none), whether
+    `actuals` hold rows of it, notes on what is left out). DataError if none is held."""
     ids = actuals.ids()
-    mine, theirs = pair_keys((forecast.store_id, forecast.product_id), (ids[:, 0], ids[:, 1]))
+    mine, theirs = pair_keys((store, product), (ids[:, 0], ids[:, 1]))
     order = np.argsort(theirs, kind="stable")
     at = np.minimum(np.searchsorted(theirs[order], mine), len(order) - 1)
     known = theirs[order][at] == mine
-    rows, series = np.flatnonzero(known), order[at[known]]
-    days = forecast.days
-    inside = (days[None, :] >= actuals.start[series][:, None]) & (days[None, :] <= actuals.last_day)
-    pos = np.where(inside, actuals.positions(days[None, :], series), 0)
+    series = order[at]
+    inside = known & (day >= actuals.start[series]) & (day <= actuals.last_day)
+    pos = np.where(inside, actuals.positions(np.where(inside, day, actuals.start[series]), series), 0)
     seen = inside & (actuals.filled_hours[pos] < 24)  # a day the actuals hold rows of
     if not seen.any():
-        span = f"{day_to_date(days[0])} .. {day_to_date(days[-1])}"
+        span = f"{day_to_date(int(day.min()))} .. {day_to_date(int(day.max()))}"
         raise DataError(actuals.source, [f"holds no sales of the forecast's lines on its days {span}: score a "
                                          f"forecast once its days have sold"])  # fmt: skip
     notes = []
-    if (~known).any():
-        notes.append(f"{int((~known).sum())} forecast line(s) not in the actuals, not scored (e.g. store_id="
-                     f"{forecast.store_id[~known][0]}, product_id={forecast.product_id[~known][0]})")  # fmt: skip
-    if not seen.all():
-        notes.append(f"{int((~seen).sum())} line-day(s) of the forecast without rows in the actuals, not scored "
-                     f"(days after the actuals' last day {day_to_date(actuals.last_day)} among them)")  # fmt: skip
-    unforecast = len(ids) - len(np.unique(series))
+    absent = np.unique(mine[~known])
+    if len(absent):
+        first = int(np.argmax(~known))
+        notes.append(f"{len(absent)} forecast line(s) not in the actuals, not scored (e.g. store_id={store[first]}, "
+                     f"product_id={product[first]})")  # fmt: skip
+    if (known & ~seen).any():
+        last = day_to_date(actuals.last_day)
+        notes.append(f"{int((known & ~seen).sum())} line-day(s) of the forecast without rows in the actuals, not "
+                     f"scored (days after the actuals' last day {last} among them)")  # fmt: skip
+    unforecast = len(ids) - len(np.unique(series[known]))
     if unforecast:
         notes.append(f"{unforecast} series of the actuals have no forecast: their sales are not scored")
-    line, day = np.nonzero(seen)
-    frame = pd.DataFrame({"horizon": day + 1, "actual": actuals.sales[pos[line, day]].astype(np.float64),
-                          "yhat": forecast.mean[rows[line], day].astype(np.float64),
-                          "in_stock": actuals.in_stock()[pos[line, day]]})  # fmt: skip
-    for j, level in enumerate(forecast.levels):
-        frame[quantile_column(level)] = forecast.quantiles[rows[line], day, j].astype(np.float64)
+    return pos, seen, notes
+
+
+def _table(frame: pd.DataFrame, days: np.ndarray, levels: tuple[float, ...], rows: str | None = None) -> pd.DataFrame:
+    """The scores of the rows of `frame` (day, line, actual, yhat, in_stock, quantile columns)
+    per day of `days` that has any, then over all of them; with `rows`, a column so named
+    counting the rows scored."""
     out = []
-    for h, group in [*frame.groupby("horizon"), (None, frame)]:
+    for d, group in [*frame.groupby("day"), (None, frame)]:
         actual, yhat, ok = group["actual"].to_numpy(), group["yhat"].to_numpy(), group["in_stock"].to_numpy()
-        out.append({"dt": "all" if h is None else str(day_to_date(days[h - 1])), "horizon": h,
-                    "lines": len(group), "actual": actual.sum(), "forecast": yhat.sum(), "wape": wape(actual, yhat),
+        counted = {rows: len(group)} if rows else {}
+        out.append({"dt": "all" if d is None else str(day_to_date(int(d))),
+                    "horizon": None if d is None else int(d - days[0]) + 1, "lines": group["line"].nunique(),
+                    **counted, "actual": actual.sum(), "forecast": yhat.sum(), "wape": wape(actual, yhat),
                     "wpe": wpe(actual, yhat), "wape_instock": wape(actual[ok], yhat[ok]),
-                    "wpe_instock": wpe(actual[ok], yhat[ok]), **quantile_scores(group, forecast.levels)})  # fmt: skip
-    return pd.DataFrame(out).astype({"horizon": "Int64"}), notes
+                    "wpe_instock": wpe(actual[ok], yhat[ok]), **quantile_scores(group, levels)})  # fmt: skip
+    return pd.DataFrame(out).astype({"horizon": "Int64"})
 
 
 def score_files(forecast, actuals, column_map=None, timezone: str = "UTC") -> tuple[pd.DataFrame, list[str]]:
-    """`score_forecast` of a daily forecast table (`freshcast forecast` output: a path, a
-    DataFrame or an Arrow table; time-zone aware days dated in `timezone`) against `actuals`
-    (the days' sales in the history's format: hourly or daily rows, read and checked as
-    `load_history` does)."""
-    from ..data.contract import DAY
+    """The scores of a forecast table (`freshcast forecast` output, daily or with `--level
+    hour`: a path, a DataFrame or an Arrow table; time-zone aware days dated in `timezone`)
+    against `actuals` (the days' sales in the history's format: hourly or daily rows, read and
+    checked as `load_history` does): `score_forecast` or `score_hours`."""
     from ..data.load import load_history
     from ..data.read import read_frame, source_name
 
     source = str(forecast) if isinstance(forecast, (str, Path)) else f"forecast {source_name(forecast)}"
-    table = ForecastDistribution.from_frame(read_frame(forecast, (DAY,)), source, timezone)
+    frame = read_frame(forecast, (DAY,))
+    if "hour" in frame.columns and "slot" not in frame.columns:
+        return score_hours(frame, load_history(actuals, column_map), source, timezone)
+    table = ForecastDistribution.from_frame(frame, source, timezone)
     return score_forecast(table, load_history(actuals, column_map))

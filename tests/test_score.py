@@ -39,7 +39,7 @@ def test_scores_are_the_errors_of_the_forecast_against_the_days_sales(split):
     scores, notes = api.score(d / "pred.parquet", d / "actuals.parquet")
     assert notes == []
     rows = _by_hand(actuals, pred)
-    assert len(rows) == len(pred) and scores.lines.tolist() == [len(pred) // 7] * 7 + [len(pred)]
+    assert len(rows) == len(pred) and scores.lines.tolist() == [len(pred) // 7] * 8  # store x product lines
     for (day, group), (_, score) in zip([*rows.groupby("dt"), (None, rows)], scores.iterrows(), strict=True):
         assert score["dt"] == ("all" if day is None else str(day.date()))
         err = group.yhat - group.actual
@@ -62,7 +62,7 @@ def test_lines_and_days_the_actuals_lack_are_left_out_and_said(split):
     scores, notes = api.score(pred, pd.concat([mine, extra]))
     assert scores.dt.tolist() == ["2024-06-12", "2024-06-13", "2024-06-14", "all"]
     lines = pred.groupby(["store_id", "product_id"]).ngroups
-    assert scores.lines.iat[-1] == 3 * (lines - 1)
+    assert scores.lines.tolist() == [lines - 1] * 4
     assert f"1 forecast line(s) not in the actuals, not scored (e.g. store_id={first.store_id}, " in notes[0]
     assert notes[1].startswith(f"{4 * (lines - 1)} line-day(s) of the forecast without rows in the actuals")
     assert notes[2] == f"{extra.store_id.nunique()} series of the actuals have no forecast: their sales are not scored"
@@ -86,3 +86,35 @@ def test_score_command_writes_and_prints_the_scores(split, tmp_path):
                                    str(d / "actuals.parquet"), "--out", str(tmp_path / "t.csv")])  # fmt: skip
     assert res.exit_code == 1 and "bad.parquet" in res.output and "yhat" in res.output
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_an_hourly_forecast_is_scored_hour_by_hour(split, tmp_path):
+    """Each forecast hour against the hour's sales, in stock where the hour is not flagged; the
+    hours of a day add up to the daily scores' units."""
+    d, actuals, pred = split
+    model = DailyForecaster(n_estimators=30, seed=0).fit(load_history(pd.read_parquet(sample_path()).query(
+        "dt <= @CUT")))  # fmt: skip
+    hours = model.predict(7, actuals.drop(columns=["hourly_sale", "hourly_stockout"]), level="hour")
+    scores, notes = api.score(hours, d / "actuals.parquet")
+    assert notes == [] and scores.hours.tolist() == [len(hours) // 7] * 7 + [len(hours)]
+    merged = hours.assign(dt=pd.to_datetime(hours.dt)).merge(
+        actuals.assign(dt=pd.to_datetime(actuals.dt)), on=["store_id", "product_id", "dt", "hour"])  # fmt: skip
+    assert len(merged) == len(hours)
+    err = merged.yhat - merged.hourly_sale
+    assert scores.wape.iat[-1] == pytest.approx(err.abs().sum() / merged.hourly_sale.sum(), rel=1e-5)
+    ok = merged[merged.hourly_stockout == 0]
+    assert scores.wape_instock.iat[-1] == pytest.approx((ok.yhat - ok.hourly_sale).abs().sum() / ok.hourly_sale.sum(),
+                                                        rel=1e-5)  # fmt: skip
+    assert scores.coverage_q50.iat[-1] == pytest.approx((ok.hourly_sale <= ok.q50).mean())
+    daily, _ = api.score(pred, d / "actuals.parquet")
+    assert np.allclose(scores.actual, daily.actual, rtol=1e-5)
+    res = CliRunner().invoke(app, ["score", "--forecast", str(d / "pred.parquet"), "--actuals",
+                                   str(tmp_path / "none.parquet")])  # fmt: skip
+    assert res.exit_code == 1
+    hours.query("hour < 20").to_parquet(tmp_path / "h.parquet")
+    res = CliRunner().invoke(app, ["score", "--forecast", str(tmp_path / "h.parquet"), "--actuals",
+                                   str(d / "actuals.parquet")])  # fmt: skip
+    assert res.exit_code == 0 and "quantiles on in-stock hours" in res.output and "hours" in res.output.split()
+    daily_actuals = actuals.groupby(["store_id", "product_id", "dt"], as_index=False).hourly_sale.sum()
+    with pytest.raises(DataError, match="has no 'hour' column: an hourly forecast is scored against hourly sales"):
+        api.score(hours, daily_actuals)
