@@ -278,6 +278,9 @@ def backtest(
         except (FreshcastError, OSError) as exc:
             _fail(exc)
     print(scores_text(scores))
+    for path, what in ((out, "scores"), (forecasts, f"{len(rows):,} forecast rows")):
+        if path is not None:
+            _say(f"wrote {what} to {path}")
     origins = [] if params is None else tuned_origins(params)
     if same := folds_tuned_on(rows, origins):
         _say(f"note: {params} was tuned at the origins of fold(s) {', '.join(str(f) for f in same)}: their scores "
@@ -315,6 +318,8 @@ def score(
     for note in notes:
         _say(note)
     print(forecast_scores_text(scores))
+    if out is not None:
+        _say(f"wrote the scores to {out}")
 
 
 @app.command()

@@ -12,7 +12,7 @@ One interchange per supplier; one ORDERS message per purchase order:
     NAD+BY+<store_id>::92'  NAD+SU+<supplier_id>::92'  NAD+DP+<store_id>::92'
     LIN+<k>++<product_id>:IN'                  line k, buyer's item number
     QTY+21:<units>'  QTY+59:<units per case>'  ordered quantity, case pack
-    PRI+AAA:<unit cost>'  MOA+203:<amount>'    net price, line amount
+    MOA+203:<amount>'  PRI+AAA:<unit cost>'    line amount, net price (segment group 28)
     UNS+S'  CNT+2:<lines>'  UNT+<segments>+<n>'  UNZ+<messages>+<ref>'
 
 Those are the buyer's own codes (`codes="own"`, code list agency 92, item number type IN).
@@ -68,11 +68,16 @@ def gs1_check_digit(body: str) -> int:
 def gs1_key(value, kind: str) -> str:
     """`value` (an id as read: integer or text) as the GS1 key `kind` ('GLN' or 'GTIN') is
     written in EANCOM: a GLN with 13 digits, a GTIN of up to 13 digits in its 13-digit form,
-    a GTIN-14 as it is. ValueError saying what is wrong if it is not such a key."""
+    a GTIN-14 as it is. ValueError saying what is wrong if it is not such a key: not digits,
+    too long, under 8 digits without its leading zeros (the shortest GS1 key, a GTIN-8, has
+    8; a GLN's company prefix more), or a last digit that is not its check digit."""
     text = str(value).strip()
     longest = 13 if kind == "GLN" else 14
-    if not text.isdecimal() or not text.isascii() or len(text) > longest or int(text) == 0:
-        raise ValueError(f"is not a {kind} ({'13' if kind == 'GLN' else '8 to 14'} digits)")
+    size = "13 digits" if kind == "GLN" else "8, 12, 13 or 14 digits"
+    if not text.isdecimal() or not text.isascii() or len(text) > longest:
+        raise ValueError(f"is not a {kind} ({size})")
+    if len(text.lstrip("0")) < 8:
+        raise ValueError(f"is not a {kind} ({size}; {len(text.lstrip('0'))} without its leading zeros)")
     text = text.zfill(13)
     if gs1_check_digit(text[:-1]) != int(text[-1]):
         raise ValueError(f"is not a {kind}: its last digit is not the GS1 check digit of the others (that would "
@@ -88,7 +93,8 @@ def check_buyer_id(buyer_id, codes: str = "own") -> str:
             return gs1_key(buyer_id, "GLN")
         except ValueError as exc:
             raise FreshcastError(f"the buyer id {buyer_id!r} {exc}: with GS1 codes in the EDI orders the sender "
-                                 f"is the buyer's GLN") from None  # fmt: skip
+                                 f"is the buyer's GLN (--buyer-id, [orders] buyer_id; the default FRESHCAST is "
+                                 f"not one)") from None  # fmt: skip
     text = str(buyer_id)
     try:
         text.encode("latin-1")
@@ -103,6 +109,19 @@ def check_buyer_id(buyer_id, codes: str = "own") -> str:
 ENCODING = "latin-1"  # the character set of syntax UNOC: an interchange's bytes
 
 
+def check_gs1_ids(values, column: str, kind: str, source: str | None = None) -> None:
+    """FreshcastError naming `source` (if given), `column` and the first of `values` that is
+    not the GS1 key `kind` ('GLN' or 'GTIN'), as the EDI orders with GS1 codes need."""
+    for value in pd.unique(pd.Series(values).astype(str)):
+        try:
+            gs1_key(value, kind)
+        except ValueError as exc:
+            where = f"{source}: " if source else ""
+            raise FreshcastError(f"{where}{column} {value!r} {exc}: with GS1 codes in the EDI orders every store and "
+                                 f"supplier id is a GLN and every product id a GTIN; or write the ids as the buyer's "
+                                 f"own codes (EDI codes 'own')") from None  # fmt: skip
+
+
 def check_ids(headers: pd.DataFrame, lines: pd.DataFrame, codes: str = "own") -> None:
     """FreshcastError naming the column and id of the first store, product or supplier id that
     syntax UNOC (Latin-1) cannot carry, or with GS1 codes that is not a GLN (stores, suppliers)
@@ -115,13 +134,8 @@ def check_ids(headers: pd.DataFrame, lines: pd.DataFrame, codes: str = "own") ->
             except UnicodeEncodeError:
                 raise FreshcastError(f"{column} {value!r}: the EDIFACT orders (syntax UNOC) carry only Latin-1 "
                                      f"characters; map the ids to codes the supplier knows") from None  # fmt: skip
-            if gs1:
-                try:
-                    gs1_key(value, kind)
-                except ValueError as exc:
-                    raise FreshcastError(f"{column} {value!r} {exc}: with GS1 codes in the EDI orders every store and "
-                                         f"supplier id is a GLN and every product id a GTIN; or write the ids as the "
-                                         f"buyer's own codes (EDI codes 'own')") from None  # fmt: skip
+        if gs1:
+            check_gs1_ids(table[column], column, kind)
 
 
 def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str, supplier_id: str,
@@ -170,8 +184,8 @@ def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str
                 msg.add_segment(Segment("LIN", str(k), "", item))
                 msg.add_segment(Segment("QTY", ["21", number(line.order_qty)]))
                 msg.add_segment(Segment("QTY", ["59", number(line.case_pack)]))
+                msg.add_segment(Segment("MOA", ["203", number(line.amount)]))  # the line's MOA, then its price group
                 msg.add_segment(Segment("PRI", ["AAA", number(line.unit_cost)]))
-                msg.add_segment(Segment("MOA", ["203", number(line.amount)]))
             msg.add_segment(Segment("UNS", "S"))
             msg.add_segment(Segment("CNT", ["2", str(len(mine))]))
             interchange.add_message(msg)

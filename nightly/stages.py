@@ -137,7 +137,7 @@ def validate(ctx: Context, out: Path) -> dict:
     else:
         future = assume_future(panel, days)
         note = assumption_note(panel)
-    _check_tables(ctx, panel.series[C.PRODUCT].unique())
+    _check_tables(ctx, panel.series[C.PRODUCT].unique(), panel.series[C.STORE].unique())
     history = {"first_day": str(day_to_date(int(panel.start.min()))), "last_day": str(day_to_date(panel.last_day)),
                "series": panel.n_series, "series_days": panel.n_flat, **filled_counts(panel), "hourly": panel.hourly,
                "covariates": list(panel.covariates), "sha256": panel_digest(panel)}  # fmt: skip
@@ -170,17 +170,25 @@ def filled_note(history: dict) -> list[str]:
     return [note]
 
 
-def _check_tables(ctx: Context, products: np.ndarray) -> None:
+def _check_tables(ctx: Context, products: np.ndarray, stores: np.ndarray | None = None) -> None:
     """Read and check the decision tables; the products table must cover `products` (the
-    history's product ids)."""
+    history's product ids). With GS1 codes in the EDI orders, the products' and suppliers' ids
+    of the products table and `stores` (the history's store ids, if given) must be GS1 keys."""
     from ..data import tables
+    from ..documents.edifact import check_gs1_ids
 
+    gs1 = ctx.config.get("orders", "edi_codes") == "gs1"
+    if gs1 and stores is not None:
+        check_gs1_ids(stores, C.STORE, "GLN", str(ctx.path("data", "history")))
     for (section, key), reader in TABLE_READERS.items():
         path = ctx.path(section, key)
         if path is not None and not (section == "prices" and path == ctx.path("orders", key)):
             table = getattr(tables, reader)(path)
             if key == "products":
                 _covers(table, products, path)
+                if gs1 and section == "orders":
+                    check_gs1_ids(table[C.PRODUCT], C.PRODUCT, "GTIN", str(path))
+                    check_gs1_ids(table["supplier_id"], "supplier_id", "GLN", str(path))
     if ctx.config.has("prices"):
         from ..optimize.pricing import read_labels
 

@@ -138,6 +138,9 @@ def plan_prices(
     share = None
     if evening_hour is not None:
         share = _evening_share(hourly_forecast, lines, day0, evening_hour, notes, timezone)
+    elif hourly_forecast is not None:
+        notes.append("the hourly forecast was not read: it gives the evening step's share of the day, and there is "
+                     "no evening step without an evening hour (--evening-hour)")  # fmt: skip
     quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
     if at_evening_hour:
         plan = _evening_plan(quantiles, distribution.levels, held, master, elasticity, deepest, floor, share, borrowed,
@@ -342,9 +345,10 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
         raise DataError(source, [f"column 'hour' is not an hour 0..23: {int((df['hour'] > 23).sum())} row(s)"])
     today = df[df["dt"] == day0]
     after = today["hour"].to_numpy() >= hour
+    shop = after & (today["hour"].to_numpy() < SHOP_CLOSE)  # the shop hours from the evening hour on
     late = today["yhat"].where(after, 0.0)
-    sums = today.assign(late=late, after=after).groupby([STORE, PRODUCT]).agg(
-        late=("late", "sum"), yhat=("yhat", "sum"), after=("after", "any"))
+    sums = today.assign(late=late, shop=shop).groupby([STORE, PRODUCT]).agg(
+        late=("late", "sum"), yhat=("yhat", "sum"), shop=("shop", "sum"))
     sums = sums.reindex(pd.MultiIndex.from_frame(lines))
     found = sums["yhat"].notna().to_numpy()
     if not found.any():
@@ -353,10 +357,11 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
     if not found.all():
         notes.append(f"{int((~found).sum())} line(s) without hours of {day_to_date(day0)} in the hourly forecast: "
                      f"demand ASSUMED even over shop hours {SHOP_OPEN:02d}-{SHOP_CLOSE:02d} for their evening step")
-    unlisted = found & (sums["after"].to_numpy() != True)  # noqa: E712 (NaN where not found)
+    unlisted = found & (sums["shop"].to_numpy() < max(SHOP_CLOSE - hour, 0))  # NaN where not found: False
     if unlisted.any():
-        notes.append(f"{int(unlisted.sum())} line(s) with no hour from {hour:02d}:00 on {day_to_date(day0)} in the "
-                     f"hourly forecast: their demand after {hour:02d}:00 taken as none (no evening step)")  # fmt: skip
+        notes.append(f"{int(unlisted.sum())} line(s) lack some of the shop hours {hour:02d}-{SHOP_CLOSE:02d} of "
+                     f"{day_to_date(day0)} in the hourly forecast: a missing hour is taken as no demand (none of "
+                     f"them, no evening step)")  # fmt: skip
     total = sums["yhat"].to_numpy()
     return np.where(~found, even, np.where(total > 0, sums["late"].to_numpy() / np.where(total > 0, total, 1), 0.0))
 

@@ -197,6 +197,18 @@ def test_a_bad_buyer_id_is_refused_when_the_config_loads(config):
         load_config(config)
 
 
+def test_gs1_codes_check_every_id_when_the_run_validates(config):
+    """With GS1 codes in the EDI orders the validate stage checks the history's store ids and the
+    products table's product and supplier ids as GS1 keys, before any model is trained."""
+    edit(config, 'edi_codes = "own"', 'edi_codes = "gs1"')
+    edit(config, 'buyer_id = "FRESHCAST"', 'buyer_id = "5412345000013"')
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "stage validate failed" in result.output and "store_id '" in result.output
+    assert "is not a GLN (13 digits;" in result.output
+    assert not (config.parent / "runs" / "2024-06-19" / "model").exists()
+
+
 def test_a_bad_input_fails_its_stage_with_exit_1_and_the_manifest_says_which(config):
     products = config.parent / "freshcast_inputs" / "products.csv"
     pd.read_csv(products).drop(columns=["unit_cost"]).to_csv(products, index=False)

@@ -480,11 +480,14 @@ def test_ids_written_as_text_find_their_lines_and_bad_ones_are_named(tmp_path):
     pd.testing.assert_frame_equal(text.decisions, base.decisions)
     part = plan_prices(pred, products, stock, labels, evening_hour=19, hourly_forecast=hourly[hourly.store_id == 0])
     assert any("6 line(s) without hours of 2024-06-12 in the hourly forecast" in n for n in part.notes)
-    assert not any("no hour from" in n for n in base.notes + part.notes)
-    early = plan_prices(pred, products, stock, labels, evening_hour=19,
-                        hourly_forecast=hourly[(hourly.hour < 19) | (hourly.store_id == 0)])  # fmt: skip
-    assert any("6 line(s) with no hour from 19:00 on 2024-06-12 in the hourly forecast: their demand after 19:00 "
-               "taken as none" in n for n in early.notes)  # fmt: skip
+    assert not any("lack some of the shop hours" in n for n in base.notes + part.notes)
+    for gone in (hourly.hour >= 19, hourly.hour == 20):
+        early = plan_prices(pred, products, stock, labels, evening_hour=19,
+                            hourly_forecast=hourly[~gone | (hourly.store_id == 0)])  # fmt: skip
+        assert any("6 line(s) lack some of the shop hours 19-22 of 2024-06-12 in the hourly forecast: a missing "
+                   "hour is taken as no demand" in n for n in early.notes)  # fmt: skip
+    unread = plan_prices(pred, products, stock, labels, hourly_forecast=hourly)
+    assert any("the hourly forecast was not read" in n for n in unread.notes)
     other = hourly.store_id + 7
     with pytest.raises(FreshcastError, match="holds no hour of 2024-06-12 of the forecast's store x product lines"):
         plan_prices(pred, products, stock, labels, evening_hour=19, hourly_forecast=hourly.assign(store_id=other))

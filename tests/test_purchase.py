@@ -591,6 +591,9 @@ def test_gs1_codes_write_glns_and_gtins_each_checked_by_its_check_digit(files, t
         assert nad and all(n.endswith("::9") and len(n) == 16 and gs1_key(n[:13], "GLN") for n in nad)
         assert {n[:13] for n in nad} >= {supplier[:13]} and {n[:13] for n in nad} - {supplier[:13]} <= {
             str(g) for g in stores.values()}  # fmt: skip
+        tags = [s[:3] for s in segments]
+        first = tags.index("LIN")
+        assert tags[first:first + 5] == ["LIN", "QTY", "QTY", "MOA", "PRI"]  # a line's MOA before its price group
         lin = [s.split("+")[3] for s in segments if s.startswith("LIN+")]
         assert all(i.endswith(":EN") and i.startswith("06") and len(i) == 16 for i in lin)
         assert {int(i[:13]) for i in lin} <= set(goods.values())
@@ -617,6 +620,16 @@ def test_gs1_codes_write_glns_and_gtins_each_checked_by_its_check_digit(files, t
     bad = type(po)(po.headers, wrong, po.decisions, po.notes)
     with pytest.raises(FreshcastError, match="product_id '6\\d+' is not a GTIN: its last digit is not the GS1 check"):
         write_purchase_orders(bad, tmp_path / "bad", buyer_id=5412345000013, edi_codes="gs1")
+    idle = po.decisions.order_qty.eq(0).to_numpy().argmax()  # a line that orders nothing today is checked too
+    assert po.decisions.order_qty.iat[idle] == 0
+    quiet = type(po)(po.headers, po.lines, po.decisions.assign(product_id=po.decisions.product_id.where(
+        po.decisions.index != po.decisions.index[idle], 6000000000017)), po.notes)  # fmt: skip
+    with pytest.raises(FreshcastError, match="product_id '6000000000017' is not a GTIN: its last digit"):
+        write_purchase_orders(quiet, tmp_path / "bad", buyer_id=5412345000013, edi_codes="gs1")
+    for short in (17, "0000000000017", 1234565):  # check digits right, but no GS1 key is that short
+        with pytest.raises(ValueError, match=r"is not a GLN \(13 digits; \d without its leading zeros\)"):
+            gs1_key(short, "GLN")
+    assert gs1_key(96385074, "GTIN") == "0000096385074"  # a GTIN-8
     with pytest.raises(FreshcastError, match="the buyer id 'FRESHCAST' is not a GLN"):
         write_purchase_orders(po, tmp_path / "bad", edi_codes="gs1")
     with pytest.raises(FreshcastError, match="the EDI codes must be one of own, gs1, got 'GS1'"):
