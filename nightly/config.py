@@ -19,7 +19,7 @@ REQUIRED = object()
 
 @dataclass(frozen=True)
 class Key:
-    kind: str  # path, int, number, bool, text, choice, numbers, map
+    kind: str  # path, int, number, bool, text, code, choice, numbers, map
     default: object = None
     low: float | None = None
     high: float | None = None
@@ -59,7 +59,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "on_order": Key("path"),
         "capacity": Key("path"),
         "budget": Key("number", low=0),
-        "buyer_id": Key("text", "FRESHCAST"),
+        "buyer_id": Key("code", "FRESHCAST"),  # text, or a whole number (a GLN)
         "edi_codes": Key("choice", "own", choices=("own", "gs1")),  # documents.edifact.CODES
         "seed": Key("int", 0),
         "timezone": Key("text", "UTC"),  # the stores': dates time-zone aware expiry and arrival timestamps
@@ -181,7 +181,9 @@ def _checked(value, spec: Key, where: str, base: Path, plain: bool):
         if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
             raise bad
         return float(value) if kind == "number" else value
-    if kind in ("text", "choice"):
+    if kind == "code" and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if kind in ("text", "code", "choice"):
         if not isinstance(value, str) or (kind == "choice" and value not in spec.choices):
             raise bad
         return value
@@ -259,7 +261,7 @@ def ladder(percents) -> tuple[float, ...]:
 def _expected(spec: Key) -> str:
     what = {
         "path": "a path (text)", "int": "a whole number", "number": "a number", "bool": "true or false",
-        "text": "text", "numbers": "a list of numbers", "map": "a table of THEIR_NAME = \"native_name\"",
+        "text": "text", "code": "text or a whole number", "numbers": "a list of numbers", "map": "a table of THEIR_NAME = \"native_name\"",
         "choice": " or ".join(f'"{c}"' for c in spec.choices),
     }[spec.kind]  # fmt: skip
     if spec.low is not None and spec.high is not None:

@@ -192,6 +192,12 @@ def test_a_bad_buyer_id_is_refused_when_the_config_loads(config):
         load_config(config)
     edit(config, 'buyer_id = "FRESHCAST"', 'buyer_id = "614141000012"')  # a GLN whose leading zero was dropped
     assert load_config(config).get("orders", "edi_codes") == "gs1"
+    edit(config, 'buyer_id = "614141000012"', 'buyer_id = 614141000012')  # a GLN written as a number
+    assert load_config(config).get("orders", "buyer_id") == "614141000012"
+    edit(config, 'buyer_id = 614141000012', 'buyer_id = 6.5')
+    with pytest.raises(ConfigError, match=r"\[orders\] buyer_id: expected text or a whole number, got 6.5"):
+        load_config(config)
+    edit(config, 'buyer_id = 6.5', 'buyer_id = "614141000012"')
     edit(config, 'edi_codes = "gs1"', 'edi_codes = "GS1"')
     with pytest.raises(ConfigError, match=r"\[orders\] edi_codes"):
         load_config(config)
