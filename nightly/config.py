@@ -261,7 +261,8 @@ def ladder(percents) -> tuple[float, ...]:
 def _expected(spec: Key) -> str:
     what = {
         "path": "a path (text)", "int": "a whole number", "number": "a number", "bool": "true or false",
-        "text": "text", "code": "text or a whole number", "numbers": "a list of numbers", "map": "a table of THEIR_NAME = \"native_name\"",
+        "text": "text", "code": "text or a whole number", "numbers": "a list of numbers",
+        "map": "a table of THEIR_NAME = \"native_name\"",
         "choice": " or ".join(f'"{c}"' for c in spec.choices),
     }[spec.kind]  # fmt: skip
     if spec.low is not None and spec.high is not None:
