@@ -107,10 +107,10 @@ def backtest(history, *, folds: int = 3, horizon: int = 7, seed: int = 0, params
 
 def score(forecast, actuals, *, column_map: dict[str, str] | None = None,
           timezone: str = "UTC") -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
-    """A daily forecast (what `forecast` returns) scored against `actuals`, the sales of its
-    days in the history's format: (scores per day ahead and over all days: WAPE, WPE, in-stock
-    WAPE and WPE, the quantiles' pinball loss and coverage; notes on lines or days left out).
-    As `freshcast score`."""
+    """A forecast (what `forecast` returns, daily or hourly) scored against `actuals`, the sales
+    of its days in the history's format: (scores per day ahead and over all days: WAPE, WPE,
+    in-stock WAPE and WPE, the quantiles' pinball loss and coverage; notes on lines or days
+    left out). As `freshcast score`."""
     from .data.dates import time_zone
     from .forecast.score import score_files
 

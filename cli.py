@@ -290,7 +290,8 @@ def backtest(
 
 @app.command()
 def score(
-    forecast: Annotated[Path, typer.Option(help="Daily forecast (freshcast forecast output)")],
+    forecast: Annotated[Path, typer.Option(help="Forecast (freshcast forecast output: daily, or hourly with "
+                                                "--level hour)")],
     actuals: Annotated[Path, typer.Option(help="Sales of the forecast's days, as the history holds them (hourly "
                                                "or daily rows)")],
     out: Annotated[Optional[Path], typer.Option(help="Write the scores table here (.csv or .parquet)")] = None,
@@ -298,9 +299,9 @@ def score(
     timezone: Annotated[str, typer.Option(help="Time zone of the stores (IANA name): dates time-zone aware "
                                                "forecast days")] = "UTC",
 ) -> None:
-    """Score a daily forecast against the sales that followed it: WAPE and bias (WPE) per day
-    ahead and over all its days, on all and on in-stock days, and its quantiles' pinball loss
-    and coverage (the forecast that orders were placed on, say, once its days have sold)."""
+    """Score a forecast against the sales that followed it: WAPE and bias (WPE) per day ahead
+    and over all its days, on all and on in-stock days (or hours), and its quantiles' pinball
+    loss and coverage (the forecast that orders were placed on, say, once its days have sold)."""
     from .data.dates import time_zone
     from .errors import FreshcastError
     from .forecast.score import score_files

@@ -67,10 +67,11 @@ def gs1_check_digit(body: str) -> int:
 
 def gs1_key(value, kind: str) -> str:
     """`value` (an id as read: integer or text) as the GS1 key `kind` ('GLN' or 'GTIN') is
-    written in EANCOM: a GLN with 13 digits, a GTIN of up to 13 digits in its 13-digit form,
-    a GTIN-14 as it is. ValueError saying what is wrong if it is not such a key: not digits,
-    too long, under 8 digits without its leading zeros (the shortest GS1 key, a GTIN-8, has
-    8; a GLN's company prefix more), or a last digit that is not its check digit."""
+    written in EANCOM: a GLN with 13 digits, a GTIN of up to 13 digits (or a GTIN-14 of
+    indicator digit 0) in its 13-digit form, another GTIN-14 as it is. ValueError saying what
+    is wrong if it is not such a key: not digits, too long, under 8 digits without its
+    leading zeros (the shortest GS1 key, a GTIN-8, has 8; a GLN's company prefix more), or a
+    last digit that is not its check digit."""
     text = str(value).strip()
     longest = 13 if kind == "GLN" else 14
     size = "13 digits" if kind == "GLN" else "8, 12, 13 or 14 digits"
@@ -79,6 +80,8 @@ def gs1_key(value, kind: str) -> str:
     if len(text.lstrip("0")) < 8:
         raise ValueError(f"is not a {kind} ({size}; {len(text.lstrip('0'))} without its leading zeros)")
     text = text.zfill(13)
+    if len(text) == 14 and text[0] == "0":  # a GTIN-14 of indicator digit 0 is its GTIN-13
+        text = text[1:]
     if gs1_check_digit(text[:-1]) != int(text[-1]):
         raise ValueError(f"is not a {kind}: its last digit is not the GS1 check digit of the others (that would "
                          f"be {gs1_check_digit(text[:-1])})")  # fmt: skip
@@ -152,6 +155,11 @@ def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str
 
     cancelled = cancelled or {}
     gs1 = check_codes(codes) == "gs1"
+    if gs1:  # a revision's ids come from the records of earlier exports too: checked here, named
+        check_gs1_ids([buyer_id], "buyer id", "GLN")
+        check_gs1_ids([supplier_id], "supplier_id", "GLN")
+        check_gs1_ids([*headers[STORE], *(store for store, _ in cancelled.values())], STORE, "GLN")
+        check_gs1_ids(lines[PRODUCT], PRODUCT, "GTIN")
     kind = ("ORDERS", "D", "96A", "UN", "EAN008") if gs1 else ("ORDERS", "D", "96A", "UN")
 
     def party(who) -> list[str]:  # NAD's party identification: the id and its code list agency

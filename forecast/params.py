@@ -148,7 +148,8 @@ def _lightgbm_names() -> dict[str, str]:
         aliases = _ConfigAliases._get_all_param_aliases()
     except (ImportError, AttributeError):
         raise ConfigError(f"lgb_params are checked against LightGBM's table of parameter names, which LightGBM "
-                          f"{lightgbm.__version__} does not have: train without lgb_params or with LightGBM 4") from None
+                          f"{lightgbm.__version__} does not have: train without lgb_params or with LightGBM "
+                          f"4") from None  # fmt: skip
     return {name: main for main, names in aliases.items() for name in (main, *names)}
 
 

@@ -54,6 +54,7 @@ def score_hours(table: pd.DataFrame, actuals: DailyPanel, source: str,
         raise DataError(source, [f"required column '{c}' is missing" for c in missing])
     df = tables.read_table(table[list(spec)], spec, keys=(STORE, PRODUCT, DAY, "hour"), source=source,
                            empty="a forecast of every line", zone=zone)  # fmt: skip
+    df = df.sort_values([STORE, PRODUCT, DAY, "hour"], kind="stable")  # sums in one order, whatever the file's
     if (df["hour"] > 23).any():
         raise DataError(source, [f"column 'hour' is not an hour 0..23: {int((df['hour'] > 23).sum())} row(s)"])
     if not actuals.hourly:
@@ -65,8 +66,8 @@ def score_hours(table: pd.DataFrame, actuals: DailyPanel, source: str,
     frame = pd.DataFrame({"day": day, "line": line, "actual": actuals.hour_sales[pos, hour].astype(np.float64),
                           "yhat": df["yhat"].to_numpy(np.float64),
                           "in_stock": ((actuals.stockout_mask[pos] >> hour.astype(np.uint32)) & 1) == 0})  # fmt: skip
-    for _, c in levels:
-        frame[c] = df[c].to_numpy(np.float64)
+    for level, c in levels:
+        frame[quantile_column(level)] = df[c].to_numpy(np.float64)  # q010 and q10.0 read as q10
     scores = _table(frame[seen], np.arange(day.min(), day.max() + 1), tuple(level for level, _ in levels), "hours")
     return scores, [n.replace("line-day(s) of the forecast", "line-hour(s) of the forecast") for n in notes]
 
@@ -82,7 +83,8 @@ def _matched(store, product, day, actuals: DailyPanel):
     series = order[at]
     inside = known & (day >= actuals.start[series]) & (day <= actuals.last_day)
     pos = np.where(inside, actuals.positions(np.where(inside, day, actuals.start[series]), series), 0)
-    seen = inside & (actuals.filled_hours[pos] < 24)  # a day the actuals hold rows of
+    filled = actuals.filled_hours[pos]
+    seen = inside & (filled < 24)  # a day the actuals hold rows of
     if not seen.any():
         span = f"{day_to_date(int(day.min()))} .. {day_to_date(int(day.max()))}"
         raise DataError(actuals.source, [f"holds no sales of the forecast's lines on its days {span}: score a "
@@ -94,9 +96,17 @@ def _matched(store, product, day, actuals: DailyPanel):
         notes.append(f"{len(absent)} forecast line(s) not in the actuals, not scored (e.g. store_id={store[first]}, "
                      f"product_id={product[first]})")  # fmt: skip
     if (known & ~seen).any():
-        last = day_to_date(actuals.last_day)
-        notes.append(f"{int((known & ~seen).sum())} line-day(s) of the forecast without rows in the actuals, not "
-                     f"scored (days after the actuals' last day {last} among them)")  # fmt: skip
+        why = {"before their series' first day there": known & (day < actuals.start[series]),
+               f"after their last day {day_to_date(actuals.last_day)}": known & (day > actuals.last_day),
+               "with no row on the day": inside & (filled >= 24)}  # fmt: skip
+        notes.append(f"{int((known & ~seen).sum())} line-day(s) of the forecast without sales in the actuals, not "
+                     f"scored: " + ", ".join(f"{int(m.sum())} {what}" for what, m in why.items() if m.any()))
+    partial = seen & (filled > 0)
+    if partial.any():
+        first = int(np.argmax(partial))
+        notes.append(f"{int(partial.sum())} line-day(s) scored lack rows for some hours, counted as no sales (e.g. "
+                     f"store_id={store[first]}, product_id={product[first]}, {day_to_date(int(day[first]))}): a day "
+                     f"not over when its sales were exported is scored as if it were")  # fmt: skip
     unforecast = len(ids) - len(np.unique(series[known]))
     if unforecast:
         notes.append(f"{unforecast} series of the actuals have no forecast: their sales are not scored")

@@ -217,7 +217,11 @@ def _basis(stage: Stage, ctx: Context, manifest: Manifest) -> dict:
     inputs = manifest.data["inputs"]
     parts = {"date": ctx.date}
     for section in stage.sections:
-        parts[f"config [{section}]"] = digest_of(ctx.config.part(section))
+        if "." in section:  # one key of a section
+            name, key = section.split(".")
+            parts[f"config [{name}] {key}"] = digest_of(ctx.config.get(name, key))
+        else:
+            parts[f"config [{section}]"] = digest_of(ctx.config.part(section))
     for section, key in stage.inputs:
         if ctx.path(section, key) is not None:
             parts[f"input {section}.{key}"] = inputs[f"{section}.{key}"]["sha256"]

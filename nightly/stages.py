@@ -91,7 +91,7 @@ class Context:
 class Stage:
     name: str
     write: Callable[[Context, Path], dict]  # fills the stage's folder; returns row counts
-    sections: tuple[str, ...] = ()  # config sections its result depends on
+    sections: tuple[str, ...] = ()  # config sections (or "section.key": one key) its result depends on
     inputs: tuple[tuple[str, str], ...] = ()  # (section, key) of the input files it reads
     after: tuple[str, ...] = ()  # stages whose outputs it reads
     needs: str | None = None  # config section without which it is skipped
@@ -339,12 +339,12 @@ def prices(ctx: Context, out: Path) -> dict:
     from ..optimize.pricing import plan_prices
 
     p = lambda k: ctx.path("prices", k)  # noqa: E731
-    hourly = p("hourly_forecast")
-    if hourly is None and ctx.config.get("forecast", "level") == "hour":
-        hourly = ctx.folder / "forecast" / "forecast_hour.parquet"
+    hourly, evening = p("hourly_forecast"), ctx.config.get("prices", "evening_hour")
+    if hourly is None and ctx.config.get("forecast", "level") == "hour" and evening is not None:
+        hourly = ctx.folder / "forecast" / "forecast_hour.parquet"  # the evening step's share of the day
     with Step("choosing prices", ctx.progress):
         plan = plan_prices(ctx.folder / "forecast" / "forecast.parquet", p("products"), p("inventory"), p("labels"),
-                           date=ctx.date, evening_hour=ctx.config.get("prices", "evening_hour"), response=p("response"),
+                           date=ctx.date, evening_hour=evening, response=p("response"),
                            hourly_forecast=hourly, ladder=ladder(ctx.config.get("prices", "ladder")),
                            max_changes=ctx.config.get("prices", "max_changes"),
                            min_gain=ctx.config.get("prices", "min_gain"),
@@ -395,7 +395,7 @@ def _delivered(out: Path) -> dict:
 
 
 STAGES = (
-    Stage("validate", validate, ("data",), (("data", "history"), ("data", "future"), *TABLE_READERS,
+    Stage("validate", validate, ("data", "orders.edi_codes"), (("data", "history"), ("data", "future"), *TABLE_READERS,
                                             ("prices", "labels"))),  # fmt: skip
     Stage("model", train_model, (), (("model", "params"),)),  # what it depends on: `run._model_decision`
     Stage("forecast", forecast, ("forecast",), (), ("validate", "model")),

@@ -140,7 +140,7 @@ def plan_prices(
         share = _evening_share(hourly_forecast, lines, day0, evening_hour, notes, timezone)
     elif hourly_forecast is not None:
         notes.append("the hourly forecast was not read: it gives the evening step's share of the day, and there is "
-                     "no evening step without an evening hour (--evening-hour)")  # fmt: skip
+                     "no evening step without an evening hour")  # fmt: skip
     quantiles = distribution.quantiles[:, day0 - int(distribution.first_day) :]
     if at_evening_hour:
         plan = _evening_plan(quantiles, distribution.levels, held, master, elasticity, deepest, floor, share, borrowed,

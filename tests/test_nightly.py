@@ -205,14 +205,28 @@ def test_a_bad_buyer_id_is_refused_when_the_config_loads(config):
 
 def test_gs1_codes_check_every_id_when_the_run_validates(config):
     """With GS1 codes in the EDI orders the validate stage checks the history's store ids and the
-    products table's product and supplier ids as GS1 keys, before any model is trained."""
+    products table's product and supplier ids as GS1 keys, before any model is trained; a day
+    run before with the buyer's own codes validates again."""
+    from freshcast.data import sample_path
+    from freshcast.documents.edifact import gs1_check_digit
+
+    api.run(config)
     edit(config, 'edi_codes = "own"', 'edi_codes = "gs1"')
     edit(config, 'buyer_id = "FRESHCAST"', 'buyer_id = "5412345000013"')
     result = CliRunner().invoke(app, ["run", "--config", str(config)])
     assert result.exit_code == 1, result.output
     assert "stage validate failed" in result.output and "store_id '" in result.output
     assert "is not a GLN (13 digits;" in result.output
-    assert not (config.parent / "runs" / "2024-06-19" / "model").exists()
+    why = json.loads((config.parent / "runs" / "2024-06-19" / "manifest.json").read_text())["stages"]["validate"]
+    assert why["status"] == "failed" and "config [orders] edi_codes changed" in why["why"]
+    history = pd.read_parquet(sample_path())
+    body = history.store_id.map(lambda s: f"40{s:010d}")
+    history["store_id"] = (body + body.map(lambda b: str(gs1_check_digit(b)))).astype("int64")  # GLNs
+    history.to_parquet(config.parent / "gln_history.parquet")
+    edit(config, f'history = "{sample_path()}"', f'history = "{config.parent / "gln_history.parquet"}"')
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1 and "stage validate failed" in result.output, result.output
+    assert "products.csv: product_id '" in result.output and "is not a GTIN" in result.output
 
 
 def test_a_bad_input_fails_its_stage_with_exit_1_and_the_manifest_says_which(config):

@@ -613,6 +613,9 @@ def test_gs1_codes_write_glns_and_gtins_each_checked_by_its_check_digit(files, t
     gone = {"PO-gone": [supplier, str(stores[pred.store_id.iat[0]]), "2024-06-12", "0"]}
     revision = write_revision(po.headers, po.lines, "5412345000013", tmp_path / "rev", supplier, mine,
                               {**mine, **gone}, set(mine), 1, codes="gs1").read_text().split("'\n")  # fmt: skip
+    with pytest.raises(FreshcastError, match="store_id '36' is not a GLN"):  # a record of an export in own codes
+        write_revision(po.headers, po.lines, "5412345000013", tmp_path / "rev", supplier, mine,
+                       {**mine, "PO-own": [supplier, "36", "2024-06-12", "0"]}, set(mine), 1, codes="gs1")  # fmt: skip
     assert [s for s in revision if s.startswith(("BGM", "NAD"))] == [
         "BGM+220+PO-gone+1", f"NAD+BY+{stores[pred.store_id.iat[0]]}::9", f"NAD+SU+{int(supplier):013d}::9",
         f"NAD+DP+{stores[pred.store_id.iat[0]]}::9"]  # fmt: skip
@@ -630,6 +633,7 @@ def test_gs1_codes_write_glns_and_gtins_each_checked_by_its_check_digit(files, t
         with pytest.raises(ValueError, match=r"is not a GLN \(13 digits; \d without its leading zeros\)"):
             gs1_key(short, "GLN")
     assert gs1_key(96385074, "GTIN") == "0000096385074"  # a GTIN-8
+    assert gs1_key("00614141000012", "GTIN") == "0614141000012" and gs1_key(10614141000019, "GTIN") == "10614141000019"
     with pytest.raises(FreshcastError, match="the buyer id 'FRESHCAST' is not a GLN"):
         write_purchase_orders(po, tmp_path / "bad", edi_codes="gs1")
     with pytest.raises(FreshcastError, match="the EDI codes must be one of own, gs1, got 'GS1'"):

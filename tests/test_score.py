@@ -64,12 +64,28 @@ def test_lines_and_days_the_actuals_lack_are_left_out_and_said(split):
     lines = pred.groupby(["store_id", "product_id"]).ngroups
     assert scores.lines.tolist() == [lines - 1] * 4
     assert f"1 forecast line(s) not in the actuals, not scored (e.g. store_id={first.store_id}, " in notes[0]
-    assert notes[1].startswith(f"{4 * (lines - 1)} line-day(s) of the forecast without rows in the actuals")
+    assert notes[1] == (f"{4 * (lines - 1)} line-day(s) of the forecast without sales in the actuals, not scored: "
+                        f"{4 * (lines - 1)} after their last day 2024-06-14")  # fmt: skip
     assert notes[2] == f"{extra.store_id.nunique()} series of the actuals have no forecast: their sales are not scored"
     rows = _by_hand(mine, pred)
     assert scores.actual.iat[-1] == pytest.approx(rows.actual.sum(), rel=1e-5)
     with pytest.raises(DataError, match="holds no sales of the forecast's lines on its days 2024-06-12 .. 2024-06-18"):
         api.score(pred.assign(store_id=pred.store_id + 1000), d / "actuals.parquet")
+    late = actuals[actuals.dt >= pd.Timestamp("2024-06-14").date()]  # sales from the forecast's third day on
+    scores, notes = api.score(pred, late)
+    assert scores.horizon.tolist()[:-1] == [3, 4, 5, 6, 7] and notes == [
+        f"{2 * lines} line-day(s) of the forecast without sales in the actuals, not scored: {2 * lines} before their "
+        f"series' first day there"]  # fmt: skip
+    gap = actuals[(actuals.dt != pd.Timestamp("2024-06-15").date()) | (actuals.store_id != first.store_id)]
+    _, notes = api.score(pred, gap)
+    stores = pred[pred.store_id == first.store_id].product_id.nunique()
+    assert notes == [f"{stores} line-day(s) of the forecast without sales in the actuals, not scored: {stores} with "
+                     f"no row on the day"]  # fmt: skip
+    noon = actuals[(actuals.dt < pd.Timestamp("2024-06-18").date()) | (actuals.hour < 12)]  # exported at noon
+    scores, notes = api.score(pred, noon)
+    assert len(scores) == 8 and notes[0].startswith(f"{lines} line-day(s) scored lack rows for some hours, counted "
+                                                     f"as no sales (e.g. store_id=")  # fmt: skip
+    assert "2024-06-18): a day not over when its sales were exported is scored as if it were" in notes[0]
 
 
 def test_score_command_writes_and_prints_the_scores(split, tmp_path):
@@ -110,7 +126,9 @@ def test_an_hourly_forecast_is_scored_hour_by_hour(split, tmp_path):
     assert np.allclose(scores.actual, daily.actual, rtol=1e-5)
     res = CliRunner().invoke(app, ["score", "--forecast", str(d / "pred.parquet"), "--actuals",
                                    str(tmp_path / "none.parquet")])  # fmt: skip
-    assert res.exit_code == 1
+    assert res.exit_code == 1 and "none.parquet" in res.output and isinstance(res.exception, SystemExit)
+    odd = hours.rename(columns={"q10": "q010", "q50": "q50.0"}).sample(frac=1, random_state=0)  # names, row order
+    pd.testing.assert_frame_equal(api.score(odd, d / "actuals.parquet")[0], scores)
     hours.query("hour < 20").to_parquet(tmp_path / "h.parquet")
     res = CliRunner().invoke(app, ["score", "--forecast", str(tmp_path / "h.parquet"), "--actuals",
                                    str(d / "actuals.parquet")])  # fmt: skip
