@@ -145,10 +145,11 @@ def orders_interchange(headers: pd.DataFrame, lines: pd.DataFrame, buyer_id: str
                        revision: int = 0, replacing=frozenset(), cancelled: dict | None = None,
                        codes: str = "own") -> str:  # fmt: skip
     """The ORDERS interchange for one supplier's purchase orders (headers and their lines), to
-    be written in `ENCODING`, with the ids as `codes` (CODES; checked before by `check_ids` and
-    `check_buyer_id`). A `revision` of orders the supplier received before: the orders whose
-    po_id is in `replacing` replace those (BGM function 5), and `cancelled` (po_id -> (store_id,
-    order date)) lists orders sent before that are now cancelled (function 1, no lines)."""
+    be written in `ENCODING`, with the ids as `codes` (CODES; GS1 ids are checked here too, as a
+    revision's come from records of earlier exports). A `revision` of orders the supplier
+    received before: the orders whose po_id is in `replacing` replace those (BGM function 5),
+    and `cancelled` (po_id -> (store_id, order date)) lists orders sent before that are now
+    cancelled (function 1, no lines)."""
     from pydifact.control import Characters
     from pydifact.segmentcollection import Interchange, Message
     from pydifact.segments import Segment

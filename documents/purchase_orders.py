@@ -27,8 +27,9 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
         raise FreshcastError(f"write_purchase_orders takes the PurchaseOrders that plan_orders returns, got "
                              f"{type(po).__name__}")  # fmt: skip
     out, buyer_id = Path(out), check_buyer_id(buyer_id, edi_codes)
-    check_ids(po.decisions, po.decisions, edi_codes)  # every line that could order today, not only those that do
     check_ids(po.headers, po.lines, edi_codes)
+    if edi_codes == "gs1":  # every line that could order today, not only those that do
+        check_ids(po.decisions, po.decisions, edi_codes)
     names = []
     with output_folder(out, "purchase-orders") as tmp:
         for name, df in (("po_headers", po.headers), ("po_lines", po.lines), ("decisions", po.decisions)):
