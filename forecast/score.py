@@ -61,7 +61,7 @@ def score_hours(table: pd.DataFrame, actuals: DailyPanel, source: str,
         raise DataError(actuals.source, ["has no 'hour' column: an hourly forecast is scored against hourly sales"])
     day, hour = df[DAY].to_numpy(np.int64), df["hour"].to_numpy(np.int64)
     store, product = df[STORE].to_numpy(np.int64), df[PRODUCT].to_numpy(np.int64)
-    pos, seen, notes = _matched(store, product, day, actuals)
+    pos, seen, notes = _matched(store, product, day, actuals, "line-hour")
     line = np.unique(pair_keys((store, product))[0], return_inverse=True)[1]
     frame = pd.DataFrame({"day": day, "line": line, "actual": actuals.hour_sales[pos, hour].astype(np.float64),
                           "yhat": df["yhat"].to_numpy(np.float64),
@@ -69,12 +69,13 @@ def score_hours(table: pd.DataFrame, actuals: DailyPanel, source: str,
     for level, c in levels:
         frame[quantile_column(level)] = df[c].to_numpy(np.float64)  # q010 and q10.0 read as q10
     scores = _table(frame[seen], np.arange(day.min(), day.max() + 1), tuple(level for level, _ in levels), "hours")
-    return scores, [n.replace("line-day(s) of the forecast", "line-hour(s) of the forecast") for n in notes]
+    return scores, notes
 
 
-def _matched(store, product, day, actuals: DailyPanel):
+def _matched(store, product, day, actuals: DailyPanel, unit: str = "line-day"):
     """(position in `actuals` of each forecast row's line and day (0 where none), whether
-    `actuals` hold rows of it, notes on what is left out). DataError if none is held."""
+    `actuals` hold rows of it, notes on what is left out, counting rows as `unit`s). DataError
+    if none is held."""
     ids = actuals.ids()
     mine, theirs = pair_keys((store, product), (ids[:, 0], ids[:, 1]))
     order = np.argsort(theirs, kind="stable")
@@ -99,14 +100,15 @@ def _matched(store, product, day, actuals: DailyPanel):
         why = {"before their series' first day there": known & (day < actuals.start[series]),
                f"after their last day {day_to_date(actuals.last_day)}": known & (day > actuals.last_day),
                "with no row on the day": inside & (filled >= 24)}  # fmt: skip
-        notes.append(f"{int((known & ~seen).sum())} line-day(s) of the forecast without sales in the actuals, not "
+        notes.append(f"{int((known & ~seen).sum())} {unit}(s) of the forecast without sales in the actuals, not "
                      f"scored: " + ", ".join(f"{int(m.sum())} {what}" for what, m in why.items() if m.any()))
     partial = seen & (filled > 0)
     if partial.any():
         first = int(np.argmax(partial))
-        notes.append(f"{int(partial.sum())} line-day(s) scored lack rows for some hours, counted as no sales (e.g. "
-                     f"store_id={store[first]}, product_id={product[first]}, {day_to_date(int(day[first]))}): a day "
-                     f"not over when its sales were exported is scored as if it were")  # fmt: skip
+        notes.append(f"{int(partial.sum())} {unit}(s) scored fall on days lacking rows for some hours, counted as no "
+                     f"sales (e.g. store_id={store[first]}, product_id={product[first]}, "
+                     f"{day_to_date(int(day[first]))}): a day not over when its sales were exported is scored as if it "
+                     f"were")  # fmt: skip
     unforecast = len(ids) - len(np.unique(series[known]))
     if unforecast:
         notes.append(f"{unforecast} series of the actuals have no forecast: their sales are not scored")

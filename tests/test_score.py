@@ -83,8 +83,8 @@ def test_lines_and_days_the_actuals_lack_are_left_out_and_said(split):
                      f"no row on the day"]  # fmt: skip
     noon = actuals[(actuals.dt < pd.Timestamp("2024-06-18").date()) | (actuals.hour < 12)]  # exported at noon
     scores, notes = api.score(pred, noon)
-    assert len(scores) == 8 and notes[0].startswith(f"{lines} line-day(s) scored lack rows for some hours, counted "
-                                                     f"as no sales (e.g. store_id=")  # fmt: skip
+    assert len(scores) == 8 and notes[0].startswith(f"{lines} line-day(s) scored fall on days lacking rows for some "
+                                                     f"hours, counted as no sales (e.g. store_id=")  # fmt: skip
     assert "2024-06-18): a day not over when its sales were exported is scored as if it were" in notes[0]
 
 
@@ -124,6 +124,8 @@ def test_an_hourly_forecast_is_scored_hour_by_hour(split, tmp_path):
     assert scores.coverage_q50.iat[-1] == pytest.approx((ok.hourly_sale <= ok.q50).mean())
     daily, _ = api.score(pred, d / "actuals.parquet")
     assert np.allclose(scores.actual, daily.actual, rtol=1e-5)
+    noon = actuals[(actuals.dt < pd.Timestamp("2024-06-18").date()) | (actuals.hour < 12)]
+    assert api.score(hours, noon)[1][0].startswith(f"{len(hours) // 7} line-hour(s) scored fall on days lacking rows")
     res = CliRunner().invoke(app, ["score", "--forecast", str(d / "pred.parquet"), "--actuals",
                                    str(tmp_path / "none.parquet")])  # fmt: skip
     assert res.exit_code == 1 and "none.parquet" in res.output and isinstance(res.exception, SystemExit)
