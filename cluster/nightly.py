@@ -56,10 +56,10 @@ class Partitions:
         return self
 
 
-def validated(parts: Partitions, future_path, days: int) -> tuple[pd.DataFrame, str, dict, np.ndarray]:
+def validated(parts: Partitions, future_path, days: int) -> tuple[pd.DataFrame, str, dict, np.ndarray, np.ndarray]:
     """The validate stage's work on the cluster: the future covariates of the `days` days
     after the history (read from `future_path` and checked on each worker, or assumed), the
-    note on where they come from, the history's summary and its product ids."""
+    note on where they come from, the history's summary, its product ids and its store ids."""
     client, panels = parts.client, parts.panels
     if future_path is not None:
         futures, n_days = load_partition_futures(client, str(future_path), parts.column_map, parts.parts, panels,
@@ -74,6 +74,7 @@ def validated(parts: Partitions, future_path, days: int) -> tuple[pd.DataFrame, 
         note = client.submit(assumption_note, panels[0]).result()
     about = client.gather(client.map(_about, panels))
     products = np.unique(np.concatenate([a.pop("products") for a in about]))
+    stores = np.unique(np.concatenate([a.pop("stores") for a in about]))
     first = about[0]
     history = {
         "first_day": str(day_to_date(parts.facts["first_day"])), "last_day": str(day_to_date(parts.facts["last_day"])),
@@ -82,7 +83,7 @@ def validated(parts: Partitions, future_path, days: int) -> tuple[pd.DataFrame, 
         "hourly": first["hourly"], "covariates": first["covariates"],
         "sha256": hashlib.sha256("".join(a["sha256"] for a in about).encode()).hexdigest(),
     }  # fmt: skip
-    return pd.concat(frames, ignore_index=True), note, history, products
+    return pd.concat(frames, ignore_index=True), note, history, products, stores
 
 
 def _future_frame(panel, future, days: int) -> pd.DataFrame:
@@ -96,7 +97,8 @@ def _about(panel) -> dict:
 
     return {"series_days": panel.n_flat, **filled_counts(panel), "hourly": panel.hourly,
             "covariates": list(panel.covariates),
-            "sha256": panel_digest(panel), "products": np.unique(panel.series[C.PRODUCT].to_numpy())}  # fmt: skip
+            "sha256": panel_digest(panel), "products": np.unique(panel.series[C.PRODUCT].to_numpy()),
+            "stores": np.unique(panel.series[C.STORE].to_numpy())}  # fmt: skip
 
 
 def trained(parts: Partitions, model):

@@ -123,8 +123,8 @@ def validate(ctx: Context, out: Path) -> dict:
     if ctx.scheduler is not None:
         from ..cluster.nightly import validated
 
-        future, note, history, products = validated(ctx.partitions(), future_path, days)
-        _check_tables(ctx, products)
+        future, note, history, products, stores = validated(ctx.partitions(), future_path, days)
+        _check_tables(ctx, products, stores)
         return _write_validated(ctx, out, future, note, history)
     panel = ctx.panel()
     if future_path is not None:
@@ -170,15 +170,15 @@ def filled_note(history: dict) -> list[str]:
     return [note]
 
 
-def _check_tables(ctx: Context, products: np.ndarray, stores: np.ndarray | None = None) -> None:
+def _check_tables(ctx: Context, products: np.ndarray, stores: np.ndarray) -> None:
     """Read and check the decision tables; the products table must cover `products` (the
-    history's product ids). With GS1 codes in the EDI orders, the products' and suppliers' ids
-    of the products table and `stores` (the history's store ids, if given) must be GS1 keys."""
+    history's product ids). With GS1 codes in the EDI orders, `stores` (the history's store
+    ids) and the products' and suppliers' ids of the products table must be GS1 keys."""
     from ..data import tables
     from ..documents.edifact import check_gs1_ids
 
     gs1 = ctx.config.get("orders", "edi_codes") == "gs1"
-    if gs1 and stores is not None:
+    if gs1:
         check_gs1_ids(stores, C.STORE, "GLN", str(ctx.path("data", "history")))
     for (section, key), reader in TABLE_READERS.items():
         path = ctx.path(section, key)

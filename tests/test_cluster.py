@@ -364,10 +364,14 @@ def test_the_nightly_run_on_one_worker_writes_what_the_local_run_does(tmp_path):
     assert {k: v for k, v in about[0].items() if k != "sha256"} == {k: v for k, v in about[1].items() if k != "sha256"}
     manifest = json.loads((dask / "manifest.json").read_text())
     assert all(manifest["stages"][s]["status"] == "done" for s in ("validate", "model", "forecast", "orders"))
-    from freshcast.errors import ConfigError
+    from freshcast.errors import ConfigError, StageFailed
     from freshcast.nightly.config import load_config
 
-    config = tmp_path / "dask" / "freshcast.toml"
+    config = tmp_path / "dask" / "freshcast.toml"  # GS1 codes: the workers' store ids checked as the local run's
+    config.write_text(config.read_text().replace('edi_codes = "own"', 'edi_codes = "gs1"').replace(
+        'buyer_id = "FRESHCAST"', 'buyer_id = "5412345000013"'))  # fmt: skip
+    with pytest.raises(StageFailed, match=r"stage validate failed: .*: store_id '\d+' is not a GLN \(13 digits;"):
+        api.run(config)
     config.write_text(config.read_text().replace('scheduler = "local:1"', 'scheduler = "spark://host:7077"'))
     with pytest.raises(ConfigError, match=r"\[run\] scheduler: scheduler must be local:N or tcp://HOST:PORT"):
         load_config(config)
