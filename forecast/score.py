@@ -141,7 +141,10 @@ def score_files(forecast, actuals, column_map=None, timezone: str = "UTC") -> tu
 
     source = str(forecast) if isinstance(forecast, (str, Path)) else f"forecast {source_name(forecast)}"
     frame = read_frame(forecast, (DAY,))
-    if "hour" in frame.columns and "slot" not in frame.columns:
+    if "slot" in frame.columns:
+        raise DataError(source, ["column 'slot': dayparts are not scored; score the daily forecast or the hourly one "
+                                 "(forecast --level hour), which add up to them"])  # fmt: skip
+    if "hour" in frame.columns:
         return score_hours(frame, load_history(actuals, column_map), source, timezone)
     table = ForecastDistribution.from_frame(frame, source, timezone)
     return score_forecast(table, load_history(actuals, column_map))

@@ -135,6 +135,9 @@ def test_an_hourly_forecast_is_scored_hour_by_hour(split, tmp_path):
     res = CliRunner().invoke(app, ["score", "--forecast", str(tmp_path / "h.parquet"), "--actuals",
                                    str(d / "actuals.parquet")])  # fmt: skip
     assert res.exit_code == 0 and "quantiles on in-stock hours" in res.output and "hours" in res.output.split()
+    slots = model.predict(7, actuals.drop(columns=["hourly_sale", "hourly_stockout"]), slots="06-14,14-22,22-06")
+    with pytest.raises(DataError, match="column 'slot': dayparts are not scored; score the daily forecast or the "):
+        api.score(slots, d / "actuals.parquet")
     daily_actuals = actuals.groupby(["store_id", "product_id", "dt"], as_index=False).hourly_sale.sum()
     with pytest.raises(DataError, match="has no 'hour' column: an hourly forecast is scored against hourly sales"):
         api.score(hours, daily_actuals)
