@@ -23,6 +23,17 @@ def pair_keys(*pairs: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
     return [(np.searchsorted(store_ids, s) << 32) | np.searchsorted(product_ids, p) for s, p in zip(stores, products)]
 
 
+def match_pairs(pairs: tuple[np.ndarray, np.ndarray],
+                among: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """For each (store, product) pair of `pairs`: its key (`pair_keys`, comparable within
+    `pairs`), its index among the distinct pairs `among` (meaningless where absent) and whether
+    it is among them."""
+    keys, known = pair_keys(pairs, among)
+    order = np.argsort(known, kind="stable")
+    at = np.minimum(np.searchsorted(known[order], keys), len(order) - 1)
+    return keys, order[at], known[order][at] == keys
+
+
 def pair_word(store: np.ndarray, product: np.ndarray) -> np.ndarray:
     """One uint64 per pair that depends on the two ids alone (not on the other pairs), to hash:
     store_id << 32 | product_id where that is exact, else the product id xor-ed with the store

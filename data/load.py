@@ -17,7 +17,7 @@ import pyarrow as pa
 from ..errors import DataError
 from . import contract as C
 from .dates import day_to_date
-from .keys import pair_keys
+from .keys import match_pairs, pair_keys
 from .panel import DailyPanel, FutureCovariates
 from .assemble import panel_from_days
 from .read import read_day_records, source_name
@@ -111,10 +111,8 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
     if n_days > C.MAX_HORIZON:
         problems.add(source, "", f"future days run from {day_to_date(first_day)} to {day_to_date(last)} "
                                  f"({n_days} days); freshcast forecasts at most {C.MAX_HORIZON} days ahead", 0)  # fmt: skip
-    hist_keys, key = pair_keys((history.series[C.STORE], history.series[C.PRODUCT]), (rec[C.STORE], rec[C.PRODUCT]))
-    order = np.argsort(hist_keys)
-    where = np.minimum(np.searchsorted(hist_keys[order], key), len(order) - 1)
-    known = hist_keys[order][where] == key
+    key, series, known = match_pairs((rec[C.STORE], rec[C.PRODUCT]),
+                                     (history.series[C.STORE], history.series[C.PRODUCT]))  # fmt: skip
     if not known.all():
         r = int(np.argmax(~known))
         problems.add(
@@ -128,7 +126,6 @@ def load_future(path: Source, history: DailyPanel, column_map: C.ColumnMap | Non
         problems.add(source, "", repeat, 0)
     if problems:
         raise DataError(source, problems.lines())
-    series = order[where]
     cell = series.astype(np.int64) * n_days + (rec[C.DAY] - first_day)
     counts = np.bincount(cell, weights=rec["rows"], minlength=history.n_series * n_days)
     empty = counts == 0

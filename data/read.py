@@ -44,6 +44,11 @@ def source_name(source) -> str:
     return str(source)
 
 
+def source_of(table, label: str) -> str:
+    """How errors and notes name an input table: its path, or `label` and its type."""
+    return str(table) if isinstance(table, (str, Path)) else f"{label} {source_name(table)}"
+
+
 def named(table, role: str):
     """`table` named `role` in errors and progress if it is a DataFrame or an Arrow table (a
     shallow copy: the caller's object is not changed); a path as it is."""

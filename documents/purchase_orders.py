@@ -13,7 +13,7 @@ from ..data.contract import PRODUCT, STORE
 from ..errors import FreshcastError
 from ..optimize.purchase import PurchaseOrders
 from ..outputs import output_folder, write_table, write_text
-from .edifact import ENCODING, check_buyer_id, check_ids, number, orders_interchange
+from .edifact import ENCODING, check_buyer_id, check_codes, check_ids, number, orders_interchange
 
 
 def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "FRESHCAST",
@@ -27,8 +27,8 @@ def write_purchase_orders(po: PurchaseOrders, out: str | Path, buyer_id: str = "
         raise FreshcastError(f"write_purchase_orders takes the PurchaseOrders that plan_orders returns, got "
                              f"{type(po).__name__}")  # fmt: skip
     out, buyer_id = Path(out), check_buyer_id(buyer_id, edi_codes)
-    check_ids(po.headers, po.lines, edi_codes)
-    if edi_codes == "gs1":  # every line that could order today, not only those that do
+    check_ids(po.headers, po.lines)  # Latin-1, what syntax UNOC carries
+    if check_codes(edi_codes) == "gs1":  # every line that could order today, a superset of those that do
         check_ids(po.decisions, po.decisions, edi_codes)
     names = []
     with output_folder(out, "purchase-orders") as tmp:

@@ -18,7 +18,7 @@ import pandas as pd
 from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
 from ..data.panel import DailyPanel
-from ..errors import FreshcastError
+from ..errors import DataError, FreshcastError
 from ..features.intraday import ewm_in_stock, ewm_profile
 from ..features.latent import demand_hours
 from .distribution import ForecastDistribution
@@ -118,3 +118,18 @@ def split_days(
         q = part_quantiles(out["yhat"])
         out.update({quantile_column(lv): q[:, j] for j, lv in enumerate(forecast.levels)})
     return pd.DataFrame(out)
+
+
+def read_hour_table(table, source: str, zone: str, values: list[str], empty: str | None = None) -> pd.DataFrame:
+    """An hourly forecast table (`forecast --level hour`: store_id, product_id, dt, hour and the
+    amounts `values`, each >= 0) read and checked as the master tables are (`data.tables`: ids,
+    days as day numbers with time-zone aware ones dated in `zone`, no repeated key; `empty` as
+    there); DataError naming `source` for an hour outside 0..23 too."""
+    from ..data import tables
+
+    spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("day", None), "hour": ("int", ">= 0"),
+            **{c: ("num", ">= 0") for c in values}}  # fmt: skip
+    df = tables.read_table(table, spec, keys=(STORE, PRODUCT, DAY, "hour"), source=source, empty=empty, zone=zone)
+    if (df["hour"] > 23).any():
+        raise DataError(source, [f"column 'hour' is not an hour 0..23: {int((df['hour'] > 23).sum())} row(s)"])
+    return df

@@ -3,18 +3,17 @@ on did, per day ahead and over all its days (`freshcast score`), by day or by ho
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_to_date
-from ..data.keys import pair_keys
+from ..data.keys import match_pairs
 from ..data.panel import DailyPanel
 from ..errors import DataError
 from .backtest import quantile_scores
 from .distribution import ForecastDistribution, quantile_columns
+from .hourly import read_hour_table
 from .metrics import wape, wpe
 from .quantiles import quantile_column
 
@@ -30,7 +29,7 @@ def score_forecast(forecast: ForecastDistribution, actuals: DailyPanel) -> tuple
     H = forecast.horizon
     line = np.repeat(np.arange(forecast.n_series), H)
     day = np.tile(forecast.days, forecast.n_series)
-    pos, seen, notes = _matched(forecast.store_id[line], forecast.product_id[line], day, actuals)
+    _, pos, seen, notes = _matched(forecast.store_id[line], forecast.product_id[line], day, actuals)
     frame = pd.DataFrame({"day": day, "line": line, "actual": actuals.sales[pos].astype(np.float64),
                           "yhat": forecast.mean.ravel().astype(np.float64), "in_stock": actuals.in_stock()[pos]})
     for j, level in enumerate(forecast.levels):
@@ -44,25 +43,14 @@ def score_hours(table: pd.DataFrame, actuals: DailyPanel, source: str,
     product_id, dt, hour, yhat and quantile columns) against the hourly sales of `actuals`, as
     `score_forecast` gives them for days but over hours: `hours` the line-hours scored, in-stock
     hours those not flagged out of stock. DataError naming `source` for a bad table."""
-    from ..data import tables
-
     levels = quantile_columns(table.columns, source)
-    spec = {STORE: ("id", None), PRODUCT: ("id", None), DAY: ("day", None), "hour": ("int", ">= 0"),
-            **{c: ("num", ">= 0") for c in ["yhat", *(c for _, c in levels)]}}  # fmt: skip
-    missing = [c for c in spec if c not in table.columns]
-    if missing:
-        raise DataError(source, [f"required column '{c}' is missing" for c in missing])
-    df = tables.read_table(table[list(spec)], spec, keys=(STORE, PRODUCT, DAY, "hour"), source=source,
-                           empty="a forecast of every line", zone=zone)  # fmt: skip
+    df = read_hour_table(table, source, zone, ["yhat", *(c for _, c in levels)], empty="a forecast of every line")
     df = df.sort_values([STORE, PRODUCT, DAY, "hour"], kind="stable")  # sums in one order, whatever the file's
-    if (df["hour"] > 23).any():
-        raise DataError(source, [f"column 'hour' is not an hour 0..23: {int((df['hour'] > 23).sum())} row(s)"])
     if not actuals.hourly:
         raise DataError(actuals.source, ["has no 'hour' column: an hourly forecast is scored against hourly sales"])
     day, hour = df[DAY].to_numpy(np.int64), df["hour"].to_numpy(np.int64)
     store, product = df[STORE].to_numpy(np.int64), df[PRODUCT].to_numpy(np.int64)
-    pos, seen, notes = _matched(store, product, day, actuals, "line-hour")
-    line = np.unique(pair_keys((store, product))[0], return_inverse=True)[1]
+    line, pos, seen, notes = _matched(store, product, day, actuals, "line-hour")  # a line: its series there
     frame = pd.DataFrame({"day": day, "line": line, "actual": actuals.hour_sales[pos, hour].astype(np.float64),
                           "yhat": df["yhat"].to_numpy(np.float64),
                           "in_stock": ((actuals.stockout_mask[pos] >> hour.astype(np.uint32)) & 1) == 0})  # fmt: skip
@@ -73,15 +61,12 @@ def score_hours(table: pd.DataFrame, actuals: DailyPanel, source: str,
 
 
 def _matched(store, product, day, actuals: DailyPanel, unit: str = "line-day"):
-    """(position in `actuals` of each forecast row's line and day (0 where none), whether
-    `actuals` hold rows of it, notes on what is left out, counting rows as `unit`s). DataError
-    if none is held."""
+    """(index in `actuals` of each forecast row's series, position there of its line and day (0
+    where none), whether `actuals` hold rows of it, notes on what is left out, counting rows as
+    `unit`s); the index and position mean nothing where the rows are not held. DataError if
+    none is held."""
     ids = actuals.ids()
-    mine, theirs = pair_keys((store, product), (ids[:, 0], ids[:, 1]))
-    order = np.argsort(theirs, kind="stable")
-    at = np.minimum(np.searchsorted(theirs[order], mine), len(order) - 1)
-    known = theirs[order][at] == mine
-    series = order[at]
+    mine, series, known = match_pairs((store, product), (ids[:, 0], ids[:, 1]))
     inside = known & (day >= actuals.start[series]) & (day <= actuals.last_day)
     pos = np.where(inside, actuals.positions(np.where(inside, day, actuals.start[series]), series), 0)
     filled = actuals.filled_hours[pos]
@@ -112,7 +97,7 @@ def _matched(store, product, day, actuals: DailyPanel, unit: str = "line-day"):
     unforecast = len(ids) - len(np.unique(series[known]))
     if unforecast:
         notes.append(f"{unforecast} series of the actuals have no forecast: their sales are not scored")
-    return pos, seen, notes
+    return series, pos, seen, notes
 
 
 def _table(frame: pd.DataFrame, days: np.ndarray, levels: tuple[float, ...], rows: str | None = None) -> pd.DataFrame:
@@ -137,9 +122,9 @@ def score_files(forecast, actuals, column_map=None, timezone: str = "UTC") -> tu
     against `actuals` (the days' sales in the history's format: hourly or daily rows, read and
     checked as `load_history` does): `score_forecast` or `score_hours`."""
     from ..data.load import load_history
-    from ..data.read import read_frame, source_name
+    from ..data.read import read_frame, source_of
 
-    source = str(forecast) if isinstance(forecast, (str, Path)) else f"forecast {source_name(forecast)}"
+    source = source_of(forecast, "forecast")
     frame = read_frame(forecast, (DAY,))
     if "slot" in frame.columns:
         raise DataError(source, ["column 'slot': dayparts are not scored; score the daily forecast or the hourly one "

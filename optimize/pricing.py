@@ -25,10 +25,12 @@ import pandas as pd
 from ..data import sample_path, tables
 from ..data.contract import PRODUCT, STORE
 from ..data.dates import day_to_date, time_zone
+from ..data.read import source_of
 from ..errors import DataError, FreshcastError
+from ..forecast.hourly import read_hour_table
 from ..forecast.price_response import CATEGORY, PriceResponse
 from .markdown import LADDER, MIN_GAIN, MarkdownPlan, oldest_expiry, plan_markdowns
-from .purchase import _order_day, _source, master_for, read_forecast, stock_arrays, unknown_lines
+from .purchase import _order_day, master_for, read_forecast, stock_arrays, unknown_lines
 
 LABELS = {"store_id": ("id", None), "product_id": ("id", None), "price": ("num", "> 0")}  # 0 shows no price
 LABELS_OPTIONAL = {"expiry_date": ("date", "may be empty")}
@@ -100,7 +102,7 @@ def plan_prices(
     zone = time_zone(timezone)
     distribution = read_forecast(forecast, timezone)
     lines = distribution.lines()
-    name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
+    name = {k: source_of(v, k) for k, v in dict(forecast=forecast, products=products, inventory=on_hand,
                                                 labels=labels).items()}  # fmt: skip
     raw_products = tables.read_frame(products)  # with the optional pricing columns the check drops
     products_table = tables.read_products(raw_products, source=name["products"])
@@ -327,10 +329,6 @@ def _held_expiring(held: np.ndarray, offset: np.ndarray, far: np.ndarray) -> np.
     return out
 
 
-HOURLY = {STORE: ("id", None), PRODUCT: ("id", None), "dt": ("day", None), "hour": ("int", ">= 0"),
-          "yhat": ("num", ">= 0")}  # the columns of `freshcast forecast --level hour` the evening share reads
-
-
 def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: list[str], zone: str) -> np.ndarray:
     """Share of the plan day's demand after `hour`, per line (time-zone aware days dated in
     `zone`); lines without hours that day: even demand over shop hours, with a note."""
@@ -339,10 +337,8 @@ def _evening_share(hourly, lines: pd.DataFrame, day0: int, hour: int, notes: lis
         notes.append(f"no hourly forecast: demand ASSUMED even over shop hours {SHOP_OPEN:02d}-{SHOP_CLOSE:02d} "
                      f"for the evening step")  # fmt: skip
         return np.full(len(lines), even)
-    source = _source(hourly, "hourly forecast")
-    df = tables.read_table(hourly, HOURLY, keys=(STORE, PRODUCT, "dt", "hour"), source=source, zone=zone)
-    if (df["hour"] > 23).any():
-        raise DataError(source, [f"column 'hour' is not an hour 0..23: {int((df['hour'] > 23).sum())} row(s)"])
+    source = source_of(hourly, "hourly forecast")
+    df = read_hour_table(hourly, source, zone, ["yhat"])
     today = df[df["dt"] == day0]
     after = today["hour"].to_numpy() >= hour
     shop = after & (today["hour"].to_numpy() < SHOP_CLOSE)  # the shop hours from the evening hour on

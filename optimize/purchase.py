@@ -14,7 +14,7 @@ import pandas as pd
 from ..data.contract import DAY, PRODUCT, STORE
 from ..data.dates import day_number, day_to_date, time_zone
 from ..data import tables
-from ..data.read import read_frame, source_name
+from ..data.read import read_frame, source_of
 from ..errors import DataError, FreshcastError
 from ..forecast.distribution import ForecastDistribution
 from ..data.tables import EVERY_DAY
@@ -34,7 +34,7 @@ def read_forecast(path: str | Path | pd.DataFrame, zone: str = "UTC") -> Forecas
     """The daily forecast (`freshcast forecast` output, a path or a DataFrame) with two or
     more quantile levels, as orders need them; its days read by `data.dates.calendar_days` in
     `zone`, the stores' time zone."""
-    source = _source(path, "forecast")
+    source = source_of(path, "forecast")
     df = read_frame(path, (DAY,))
     forecast = ForecastDistribution.from_frame(df, source, zone)
     if len(forecast.levels) < 2:
@@ -189,7 +189,7 @@ def plan_orders(
     time_zone(timezone)
     distribution = read_forecast(forecast, timezone)
     lines = distribution.lines()
-    name = {k: _source(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms, capacity=capacity,
+    name = {k: source_of(v, k) for k, v in dict(forecast=forecast, products=products, terms=terms, capacity=capacity,
                                                 inventory=on_hand, on_order=on_order).items()}  # fmt: skip
     check_budget(budget)
     products = tables.read_products(products, name["products"])
@@ -301,11 +301,6 @@ def group_purchase_orders(decisions: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     headers["total_cost"] = headers["total_cost"].round(4)
     lines = ordered.drop(columns=[STORE, "supplier_id", "order_date", "delivery_date", "order_cutoff"])
     return headers, lines
-
-
-def _source(table, label: str) -> str:
-    """How errors and notes name an input table: its path, or `label` and its type."""
-    return str(table) if isinstance(table, (str, Path)) else f"{label} {source_name(table)}"
 
 
 def po_id(store_id, supplier_id, order_date, delivery_date) -> str:
